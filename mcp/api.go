@@ -1,0 +1,153 @@
+package mcp
+
+// This file is the package's public contract: the types the rest of the
+// product (tools/, main.go, the conformance fixture) programs against.
+// Their JSON field names are those of the normative schema,
+// schema/2025-11-25/schema.ts in the specification repository.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Protocol versions this package negotiates, newest first. The first entry is
+// the one offered when a client asks for a version we do not support
+// (lifecycle, "Version Negotiation").
+var SupportedProtocolVersions = []string{"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"}
+
+// LatestProtocolVersion is the version answered to a client whose requested
+// version is not supported.
+const LatestProtocolVersion = "2025-11-25"
+
+// Implementation names a client or server in initialize (schema: Implementation).
+type Implementation struct {
+	Name    string `json:"name"`
+	Title   string `json:"title,omitempty"`
+	Version string `json:"version"`
+}
+
+// Tool describes one tool in tools/list (schema: Tool).
+type Tool struct {
+	Name         string           `json:"name"`
+	Title        string           `json:"title,omitempty"`
+	Description  string           `json:"description,omitempty"`
+	InputSchema  json.RawMessage  `json:"inputSchema"`
+	OutputSchema json.RawMessage  `json:"outputSchema,omitempty"`
+	Annotations  *ToolAnnotations `json:"annotations,omitempty"`
+}
+
+// ToolAnnotations are hints about a tool's behaviour (schema: ToolAnnotations).
+// Pointers, because an absent hint means "use the spec's default", which is
+// not the same as false.
+type ToolAnnotations struct {
+	Title           string `json:"title,omitempty"`
+	ReadOnlyHint    *bool  `json:"readOnlyHint,omitempty"`
+	DestructiveHint *bool  `json:"destructiveHint,omitempty"`
+	IdempotentHint  *bool  `json:"idempotentHint,omitempty"`
+	OpenWorldHint   *bool  `json:"openWorldHint,omitempty"`
+}
+
+// Content is one block of a tool result or prompt message (schema:
+// ContentBlock: TextContent, ImageContent, AudioContent, ResourceLink,
+// EmbeddedResource). Type selects which other fields are meaningful.
+type Content struct {
+	Type     string            `json:"type"`
+	Text     string            `json:"text,omitempty"`
+	Data     string            `json:"data,omitempty"`     // base64, for image and audio
+	MimeType string            `json:"mimeType,omitempty"` // image, audio, resource_link
+	Resource *ResourceContents `json:"resource,omitempty"` // embedded resource
+	// ResourceLink fields.
+	URI         string `json:"uri,omitempty"`
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Annotations as the schema defines them (audience, priority, lastModified).
+	Annotations json.RawMessage `json:"annotations,omitempty"`
+}
+
+// TextContent returns a text content block.
+func TextContent(text string) Content { return Content{Type: "text", Text: text} }
+
+// ImageContent returns an image content block; data is base64.
+func ImageContent(data, mimeType string) Content {
+	return Content{Type: "image", Data: data, MimeType: mimeType}
+}
+
+// CallToolResult is the result of tools/call (schema: CallToolResult).
+// A tool's own failure is reported here with IsError, not as a JSON-RPC
+// error, so that the model can see it and correct itself (tools, "Error
+// Handling").
+type CallToolResult struct {
+	Content           []Content `json:"content"`
+	StructuredContent any       `json:"structuredContent,omitempty"`
+	IsError           bool      `json:"isError,omitempty"`
+}
+
+// ToolSet is what a Server serves in tools/list and tools/call. The context
+// carries whatever the caller's HTTP middleware put there (an identity), so
+// an implementation can answer per caller.
+type ToolSet interface {
+	// ListTools returns the tools the caller may see, in a stable order.
+	ListTools(ctx context.Context) []Tool
+	// CallTool runs a tool. It returns an error wrapping ErrUnknownTool for a
+	// tool the caller cannot see, which becomes JSON-RPC -32602; every other
+	// failure should be a result with IsError set.
+	CallTool(ctx context.Context, name string, arguments json.RawMessage) (*CallToolResult, error)
+}
+
+// ErrUnknownTool is wrapped by ToolSet.CallTool for a name the caller cannot
+// call; the server answers it with JSON-RPC -32602, as the tools page of the
+// specification shows.
+var ErrUnknownTool = errors.New("unknown tool")
+
+// ServerOptions configure a Server. The zero value of every field is usable.
+type ServerOptions struct {
+	// Info is returned as serverInfo in initialize.
+	Info Implementation
+	// Instructions is returned in initialize; clients may add it to the
+	// model's system prompt, so say here what the server is for.
+	Instructions string
+	// Tools, when non-nil, makes the server declare the tools capability.
+	Tools ToolSet
+	// PageSize bounds every paginated list; 0 means 50.
+	PageSize int
+	// Logger receives the server's own diagnostics (panics in handlers,
+	// transport failures). Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// HTTPOptions configure the two HTTP transports.
+type HTTPOptions struct {
+	// SessionOwner names the principal behind a request, typically the
+	// authenticated user's subject. A session remembers the owner that
+	// created it and answers 403 to any request with another owner, so a
+	// session id leaked to another user is useless. Nil means every request
+	// has the owner "".
+	SessionOwner func(r *http.Request) string
+	// AllowedOrigins lists origins (scheme://host[:port]) accepted in the
+	// Origin header besides loopback origins; a request with any other
+	// Origin gets 403 (transports, "Security Warning": DNS rebinding).
+	AllowedOrigins []string
+	// MaxBodyBytes caps a POST body; 0 means 4 MiB. Past it: 413.
+	MaxBodyBytes int64
+	// KeepAlive is the interval of SSE comment lines that keep idle streams
+	// open through proxies; 0 means 15 s.
+	KeepAlive time.Duration
+	// SessionIdleTimeout ends a session that has seen no request and has no
+	// open stream for this long; 0 means 30 minutes.
+	SessionIdleTimeout time.Duration
+}
+
+// ResourceContents is the content of one resource (schema:
+// TextResourceContents and BlobResourceContents): exactly one of Text and
+// Blob (base64) is meaningful.
+type ResourceContents struct {
+	URI      string          `json:"uri"`
+	MimeType string          `json:"mimeType,omitempty"`
+	Text     string          `json:"text,omitempty"`
+	Blob     string          `json:"blob,omitempty"`
+	Meta     json.RawMessage `json:"_meta,omitempty"`
+}

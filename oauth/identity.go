@@ -1,0 +1,85 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"slices"
+)
+
+// Identity is who is behind a request: the user an upstream identity
+// provider (AuthKit) signed in, with the organization, role and permissions
+// it reported. The bearer middleware puts it into each request's context;
+// tools read it from there.
+type Identity struct {
+	Subject        string   `json:"sub"`             // the upstream user id, e.g. "user_01H..."
+	Email          string   `json:"email,omitempty"` //
+	Name           string   `json:"name,omitempty"`  // display name
+	OrganizationID string   `json:"org_id,omitempty"`
+	Organization   string   `json:"org_name,omitempty"`
+	Role           string   `json:"role,omitempty"`
+	Permissions    []string `json:"permissions,omitempty"`
+	// SessionID is the upstream session ("sid" in a WorkOS access token),
+	// kept so that revoking our grant can end the upstream session too.
+	SessionID string `json:"sid,omitempty"`
+	// ClientID and GrantID say through which of our grants the request came.
+	// They are set by the authorization server, not by the provider.
+	ClientID string `json:"client_id,omitempty"`
+	GrantID  string `json:"grant_id,omitempty"`
+}
+
+// HasPermission reports whether the identity holds the named permission.
+func (id *Identity) HasPermission(p string) bool {
+	return id != nil && slices.Contains(id.Permissions, p)
+}
+
+type identityKey struct{}
+
+// WithIdentity returns a context carrying id.
+func WithIdentity(ctx context.Context, id *Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// IdentityFromContext returns the identity the bearer middleware stored, or
+// nil when the request was not authenticated.
+func IdentityFromContext(ctx context.Context) *Identity {
+	id, _ := ctx.Value(identityKey{}).(*Identity)
+	return id
+}
+
+// IdentityProvider is the upstream that signs people in: AuthKit in
+// production, its emulator in development, a fake in tests. The
+// authorization server drives it with its own state and PKCE, so a provider
+// never sees our clients or our tokens.
+type IdentityProvider interface {
+	// AuthorizationURL returns where to send the browser to sign in. state is
+	// ours (random, single use); codeChallenge is the S256 challenge of a
+	// verifier we keep; redirectURI is our /callback.
+	AuthorizationURL(state, codeChallenge, redirectURI string) (string, error)
+	// Exchange trades the code the provider sent to /callback for a signed-in
+	// user. It must verify whatever the provider signs before trusting it.
+	Exchange(ctx context.Context, code, codeVerifier string) (*UpstreamSession, error)
+	// Refresh renews an upstream session and re-reads the user's
+	// organization, role and permissions. It returns an error wrapping
+	// ErrUpstreamRevoked when the provider says the session is gone, and one
+	// wrapping ErrUpstreamUnavailable when it could not be reached.
+	Refresh(ctx context.Context, s *UpstreamSession) (*UpstreamSession, error)
+	// Revoke ends the upstream session, best effort.
+	Revoke(ctx context.Context, s *UpstreamSession) error
+}
+
+// UpstreamSession is what a provider hands back after a sign-in or refresh.
+// The authorization server stores RefreshToken and AccessToken only
+// encrypted.
+type UpstreamSession struct {
+	Identity     Identity `json:"identity"`
+	AccessToken  string   `json:"access_token,omitempty"`
+	RefreshToken string   `json:"refresh_token,omitempty"`
+}
+
+// Errors an IdentityProvider wraps so that the authorization server can
+// answer with the right OAuth error (invalid_grant versus
+// temporarily_unavailable).
+var (
+	ErrUpstreamRevoked     = errors.New("upstream session revoked")
+	ErrUpstreamUnavailable = errors.New("identity provider unavailable")
+)
