@@ -206,7 +206,9 @@ func (h *streamableHandler) get(w http.ResponseWriter, r *http.Request) {
 	if err := st.attach(r, sw, after, resume, !resume && sess.ProtocolVersion() >= "2025-11-25"); err != nil {
 		sw.kill()
 		if err == errStreamBusy {
-			delete(w.Header(), "Content-Type")
+			h := w.Header()
+			delete(h, "Cache-Control")
+			delete(h, "X-Accel-Buffering")
 			writeError(w, http.StatusConflict, nil, NewInvalidRequest("conflict: this stream already has an open connection"))
 		}
 		return
