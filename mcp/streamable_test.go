@@ -452,14 +452,20 @@ func TestSessionEnd(t *testing.T) {
 }
 
 func TestIdleSessionExpires(t *testing.T) {
-	_, ts := newTestServer(t, newTestTools(), HTTPOptions{SessionIdleTimeout: 50 * time.Millisecond})
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{SessionIdleTimeout: 400 * time.Millisecond})
 	c := newHTTPClient(t, ts.URL+"/mcp")
 	c.initialize("2025-11-25")
-	waitFor(t, "idle expiry", func() bool {
-		resp := c.do(http.MethodPost, `{"jsonrpc":"2.0","id":1,"method":"ping"}`, nil)
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusNotFound
-	})
+	// A request in time keeps the session alive.
+	time.Sleep(250 * time.Millisecond)
+	c.result("ping", nil)
+	time.Sleep(250 * time.Millisecond)
+	c.result("ping", nil)
+	waitFor(t, "idle expiry", func() bool { return s.session(c.sid) == nil })
+	resp := c.do(http.MethodPost, `{"jsonrpc":"2.0","id":1,"method":"ping"}`, nil)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("after expiry: %d", resp.StatusCode)
+	}
 }
 
 func TestHTTPChecks(t *testing.T) {
