@@ -174,12 +174,14 @@ func (e *ArgumentError) Error() string {
 // ValidationError lists every rule the arguments broke, in a stable order.
 type ValidationError []*ArgumentError
 
-func (v ValidationError) Error() string {
+func (v ValidationError) Error() string { return "invalid arguments: " + v.list() }
+
+func (v ValidationError) list() string {
 	parts := make([]string, len(v))
 	for i, e := range v {
 		parts[i] = e.Error()
 	}
-	return "invalid arguments: " + strings.Join(parts, "; ")
+	return strings.Join(parts, "; ")
 }
 
 // maxReportedErrors bounds how many broken rules one message lists, so that a
