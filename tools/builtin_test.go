@@ -271,3 +271,7 @@ func TestDefaultNeedsGenerator(t *testing.T) {
 		t.Fatal("Default(nil) succeeded")
 	}
 }
+
+func identityCtx(perms ...string) context.Context {
+	return oauth.WithIdentity(context.Background(), &oauth.Identity{Subject: "u", Permissions: perms})
+}

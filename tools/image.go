@@ -83,7 +83,7 @@ func (e *UpstreamError) Error() string {
 		}
 	case ErrUpstreamFailed:
 		if e.StatusCode != 0 {
-			fmt.Fprintf(&b, "%s failed (HTTP %d); try again later", e.Service, e.StatusCode)
+			fmt.Fprintf(&b, "%s failed (HTTP %d)", e.Service, e.StatusCode)
 		} else {
 			fmt.Fprintf(&b, "could not reach %s", e.Service)
 		}
@@ -103,11 +103,15 @@ func (e *UpstreamError) Error() string {
 	}
 	if e.Detail != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Detail)
+		b.WriteString(strings.TrimRight(e.Detail, ". "))
 	}
-	if e.Hint != "" {
+	hint := e.Hint
+	if hint == "" && (e.Kind == ErrUpstreamFailed || e.Kind == ErrUpstreamTimeout) {
+		hint = "Try again later"
+	}
+	if hint != "" {
 		b.WriteString(". ")
-		b.WriteString(e.Hint)
+		b.WriteString(hint)
 	}
 	return b.String()
 }
