@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"remote-mcp-authkit/mcp"
 	"remote-mcp-authkit/oauth"
 )
 
@@ -261,7 +260,8 @@ func TestGenerateImageNeedsPermission(t *testing.T) {
 	tb := defaultTable(t, OfflineRenderer{})
 	ctx := oauth.WithIdentity(context.Background(), &oauth.Identity{Subject: "u"})
 	_, err := tb.CallTool(ctx, "generateImage", json.RawMessage(`{"prompt":"x"}`))
-	if !errors.Is(err, mcp.ErrUnknownTool) || !strings.Contains(err.Error(), `"image_generation"`) {
+	var ae *AccessError
+	if !errors.As(err, &ae) || !strings.Contains(err.Error(), `"image_generation"`) {
 		t.Fatalf("got %v, want a refusal naming image_generation", err)
 	}
 }

@@ -9,15 +9,18 @@
 // permission.
 //
 // Gating design. A tool the caller may not use is not listed, and calling it
-// fails exactly like calling a tool that does not exist: CallTool returns an
-// error wrapping mcp.ErrUnknownTool, which the server answers with JSON-RPC
-// -32602 (the tools page of the specification shows that code for an unknown
-// tool). The error is an [*AccessError] whose message names what is missing
+// is refused with the JSON-RPC error the specification shows for an unknown
+// tool, -32602 Invalid params, but with a message that names what is missing
 // (a permission, an organization, a signed-in user), so that the person
-// behind the client learns what to ask an administrator for. We prefer this
-// to an isError result because an isError result is addressed to the model
-// as the outcome of a tool that ran; this tool did not run and, for this
-// caller, does not exist.
+// behind the client learns what to ask an administrator for. CallTool returns
+// an [*AccessError], which converts itself (errors.As) into an
+// *mcp.JSONRPCError carrying that message; it deliberately does not wrap
+// mcp.ErrUnknownTool, because the server answers that sentinel with a
+// generic "unknown tool" text that would hide the missing permission. A name
+// that no tool has is an error wrapping mcp.ErrUnknownTool. We prefer a
+// protocol error to an isError result because an isError result is
+// addressed to the model as the outcome of a tool that ran; this tool did not
+// run and, for this caller, is not on the list.
 //
 // Arguments are checked against the tool's declared input schema before its
 // handler runs (a small subset of JSON Schema, see [Schema]), defaults are

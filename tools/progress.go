@@ -1,8 +1,9 @@
 package tools
 
-import "context"
+import "remote-mcp-authkit/mcp"
 
 // notifyProgress sends notifications/progress for the request in ctx (MCP
-// basic/utilities/progress). It is a variable so that the image tool's
-// schedule can be observed in tests without a transport.
-var notifyProgress = func(ctx context.Context, progress, total float64, message string) error { return nil }
+// basic/utilities/progress); it does nothing when the request carried no
+// progressToken. It is a variable only so that a unit test can record the
+// image tool's schedule; the transport tests go through the real one.
+var notifyProgress = mcp.NotifyProgress

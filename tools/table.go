@@ -129,10 +129,11 @@ func checkName(name string) error {
 	return nil
 }
 
-// AccessError says why a caller may not use a tool. It wraps
-// mcp.ErrUnknownTool: a tool the caller cannot see is, for that caller,
-// unknown, and the server answers it as such (JSON-RPC -32602). Its message
-// names what is missing so that the person can ask for it.
+// AccessError says why a caller may not use a tool. The server answers it
+// as it answers an unknown tool, JSON-RPC -32602 (tools, "Error Handling"),
+// but with this message, which names what is missing so that the person can
+// ask for it: see As. It does not wrap mcp.ErrUnknownTool, whose answer is a
+// generic text.
 type AccessError struct {
 	Tool string
 	// NotSignedIn is set when the request carried no identity.
@@ -169,8 +170,24 @@ func (e *AccessError) Error() string {
 	return b.String()
 }
 
-// Unwrap makes errors.Is(err, mcp.ErrUnknownTool) hold.
-func (e *AccessError) Unwrap() error { return mcp.ErrUnknownTool }
+// As lets errors.As turn the refusal into the JSON-RPC error the server
+// sends: -32602 with the refusal as its message and, as data, the tool and
+// what is missing, for clients that want to show it their own way.
+func (e *AccessError) As(target any) bool {
+	p, ok := target.(**mcp.JSONRPCError)
+	if !ok {
+		return false
+	}
+	je := mcp.NewInvalidParams("invalid params: %s", e.Error())
+	je.Data, _ = json.Marshal(struct {
+		Tool               string   `json:"tool"`
+		MissingPermissions []string `json:"missingPermissions,omitempty"`
+		NotSignedIn        bool     `json:"notSignedIn,omitempty"`
+		WrongOrganization  bool     `json:"wrongOrganization,omitempty"`
+	}{e.Tool, e.MissingPermissions, e.NotSignedIn, e.WrongOrganization})
+	*p = je
+	return true
+}
 
 // access returns nil when id may use tool, else the *AccessError.
 func access(tool *Tool, id *oauth.Identity) error {
@@ -207,9 +224,9 @@ func (t *Table) Visible(id *oauth.Identity) []string {
 	return names
 }
 
-// Allowed returns nil when id may call the named tool, an *AccessError
-// (wrapping mcp.ErrUnknownTool) when it may not, and an error wrapping
-// mcp.ErrUnknownTool when there is no such tool.
+// Allowed returns nil when id may call the named tool, an *AccessError when
+// it may not, and an error wrapping mcp.ErrUnknownTool when there is no such
+// tool.
 func (t *Table) Allowed(id *oauth.Identity, name string) error {
 	i, ok := t.byName[name]
 	if !ok {
@@ -233,8 +250,8 @@ func (t *Table) ListTools(ctx context.Context) []mcp.Tool {
 
 // CallTool answers tools/call for the identity in ctx: it checks access
 // again, then the size and the schema of the arguments, then runs the
-// handler. Only a refused or unknown tool is an error (wrapping
-// mcp.ErrUnknownTool); everything else, including the handler's own
+// handler. Only a refused tool (*AccessError) or an unknown one (wrapping
+// mcp.ErrUnknownTool) is an error; everything else, including the handler's own
 // failures, is a result with IsError set, so that the model sees it.
 func (t *Table) CallTool(ctx context.Context, name string, arguments json.RawMessage) (*mcp.CallToolResult, error) {
 	id := oauth.IdentityFromContext(ctx)

@@ -110,8 +110,12 @@ func TestGating(t *testing.T) {
 			for name, want := range c.refused {
 				for _, err := range []error{tb.Allowed(c.id, name), callErr(tb, ctx, name)} {
 					var ae *AccessError
-					if !errors.As(err, &ae) || !errors.Is(err, mcp.ErrUnknownTool) {
-						t.Fatalf("%s: got %v, want an *AccessError wrapping mcp.ErrUnknownTool", name, err)
+					var je *mcp.JSONRPCError
+					if !errors.As(err, &ae) || !errors.As(err, &je) || je.Code != mcp.CodeInvalidParams {
+						t.Fatalf("%s: got %v, want an *AccessError answered as JSON-RPC -32602", name, err)
+					}
+					if !strings.Contains(je.Message, want) {
+						t.Errorf("%s: JSON-RPC message %q does not contain %q", name, je.Message, want)
 					}
 					if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), `"`+name+`"`) {
 						t.Errorf("%s: refusal %q does not name the tool and %q", name, err, want)
@@ -157,7 +161,8 @@ func TestGatingFollowsPermissionChanges(t *testing.T) {
 	if got := names(); !slices.Equal(got, []string{"open"}) {
 		t.Fatalf("after the removal: %v", got)
 	}
-	if _, err := tb.CallTool(ctx, "acme_images", nil); !errors.Is(err, mcp.ErrUnknownTool) {
+	var ae *AccessError
+	if _, err := tb.CallTool(ctx, "acme_images", nil); !errors.As(err, &ae) {
 		t.Fatalf("call after the removal: %v, want a refusal", err)
 	}
 }
