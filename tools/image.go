@@ -198,7 +198,12 @@ func GenerateImage(gen ImageGenerator) Tool {
 			}
 			img, err := generateWithProgress(ctx, gen, req)
 			if err != nil {
-				return nil, fmt.Errorf("could not generate the image: %w", err)
+				err = fmt.Errorf("could not generate the image: %w", err)
+				// Also to the client's log (server/utilities/logging), where an
+				// operator looks for service failures; best effort, and the
+				// text carries no credentials.
+				_ = mcp.Log(ctx, mcp.LevelWarning, "generateImage", map[string]string{"service": gen.Name(), "error": err.Error()})
+				return nil, err
 			}
 			res := &mcp.CallToolResult{Content: []mcp.Content{
 				mcp.ImageContent(base64.StdEncoding.EncodeToString(img.Data), img.MimeType),

@@ -275,3 +275,38 @@ func TestTransportGating(t *testing.T) {
 		t.Fatalf("add with a missing argument: %+v", msgs)
 	}
 }
+
+func TestTransportUpstreamFailure(t *testing.T) {
+	f := newFakeService(t)
+	f.set(replyJSON(429, `{"success":false,"errors":[{"code":3040,"message":"Capacity temporarily exceeded"}]}`, "Retry-After", "20"))
+	table := defaultTable(t, &WorkersAI{AccountID: "acc", APIToken: "cf-secret-token", BaseURL: f.URL})
+	c := serveTable(t, table, imageIdentity())
+	msgs := readMessages(t, c.post(`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"generateImage","arguments":{"prompt":"x"}}}`))
+	want := `could not generate the image: Workers AI is rate limiting this server (HTTP 429); it asks to retry after "20": 3040: Capacity temporarily exceeded`
+	var logged, result bool
+	for _, m := range msgs {
+		if strings.Contains(string(m.Params)+string(m.Result), "cf-secret-token") {
+			t.Errorf("the token reached the client: %s %s", m.Params, m.Result)
+		}
+		switch {
+		case m.Method == "notifications/message":
+			var p struct {
+				Level, Logger string
+				Data          map[string]string
+			}
+			if err := json.Unmarshal(m.Params, &p); err != nil || p.Level != "warning" || p.Logger != "generateImage" || p.Data["error"] != want {
+				t.Errorf("log message %s", m.Params)
+			}
+			logged = true
+		case string(m.ID) == "5":
+			var res mcp.CallToolResult
+			if err := json.Unmarshal(m.Result, &res); err != nil || !res.IsError || res.Content[0].Text != want {
+				t.Errorf("result %s, want isError with %q", m.Result, want)
+			}
+			result = true
+		}
+	}
+	if !logged || !result {
+		t.Fatalf("want a warning log and an isError result, got %+v", msgs)
+	}
+}

@@ -228,6 +228,11 @@ func TestWorkersAI(t *testing.T) {
 			wantKind: ErrUpstreamTimeout, wantText: []string{"did not answer in time", "300ms"}},
 		{name: "cancelled", reply: replySlow(5 * time.Second), ctx: cancelledCtx,
 			wantKind: ErrUpstreamCanceled, wantText: []string{"the request to Workers AI was cancelled"}},
+		{name: "caller's own deadline", reply: replySlow(5 * time.Second),
+			ctx: func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), 30*time.Millisecond)
+			},
+			wantKind: ErrUpstreamTimeout, wantText: []string{"the request's own deadline passed"}},
 		{name: "token echoed back is redacted", reply: replyJSON(400, `{"success":false,"errors":[{"code":1,"message":"bad header Bearer `+token+`"}]}`),
 			wantKind: ErrUpstreamRejected, wantText: []string{"Bearer [redacted]"}},
 	})
