@@ -71,6 +71,8 @@ type UpstreamError struct {
 	Hint string
 }
 
+// Error is the sentence shown to the user: what the service did, what it
+// said, and what to do about it.
 func (e *UpstreamError) Error() string {
 	var b strings.Builder
 	switch e.Kind {

@@ -167,6 +167,7 @@ type ArgumentError struct {
 	Message string
 }
 
+// Error reads "path: message (rule)".
 func (e *ArgumentError) Error() string {
 	return fmt.Sprintf("%s: %s (%s)", e.Path, e.Message, e.Rule)
 }
@@ -174,6 +175,7 @@ func (e *ArgumentError) Error() string {
 // ValidationError lists every rule the arguments broke, in a stable order.
 type ValidationError []*ArgumentError
 
+// Error lists every broken rule after "invalid arguments: ".
 func (v ValidationError) Error() string { return "invalid arguments: " + v.list() }
 
 func (v ValidationError) list() string {

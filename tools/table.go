@@ -146,6 +146,7 @@ type AccessError struct {
 	WrongOrganization bool
 }
 
+// Error says which tool is refused and what the caller lacks.
 func (e *AccessError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "tool %q is not available to this caller: ", e.Tool)
