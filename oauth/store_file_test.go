@@ -1,13 +1,16 @@
 package oauth
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -684,4 +687,218 @@ func BenchmarkFileStorePutSerial(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// The kill test: a child process (this test binary, re-executed) writes
+// through a FileStore and prints each write after it is acknowledged; the
+// parent kills it with SIGKILL at a random moment, reopens the file and
+// checks that everything acknowledged is there, intact.
+
+const (
+	fileCrashPathEnv  = "OAUTH_STORE_CRASH_PATH"
+	fileCrashRoundEnv = "OAUTH_STORE_CRASH_ROUND"
+)
+
+// fileCrashValue is the value the child writes under key: a length that
+// varies from key to key, bytes derived from the key, so a record swapped or
+// torn shows.
+func fileCrashValue(key string) []byte {
+	var h uint32 = 2166136261
+	for i := range len(key) {
+		h = (h ^ uint32(key[i])) * 16777619
+	}
+	v := make([]byte, 16+h%1000)
+	for i := range v {
+		v[i] = key[i%len(key)] ^ byte(i)
+	}
+	return v
+}
+
+// TestHelperStoreWriter is the child process of TestFileStoreSurvivesKill;
+// run by itself it does nothing.
+func TestHelperStoreWriter(t *testing.T) {
+	path := os.Getenv(fileCrashPathEnv)
+	if path == "" {
+		t.Skip("the child process of TestFileStoreSurvivesKill")
+	}
+	round := os.Getenv(fileCrashRoundEnv)
+	// A low floor, so that compactions happen, and get killed, too.
+	s, err := OpenFileStore(path, func(c *fileConfig) { c.compactFloor = 8 << 10 })
+	if err != nil {
+		fmt.Printf("open: %v\n", err)
+		os.Exit(2)
+	}
+	var out sync.Mutex
+	say := func(format string, args ...any) {
+		out.Lock()
+		fmt.Printf(format+"\n", args...) // one write(2) per line
+		out.Unlock()
+	}
+	fail := func(err error) {
+		say("error: %v", err)
+		os.Exit(3)
+	}
+	ctx := context.Background()
+	say("ready")
+	for w := range 4 {
+		go func() {
+			for i := 0; ; i++ {
+				key := fmt.Sprintf("r%s-w%d-%d", round, w, i)
+				if err := s.Put(ctx, "crash", key, fileCrashValue(key), time.Time{}); err != nil {
+					fail(err)
+				}
+				say("put %s", key)
+				// Most keys are deleted again, so dead records pile up
+				// and compactions run (and are killed) too.
+				if i%10 != 0 {
+					old := key
+					say("deleting %s", old)
+					if err := s.Delete(ctx, "crash", old); err != nil {
+						fail(err)
+					}
+					say("del %s", old)
+				}
+			}
+		}()
+	}
+	go func() {
+		for {
+			var n int
+			err := s.Update(ctx, "crash", "counter", func(cur []byte) ([]byte, time.Time, error) {
+				if cur != nil {
+					var err error
+					if n, err = strconv.Atoi(string(cur)); err != nil {
+						return nil, time.Time{}, err
+					}
+				}
+				n++
+				return []byte(strconv.Itoa(n)), time.Time{}, nil
+			})
+			if err != nil {
+				fail(err)
+			}
+			say("count %d", n)
+		}
+	}()
+	select {} // until killed
+}
+
+func TestFileStoreSurvivesKill(t *testing.T) {
+	if os.Getenv(fileCrashPathEnv) != "" {
+		t.Skip("inside the child")
+	}
+	path := filepath.Join(t.TempDir(), "store")
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	// The state each acknowledged write left a key in. A key whose deletion
+	// began but was not acknowledged may be either.
+	const (
+		fileCrashPresent = iota
+		fileCrashMaybe
+		fileCrashGone
+	)
+	state := map[string]int{}
+	counter := 0 // the highest acknowledged counter value
+	totalAcks := 0
+	for round := range 20 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperStoreWriter$")
+		cmd.Env = append(os.Environ(), fileCrashPathEnv+"="+path, fileCrashRoundEnv+"="+strconv.Itoa(round))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stdout)
+		if !sc.Scan() || sc.Text() != "ready" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("round %d: child did not start: %q; stderr: %s", round, sc.Text(), stderr.String())
+		}
+		lines := make(chan []string, 1)
+		go func() {
+			var ls []string
+			for sc.Scan() {
+				ls = append(ls, sc.Text())
+			}
+			lines <- ls
+		}()
+		time.Sleep(time.Duration(5+rng.IntN(46)) * time.Millisecond)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		acks := <-lines
+		cmd.Wait()
+
+		for _, l := range acks {
+			verb, arg, _ := strings.Cut(l, " ")
+			switch verb {
+			case "put":
+				state[arg] = fileCrashPresent
+			case "deleting":
+				state[arg] = fileCrashMaybe
+			case "del":
+				state[arg] = fileCrashGone
+			case "count":
+				n, err := strconv.Atoi(arg)
+				if err != nil || n <= counter {
+					t.Fatalf("round %d: bad counter line %q after %d", round, l, counter)
+				}
+				counter = n
+			default:
+				t.Fatalf("round %d: child said %q; stderr: %s", round, l, stderr.String())
+			}
+		}
+		totalAcks += len(acks)
+
+		var log bytes.Buffer
+		s, err := fileTestOpen(t, path, nil, &log)
+		if err != nil {
+			t.Fatalf("round %d: reopen after kill: %v", round, err)
+		}
+		for key, st := range state {
+			switch st {
+			case fileCrashPresent:
+				storeMustGet(t, s, "crash", key, fileCrashValue(key))
+			case fileCrashGone:
+				storeMustMiss(t, s, "crash", key)
+			case fileCrashMaybe:
+				// Settle it, so later rounds know.
+				if _, err := s.Get(context.Background(), "crash", key); err == nil {
+					state[key] = fileCrashPresent
+				} else {
+					state[key] = fileCrashGone
+				}
+			}
+		}
+		// At most the one Update in flight at the kill went further.
+		got, err := s.Get(context.Background(), "crash", "counter")
+		if counter > 0 || err == nil {
+			n, _ := strconv.Atoi(string(got))
+			if err != nil || n < counter || n > counter+1 {
+				t.Fatalf("round %d: counter is %q, %v; acknowledged %d", round, got, err, counter)
+			}
+			counter = n // the next child counts on from what is stored
+		}
+		// Writes done but not acknowledged may be there; nothing else may.
+		for k, e := range s.m {
+			if k.kind != "crash" || k.key == "counter" {
+				continue
+			}
+			if !bytes.Equal(e.value, fileCrashValue(k.key)) {
+				t.Fatalf("round %d: record %q holds bytes the child never wrote", round, k.key)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if totalAcks == 0 {
+		t.Fatal("the child never acknowledged a write")
+	}
+	t.Logf("%d acknowledged writes over 20 kills, %d keys tracked, file %d bytes", totalAcks, len(state), fileTestSize(t, path))
 }
