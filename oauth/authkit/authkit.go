@@ -21,8 +21,10 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/workos/workos-go/v4/pkg/organizations"
 	"github.com/workos/workos-go/v4/pkg/usermanagement"
 	"github.com/workos/workos-go/v4/pkg/workos_errors"
 
@@ -88,10 +90,30 @@ type Config struct {
 type Provider struct {
 	clientID string
 	um       *usermanagement.Client
+	orgs     *organizations.Client
 	verifier *verifier
 	timeout  time.Duration
+	now      func() time.Time
 	log      *slog.Logger
+
+	orgMu    sync.Mutex
+	orgNames map[string]orgName // organization ID -> name, looked up at sign-in
 }
+
+type orgName struct {
+	name    string
+	fetched time.Time
+}
+
+// Organization names are cached so that a refresh, or a second member of
+// the same organization signing in, costs no extra call; failures are
+// cached too, so an unreachable endpoint is not asked again at once.
+const (
+	orgNameTTL      = 10 * time.Minute
+	maxOrgNames     = 1000
+	orgIDMaxBytes   = 100
+	orgLookupBudget = 2 * time.Second
+)
 
 var _ oauth.IdentityProvider = (*Provider)(nil)
 
@@ -148,8 +170,11 @@ func New(cfg Config) (*Provider, error) {
 	return &Provider{
 		clientID: cfg.ClientID,
 		um:       um,
+		orgs:     &organizations.Client{APIKey: cfg.APIKey, Endpoint: api, HTTPClient: hc},
 		timeout:  timeout,
+		now:      now,
 		log:      log,
+		orgNames: map[string]orgName{},
 		verifier: &verifier{
 			issuers: issuers,
 			leeway:  orDefault(cfg.Leeway, 30*time.Second),
@@ -221,6 +246,7 @@ func (p *Provider) Exchange(ctx context.Context, code, codeVerifier string) (*oa
 	if id.OrganizationID == "" {
 		id.OrganizationID = res.OrganizationID
 	}
+	id.Organization = p.organizationName(ctx, id.OrganizationID)
 	p.log.Info("authkit: signed in", "user", id.Subject, "org", id.OrganizationID, "role", id.Role)
 	return &oauth.UpstreamSession{Identity: id, AccessToken: res.AccessToken, RefreshToken: res.RefreshToken}, nil
 }
@@ -255,6 +281,9 @@ func (p *Provider) Refresh(ctx context.Context, s *oauth.UpstreamSession) (*oaut
 		return nil, fmt.Errorf("authkit: refresh: %w: no refresh token in the answer", oauth.ErrUpstreamUnavailable)
 	}
 	id := identityFrom(c, s.Identity)
+	if id.Organization == "" {
+		id.Organization = p.organizationName(ctx, id.OrganizationID)
+	}
 	p.log.Debug("authkit: session refreshed", "user", id.Subject, "role", id.Role)
 	return &oauth.UpstreamSession{Identity: id, AccessToken: res.AccessToken, RefreshToken: res.RefreshToken}, nil
 }
@@ -275,6 +304,38 @@ func (p *Provider) Revoke(ctx context.Context, s *oauth.UpstreamSession) error {
 		return nil
 	}
 	return p.upstreamError(ctx, "session revoke", err, nil)
+}
+
+// organizationName looks up the display name of an organization (WorkOS
+// access tokens carry only its ID), best effort: a failure leaves the name
+// empty and never fails a sign-in. The lookup has its own small budget
+// inside the caller's deadline.
+func (p *Provider) organizationName(ctx context.Context, id string) string {
+	if id == "" || len(id) > orgIDMaxBytes || strings.ContainsFunc(id, func(r rune) bool {
+		return !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) {
+		return ""
+	}
+	now := p.now()
+	p.orgMu.Lock()
+	cached, ok := p.orgNames[id]
+	p.orgMu.Unlock()
+	if ok && now.Sub(cached.fetched) < orgNameTTL {
+		return cached.name
+	}
+	ctx, cancel := context.WithTimeout(ctx, orgLookupBudget)
+	defer cancel()
+	org, err := p.orgs.GetOrganization(ctx, organizations.GetOrganizationOpts{Organization: id})
+	if err != nil {
+		p.log.Debug("authkit: organization name lookup failed", "org", id, "err", err)
+	}
+	p.orgMu.Lock()
+	if len(p.orgNames) >= maxOrgNames {
+		clear(p.orgNames)
+	}
+	p.orgNames[id] = orgName{name: org.Name, fetched: now}
+	p.orgMu.Unlock()
+	return org.Name
 }
 
 // identityFrom builds an Identity from verified claims, keeping from base

@@ -164,7 +164,7 @@ func TestSignInAndExchange(t *testing.T) {
 				}
 			}
 			if id.Subject != want.ID || id.Email != tt.email || id.Name != tt.name ||
-				id.OrganizationID != "org_acme" || id.Role != tt.role || !slices.Equal(id.Permissions, tt.perms) {
+				id.OrganizationID != "org_acme" || id.Organization != "Acme" || id.Role != tt.role || !slices.Equal(id.Permissions, tt.perms) {
 				t.Fatalf("identity %+v", id)
 			}
 			if !strings.HasPrefix(id.SessionID, "session_") || s.AccessToken == "" || s.RefreshToken == "" {
@@ -174,6 +174,29 @@ func TestSignInAndExchange(t *testing.T) {
 				t.Fatalf("HasPermission mismatch for %s", tt.email)
 			}
 		})
+	}
+	// Both users are in Acme: its name was looked up once.
+	if n := ak.Requests()["organization"]; n != 1 {
+		t.Fatalf("%d organization lookups, want 1 (cached)", n)
+	}
+}
+
+func TestSignInWithoutOrganization(t *testing.T) {
+	ak := authkittest.NewServer(authkittest.WithUsers([]authkittest.User{
+		{Email: "solo@example.com", FirstName: "Solo", Permissions: []string{"p"}},
+	}))
+	defer ak.Close()
+	p := newProvider(t, ak, nil)
+	s := signIn(t, p, "solo@example.com")
+	if s.Identity.OrganizationID != "" || s.Identity.Organization != "" || s.Identity.Name != "Solo" ||
+		!slices.Equal(s.Identity.Permissions, []string{"p"}) {
+		t.Fatalf("identity %+v", s.Identity)
+	}
+	if n := ak.Requests()["organization"]; n != 0 {
+		t.Fatalf("%d organization lookups for a user without one", n)
+	}
+	if _, err := p.Refresh(context.Background(), s); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -448,5 +471,82 @@ func TestNewValidatesConfig(t *testing.T) {
 	u, _ := p.AuthorizationURL("s", "c", "https://x/cb")
 	if !strings.HasPrefix(u, authkit.DefaultAPIURL+"/user_management/authorize?") {
 		t.Fatalf("default API URL not used: %s", u)
+	}
+}
+
+// lockedBuffer collects log output from concurrent goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestConcurrentUseLogsNoSecrets runs sign-ins and refreshes in parallel on
+// one provider (the race detector watches the key set and the caches), with
+// debug logging on, then checks that no token or key reached the log.
+func TestConcurrentUseLogsNoSecrets(t *testing.T) {
+	ak := authkittest.NewServer()
+	defer ak.Close()
+	var logs lockedBuffer
+	p := newProvider(t, ak, func(c *authkit.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	var (
+		mu      sync.Mutex
+		secrets = []string{ak.APIKey()}
+		wg      sync.WaitGroup
+	)
+	// The browser part runs first, on the test goroutine (it may t.Fatal);
+	// the provider calls then run at once, on a cold key set.
+	type pending struct{ code, verifier string }
+	var codes []pending
+	for i := range 6 {
+		code, verifier := browserSignIn(t, p, []string{"ada@example.com", "grace@example.com"}[i%2])
+		codes = append(codes, pending{code, verifier})
+	}
+	for _, c := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, verifier := c.code, c.verifier
+			s, err := p.Exchange(context.Background(), code, verifier)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			r, err := p.Refresh(context.Background(), s)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, err = p.Refresh(context.Background(), s) // spent: logs a refusal
+			if !errors.Is(err, oauth.ErrUpstreamRevoked) {
+				t.Errorf("reused refresh token: %v", err)
+			}
+			mu.Lock()
+			secrets = append(secrets, code, verifier, s.AccessToken, s.RefreshToken, r.AccessToken, r.RefreshToken)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	out := logs.String()
+	if !strings.Contains(out, "signed in") || !strings.Contains(out, "refused") {
+		t.Fatalf("expected sign-in and refusal events in the log, got:\n%s", out)
+	}
+	for _, s := range secrets {
+		if strings.Contains(out, s) {
+			t.Fatalf("log contains a secret (%d bytes)", len(s))
+		}
 	}
 }

@@ -29,6 +29,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /user_management/authenticate", s.authenticate)
 	mux.HandleFunc("POST /user_management/sessions/revoke", s.revokeSession)
 	mux.HandleFunc("GET /sso/jwks/{client_id}", s.jwks)
+	mux.HandleFunc("GET /organizations/{id}", s.organization)
 	return mux
 }
 
@@ -329,6 +330,38 @@ func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// organization serves GET /organizations/{id} (workos-go's
+// organizations.GetOrganization), authenticated with the API key, from the
+// organizations the demo users belong to.
+func (s *Server) organization(w http.ResponseWriter, r *http.Request) {
+	s.count("organization")
+	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || !equalSecret(key, s.cfg.apiKey) {
+		apiError(w, http.StatusUnauthorized, "unauthorized", "Unauthorized")
+		return
+	}
+	id := r.PathValue("id")
+	s.mu.Lock()
+	name, found := "", false
+	for _, u := range s.users {
+		if u.OrganizationID == id && id != "" {
+			name, found = u.OrganizationName, true
+			break
+		}
+	}
+	s.mu.Unlock()
+	if !found {
+		apiError(w, http.StatusNotFound, "entity_not_found", "Organization not found.")
+		return
+	}
+	created := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339Nano)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"object": "organization", "id": id, "name": name,
+		"allow_profiles_outside_organization": false, "domains": []any{},
+		"created_at": created, "updated_at": created, "metadata": map[string]string{},
+	})
 }
 
 // jwk is one RSA public key in RFC 7517 form.

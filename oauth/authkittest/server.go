@@ -12,6 +12,7 @@
 //	POST /user_management/authenticate     grant_type authorization_code and refresh_token
 //	POST /user_management/sessions/revoke  end a session
 //	GET  /sso/jwks/{client_id}             the public keys that sign access tokens
+//	GET  /organizations/{id}               an organization's name
 //
 // Access tokens are RS256 JWTs shaped like WorkOS's (iss, sub, sid, jti,
 // org_id, role, roles, permissions, exp, iat; kid in the header) signed by a
@@ -458,7 +459,7 @@ func (s *Server) SetFault(f Fault) {
 }
 
 // Requests returns how many requests each endpoint has received, keyed by
-// "authorize", "authenticate", "revoke" and "jwks".
+// "authorize", "authenticate", "revoke", "jwks" and "organization".
 func (s *Server) Requests() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workos/workos-go/v4/pkg/organizations"
 	"github.com/workos/workos-go/v4/pkg/usermanagement"
 	"github.com/workos/workos-go/v4/pkg/workos_errors"
 
@@ -563,5 +564,66 @@ func TestFaults(t *testing.T) {
 	}
 	if got := ak.Requests()["authenticate"]; got != 3 {
 		t.Fatalf("authenticate requests = %d, want 3", got)
+	}
+}
+
+func TestOrganizationEndpoint(t *testing.T) {
+	ak := sharedServer(t)
+	c := &organizations.Client{APIKey: ak.APIKey(), Endpoint: ak.URL}
+	org, err := c.GetOrganization(context.Background(), organizations.GetOrganizationOpts{Organization: "org_acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if org.ID != "org_acme" || org.Name != "Acme" {
+		t.Fatalf("organization %+v", org)
+	}
+	_, err = c.GetOrganization(context.Background(), organizations.GetOrganizationOpts{Organization: "org_none"})
+	if he := httpError(t, err); he.Code != 404 {
+		t.Fatalf("unknown organization: %v", err)
+	}
+	bad := &organizations.Client{APIKey: "sk_wrong", Endpoint: ak.URL}
+	_, err = bad.GetOrganization(context.Background(), organizations.GetOrganizationOpts{Organization: "org_acme"})
+	if he := httpError(t, err); he.Code != 401 {
+		t.Fatalf("wrong API key: %v", err)
+	}
+}
+
+// TestInProcessClient runs the whole flow against an emulator mounted at a
+// URL that does not resolve: every request is served in-process.
+func TestInProcessClient(t *testing.T) {
+	ak, err := authkittest.NewHandler("https://mcp.invalid/_authkit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := usermanagement.NewClient(ak.APIKey())
+	c.Endpoint = ak.URL
+	c.HTTPClient = ak.Client()
+	verifier, challenge := pkce(t)
+	u, _ := c.GetAuthorizationURL(usermanagement.GetAuthorizationURLOpts{ClientID: ak.ClientID(), Provider: "authkit",
+		RedirectURI: "https://mcp.invalid/callback", State: "s1", CodeChallenge: challenge, CodeChallengeMethod: "S256"})
+	b := browser(t)
+	b.Transport = ak.Client().Transport
+	res, err := authkittest.SignIn(context.Background(), b, u.String(), "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, _ := url.Parse(res.Header.Get("Location"))
+	if res.StatusCode != http.StatusFound || loc.Query().Get("state") != "s1" {
+		t.Fatalf("sign-in: %s to %s", res.Status, loc)
+	}
+	out, err := c.AuthenticateWithCode(context.Background(), usermanagement.AuthenticateWithCodeOpts{
+		ClientID: ak.ClientID(), Code: loc.Query().Get("code"), CodeVerifier: verifier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.User.Email != "ada@example.com" {
+		t.Fatalf("user %+v", out.User)
+	}
+	// Other hosts, and paths outside the mount, are not served.
+	for _, other := range []string{"https://example.com/user_management/authorize", "https://mcp.invalid/mcp", "http://mcp.invalid/_authkit/sso/jwks/x"} {
+		if _, err := ak.Client().Get(other); err == nil {
+			t.Errorf("in-process client served %s", other)
+		}
 	}
 }
