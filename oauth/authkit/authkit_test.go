@@ -550,3 +550,23 @@ func TestConcurrentUseLogsNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyRotation: after WorkOS rotates its signing key, the next token
+// names a kid the provider has not seen; it fetches the key set again and
+// accepts it.
+func TestKeyRotation(t *testing.T) {
+	ak := authkittest.NewServer()
+	defer ak.Close()
+	p := newProvider(t, ak, nil)
+	s := signIn(t, p, "ada@example.com")
+	if _, err := ak.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+	jwksBefore := ak.Requests()["jwks"]
+	if _, err := p.Refresh(context.Background(), s); err != nil {
+		t.Fatalf("refresh after rotation: %v", err)
+	}
+	if n := ak.Requests()["jwks"] - jwksBefore; n != 1 {
+		t.Fatalf("%d key set fetches after rotation, want 1", n)
+	}
+}

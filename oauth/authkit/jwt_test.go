@@ -26,8 +26,7 @@ var (
 	key1, key2 *rsa.PrivateKey
 )
 
-func testKeys(t *testing.T) (*rsa.PrivateKey, *rsa.PrivateKey) {
-	t.Helper()
+func testKeys() (*rsa.PrivateKey, *rsa.PrivateKey) {
 	keysOnce.Do(func() {
 		var err error
 		if key1, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
@@ -138,7 +137,7 @@ func b64json(v any) string {
 }
 
 func TestVerifyAcceptsGoodToken(t *testing.T) {
-	k1, _ := testKeys(t)
+	k1, _ := testKeys()
 	js := newJWKSServer(t, map[string]*rsa.PublicKey{"k1": &k1.PublicKey})
 	c := &clock{t: time.Unix(1_800_000_000, 0)}
 	v := newVerifier(js, c)
@@ -160,7 +159,7 @@ func TestVerifyAcceptsGoodToken(t *testing.T) {
 }
 
 func TestVerifyRefusesBadTokens(t *testing.T) {
-	k1, k2 := testKeys(t)
+	k1, k2 := testKeys()
 	now := time.Unix(1_800_000_000, 0)
 	with := func(k string, v any) map[string]any {
 		c := validClaims(now)
@@ -236,7 +235,7 @@ func TestVerifyRefusesBadTokens(t *testing.T) {
 }
 
 func TestUnknownKidRefetchIsRateLimited(t *testing.T) {
-	k1, k2 := testKeys(t)
+	k1, k2 := testKeys()
 	js := newJWKSServer(t, map[string]*rsa.PublicKey{"k1": &k1.PublicKey})
 	c := &clock{t: time.Unix(1_800_000_000, 0)}
 	v := newVerifier(js, c)
@@ -285,7 +284,7 @@ func TestUnknownKidRefetchIsRateLimited(t *testing.T) {
 }
 
 func TestKeySetMaxAge(t *testing.T) {
-	k1, k2 := testKeys(t)
+	k1, k2 := testKeys()
 	js := newJWKSServer(t, map[string]*rsa.PublicKey{"k1": &k1.PublicKey})
 	c := &clock{t: time.Unix(1_800_000_000, 0)}
 	v := newVerifier(js, c)
@@ -313,7 +312,7 @@ func TestKeySetMaxAge(t *testing.T) {
 }
 
 func TestKeySetFetchFailures(t *testing.T) {
-	k1, _ := testKeys(t)
+	k1, _ := testKeys()
 	small, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
 		t.Fatal(err)
@@ -353,5 +352,60 @@ func TestKeySetFetchFailures(t *testing.T) {
 				t.Fatalf("after recovery: %v", err)
 			}
 		})
+	}
+}
+
+// FuzzVerify: no input panics, and nothing but the signed header and
+// payload is ever accepted.
+func FuzzVerify(f *testing.F) {
+	k1, _ := testKeys()
+	now := time.Unix(1_800_000_000, 0)
+	tok, err := authkittest.SignJWT(k1, map[string]string{"alg": "RS256", "kid": "k1"}, validClaims(now))
+	if err != nil {
+		f.Fatal(err)
+	}
+	parts := strings.Split(tok, ".")
+	f.Add(tok)
+	f.Add(parts[0] + "." + parts[1] + ".")
+	f.Add("e30.e30.")
+	f.Add("..")
+	js := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{"kty": "RSA", "kid": "k1",
+			"n": base64.RawURLEncoding.EncodeToString(k1.N.Bytes()), "e": "AQAB"}}})
+	}))
+	defer js.Close()
+	c := &clock{t: now}
+	v := &verifier{issuers: []string{testIssuer}, leeway: time.Second, now: c.now,
+		keys: &keySet{url: js.URL, client: js.Client(), timeout: time.Second, minInterval: time.Hour, maxAge: 24 * time.Hour, now: c.now}}
+	f.Fuzz(func(t *testing.T, token string) {
+		got, err := v.verify(context.Background(), token)
+		if err != nil {
+			return
+		}
+		p := strings.Split(token, ".")
+		if p[0] != parts[0] || p[1] != parts[1] || got.Sub != "user_1" {
+			t.Fatalf("accepted a token that was not signed: %q", token)
+		}
+	})
+}
+
+// BenchmarkVerify measures a verification with the key set cached, the
+// cost every sign-in and refresh pays.
+func BenchmarkVerify(b *testing.B) {
+	k1, _ := testKeys()
+	js := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{"kty": "RSA", "kid": "k1",
+			"n": base64.RawURLEncoding.EncodeToString(k1.N.Bytes()), "e": "AQAB"}}})
+	}))
+	defer js.Close()
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	v := &verifier{issuers: []string{testIssuer}, leeway: time.Second, now: c.now,
+		keys: &keySet{url: js.URL, client: js.Client(), timeout: time.Second, minInterval: time.Hour, maxAge: 24 * time.Hour, now: c.now}}
+	tok, _ := authkittest.SignJWT(k1, map[string]string{"alg": "RS256", "kid": "k1"}, validClaims(c.now()))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.verify(context.Background(), tok); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -382,12 +383,19 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, "entity_not_found", "No key set for this client.")
 		return
 	}
-	pub := s.key.PublicKey
-	writeJSON(w, http.StatusOK, map[string][]jwk{"keys": {{
-		Kty: "RSA", Use: "sig", Alg: "RS256", Kid: s.kid,
-		N: base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
-		E: base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
-	}}})
+	s.mu.Lock()
+	keys := slices.Clone(s.keys)
+	s.mu.Unlock()
+	set := make([]jwk, 0, len(keys))
+	for _, k := range keys {
+		pub := k.key.PublicKey
+		set = append(set, jwk{
+			Kty: "RSA", Use: "sig", Alg: "RS256", Kid: k.kid,
+			N: base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
+			E: base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string][]jwk{"keys": set})
 }
 
 // accessClaims are the claims of a WorkOS access token.
@@ -418,7 +426,10 @@ func (s *Server) sign(u User, sid string, now time.Time) (string, error) {
 	if u.Role != "" {
 		c.Roles = []string{u.Role}
 	}
-	return SignJWT(s.key, map[string]string{"alg": "RS256", "typ": "JWT", "kid": s.kid}, c)
+	s.mu.Lock()
+	k := s.keys[0]
+	s.mu.Unlock()
+	return SignJWT(k.key, map[string]string{"alg": "RS256", "typ": "JWT", "kid": k.kid}, c)
 }
 
 // SignJWT signs claims with key under the given JOSE header (which should

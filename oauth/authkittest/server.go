@@ -95,6 +95,7 @@ type config struct {
 	clientID, apiKey string
 	accessTTL        time.Duration
 	codeTTL          time.Duration
+	redirectURIs     []string
 	users            []User
 	now              func() time.Time
 }
@@ -144,6 +145,22 @@ func WithCodeTTL(d time.Duration) Option {
 			return fmt.Errorf("authkittest: code TTL %v must be positive", d)
 		}
 		c.codeTTL = d
+		return nil
+	}
+}
+
+// WithRedirectURIs registers the redirect URIs the emulator accepts, as
+// the WorkOS dashboard does for a real client; the match is exact. Without
+// this option any absolute http(s) URI is accepted, which suits tests whose
+// callback server has a random port.
+func WithRedirectURIs(uris ...string) Option {
+	return func(c *config) error {
+		for _, u := range uris {
+			if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || pu.Fragment != "" {
+				return fmt.Errorf("authkittest: redirect URI %q must be an absolute http(s) URL without fragment", u)
+			}
+		}
+		c.redirectURIs = append([]string(nil), uris...)
 		return nil
 	}
 }
@@ -254,10 +271,9 @@ type Server struct {
 	cfg     config
 	ts      *httptest.Server // nil when mounted by NewHandler
 	handler http.Handler
-	key     *rsa.PrivateKey
-	kid     string
 
 	mu       sync.Mutex
+	keys     []signingKey     // current first; the previous one stays published after RotateKey
 	users    map[string]*User // by email
 	order    []string         // emails, in configured order (the page lists them so)
 	signIns  map[string]*signIn
@@ -266,6 +282,20 @@ type Server struct {
 	refresh  map[string]string   // refresh token -> session id
 	fault    Fault
 	requests map[string]int
+}
+
+type signingKey struct {
+	kid string
+	key *rsa.PrivateKey
+}
+
+func newSigningKey() (signingKey, error) {
+	// 2048 bits is what WorkOS signs with; generating one takes a moment.
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return signingKey{}, fmt.Errorf("authkittest: generate signing key: %w", err)
+	}
+	return signingKey{kid: "sso_oidc_key_pair_" + rand.Text(), key: key}, nil
 }
 
 type signIn struct {
@@ -338,16 +368,13 @@ func newServer(opts []Option) (*Server, error) {
 	if cfg.users == nil {
 		cfg.users, _ = normalizeUsers(DefaultUsers())
 	}
-	// 2048 bits is what WorkOS signs with; generating one takes a moment,
-	// once per emulator.
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := newSigningKey()
 	if err != nil {
-		return nil, fmt.Errorf("authkittest: generate signing key: %w", err)
+		return nil, err
 	}
 	s := &Server{
 		cfg:      cfg,
-		key:      key,
-		kid:      "sso_oidc_key_pair_" + rand.Text(),
+		keys:     []signingKey{key},
 		users:    map[string]*User{},
 		signIns:  map[string]*signIn{},
 		codes:    map[string]*authCode{},
@@ -448,6 +475,20 @@ func (s *Server) SessionRevoked(sid string) bool {
 	defer s.mu.Unlock()
 	ss, ok := s.sessions[sid]
 	return ok && ss.revoked
+}
+
+// RotateKey starts signing with a new key, as WorkOS does from time to
+// time. The previous key stays in the JWKS (tokens it signed still verify);
+// the one before it is withdrawn. It returns the new key's kid.
+func (s *Server) RotateKey() (string, error) {
+	k, err := newSigningKey()
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	s.keys = []signingKey{k, s.keys[0]}
+	s.mu.Unlock()
+	return k.kid, nil
 }
 
 // SetFault makes the API endpoints misbehave until SetFault(Fault{}) is

@@ -627,3 +627,57 @@ func TestInProcessClient(t *testing.T) {
 		}
 	}
 }
+
+func TestRegisteredRedirectURIs(t *testing.T) {
+	ak, err := authkittest.NewHandler("http://localhost:1", authkittest.WithRedirectURIs("https://mcp.example/callback"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for uri, want := range map[string]int{
+		"https://mcp.example/callback":     200,
+		"https://mcp.example/callback/":    400,
+		"https://mcp.example/callback?x=1": 400,
+		"https://evil.example/callback":    400,
+		"http://mcp.example/callback":      400,
+	} {
+		q := url.Values{"client_id": {ak.ClientID()}, "response_type": {"code"}, "provider": {"authkit"}, "redirect_uri": {uri}}
+		rec := httptest.NewRecorder()
+		ak.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/user_management/authorize?"+q.Encode(), nil))
+		if rec.Code != want {
+			t.Errorf("%s: %d, want %d", uri, rec.Code, want)
+		}
+	}
+	if _, err := authkittest.NewHandler("http://localhost:1", authkittest.WithRedirectURIs("/callback")); err == nil {
+		t.Error("relative redirect URI accepted")
+	}
+}
+
+func TestRotateKey(t *testing.T) {
+	ak := authkittest.NewServer()
+	defer ak.Close()
+	before := authenticate(t, ak, "ada@example.com")
+	kid, err := ak.RotateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := authenticate(t, ak, "ada@example.com")
+	h0, _ := jwtParts(t, before.AccessToken)
+	h1, _ := jwtParts(t, after.AccessToken)
+	if h1["kid"] != kid || h0["kid"] == kid {
+		t.Fatalf("kids before %v after %v, new %v", h0["kid"], h1["kid"], kid)
+	}
+	jr, err := http.Get(ak.URL + "/sso/jwks/" + ak.ClientID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set struct{ Keys []map[string]string }
+	json.NewDecoder(jr.Body).Decode(&set)
+	jr.Body.Close()
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k["kid"])
+	}
+	if !slices.Equal(kids, []string{kid, h0["kid"].(string)}) {
+		t.Fatalf("published kids %v, want the new then the previous", kids)
+	}
+}

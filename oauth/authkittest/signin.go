@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -64,6 +65,10 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 	ru, err := url.Parse(redirect)
 	if err != nil || (ru.Scheme != "http" && ru.Scheme != "https") || ru.Host == "" || ru.Fragment != "" || len(redirect) > 2048 {
 		fail("redirect_uri must be an absolute http(s) URL without fragment")
+		return
+	}
+	if len(s.cfg.redirectURIs) > 0 && !slices.Contains(s.cfg.redirectURIs, redirect) {
+		fail("redirect_uri is not registered for this client")
 		return
 	}
 	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
