@@ -176,9 +176,10 @@ func New(cfg Config) (*Provider, error) {
 		log:      log,
 		orgNames: map[string]orgName{},
 		verifier: &verifier{
-			issuers: issuers,
-			leeway:  orDefault(cfg.Leeway, 30*time.Second),
-			now:     now,
+			clientID: cfg.ClientID,
+			issuers:  issuers,
+			leeway:   orDefault(cfg.Leeway, 30*time.Second),
+			now:      now,
 			keys: &keySet{
 				url:         jwks.String(),
 				client:      hc,

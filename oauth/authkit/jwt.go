@@ -53,15 +53,35 @@ type accessClaims struct {
 	Exp         int64    `json:"exp"`
 	Iat         int64    `json:"iat"`
 	Nbf         int64    `json:"nbf"`
+	Aud         audience `json:"aud"`
+}
+
+// audience is the aud claim, which RFC 7519 section 4.1.3 allows as one
+// string or an array of strings.
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*a = audience{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return errors.New("aud is neither a string nor an array of strings")
+	}
+	*a = many
+	return nil
 }
 
 // verifier checks access tokens against a key set and the expected
 // issuers.
 type verifier struct {
-	keys    *keySet
-	issuers []string
-	leeway  time.Duration
-	now     func() time.Time
+	clientID string
+	keys     *keySet
+	issuers  []string
+	leeway   time.Duration
+	now      func() time.Time
 }
 
 func refuse(format string, args ...any) error {
@@ -131,6 +151,12 @@ func (v *verifier) verify(ctx context.Context, token string) (*accessClaims, err
 	}
 	if !slices.Contains(v.issuers, c.Iss) {
 		return nil, refuse("issuer %q, want one of %q", c.Iss, v.issuers)
+	}
+	// RFC 7519 section 4.1.3: when aud is present we must be in it. WorkOS
+	// user management tokens usually carry no aud (the issuer names the
+	// client); when one does, it is the client ID.
+	if c.Aud != nil && !slices.Contains(c.Aud, v.clientID) {
+		return nil, refuse("audience %q does not include client %q", []string(c.Aud), v.clientID)
 	}
 	if c.Sub == "" || c.Sid == "" {
 		return nil, refuse("sub and sid claims are required")

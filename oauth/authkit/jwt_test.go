@@ -106,9 +106,10 @@ const testIssuer = "https://api.example.test/user_management/client_1"
 
 func newVerifier(js *jwksServer, c *clock) *verifier {
 	return &verifier{
-		issuers: []string{testIssuer},
-		leeway:  30 * time.Second,
-		now:     c.now,
+		clientID: "client_1",
+		issuers:  []string{testIssuer},
+		leeway:   30 * time.Second,
+		now:      c.now,
 		keys: &keySet{url: js.URL, client: js.Client(), timeout: 5 * time.Second,
 			minInterval: 30 * time.Second, maxAge: time.Hour, now: c.now},
 	}
@@ -149,9 +150,13 @@ func TestVerifyAcceptsGoodToken(t *testing.T) {
 		len(got.Permissions) != 1 || got.Permissions[0] != "image_generation" {
 		t.Fatalf("claims %+v", got)
 	}
-	// Cached: a second token costs no fetch.
-	if _, err := v.verify(context.Background(), sign(t, k1, "k1", validClaims(c.now()))); err != nil {
-		t.Fatal(err)
+	// Cached: more tokens cost no fetch. An aud naming us is fine.
+	for _, aud := range []any{"client_1", []string{"other", "client_1"}} {
+		cl := validClaims(c.now())
+		cl["aud"] = aud
+		if _, err := v.verify(context.Background(), sign(t, k1, "k1", cl)); err != nil {
+			t.Fatalf("aud %v: %v", aud, err)
+		}
 	}
 	if n := js.count(); n != 1 {
 		t.Fatalf("%d key set fetches, want 1", n)
@@ -201,6 +206,10 @@ func TestVerifyRefusesBadTokens(t *testing.T) {
 		{"no issuer", sign(t, k1, "k1", with("iss", nil)), true, "issuer"},
 		{"no sub", sign(t, k1, "k1", with("sub", nil)), true, "sub"},
 		{"no sid", sign(t, k1, "k1", with("sid", nil)), true, "sid"},
+		{"other audience", sign(t, k1, "k1", with("aud", "client_2")), true, "audience"},
+		{"other audiences", sign(t, k1, "k1", with("aud", []string{"client_2", "client_3"})), true, "audience"},
+		{"empty audience list", sign(t, k1, "k1", with("aud", []string{})), true, "audience"},
+		{"aud not a string", sign(t, k1, "k1", with("aud", 7)), true, "claims"},
 		{"exp not a number", sign(t, k1, "k1", with("exp", "tomorrow")), true, "claims"},
 		{"no kid", func() string {
 			tok, _ := authkittest.SignJWT(k1, map[string]string{"alg": "RS256"}, validClaims(now))
