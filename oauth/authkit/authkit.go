@@ -36,9 +36,13 @@ const DefaultAPIURL = "https://api.workos.com"
 
 // ErrCodeRejected is wrapped when WorkOS refuses an authorization code
 // (expired, already used, wrong PKCE verifier): the sign-in must start
-// again. It is distinct from ErrUpstreamUnavailable, where trying the same
-// code later could not help either, but the cause is not the user's.
+// again. Such errors wrap oauth.ErrUpstreamRevoked too, since for the
+// authorization server the meaning is the same: the provider refused, do
+// not retry with what you have.
 var ErrCodeRejected = errors.New("authkit: authorization code rejected")
+
+// errCodeRejected is what a refused exchange wraps: both sentinels.
+var errCodeRejected = fmt.Errorf("%w: %w", ErrCodeRejected, oauth.ErrUpstreamRevoked)
 
 // Config configures a Provider. ClientID and APIKey are required; every
 // other field has a default.
@@ -218,7 +222,7 @@ func (p *Provider) AuthorizationURL(state, codeChallenge, redirectURI string) (s
 // access token before believing a word of it.
 func (p *Provider) Exchange(ctx context.Context, code, codeVerifier string) (*oauth.UpstreamSession, error) {
 	if code == "" {
-		return nil, fmt.Errorf("%w: empty code", ErrCodeRejected)
+		return nil, fmt.Errorf("%w: empty code", errCodeRejected)
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
@@ -228,7 +232,7 @@ func (p *Provider) Exchange(ctx context.Context, code, codeVerifier string) (*oa
 		CodeVerifier: codeVerifier,
 	})
 	if err != nil {
-		return nil, p.upstreamError(ctx, "code exchange", err, ErrCodeRejected)
+		return nil, p.upstreamError(ctx, "code exchange", err, errCodeRejected)
 	}
 	c, err := p.verifier.verify(ctx, res.AccessToken)
 	if err != nil {
@@ -402,7 +406,8 @@ func httpError(err error) (workos_errors.HTTPError, bool) {
 //     must not be dropped over a configuration mistake;
 //   - any other 4xx: refused, wrapped in the given sentinel
 //     (ErrUpstreamRevoked for a refresh, whose refresh token or session
-//     WorkOS no longer honours; ErrCodeRejected for a code exchange).
+//     WorkOS no longer honours; ErrCodeRejected, which wraps
+//     ErrUpstreamRevoked too, for a code exchange).
 //
 // The message names the HTTP status and WorkOS error code only: WorkOS's
 // descriptions may quote the code or token that was refused.

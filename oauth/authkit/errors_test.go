@@ -22,7 +22,7 @@ func TestUpstreamErrorMapping(t *testing.T) {
 		status      int
 		ctype, body string
 		refresh     error // what Refresh must wrap
-		exchange    error // what Exchange must wrap
+		exchange    error // what Exchange must wrap (ErrCodeRejected implies ErrUpstreamRevoked too)
 	}{
 		{"invalid_grant 400", 400, "application/json", `{"error":"invalid_grant","error_description":"Session has already ended."}`, oauth.ErrUpstreamRevoked, ErrCodeRejected},
 		{"invalid_grant 401", 401, "application/json", `{"error":"invalid_grant","error_description":"Refresh token revoked."}`, oauth.ErrUpstreamRevoked, ErrCodeRejected},
@@ -53,8 +53,9 @@ func TestUpstreamErrorMapping(t *testing.T) {
 			check := func(op string, err, want error) {
 				t.Helper()
 				for _, s := range sentinels {
-					if errors.Is(err, s) != (s == want) {
-						t.Errorf("%s: %v: errors.Is(%v) = %v", op, err, s, !(s == want))
+					wanted := s == want || (want == ErrCodeRejected && s == oauth.ErrUpstreamRevoked)
+					if errors.Is(err, s) != wanted {
+						t.Errorf("%s: %v: errors.Is(%v) = %v", op, err, s, !wanted)
 					}
 				}
 				for _, secret := range []string{"sk_secret", "rt_secret", "code_secret", "Session has already ended"} {
