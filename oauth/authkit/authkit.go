@@ -424,7 +424,11 @@ func (p *Provider) upstreamError(ctx context.Context, op string, err error, refu
 	if he.ErrorCode != "" {
 		what += " " + he.ErrorCode
 	}
-	p.log.Warn("authkit: WorkOS refused a call", "op", op, "status", he.Code, "code", he.ErrorCode, "request_id", he.RequestID)
+	level := slog.LevelInfo // a refused code or ended session is routine
+	if he.Code >= 500 || he.Code == http.StatusRequestTimeout || he.Code == http.StatusTooManyRequests || he.Code == http.StatusUnauthorized {
+		level = slog.LevelWarn
+	}
+	p.log.Log(ctx, level, "authkit: WorkOS refused a call", "op", op, "status", he.Code, "code", he.ErrorCode, "request_id", he.RequestID)
 	switch {
 	case he.Code >= 500, he.Code == http.StatusRequestTimeout, he.Code == http.StatusTooManyRequests:
 		return fmt.Errorf("authkit: %s: %w (%s)", op, oauth.ErrUpstreamUnavailable, what)
