@@ -26,6 +26,7 @@
 package authkittest
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -33,6 +34,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -197,8 +199,15 @@ func WithUsersFile(path string) Option {
 			return fmt.Errorf("authkittest: users file: %w", err)
 		}
 		defer f.Close()
+		b, err := io.ReadAll(io.LimitReader(f, maxUsersFile+1))
+		if err != nil {
+			return fmt.Errorf("authkittest: users file: %w", err)
+		}
+		if len(b) > maxUsersFile {
+			return fmt.Errorf("authkittest: users file %s is larger than %d bytes", path, maxUsersFile)
+		}
 		var users []User
-		dec := json.NewDecoder(http.MaxBytesReader(nil, f, maxUsersFile))
+		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&users); err != nil {
 			return fmt.Errorf("authkittest: users file %s: %w", path, err)
