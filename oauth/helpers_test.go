@@ -392,8 +392,15 @@ func (e *env) followToClient(c *http.Client, resp *http.Response) url.Values {
 // authorize runs the browser part of the flow and returns the code.
 func (e *env) authorize(clientID string) string {
 	e.t.Helper()
-	pending, csrf := e.consentForm(e.browser, authParams(clientID))
-	q := e.followToClient(e.browser, e.postConsent(e.browser, pending, csrf, "approve"))
+	var q url.Values
+	resp := e.get(e.browser, e.url("/authorize?"+authParams(clientID).Encode()))
+	if resp.StatusCode == http.StatusFound { // consent remembered
+		q = e.followToClient(e.browser, resp)
+	} else {
+		readBody(resp)
+		pending, csrf := e.consentForm(e.browser, authParams(clientID))
+		q = e.followToClient(e.browser, e.postConsent(e.browser, pending, csrf, "approve"))
+	}
 	if q.Get("code") == "" || q.Get("state") != "xyz-state" || q.Get("iss") != e.ts.URL {
 		e.t.Fatalf("authorization response %v", q)
 	}
