@@ -110,7 +110,10 @@ var (
 
 // lookupAccess finds a live access token: cache first, then store.
 func (s *Server) lookupAccess(ctx context.Context, token string) (*accessEntry, error) {
-	key := sha256.Sum256([]byte(token))
+	// Hash from a stack buffer: converting a string longer than 32 bytes
+	// to []byte would allocate on every request.
+	var buf [maxBearerLen]byte
+	key := sha256.Sum256(buf[:copy(buf[:], token)])
 	now := s.now()
 	s.cache.mu.RLock()
 	e := s.cache.tokens[key]
@@ -184,8 +187,8 @@ func (s *Server) RequireBearer(resource string, next http.Handler) http.Handler 
 			deny(w, http.StatusBadRequest, "invalid_request", "more than one Authorization header")
 			return
 		}
-		scheme, token, ok := strings.Cut(auth[0], " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
+		scheme, token, _ := strings.Cut(auth[0], " ")
+		if !strings.EqualFold(scheme, "Bearer") {
 			deny(w, http.StatusUnauthorized, "", "authorization required (Bearer)")
 			return
 		}
