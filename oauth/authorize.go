@@ -83,6 +83,11 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 // PKCE (RFC 7636 s4.3) and resource indicators (RFC 8707 s2).
 func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 	const restart = "Go back to your MCP client and connect again."
+	if ok, retry := s.authzLim.allow(remoteAddr(r)); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())+1))
+		s.showError(w, http.StatusTooManyRequests, "Too many requests", "This browser or network sent too many sign-in requests.", "Wait a minute, then try again.")
+		return
+	}
 	if len(r.URL.RawQuery) > maxQueryLen {
 		s.showError(w, http.StatusBadRequest, "Request too large", "The authorization request is longer than this server accepts.", restart)
 		return
@@ -194,13 +199,13 @@ func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 		fail("server_error", "could not store the authorization request")
 		return
 	}
-	nonce := ""
+	// Reuse this browser's nonce (other tabs' forms stay valid) but renew
+	// its lifetime to cover this pending authorization.
+	nonce := newToken("")
 	if c, err := r.Cookie(s.cookieName(cookieBrowser)); err == nil && len(c.Value) == 43 {
 		nonce = c.Value
-	} else {
-		nonce = newToken("")
-		s.setCookie(w, cookieBrowser, nonce, s.path("/authorize"), pendingTTL)
 	}
+	s.setCookie(w, cookieBrowser, nonce, s.path("/authorize"), pendingTTL)
 	host := ""
 	if client.MetadataDocument {
 		if u, err := url.Parse(client.ClientID); err == nil {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPKCEAppendixB(t *testing.T) {
@@ -339,5 +340,29 @@ func TestGrantEncryptsUpstream(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("%d grants", n)
+	}
+}
+
+func TestAuthorizeRateLimit(t *testing.T) {
+	e := newEnv(t)
+	id := e.publicClient()
+	u := e.url("/authorize?" + authParams(id).Encode())
+	for i := range 60 {
+		resp := e.get(e.browser, u)
+		readBody(resp)
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d", i, resp.StatusCode)
+		}
+	}
+	resp := e.get(e.browser, u)
+	readBody(resp)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("61st request: %d", resp.StatusCode)
+	}
+	e.clock.Advance(2 * time.Second)
+	resp = e.get(e.browser, u)
+	readBody(resp)
+	if resp.StatusCode != 200 {
+		t.Fatalf("after refill: %d", resp.StatusCode)
 	}
 }

@@ -159,6 +159,10 @@ func (s *Server) lookupAccess(ctx context.Context, token string) (*accessEntry, 
 func (s *Server) RequireBearer(resource string, next http.Handler) http.Handler {
 	want := strings.TrimSuffix(resource, "/")
 	challenge := `Bearer resource_metadata="` + ProtectedResourceMetadataURL(resource) + `"`
+	if len(s.cfg.Scopes) > 0 {
+		// MCP 2025-11-25 "Scope Selection Strategy": the scope to request.
+		challenge += `, scope="` + strings.Join(s.cfg.Scopes, " ") + `"`
+	}
 	deny := func(w http.ResponseWriter, status int, code, desc string) {
 		v := challenge
 		if code != "" {

@@ -428,7 +428,9 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 	}
 	switch c.TokenEndpointAuthMethod {
 	case "none":
-		if secret != "" || basic {
+		// A public client has no secret; some send "client_id:" in Basic
+		// anyway, which authenticates nothing and is tolerated.
+		if secret != "" {
 			return nil, basic, errInvalidClient("this client is registered as public (token_endpoint_auth_method none) and must not send a secret")
 		}
 	case "client_secret_basic", "client_secret_post":

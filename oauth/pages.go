@@ -32,7 +32,7 @@ var consentPage = template.Must(template.New("consent").Parse(`<!doctype html>
 <title>Allow access? · {{.Service}}</title><style>` + pageStyle + `</style></head>
 <body><h1>Allow <strong>{{.ClientName}}</strong> to use {{.Service}}?</h1>
 <div class="box">
-<p><strong>{{.ClientName}}</strong>{{if .ClientHost}} (<code>{{.ClientHost}}</code>){{end}} wants to use this server's MCP tools <strong>as you</strong>, with your permissions, until you revoke its access.</p>
+<p><strong>{{.ClientName}}</strong>{{if .ClientHost}} (from <code>{{.ClientHost}}</code>){{else}} (a name the application chose; this server has not verified it){{end}} wants to use this server's MCP tools <strong>as you</strong>, with your permissions, until you revoke its access.</p>
 <p>After you sign in, you will be sent back to <code>{{.RedirectHost}}</code>.</p>
 {{if .Scope}}<p>Requested scope: <code>{{.Scope}}</code></p>{{end}}
 <p class="muted">Resource: <code>{{.Resource}}</code></p>

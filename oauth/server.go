@@ -114,7 +114,8 @@ type Server struct {
 	issuer   *url.URL
 	secure   bool // Issuer is https: cookies get Secure and the __Host- prefix
 	cors     corsPolicy
-	limiter  *rateLimiter
+	limiter  *rateLimiter // registrations
+	authzLim *rateLimiter // authorization requests: each stores a record and may fetch a metadata document
 	cimd     *metadataFetcher
 	cache    tokenCache
 	refreshL [64]sync.Mutex // serialises refreshes per grant (striped by grant ID)
@@ -131,9 +132,6 @@ func NewServer(cfg Config) (*Server, error) {
 		// RFC 8414 s2: issuer is an https URL with no query or fragment.
 		// Plain http is tolerated for local development.
 		return nil, fmt.Errorf("oauth: Config.Issuer %q must be an http(s) URL without query, fragment or trailing slash", cfg.Issuer)
-	}
-	if iss.Scheme == "http" && !isLoopbackHost(iss.Hostname()) {
-		slog.Default().Warn("oauth: issuer is plain http on a non-loopback host; tokens will travel unencrypted", "issuer", cfg.Issuer)
 	}
 	if len(cfg.Resources) == 0 {
 		return nil, errors.New("oauth: Config.Resources needs at least one MCP resource URL")
@@ -180,6 +178,9 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if iss.Scheme == "http" && !isLoopbackHost(iss.Hostname()) {
+		cfg.Logger.Warn("oauth: issuer is plain http on a non-loopback host; tokens will travel unencrypted", "issuer", cfg.Issuer)
+	}
 	k, err := deriveKeys(cfg.Secret)
 	if err != nil {
 		return nil, err
@@ -194,6 +195,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cors:   corsPolicy{origins: cfg.AllowedOrigins},
 	}
 	s.limiter = newRateLimiter(cfg.RegistrationRate, cfg.RegistrationBurst, cfg.Now)
+	s.authzLim = newRateLimiter(time.Second, 60, cfg.Now)
 	s.cimd = newMetadataFetcher(cfg.HTTPClient, cfg.AllowPrivateClientMetadataHosts, cfg.Now)
 	s.cache.init()
 	return s, nil

@@ -219,9 +219,6 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 func (s *Server) clientError(w http.ResponseWriter, e *oauthError, basic bool) {
 	if e.code == "invalid_client" && basic {
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+s.cfg.Issuer+`", charset="UTF-8"`)
-	} else if e.code == "invalid_client" {
-		// Without Basic the RFC allows 400; 401 is what clients expect.
-		e = &oauthError{http.StatusUnauthorized, e.code, e.description}
 	}
 	writeJSONError(w, e)
 }
@@ -470,8 +467,8 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 	if err != nil {
 		return nil, s.grantError(err)
 	}
+	s.cache.setIdentity(g.ID, &updated.Identity)
 	if identityChanged(&old, &newID) {
-		s.cache.setIdentity(g.ID, &updated.Identity)
 		s.log.Info("oauth: identity changed on refresh", "grant", g.ID, "sub", newID.Subject)
 		if s.cfg.OnGrantIdentityChanged != nil {
 			s.cfg.OnGrantIdentityChanged(old, newID)

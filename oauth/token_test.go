@@ -495,3 +495,14 @@ func TestRevokeGrantAPI(t *testing.T) {
 		t.Errorf("upstream revocations %d", e.provider.revokedCount())
 	}
 }
+
+func TestPublicClientBasicWithoutSecret(t *testing.T) {
+	e := newEnv(t)
+	id := e.publicClient()
+	form := codeForm(id, e.authorize(id))
+	form.Del("client_id")
+	st, out, _ := e.token(form, id, "")
+	if st != 200 {
+		t.Fatalf("public client with empty Basic secret: %d %v", st, out)
+	}
+}
