@@ -1,0 +1,571 @@
+package main
+
+// Hostile input against the whole server, started with run exactly as main
+// does: each case sends something malformed, oversized, forged or replayed,
+// asserts the exact status and the error in the protocol's own form
+// (JSON-RPC error object for MCP, RFC 6749 s5.2 JSON or an HTML page for
+// OAuth), then proves that the server still serves and that nothing stored
+// changed that should not have.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"remote-mcp-authkit/oauth/authkittest"
+)
+
+// hxLog collects the server's log so a test can assert nothing panicked.
+type hxLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *hxLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *hxLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// hxServer is one server started by run, on a loopback port.
+type hxServer struct {
+	t    *testing.T
+	base string // http://127.0.0.1:port
+	log  *hxLog
+}
+
+// hxStart runs the server with args (plus -addr 127.0.0.1:0) and env, and
+// stops it when the test ends; a run that returns an error, or a log that
+// mentions a panic, fails the test.
+func hxStart(t *testing.T, env map[string]string, args ...string) *hxServer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	l := &hxLog{}
+	getenv := func(k string) string { return env[k] }
+	go func() {
+		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), getenv, l, ready)
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("run: %v\n%s", err, l.String())
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("server did not start")
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run returned %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("server did not shut down")
+		}
+		if strings.Contains(l.String(), "panic") {
+			t.Errorf("the server log mentions a panic:\n%s", l.String())
+		}
+	})
+	return &hxServer{t: t, base: "http://" + addr, log: l}
+}
+
+// hxRedirect is the registered redirect URI of test clients. Nothing listens
+// there: browsers in these tests stop at the redirect and read its query.
+const hxRedirect = "http://127.0.0.1:9/cb"
+
+// RFC 7636 Appendix B.
+const (
+	hxVerifier  = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+	hxChallenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+)
+
+// hxBrowser has a cookie jar and follows redirects except those leaving for
+// a client's redirect URI (host 127.0.0.1:9) or when stop says so.
+func hxBrowser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if req.URL.Host == "127.0.0.1:9" || len(via) > 10 {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+}
+
+// hxNoFollow shares a browser's cookies but follows no redirect.
+func hxNoFollow(b *http.Client) *http.Client {
+	return &http.Client{Jar: b.Jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func hxBody(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("reading body: %v", err)
+	}
+	return string(b)
+}
+
+// do sends a request and returns status, headers and body.
+func (s *hxServer) do(req *http.Request) (int, http.Header, string) {
+	s.t.Helper()
+	resp, err := (&http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	return resp.StatusCode, resp.Header, hxBody(s.t, resp)
+}
+
+func (s *hxServer) postForm(path string, form url.Values) (int, http.Header, map[string]any) {
+	s.t.Helper()
+	req, _ := http.NewRequest("POST", s.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	st, h, body := s.do(req)
+	var out map[string]any
+	if body != "" {
+		if err := json.Unmarshal([]byte(body), &out); err != nil {
+			s.t.Fatalf("POST %s: %d, body is not JSON: %q", path, st, body)
+		}
+	}
+	return st, h, out
+}
+
+// register registers a public client with the given redirect URIs.
+func (s *hxServer) register(redirects ...string) string {
+	s.t.Helper()
+	if len(redirects) == 0 {
+		redirects = []string{hxRedirect}
+	}
+	b, _ := json.Marshal(map[string]any{"redirect_uris": redirects, "token_endpoint_auth_method": "none", "client_name": "hostile"})
+	req, _ := http.NewRequest("POST", s.base+"/register", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	st, _, body := s.do(req)
+	if st != http.StatusCreated {
+		s.t.Fatalf("register: %d %s", st, body)
+	}
+	var out struct {
+		ClientID string `json:"client_id"`
+	}
+	json.Unmarshal([]byte(body), &out)
+	return out.ClientID
+}
+
+func hxAuthParams(clientID string) url.Values {
+	return url.Values{
+		"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {hxRedirect},
+		"state": {"st-1"}, "code_challenge": {hxChallenge}, "code_challenge_method": {"S256"},
+	}
+}
+
+var (
+	hxPendingRe = regexp.MustCompile(`name="pending" value="([^"]+)"`)
+	hxCSRFRe    = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+)
+
+// consent opens /authorize in browser b and returns the consent form's
+// hidden fields.
+func (s *hxServer) consent(b *http.Client, params url.Values) (pending, csrf string) {
+	s.t.Helper()
+	resp, err := hxNoFollow(b).Get(s.base + "/authorize?" + params.Encode())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	body := hxBody(s.t, resp)
+	p, c := hxPendingRe.FindStringSubmatch(body), hxCSRFRe.FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || p == nil || c == nil {
+		s.t.Fatalf("authorize: %d, no consent form: %s", resp.StatusCode, body)
+	}
+	return html.UnescapeString(p[1]), html.UnescapeString(c[1])
+}
+
+// approve posts the consent form and returns the redirect to the sign-in
+// page (the upstream authorization URL).
+func (s *hxServer) approve(b *http.Client, pending, csrf string) string {
+	s.t.Helper()
+	resp, err := hxNoFollow(b).PostForm(s.base+"/authorize", url.Values{"pending": {pending}, "csrf_token": {csrf}, "decision": {"approve"}})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	body := hxBody(s.t, resp)
+	if resp.StatusCode != http.StatusSeeOther {
+		s.t.Fatalf("consent approve: %d %s", resp.StatusCode, body)
+	}
+	return resp.Header.Get("Location")
+}
+
+// callbackURL plays the sign-in page for email and returns our /callback URL
+// the sign-in page redirected to (not yet followed).
+func (s *hxServer) callbackURL(b *http.Client, signInURL, email string) string {
+	s.t.Helper()
+	resp, err := authkittest.SignIn(context.Background(), hxNoFollow(b), signInURL, email)
+	if err != nil {
+		s.t.Fatalf("sign-in: %v", err)
+	}
+	body := hxBody(s.t, resp)
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), s.base+"/callback?") {
+		s.t.Fatalf("sign-in page answered %d %q: %s", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	return resp.Header.Get("Location")
+}
+
+// follow GETs u in browser b without following redirects and returns the
+// response's status and parsed Location.
+func (s *hxServer) follow(b *http.Client, u string) (int, *url.URL, string) {
+	s.t.Helper()
+	resp, err := hxNoFollow(b).Get(u)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	body := hxBody(s.t, resp)
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	return resp.StatusCode, loc, body
+}
+
+// code runs the browser part of the flow for clientID as email and returns
+// the authorization code.
+func (s *hxServer) code(clientID, email string) string {
+	s.t.Helper()
+	b := hxBrowser()
+	pending, csrf := s.consent(b, hxAuthParams(clientID))
+	cb := s.callbackURL(b, s.approve(b, pending, csrf), email)
+	st, loc, body := s.follow(b, cb)
+	if st != http.StatusFound || loc == nil || !strings.HasPrefix(loc.String(), hxRedirect+"?") {
+		s.t.Fatalf("callback: %d %v %s", st, loc, body)
+	}
+	q := loc.Query()
+	if q.Get("code") == "" || q.Get("state") != "st-1" || q.Get("iss") != s.base {
+		s.t.Fatalf("authorization response %v", q)
+	}
+	return q.Get("code")
+}
+
+func hxCodeForm(clientID, code string) url.Values {
+	return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {hxRedirect},
+		"code_verifier": {hxVerifier}, "client_id": {clientID}}
+}
+
+// tokens signs email in through a fresh client and returns its client ID,
+// access token and refresh token.
+func (s *hxServer) tokens(email string) (clientID, access, refresh string) {
+	s.t.Helper()
+	clientID = s.register()
+	st, _, out := s.postForm("/token", hxCodeForm(clientID, s.code(clientID, email)))
+	if st != http.StatusOK {
+		s.t.Fatalf("token: %d %v", st, out)
+	}
+	return clientID, out["access_token"].(string), out["refresh_token"].(string)
+}
+
+// mcpReq builds a POST to /mcp with the headers a conforming client sends.
+func (s *hxServer) mcpReq(token, session, body string) *http.Request {
+	req, _ := http.NewRequest("POST", s.base+"/mcp", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if session != "" {
+		req.Header.Set("Mcp-Session-Id", session)
+	}
+	return req
+}
+
+// hxRPC is a JSON-RPC response as the tests read it.
+type hxRPC struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Result  json.RawMessage `json:"result"`
+	Error   *struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func hxDecodeRPC(t *testing.T, body string) hxRPC {
+	t.Helper()
+	var r hxRPC
+	if err := json.Unmarshal([]byte(body), &r); err != nil || r.JSONRPC != "2.0" {
+		t.Fatalf("not a JSON-RPC response (%v): %q", err, hxTrunc(body))
+	}
+	return r
+}
+
+func hxTrunc(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "..."
+	}
+	return s
+}
+
+// initialize starts an MCP session with token and returns its id.
+func (s *hxServer) initialize(token string) string {
+	s.t.Helper()
+	st, h, body := s.do(s.mcpReq(token, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"hostile","version":"1"}}}`))
+	if st != http.StatusOK || h.Get("Mcp-Session-Id") == "" {
+		s.t.Fatalf("initialize: %d %s", st, body)
+	}
+	sid := h.Get("Mcp-Session-Id")
+	if st, _, body := s.do(s.mcpReq(token, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)); st != http.StatusAccepted {
+		s.t.Fatalf("notifications/initialized: %d %s", st, body)
+	}
+	return sid
+}
+
+// serves proves the session still works: tools/list answers with tools.
+func (s *hxServer) serves(token, session string) {
+	s.t.Helper()
+	st, _, body := s.do(s.mcpReq(token, session, `{"jsonrpc":"2.0","id":"alive","method":"tools/list"}`))
+	if st != http.StatusOK {
+		s.t.Fatalf("follow-up tools/list: %d %s", st, body)
+	}
+	r := hxDecodeRPC(s.t, body)
+	if r.Error != nil || !strings.Contains(string(r.Result), `"name":"add"`) {
+		s.t.Fatalf("follow-up tools/list: %s", body)
+	}
+}
+
+// rpcError asserts an HTTP status and a JSON-RPC error code, and returns the
+// response.
+func (s *hxServer) rpcError(req *http.Request, status, code int) hxRPC {
+	s.t.Helper()
+	st, h, body := s.do(req)
+	if st != status {
+		s.t.Fatalf("status %d, want %d: %s", st, status, hxTrunc(body))
+	}
+	if ct := h.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		s.t.Fatalf("Content-Type %q, want application/json: %s", ct, hxTrunc(body))
+	}
+	r := hxDecodeRPC(s.t, body)
+	if r.Error == nil || r.Error.Code != code || r.Error.Message == "" {
+		s.t.Fatalf("want JSON-RPC error %d, got %s", code, hxTrunc(body))
+	}
+	return r
+}
+
+// TestHostileMCP sends malformed and oversized bodies, odd ids and wrong
+// headers to /mcp with a valid token and session; each gets its exact
+// status and JSON-RPC error, and the session keeps working.
+func TestHostileMCP(t *testing.T) {
+	t.Parallel()
+	s := hxStart(t, nil, "-memory")
+	_, access, _ := s.tokens("ada@example.com")
+	sid := s.initialize(access)
+	s.serves(access, sid)
+
+	const limit = 4 << 20 // mcp's default MaxBodyBytes
+	big := `{"jsonrpc":"2.0","id":7,"method":"ping","params":{"pad":"` + strings.Repeat("x", limit) + `"}}`
+	deepArray := strings.Repeat("[", 100000)
+	deepObject := strings.Repeat(`{"a":`, 100000)
+	deepParams := `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"add","arguments":{"a":` + strings.Repeat("[", 100000) + `}}}`
+
+	cases := []struct {
+		name   string
+		body   string
+		mod    func(*http.Request)
+		status int
+		code   int
+		id     string // the id the error must carry, byte for byte
+	}{
+		{"oversized body with Content-Length", big, nil, 413, -32600, "null"},
+		{"oversized chunked body", big, func(r *http.Request) { r.ContentLength = -1; r.Body = io.NopCloser(strings.NewReader(big)) }, 413, -32600, "null"},
+		{"100k nested arrays", deepArray, nil, 400, -32700, "null"},
+		{"100k nested objects", deepObject, nil, 400, -32700, "null"},
+		{"100k nested arrays in params", deepParams, nil, 400, -32700, "null"},
+		{"truncated JSON", `{"jsonrpc":"2.0","id":3,"method":"pi`, nil, 400, -32700, "null"},
+		{"not an object", `"ping"`, nil, 400, -32600, "null"},
+		{"empty body", ``, nil, 400, -32700, "null"},
+		{"empty batch", `[]`, nil, 400, -32600, "null"},
+		{"null id", `{"jsonrpc":"2.0","id":null,"method":"ping"}`, nil, 400, -32600, "null"},
+		{"object id", `{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}`, nil, 400, -32600, "null"},
+		{"wrong jsonrpc version", `{"jsonrpc":"1.0","id":4,"method":"ping"}`, nil, 400, -32600, "4"},
+		{"params not an object", `{"jsonrpc":"2.0","id":5,"method":"tools/list","params":[1]}`, nil, 400, -32602, "5"},
+		{"unknown method, id 1e400", `{"jsonrpc":"2.0","id":1e400,"method":"no/such"}`, nil, 200, -32601, "1e400"},
+		{"unknown method, id 10^30", `{"jsonrpc":"2.0","id":1000000000000000000000000000000,"method":"no/such"}`, nil, 200, -32601, "1000000000000000000000000000000"},
+		{"unknown tool", `{"jsonrpc":"2.0","id":"t","method":"tools/call","params":{"name":"rm -rf"}}`, nil, 200, -32602, `"t"`},
+		{"text/plain body", `{"jsonrpc":"2.0","id":6,"method":"ping"}`, func(r *http.Request) { r.Header.Set("Content-Type", "text/plain") }, 415, -32600, "null"},
+		{"form body", `a=b`, func(r *http.Request) { r.Header.Set("Content-Type", "application/x-www-form-urlencoded") }, 415, -32600, "null"},
+		{"Accept without event-stream", `{"jsonrpc":"2.0","id":6,"method":"ping"}`, func(r *http.Request) { r.Header.Set("Accept", "application/json") }, 406, -32600, "null"},
+		{"unsupported protocol version header", `{"jsonrpc":"2.0","id":6,"method":"ping"}`, func(r *http.Request) { r.Header.Set("Mcp-Protocol-Version", "1999-01-01") }, 400, -32600, "null"},
+		{"unknown session", `{"jsonrpc":"2.0","id":6,"method":"ping"}`, func(r *http.Request) { r.Header.Set("Mcp-Session-Id", "NOSUCHSESSION") }, 404, -32600, "null"},
+		{"missing session", `{"jsonrpc":"2.0","id":6,"method":"ping"}`, func(r *http.Request) { r.Header.Del("Mcp-Session-Id") }, 400, -32600, "null"},
+		{"forged Origin", `{"jsonrpc":"2.0","id":6,"method":"ping"}`, func(r *http.Request) { r.Header.Set("Origin", "https://evil.example") }, 403, -32600, "null"},
+		{"opaque Origin", `{"jsonrpc":"2.0","id":6,"method":"ping"}`, func(r *http.Request) { r.Header.Set("Origin", "null") }, 403, -32600, "null"},
+		{"PUT", ``, func(r *http.Request) { r.Method = "PUT" }, 405, -32600, "null"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := &hxServer{t: t, base: s.base, log: s.log}
+			req := s.mcpReq(access, sid, c.body)
+			if c.mod != nil {
+				c.mod(req)
+			}
+			start := time.Now()
+			r := s.rpcError(req, c.status, c.code)
+			if string(r.ID) != c.id {
+				t.Errorf("error id %s, want %s", r.ID, c.id)
+			}
+			if d := time.Since(start); d > 20*time.Second {
+				t.Errorf("took %v", d)
+			}
+			s.serves(access, sid)
+		})
+	}
+}
+
+// TestHostileMCPEncoding covers what encoding/json tolerates: invalid UTF-8
+// and duplicate keys. Neither may crash the server, and the answer must be
+// unambiguous.
+func TestHostileMCPEncoding(t *testing.T) {
+	t.Parallel()
+	s := hxStart(t, nil, "-memory")
+	_, access, _ := s.tokens("ada@example.com")
+	sid := s.initialize(access)
+
+	// Invalid UTF-8 inside a method name: decoded as U+FFFD, so the method
+	// is unknown, and the response (which quotes nothing of it) is valid
+	// UTF-8 JSON.
+	st, _, body := s.do(s.mcpReq(access, sid, "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"tools/\xff\xfe\"}"))
+	r := hxDecodeRPC(t, body)
+	if st != 200 || r.Error == nil || r.Error.Code != -32601 || string(r.ID) != "11" {
+		t.Errorf("invalid UTF-8 method: %d %s", st, body)
+	}
+	// Invalid UTF-8 inside tool arguments: the tool sees U+FFFD and answers.
+	st, _, body = s.do(s.mcpReq(access, sid, "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"tools/call\",\"params\":{\"name\":\"add\",\"arguments\":{\"a\":1,\"b\":2,\"note\":\"\xc3\x28\"}}}"))
+	r = hxDecodeRPC(t, body)
+	if st != 200 || string(r.ID) != "12" || (r.Error == nil && !strings.Contains(string(r.Result), "3")) {
+		t.Errorf("invalid UTF-8 argument: %d %s", st, body)
+	}
+	// Duplicate keys: encoding/json keeps the last value; the server must
+	// answer the request it executed, with the id it used.
+	st, _, body = s.do(s.mcpReq(access, sid, `{"jsonrpc":"2.0","id":13,"id":14,"method":"no/such","method":"ping"}`))
+	r = hxDecodeRPC(t, body)
+	if st != 200 || r.Error != nil || string(r.ID) != "14" {
+		t.Errorf("duplicate keys: %d %s", st, body)
+	}
+	s.serves(access, sid)
+}
+
+// TestHostileMCPSessions: ended sessions, another user's session, and
+// tokens that are revoked, malformed, for another resource or in the URL.
+func TestHostileMCPSessions(t *testing.T) {
+	t.Parallel()
+	s := hxStart(t, nil, "-memory")
+	adaClient, ada, adaRefresh := s.tokens("ada@example.com")
+	_, grace, _ := s.tokens("grace@example.com")
+	adaSID := s.initialize(ada)
+	graceSID := s.initialize(grace)
+
+	// Another user's session id: 403, and neither session is harmed.
+	s.rpcError(s.mcpReq(grace, adaSID, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`), 403, -32600)
+	req, _ := http.NewRequest("DELETE", s.base+"/mcp", nil)
+	req.Header.Set("Authorization", "Bearer "+grace)
+	req.Header.Set("Mcp-Session-Id", adaSID)
+	if st, _, body := s.do(req); st != 403 {
+		t.Fatalf("DELETE of another user's session: %d %s", st, body)
+	}
+	s.serves(ada, adaSID)
+	s.serves(grace, graceSID)
+
+	// An ended session: 404 for POST, GET and DELETE alike.
+	ended := s.initialize(grace)
+	req, _ = http.NewRequest("DELETE", s.base+"/mcp", nil)
+	req.Header.Set("Authorization", "Bearer "+grace)
+	req.Header.Set("Mcp-Session-Id", ended)
+	if st, _, body := s.do(req); st != 204 {
+		t.Fatalf("DELETE: %d %s", st, body)
+	}
+	s.rpcError(s.mcpReq(grace, ended, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`), 404, -32600)
+	get, _ := http.NewRequest("GET", s.base+"/mcp", nil)
+	get.Header.Set("Accept", "text/event-stream")
+	get.Header.Set("Authorization", "Bearer "+grace)
+	get.Header.Set("Mcp-Session-Id", ended)
+	s.rpcError(get, 404, -32600)
+	s.serves(grace, graceSID)
+
+	// Bearer failures: RFC 6750 s3 challenges.
+	bearer := func(name string, req *http.Request, status int, errCode string) {
+		t.Helper()
+		st, h, body := s.do(req)
+		wa := h.Get("WWW-Authenticate")
+		if st != status || !strings.HasPrefix(wa, "Bearer ") || !strings.Contains(wa, `resource_metadata="`) {
+			t.Errorf("%s: %d %q %s", name, st, wa, body)
+		}
+		if errCode != "" && !strings.Contains(wa, `error="`+errCode+`"`) {
+			t.Errorf("%s: WWW-Authenticate %q lacks error=%q", name, wa, errCode)
+		}
+	}
+	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}`
+	bearer("no token", s.mcpReq("", "", init), 401, "")
+	bearer("unknown token", s.mcpReq("mcp_at_"+strings.Repeat("A", 43), "", init), 401, "invalid_token")
+	bearer("oversized token", s.mcpReq(strings.Repeat("A", 5000), "", init), 401, "invalid_token")
+	q, _ := http.NewRequest("POST", s.base+"/mcp?access_token="+url.QueryEscape(ada), strings.NewReader(init))
+	q.Header.Set("Content-Type", "application/json")
+	q.Header.Set("Accept", "application/json, text/event-stream")
+	bearer("token in the query string", q, 400, "invalid_request")
+	two := s.mcpReq(ada, "", init)
+	two.Header.Add("Authorization", "Bearer "+grace)
+	bearer("two Authorization headers", two, 400, "invalid_request")
+	// A token issued for /mcp is refused at /sse (RFC 8707 audience).
+	sse, _ := http.NewRequest("GET", s.base+"/sse", nil)
+	sse.Header.Set("Accept", "text/event-stream")
+	sse.Header.Set("Authorization", "Bearer "+ada)
+	bearer("token for another resource", sse, 401, "invalid_token")
+	// A rebinding page has a forged Host and a matching Origin, but no
+	// token: it gets no further than the bearer check.
+	rb := s.mcpReq("", "", init)
+	rb.Host = "evil.example"
+	rb.Header.Set("Origin", "http://evil.example")
+	bearer("rebinding without token", rb, 401, "")
+
+	// Revocation: the revoked access token is refused at once, with
+	// invalid_token; the grant's refresh token still works (RFC 7009 s2.1:
+	// revoking an access token need not revoke the grant).
+	if st, _, out := s.postForm("/revoke", url.Values{"token": {ada}, "client_id": {adaClient}}); st != 200 {
+		t.Fatalf("revoke: %d %v", st, out)
+	}
+	bearer("revoked token", s.mcpReq(ada, adaSID, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`), 401, "invalid_token")
+	st, _, out := s.postForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {adaRefresh}, "client_id": {adaClient}})
+	if st != 200 {
+		t.Fatalf("refresh after access revocation: %d %v", st, out)
+	}
+	// The session belongs to the user, not the token: the new token of
+	// the same user continues it.
+	s.serves(out["access_token"].(string), adaSID)
+	s.serves(grace, graceSID)
+}
+
+// hxRawConn dials the server for byte-level requests.
+func (s *hxServer) rawConn() net.Conn {
+	s.t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+var _ = fmt.Sprint
