@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // The error codes JSON-RPC 2.0 reserves (section 5.1, "Error object").
@@ -127,7 +128,9 @@ func validID(id json.RawMessage) bool {
 		return false
 	}
 	c := id[0]
-	return c == '"' || c == '-' || (c >= '0' && c <= '9')
+	// A string id is echoed byte for byte, so it must be valid UTF-8 for
+	// the response to be JSON text at all (RFC 8259 s8.1).
+	return (c == '"' && utf8.Valid(id)) || c == '-' || (c >= '0' && c <= '9')
 }
 
 func (m *message) validate() *JSONRPCError {
