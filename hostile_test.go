@@ -23,6 +23,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"remote-mcp-authkit/oauth/authkittest"
 )
@@ -457,6 +458,13 @@ func TestHostileMCPEncoding(t *testing.T) {
 	r = hxDecodeRPC(t, body)
 	if st != 200 || string(r.ID) != "12" || (r.Error == nil && !strings.Contains(string(r.Result), "3")) {
 		t.Errorf("invalid UTF-8 argument: %d %s", st, body)
+	}
+	// Invalid UTF-8 inside a string id: it cannot be echoed as JSON text,
+	// so the request is refused with a null id and a valid UTF-8 body.
+	st, _, body = s.do(s.mcpReq(access, sid, "{\"jsonrpc\":\"2.0\",\"id\":\"a\xffb\",\"method\":\"ping\"}"))
+	r = hxDecodeRPC(t, body)
+	if st != 400 || r.Error == nil || r.Error.Code != -32600 || string(r.ID) != "null" || !utf8.ValidString(body) {
+		t.Errorf("invalid UTF-8 id: %d %q", st, body)
 	}
 	// Duplicate keys: encoding/json keeps the last value; the server must
 	// answer the request it executed, with the id it used.
