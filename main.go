@@ -68,6 +68,7 @@ type config struct {
 	memoryStore    bool
 	allowedOrigins []string
 	idleTimeout    time.Duration
+	readTimeout    time.Duration
 	debugAddr      string
 	devUsersFile   string
 	allowPrivCIMD  bool
@@ -91,6 +92,8 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		"comma-separated extra origins allowed to call /mcp and /sse from a browser (env ALLOWED_ORIGINS)")
 	fs.DurationVar(&c.idleTimeout, "session-idle-timeout", 30*time.Minute,
 		"end MCP sessions idle for this long")
+	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second,
+		"how long a client may take to send a whole request (its headers: at most 10s)")
 	fs.StringVar(&c.debugAddr, "debug-addr", "",
 		"loopback address for /debug/vars (expvar, goroutines, memstats) and POST /debug/gc; empty: off")
 	fs.StringVar(&c.devUsersFile, "dev-users", getenv("DEV_USERS_FILE"),
@@ -285,11 +288,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 
 	srv := &http.Server{
 		Handler: mux,
-		// Headers must arrive promptly; bodies are read under per-request
-		// deadlines by the handlers. There is deliberately no ReadTimeout or
-		// WriteTimeout: both would cut long-lived SSE streams, which set
-		// their own per-write deadlines instead.
-		ReadHeaderTimeout: 10 * time.Second,
+		// Headers must arrive promptly, and the whole request (headers and
+		// body) within ReadTimeout, so a client that stalls mid-body is cut
+		// off. ReadTimeout does not cut SSE streams: net/http clears the
+		// read deadline once the body has been read. There is deliberately
+		// no WriteTimeout, which would; streams set their own per-write
+		// deadlines instead.
+		ReadHeaderTimeout: min(10*time.Second, cfg.readTimeout),
+		ReadTimeout:       cfg.readTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
