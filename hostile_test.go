@@ -10,6 +10,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -17,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -577,3 +579,104 @@ func (s *hxServer) rawConn() net.Conn {
 }
 
 var _ = fmt.Sprint
+
+// hxCutOff reads from c until the server closes it, failing the test if
+// that takes longer than a generous bound. It returns what was read.
+func hxCutOff(t *testing.T, name string, c net.Conn) string {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	b, err := io.ReadAll(c)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Errorf("%s: the server kept a stalled connection open for 20s", name)
+	}
+	return string(b)
+}
+
+// TestHostileSlowClients: a client sending headers byte by byte slower than
+// the header timeout is disconnected, and one that stalls mid-body is cut
+// off by the body deadline, on the MCP and the OAuth endpoints alike. The
+// server keeps serving others meanwhile.
+func TestHostileSlowClients(t *testing.T) {
+	t.Parallel()
+	s := hxStart(t, nil, "-memory", "-read-timeout", "1s")
+	_, access, _ := s.tokens("ada@example.com")
+	sid := s.initialize(access)
+	host := strings.TrimPrefix(s.base, "http://")
+
+	t.Run("headers byte by byte", func(t *testing.T) {
+		c := s.rawConn()
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			head := "POST /mcp HTTP/1.1\r\nHost: " + host + "\r\nX-Slow: " + strings.Repeat("a", 200)
+			for i := range len(head) {
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				if _, err := c.Write([]byte{head[i]}); err != nil {
+					return
+				}
+			}
+		}()
+		if got := hxCutOff(t, "slow headers", c); got != "" && !strings.HasPrefix(got, "HTTP/1.1 400") {
+			t.Errorf("slow headers: answered %q", hxTrunc(got))
+		}
+	})
+	stall := func(name, head, wantStatus string) {
+		t.Run(name, func(t *testing.T) {
+			c := s.rawConn()
+			if _, err := io.WriteString(c, head); err != nil {
+				t.Fatal(err)
+			}
+			got := hxCutOff(t, name, c)
+			if got != "" && !strings.HasPrefix(got, "HTTP/1.1 "+wantStatus) {
+				t.Errorf("%s: answered %q", name, hxTrunc(got))
+			}
+		})
+	}
+	body := `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`
+	stall("MCP body stalls", "POST /mcp HTTP/1.1\r\nHost: "+host+"\r\nAuthorization: Bearer "+access+
+		"\r\nMcp-Session-Id: "+sid+"\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"+
+		"Content-Length: 1000\r\n\r\n"+body[:10], "400")
+	stall("MCP chunked body stalls", "POST /mcp HTTP/1.1\r\nHost: "+host+"\r\nAuthorization: Bearer "+access+
+		"\r\nMcp-Session-Id: "+sid+"\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"+
+		"Transfer-Encoding: chunked\r\n\r\na\r\n"+body[:10]+"\r\n", "400")
+	stall("token body stalls", "POST /token HTTP/1.1\r\nHost: "+host+
+		"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ngrant_type=", "400")
+	stall("registration body stalls", "POST /register HTTP/1.1\r\nHost: "+host+
+		"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"redirect_uris\":", "400")
+	stall("consent body stalls", "POST /authorize HTTP/1.1\r\nHost: "+host+
+		"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\npending=", "400")
+	s.serves(access, sid)
+}
+
+// TestHostileReadTimeoutSparesStreams: the read timeout ends with the
+// body. A tools/call whose answer streams (progress, then the result) for
+// longer than the read timeout still delivers its result.
+func TestHostileReadTimeoutSparesStreams(t *testing.T) {
+	t.Parallel()
+	png := "\x89PNG\r\n\x1a\n" + strings.Repeat("\x00", 32)
+	images := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		select {
+		case <-time.After(2500 * time.Millisecond): // longer than -read-timeout
+		case <-r.Context().Done():
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"data": []map[string]string{{"b64_json": base64.StdEncoding.EncodeToString([]byte(png))}}})
+	}))
+	defer images.Close()
+	s := hxStart(t, map[string]string{"OPENAI_BASE_URL": images.URL, "OPENAI_API_KEY": "sk-test"}, "-memory", "-read-timeout", "1s")
+	_, access, _ := s.tokens("ada@example.com") // ada may generate images
+	sid := s.initialize(access)
+	st, h, body := s.do(s.mcpReq(access, sid, `{"jsonrpc":"2.0","id":"img","method":"tools/call","params":{"name":"generateImage","arguments":{"prompt":"a lighthouse"},"_meta":{"progressToken":"p1"}}}`))
+	if st != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("tools/call: %d %q %s", st, h.Get("Content-Type"), hxTrunc(body))
+	}
+	if !strings.Contains(body, `"method":"notifications/progress"`) || !strings.Contains(body, `"id":"img","result"`) || !strings.Contains(body, `"type":"image"`) {
+		t.Fatalf("the stream lost its result: %s", hxTrunc(body))
+	}
+	s.serves(access, sid)
+}
