@@ -680,3 +680,198 @@ func TestHostileReadTimeoutSparesStreams(t *testing.T) {
 	}
 	s.serves(access, sid)
 }
+
+// hxPage asserts an HTML page (never a redirect) with status and text.
+func hxPage(t *testing.T, name string, st int, h http.Header, body string, wantStatus int, wantText string) {
+	t.Helper()
+	if st != wantStatus || h.Get("Location") != "" || !strings.HasPrefix(h.Get("Content-Type"), "text/html") || !strings.Contains(body, wantText) {
+		t.Errorf("%s: %d Location=%q Content-Type=%q, want a %d page saying %q:\n%s", name, st, h.Get("Location"), h.Get("Content-Type"), wantStatus, wantText, hxTrunc(body))
+	}
+}
+
+// hxOAuthErr asserts an RFC 6749 s5.2 JSON error.
+func hxOAuthErr(t *testing.T, name string, st int, out map[string]any, wantStatus int, wantCode string) {
+	t.Helper()
+	if st != wantStatus || out["error"] != wantCode || out["error_description"] == "" {
+		t.Errorf("%s: %d %v, want %d %s", name, st, out, wantStatus, wantCode)
+	}
+}
+
+func (s *hxServer) get(path string) (int, http.Header, string) {
+	s.t.Helper()
+	req, _ := http.NewRequest("GET", s.base+path, nil)
+	return s.do(req)
+}
+
+// TestHostileAuthorize: PKCE downgrades, redirect URI tricks and open
+// redirect attempts at every endpoint that redirects.
+func TestHostileAuthorize(t *testing.T) {
+	t.Parallel()
+	s := hxStart(t, nil, "-memory")
+	client := s.register(hxRedirect, "https://app.example.com/cb")
+
+	t.Run("PKCE downgrade", func(t *testing.T) {
+		for name, mod := range map[string]func(url.Values){
+			"plain":              func(v url.Values) { v.Set("code_challenge_method", "plain"); v.Set("code_challenge", hxVerifier) },
+			"no method":          func(v url.Values) { v.Del("code_challenge_method") },
+			"lower-case s256":    func(v url.Values) { v.Set("code_challenge_method", "s256") },
+			"missing challenge":  func(v url.Values) { v.Del("code_challenge") },
+			"short challenge":    func(v url.Values) { v.Set("code_challenge", "abc") },
+			"repeated challenge": func(v url.Values) { v.Add("code_challenge", hxChallenge) },
+		} {
+			p := hxAuthParams(client)
+			mod(p)
+			st, h, body := s.get("/authorize?" + p.Encode())
+			loc, _ := url.Parse(h.Get("Location"))
+			if st != http.StatusFound || loc == nil || !strings.HasPrefix(loc.String(), hxRedirect+"?") {
+				t.Errorf("%s: %d %q %s", name, st, h.Get("Location"), hxTrunc(body))
+				continue
+			}
+			if q := loc.Query(); q.Get("error") != "invalid_request" || q.Get("state") != "st-1" || q.Get("iss") != s.base || q.Get("code") != "" {
+				t.Errorf("%s: error response %v", name, q)
+			}
+		}
+	})
+
+	t.Run("redirect URI tricks", func(t *testing.T) {
+		for _, uri := range []string{
+			"https://app.example.com:8443/cb",
+			"https://app.example.com/cb/extra",
+			"https://app.example.com/cb?x=1",
+			"https://app.example.com/cb?",
+			"https://user@app.example.com/cb",
+			"https://app.example.com/cb#frag",
+			"HTTPS://app.example.com/cb",
+			"https://APP.example.com/cb",
+			"https://app.example.com./cb",
+			"https://app.example.com/%63b",
+			"https://app.example.com/cb/../cb",
+			"https://app.example.com%2F@evil.example/cb",
+			"https://evil.example/cb",
+			"http://127.0.0.1:9@evil.example/cb",
+			"http://127.0.0.1.evil.example:9/cb",
+			"http://localhost:9/cb",
+			"http://127.0.0.1:9/CB",
+			"http://127.0.0.1:9/cb/",
+			"http://127.0.0.1:9/cb%2F..%2Fevil",
+			"http://127.0.0.1:9/cb#x",
+			"http://127.0.0.1:9/cb?next=https://evil.example",
+			"HTTP://127.0.0.1:9/cb",
+			"javascript:alert(1)//",
+		} {
+			p := hxAuthParams(client)
+			p.Set("redirect_uri", uri)
+			st, h, body := s.get("/authorize?" + p.Encode())
+			hxPage(t, uri, st, h, body, 400, "Redirect URI not registered")
+		}
+		// RFC 8252 s7.3: only a loopback redirect may change its port.
+		p := hxAuthParams(client)
+		p.Set("redirect_uri", "http://127.0.0.1:55555/cb")
+		if st, _, body := s.get("/authorize?" + p.Encode()); st != 200 || !hxPendingRe.MatchString(body) {
+			t.Errorf("loopback redirect on another port: %d %s", st, hxTrunc(body))
+		}
+	})
+
+	t.Run("registration refuses unsafe redirect URIs", func(t *testing.T) {
+		for _, uri := range []string{"javascript:alert(1)", "data:text/html,x", "http://evil.example/cb", "https://a.example/cb#f",
+			"https://u:p@a.example/cb", "file:///etc/passwd", "/relative", "https://a.example/c b", "https://a.example/\x00"} {
+			b, _ := json.Marshal(map[string]any{"redirect_uris": []string{uri}, "token_endpoint_auth_method": "none"})
+			req, _ := http.NewRequest("POST", s.base+"/register", bytes.NewReader(b))
+			req.Header.Set("Content-Type", "application/json")
+			st, _, body := s.do(req)
+			var out map[string]any
+			json.Unmarshal([]byte(body), &out)
+			hxOAuthErr(t, uri, st, out, 400, "invalid_redirect_uri")
+		}
+	})
+
+	t.Run("open redirects", func(t *testing.T) {
+		evil := url.QueryEscape("https://evil.example/")
+		for _, c := range []struct{ path, text string }{
+			{"/authorize?response_type=code&client_id=mcp_nosuch&redirect_uri=" + evil + "&code_challenge=" + hxChallenge + "&code_challenge_method=S256", "Unknown application"},
+			{"/authorize?client_id=" + client + "&redirect_uri=" + evil + "&redirect_uri=" + url.QueryEscape(hxRedirect), "at most one redirect_uri"},
+			{"/authorize?redirect_uri=" + evil, "exactly one client_id"},
+			{"/authorize?client_id=" + client + "&client_id=" + client + "&redirect_uri=" + evil, "exactly one client_id"},
+			{"/authorize?client_id=" + client + "&redirect_uri=" + evil + "&response_type=token", "Redirect URI not registered"},
+			{"/authorize?client_id=" + client + "&redirect_uri=%zz", "Malformed request"},
+			{"/callback?state=forged&code=x&redirect_uri=" + evil, "Sign-in started elsewhere"},
+			{"/callback?error=access_denied&redirect_uri=" + evil, "without the state"},
+			{"/callback?code=x", "without the state"},
+		} {
+			st, h, body := s.get(c.path)
+			hxPage(t, c.path, st, h, body, 400, c.text)
+		}
+		// The development sign-in page redirects only to our /callback.
+		for _, ru := range []string{"https://evil.example/", s.base + "/callback/../evil", s.base + "/callbackx", strings.Replace(s.base, "127.0.0.1", "localhost", 1) + "/callback"} {
+			q := url.Values{"client_id": {"client_authkittest"}, "response_type": {"code"}, "provider": {"authkit"},
+				"redirect_uri": {ru}, "state": {"x"}, "code_challenge": {hxChallenge}, "code_challenge_method": {"S256"}}
+			st, h, body := s.get("/_authkit/user_management/authorize?" + q.Encode())
+			if st != 400 || h.Get("Location") != "" || !strings.Contains(body, "redirect_uri is not registered") {
+				t.Errorf("emulator sign-in page with redirect_uri %s: %d %q %s", ru, st, h.Get("Location"), body)
+			}
+		}
+		// Its form, posted without a page it served, redirects nowhere.
+		req, _ := http.NewRequest("POST", s.base+"/_authkit/user_management/authorize", strings.NewReader("sign_in=forged&csrf_token=x&email=ada%40example.com"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if st, h, body := s.do(req); st != 400 || h.Get("Location") != "" {
+			t.Errorf("forged sign-in form: %d %q %s", st, h.Get("Location"), body)
+		}
+	})
+
+	// Nothing above disturbed the server: a full sign-in still works.
+	s.tokens("ada@example.com")
+}
+
+// TestHostileConsent: the consent form without a CSRF token, with a wrong
+// one, or with one minted for another browser is refused with a 403 page,
+// and the pending authorization survives for the real browser.
+func TestHostileConsent(t *testing.T) {
+	t.Parallel()
+	s := hxStart(t, nil, "-memory")
+	client := s.register()
+	victim := hxBrowser()
+	pending, csrf := s.consent(victim, hxAuthParams(client))
+	attacker := hxBrowser()
+	_, attackerCSRF := s.consent(attacker, hxAuthParams(client))
+
+	post := func(b *http.Client, form url.Values) (int, http.Header, string) {
+		req, _ := http.NewRequest("POST", s.base+"/authorize", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := hxNoFollow(b).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, resp.Header, hxBody(t, resp)
+	}
+	for _, c := range []struct {
+		name string
+		b    *http.Client
+		form url.Values
+	}{
+		{"no CSRF token", victim, url.Values{"pending": {pending}, "decision": {"approve"}}},
+		{"wrong CSRF token", victim, url.Values{"pending": {pending}, "csrf_token": {strings.Repeat("A", len(csrf))}, "decision": {"approve"}}},
+		{"another browser's CSRF token", victim, url.Values{"pending": {pending}, "csrf_token": {attackerCSRF}, "decision": {"approve"}}},
+		{"right token, no browser cookie", hxBrowser(), url.Values{"pending": {pending}, "csrf_token": {csrf}, "decision": {"approve"}}},
+		{"right token, attacker's cookie", attacker, url.Values{"pending": {pending}, "csrf_token": {csrf}, "decision": {"approve"}}},
+		{"no pending id", victim, url.Values{"csrf_token": {csrf}, "decision": {"approve"}}},
+	} {
+		st, h, body := post(c.b, c.form)
+		hxPage(t, c.name, st, h, body, 403, "Request refused")
+	}
+	st, h, body := post(victim, url.Values{"pending": {pending}, "csrf_token": {csrf}, "decision": {strings.Repeat("x", 9000)}})
+	hxPage(t, "oversized form", st, h, body, 400, "Malformed form")
+
+	// The victim's own form still works: nothing above consumed it.
+	cb := s.callbackURL(victim, s.approve(victim, pending, csrf), "ada@example.com")
+	if st, loc, body := s.follow(victim, cb); st != 302 || loc.Query().Get("code") == "" {
+		t.Fatalf("callback: %d %v %s", st, loc, body)
+	}
+	// And it was single use.
+	st, h, body = post(victim, url.Values{"pending": {pending}, "csrf_token": {csrf}, "decision": {"approve"}})
+	hxPage(t, "replayed consent", st, h, body, 400, "Authorization expired")
+	// The callback URL is single use and bound to the browser.
+	st, _, body = s.follow(hxBrowser(), cb)
+	if st != 400 || !strings.Contains(body, "Sign-in started elsewhere") {
+		t.Errorf("callback in another browser: %d %s", st, hxTrunc(body))
+	}
+}
