@@ -875,3 +875,173 @@ func TestHostileConsent(t *testing.T) {
 		t.Errorf("callback in another browser: %d %s", st, hxTrunc(body))
 	}
 }
+
+// TestHostileToken: the token endpoint refuses malformed requests, PKCE
+// failures and replays in RFC 6749 s5.2 form; a replayed code or a failed
+// PKCE check revokes what the code issued; registration floods are limited.
+func TestHostileToken(t *testing.T) {
+	t.Parallel()
+	s := hxStart(t, nil, "-memory")
+	client := s.register()
+
+	t.Run("malformed requests", func(t *testing.T) {
+		raw := func(name, method, path, ct, body string, wantStatus int, wantCode string) {
+			req, _ := http.NewRequest(method, s.base+path, strings.NewReader(body))
+			if ct != "" {
+				req.Header.Set("Content-Type", ct)
+			}
+			st, h, b := s.do(req)
+			var out map[string]any
+			if err := json.Unmarshal([]byte(b), &out); err != nil || h.Get("Cache-Control") != "no-store" {
+				t.Errorf("%s: %d %q (Cache-Control %q)", name, st, b, h.Get("Cache-Control"))
+				return
+			}
+			hxOAuthErr(t, name, st, out, wantStatus, wantCode)
+		}
+		form := "application/x-www-form-urlencoded"
+		code := hxCodeForm(client, "mcp_code_x").Encode()
+		raw("JSON body", "POST", "/token", "application/json", `{"grant_type":"authorization_code"}`, 400, "invalid_request")
+		raw("no content type", "POST", "/token", "", code, 400, "invalid_request")
+		raw("oversized body", "POST", "/token", form, code+"&pad="+strings.Repeat("x", 20000), 400, "invalid_request")
+		raw("repeated code", "POST", "/token", form, code+"&code=other", 400, "invalid_request")
+		raw("huge parameter", "POST", "/token", form, "grant_type=authorization_code&code="+strings.Repeat("x", 5000)+"&client_id="+client, 400, "invalid_request")
+		raw("bad form encoding", "POST", "/token", form, "grant_type=%zz", 400, "invalid_request")
+		raw("GET", "GET", "/token", "", "", 405, "invalid_request")
+		raw("code in the URL", "POST", "/token?code=x", form, code, 400, "invalid_request")
+		raw("no grant type", "POST", "/token", form, "client_id="+client, 400, "invalid_request")
+		raw("password grant", "POST", "/token", form, "grant_type=password&username=a&password=b&client_id="+client, 400, "unsupported_grant_type")
+		raw("client_credentials grant", "POST", "/token", form, "grant_type=client_credentials&client_id="+client, 400, "unsupported_grant_type")
+		raw("unknown client", "POST", "/token", form, hxCodeForm("mcp_nosuch", "x").Encode(), 401, "invalid_client")
+		raw("no client", "POST", "/token", form, "grant_type=authorization_code&code=x", 401, "invalid_client")
+		raw("public client sends a secret", "POST", "/token", form, code+"&client_secret=guess", 401, "invalid_client")
+		raw("unknown code", "POST", "/token", form, code, 400, "invalid_grant")
+		raw("revoke without token", "POST", "/revoke", form, "client_id="+client, 400, "invalid_request")
+		raw("registration as a form", "POST", "/register", form, "redirect_uris=x", 400, "invalid_client_metadata")
+		raw("registration not JSON", "POST", "/register", "application/json", "{", 400, "invalid_client_metadata")
+		raw("registration deeply nested", "POST", "/register", "application/json", strings.Repeat("[", 16000), 400, "invalid_client_metadata")
+		raw("registration too large", "POST", "/register", "application/json", `{"client_name":"`+strings.Repeat("x", 20000)+`"}`, 400, "invalid_client_metadata")
+	})
+
+	// PKCE at the token endpoint: each failure spends the code and revokes
+	// its grant, so the rightful client's later attempt fails too.
+	for _, c := range []struct {
+		name     string
+		verifier string // "-" omits the parameter
+		status   int
+		errCode  string
+	}{
+		{"missing verifier", "-", 400, "invalid_request"},
+		{"wrong verifier", strings.Repeat("a", 43), 400, "invalid_grant"},
+		{"challenge sent as verifier", hxChallenge, 400, "invalid_grant"},
+		{"short verifier", "abc", 400, "invalid_grant"},
+	} {
+		t.Run("PKCE "+c.name, func(t *testing.T) {
+			code := s.code(client, "ada@example.com")
+			f := hxCodeForm(client, code)
+			if c.verifier == "-" {
+				f.Del("code_verifier")
+			} else {
+				f.Set("code_verifier", c.verifier)
+			}
+			st, _, out := s.postForm("/token", f)
+			hxOAuthErr(t, c.name, st, out, c.status, c.errCode)
+			st, _, out = s.postForm("/token", hxCodeForm(client, code))
+			if c.verifier == "-" {
+				// A request without a verifier never touched the code.
+				if st != 200 {
+					t.Errorf("the code after a request without verifier: %d %v", st, out)
+				}
+				return
+			}
+			hxOAuthErr(t, "the right verifier after a wrong one", st, out, 400, "invalid_grant")
+		})
+	}
+
+	t.Run("replayed code revokes its tokens", func(t *testing.T) {
+		code := s.code(client, "ada@example.com")
+		st, _, out := s.postForm("/token", hxCodeForm(client, code))
+		if st != 200 {
+			t.Fatalf("token: %d %v", st, out)
+		}
+		access, refresh := out["access_token"].(string), out["refresh_token"].(string)
+		sid := s.initialize(access)
+		st, _, out = s.postForm("/token", hxCodeForm(client, code))
+		hxOAuthErr(t, "replay", st, out, 400, "invalid_grant")
+		st, h, body := s.do(s.mcpReq(access, sid, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+		if st != 401 || !strings.Contains(h.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Errorf("access token after replay: %d %q %s", st, h.Get("WWW-Authenticate"), body)
+		}
+		st, _, out = s.postForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "client_id": {client}})
+		hxOAuthErr(t, "refresh token after replay", st, out, 400, "invalid_grant")
+	})
+
+	t.Run("another client's refresh token", func(t *testing.T) {
+		_, _, r1 := s.tokens("grace@example.com")
+		st, _, out := s.postForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r1}, "client_id": {s.register()}})
+		hxOAuthErr(t, "another client's refresh token", st, out, 400, "invalid_grant")
+	})
+
+	t.Run("registration flood", func(t *testing.T) {
+		// A fresh server, so that the registrations above do not count.
+		f := hxStart(t, nil, "-memory")
+		b, _ := json.Marshal(map[string]any{"redirect_uris": []string{hxRedirect}, "token_endpoint_auth_method": "none"})
+		var last int
+		var lastH http.Header
+		var lastBody, first string
+		n := 0
+		for ; n < 40; n++ {
+			req, _ := http.NewRequest("POST", f.base+"/register", bytes.NewReader(b))
+			req.Header.Set("Content-Type", "application/json")
+			last, lastH, lastBody = f.do(req)
+			if last != http.StatusCreated {
+				break
+			}
+			if first == "" {
+				var c struct {
+					ClientID string `json:"client_id"`
+				}
+				json.Unmarshal([]byte(lastBody), &c)
+				first = c.ClientID
+			}
+		}
+		if n < 20 || n > 21 || last != http.StatusTooManyRequests {
+			t.Fatalf("after %d registrations: %d %s", n, last, lastBody)
+		}
+		var out map[string]any
+		json.Unmarshal([]byte(lastBody), &out)
+		hxOAuthErr(t, "flood", last, out, 429, "too_many_requests")
+		if ra := lastH.Get("Retry-After"); ra == "" || ra == "0" || strings.Trim(ra, "0123456789") != "" {
+			t.Errorf("Retry-After %q", ra)
+		}
+		// Only registration is limited: a client registered before the
+		// flood still signs in and calls tools.
+		fs := &hxServer{t: t, base: f.base, log: f.log}
+		st, _, tok := fs.postForm("/token", hxCodeForm(first, fs.code(first, "ada@example.com")))
+		if st != 200 {
+			t.Fatalf("token during a flood: %d %v", st, tok)
+		}
+		fs.serves(tok["access_token"].(string), fs.initialize(tok["access_token"].(string)))
+	})
+}
+
+// TestHostileRefreshReuse: a refresh token used again inside the grace
+// period gets the same current token (a lost response), not a fork.
+func TestHostileRefreshReuse(t *testing.T) {
+	t.Parallel()
+	s := hxStart(t, nil, "-memory")
+	client, _, r1 := s.tokens("ada@example.com")
+	refresh := func(rt string) (int, map[string]any) {
+		st, _, out := s.postForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {client}})
+		return st, out
+	}
+	st, out := refresh(r1)
+	if st != 200 {
+		t.Fatalf("refresh: %d %v", st, out)
+	}
+	r2 := out["refresh_token"].(string)
+	st, out = refresh(r1) // inside the grace period
+	if st != 200 || out["refresh_token"] != r2 {
+		t.Fatalf("refresh with the previous token in the grace period: %d %v, want refresh_token %s", st, out, r2)
+	}
+	s.serves(out["access_token"].(string), s.initialize(out["access_token"].(string)))
+}
