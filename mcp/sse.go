@@ -10,6 +10,7 @@ package mcp
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -84,7 +85,7 @@ func (h *sseHandler) open(w http.ResponseWriter, r *http.Request) {
 // message takes one POSTed message: 202 at once, the response later on the
 // stream.
 func (h *sseHandler) message(w http.ResponseWriter, r *http.Request) {
-	sid := r.URL.Query().Get("sessionId")
+	sid := queryValue(r.URL.RawQuery, "sessionId")
 	if sid == "" {
 		writeError(w, http.StatusBadRequest, nil, NewInvalidRequest("bad request: missing sessionId query parameter"))
 		return
@@ -141,4 +142,24 @@ func (h *sseHandler) message(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
+}
+
+// queryValue returns the first value of key in a raw query, without
+// building the url.Values map that r.URL.Query would.
+func queryValue(rawQuery, key string) string {
+	for rawQuery != "" {
+		var pair string
+		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		if k != key {
+			continue
+		}
+		if strings.ContainsAny(v, "%+") {
+			if u, err := url.QueryUnescape(v); err == nil {
+				return u
+			}
+		}
+		return v
+	}
+	return ""
 }
