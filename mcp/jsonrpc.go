@@ -135,7 +135,6 @@ func (m *methodName) UnmarshalJSON(b []byte) error {
 // badMethod marks a "method" member that is not a string.
 const badMethod methodName = "\x00"
 
-
 // nullID is the id of an error response to a message whose id could not be
 // read (section 5: "If there was an error in detecting the id ... it MUST be
 // Null").

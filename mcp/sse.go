@@ -63,14 +63,13 @@ func (h *sseHandler) open(w http.ResponseWriter, r *http.Request) {
 	sw := newSSEWriter(w, r, &h.opts, true)
 	sess.streamOpened()
 	defer sess.streamClosed()
-	if err := sw.start(r); err != nil {
+	// Attach before announcing the endpoint: a client may POST the moment
+	// it reads the endpoint, and the answer needs the stream in place.
+	if err := sess.standalone.attach(r, sw, 0, false, false); err != nil {
 		return
 	}
 	endpoint := strings.TrimSuffix(r.URL.Path, "/") + "/message?sessionId=" + sess.id
 	if err := sw.event("endpoint", "", []byte(endpoint), 0); err != nil {
-		return
-	}
-	if err := sess.standalone.attach(r, sw, 0, false, false); err != nil {
 		return
 	}
 	select {
