@@ -1,8 +1,8 @@
 package mcp
 
 import (
-	"errors"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 )
