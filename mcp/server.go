@@ -449,10 +449,11 @@ func invalidParamsFrom(err error) *JSONRPCError {
 	return NewInvalidParams("invalid params: %v", err)
 }
 
-// DecodeParams decodes params into v. Its error, a *JSONRPCError with code
-// -32602 naming the field, can be returned from a MethodHandler as it is.
-// Absent params decode as an empty object.
-func DecodeParams(params json.RawMessage, v any) error {
+// DecodeParams decodes params into v, answering -32602 that names the field
+// on a type mismatch. Absent params decode as an empty object. Compare the
+// result with nil before storing it in an error variable: a nil
+// *JSONRPCError inside an error is not a nil error.
+func DecodeParams(params json.RawMessage, v any) *JSONRPCError {
 	if len(params) == 0 {
 		return nil
 	}
@@ -471,10 +472,11 @@ func EncodeCursor(list string, offset int) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(list + ":" + strconv.Itoa(offset)))
 }
 
-// DecodeCursor returns the offset a cursor of list points at, or a -32602
-// *JSONRPCError for a cursor this server did not issue for that list (or
-// one past total). The empty cursor is the first page.
-func DecodeCursor(list, cursor string, total int) (int, error) {
+// DecodeCursor returns the offset a cursor of list points at, or -32602 for
+// a cursor this server did not issue for that list. The empty cursor is the
+// first page. As with DecodeParams, test the error for nil before storing
+// it in an error variable.
+func DecodeCursor(list, cursor string, total int) (int, *JSONRPCError) {
 	if cursor == "" {
 		return 0, nil
 	}
