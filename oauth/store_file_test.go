@@ -902,3 +902,30 @@ func TestFileStoreSurvivesKill(t *testing.T) {
 	}
 	t.Logf("%d acknowledged writes over 20 kills, %d keys tracked, file %d bytes", totalAcks, len(state), fileTestSize(t, path))
 }
+
+func ExampleOpenFileStore() {
+	dir, err := os.MkdirTemp("", "example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+
+	store, err := OpenFileStore(filepath.Join(dir, "state.log"))
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	// Put returns once the record is on disk.
+	store.Put(ctx, "code", "hash-of-the-code", []byte(`{"grant":"g1"}`), time.Now().Add(time.Minute))
+	// Redeeming a single-use code: read and delete in one step, so a
+	// second redemption finds nothing.
+	var redeemed []byte
+	store.Update(ctx, "code", "hash-of-the-code", func(cur []byte) ([]byte, time.Time, error) {
+		redeemed = cur
+		return nil, time.Time{}, nil
+	})
+	_, err = store.Get(ctx, "code", "hash-of-the-code")
+	fmt.Printf("%s %v\n", redeemed, errors.Is(err, ErrNotFound))
+	store.Close()
+	// Output: {"grant":"g1"} true
+}
