@@ -131,6 +131,10 @@ func fileNewBatch() *fileBatch { return &fileBatch{done: make(chan struct{})} }
 // covers them. One FileStore at a time may open a given path: a second open,
 // from any process, fails with ErrStoreInUse. Besides path it uses
 // path+".lock" (the flock) and, during compaction, path+".tmp".
+//
+// A context is checked when a call starts, not while a write waits for its
+// fsync: by then the record may already be on disk, and an error would
+// wrongly say it is not.
 type FileStore struct {
 	path string
 	cfg  fileConfig

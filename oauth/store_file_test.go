@@ -415,6 +415,66 @@ func TestFileStoreCompaction(t *testing.T) {
 	storeMustGet(t, s, "client", "kept", []byte("client record"))
 }
 
+// TestFileStoreCompactionFailure blocks the temp file's name with a
+// directory: compaction fails, is logged, and the store goes on appending
+// to its old file; once the name is free, compaction catches up.
+func TestFileStoreCompactionFailure(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store")
+	var log bytes.Buffer
+	var logMu sync.Mutex
+	s, err := fileTestOpen(t, path, nil, fileLockedWriter{&logMu, &log}, func(c *fileConfig) { c.compactFloor = 4096 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := os.MkdirAll(filepath.Join(path+".tmp", "blocker"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	value := strings.Repeat("v", 100)
+	for i := range 1000 {
+		fileTestPut(t, s, "token", "hot", value+strconv.Itoa(i))
+	}
+	logMu.Lock()
+	logged := log.String()
+	logMu.Unlock()
+	if !strings.Contains(logged, "compaction failed") {
+		t.Fatalf("log %q does not report the failed compaction", logged)
+	}
+	grown := fileTestSize(t, path)
+	if grown < 50_000 {
+		t.Fatalf("file is %d bytes; with compaction blocked it should have grown", grown)
+	}
+	storeMustGet(t, s, "token", "hot", []byte(value+"999"))
+
+	if err := os.RemoveAll(path + ".tmp"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		fileTestPut(t, s, "token", "hot", value+"again"+strconv.Itoa(i))
+	}
+	if now := fileTestSize(t, path); now >= grown {
+		t.Fatalf("file is %d bytes, was %d: compaction did not resume", now, grown)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = fileTestMustOpen(t, path)
+	defer s.Close()
+	storeMustGet(t, s, "token", "hot", []byte(value+"again999"))
+}
+
+// fileLockedWriter lets a test read a log the flusher writes to.
+type fileLockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l fileLockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 func TestFileStoreCompactsOnOpen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store")
 	never := func(c *fileConfig) { c.compactFloor = 1 << 40 }
