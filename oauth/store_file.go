@@ -8,9 +8,14 @@ package oauth
 //
 // The file starts with the 8-byte magic "oauthkv1", followed by records:
 //
-//	offset 0  uint32 little-endian  n, the payload length (1 .. fileMaxPayload)
-//	offset 4  uint32 little-endian  CRC-32C (Castagnoli) of the payload
-//	offset 8  n bytes               payload
+//	offset 0   uint32 little-endian  n, the payload length (1 .. fileMaxPayload)
+//	offset 4   uint32 little-endian  CRC-32C (Castagnoli) of the payload
+//	offset 8   uint32 little-endian  CRC-32C of bytes 0..7
+//	offset 12  n bytes               payload
+//
+// The header has its own checksum so that a damaged length is known to be
+// damaged: a length pointing past the end of the file then means a write cut
+// short, never a bit flip that would make replay drop every later record.
 //
 // and the payload is
 //
@@ -31,7 +36,7 @@ package oauth
 // one background goroutine writes whatever was staged since its last fsync
 // and fsyncs once for all of it). A process
 // killed mid-write leaves at most a torn last record: cut short, with a bad
-// checksum, or followed only by zeros. On open such a tail is logged, cut off
+// checksum and nothing but zeros after it, or zeros where it should start. On open such a tail is logged, cut off
 // and forgotten: it was never acknowledged. A bad record with good records
 // after it is not a crash artefact, so it stops the open with an error rather
 // than silently dropping data.
@@ -65,7 +70,7 @@ const (
 	fileMagic        = "oauthkv1"
 	fileOpPut        = 1
 	fileOpDelete     = 2
-	fileRecordHeader = 8
+	fileRecordHeader = 12
 	// fileMaxPayload bounds a record's length field: the largest payload
 	// the size limits allow. A larger length can only be corruption.
 	fileMaxPayload = 1 + 3*binary.MaxVarintLen64 + binary.MaxVarintLen64 +
@@ -304,8 +309,9 @@ func (s *FileStore) fileReplay(data []byte) (int64, error) {
 		return int64(off), nil
 	}
 	corrupt := func(format string, args ...any) (int64, error) {
-		return 0, fmt.Errorf("oauth: store %s: corrupt record at offset %d of %d with good records after it: %s; "+
-			"refusing to start rather than lose them (restore a backup, or truncate the file to %d bytes to keep only what precedes it)",
+		return 0, fmt.Errorf("oauth: store %s: corrupt record at offset %d of a %d-byte file: %s; "+
+			"this is not a write cut short by a crash, so the open is refused rather than dropping what follows "+
+			"(restore a backup, or truncate the file to %d bytes to keep only the records before it)",
 			s.path, off, len(data), fmt.Sprintf(format, args...), off)
 	}
 	for off < len(data) {
@@ -313,12 +319,17 @@ func (s *FileStore) fileReplay(data []byte) (int64, error) {
 		if len(rest) < fileRecordHeader {
 			return torn("record header cut short")
 		}
+		if crc32.Checksum(rest[:8], fileCRC) != binary.LittleEndian.Uint32(rest[8:]) {
+			// A header half written before a crash can be followed only
+			// by zeros (the file was extended but the data not kept).
+			if fileAllZero(rest[fileRecordHeader:]) {
+				return torn("header checksum mismatch at the end of the file")
+			}
+			return corrupt("header checksum mismatch")
+		}
 		n := int(binary.LittleEndian.Uint32(rest))
 		sum := binary.LittleEndian.Uint32(rest[4:])
 		if n == 0 || n > fileMaxPayload {
-			if fileAllZero(rest) {
-				return torn("zero-filled tail")
-			}
 			return corrupt("length %d out of range", n)
 		}
 		if len(rest) < fileRecordHeader+n {
@@ -326,7 +337,7 @@ func (s *FileStore) fileReplay(data []byte) (int64, error) {
 		}
 		payload := rest[fileRecordHeader : fileRecordHeader+n]
 		if crc32.Checksum(payload, fileCRC) != sum {
-			if len(rest) == fileRecordHeader+n || fileAllZero(rest[fileRecordHeader+n:]) {
+			if fileAllZero(rest[fileRecordHeader+n:]) {
 				return torn("checksum mismatch in the last record")
 			}
 			return corrupt("checksum mismatch")
@@ -385,7 +396,7 @@ func fileExpiry(t time.Time) int64 {
 // fileAppendRecord appends one framed record to dst.
 func fileAppendRecord(dst []byte, k storeKey, value []byte, expires time.Time, del bool) []byte {
 	start := len(dst)
-	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0)
+	dst = append(dst, make([]byte, fileRecordHeader)...)
 	if del {
 		dst = append(dst, fileOpDelete)
 	} else {
@@ -403,6 +414,7 @@ func fileAppendRecord(dst []byte, k storeKey, value []byte, expires time.Time, d
 	payload := dst[start+fileRecordHeader:]
 	binary.LittleEndian.PutUint32(dst[start:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(payload, fileCRC))
+	binary.LittleEndian.PutUint32(dst[start+8:], crc32.Checksum(dst[start:start+8], fileCRC))
 	return dst
 }
 

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -295,6 +297,11 @@ func TestFileStoreTornTail(t *testing.T) {
 		zeroed := append(bytes.Clone(data[:lastStart]), make([]byte, 100)...)
 		fileTestReopenAB(t, zeroed, lastStart)
 	})
+	t.Run("header half written, then zeros", func(t *testing.T) {
+		bad := bytes.Clone(data)
+		clear(bad[lastStart+5:])
+		fileTestReopenAB(t, bad, lastStart)
+	})
 	t.Run("zeros after a torn record", func(t *testing.T) {
 		bad := append(bytes.Clone(data), make([]byte, 50)...)
 		bad[len(data)-1] ^= 0x40
@@ -331,7 +338,19 @@ func TestFileStoreRefusesCorruption(t *testing.T) {
 		{"bit flip in a middle record", func(b []byte) []byte { b[second+12] ^= 1; return b }, "checksum mismatch"},
 		{"bit flip in the first record", func(b []byte) []byte { b[len(fileMagic)+9] ^= 1; return b }, "checksum mismatch"},
 		{"wrong length in a middle record", func(b []byte) []byte { b[second] += 3; return b }, "corrupt record"},
-		{"huge length in a middle record", func(b []byte) []byte { b[second+3] = 0x7f; return b }, "out of range"},
+		{"huge length in a middle record", func(b []byte) []byte { b[second+3] = 0x7f; return b }, "header checksum mismatch"},
+		{"length past the end of the file in a middle record", func(b []byte) []byte {
+			// Without the header checksum this would pass for a write cut
+			// short, and replay would drop everything after it.
+			binary.LittleEndian.PutUint32(b[second:], uint32(len(b)))
+			return b
+		}, "header checksum mismatch"},
+		{"length out of range under a valid header checksum", func(b []byte) []byte {
+			binary.LittleEndian.PutUint32(b[second:], fileMaxPayload+1)
+			binary.LittleEndian.PutUint32(b[second+8:], crc32.Checksum(b[second:second+8], fileCRC))
+			return b
+		}, "out of range"},
+		{"zeroed header in a middle record", func(b []byte) []byte { clear(b[second : second+fileRecordHeader]); return b }, "header checksum mismatch"},
 		{"not a store file", func(b []byte) []byte { return []byte("{\"json\": \"document\"}") }, "not a store file"},
 		{"short file that is not a store file", func(b []byte) []byte { return []byte("xyz") }, "not a store file"},
 	}
