@@ -1008,3 +1008,43 @@ func ExampleOpenFileStore() {
 	store.Close()
 	// Output: {"grant":"g1"} true
 }
+
+// FuzzFileStoreReplay feeds replay arbitrary bytes after the magic: it must
+// never panic, and whatever it accepts must be a prefix of whole records
+// that replays to the same map again.
+func FuzzFileStoreReplay(f *testing.F) {
+	var valid []byte
+	valid = fileAppendRecord(valid, storeKey{"client", "c1"}, []byte(`{"name":"x"}`), time.Time{}, false)
+	valid = fileAppendRecord(valid, storeKey{"code", "k"}, []byte("v"), time.Unix(1e9, 0), false)
+	valid = fileAppendRecord(valid, storeKey{"client", "c1"}, nil, time.Time{}, true)
+	f.Add(valid)
+	f.Add(valid[:len(valid)-3])
+	f.Add([]byte{})
+	f.Add(make([]byte, 40))
+	newStore := func() *FileStore {
+		return &FileStore{
+			path: "fuzz",
+			m:    make(map[storeKey]memEntry),
+			cfg:  fileConfig{now: func() time.Time { return time.Unix(0, 0) }, logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		}
+	}
+	f.Fuzz(func(t *testing.T, records []byte) {
+		data := append([]byte(fileMagic), records...)
+		s := newStore()
+		good, err := s.fileReplay(data)
+		if err != nil {
+			return
+		}
+		if good < int64(len(fileMagic)) || good > int64(len(data)) {
+			t.Fatalf("good prefix %d outside [%d, %d]", good, len(fileMagic), len(data))
+		}
+		again := newStore()
+		good2, err := again.fileReplay(data[:good])
+		if err != nil || good2 != good {
+			t.Fatalf("replaying the accepted prefix: %d, %v; want %d, nil", good2, err, good)
+		}
+		if len(again.m) != len(s.m) || again.live != s.live {
+			t.Fatalf("the accepted prefix replays to %d records (%d bytes), first time %d (%d bytes)", len(again.m), again.live, len(s.m), s.live)
+		}
+	})
+}
