@@ -793,9 +793,9 @@ func fileCrashValue(key string) []byte {
 	return v
 }
 
-// TestHelperStoreWriter is the child process of TestFileStoreSurvivesKill;
+// TestFileStoreChildWriter is the child process of TestFileStoreSurvivesKill;
 // run by itself it does nothing.
-func TestHelperStoreWriter(t *testing.T) {
+func TestFileStoreChildWriter(t *testing.T) {
 	path := os.Getenv(fileCrashPathEnv)
 	if path == "" {
 		t.Skip("the child process of TestFileStoreSurvivesKill")
@@ -881,7 +881,7 @@ func TestFileStoreSurvivesKill(t *testing.T) {
 	counter := 0 // the highest acknowledged counter value
 	totalAcks := 0
 	for round := range 20 {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperStoreWriter$")
+		cmd := exec.Command(os.Args[0], "-test.run=^TestFileStoreChildWriter$")
 		cmd.Env = append(os.Environ(), fileCrashPathEnv+"="+path, fileCrashRoundEnv+"="+strconv.Itoa(round))
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
