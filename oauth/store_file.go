@@ -34,10 +34,10 @@ package oauth
 // A write appends one batch of records and fsyncs before any writer in the
 // batch is told it succeeded (group commit: writers stage records and wait;
 // one background goroutine writes whatever was staged since its last fsync
-// and fsyncs once for all of it). A process
-// killed mid-write leaves at most a torn last record: cut short, with a bad
-// checksum and nothing but zeros after it, or zeros where it should start. On open such a tail is logged, cut off
-// and forgotten: it was never acknowledged. A bad record with good records
+// and fsyncs once for all of it). A process killed mid-write leaves at most
+// a torn last record: cut short, with a bad checksum and nothing but zeros
+// after it, or zeros where it should start. On open such a tail is logged,
+// cut off and forgotten: it was never acknowledged. A bad record with good records
 // after it is not a crash artefact, so it stops the open with an error rather
 // than silently dropping data.
 //
@@ -131,7 +131,9 @@ type fileBatch struct {
 
 func fileNewBatch() *fileBatch { return &fileBatch{done: make(chan struct{})} }
 
-// FileStore is the durable Store for real runs (see the file format above).
+// FileStore is the durable Store for real runs: a map in memory mirroring an
+// append-only log of checksummed records (the format is described at the
+// top of store_file.go).
 // Reads are map lookups under a read lock; writes wait for the fsync that
 // covers them. One FileStore at a time may open a given path: a second open,
 // from any process, fails with ErrStoreInUse. Besides path it uses
