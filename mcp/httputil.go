@@ -83,9 +83,11 @@ func contextAfterFunc(r *http.Request, f func()) func() bool {
 func newSessionID() string { return rand.Text() }
 
 // originAllowed implements the DNS rebinding defence: a request that
-// carries an Origin must come from an allowed origin, a loopback origin, or
-// the origin of the request's own Host. A request without Origin (not from
-// a browser) passes; authentication guards it.
+// carries an Origin must come from an allowed origin or a loopback origin.
+// The request's own Host is deliberately not trusted: a rebinding page is
+// served from the attacker's name, so its Origin always equals the Host it
+// sends. A request without Origin (not from a browser) passes;
+// authentication guards it.
 func originAllowed(r *http.Request, allowed []string) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -104,10 +106,8 @@ func originAllowed(r *http.Request, allowed []string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return true
-	}
-	return strings.EqualFold(u.Host, r.Host)
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // accepts reports whether the Accept header admits the media type mt
