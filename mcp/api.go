@@ -92,9 +92,11 @@ type CallToolResult struct {
 type ToolSet interface {
 	// ListTools returns the tools the caller may see, in a stable order.
 	ListTools(ctx context.Context) []Tool
-	// CallTool runs a tool. It returns an error wrapping ErrUnknownTool for a
-	// tool the caller cannot see, which becomes JSON-RPC -32602; every other
-	// failure should be a result with IsError set.
+	// CallTool runs a tool. For a name the caller cannot call it returns
+	// either an error wrapping ErrUnknownTool (answered as JSON-RPC -32602
+	// "unknown tool") or a *JSONRPCError of its own, so that a refusal can
+	// say why (which permission is missing). Every other failure should be
+	// a result with IsError set, which the model can see and act on.
 	CallTool(ctx context.Context, name string, arguments json.RawMessage) (*CallToolResult, error)
 }
 
