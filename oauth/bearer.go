@@ -50,18 +50,28 @@ func (c *tokenCache) init() {
 }
 
 // add caches an access token (its hash, never the token itself).
-func (c *tokenCache) add(token string, ar *accessRecord, id *Identity) {
-	c.put(sha256.Sum256([]byte(token)), ar, id, time.Now())
+func (c *tokenCache) add(token string, ar *accessRecord, id *Identity, now time.Time) {
+	c.put(sha256.Sum256([]byte(token)), ar, id, now)
 }
 
 func (c *tokenCache) put(key [32]byte, ar *accessRecord, id *Identity, now time.Time) *accessEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if now.After(c.nextSweep) {
+		// Drop expired tokens, then grants no cached token refers to, so
+		// the cache holds only what live tokens need.
 		n := now.UnixNano()
+		live := make(map[*grantEntry]bool, len(c.grants))
 		for k, e := range c.tokens {
 			if n >= e.expires || e.grant.revoked.Load() {
 				delete(c.tokens, k)
+			} else {
+				live[e.grant] = true
+			}
+		}
+		for id, g := range c.grants {
+			if !live[g] {
+				delete(c.grants, id)
 			}
 		}
 		c.nextSweep = now.Add(time.Minute)

@@ -229,7 +229,7 @@ func BenchmarkRequireBearer(b *testing.B) {
 	}
 	tok := newToken(prefixAccessToken)
 	s.cache.add(tok, &accessRecord{GrantID: "grant_1", ClientID: "c", Resource: "https://mcp.example.com/mcp",
-		ExpiresAt: clock.Now().Add(time.Hour)}, &Identity{Subject: "user_1", Permissions: []string{"a", "b"}})
+		ExpiresAt: clock.Now().Add(time.Hour)}, &Identity{Subject: "user_1", Permissions: []string{"a", "b"}}, clock.Now())
 	ok := 0
 	h := s.RequireBearer("https://mcp.example.com/mcp", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if IdentityFromContext(r.Context()) != nil {
@@ -245,5 +245,23 @@ func BenchmarkRequireBearer(b *testing.B) {
 	}
 	if ok != b.N {
 		b.Fatalf("%d of %d requests passed", ok, b.N)
+	}
+}
+
+func TestTokenCacheSweep(t *testing.T) {
+	var c tokenCache
+	c.init()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	id := &Identity{Subject: "u"}
+	c.add("t1", &accessRecord{GrantID: "g1", ExpiresAt: now.Add(time.Minute)}, id, now)
+	c.add("t2", &accessRecord{GrantID: "g2", ExpiresAt: now.Add(time.Hour)}, id, now)
+	if len(c.tokens) != 2 || len(c.grants) != 2 {
+		t.Fatalf("%d tokens, %d grants", len(c.tokens), len(c.grants))
+	}
+	// Two minutes on, the next insertion sweeps t1 and its grant away.
+	later := now.Add(2 * time.Minute)
+	c.add("t3", &accessRecord{GrantID: "g2", ExpiresAt: later.Add(time.Hour)}, id, later)
+	if len(c.tokens) != 2 || len(c.grants) != 1 || c.grants["g1"] != nil {
+		t.Fatalf("after sweep: %d tokens, grants %v", len(c.tokens), c.grants)
 	}
 }
