@@ -14,6 +14,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -193,7 +194,10 @@ func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 	// metadata document URL as client_id and listen on a loopback port, so
 	// for such a client the consent page always shows, with a warning.
 	loopbackDoc := client.MetadataDocument && isLoopbackRedirect(resolved)
-	if !loopbackDoc && s.hasConsent(r, client.ClientID) {
+	// OpenID Connect Core s3.1.2.1 prompt=consent: the client asks that the
+	// user be asked again.
+	forceConsent := slices.Contains(strings.Fields(q.Get("prompt")), "consent")
+	if !loopbackDoc && !forceConsent && s.hasConsent(r, client.ClientID) {
 		s.startUpstream(w, r, &req)
 		return
 	}
