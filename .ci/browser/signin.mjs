@@ -106,7 +106,7 @@ async function registerClient(name, redirectURI) {
 }
 
 // A fresh authorization request with PKCE S256 (RFC 7636 s4.1, s4.2).
-function authorization(clientID, redirectURI) {
+function authorization(clientID, redirectURI, extra = {}) {
   const verifier = b64url(randomBytes(32));
   const challenge = b64url(createHash('sha256').update(verifier).digest());
   const state = b64url(randomBytes(16));
@@ -118,6 +118,7 @@ function authorization(clientID, redirectURI) {
     code_challenge: challenge,
     code_challenge_method: 'S256',
     resource: server + '/mcp',
+    ...extra,
   });
   return { url: server + '/authorize?' + q, verifier, state, clientID, redirectURI };
 }
@@ -336,6 +337,12 @@ async function desktop(listener) {
     ok(params2.state === again.state && params2.code && params2.code !== params.code,
       'second sign-in returns a fresh code with its own state', params2);
     await redeem(again, params2.code);
+
+    // ...unless the client asks for consent again (OpenID Connect Core
+    // s3.1.2.1 prompt=consent).
+    await page.goto(authorization(clientID, redirectURI, { prompt: 'consent' }).url);
+    ok(await page.getByRole('button', { name: /allow/i }).isVisible(),
+      'prompt=consent shows the consent page although consent is remembered', page.url());
 
     // 6. Error pages, shown instead of redirecting (RFC 6749 s4.1.2.1).
     const unknown = authorization('no-such-client', redirectURI);
