@@ -308,6 +308,7 @@ func codeFrom(q url.Values, state string) (string, error) {
 var (
 	approveWords = regexp.MustCompile(`(?i)\b(approve|allow|authori[sz]e|accept|continue|sign ?in|log ?in|yes|grant)\b`)
 	refuseWords  = regexp.MustCompile(`(?i)\b(deny|cancel|reject|decline|no)\b`)
+	emailLike    = regexp.MustCompile(`[^\s<>"']+@[^\s<>"']+\.[A-Za-z]+`)
 )
 
 // submit decides what a user would click on page: the control naming the
@@ -353,13 +354,35 @@ func submit(ctx context.Context, pageURL *url.URL, page, email string) (*http.Re
 			}
 		}
 	}
+	// Never fall back to a control that names another account: signing
+	// in as someone else would make every later measurement a lie.
+	other := func(s string) bool {
+		for _, m := range emailLike.FindAllString(s, -1) {
+			if !strings.EqualFold(m, email) {
+				return true
+			}
+		}
+		return false
+	}
 	if f == nil {
 		f, b = pick(func(b Button) bool {
-			return approveWords.MatchString(label(b)) && !refuseWords.MatchString(label(b))
+			l := label(b)
+			return approveWords.MatchString(l) && !refuseWords.MatchString(l) && !other(l)
 		})
 	}
 	if f == nil && len(forms) == 1 {
 		f = &forms[0]
+		for _, fl := range f.Fields {
+			if other(fl.Value) {
+				f = nil
+				break
+			}
+		}
+		for _, bt := range forms[0].Buttons {
+			if other(label(bt)) {
+				f = nil
+			}
+		}
 	}
 	if f == nil {
 		return nil, fmt.Errorf("nothing to click: %d forms, no button naming %q or approving", len(forms), email)
