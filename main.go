@@ -1,0 +1,371 @@
+// Command remote-mcp-authkit is a remote MCP server that signs people in with
+// WorkOS AuthKit and serves permission-gated tools to MCP clients.
+//
+// It is three things behind one listener:
+//
+//   - an OAuth 2.1 authorization server for MCP clients (package oauth):
+//     discovery, dynamic registration, consent, code and refresh grants,
+//     revocation;
+//   - an AuthKit sign-in (package oauth/authkit), or, when no WorkOS account is
+//     configured, a built-in AuthKit emulator (package oauth/authkittest) so
+//     that `go run .` works end to end on a laptop;
+//   - an MCP server (package mcp) at /mcp (Streamable HTTP) and /sse (HTTP+SSE)
+//     whose tool table (package tools) is filtered by the caller's AuthKit
+//     permissions and organization.
+//
+// Configuration comes from flags first, then the environment; see README.md.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"expvar"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"remote-mcp-authkit/mcp"
+	"remote-mcp-authkit/oauth"
+	"remote-mcp-authkit/oauth/authkit"
+	"remote-mcp-authkit/oauth/authkittest"
+	"remote-mcp-authkit/tools"
+)
+
+// version is reported as serverInfo.version in initialize.
+const version = "0.1.0"
+
+// emulatorPrefix is where the development AuthKit emulator is mounted when no
+// WorkOS account is configured. It never exists when one is.
+const emulatorPrefix = "/_authkit"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// config is everything the server reads from its flags and environment.
+type config struct {
+	addr           string
+	baseURL        string
+	dataDir        string
+	memoryStore    bool
+	allowedOrigins []string
+	idleTimeout    time.Duration
+	debugAddr      string
+	devUsersFile   string
+	allowPrivCIMD  bool
+
+	authkit authkit.Config // zero ClientID: development sign-in
+	secret  string
+}
+
+func parseConfig(args []string, getenv func(string) string) (*config, error) {
+	fs := flag.NewFlagSet("remote-mcp-authkit", flag.ContinueOnError)
+	c := &config{}
+	fs.StringVar(&c.addr, "addr", envOr(getenv, "ADDR", "localhost:8788"),
+		"address to listen on (env ADDR); without a WorkOS account only loopback addresses are allowed")
+	fs.StringVar(&c.baseURL, "base-url", getenv("BASE_URL"),
+		"public URL clients use to reach this server, the OAuth issuer (env BASE_URL; default http://ADDR)")
+	fs.StringVar(&c.dataDir, "data-dir", envOr(getenv, "DATA_DIR", "data"),
+		"directory for the durable OAuth store and the generated server secret (env DATA_DIR)")
+	fs.BoolVar(&c.memoryStore, "memory", false,
+		"keep OAuth state in memory only (lost on restart; for tests and demos)")
+	origins := fs.String("allowed-origins", getenv("ALLOWED_ORIGINS"),
+		"comma-separated extra origins allowed to call /mcp and /sse from a browser (env ALLOWED_ORIGINS)")
+	fs.DurationVar(&c.idleTimeout, "session-idle-timeout", 30*time.Minute,
+		"end MCP sessions idle for this long")
+	fs.StringVar(&c.debugAddr, "debug-addr", "",
+		"loopback address for /debug/vars (expvar, goroutines, memstats) and POST /debug/gc; empty: off")
+	fs.StringVar(&c.devUsersFile, "dev-users", getenv("DEV_USERS_FILE"),
+		"JSON file replacing the emulator's demo users (development sign-in only; env DEV_USERS_FILE)")
+	fs.BoolVar(&c.allowPrivCIMD, "dev-allow-private-client-metadata", false,
+		"let client ID metadata documents be fetched from loopback and private addresses (development only)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for _, o := range strings.Split(*origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.allowedOrigins = append(c.allowedOrigins, o)
+		}
+	}
+	if c.baseURL == "" {
+		c.baseURL = "http://" + c.addr
+	}
+	u, err := url.Parse(c.baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("-base-url %q: want an absolute http(s) URL with no query or fragment", c.baseURL)
+	}
+	c.baseURL = strings.TrimSuffix(c.baseURL, "/")
+	c.secret = getenv("SERVER_SECRET")
+	ak, err := authkit.ConfigFromEnv(getenv)
+	switch {
+	case errors.Is(err, authkit.ErrNotConfigured):
+	case err != nil:
+		return nil, err
+	default:
+		c.authkit = ak
+	}
+	return c, nil
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// isLoopbackAddr reports whether a listen address can only be reached from
+// this machine. The development sign-in lets anyone pick any demo user, so it
+// must never be reachable from elsewhere.
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// run starts the server and blocks until ctx ends, then shuts down
+// gracefully. ready, when non-nil, receives the bound address once the
+// server is listening (tests use it with -addr 127.0.0.1:0).
+func run(ctx context.Context, args []string, getenv func(string) string, logOut io.Writer, ready chan<- string) error {
+	cfg, err := parseConfig(args, getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(logOut, nil))
+	dev := cfg.authkit.ClientID == ""
+	if dev && !isLoopbackAddr(cfg.addr) {
+		return fmt.Errorf("refusing to listen on %s: the development sign-in (no WorkOS account configured) lets anyone sign in as a demo user, so it only listens on loopback; set WORKOS_CLIENT_ID and WORKOS_CLIENT_SECRET to serve other addresses", cfg.addr)
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if strings.HasSuffix(cfg.addr, ":0") && getenv("BASE_URL") == "" && !flagSet(args, "base-url") {
+		cfg.baseURL = "http://" + ln.Addr().String()
+	}
+
+	// Storage and the server secret.
+	var store oauth.Store
+	var secret []byte
+	switch {
+	case cfg.secret != "":
+		if secret, err = oauth.ParseSecret(cfg.secret); err != nil {
+			return fmt.Errorf("SERVER_SECRET: %w", err)
+		}
+	case cfg.memoryStore:
+		secret = make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return err
+		}
+	default:
+		var created bool
+		if secret, created, err = oauth.LoadOrCreateSecret(cfg.dataDir); err != nil {
+			return err
+		}
+		if created {
+			logger.Info("generated a new server secret; set SERVER_SECRET to manage it yourself", "file", filepath.Join(cfg.dataDir, "secret"))
+		}
+	}
+	if cfg.memoryStore {
+		store = oauth.NewMemoryStore()
+	} else {
+		if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+			return err
+		}
+		fstore, err := oauth.OpenFileStore(filepath.Join(cfg.dataDir, "oauth.log"))
+		if err != nil {
+			return err
+		}
+		store = fstore
+	}
+	defer store.Close()
+
+	// The upstream identity provider: AuthKit, or its emulator.
+	mux := http.NewServeMux()
+	akCfg := cfg.authkit
+	if dev {
+		opts := []authkittest.Option{authkittest.WithRedirectURIs(cfg.baseURL + "/callback")}
+		if cfg.devUsersFile != "" {
+			opts = append(opts, authkittest.WithUsersFile(cfg.devUsersFile))
+		}
+		emu, err := authkittest.NewHandler(cfg.baseURL+emulatorPrefix, opts...)
+		if err != nil {
+			return err
+		}
+		mux.Handle(emulatorPrefix+"/", http.StripPrefix(emulatorPrefix, emu.Handler()))
+		// The server talks to the emulator in-process, so it needn't be able
+		// to reach its own public URL.
+		akCfg = authkit.Config{ClientID: emu.ClientID(), APIKey: emu.APIKey(), APIURL: emu.URL, HTTPClient: emu.Client()}
+		fmt.Fprintf(logOut, "\n  development sign-in: no WorkOS account configured\n"+
+			"  AuthKit is emulated at %s with demo users (ada@example.com, grace@example.com);\n"+
+			"  anyone who can reach this server can sign in as them, so it listens on loopback only.\n"+
+			"  Set WORKOS_CLIENT_ID and WORKOS_CLIENT_SECRET to sign in with AuthKit.\n\n", emu.URL)
+	}
+	akCfg.Logger = logger
+	provider, err := authkit.New(akCfg)
+	if err != nil {
+		return err
+	}
+
+	// The tools and the MCP server.
+	gen, err := tools.ImageGeneratorFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	table, err := tools.Default(gen)
+	if err != nil {
+		return err
+	}
+	mcpServer := mcp.NewServer(mcp.ServerOptions{
+		Info:         mcp.Implementation{Name: "remote-mcp-authkit", Title: "Remote MCP with AuthKit", Version: version},
+		Instructions: "Tools gated by your AuthKit permissions: add two numbers, see who you are signed in as, and (with the image_generation permission) generate images.",
+		Tools:        table,
+		Logger:       logger,
+	})
+
+	mcpURL, sseURL := cfg.baseURL+"/mcp", cfg.baseURL+"/sse"
+	authServer, err := oauth.NewServer(oauth.Config{
+		Issuer:                          cfg.baseURL,
+		Resources:                       []string{mcpURL, sseURL},
+		Store:                           store,
+		Provider:                        provider,
+		Secret:                          secret,
+		AllowPrivateClientMetadataHosts: cfg.allowPrivCIMD,
+		Logger:                          logger,
+		ServiceName:                     "Remote MCP with AuthKit",
+		OnGrantIdentityChanged: func(old, new oauth.Identity) {
+			// Permissions decide which tools a user sees (tools/list is
+			// computed per identity), so tell that user's live sessions.
+			mcpServer.NotifyToolListChanged(new.Subject)
+		},
+	})
+	if err != nil {
+		return err
+	}
+
+	httpOpts := mcp.HTTPOptions{
+		SessionOwner:       oauth.SessionOwner,
+		AllowedOrigins:     append([]string{originOf(cfg.baseURL)}, cfg.allowedOrigins...),
+		SessionIdleTimeout: cfg.idleTimeout,
+	}
+	mux.Handle("/mcp", oauth.CORS(authServer.RequireBearer(mcpURL, mcpServer.StreamableHTTPHandler(httpOpts))))
+	sse := oauth.CORS(authServer.RequireBearer(sseURL, mcpServer.SSEHandler(httpOpts)))
+	mux.Handle("/sse", sse)
+	mux.Handle("/sse/message", sse)
+	mux.Handle("/", authServer.Handler())
+
+	srv := &http.Server{
+		Handler: mux,
+		// Headers must arrive promptly; bodies are read under per-request
+		// deadlines by the handlers. There is deliberately no ReadTimeout or
+		// WriteTimeout: both would cut long-lived SSE streams, which set
+		// their own per-write deadlines instead.
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	if cfg.debugAddr != "" {
+		if !isLoopbackAddr(cfg.debugAddr) {
+			return fmt.Errorf("-debug-addr %s: the debug listener is served on loopback only", cfg.debugAddr)
+		}
+		dbg, err := startDebug(cfg.debugAddr)
+		if err != nil {
+			return err
+		}
+		defer dbg.Close()
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("serving MCP", "mcp", mcpURL, "sse", sseURL, "issuer", cfg.baseURL, "dev", dev)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Streams first: http.Server.Shutdown waits for active handlers, and an
+	// open SSE stream would otherwise hold it until the timeout.
+	_ = mcpServer.Shutdown(shutCtx)
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return err
+	}
+	return nil
+}
+
+func flagSet(args []string, name string) bool {
+	for _, a := range args {
+		if a == "-"+name || a == "--"+name || strings.HasPrefix(a, "-"+name+"=") || strings.HasPrefix(a, "--"+name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func originOf(base string) string {
+	u, _ := url.Parse(base)
+	return u.Scheme + "://" + u.Host
+}
+
+// publishGoroutines guards expvar.Publish, which panics on a second call
+// (tests start the server more than once in one process).
+var publishGoroutines sync.Once
+
+// startDebug serves expvar (with goroutine count and memstats) and a GC
+// trigger on a separate loopback listener, for the load tool's before/after
+// figures. It is never mounted on the public listener.
+func startDebug(addr string) (io.Closer, error) {
+	publishGoroutines.Do(func() {
+		expvar.Publish("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
+	})
+	m := http.NewServeMux()
+	m.Handle("/debug/vars", expvar.Handler())
+	m.HandleFunc("POST /debug/gc", func(w http.ResponseWriter, r *http.Request) {
+		runtime.GC()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &http.Server{Handler: m, ReadHeaderTimeout: 5 * time.Second}
+	go s.Serve(ln)
+	return s, nil
+}

@@ -1,0 +1,527 @@
+package oauth
+
+// The authorization endpoint (RFC 6749 s4.1.1, OAuth 2.1 s4.1.1), the
+// consent step, and the callback from the upstream identity provider.
+//
+// A request travels: GET /authorize (validated, stored as a pending
+// authorization) -> consent page -> POST /authorize (CSRF checked) ->
+// upstream sign-in with our own state and PKCE -> GET /callback (state and
+// browser binding checked, code exchanged upstream) -> a grant and a one-time
+// code -> the client's redirect URI with code, state and iss.
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	pendingTTL       = 10 * time.Minute // consent and upstream sign-in must finish within this
+	maxQueryLen      = 8 << 10
+	maxStateLen      = 1024
+	maxConsentForm   = 8 << 10
+	cookieBrowser    = "mcp_browser" // per-browser nonce for the consent CSRF token
+	cookieState      = "mcp_state_"  // + hash prefix of our upstream state
+	cookieConsent    = "mcp_consent_"
+	maxProviderError = 200
+)
+
+// authRequest is a validated authorization request, kept server-side while
+// the user consents and signs in.
+type authRequest struct {
+	ClientID      string `json:"client_id"`
+	ClientName    string `json:"client_name,omitempty"`
+	RedirectURI   string `json:"redirect_uri"`          // as sent; "" if omitted
+	ResolvedURI   string `json:"resolved_redirect_uri"` // where responses go
+	State         string `json:"state,omitempty"`
+	CodeChallenge string `json:"code_challenge"`
+	Resource      string `json:"resource"`
+	Scope         string `json:"scope,omitempty"`
+}
+
+// upstreamRecord waits, under the hash of our upstream state, for the
+// provider to send the browser to /callback.
+type upstreamRecord struct {
+	Request  authRequest `json:"request"`
+	Verifier []byte      `json:"verifier"` // sealed upstream PKCE verifier
+}
+
+// cookieName adds the __Secure- prefix (RFC 6265bis s4.1.3.1) when we are
+// served over https, so the cookie cannot be planted over plain http.
+func (s *Server) cookieName(name string) string {
+	if s.secure {
+		return "__Secure-" + name
+	}
+	return name
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, name, value, path string, maxAge time.Duration) {
+	http.SetCookie(w, &http.Cookie{
+		Name: s.cookieName(name), Value: value, Path: path, MaxAge: int(maxAge.Seconds()),
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (s *Server) path(p string) string { return strings.TrimSuffix(s.issuer.EscapedPath(), "/") + p }
+
+func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		s.authorizationRequest(w, r)
+	case http.MethodPost:
+		s.consentDecision(w, r)
+	default:
+		methodNotAllowed(w, "GET, POST")
+	}
+}
+
+// authorizationRequest implements RFC 6749 s4.1.1 / OAuth 2.1 s4.1.1 with
+// PKCE (RFC 7636 s4.3) and resource indicators (RFC 8707 s2).
+func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
+	const restart = "Go back to your MCP client and connect again."
+	if ok, retry := s.authzLim.allow(remoteAddr(r)); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())+1))
+		s.showError(w, http.StatusTooManyRequests, "Too many requests", "This browser or network sent too many sign-in requests.", "Wait a minute, then try again.")
+		return
+	}
+	if len(r.URL.RawQuery) > maxQueryLen {
+		s.showError(w, http.StatusBadRequest, "Request too large", "The authorization request is longer than this server accepts.", restart)
+		return
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		s.showError(w, http.StatusBadRequest, "Malformed request", "The authorization request could not be read.", restart)
+		return
+	}
+	// RFC 6749 s4.1.2.1: if the client or redirect URI is in doubt, tell
+	// the user, never redirect.
+	if len(q["client_id"]) != 1 || len(q["redirect_uri"]) > 1 {
+		s.showError(w, http.StatusBadRequest, "Invalid request", "The request must carry exactly one client_id and at most one redirect_uri.", restart)
+		return
+	}
+	client, err := s.lookupClient(r.Context(), q.Get("client_id"))
+	if err != nil {
+		var oe *oauthError
+		switch {
+		case errors.Is(err, ErrNotFound):
+			s.showError(w, http.StatusBadRequest, "Unknown application",
+				"The application that sent you here is not registered with this server (or its registration was removed).",
+				"Reconnect the server in your MCP client so that it registers again.")
+		case errors.As(err, &oe):
+			s.showError(w, http.StatusBadRequest, "Application metadata is invalid", oe.description, "Tell the application's developer.")
+		default:
+			s.log.Error("oauth: client lookup", "err", err)
+			s.showError(w, http.StatusServiceUnavailable, "Temporarily unavailable", "The server could not look up the application.", "Try again in a minute.")
+		}
+		return
+	}
+	redirectURI := q.Get("redirect_uri")
+	resolved := redirectURI
+	if redirectURI == "" {
+		// OAuth 2.1 s4.1.1: optional only when exactly one is registered.
+		if len(client.RedirectURIs) != 1 {
+			s.showError(w, http.StatusBadRequest, "Missing redirect URI", "The application did not say where to return after sign-in.", "Tell the application's developer: redirect_uri is required.")
+			return
+		}
+		resolved = client.RedirectURIs[0]
+	} else if !matchRedirectURI(client.RedirectURIs, redirectURI) {
+		s.showError(w, http.StatusBadRequest, "Redirect URI not registered",
+			"The application asked to return to an address it did not register, so this server will not send you there: "+redirectURI,
+			"If you did not expect this, close this page. Otherwise reconnect the server in your MCP client.")
+		return
+	}
+
+	// From here on errors go back to the client (RFC 6749 s4.1.2.1).
+	state := q.Get("state")
+	fail := func(code, desc string) {
+		s.redirectError(w, r, resolved, state, code, desc)
+	}
+	if len(state) > maxStateLen {
+		state = ""
+		fail("invalid_request", "state is longer than 1024 bytes")
+		return
+	}
+	for _, p := range []string{"response_type", "state", "code_challenge", "code_challenge_method", "scope"} {
+		if len(q[p]) > 1 {
+			fail("invalid_request", p+" must not be repeated (RFC 6749 s3.1)")
+			return
+		}
+	}
+	switch rt := q.Get("response_type"); rt {
+	case "code":
+	case "":
+		fail("invalid_request", "response_type is required")
+		return
+	default:
+		fail("unsupported_response_type", "only response_type=code is supported")
+		return
+	}
+	// PKCE is required of every client (OAuth 2.1 s4.1.1, MCP
+	// "Authorization Code Protection"), and only S256 (RFC 9700 s2.1.1).
+	challenge := q.Get("code_challenge")
+	switch m := q.Get("code_challenge_method"); {
+	case challenge == "":
+		fail("invalid_request", "code_challenge is required (PKCE, RFC 7636)")
+		return
+	case m != "S256":
+		fail("invalid_request", "code_challenge_method must be S256")
+		return
+	case !validChallenge(challenge):
+		fail("invalid_request", "code_challenge must be the 43-character base64url SHA-256 of the verifier")
+		return
+	}
+	resource, ok := s.resolveResource(q["resource"])
+	if !ok {
+		fail("invalid_target", "resource must be one of this server's MCP endpoints: "+strings.Join(s.cfg.Resources, ", "))
+		return
+	}
+	scope, ok := s.resolveScope(q.Get("scope"), "")
+	if !ok {
+		fail("invalid_scope", "scope may only contain: "+strings.Join(s.cfg.Scopes, " "))
+		return
+	}
+	req := authRequest{
+		ClientID: client.ClientID, ClientName: client.displayName(),
+		RedirectURI: redirectURI, ResolvedURI: resolved, State: state,
+		CodeChallenge: challenge, Resource: resource, Scope: scope,
+	}
+	if s.hasConsent(r, client.ClientID) {
+		s.startUpstream(w, r, &req)
+		return
+	}
+	pending := newToken("")
+	if err := s.putJSON(r.Context(), kindPending, hashToken(pending), &req, s.now().Add(pendingTTL)); err != nil {
+		s.log.Error("oauth: storing pending authorization", "err", err)
+		fail("server_error", "could not store the authorization request")
+		return
+	}
+	// Reuse this browser's nonce (other tabs' forms stay valid) but renew
+	// its lifetime to cover this pending authorization.
+	nonce := newToken("")
+	if c, err := r.Cookie(s.cookieName(cookieBrowser)); err == nil && len(c.Value) == 43 {
+		nonce = c.Value
+	}
+	s.setCookie(w, cookieBrowser, nonce, s.path("/authorize"), pendingTTL)
+	host := ""
+	if client.MetadataDocument {
+		if u, err := url.Parse(client.ClientID); err == nil {
+			host = u.Host
+		}
+	}
+	pageHeaders(w)
+	consentPage.Execute(w, consentData{
+		Service: s.cfg.ServiceName, ClientName: client.displayName(), ClientHost: host,
+		RedirectHost: redirectHost(resolved), Scope: scope, Resource: resource,
+		Action: s.path("/authorize"), Pending: pending, CSRF: mac(s.keys.csrf, pending, nonce),
+	})
+}
+
+// redirectHost is what the consent page shows of a redirect URI: its host,
+// or for a private-use scheme, the scheme and host.
+func redirectHost(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return uri
+	}
+	switch {
+	case u.Scheme == "http" || u.Scheme == "https":
+		return u.Host
+	case u.Host != "":
+		return u.Scheme + "://" + u.Host
+	default:
+		return u.Scheme + ":"
+	}
+}
+
+// resolveResource applies RFC 8707 s2 against our resources: absent means
+// the first one; a trailing slash is tolerated; more than one is refused
+// because a token is bound to exactly one resource.
+func (s *Server) resolveResource(values []string) (string, bool) {
+	switch len(values) {
+	case 0:
+		return s.cfg.Resources[0], true
+	case 1:
+		return s.canonicalResource(values[0])
+	}
+	return "", false
+}
+
+func (s *Server) canonicalResource(v string) (string, bool) {
+	if v == "" {
+		return "", false
+	}
+	for _, r := range s.cfg.Resources {
+		if sameResource(r, v) {
+			return r, true
+		}
+	}
+	return "", false
+}
+
+// sameResource compares resource URLs, tolerating one trailing slash
+// (clients differ on "https://host/mcp" versus "https://host/mcp/").
+func sameResource(a, b string) bool {
+	return strings.TrimSuffix(a, "/") == strings.TrimSuffix(b, "/")
+}
+
+// resolveScope validates a requested scope against Config.Scopes and, when
+// narrowing a grant, against granted. It returns the scope to record.
+func (s *Server) resolveScope(requested, granted string) (string, bool) {
+	if len(s.cfg.Scopes) == 0 {
+		return "", true // scopes unused: permissions come from the Identity
+	}
+	if requested == "" {
+		if granted != "" {
+			return granted, true
+		}
+		return strings.Join(s.cfg.Scopes, " "), true
+	}
+	allowed := s.cfg.Scopes
+	if granted != "" {
+		allowed = strings.Fields(granted)
+	}
+	for _, sc := range strings.Fields(requested) {
+		found := false
+		for _, a := range allowed {
+			if a == sc {
+				found = true
+			}
+		}
+		if !found {
+			return "", false
+		}
+	}
+	return strings.Join(strings.Fields(requested), " "), true
+}
+
+// redirectError sends an authorization error response to the client,
+// RFC 6749 s4.1.2.1, with iss per RFC 9207 s2.
+func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, redirectURI, state, code, desc string) {
+	v := url.Values{"error": {code}, "error_description": {desc}, "iss": {s.cfg.Issuer}}
+	if state != "" {
+		v.Set("state", state)
+	}
+	s.redirect(w, r, redirectURI, v)
+}
+
+// redirect sends the browser to redirectURI with params added to its query
+// (RFC 6749 s4.1.2: the redirect URI's own query is kept).
+func (s *Server) redirect(w http.ResponseWriter, r *http.Request, redirectURI string, params url.Values) {
+	sep := "?"
+	if strings.Contains(redirectURI, "?") {
+		sep = "&"
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther // the client must GET, not re-POST our form
+	}
+	http.Redirect(w, r, redirectURI+sep+params.Encode(), status)
+}
+
+// Consent.
+
+// hasConsent reports whether this browser carries our signed cookie saying
+// it approved clientID before and the approval has not expired. The cookie
+// value is "<expiry unix>.<HMAC(consent key, client_id, expiry)>", so it
+// cannot be forged, moved to another client, or extended.
+func (s *Server) hasConsent(r *http.Request, clientID string) bool {
+	if s.cfg.ConsentTTL < 0 {
+		return false
+	}
+	c, err := r.Cookie(s.cookieName(consentCookieName(clientID)))
+	if err != nil {
+		return false
+	}
+	exp, sig, ok := strings.Cut(c.Value, ".")
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || s.now().Unix() >= n {
+		return false
+	}
+	return macEqual(sig, mac(s.keys.consent, clientID, exp))
+}
+
+func consentCookieName(clientID string) string {
+	return cookieConsent + hashToken(clientID)[:16]
+}
+
+func (s *Server) rememberConsent(w http.ResponseWriter, clientID string) {
+	if s.cfg.ConsentTTL < 0 {
+		return
+	}
+	exp := strconv.FormatInt(s.now().Add(s.cfg.ConsentTTL).Unix(), 10)
+	s.setCookie(w, consentCookieName(clientID), exp+"."+mac(s.keys.consent, clientID, exp), s.path("/authorize"), s.cfg.ConsentTTL)
+}
+
+// consentDecision handles the consent form. The CSRF token is
+// HMAC(csrf key, pending id, browser nonce), where the nonce sits in an
+// HttpOnly cookie: a form posted from another site carries either no nonce
+// or a pending id minted for another browser, and fails (RFC 9700 s4.7,
+// double submit bound to the session).
+func (s *Server) consentDecision(w http.ResponseWriter, r *http.Request) {
+	const restart = "Go back to your MCP client and connect again."
+	r.Body = http.MaxBytesReader(w, r.Body, maxConsentForm)
+	if err := r.ParseForm(); err != nil {
+		s.showError(w, http.StatusBadRequest, "Malformed form", "The consent form could not be read.", restart)
+		return
+	}
+	pending, token := r.PostForm.Get("pending"), r.PostForm.Get("csrf_token")
+	nonce, err := r.Cookie(s.cookieName(cookieBrowser))
+	if pending == "" || token == "" || err != nil || !macEqual(token, mac(s.keys.csrf, pending, nonce.Value)) {
+		s.showError(w, http.StatusForbidden, "Request refused",
+			"This approval did not come from the consent page this server showed in this browser (or the page expired), so it was ignored.",
+			restart)
+		return
+	}
+	var req authRequest
+	if err := s.take(r.Context(), kindPending, hashToken(pending), &req); err != nil {
+		s.showError(w, http.StatusBadRequest, "Authorization expired",
+			"This authorization request has expired or was already answered.", restart)
+		return
+	}
+	switch r.PostForm.Get("decision") {
+	case "approve":
+		s.rememberConsent(w, req.ClientID)
+		s.startUpstream(w, r, &req)
+	case "deny":
+		s.redirectError(w, r, req.ResolvedURI, req.State, "access_denied", "the user denied access")
+	default:
+		s.showError(w, http.StatusBadRequest, "Malformed form", "The consent form carried no decision.", restart)
+	}
+}
+
+// startUpstream sends the browser to the identity provider with our own
+// state and PKCE (RFC 6749 s10.12, RFC 7636), bound to this browser by a
+// cookie holding a MAC of the state (RFC 9700 s4.7.1): a callback URL
+// replayed in another browser, or one an attacker started and passed to a
+// victim, has no matching cookie and is refused.
+func (s *Server) startUpstream(w http.ResponseWriter, r *http.Request, req *authRequest) {
+	state := newToken("")
+	verifier := newToken("") // 43 base64url characters: a valid RFC 7636 verifier
+	key := hashToken(state)
+	rec := upstreamRecord{Request: *req, Verifier: s.keys.seal([]byte(verifier), "upstream:"+key)}
+	if err := s.putJSON(r.Context(), kindUpstream, key, &rec, s.now().Add(pendingTTL)); err != nil {
+		s.log.Error("oauth: storing upstream state", "err", err)
+		s.redirectError(w, r, req.ResolvedURI, req.State, "server_error", "could not store the authorization request")
+		return
+	}
+	target, err := s.cfg.Provider.AuthorizationURL(state, s256(verifier), s.endpoint("/callback"))
+	if err != nil {
+		s.log.Error("oauth: provider authorization URL", "err", err)
+		s.redirectError(w, r, req.ResolvedURI, req.State, "server_error", "the identity provider is misconfigured")
+		return
+	}
+	s.setCookie(w, cookieState+key[:16], mac(s.keys.binding, state), s.path("/callback"), pendingTTL)
+	w.Header().Set("Cache-Control", "no-store")
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther
+	}
+	http.Redirect(w, r, target, status)
+}
+
+// handleCallback receives the browser back from the identity provider.
+func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		methodNotAllowed(w, "GET")
+		return
+	}
+	const restart = "Go back to your MCP client and connect again; if it keeps happening, make sure cookies are enabled for this site."
+	if len(r.URL.RawQuery) > maxQueryLen {
+		s.showError(w, http.StatusBadRequest, "Request too large", "The sign-in response is longer than this server accepts.", restart)
+		return
+	}
+	q := r.URL.Query()
+	state := q.Get("state")
+	if state == "" {
+		s.showError(w, http.StatusBadRequest, "Sign-in response incomplete", "The identity provider sent you back without the state this server gave it.", restart)
+		return
+	}
+	key := hashToken(state)
+	c, err := r.Cookie(s.cookieName(cookieState + key[:16]))
+	if err != nil || !macEqual(c.Value, mac(s.keys.binding, state)) {
+		s.showError(w, http.StatusBadRequest, "Sign-in started elsewhere",
+			"This sign-in response does not belong to a sign-in started in this browser, or it took longer than 10 minutes. It was ignored so that nobody can sign you in to an account you did not choose.",
+			restart)
+		return
+	}
+	var rec upstreamRecord
+	if err := s.take(r.Context(), kindUpstream, key, &rec); err != nil {
+		s.showError(w, http.StatusBadRequest, "Sign-in expired", "This sign-in response was already used or has expired.", restart)
+		return
+	}
+	s.setCookie(w, cookieState+key[:16], "", s.path("/callback"), -1)
+	req := &rec.Request
+	fail := func(code, desc string) {
+		s.redirectError(w, r, req.ResolvedURI, req.State, code, desc)
+	}
+	if e := q.Get("error"); e != "" {
+		// The provider's own error response (RFC 6749 s4.1.2.1).
+		if len(e) > maxProviderError {
+			e = e[:maxProviderError]
+		}
+		switch e {
+		case "access_denied", "temporarily_unavailable":
+			fail(e, "the identity provider reported "+e)
+		default:
+			fail("server_error", "the identity provider reported "+e)
+		}
+		return
+	}
+	code := q.Get("code")
+	if code == "" {
+		fail("server_error", "the identity provider returned no code")
+		return
+	}
+	verifier, err := s.keys.open(rec.Verifier, "upstream:"+key)
+	if err != nil {
+		s.log.Error("oauth: upstream verifier", "err", err)
+		fail("server_error", "could not read the stored authorization request")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ProviderTimeout)
+	sess, err := s.cfg.Provider.Exchange(ctx, code, string(verifier))
+	cancel()
+	if err == nil && (sess == nil || sess.Identity.Subject == "") {
+		err = errors.New("provider returned no subject")
+	}
+	if err != nil {
+		s.log.Warn("oauth: upstream code exchange failed", "client_id", req.ClientID, "err", err)
+		switch {
+		case errors.Is(err, ErrUpstreamUnavailable), errors.Is(err, context.DeadlineExceeded):
+			fail("temporarily_unavailable", "the identity provider could not be reached; try again shortly")
+		case errors.Is(err, ErrUpstreamRevoked):
+			fail("access_denied", "the identity provider refused the sign-in")
+		default:
+			fail("server_error", "sign-in with the identity provider failed")
+		}
+		return
+	}
+	g, err := s.createGrant(r.Context(), req, sess)
+	if err != nil {
+		s.log.Error("oauth: creating grant", "err", err)
+		fail("server_error", "could not store the grant")
+		return
+	}
+	authCode, err := s.issueCode(r.Context(), req, g.ID)
+	if err != nil {
+		s.log.Error("oauth: storing code", "err", err)
+		fail("server_error", "could not store the authorization code")
+		return
+	}
+	s.log.Info("oauth: authorized", "client_id", req.ClientID, "sub", g.Identity.Subject, "grant", g.ID)
+	// RFC 6749 s4.1.2 and RFC 9207 s2.
+	v := url.Values{"code": {authCode}, "iss": {s.cfg.Issuer}}
+	if req.State != "" {
+		v.Set("state", req.State)
+	}
+	s.redirect(w, r, req.ResolvedURI, v)
+}

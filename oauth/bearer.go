@@ -1,0 +1,222 @@
+package oauth
+
+// Bearer token checks for the MCP endpoints: RFC 6750 s2.1 (Authorization
+// header only), s3 (WWW-Authenticate), RFC 9728 s5.1 (resource_metadata),
+// RFC 8707 and MCP 2025-11-25 "Token Audience Binding and Validation".
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const maxBearerLen = 512
+
+// tokenCache maps the SHA-256 of an access token to what the bearer check
+// needs, so that the common request costs one hash and two map reads under
+// a read lock. The store stays authoritative: a miss loads from it, and
+// revocation in this process updates the cache at once. (With several
+// processes sharing a store, a revocation elsewhere takes effect here when
+// the token expires; keep AccessTokenTTL short in that setup.)
+type tokenCache struct {
+	mu        sync.RWMutex
+	tokens    map[[32]byte]*accessEntry
+	grants    map[string]*grantEntry
+	nextSweep time.Time
+}
+
+type accessEntry struct {
+	grant    *grantEntry
+	resource string // without trailing slash
+	expires  int64  // unix nanoseconds
+}
+
+// grantEntry is shared by all cached tokens of a grant, so that revoking
+// the grant or changing its identity reaches all of them in one step.
+type grantEntry struct {
+	identity atomic.Pointer[Identity] // read-only once stored
+	revoked  atomic.Bool
+}
+
+func (c *tokenCache) init() {
+	c.tokens = map[[32]byte]*accessEntry{}
+	c.grants = map[string]*grantEntry{}
+}
+
+// add caches an access token (its hash, never the token itself).
+func (c *tokenCache) add(token string, ar *accessRecord, id *Identity) {
+	c.put(sha256.Sum256([]byte(token)), ar, id, time.Now())
+}
+
+func (c *tokenCache) put(key [32]byte, ar *accessRecord, id *Identity, now time.Time) *accessEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now.After(c.nextSweep) {
+		n := now.UnixNano()
+		for k, e := range c.tokens {
+			if n >= e.expires || e.grant.revoked.Load() {
+				delete(c.tokens, k)
+			}
+		}
+		c.nextSweep = now.Add(time.Minute)
+	}
+	g := c.grants[ar.GrantID]
+	if g == nil {
+		g = &grantEntry{}
+		idCopy := *id
+		g.identity.Store(&idCopy)
+		c.grants[ar.GrantID] = g
+	}
+	e := &accessEntry{grant: g, resource: strings.TrimSuffix(ar.Resource, "/"), expires: ar.ExpiresAt.UnixNano()}
+	c.tokens[key] = e
+	return e
+}
+
+func (c *tokenCache) drop(token string) {
+	key := sha256.Sum256([]byte(token))
+	c.mu.Lock()
+	delete(c.tokens, key)
+	c.mu.Unlock()
+}
+
+func (c *tokenCache) revokeGrant(id string) {
+	c.mu.Lock()
+	if g := c.grants[id]; g != nil {
+		g.revoked.Store(true)
+		delete(c.grants, id)
+	}
+	c.mu.Unlock()
+}
+
+func (c *tokenCache) setIdentity(grantID string, id *Identity) {
+	idCopy := *id
+	c.mu.RLock()
+	if g := c.grants[grantID]; g != nil {
+		g.identity.Store(&idCopy)
+	}
+	c.mu.RUnlock()
+}
+
+var (
+	errTokenUnknown = errors.New("the access token is invalid, expired or revoked")
+	errTokenStore   = errors.New("token lookup failed")
+)
+
+// lookupAccess finds a live access token: cache first, then store.
+func (s *Server) lookupAccess(ctx context.Context, token string) (*accessEntry, error) {
+	// Hash from a stack buffer: converting a string longer than 32 bytes
+	// to []byte would allocate on every request.
+	var buf [maxBearerLen]byte
+	key := sha256.Sum256(buf[:copy(buf[:], token)])
+	now := s.now()
+	s.cache.mu.RLock()
+	e := s.cache.tokens[key]
+	s.cache.mu.RUnlock()
+	if e != nil {
+		if now.UnixNano() >= e.expires || e.grant.revoked.Load() {
+			return nil, errTokenUnknown
+		}
+		return e, nil
+	}
+	var ar accessRecord
+	if err := s.getJSON(ctx, kindAccess, hex.EncodeToString(key[:]), &ar); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, errTokenUnknown
+		}
+		s.log.Error("oauth: access token lookup", "err", err)
+		return nil, errTokenStore
+	}
+	if !now.Before(ar.ExpiresAt) {
+		return nil, errTokenUnknown
+	}
+	var g grant
+	if err := s.getJSON(ctx, kindGrant, ar.GrantID, &g); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, errTokenUnknown // the grant was revoked
+		}
+		s.log.Error("oauth: grant lookup", "err", err)
+		return nil, errTokenStore
+	}
+	return s.cache.put(key, &ar, &g.Identity, now), nil
+}
+
+// RequireBearer protects next, the MCP endpoint whose resource URL is
+// resource (one of Config.Resources). A request passes with an
+// "Authorization: Bearer" access token that we issued, that has not expired
+// or been revoked, and whose audience is this resource; next then finds the
+// user through IdentityFromContext (ClientID and GrantID set). The Identity
+// is shared between requests: treat it as read-only.
+//
+// Otherwise the answer is 401 with a WWW-Authenticate challenge naming the
+// resource's RFC 9728 metadata, which is how an MCP client discovers where
+// to sign in (MCP 2025-11-25 "Protected Resource Metadata Discovery").
+func (s *Server) RequireBearer(resource string, next http.Handler) http.Handler {
+	want := strings.TrimSuffix(resource, "/")
+	challenge := `Bearer resource_metadata="` + ProtectedResourceMetadataURL(resource) + `"`
+	if len(s.cfg.Scopes) > 0 {
+		// MCP 2025-11-25 "Scope Selection Strategy": the scope to request.
+		challenge += `, scope="` + strings.Join(s.cfg.Scopes, " ") + `"`
+	}
+	deny := func(w http.ResponseWriter, status int, code, desc string) {
+		v := challenge
+		if code != "" {
+			// RFC 6750 s3: error and error_description are quoted strings;
+			// desc is ours and contains no quote or backslash.
+			v += `, error="` + code + `", error_description="` + desc + `"`
+		}
+		w.Header().Set("WWW-Authenticate", v)
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, http.StatusText(status)+": "+desc, status)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// RFC 6750 s2.3: a token in the URL leaks into logs and history;
+		// we support only the header and refuse the query form outright.
+		if strings.Contains(r.URL.RawQuery, "access_token") && r.URL.Query().Has("access_token") {
+			deny(w, http.StatusBadRequest, "invalid_request", "access tokens in the query string are not accepted; send an Authorization: Bearer header")
+			return
+		}
+		auth := r.Header["Authorization"]
+		if len(auth) == 0 {
+			// RFC 6750 s3.1: no credentials, no error code.
+			deny(w, http.StatusUnauthorized, "", "authorization required")
+			return
+		}
+		if len(auth) > 1 {
+			deny(w, http.StatusBadRequest, "invalid_request", "more than one Authorization header")
+			return
+		}
+		scheme, token, _ := strings.Cut(auth[0], " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			deny(w, http.StatusUnauthorized, "", "authorization required (Bearer)")
+			return
+		}
+		token = strings.TrimSpace(token)
+		if token == "" || len(token) > maxBearerLen {
+			deny(w, http.StatusUnauthorized, "invalid_token", "malformed access token")
+			return
+		}
+		e, err := s.lookupAccess(r.Context(), token)
+		if err != nil {
+			if errors.Is(err, errTokenStore) {
+				w.Header().Set("Retry-After", "5")
+				http.Error(w, "token lookup failed, retry", http.StatusServiceUnavailable)
+				return
+			}
+			deny(w, http.StatusUnauthorized, "invalid_token", err.Error())
+			return
+		}
+		if e.resource != want {
+			// MCP 2025-11-25 "Access Token Privilege Restriction": a token
+			// for another resource must be refused (no token passthrough).
+			deny(w, http.StatusUnauthorized, "invalid_token", "the access token was issued for another resource")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), e.grant.identity.Load())))
+	})
+}

@@ -1,0 +1,220 @@
+package oauth
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// metadataHost serves client ID metadata documents over TLS on loopback.
+type metadataHost struct {
+	srv     *httptest.Server
+	fetches atomic.Int32
+	doc     func(url string) (status int, header map[string]string, body string)
+}
+
+func newMetadataHost(t *testing.T) *metadataHost {
+	m := &metadataHost{}
+	m.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.fetches.Add(1)
+		status, hdr, body := m.doc(m.srv.URL + r.URL.Path)
+		w.Header().Set("Content-Type", "application/json")
+		for k, v := range hdr {
+			w.Header().Set(k, v)
+		}
+		w.WriteHeader(status)
+		w.Write([]byte(body))
+	}))
+	t.Cleanup(m.srv.Close)
+	return m
+}
+
+func goodDoc(url string) string {
+	b, _ := json.Marshal(map[string]any{
+		"client_id": url, "client_name": "Doc Client", "redirect_uris": []string{testRedirect},
+		"token_endpoint_auth_method": "none", "grant_types": []string{"authorization_code", "refresh_token"},
+	})
+	return string(b)
+}
+
+func cimdEnv(t *testing.T, allowPrivate bool) (*env, *metadataHost) {
+	m := newMetadataHost(t)
+	e := newEnv(t, func(c *Config) {
+		c.AllowPrivateClientMetadataHosts = allowPrivate
+		c.HTTPClient = m.srv.Client()
+	})
+	return e, m
+}
+
+func TestClientIDMetadataDocumentFlow(t *testing.T) {
+	e, m := cimdEnv(t, true)
+	m.doc = func(u string) (int, map[string]string, string) { return 200, nil, goodDoc(u) }
+	clientID := m.srv.URL + "/oauth/client.json"
+	resp := e.get(e.browser, e.url("/authorize?"+authParams(clientID).Encode()))
+	page := readBody(resp)
+	if resp.StatusCode != 200 || !strings.Contains(page, "Doc Client") || !strings.Contains(page, strings.TrimPrefix(m.srv.URL, "https://")) {
+		t.Fatalf("consent: %d %s", resp.StatusCode, page)
+	}
+	code := e.authorize(clientID)
+	st, out, _ := e.token(codeForm(clientID, code), "", "")
+	if st != 200 {
+		t.Fatalf("token: %d %v", st, out)
+	}
+	if resp, _ := e.call("/mcp", out["access_token"].(string)); resp.StatusCode != 200 {
+		t.Fatal("protected call refused")
+	}
+	if n := m.fetches.Load(); n != 1 {
+		t.Errorf("document fetched %d times, want 1 (cached)", n)
+	}
+	// Metadata documents are never stored as registrations.
+	if n := e.store.count(kindClient); n != 0 {
+		t.Errorf("%d clients stored", n)
+	}
+}
+
+func TestClientIDMetadataDocumentErrors(t *testing.T) {
+	e, m := cimdEnv(t, true)
+	for _, tc := range []struct {
+		name string
+		doc  func(u string) (int, map[string]string, string)
+		want string
+	}{
+		{"client_id mismatch", func(u string) (int, map[string]string, string) {
+			return 200, nil, goodDoc("https://other.example/client.json")
+		}, "does not equal the document URL"},
+		{"no redirect_uris", func(u string) (int, map[string]string, string) {
+			return 200, nil, `{"client_id":"` + u + `","client_name":"x"}`
+		}, "redirect_uris is required"},
+		{"bad redirect", func(u string) (int, map[string]string, string) {
+			return 200, nil, `{"client_id":"` + u + `","redirect_uris":["javascript:alert(1)"]}`
+		}, "not allowed"},
+		{"secret", func(u string) (int, map[string]string, string) {
+			return 200, nil, `{"client_id":"` + u + `","redirect_uris":["` + testRedirect + `"],"token_endpoint_auth_method":"client_secret_basic"}`
+		}, "not supported"},
+		{"not json", func(u string) (int, map[string]string, string) { return 200, nil, "<html>" }, "not a JSON object"},
+		{"html type", func(u string) (int, map[string]string, string) {
+			return 200, map[string]string{"Content-Type": "text/html"}, goodDoc(u)
+		}, "Content-Type"},
+		{"404", func(u string) (int, map[string]string, string) { return 404, nil, "" }, "HTTP 404"},
+		{"redirect", func(u string) (int, map[string]string, string) {
+			return 302, map[string]string{"Location": "/elsewhere.json"}, ""
+		}, "redirects"},
+		{"too large", func(u string) (int, map[string]string, string) {
+			return 200, nil, `{"client_id":"` + u + `","redirect_uris":["` + testRedirect + `"],"pad":"` + strings.Repeat("x", 70<<10) + `"}`
+		}, "larger than"},
+	} {
+		m.doc = tc.doc
+		clientID := m.srv.URL + "/" + strings.ReplaceAll(tc.name, " ", "-") + ".json"
+		resp := e.get(e.browser, e.url("/authorize?"+authParams(clientID).Encode()))
+		page := readBody(resp)
+		if resp.StatusCode != 400 || resp.Header.Get("Location") != "" || !strings.Contains(page, tc.want) {
+			t.Errorf("%s: %d, page lacks %q:\n%s", tc.name, resp.StatusCode, tc.want, page)
+		}
+	}
+	// A redirect URI not in the document is refused, even on loopback.
+	m.doc = func(u string) (int, map[string]string, string) { return 200, nil, goodDoc(u) }
+	p := authParams(m.srv.URL + "/client.json")
+	p.Set("redirect_uri", "http://127.0.0.1:33418/other")
+	resp := e.get(e.browser, e.url("/authorize?"+p.Encode()))
+	readBody(resp)
+	if resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
+		t.Errorf("unlisted redirect: %d", resp.StatusCode)
+	}
+	// At the token endpoint a bad document is invalid_client.
+	m.doc = func(u string) (int, map[string]string, string) { return 404, nil, "" }
+	st, out, _ := e.token(refreshForm(m.srv.URL+"/gone.json", "mrt_x"), "", "")
+	if st != 401 || out["error"] != "invalid_client" {
+		t.Errorf("token with bad document: %d %v", st, out)
+	}
+}
+
+func TestClientIDMetadataDocumentCaching(t *testing.T) {
+	e, m := cimdEnv(t, true)
+	cc := ""
+	m.doc = func(u string) (int, map[string]string, string) {
+		return 200, map[string]string{"Cache-Control": cc}, goodDoc(u)
+	}
+	fetch := func(id string) {
+		t.Helper()
+		if _, err := e.srv.lookupClient(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cc = "max-age=120"
+	fetch(m.srv.URL + "/a.json")
+	fetch(m.srv.URL + "/a.json")
+	if m.fetches.Load() != 1 {
+		t.Fatalf("fetches %d", m.fetches.Load())
+	}
+	e.clock.Advance(121 * time.Second)
+	fetch(m.srv.URL + "/a.json")
+	if m.fetches.Load() != 2 {
+		t.Fatalf("after max-age: fetches %d", m.fetches.Load())
+	}
+	cc = "no-store"
+	fetch(m.srv.URL + "/b.json")
+	fetch(m.srv.URL + "/b.json")
+	if m.fetches.Load() != 4 {
+		t.Fatalf("no-store: fetches %d", m.fetches.Load())
+	}
+	for in, want := range map[string]time.Duration{
+		"":                    metadataDefaultTTL,
+		"max-age=0":           metadataMinTTL,
+		"public, max-age=600": 10 * time.Minute,
+		"max-age=99999999":    metadataMaxTTL,
+		"no-cache":            0,
+		"max-age=junk":        metadataDefaultTTL,
+	} {
+		if got := cacheTTL(in); got != want {
+			t.Errorf("cacheTTL(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestClientIDMetadataDocumentSSRF(t *testing.T) {
+	e, m := cimdEnv(t, false)
+	m.doc = func(u string) (int, map[string]string, string) { return 200, nil, goodDoc(u) }
+	clientID := m.srv.URL + "/client.json" // https://127.0.0.1:port/...
+	resp := e.get(e.browser, e.url("/authorize?"+authParams(clientID).Encode()))
+	page := readBody(resp)
+	if resp.StatusCode != 400 || !strings.Contains(page, "loopback, private") {
+		t.Fatalf("loopback document fetched: %d %s", resp.StatusCode, page)
+	}
+	if n := m.fetches.Load(); n != 0 {
+		t.Fatalf("the guard let %d requests through", n)
+	}
+	// "localhost" resolves to loopback: refused at dial time too.
+	localhost := strings.Replace(m.srv.URL, "127.0.0.1", "localhost", 1) + "/client.json"
+	if _, err := e.srv.lookupClient(t.Context(), localhost); err == nil || !strings.Contains(err.Error(), "loopback, private") {
+		t.Fatalf("localhost: %v", err)
+	}
+	for addr, refused := range map[string]bool{
+		"127.0.0.1:443": true, "10.1.2.3:443": true, "172.16.0.1:443": true, "192.168.1.1:443": true,
+		"169.254.169.254:80": true, "0.0.0.0:443": true, "224.0.0.1:443": true, "100.64.0.1:443": true,
+		"[::1]:443": true, "[fe80::1]:443": true, "[fc00::1]:443": true, "[::]:443": true, "[::ffff:127.0.0.1]:443": true,
+		"93.184.216.34:443": false, "[2606:2800:220:1::1]:443": false,
+	} {
+		if err := ssrfGuard("tcp", addr, nil); (err != nil) != refused {
+			t.Errorf("ssrfGuard(%s) = %v, want refused=%v", addr, err, refused)
+		}
+	}
+}
+
+func TestIsMetadataDocumentURL(t *testing.T) {
+	for id, want := range map[string]bool{
+		"https://app.example/client.json": true,
+		"https://app.example/":            false,
+		"https://app.example":             false,
+		"http://app.example/client.json":  false,
+		"https://u@app.example/c.json":    false,
+		"mcp_client_ABC":                  false,
+	} {
+		if got := isMetadataDocumentURL(id); got != want {
+			t.Errorf("%q: %v", id, got)
+		}
+	}
+}

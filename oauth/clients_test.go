@@ -1,0 +1,212 @@
+package oauth
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidateRedirectURI(t *testing.T) {
+	for _, tc := range []struct {
+		uri string
+		ok  bool
+	}{
+		// Real clients.
+		{"http://127.0.0.1:33418/", true},                      // VS Code native
+		{"https://vscode.dev/redirect", true},                  // VS Code web
+		{"https://claude.ai/api/mcp/auth_callback", true},      // Claude
+		{"http://localhost:6274/oauth/callback", true},         // MCP Inspector
+		{"cursor://anysphere.cursor-mcp/oauth/callback", true}, // Cursor, private-use scheme
+		{"com.example.app:/oauth2redirect", true},              // RFC 8252 s7.1 form
+		{"http://[::1]:8080/cb", true},                         // IPv6 loopback
+		{"http://127.1.2.3/cb", true},                          // 127.0.0.0/8
+		{"https://app.example.com/cb?tenant=1", true},          // query is fine
+		{"HTTPS://app.example.com/cb", true},                   // scheme is case-insensitive
+		{"http://example.com/cb", false},                       // http off loopback
+		{"http://localhost.evil.com/cb", false},                // not loopback
+		{"http://10.0.0.1/cb", false},                          // private is not loopback
+		{"https://app.example.com/cb#frag", false},             // fragment
+		{"https://app.example.com/cb#", false},                 // empty fragment
+		{"javascript:alert(1)", false},                         //
+		{"JavaScript:alert(1)", false},                         // mixed case
+		{"data:text/html,<script>alert(1)</script>", false},    //
+		{"file:///etc/passwd", false},                          //
+		{"vbscript:msgbox", false},                             //
+		{"about:blank", false},                                 //
+		{"blob:https://a.example/uuid", false},                 //
+		{"https://user:pass@app.example.com/cb", false},        // userinfo
+		{"/relative/cb", false},                                // not absolute
+		{"", false},                                            //
+		{"https:///nohost", false},                             //
+		{"https://app.example.com/c b", false},                 // whitespace
+		{"https://app.example.com/" + strings.Repeat("a", 2001), false},
+	} {
+		err := validateRedirectURI(tc.uri)
+		if (err == nil) != tc.ok {
+			t.Errorf("validateRedirectURI(%q) = %v, want ok=%v", tc.uri, err, tc.ok)
+		}
+	}
+}
+
+func TestMatchRedirectURI(t *testing.T) {
+	reg := []string{
+		"http://127.0.0.1:33418/",
+		"https://vscode.dev/redirect",
+		"https://claude.ai/api/mcp/auth_callback",
+		"http://localhost:6274/oauth/callback",
+		"cursor://anysphere.cursor-mcp/oauth/callback",
+		"http://[::1]/cb",
+		"https://app.example.com:8443/cb",
+	}
+	for _, tc := range []struct {
+		uri string
+		ok  bool
+	}{
+		{"http://127.0.0.1:33418/", true},
+		{"http://127.0.0.1:51000/", true}, // RFC 8252 s7.3: any port on loopback
+		{"http://127.0.0.1/", true},       // no port at all
+		{"http://localhost:9999/oauth/callback", true},
+		{"http://[::1]:4000/cb", true},
+		{"https://vscode.dev/redirect", true},
+		{"https://claude.ai/api/mcp/auth_callback", true},
+		{"cursor://anysphere.cursor-mcp/oauth/callback", true},
+		{"https://app.example.com:8443/cb", true},
+		{"https://app.example.com:9443/cb", false},   // other port, not loopback
+		{"https://app.example.com/cb", false},        // port dropped
+		{"https://vscode.dev/redirect/extra", false}, // extra path
+		{"https://vscode.dev/redirect?x=1", false},   // extra query
+		{"https://vscode.dev/redirect#frag", false},  // fragment
+		{"https://evil@vscode.dev/redirect", false},  // userinfo
+		{"HTTPS://vscode.dev/redirect", false},       // exact match: scheme case differs
+		{"https://VSCODE.dev/redirect", false},       // exact match: host case differs
+		{"http://127.0.0.1:33418/other", false},      // loopback, other path
+		{"http://127.0.0.2:33418/", false},           // other loopback address
+		{"http://localhost:33418/", false},           // localhost is not 127.0.0.1
+		{"http://user@127.0.0.1:5000/", false},       // userinfo on loopback
+		{"http://127.0.0.1:5000/#x", false},          // fragment on loopback
+		{"HTTP://127.0.0.1:5000/", false},            // scheme case on loopback
+		{"https://127.0.0.1:33418/", false},          // scheme differs
+		{"cursor://anysphere.cursor-mcp/oauth/callback2", false},
+		{"http://127.0.0.1:33418/?", false},
+	} {
+		if got := matchRedirectURI(reg, tc.uri); got != tc.ok {
+			t.Errorf("matchRedirectURI(%q) = %v, want %v", tc.uri, got, tc.ok)
+		}
+	}
+}
+
+func TestRegisterPublicClient(t *testing.T) {
+	e := newEnv(t)
+	code, out := e.register(map[string]any{
+		"redirect_uris":              []string{"http://127.0.0.1:33418/", "cursor://anysphere.cursor-mcp/oauth/callback"},
+		"token_endpoint_auth_method": "none",
+		"client_name":                "Cursor",
+		"unknown_field":              "ignored", // RFC 7591 s2
+	})
+	if code != 201 {
+		t.Fatalf("status %d %v", code, out)
+	}
+	id, _ := out["client_id"].(string)
+	if !strings.HasPrefix(id, prefixClientID) || out["client_secret"] != nil || out["secret_hash"] != nil ||
+		out["client_name"] != "Cursor" || out["token_endpoint_auth_method"] != "none" || out["client_id_issued_at"] == nil {
+		t.Fatalf("response %v", out)
+	}
+	c, err := e.srv.lookupClient(t.Context(), id)
+	if err != nil || c.ClientName != "Cursor" || len(c.RedirectURIs) != 2 || c.SecretHash != "" {
+		t.Fatalf("stored %+v %v", c, err)
+	}
+}
+
+func TestRegisterConfidentialClient(t *testing.T) {
+	e := newEnv(t)
+	code, out := e.register(map[string]any{"redirect_uris": []string{"https://app.example.com/cb"}, "token_endpoint_auth_method": "client_secret_post"})
+	if code != 201 {
+		t.Fatalf("status %d %v", code, out)
+	}
+	secret, _ := out["client_secret"].(string)
+	if !strings.HasPrefix(secret, prefixClientSecret) || out["client_secret_expires_at"] != float64(0) {
+		t.Fatalf("response %v", out)
+	}
+	raw, err := e.store.Get(t.Context(), kindClient, out["client_id"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), secret) || !strings.Contains(string(raw), hashToken(secret)) {
+		t.Fatalf("store must hold the secret's hash only: %s", raw)
+	}
+	// Default method is client_secret_basic (RFC 7591 s2).
+	_, out = e.register(map[string]any{"redirect_uris": []string{"https://app.example.com/cb"}})
+	if out["token_endpoint_auth_method"] != "client_secret_basic" || out["client_secret"] == nil {
+		t.Fatalf("default method: %v", out)
+	}
+}
+
+func TestRegisterErrors(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name   string
+		body   string
+		ctype  string
+		status int
+		code   string
+	}{
+		{"no redirect", `{"client_name":"x"}`, "application/json", 400, "invalid_redirect_uri"},
+		{"http remote", `{"redirect_uris":["http://example.com/cb"]}`, "application/json", 400, "invalid_redirect_uri"},
+		{"javascript", `{"redirect_uris":["javascript:alert(1)"]}`, "application/json", 400, "invalid_redirect_uri"},
+		{"fragment", `{"redirect_uris":["https://a.example/cb#x"]}`, "application/json", 400, "invalid_redirect_uri"},
+		{"too many", `{"redirect_uris":[` + strings.Repeat(`"https://a.example/cb",`, 10) + `"https://a.example/cb"]}`, "application/json", 400, "invalid_redirect_uri"},
+		{"bad method", `{"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"private_key_jwt"}`, "application/json", 400, "invalid_client_metadata"},
+		{"bad grant", `{"redirect_uris":["https://a.example/cb"],"grant_types":["implicit"]}`, "application/json", 400, "invalid_client_metadata"},
+		{"bad response type", `{"redirect_uris":["https://a.example/cb"],"response_types":["token"]}`, "application/json", 400, "invalid_client_metadata"},
+		{"long name", `{"redirect_uris":["https://a.example/cb"],"client_name":"` + strings.Repeat("n", 501) + `"}`, "application/json", 400, "invalid_client_metadata"},
+		{"bad logo", `{"redirect_uris":["https://a.example/cb"],"logo_uri":"javascript:x"}`, "application/json", 400, "invalid_client_metadata"},
+		{"not json", `redirect_uris=x`, "application/json", 400, "invalid_client_metadata"},
+		{"wrong type", `{"redirect_uris":"https://a.example/cb"}`, "application/json", 400, "invalid_client_metadata"},
+		{"form body", `{"redirect_uris":["https://a.example/cb"]}`, "application/x-www-form-urlencoded", 400, "invalid_client_metadata"},
+		{"huge body", `{"redirect_uris":["https://a.example/cb"],"x":"` + strings.Repeat("a", 20000) + `"}`, "application/json", 400, "invalid_client_metadata"},
+	} {
+		resp, err := http.Post(e.url("/register"), tc.ctype, strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out map[string]string
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || out["error"] != tc.code || out["error_description"] == "" {
+			t.Errorf("%s: %d %v, want %d %s", tc.name, resp.StatusCode, out, tc.status, tc.code)
+		}
+	}
+	resp := e.get(http.DefaultClient, e.url("/register"))
+	resp.Body.Close()
+	if resp.StatusCode != 405 {
+		t.Errorf("GET /register: %d", resp.StatusCode)
+	}
+}
+
+func TestRegisterRateLimit(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.RegistrationBurst = 3; c.RegistrationRate = 10 * time.Second })
+	body := `{"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"none"}`
+	post := func() *http.Response {
+		resp, err := http.Post(e.url("/register"), "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for i := range 3 {
+		if r := post(); r.StatusCode != 201 {
+			t.Fatalf("registration %d: %d", i, r.StatusCode)
+		}
+	}
+	r := post()
+	if r.StatusCode != 429 || r.Header.Get("Retry-After") != "10" {
+		t.Fatalf("4th registration: %d Retry-After %q", r.StatusCode, r.Header.Get("Retry-After"))
+	}
+	e.clock.Advance(10 * time.Second)
+	if r := post(); r.StatusCode != 201 {
+		t.Fatalf("after refill: %d", r.StatusCode)
+	}
+}

@@ -1,0 +1,40 @@
+package oauth
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// oauthError is an error response in the form of RFC 6749 s5.2 (token and
+// revocation endpoints), RFC 7591 s3.2.2 (registration) and RFC 6749
+// s4.1.2.1 (authorization, as redirect parameters).
+type oauthError struct {
+	status      int
+	code        string // the "error" parameter
+	description string // "error_description": for developers, never secret
+}
+
+func (e *oauthError) Error() string { return e.code + ": " + e.description }
+
+func errInvalidRequest(desc string) *oauthError {
+	return &oauthError{http.StatusBadRequest, "invalid_request", desc}
+}
+func errInvalidGrant(desc string) *oauthError {
+	return &oauthError{http.StatusBadRequest, "invalid_grant", desc}
+}
+func errInvalidClient(desc string) *oauthError {
+	return &oauthError{http.StatusUnauthorized, "invalid_client", desc}
+}
+
+// writeJSONError writes e as the JSON body of RFC 6749 s5.2.
+func writeJSONError(w http.ResponseWriter, e *oauthError) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(e.status)
+	json.NewEncoder(w).Encode(struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+	}{e.code, e.description})
+}

@@ -1,0 +1,65 @@
+package oauth
+
+// The few HTML pages a person sees: consent, and errors that must not be
+// redirected to a client we cannot trust.
+
+import (
+	"html/template"
+	"net/http"
+)
+
+// pageHeaders keep our pages out of frames (clickjacking a consent button,
+// RFC 9700 s4.16), out of caches, and free of any script.
+func pageHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+}
+
+const pageStyle = `body{font:16px/1.5 system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#222}
+h1{font-size:1.4rem}.box{border:1px solid #ccc;border-radius:8px;padding:1rem 1.25rem}
+code{background:#f3f3f3;padding:0 .25rem;border-radius:4px;word-break:break-all}
+button{font:inherit;padding:.5rem 1.2rem;margin-right:.5rem;border-radius:6px;border:1px solid #888;cursor:pointer}
+button.primary{background:#1f5fd6;color:#fff;border-color:#1f5fd6}.muted{color:#666;font-size:.9rem}`
+
+var consentPage = template.Must(template.New("consent").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Allow access? · {{.Service}}</title><style>` + pageStyle + `</style></head>
+<body><h1>Allow <strong>{{.ClientName}}</strong> to use {{.Service}}?</h1>
+<div class="box">
+<p><strong>{{.ClientName}}</strong>{{if .ClientHost}} (from <code>{{.ClientHost}}</code>){{else}} (a name the application chose; this server has not verified it){{end}} wants to use this server's MCP tools <strong>as you</strong>, with your permissions, until you revoke its access.</p>
+<p>After you sign in, you will be sent back to <code>{{.RedirectHost}}</code>.</p>
+{{if .Scope}}<p>Requested scope: <code>{{.Scope}}</code></p>{{end}}
+<p class="muted">Resource: <code>{{.Resource}}</code></p>
+</div>
+<p class="muted">Only allow applications you started yourself. If you did not just connect an MCP client, choose Deny.</p>
+<form method="post" action="{{.Action}}">
+<input type="hidden" name="pending" value="{{.Pending}}">
+<input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<button class="primary" type="submit" name="decision" value="approve">Allow and sign in</button>
+<button type="submit" name="decision" value="deny">Deny</button>
+</form></body></html>`))
+
+type consentData struct {
+	Service, ClientName, ClientHost, RedirectHost, Scope, Resource string
+	Action, Pending, CSRF                                          string
+}
+
+var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{{.Title}} · {{.Service}}</title><style>` + pageStyle + `</style></head>
+<body><h1>{{.Title}}</h1><div class="box"><p>{{.Message}}</p><p>{{.Action}}</p></div></body></html>`))
+
+// showError renders an error page. It is used instead of an OAuth error
+// redirect whenever the redirect target itself is in doubt (RFC 6749
+// s4.1.2.1: unknown client or bad redirect_uri must not redirect).
+func (s *Server) showError(w http.ResponseWriter, status int, title, message, action string) {
+	pageHeaders(w)
+	w.WriteHeader(status)
+	errorPage.Execute(w, struct{ Service, Title, Message, Action string }{s.cfg.ServiceName, title, message, action})
+}

@@ -1,0 +1,904 @@
+package oauth
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fileTestOpen opens path with a clock, a captured log and the given
+// adjustments to the configuration.
+func fileTestOpen(t *testing.T, path string, now func() time.Time, log io.Writer, adjust ...FileStoreOption) (*FileStore, error) {
+	t.Helper()
+	if log == nil {
+		log = io.Discard
+	}
+	opts := []FileStoreOption{
+		WithFileStoreLogger(slog.New(slog.NewTextHandler(log, nil))),
+		func(c *fileConfig) {
+			if now != nil {
+				c.now = now
+			}
+		},
+	}
+	return OpenFileStore(path, append(opts, adjust...)...)
+}
+
+func fileTestMustOpen(t *testing.T, path string, adjust ...FileStoreOption) *FileStore {
+	t.Helper()
+	s, err := fileTestOpen(t, path, nil, nil, adjust...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func fileTestPut(t *testing.T, s Store, kind, key, value string) {
+	t.Helper()
+	if err := s.Put(context.Background(), kind, key, []byte(value), time.Time{}); err != nil {
+		t.Fatalf("Put(%q, %q): %v", kind, key, err)
+	}
+}
+
+func fileTestSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+func TestFileStoreBehaviour(t *testing.T) {
+	storeRunBehaviour(t, func(t *testing.T, now func() time.Time) Store {
+		s, err := fileTestOpen(t, filepath.Join(t.TempDir(), "store"), now, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// TestFileStoreBehaviourAfterReopen runs the shared table on a store that
+// is closed and reopened before every read, so what the table checks is
+// what the file says, not only what the map says.
+func TestFileStoreBehaviourAfterReopen(t *testing.T) {
+	storeRunBehaviour(t, func(t *testing.T, now func() time.Time) Store {
+		return &fileReopener{t: t, path: filepath.Join(t.TempDir(), "store"), now: now}
+	})
+}
+
+// fileReopener is a Store that reopens its FileStore before each Get. It
+// serializes calls, since a reopen must not close the store under another.
+type fileReopener struct {
+	mu     sync.Mutex
+	t      *testing.T
+	path   string
+	now    func() time.Time
+	s      *FileStore
+	closed bool
+}
+
+func (r *fileReopener) store() *FileStore {
+	if r.s == nil {
+		s, err := fileTestOpen(r.t, r.path, r.now, nil)
+		if err != nil {
+			r.t.Fatalf("reopen: %v", err)
+		}
+		r.s = s
+	}
+	return r.s
+}
+
+func (r *fileReopener) Get(ctx context.Context, kind, key string) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, ErrStoreClosed
+	}
+	if r.s != nil {
+		if err := r.s.Close(); err != nil {
+			r.t.Fatalf("close before reopen: %v", err)
+		}
+		r.s = nil
+	}
+	return r.store().Get(ctx, kind, key)
+}
+
+func (r *fileReopener) Put(ctx context.Context, kind, key string, value []byte, expires time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrStoreClosed
+	}
+	return r.store().Put(ctx, kind, key, value, expires)
+}
+
+func (r *fileReopener) Delete(ctx context.Context, kind, key string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrStoreClosed
+	}
+	return r.store().Delete(ctx, kind, key)
+}
+
+func (r *fileReopener) Update(ctx context.Context, kind, key string, fn func([]byte) ([]byte, time.Time, error)) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrStoreClosed
+	}
+	return r.store().Update(ctx, kind, key, fn)
+}
+
+func (r *fileReopener) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	if r.s == nil {
+		return nil
+	}
+	err := r.s.Close()
+	r.s = nil
+	return err
+}
+
+func TestFileStoreReopenSeesEverything(t *testing.T) {
+	clock := newStoreTestClock()
+	path := filepath.Join(t.TempDir(), "store")
+	s, err := fileTestOpen(t, path, clock.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 200 {
+		fileTestPut(t, s, "token", strconv.Itoa(i), strings.Repeat("v", i))
+	}
+	for i := 0; i < 200; i += 2 {
+		if err := s.Delete(ctx, "token", strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 {
+		err := s.Update(ctx, "grant", "g", func(cur []byte) ([]byte, time.Time, error) {
+			return append(cur, 'x'), time.Time{}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Put(ctx, "code", "short", []byte("c"), clock.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "code", "long", []byte("c"), clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	clock.Advance(30 * time.Minute)
+	s, err = fileTestOpen(t, path, clock.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 200 {
+		if i%2 == 0 {
+			storeMustMiss(t, s, "token", strconv.Itoa(i))
+		} else {
+			storeMustGet(t, s, "token", strconv.Itoa(i), []byte(strings.Repeat("v", i)))
+		}
+	}
+	storeMustGet(t, s, "grant", "g", []byte("xxxxx"))
+	storeMustMiss(t, s, "code", "short")
+	storeMustGet(t, s, "code", "long", []byte("c"))
+	clock.Advance(30 * time.Minute)
+	storeMustMiss(t, s, "code", "long")
+}
+
+// fileTestThreeRecords writes records a, b, c into a fresh file and returns
+// its bytes and the offset where c's record starts.
+func fileTestThreeRecords(t *testing.T) (data []byte, lastStart int64) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "store")
+	s := fileTestMustOpen(t, path)
+	fileTestPut(t, s, "k", "a", "first value")
+	fileTestPut(t, s, "k", "b", "second value")
+	lastStart = s.size
+	fileTestPut(t, s, "k", "c", "third value")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, lastStart
+}
+
+// fileTestReopenAB opens data (written to a fresh file) and checks that a
+// and b survived and c did not; it returns the log.
+func fileTestReopenAB(t *testing.T, data []byte, wantSize int64) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "store")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	s, err := fileTestOpen(t, path, nil, &log)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	storeMustGet(t, s, "k", "a", []byte("first value"))
+	storeMustGet(t, s, "k", "b", []byte("second value"))
+	storeMustMiss(t, s, "k", "c")
+	if got := fileTestSize(t, path); got != wantSize {
+		t.Fatalf("after open the file is %d bytes, want %d (cut back to the last good record)", got, wantSize)
+	}
+	// The store goes on working and the next open is clean.
+	fileTestPut(t, s, "k", "d", "fourth value")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var log2 bytes.Buffer
+	s, err = fileTestOpen(t, path, nil, &log2)
+	if err != nil {
+		t.Fatalf("second open: %v", err)
+	}
+	defer s.Close()
+	storeMustGet(t, s, "k", "d", []byte("fourth value"))
+	storeMustGet(t, s, "k", "a", []byte("first value"))
+	if log2.Len() != 0 {
+		t.Fatalf("second open logged %q, want nothing", log2.String())
+	}
+	return log.String()
+}
+
+func TestFileStoreTornTail(t *testing.T) {
+	data, lastStart := fileTestThreeRecords(t)
+	for cut := lastStart; cut < int64(len(data)); cut++ {
+		t.Run(fmt.Sprintf("cut at %d", cut), func(t *testing.T) {
+			log := fileTestReopenAB(t, data[:cut], lastStart)
+			if cut > lastStart && !strings.Contains(log, "torn last record") {
+				t.Errorf("log %q does not report the torn record", log)
+			}
+		})
+	}
+	t.Run("bad checksum in the last record", func(t *testing.T) {
+		bad := bytes.Clone(data)
+		bad[len(bad)-1] ^= 0x40
+		log := fileTestReopenAB(t, bad, lastStart)
+		if !strings.Contains(log, "checksum") {
+			t.Errorf("log %q does not name the checksum", log)
+		}
+	})
+	t.Run("zero-filled tail", func(t *testing.T) {
+		// What some filesystems show after a crash that extended the file
+		// but lost the data.
+		zeroed := append(bytes.Clone(data[:lastStart]), make([]byte, 100)...)
+		fileTestReopenAB(t, zeroed, lastStart)
+	})
+	t.Run("zeros after a torn record", func(t *testing.T) {
+		bad := append(bytes.Clone(data), make([]byte, 50)...)
+		bad[len(data)-1] ^= 0x40
+		fileTestReopenAB(t, bad, lastStart)
+	})
+}
+
+func TestFileStoreTornHeader(t *testing.T) {
+	for n := range len(fileMagic) {
+		path := filepath.Join(t.TempDir(), "store")
+		if err := os.WriteFile(path, []byte(fileMagic[:n]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := fileTestOpen(t, path, nil, nil)
+		if err != nil {
+			t.Fatalf("open of a %d-byte header: %v", n, err)
+		}
+		fileTestPut(t, s, "k", "a", "v")
+		s.Close()
+		s = fileTestMustOpen(t, path)
+		storeMustGet(t, s, "k", "a", []byte("v"))
+		s.Close()
+	}
+}
+
+func TestFileStoreRefusesCorruption(t *testing.T) {
+	data, lastStart := fileTestThreeRecords(t)
+	second := int64(len(fileMagic)) + (lastStart-int64(len(fileMagic)))/2 // records a and b have equal size
+	cases := []struct {
+		name  string
+		spoil func([]byte) []byte
+		want  string
+	}{
+		{"bit flip in a middle record", func(b []byte) []byte { b[second+12] ^= 1; return b }, "checksum mismatch"},
+		{"bit flip in the first record", func(b []byte) []byte { b[len(fileMagic)+9] ^= 1; return b }, "checksum mismatch"},
+		{"wrong length in a middle record", func(b []byte) []byte { b[second] += 3; return b }, "corrupt record"},
+		{"huge length in a middle record", func(b []byte) []byte { b[second+3] = 0x7f; return b }, "out of range"},
+		{"not a store file", func(b []byte) []byte { return []byte("{\"json\": \"document\"}") }, "not a store file"},
+		{"short file that is not a store file", func(b []byte) []byte { return []byte("xyz") }, "not a store file"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "store")
+			spoilt := c.spoil(bytes.Clone(data))
+			if err := os.WriteFile(path, spoilt, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := fileTestOpen(t, path, nil, nil)
+			if err == nil {
+				s.Close()
+				t.Fatal("open succeeded, want an error")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q does not contain %q", err, c.want)
+			}
+			// Nothing was thrown away, and the lock was released.
+			after, _ := os.ReadFile(path)
+			if !bytes.Equal(after, spoilt) {
+				t.Fatal("a refused open changed the file")
+			}
+			if s, err := fileTestOpen(t, path, nil, nil); err == nil || errors.Is(err, ErrStoreInUse) {
+				t.Fatalf("second open: %v, want the corruption error again", err)
+				s.Close()
+			}
+		})
+	}
+}
+
+func TestFileStoreCompaction(t *testing.T) {
+	clock := newStoreTestClock()
+	path := filepath.Join(t.TempDir(), "store")
+	floor := func(c *fileConfig) { c.compactFloor = 4096 }
+	s, err := fileTestOpen(t, path, clock.Now, nil, floor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	value := strings.Repeat("v", 100)
+	if err := s.Put(ctx, "code", "expiring-key", []byte(value), clock.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	fileTestPut(t, s, "client", "kept", "client record")
+	clock.Advance(time.Hour)
+	largest := int64(0)
+	for i := range 2000 {
+		fileTestPut(t, s, "token", "hot", value+strconv.Itoa(i))
+		largest = max(largest, fileTestSize(t, path))
+	}
+	// 2000 writes of ~130 bytes would be ~260 KB without compaction.
+	if largest > 3*4096 {
+		t.Fatalf("the file reached %d bytes, want compaction to keep it near the 4096-byte floor", largest)
+	}
+	storeMustGet(t, s, "token", "hot", []byte(value+"1999"))
+	storeMustGet(t, s, "client", "kept", []byte("client record"))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte("expiring-key")) {
+		t.Fatal("compaction kept an expired record")
+	}
+	if _, err := os.Stat(path + ".tmp"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("temp file left behind: %v", err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("compacted file mode %04o, want 0600", fi.Mode().Perm())
+	}
+	s = fileTestMustOpen(t, path)
+	defer s.Close()
+	storeMustGet(t, s, "token", "hot", []byte(value+"1999"))
+	storeMustGet(t, s, "client", "kept", []byte("client record"))
+}
+
+func TestFileStoreCompactsOnOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store")
+	never := func(c *fileConfig) { c.compactFloor = 1 << 40 }
+	s := fileTestMustOpen(t, path, never)
+	for i := range 300 {
+		fileTestPut(t, s, "token", "k"+strconv.Itoa(i%10), strconv.Itoa(i))
+	}
+	if err := s.Delete(context.Background(), "token", "k0"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	before := fileTestSize(t, path)
+	// A crash during compaction leaves a temp file; open must ignore it.
+	if err := os.WriteFile(path+".tmp", []byte("half a compaction"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = fileTestMustOpen(t, path)
+	defer s.Close()
+	after := fileTestSize(t, path)
+	if want := int64(len(fileMagic)) + s.live; after != want || after >= before/10 {
+		t.Fatalf("open left %d bytes (was %d), want exactly the %d live bytes", after, before, want)
+	}
+	storeMustMiss(t, s, "token", "k0")
+	for i := 1; i < 10; i++ {
+		storeMustGet(t, s, "token", "k"+strconv.Itoa(i), []byte(strconv.Itoa(290+i)))
+	}
+	if _, err := os.Stat(path + ".tmp"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stale temp file still there: %v", err)
+	}
+}
+
+func TestFileStoreMode(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "store")
+	s := fileTestMustOpen(t, path)
+	fileTestPut(t, s, "k", "k", "v")
+	s.Close()
+	for _, p := range []string{path, path + ".lock"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %04o, want 0600", filepath.Base(p), fi.Mode().Perm())
+		}
+	}
+	// A file someone loosened is tightened on open, and says so.
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	s, err := fileTestOpen(t, path, nil, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode after open %04o, want 0600", fi.Mode().Perm())
+	}
+	if !strings.Contains(log.String(), "0644") {
+		t.Errorf("log %q does not report the loose mode", log.String())
+	}
+}
+
+func TestFileStoreOneOpenAtATime(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store")
+	s := fileTestMustOpen(t, path)
+	if s2, err := fileTestOpen(t, path, nil, nil); !errors.Is(err, ErrStoreInUse) {
+		if err == nil {
+			s2.Close()
+		}
+		t.Fatalf("second open: %v, want ErrStoreInUse", err)
+	}
+	s.Close()
+	s = fileTestMustOpen(t, path)
+	s.Close()
+}
+
+func TestFileStoreOpenErrors(t *testing.T) {
+	if _, err := OpenFileStore(filepath.Join(t.TempDir(), "missing-dir", "store")); err == nil {
+		t.Fatal("open in a missing directory succeeded")
+	}
+}
+
+// fileFailing wraps the log file and fails writes (after writing half of
+// the bytes, as a full disk does) or fsyncs while its switches are on.
+type fileFailing struct {
+	storeFile
+	failWrite, failSync, failTruncate atomic.Bool
+}
+
+var errFileTestDisk = syscall.ENOSPC
+
+func (f *fileFailing) WriteAt(p []byte, off int64) (int, error) {
+	if f.failWrite.Load() {
+		n, _ := f.storeFile.WriteAt(p[:len(p)/2], off)
+		return n, errFileTestDisk
+	}
+	return f.storeFile.WriteAt(p, off)
+}
+
+func (f *fileFailing) Sync() error {
+	if f.failSync.Load() {
+		return syscall.EIO
+	}
+	return f.storeFile.Sync()
+}
+
+func (f *fileFailing) Truncate(n int64) error {
+	if f.failTruncate.Load() {
+		return syscall.EIO
+	}
+	return f.storeFile.Truncate(n)
+}
+
+func TestFileStoreDiskFailure(t *testing.T) {
+	for _, mode := range []string{"write", "sync", "write and truncate"} {
+		t.Run(mode, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "store")
+			var ff *fileFailing
+			wrap := func(c *fileConfig) {
+				c.wrap = func(f storeFile) storeFile { ff = &fileFailing{storeFile: f}; return ff }
+			}
+			s := fileTestMustOpen(t, path, wrap)
+			ctx := context.Background()
+			fileTestPut(t, s, "k", "a", "1")
+			fileTestPut(t, s, "counter", "n", "5")
+			switch mode {
+			case "write":
+				ff.failWrite.Store(true)
+			case "sync":
+				ff.failSync.Store(true)
+			case "write and truncate":
+				ff.failWrite.Store(true)
+				ff.failTruncate.Store(true)
+			}
+
+			if err := s.Put(ctx, "k", "a", []byte("2"), time.Time{}); err == nil {
+				t.Fatal("Put on a failing disk succeeded")
+			} else if !strings.Contains(err.Error(), "nothing was stored") {
+				t.Errorf("error %q does not say the write was lost", err)
+			}
+			// Larger than all later writes together, so that if its half-written
+			// bytes were not cut off they would sit after good records.
+			if err := s.Put(ctx, "k", "b", bytes.Repeat([]byte("x"), 10000), time.Time{}); err == nil {
+				t.Fatal("Put of a new key on a failing disk succeeded")
+			}
+			if err := s.Delete(ctx, "k", "a"); err == nil {
+				t.Fatal("Delete on a failing disk succeeded")
+			}
+			err := s.Update(ctx, "counter", "n", func(cur []byte) ([]byte, time.Time, error) {
+				return []byte("6"), time.Time{}, nil
+			})
+			if err == nil {
+				t.Fatal("Update on a failing disk succeeded")
+			}
+			// Still readable, and nothing changed.
+			storeMustGet(t, s, "k", "a", []byte("1"))
+			storeMustMiss(t, s, "k", "b")
+			storeMustGet(t, s, "counter", "n", []byte("5"))
+
+			// The disk recovers; writes work again.
+			ff.failWrite.Store(false)
+			ff.failSync.Store(false)
+			ff.failTruncate.Store(false)
+			fileTestPut(t, s, "k", "c", "3")
+			err = s.Update(ctx, "counter", "n", func(cur []byte) ([]byte, time.Time, error) {
+				if string(cur) != "5" {
+					t.Errorf("Update after recovery saw %q, want 5", cur)
+				}
+				return []byte("6"), time.Time{}, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			// The half-written batches left nothing the next open trips on.
+			s, err = fileTestOpen(t, path, nil, nil)
+			if err != nil {
+				t.Fatalf("reopen after disk errors: %v", err)
+			}
+			defer s.Close()
+			storeMustGet(t, s, "k", "a", []byte("1"))
+			storeMustMiss(t, s, "k", "b")
+			storeMustGet(t, s, "k", "c", []byte("3"))
+			storeMustGet(t, s, "counter", "n", []byte("6"))
+		})
+	}
+}
+
+// TestFileStoreCloseWhileWriting closes the store under concurrent writers:
+// each write either succeeded and is in the file, or failed with
+// ErrStoreClosed.
+func TestFileStoreCloseWhileWriting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store")
+	s := fileTestMustOpen(t, path)
+	var (
+		mu    sync.Mutex
+		acked []string
+		wg    sync.WaitGroup
+	)
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				key := fmt.Sprintf("w%d-%d", w, i)
+				err := s.Put(context.Background(), "k", key, []byte(key), time.Time{})
+				if errors.Is(err, ErrStoreClosed) {
+					return
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				acked = append(acked, key)
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	s = fileTestMustOpen(t, path)
+	defer s.Close()
+	if len(acked) == 0 {
+		t.Fatal("no write finished before Close")
+	}
+	for _, key := range acked {
+		storeMustGet(t, s, "k", key, []byte(key))
+	}
+}
+
+func BenchmarkFileStoreGet(b *testing.B) {
+	s, err := OpenFileStore(filepath.Join(b.TempDir(), "store"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storeBenchGet(b, s)
+}
+
+// BenchmarkFileStorePut writes from parallel writers (GOMAXPROCS times
+// -cpu, 64 per CPU here) to show group commit sharing fsyncs.
+func BenchmarkFileStorePut(b *testing.B) {
+	s, err := OpenFileStore(filepath.Join(b.TempDir(), "store"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.SetParallelism(64)
+	storeBenchPut(b, s)
+}
+
+// BenchmarkFileStorePutSerial is one writer: one fsync per Put.
+func BenchmarkFileStorePutSerial(b *testing.B) {
+	s, err := OpenFileStore(filepath.Join(b.TempDir(), "store"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	value := bytes.Repeat([]byte("v"), 200)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if err := s.Put(ctx, "token", strconv.Itoa(i), value, time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The kill test: a child process (this test binary, re-executed) writes
+// through a FileStore and prints each write after it is acknowledged; the
+// parent kills it with SIGKILL at a random moment, reopens the file and
+// checks that everything acknowledged is there, intact.
+
+const (
+	fileCrashPathEnv  = "OAUTH_STORE_CRASH_PATH"
+	fileCrashRoundEnv = "OAUTH_STORE_CRASH_ROUND"
+)
+
+// fileCrashValue is the value the child writes under key: a length that
+// varies from key to key, bytes derived from the key, so a record swapped or
+// torn shows.
+func fileCrashValue(key string) []byte {
+	var h uint32 = 2166136261
+	for i := range len(key) {
+		h = (h ^ uint32(key[i])) * 16777619
+	}
+	v := make([]byte, 16+h%1000)
+	for i := range v {
+		v[i] = key[i%len(key)] ^ byte(i)
+	}
+	return v
+}
+
+// TestHelperStoreWriter is the child process of TestFileStoreSurvivesKill;
+// run by itself it does nothing.
+func TestHelperStoreWriter(t *testing.T) {
+	path := os.Getenv(fileCrashPathEnv)
+	if path == "" {
+		t.Skip("the child process of TestFileStoreSurvivesKill")
+	}
+	round := os.Getenv(fileCrashRoundEnv)
+	// A low floor, so that compactions happen, and get killed, too.
+	s, err := OpenFileStore(path, func(c *fileConfig) { c.compactFloor = 8 << 10 })
+	if err != nil {
+		fmt.Printf("open: %v\n", err)
+		os.Exit(2)
+	}
+	var out sync.Mutex
+	say := func(format string, args ...any) {
+		out.Lock()
+		fmt.Printf(format+"\n", args...) // one write(2) per line
+		out.Unlock()
+	}
+	fail := func(err error) {
+		say("error: %v", err)
+		os.Exit(3)
+	}
+	ctx := context.Background()
+	say("ready")
+	for w := range 4 {
+		go func() {
+			for i := 0; ; i++ {
+				key := fmt.Sprintf("r%s-w%d-%d", round, w, i)
+				if err := s.Put(ctx, "crash", key, fileCrashValue(key), time.Time{}); err != nil {
+					fail(err)
+				}
+				say("put %s", key)
+				// Most keys are deleted again, so dead records pile up
+				// and compactions run (and are killed) too.
+				if i%10 != 0 {
+					old := key
+					say("deleting %s", old)
+					if err := s.Delete(ctx, "crash", old); err != nil {
+						fail(err)
+					}
+					say("del %s", old)
+				}
+			}
+		}()
+	}
+	go func() {
+		for {
+			var n int
+			err := s.Update(ctx, "crash", "counter", func(cur []byte) ([]byte, time.Time, error) {
+				if cur != nil {
+					var err error
+					if n, err = strconv.Atoi(string(cur)); err != nil {
+						return nil, time.Time{}, err
+					}
+				}
+				n++
+				return []byte(strconv.Itoa(n)), time.Time{}, nil
+			})
+			if err != nil {
+				fail(err)
+			}
+			say("count %d", n)
+		}
+	}()
+	select {} // until killed
+}
+
+func TestFileStoreSurvivesKill(t *testing.T) {
+	if os.Getenv(fileCrashPathEnv) != "" {
+		t.Skip("inside the child")
+	}
+	path := filepath.Join(t.TempDir(), "store")
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	// The state each acknowledged write left a key in. A key whose deletion
+	// began but was not acknowledged may be either.
+	const (
+		fileCrashPresent = iota
+		fileCrashMaybe
+		fileCrashGone
+	)
+	state := map[string]int{}
+	counter := 0 // the highest acknowledged counter value
+	totalAcks := 0
+	for round := range 20 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperStoreWriter$")
+		cmd.Env = append(os.Environ(), fileCrashPathEnv+"="+path, fileCrashRoundEnv+"="+strconv.Itoa(round))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stdout)
+		if !sc.Scan() || sc.Text() != "ready" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("round %d: child did not start: %q; stderr: %s", round, sc.Text(), stderr.String())
+		}
+		lines := make(chan []string, 1)
+		go func() {
+			var ls []string
+			for sc.Scan() {
+				ls = append(ls, sc.Text())
+			}
+			lines <- ls
+		}()
+		time.Sleep(time.Duration(5+rng.IntN(46)) * time.Millisecond)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		acks := <-lines
+		cmd.Wait()
+
+		for _, l := range acks {
+			verb, arg, _ := strings.Cut(l, " ")
+			switch verb {
+			case "put":
+				state[arg] = fileCrashPresent
+			case "deleting":
+				state[arg] = fileCrashMaybe
+			case "del":
+				state[arg] = fileCrashGone
+			case "count":
+				n, err := strconv.Atoi(arg)
+				if err != nil || n <= counter {
+					t.Fatalf("round %d: bad counter line %q after %d", round, l, counter)
+				}
+				counter = n
+			default:
+				t.Fatalf("round %d: child said %q; stderr: %s", round, l, stderr.String())
+			}
+		}
+		totalAcks += len(acks)
+
+		var log bytes.Buffer
+		s, err := fileTestOpen(t, path, nil, &log)
+		if err != nil {
+			t.Fatalf("round %d: reopen after kill: %v", round, err)
+		}
+		for key, st := range state {
+			switch st {
+			case fileCrashPresent:
+				storeMustGet(t, s, "crash", key, fileCrashValue(key))
+			case fileCrashGone:
+				storeMustMiss(t, s, "crash", key)
+			case fileCrashMaybe:
+				// Settle it, so later rounds know.
+				if _, err := s.Get(context.Background(), "crash", key); err == nil {
+					state[key] = fileCrashPresent
+				} else {
+					state[key] = fileCrashGone
+				}
+			}
+		}
+		// At most the one Update in flight at the kill went further.
+		got, err := s.Get(context.Background(), "crash", "counter")
+		if counter > 0 || err == nil {
+			n, _ := strconv.Atoi(string(got))
+			if err != nil || n < counter || n > counter+1 {
+				t.Fatalf("round %d: counter is %q, %v; acknowledged %d", round, got, err, counter)
+			}
+			counter = n // the next child counts on from what is stored
+		}
+		// Writes done but not acknowledged may be there; nothing else may.
+		for k, e := range s.m {
+			if k.kind != "crash" || k.key == "counter" {
+				continue
+			}
+			if !bytes.Equal(e.value, fileCrashValue(k.key)) {
+				t.Fatalf("round %d: record %q holds bytes the child never wrote", round, k.key)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if totalAcks == 0 {
+		t.Fatal("the child never acknowledged a write")
+	}
+	t.Logf("%d acknowledged writes over 20 kills, %d keys tracked, file %d bytes", totalAcks, len(state), fileTestSize(t, path))
+}

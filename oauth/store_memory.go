@@ -1,0 +1,222 @@
+package oauth
+
+// This file holds MemoryStore, the Store for tests and single-process runs
+// that may forget everything on exit, and the rules both stores share: size
+// limits, expiry, and the error a closed store returns.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Size limits for one stored record. The authorization server's records are
+// small (a grant, a hashed token's metadata); a record near these limits is a
+// bug or an attack, and the file store's replay relies on the length limit
+// to tell a corrupt length field from a real one.
+const (
+	MaxStoreKindLen  = 64      // bytes in a kind ("client", "grant", ...)
+	MaxStoreKeyLen   = 1 << 10 // bytes in a key
+	MaxStoreValueLen = 1 << 20 // bytes in a value
+)
+
+// ErrStoreLimit is wrapped by the error a Store returns when a kind, key or
+// value breaks one of the size limits above; the message names which one.
+var ErrStoreLimit = errors.New("oauth: store size limit")
+
+// ErrStoreClosed is returned by every Store method called after Close.
+var ErrStoreClosed = errors.New("oauth: store is closed")
+
+// storeCheck enforces the size limits on one record. A nil value passes
+// (it is a deletion or an absent value).
+func storeCheck(kind, key string, value []byte) error {
+	switch {
+	case kind == "":
+		return fmt.Errorf("%w: kind is empty", ErrStoreLimit)
+	case len(kind) > MaxStoreKindLen:
+		return fmt.Errorf("%w: kind is %d bytes, the limit is %d", ErrStoreLimit, len(kind), MaxStoreKindLen)
+	case len(key) > MaxStoreKeyLen:
+		return fmt.Errorf("%w: key is %d bytes, the limit is %d", ErrStoreLimit, len(key), MaxStoreKeyLen)
+	case len(value) > MaxStoreValueLen:
+		return fmt.Errorf("%w: value is %d bytes, the limit is %d", ErrStoreLimit, len(value), MaxStoreValueLen)
+	}
+	return nil
+}
+
+// storeKey is the map key of both stores: kind and key kept apart, so that
+// no choice of separator can make two records collide.
+type storeKey struct{ kind, key string }
+
+// storeExpired reports whether a record with the given expiry is gone at
+// now. The zero time means the record never expires.
+func storeExpired(expires, now time.Time) bool {
+	return !expires.IsZero() && !now.Before(expires)
+}
+
+// storeClone copies b so that neither the caller nor the store can change
+// the other's bytes later. It keeps "empty" distinct from "absent": a
+// non-nil empty slice stays non-nil.
+func storeClone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append(make([]byte, 0, len(b)), b...)
+}
+
+// memSweepEvery is how often a write sweeps expired records out of a
+// MemoryStore. Reads already hide expired records; sweeping only returns
+// their memory, so it can be rare.
+const memSweepEvery = time.Minute
+
+// memEntry is one stored value and its expiry (zero: never).
+type memEntry struct {
+	value   []byte
+	expires time.Time
+}
+
+// MemoryStore is a Store kept in a map under a read-write mutex. Nothing
+// survives the process; use FileStore for real runs. Values are copied in
+// and out, so callers can never change stored bytes.
+//
+// The zero value is not usable; call NewMemoryStore.
+type MemoryStore struct {
+	// now is the clock used for expiry; tests replace it.
+	now func() time.Time
+
+	mu        sync.RWMutex
+	m         map[storeKey]memEntry
+	lastSweep time.Time
+	closed    bool
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{now: time.Now, m: make(map[storeKey]memEntry)}
+}
+
+// Get returns a copy of the value under (kind, key), or ErrNotFound.
+func (s *MemoryStore) Get(ctx context.Context, kind, key string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	e, ok := s.m[storeKey{kind, key}]
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return nil, ErrStoreClosed
+	}
+	if !ok || storeExpired(e.expires, s.now()) {
+		return nil, ErrNotFound
+	}
+	return storeClone(e.value), nil
+}
+
+// Put stores a copy of value under (kind, key) until expires (zero: never).
+// A nil value is stored as an empty one; use Delete to remove a key.
+func (s *MemoryStore) Put(ctx context.Context, kind, key string, value []byte, expires time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := storeCheck(kind, key, value); err != nil {
+		return err
+	}
+	v := make([]byte, len(value))
+	copy(v, value)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrStoreClosed
+	}
+	s.m[storeKey{kind, key}] = memEntry{value: v, expires: expires}
+	s.memMaybeSweep()
+	return nil
+}
+
+// Delete removes (kind, key); an absent key is not an error.
+func (s *MemoryStore) Delete(ctx context.Context, kind, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := storeCheck(kind, key, nil); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrStoreClosed
+	}
+	delete(s.m, storeKey{kind, key})
+	return nil
+}
+
+// Update runs fn under the store's write lock, so no other write can come
+// between its read and its write. fn must not call the store.
+func (s *MemoryStore) Update(ctx context.Context, kind, key string, fn func(current []byte) (next []byte, expires time.Time, err error)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := storeCheck(kind, key, nil); err != nil {
+		return err
+	}
+	k := storeKey{kind, key}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrStoreClosed
+	}
+	var cur []byte
+	if e, ok := s.m[k]; ok && !storeExpired(e.expires, s.now()) {
+		cur = storeClone(e.value)
+	}
+	next, expires, err := fn(cur)
+	if err != nil {
+		return err
+	}
+	if next == nil {
+		delete(s.m, k)
+		return nil
+	}
+	if err := storeCheck(kind, key, next); err != nil {
+		return err
+	}
+	s.m[k] = memEntry{value: storeClone(next), expires: expires}
+	s.memMaybeSweep()
+	return nil
+}
+
+// Close releases the map; later calls return ErrStoreClosed.
+func (s *MemoryStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.m = nil
+	return nil
+}
+
+// memMaybeSweep drops expired records once per memSweepEvery. The caller
+// holds s.mu for writing.
+func (s *MemoryStore) memMaybeSweep() {
+	now := s.now()
+	if now.Sub(s.lastSweep) < memSweepEvery {
+		return
+	}
+	s.lastSweep = now
+	for k, e := range s.m {
+		if storeExpired(e.expires, now) {
+			delete(s.m, k)
+		}
+	}
+}
+
+// memLen reports how many records the map holds, expired or not (tests use
+// it to see sweeping).
+func (s *MemoryStore) memLen() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.m)
+}

@@ -1,0 +1,592 @@
+package oauth
+
+// Grants, authorization codes, the token endpoint (RFC 6749 s3.2, s4.1.3,
+// s5, s6; OAuth 2.1 s3.2, s4.1.3, s4.3) and revocation (RFC 7009).
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+)
+
+const (
+	maxTokenBody   = 16 << 10
+	maxTokenParam  = 4096
+	codeReplayKeep = 10 * time.Minute // how long a used code is remembered to catch replays
+)
+
+// grant is one user's authorization of one client for one resource: what
+// codes, access tokens and refresh tokens are issued from, and what
+// revocation removes.
+type grant struct {
+	ID        string    `json:"id"`
+	ClientID  string    `json:"client_id"`
+	Resource  string    `json:"resource"`
+	Scope     string    `json:"scope,omitempty"`
+	Identity  Identity  `json:"identity"` // ClientID and GrantID set
+	Upstream  []byte    `json:"upstream"` // sealed UpstreamSession (AES-GCM, AAD "grant:"+ID)
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// Refresh token rotation (OAuth 2.1 s4.3.1): the hash of the current
+	// refresh token, and the one it replaced, still honoured until
+	// PrevRefreshUntil. CurrentSealed is the current refresh token itself,
+	// sealed, so that a request with the previous one inside the grace
+	// period can be given the same current token rather than fork the chain.
+	RefreshHash      string    `json:"refresh_hash,omitempty"`
+	CurrentSealed    []byte    `json:"current_sealed,omitempty"`
+	PrevRefreshHash  string    `json:"prev_refresh_hash,omitempty"`
+	PrevRefreshUntil time.Time `json:"prev_refresh_until,omitzero"`
+}
+
+type codeRecord struct {
+	GrantID     string    `json:"grant_id"`
+	ClientID    string    `json:"client_id"`
+	RedirectURI string    `json:"redirect_uri"`
+	Challenge   string    `json:"code_challenge"`
+	Resource    string    `json:"resource"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	Used        bool      `json:"used,omitempty"`
+}
+
+type accessRecord struct {
+	GrantID   string    `json:"grant_id"`
+	ClientID  string    `json:"client_id"`
+	Resource  string    `json:"resource"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+type refreshRecord struct {
+	GrantID  string `json:"grant_id"`
+	ClientID string `json:"client_id"`
+}
+
+func (s *Server) createGrant(ctx context.Context, req *authRequest, sess *UpstreamSession) (*grant, error) {
+	now := s.now()
+	g := &grant{
+		ID: "grant_" + rand.Text(), ClientID: req.ClientID, Resource: req.Resource, Scope: req.Scope,
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL + codeReplayKeep),
+	}
+	g.Identity = sess.Identity
+	g.Identity.ClientID, g.Identity.GrantID = req.ClientID, g.ID
+	if err := s.sealUpstream(g, sess); err != nil {
+		return nil, err
+	}
+	return g, s.putJSON(ctx, kindGrant, g.ID, g, g.ExpiresAt)
+}
+
+func (s *Server) sealUpstream(g *grant, sess *UpstreamSession) error {
+	b, err := json.Marshal(sess)
+	if err != nil {
+		return err
+	}
+	g.Upstream = s.keys.seal(b, "grant:"+g.ID)
+	return nil
+}
+
+func (s *Server) openUpstream(g *grant) (*UpstreamSession, error) {
+	b, err := s.keys.open(g.Upstream, "grant:"+g.ID)
+	if err != nil {
+		return nil, err
+	}
+	var sess UpstreamSession
+	return &sess, json.Unmarshal(b, &sess)
+}
+
+// issueCode stores a one-time authorization code (RFC 6749 s4.1.2, OAuth
+// 2.1 s4.1.2) bound to client, redirect URI, PKCE challenge, resource and
+// grant. The record outlives the code by codeReplayKeep so that a replay can
+// be recognised and punished.
+func (s *Server) issueCode(ctx context.Context, req *authRequest, grantID string) (string, error) {
+	code := newToken(prefixCode)
+	now := s.now()
+	rec := codeRecord{
+		GrantID: grantID, ClientID: req.ClientID, RedirectURI: req.RedirectURI,
+		Challenge: req.CodeChallenge, Resource: req.Resource, ExpiresAt: now.Add(s.cfg.CodeTTL),
+	}
+	return code, s.putJSON(ctx, kindCode, hashToken(code), &rec, rec.ExpiresAt.Add(codeReplayKeep))
+}
+
+// tokenRequestParams are the parameters the token and revocation endpoints
+// know; each may appear at most once (RFC 6749 s3.2).
+var tokenRequestParams = []string{"grant_type", "code", "redirect_uri", "code_verifier", "client_id",
+	"client_secret", "refresh_token", "resource", "scope", "token", "token_type_hint"}
+
+// parseTokenRequest reads a token or revocation request body: form encoded
+// (RFC 6749 s3.2), each known parameter at most once, each value bounded.
+func parseTokenRequest(contentType string, body []byte) (url.Values, *oauthError) {
+	if mt, _, _ := mime.ParseMediaType(contentType); mt != "application/x-www-form-urlencoded" {
+		return nil, errInvalidRequest("Content-Type must be application/x-www-form-urlencoded (RFC 6749 s3.2)")
+	}
+	if len(body) > maxTokenBody {
+		return nil, errInvalidRequest(fmt.Sprintf("body larger than %d bytes", maxTokenBody))
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, errInvalidRequest("body is not valid form encoding")
+	}
+	for _, p := range tokenRequestParams {
+		if len(form[p]) > 1 {
+			return nil, errInvalidRequest(p + " must not be repeated (RFC 6749 s3.2)")
+		}
+		if len(form.Get(p)) > maxTokenParam {
+			return nil, errInvalidRequest(fmt.Sprintf("%s longer than %d bytes", p, maxTokenParam))
+		}
+	}
+	return form, nil
+}
+
+func (s *Server) readTokenForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) {
+	if r.Method != http.MethodPost {
+		return nil, &oauthError{http.StatusMethodNotAllowed, "invalid_request", "use POST"}
+	}
+	if r.URL.Query().Has("client_secret") || r.URL.Query().Has("code") || r.URL.Query().Has("refresh_token") {
+		// Credentials in a URL end up in logs (RFC 6749 s2.3.1).
+		return nil, errInvalidRequest("credentials must be sent in the body, not the URL")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxTokenBody))
+	if err != nil {
+		return nil, errInvalidRequest(fmt.Sprintf("body larger than %d bytes", maxTokenBody))
+	}
+	return parseTokenRequest(r.Header.Get("Content-Type"), body)
+}
+
+// tokenResponse is RFC 6749 s5.1.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+// handleToken is the token endpoint.
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	form, e := s.readTokenForm(w, r)
+	if e != nil {
+		if e.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", "POST, OPTIONS")
+		}
+		writeJSONError(w, e)
+		return
+	}
+	grantType := form.Get("grant_type")
+	if grantType == "" {
+		writeJSONError(w, errInvalidRequest("grant_type is required"))
+		return
+	}
+	if grantType != "authorization_code" && grantType != "refresh_token" {
+		writeJSONError(w, &oauthError{http.StatusBadRequest, "unsupported_grant_type", "grant_type must be authorization_code or refresh_token"})
+		return
+	}
+	client, basic, e := s.authenticateClient(r.Context(), r, form)
+	if e != nil {
+		s.clientError(w, e, basic)
+		return
+	}
+	if !slices.Contains(client.GrantTypes, grantType) {
+		writeJSONError(w, &oauthError{http.StatusBadRequest, "unauthorized_client", "this client did not register the " + grantType + " grant type"})
+		return
+	}
+	var resp *tokenResponse
+	if grantType == "authorization_code" {
+		resp, e = s.exchangeCode(r.Context(), client, form)
+	} else {
+		resp, e = s.refresh(r.Context(), client, form)
+	}
+	if e != nil {
+		writeJSONError(w, e)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store") // RFC 6749 s5.1
+	h.Set("Pragma", "no-cache")
+	json.NewEncoder(w).Encode(resp)
+}
+
+// clientError answers a failed client authentication: 401 with a Basic
+// challenge when the client tried Basic (RFC 6749 s5.2).
+func (s *Server) clientError(w http.ResponseWriter, e *oauthError, basic bool) {
+	if e.code == "invalid_client" && basic {
+		w.Header().Set("WWW-Authenticate", `Basic realm="`+s.cfg.Issuer+`", charset="UTF-8"`)
+	}
+	writeJSONError(w, e)
+}
+
+// exchangeCode is the authorization code grant, RFC 6749 s4.1.3 with PKCE
+// verification (RFC 7636 s4.6) and OAuth 2.1 s4.1.3.
+func (s *Server) exchangeCode(ctx context.Context, client *Client, form url.Values) (*tokenResponse, *oauthError) {
+	code, verifier := form.Get("code"), form.Get("code_verifier")
+	if code == "" {
+		return nil, errInvalidRequest("code is required")
+	}
+	if verifier == "" {
+		return nil, errInvalidRequest("code_verifier is required (PKCE)")
+	}
+	// A code is single use: the first presentation consumes it, whatever
+	// its outcome, and a second one is a replay (OAuth 2.1 s4.1.3).
+	var rec codeRecord
+	replay := false
+	err := s.cfg.Store.Update(ctx, kindCode, hashToken(code), func(cur []byte) ([]byte, time.Time, error) {
+		if cur == nil {
+			return nil, time.Time{}, ErrNotFound
+		}
+		if err := json.Unmarshal(cur, &rec); err != nil {
+			return nil, time.Time{}, err
+		}
+		if rec.Used {
+			replay = true
+			return cur, rec.ExpiresAt.Add(codeReplayKeep), nil
+		}
+		used := rec
+		used.Used = true
+		b, err := json.Marshal(&used)
+		return b, rec.ExpiresAt.Add(codeReplayKeep), err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, errInvalidGrant("authorization code is invalid or expired")
+	}
+	if err != nil {
+		s.log.Error("oauth: code lookup", "err", err)
+		return nil, &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", "storage error"}
+	}
+	if replay {
+		// RFC 6749 s4.1.2: a code used twice means it leaked; revoke all
+		// tokens issued from it.
+		s.log.Warn("oauth: authorization code replayed; revoking grant", "client_id", client.ClientID, "grant", rec.GrantID)
+		s.RevokeGrant(ctx, rec.GrantID)
+		return nil, errInvalidGrant("authorization code was already used; its grant is revoked")
+	}
+	// The code is spent; if this request is not the rightful one, the
+	// grant behind it is useless and goes too.
+	reject := func(e *oauthError) (*tokenResponse, *oauthError) {
+		s.RevokeGrant(ctx, rec.GrantID)
+		return nil, e
+	}
+	switch {
+	case !s.now().Before(rec.ExpiresAt):
+		return reject(errInvalidGrant("authorization code expired"))
+	case rec.ClientID != client.ClientID:
+		return reject(errInvalidGrant("authorization code was issued to another client"))
+	case form.Get("redirect_uri") != rec.RedirectURI:
+		// RFC 6749 s4.1.3: identical to the authorization request's.
+		return reject(errInvalidGrant("redirect_uri does not match the authorization request"))
+	}
+	if err := validVerifier(verifier); err != nil {
+		return reject(errInvalidGrant(err.Error()))
+	}
+	if subtle.ConstantTimeCompare([]byte(s256(verifier)), []byte(rec.Challenge)) != 1 {
+		return reject(errInvalidGrant("code_verifier does not match the code_challenge (PKCE)"))
+	}
+	if res := form.Get("resource"); res != "" && !sameResource(res, rec.Resource) {
+		// RFC 8707 s2.2.
+		return reject(&oauthError{http.StatusBadRequest, "invalid_target", "resource does not match the authorization request"})
+	}
+	refresh := newToken(prefixRefreshToken)
+	g, err := s.updateGrant(ctx, rec.GrantID, func(g *grant) error {
+		g.RefreshHash = hashToken(refresh)
+		g.CurrentSealed = s.keys.seal([]byte(refresh), "refresh:"+g.ID)
+		g.ExpiresAt = s.now().Add(s.cfg.RefreshTokenTTL)
+		return nil
+	})
+	if err != nil {
+		return nil, s.grantError(err)
+	}
+	return s.issueTokens(ctx, g, refresh, g.Scope)
+}
+
+var errGrantGone = errors.New("grant revoked or expired")
+
+// updateGrant atomically applies fn to a grant and stores it.
+func (s *Server) updateGrant(ctx context.Context, id string, fn func(*grant) error) (*grant, error) {
+	var g grant
+	err := s.cfg.Store.Update(ctx, kindGrant, id, func(cur []byte) ([]byte, time.Time, error) {
+		if cur == nil {
+			return nil, time.Time{}, errGrantGone
+		}
+		g = grant{}
+		if err := json.Unmarshal(cur, &g); err != nil {
+			return nil, time.Time{}, err
+		}
+		if err := fn(&g); err != nil {
+			return nil, time.Time{}, err
+		}
+		b, err := json.Marshal(&g)
+		return b, g.ExpiresAt, err
+	})
+	return &g, err
+}
+
+func (s *Server) grantError(err error) *oauthError {
+	var oe *oauthError
+	switch {
+	case errors.As(err, &oe):
+		return oe
+	case errors.Is(err, errGrantGone):
+		return errInvalidGrant("the grant was revoked or has expired; authorize again")
+	}
+	s.log.Error("oauth: grant update", "err", err)
+	return &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", "storage error"}
+}
+
+// issueTokens stores a new access token and the refresh token record, and
+// returns the RFC 6749 s5.1 response.
+func (s *Server) issueTokens(ctx context.Context, g *grant, refresh, scope string) (*tokenResponse, *oauthError) {
+	now := s.now()
+	access := newToken(prefixAccessToken)
+	ar := accessRecord{GrantID: g.ID, ClientID: g.ClientID, Resource: g.Resource, ExpiresAt: now.Add(s.cfg.AccessTokenTTL)}
+	if err := s.putJSON(ctx, kindAccess, hashToken(access), &ar, ar.ExpiresAt); err != nil {
+		return nil, s.grantError(err)
+	}
+	// The refresh record outlives rotation so that reuse of an old token
+	// can be traced to its grant (RFC 9700 s4.14.2).
+	rr := refreshRecord{GrantID: g.ID, ClientID: g.ClientID}
+	if err := s.putJSON(ctx, kindRefresh, hashToken(refresh), &rr, now.Add(s.cfg.RefreshTokenTTL)); err != nil {
+		return nil, s.grantError(err)
+	}
+	s.cache.add(access, &ar, &g.Identity)
+	return &tokenResponse{
+		AccessToken: access, TokenType: "Bearer", ExpiresIn: int64(s.cfg.AccessTokenTTL / time.Second),
+		RefreshToken: refresh, Scope: scope,
+	}, nil
+}
+
+// refresh is the refresh token grant, RFC 6749 s6 and OAuth 2.1 s4.3.
+//
+// Rotation (OAuth 2.1 s4.3.1, RFC 9700 s4.14.2): every use of the current
+// refresh token returns a new one, and the used one becomes "previous". For
+// RefreshGrace the previous token still works, for a client whose response
+// was lost or that refreshed twice at once; it then receives a fresh access
+// token and the same current refresh token the first request received, not
+// a new one. So a grant has a single chain of refresh tokens at any time and
+// no race between two of a client's requests can fork it. Any other use of
+// an old refresh token is reuse: the token leaked, and the whole grant is
+// revoked.
+func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (*tokenResponse, *oauthError) {
+	rt := form.Get("refresh_token")
+	if rt == "" {
+		return nil, errInvalidRequest("refresh_token is required")
+	}
+	h := hashToken(rt)
+	var rr refreshRecord
+	if err := s.getJSON(ctx, kindRefresh, h, &rr); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, errInvalidGrant("refresh token is invalid or expired")
+		}
+		return nil, s.grantError(err)
+	}
+	if rr.ClientID != client.ClientID {
+		return nil, errInvalidGrant("refresh token was issued to another client")
+	}
+	// One refresh per grant at a time in this process, so a retried refresh
+	// waits for the first and then takes the grace path instead of calling
+	// the provider with an upstream token the first call already rotated.
+	mu := &s.refreshL[stripe(rr.GrantID)]
+	mu.Lock()
+	defer mu.Unlock()
+
+	var g grant
+	if err := s.getJSON(ctx, kindGrant, rr.GrantID, &g); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, errInvalidGrant("the grant was revoked or has expired; authorize again")
+		}
+		return nil, s.grantError(err)
+	}
+	now := s.now()
+	current := subtle.ConstantTimeCompare([]byte(h), []byte(g.RefreshHash)) == 1
+	grace := !current && g.PrevRefreshHash != "" &&
+		subtle.ConstantTimeCompare([]byte(h), []byte(g.PrevRefreshHash)) == 1 && now.Before(g.PrevRefreshUntil)
+	if !current && !grace {
+		s.log.Warn("oauth: refresh token reused; revoking grant", "client_id", client.ClientID, "grant", g.ID)
+		s.RevokeGrant(ctx, g.ID)
+		return nil, errInvalidGrant("refresh token was already used; the grant is revoked, authorize again")
+	}
+	if res := form.Get("resource"); res != "" && !sameResource(res, g.Resource) {
+		return nil, &oauthError{http.StatusBadRequest, "invalid_target", "resource does not match the grant's (" + g.Resource + ")"}
+	}
+	scope, ok := s.resolveScope(form.Get("scope"), g.Scope)
+	if !ok {
+		// RFC 6749 s6: a refresh may narrow the scope, never widen it.
+		return nil, &oauthError{http.StatusBadRequest, "invalid_scope", "scope exceeds what was granted"}
+	}
+
+	if grace {
+		b, err := s.keys.open(g.CurrentSealed, "refresh:"+g.ID)
+		if err != nil {
+			return nil, s.grantError(err)
+		}
+		return s.issueTokens(ctx, &g, string(b), scope)
+	}
+
+	// Renew upstream first: if the provider is down the client keeps its
+	// refresh token and may retry.
+	sess, err := s.openUpstream(&g)
+	if err != nil {
+		return nil, s.grantError(err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProviderTimeout)
+	fresh, err := s.cfg.Provider.Refresh(pctx, sess)
+	cancel()
+	if err == nil && (fresh == nil || fresh.Identity.Subject == "") {
+		err = errors.New("provider returned no subject")
+	}
+	if err != nil {
+		if errors.Is(err, ErrUpstreamRevoked) {
+			s.log.Info("oauth: upstream session ended; revoking grant", "grant", g.ID)
+			s.RevokeGrant(ctx, g.ID)
+			return nil, errInvalidGrant("the sign-in session ended upstream; authorize again")
+		}
+		s.log.Warn("oauth: upstream refresh failed", "grant", g.ID, "err", err)
+		return nil, &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", "the identity provider could not be reached; retry shortly with the same refresh token"}
+	}
+	old := g.Identity
+	newID := fresh.Identity
+	newID.ClientID, newID.GrantID = g.ClientID, g.ID
+	next := newToken(prefixRefreshToken)
+	updated, err := s.updateGrant(ctx, g.ID, func(cur *grant) error {
+		if cur.RefreshHash != h {
+			return errInvalidGrant("refresh token was rotated concurrently; retry")
+		}
+		cur.PrevRefreshHash, cur.PrevRefreshUntil = cur.RefreshHash, now.Add(s.cfg.RefreshGrace)
+		cur.RefreshHash = hashToken(next)
+		cur.CurrentSealed = s.keys.seal([]byte(next), "refresh:"+cur.ID)
+		cur.Identity = newID
+		cur.ExpiresAt = now.Add(s.cfg.RefreshTokenTTL)
+		return s.sealUpstream(cur, fresh)
+	})
+	if err != nil {
+		return nil, s.grantError(err)
+	}
+	s.cache.setIdentity(g.ID, &updated.Identity)
+	if identityChanged(&old, &newID) {
+		s.log.Info("oauth: identity changed on refresh", "grant", g.ID, "sub", newID.Subject)
+		if s.cfg.OnGrantIdentityChanged != nil {
+			s.cfg.OnGrantIdentityChanged(old, newID)
+		}
+	}
+	return s.issueTokens(ctx, updated, next, scope)
+}
+
+func stripe(id string) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % 64)
+}
+
+// identityChanged reports a change that affects what the user may do:
+// subject, organization, role or the set of permissions.
+func identityChanged(a, b *Identity) bool {
+	if a.Subject != b.Subject || a.OrganizationID != b.OrganizationID || a.Role != b.Role {
+		return true
+	}
+	pa, pb := slices.Clone(a.Permissions), slices.Clone(b.Permissions)
+	slices.Sort(pa)
+	slices.Sort(pb)
+	return !slices.Equal(slices.Compact(pa), slices.Compact(pb))
+}
+
+// handleRevoke is token revocation, RFC 7009 s2.
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	form, e := s.readTokenForm(w, r)
+	if e != nil {
+		if e.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", "POST, OPTIONS")
+		}
+		writeJSONError(w, e)
+		return
+	}
+	client, basic, e := s.authenticateClient(r.Context(), r, form)
+	if e != nil {
+		s.clientError(w, e, basic)
+		return
+	}
+	tok := form.Get("token")
+	if tok == "" {
+		writeJSONError(w, errInvalidRequest("token is required"))
+		return
+	}
+	ctx := r.Context()
+	h := hashToken(tok)
+	tryAccess := func() bool {
+		var ar accessRecord
+		if s.getJSON(ctx, kindAccess, h, &ar) != nil {
+			return false
+		}
+		// RFC 7009 s2.1: only the client the token was issued to may
+		// revoke it; for anyone else we answer as for an unknown token, so
+		// the response reveals nothing.
+		if ar.ClientID == client.ClientID {
+			s.cfg.Store.Delete(ctx, kindAccess, h)
+			s.cache.drop(tok)
+		}
+		return true
+	}
+	tryRefresh := func() bool {
+		var rr refreshRecord
+		if s.getJSON(ctx, kindRefresh, h, &rr) != nil {
+			return false
+		}
+		if rr.ClientID == client.ClientID {
+			// RFC 7009 s2.1: revoking a refresh token revokes the grant
+			// and the access tokens issued from it.
+			s.RevokeGrant(ctx, rr.GrantID)
+		}
+		return true
+	}
+	// token_type_hint only orders the lookups (RFC 7009 s2.1).
+	if form.Get("token_type_hint") == "refresh_token" {
+		_ = tryRefresh() || tryAccess()
+	} else {
+		_ = tryAccess() || tryRefresh()
+	}
+	// RFC 7009 s2.2: 200 whether or not the token was known.
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}
+
+// RevokeGrant revokes a grant and everything issued from it: its refresh
+// tokens, access tokens and any unredeemed code stop working at once. The
+// upstream session is ended too, best effort (a failure there is logged,
+// not returned). Revoking an unknown or already revoked grant is not an
+// error.
+func (s *Server) RevokeGrant(ctx context.Context, grantID string) error {
+	var old []byte
+	err := s.cfg.Store.Update(ctx, kindGrant, grantID, func(cur []byte) ([]byte, time.Time, error) {
+		old = cur
+		return nil, time.Time{}, nil
+	})
+	s.cache.revokeGrant(grantID)
+	if err != nil {
+		return fmt.Errorf("oauth: revoking grant %s: %w", grantID, err)
+	}
+	if old == nil {
+		return nil
+	}
+	var g grant
+	if err := json.Unmarshal(old, &g); err != nil {
+		return nil
+	}
+	s.log.Info("oauth: grant revoked", "grant", grantID, "client_id", g.ClientID, "sub", g.Identity.Subject)
+	sess, err := s.openUpstream(&g)
+	if err != nil {
+		return nil
+	}
+	// Detached from the request: a client hanging up must not cut the
+	// upstream revocation short.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProviderTimeout)
+	defer cancel()
+	if err := s.cfg.Provider.Revoke(rctx, sess); err != nil {
+		s.log.Warn("oauth: upstream revoke failed", "grant", grantID, "err", err)
+	}
+	return nil
+}

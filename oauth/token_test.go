@@ -1,0 +1,508 @@
+package oauth
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestTokenErrors(t *testing.T) {
+	e := newEnv(t)
+	pub := e.publicClient()
+	_, conf := e.register(map[string]any{"redirect_uris": []string{testRedirect}, "token_endpoint_auth_method": "client_secret_basic"})
+	confID, confSecret := conf["client_id"].(string), conf["client_secret"].(string)
+	_, post := e.register(map[string]any{"redirect_uris": []string{testRedirect}, "token_endpoint_auth_method": "client_secret_post"})
+	postID, postSecret := post["client_id"].(string), post["client_secret"].(string)
+	_, noRefresh := e.register(map[string]any{"redirect_uris": []string{testRedirect}, "token_endpoint_auth_method": "none", "grant_types": []string{"authorization_code"}})
+	noRefreshID := noRefresh["client_id"].(string)
+
+	with := func(v url.Values, kv ...string) url.Values {
+		v = url.Values(maps(v))
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == "" {
+				v.Del(kv[i])
+			} else {
+				v.Set(kv[i], kv[i+1])
+			}
+		}
+		return v
+	}
+	fresh := func(client string) url.Values { return codeForm(client, e.authorize(client)) }
+
+	for _, tc := range []struct {
+		name       string
+		form       func() url.Values
+		user, pass string
+		status     int
+		code       string
+		basicChal  bool
+	}{
+		{"no grant_type", func() url.Values { return url.Values{"client_id": {pub}} }, "", "", 400, "invalid_request", false},
+		{"implicit", func() url.Values { return url.Values{"grant_type": {"password"}, "client_id": {pub}} }, "", "", 400, "unsupported_grant_type", false},
+		{"client_credentials", func() url.Values { return url.Values{"grant_type": {"client_credentials"}, "client_id": {pub}} }, "", "", 400, "unsupported_grant_type", false},
+		{"no client_id", func() url.Values { return with(fresh(pub), "client_id", "") }, "", "", 401, "invalid_client", false},
+		{"unknown client", func() url.Values { return with(fresh(pub), "client_id", "mcp_client_nope") }, "", "", 401, "invalid_client", false},
+		{"public with secret", func() url.Values { return with(fresh(pub), "client_secret", "x") }, "", "", 401, "invalid_client", false},
+		{"basic wrong secret", func() url.Values { return with(fresh(confID), "client_id", "") }, confID, "mcs_wrong", 401, "invalid_client", true},
+		{"basic missing", func() url.Values { return fresh(confID) }, "", "", 401, "invalid_client", false},
+		{"basic via post", func() url.Values { return with(fresh(confID), "client_secret", confSecret) }, "", "", 401, "invalid_client", false},
+		{"post via basic", func() url.Values { return with(fresh(postID), "client_id", "") }, postID, postSecret, 401, "invalid_client", true},
+		{"post wrong secret", func() url.Values { return with(fresh(postID), "client_secret", "mcs_nope") }, "", "", 401, "invalid_client", false},
+		{"both methods", func() url.Values { return with(fresh(confID), "client_secret", confSecret) }, confID, confSecret, 400, "invalid_request", false},
+		{"no code", func() url.Values { return with(fresh(pub), "code", "") }, "", "", 400, "invalid_request", false},
+		{"no verifier", func() url.Values { return with(fresh(pub), "code_verifier", "") }, "", "", 400, "invalid_request", false},
+		{"bad code", func() url.Values { return with(fresh(pub), "code", "mac_made_up") }, "", "", 400, "invalid_grant", false},
+		{"wrong verifier", func() url.Values { return with(fresh(pub), "code_verifier", strings.Repeat("a", 43)) }, "", "", 400, "invalid_grant", false},
+		{"malformed verifier", func() url.Values { return with(fresh(pub), "code_verifier", "short") }, "", "", 400, "invalid_grant", false},
+		{"wrong redirect_uri", func() url.Values { return with(fresh(pub), "redirect_uri", "https://app.example.com/cb") }, "", "", 400, "invalid_grant", false},
+		{"missing redirect_uri", func() url.Values { return with(fresh(pub), "redirect_uri", "") }, "", "", 400, "invalid_grant", false},
+		{"code of other client", func() url.Values { return with(fresh(pub), "client_id", noRefreshID) }, "", "", 400, "invalid_grant", false},
+		{"wrong resource", func() url.Values { return with(fresh(pub), "resource", e.ts.URL+"/sse") }, "", "", 400, "invalid_target", false},
+		{"repeated param", func() url.Values { v := fresh(pub); v.Add("code", "x"); return v }, "", "", 400, "invalid_request", false},
+		{"refresh not registered", func() url.Values { return refreshForm(noRefreshID, "mrt_x") }, "", "", 400, "unauthorized_client", false},
+		{"no refresh_token", func() url.Values { return with(refreshForm(pub, "x"), "refresh_token", "") }, "", "", 400, "invalid_request", false},
+		{"bad refresh_token", func() url.Values { return refreshForm(pub, "mrt_made_up") }, "", "", 400, "invalid_grant", false},
+	} {
+		st, out, h := e.token(tc.form(), tc.user, tc.pass)
+		if st != tc.status || out["error"] != tc.code {
+			t.Errorf("%s: %d %v, want %d %s", tc.name, st, out, tc.status, tc.code)
+		}
+		if tc.basicChal != strings.HasPrefix(h.Get("WWW-Authenticate"), "Basic ") {
+			t.Errorf("%s: WWW-Authenticate %q", tc.name, h.Get("WWW-Authenticate"))
+		}
+		if h.Get("Cache-Control") != "no-store" || h.Get("Pragma") != "no-cache" || !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
+			t.Errorf("%s: headers %v", tc.name, h)
+		}
+	}
+
+	// Expired code.
+	form := fresh(pub)
+	e.clock.Advance(61 * time.Second)
+	if st, out, _ := e.token(form, "", ""); st != 400 || out["error"] != "invalid_grant" {
+		t.Errorf("expired code: %d %v", st, out)
+	}
+	// Wrong content type and method.
+	resp, _ := http.Post(e.url("/token"), "application/json", strings.NewReader(`{"grant_type":"authorization_code"}`))
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("JSON body: %d", resp.StatusCode)
+	}
+	resp, _ = http.Get(e.url("/token"))
+	resp.Body.Close()
+	if resp.StatusCode != 405 {
+		t.Errorf("GET: %d", resp.StatusCode)
+	}
+	// Credentials in the URL.
+	resp, _ = http.Post(e.url("/token?client_secret=x"), "application/x-www-form-urlencoded", strings.NewReader("grant_type=authorization_code"))
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("secret in URL: %d", resp.StatusCode)
+	}
+}
+
+func maps(v url.Values) map[string][]string {
+	out := map[string][]string{}
+	for k, x := range v {
+		out[k] = slices.Clone(x)
+	}
+	return out
+}
+
+func TestConfidentialClients(t *testing.T) {
+	e := newEnv(t)
+	for _, method := range []string{"client_secret_basic", "client_secret_post"} {
+		_, reg := e.register(map[string]any{"redirect_uris": []string{testRedirect}, "token_endpoint_auth_method": method})
+		id, secret := reg["client_id"].(string), reg["client_secret"].(string)
+		form := codeForm(id, e.authorize(id))
+		user, pass := "", ""
+		if method == "client_secret_basic" {
+			form.Del("client_id")
+			user, pass = id, secret
+		} else {
+			form.Set("client_secret", secret)
+		}
+		st, out, _ := e.token(form, user, pass)
+		if st != 200 || out["token_type"] != "Bearer" {
+			t.Fatalf("%s: %d %v", method, st, out)
+		}
+		rf := refreshForm(id, out["refresh_token"].(string))
+		if method == "client_secret_basic" {
+			rf.Del("client_id")
+		} else {
+			rf.Set("client_secret", secret)
+		}
+		if st, out, _ = e.token(rf, user, pass); st != 200 {
+			t.Fatalf("%s refresh: %d %v", method, st, out)
+		}
+	}
+}
+
+func TestTokenResponse(t *testing.T) {
+	e := newEnv(t)
+	id := e.publicClient()
+	st, out, h := e.token(codeForm(id, e.authorize(id)), "", "")
+	if st != 200 || h.Get("Cache-Control") != "no-store" || h.Get("Pragma") != "no-cache" {
+		t.Fatalf("%d %v", st, h)
+	}
+	at, _ := out["access_token"].(string)
+	rt, _ := out["refresh_token"].(string)
+	if !strings.HasPrefix(at, prefixAccessToken) || len(at) != len(prefixAccessToken)+43 ||
+		!strings.HasPrefix(rt, prefixRefreshToken) || out["token_type"] != "Bearer" || out["expires_in"] != float64(3600) {
+		t.Fatalf("response %v", out)
+	}
+	// Only hashes are stored.
+	e.store.mu.Lock()
+	for k, r := range e.store.data {
+		if strings.Contains(k, at) || strings.Contains(string(r.v), at) || strings.Contains(k, rt) || strings.Contains(string(r.v), rt) {
+			t.Errorf("token in clear under %q", k)
+		}
+	}
+	e.store.mu.Unlock()
+}
+
+func TestCodeReplayRevokesGrant(t *testing.T) {
+	e := newEnv(t)
+	id := e.publicClient()
+	form := codeForm(id, e.authorize(id))
+	st, out, _ := e.token(form, "", "")
+	if st != 200 {
+		t.Fatal(st, out)
+	}
+	at, rt := out["access_token"].(string), out["refresh_token"].(string)
+	if resp, _ := e.call("/mcp", at); resp.StatusCode != 200 {
+		t.Fatalf("token before replay: %d", resp.StatusCode)
+	}
+	st, out, _ = e.token(form, "", "")
+	if st != 400 || out["error"] != "invalid_grant" {
+		t.Fatalf("replay: %d %v", st, out)
+	}
+	if resp, _ := e.call("/mcp", at); resp.StatusCode != 401 {
+		t.Errorf("access token after replay: %d", resp.StatusCode)
+	}
+	if st, out, _ = e.token(refreshForm(id, rt), "", ""); st != 400 || out["error"] != "invalid_grant" {
+		t.Errorf("refresh after replay: %d %v", st, out)
+	}
+	if e.provider.revokedCount() != 1 {
+		t.Errorf("upstream revocations: %d", e.provider.revokedCount())
+	}
+}
+
+func TestRefreshRotation(t *testing.T) {
+	e := newEnv(t)
+	id, at1, rt1 := e.tokens()
+	st, out, _ := e.token(refreshForm(id, rt1), "", "")
+	if st != 200 {
+		t.Fatal(st, out)
+	}
+	at2, rt2 := out["access_token"].(string), out["refresh_token"].(string)
+	if rt2 == rt1 || at2 == at1 {
+		t.Fatal("tokens not rotated")
+	}
+	// Upstream was refreshed with the session from sign-in.
+	if len(e.provider.refreshed) != 1 {
+		t.Fatalf("upstream refreshes %v", e.provider.refreshed)
+	}
+	// The new refresh token works, and rotates again.
+	st, out, _ = e.token(refreshForm(id, rt2), "", "")
+	if st != 200 || out["refresh_token"] == rt2 {
+		t.Fatal(st, out)
+	}
+	// The access tokens issued so far stay valid until they expire.
+	for _, at := range []string{at1, at2, out["access_token"].(string)} {
+		if resp, _ := e.call("/mcp", at); resp.StatusCode != 200 {
+			t.Errorf("access token: %d", resp.StatusCode)
+		}
+	}
+	// Upstream got the session from the previous refresh, not the first.
+	if len(e.provider.refreshed) != 2 || e.provider.refreshed[0] == e.provider.refreshed[1] {
+		t.Fatalf("upstream refreshes %v", e.provider.refreshed)
+	}
+}
+
+func TestRefreshGraceAndReuse(t *testing.T) {
+	e := newEnv(t)
+	id, _, rt1 := e.tokens()
+	_, out, _ := e.token(refreshForm(id, rt1), "", "")
+	rt2 := out["refresh_token"].(string)
+
+	// Within the grace period the old token returns the same current
+	// refresh token and a fresh access token, without calling upstream.
+	e.clock.Advance(10 * time.Second)
+	st, out, _ := e.token(refreshForm(id, rt1), "", "")
+	if st != 200 || out["refresh_token"] != rt2 {
+		t.Fatalf("grace: %d %v", st, out)
+	}
+	if resp, _ := e.call("/mcp", out["access_token"].(string)); resp.StatusCode != 200 {
+		t.Fatal("grace access token refused")
+	}
+	if len(e.provider.refreshed) != 1 {
+		t.Fatalf("grace called upstream: %v", e.provider.refreshed)
+	}
+	// After the grace period the old token is reuse: the grant goes.
+	e.clock.Advance(30 * time.Second)
+	st, out, _ = e.token(refreshForm(id, rt1), "", "")
+	if st != 400 || out["error"] != "invalid_grant" {
+		t.Fatalf("reuse: %d %v", st, out)
+	}
+	if st, out, _ = e.token(refreshForm(id, rt2), "", ""); st != 400 || out["error"] != "invalid_grant" {
+		t.Fatalf("current token after reuse: %d %v", st, out)
+	}
+	if e.provider.revokedCount() != 1 {
+		t.Errorf("upstream revocations: %d", e.provider.revokedCount())
+	}
+}
+
+func TestRefreshReuseOfOlderToken(t *testing.T) {
+	e := newEnv(t)
+	id, at1, rt1 := e.tokens()
+	_, out, _ := e.token(refreshForm(id, rt1), "", "")
+	_, out, _ = e.token(refreshForm(id, out["refresh_token"].(string)), "", "")
+	// rt1 is two rotations old: reuse even inside the grace window.
+	if st, out, _ := e.token(refreshForm(id, rt1), "", ""); st != 400 || out["error"] != "invalid_grant" {
+		t.Fatalf("older token: %d %v", st, out)
+	}
+	if resp, _ := e.call("/mcp", at1); resp.StatusCode != 401 {
+		t.Errorf("access token of revoked grant: %d", resp.StatusCode)
+	}
+	if resp, _ := e.call("/mcp", out["access_token"].(string)); resp.StatusCode != 401 {
+		t.Errorf("newest access token of revoked grant: %d", resp.StatusCode)
+	}
+}
+
+func TestConcurrentRefreshDoesNotFork(t *testing.T) {
+	e := newEnv(t)
+	id, _, rt1 := e.tokens()
+	var wg sync.WaitGroup
+	results := make([]map[string]any, 4)
+	for i := range results {
+		wg.Go(func() {
+			st, out, _ := e.token(refreshForm(id, rt1), "", "")
+			if st != 200 {
+				t.Errorf("concurrent refresh %d: %d %v", i, st, out)
+			}
+			results[i] = out
+		})
+	}
+	wg.Wait()
+	for _, r := range results[1:] {
+		if r["refresh_token"] != results[0]["refresh_token"] {
+			t.Fatalf("refresh chain forked: %v vs %v", r["refresh_token"], results[0]["refresh_token"])
+		}
+	}
+	if len(e.provider.refreshed) != 1 {
+		t.Fatalf("upstream refreshed %d times", len(e.provider.refreshed))
+	}
+}
+
+func TestRefreshUpstreamErrors(t *testing.T) {
+	e := newEnv(t)
+	id, at, rt := e.tokens()
+	e.provider.set(func(p *fakeProvider) { p.refreshErr = fmt.Errorf("timeout: %w", ErrUpstreamUnavailable) })
+	st, out, _ := e.token(refreshForm(id, rt), "", "")
+	if st != 503 || out["error"] != "temporarily_unavailable" {
+		t.Fatalf("unavailable: %d %v", st, out)
+	}
+	// The refresh token survives an outage.
+	e.provider.set(func(p *fakeProvider) { p.refreshErr = nil })
+	st, out, _ = e.token(refreshForm(id, rt), "", "")
+	if st != 200 {
+		t.Fatalf("after outage: %d %v", st, out)
+	}
+	rt = out["refresh_token"].(string)
+	e.provider.set(func(p *fakeProvider) { p.refreshErr = fmt.Errorf("gone: %w", ErrUpstreamRevoked) })
+	st, out, _ = e.token(refreshForm(id, rt), "", "")
+	if st != 400 || out["error"] != "invalid_grant" {
+		t.Fatalf("revoked upstream: %d %v", st, out)
+	}
+	if resp, _ := e.call("/mcp", at); resp.StatusCode != 401 {
+		t.Errorf("access token after upstream revocation: %d", resp.StatusCode)
+	}
+}
+
+// slowProvider blocks in Refresh until its context ends.
+type slowProvider struct{ *fakeProvider }
+
+func (p slowProvider) Refresh(ctx context.Context, s *UpstreamSession) (*UpstreamSession, error) {
+	<-ctx.Done()
+	return nil, fmt.Errorf("%w: %v", ErrUpstreamUnavailable, ctx.Err())
+}
+
+func TestRefreshProviderTimeout(t *testing.T) {
+	var fp *fakeProvider
+	e := newEnv(t, func(c *Config) {
+		fp = c.Provider.(*fakeProvider)
+		c.Provider = slowProvider{fp}
+		c.ProviderTimeout = 50 * time.Millisecond
+	})
+	id, _, rt := e.tokens()
+	st, out, _ := e.token(refreshForm(id, rt), "", "")
+	if st != 503 || out["error"] != "temporarily_unavailable" {
+		t.Fatalf("%d %v", st, out)
+	}
+}
+
+func TestRefreshIdentityChange(t *testing.T) {
+	e := newEnv(t)
+	id, at, rt := e.tokens()
+	// Unchanged identity: no notification.
+	_, out, _ := e.token(refreshForm(id, rt), "", "")
+	rt = out["refresh_token"].(string)
+	if len(e.changed) != 0 {
+		t.Fatalf("notified without change: %v", e.changed)
+	}
+	e.provider.set(func(p *fakeProvider) {
+		p.identity.Role = "admin"
+		p.identity.Permissions = []string{"tools:read", "tools:write"}
+	})
+	st, out, _ := e.token(refreshForm(id, rt), "", "")
+	if st != 200 {
+		t.Fatal(st, out)
+	}
+	if len(e.changed) != 1 || e.changed[0].Role != "admin" || e.changed[0].Subject != "user_alice" || e.changed[0].GrantID == "" {
+		t.Fatalf("notifications %+v", e.changed)
+	}
+	// Old and new access tokens both see the new permissions at once.
+	for _, tok := range []string{at, out["access_token"].(string)} {
+		_, body := e.call("/mcp", tok)
+		if !strings.Contains(body, `"tools:write"`) || !strings.Contains(body, `"role":"admin"`) {
+			t.Errorf("identity after change: %s", body)
+		}
+	}
+}
+
+func TestRefreshScopeAndResource(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Scopes = []string{"mcp:tools", "mcp:admin"} })
+	id := e.publicClient()
+	p := authParams(id)
+	p.Set("scope", "mcp:tools")
+	pending, csrf := e.consentForm(e.browser, p)
+	q := e.followToClient(e.browser, e.postConsent(e.browser, pending, csrf, "approve"))
+	st, out, _ := e.token(codeForm(id, q.Get("code")), "", "")
+	if st != 200 || out["scope"] != "mcp:tools" {
+		t.Fatal(st, out)
+	}
+	rt := out["refresh_token"].(string)
+	f := refreshForm(id, rt)
+	f.Set("scope", "mcp:tools mcp:admin")
+	if st, out, _ := e.token(f, "", ""); st != 400 || out["error"] != "invalid_scope" {
+		t.Errorf("widened scope: %d %v", st, out)
+	}
+	f = refreshForm(id, rt)
+	f.Set("resource", e.ts.URL+"/sse")
+	if st, out, _ := e.token(f, "", ""); st != 400 || out["error"] != "invalid_target" {
+		t.Errorf("other resource: %d %v", st, out)
+	}
+	f.Set("resource", e.ts.URL+"/mcp/")
+	if st, out, _ := e.token(f, "", ""); st != 200 {
+		t.Errorf("same resource with slash: %d %v", st, out)
+	}
+	// An unknown scope at /authorize comes back as invalid_scope.
+	p.Set("scope", "everything")
+	resp := e.get(e.browser, e.url("/authorize?"+p.Encode()))
+	readBody(resp)
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if loc.Query().Get("error") != "invalid_scope" {
+		t.Errorf("unknown scope: %v", loc)
+	}
+}
+
+func TestRevoke(t *testing.T) {
+	e := newEnv(t)
+	revoke := func(client, tok, hint string) int {
+		f := url.Values{"token": {tok}, "client_id": {client}}
+		if hint != "" {
+			f.Set("token_type_hint", hint)
+		}
+		st, _, _ := e.postForm("/revoke", f, "", "")
+		return st
+	}
+	// Unknown token: 200 (RFC 7009 s2.2).
+	id, at, rt := e.tokens()
+	if st := revoke(id, "mat_unknown", ""); st != 200 {
+		t.Fatalf("unknown token: %d", st)
+	}
+	// Another client cannot revoke our tokens (answer still 200).
+	other := e.publicClient()
+	if st := revoke(other, at, ""); st != 200 {
+		t.Fatalf("foreign revoke: %d", st)
+	}
+	if resp, _ := e.call("/mcp", at); resp.StatusCode != 200 {
+		t.Fatal("another client revoked our token")
+	}
+	// Revoking the access token: only it stops working.
+	if st := revoke(id, at, "access_token"); st != 200 {
+		t.Fatal(st)
+	}
+	if resp, _ := e.call("/mcp", at); resp.StatusCode != 401 {
+		t.Fatal("revoked access token still works")
+	}
+	st, out, _ := e.token(refreshForm(id, rt), "", "")
+	if st != 200 {
+		t.Fatalf("refresh after access revocation: %d %v", st, out)
+	}
+	at2, rt2 := out["access_token"].(string), out["refresh_token"].(string)
+	// Revoking the refresh token revokes the grant (wrong hint on purpose).
+	if st := revoke(id, rt2, "access_token"); st != 200 {
+		t.Fatal(st)
+	}
+	if resp, _ := e.call("/mcp", at2); resp.StatusCode != 401 {
+		t.Error("access token of revoked grant still works")
+	}
+	if st, _, _ := e.token(refreshForm(id, rt2), "", ""); st != 400 {
+		t.Error("revoked refresh token still works")
+	}
+	if e.provider.revokedCount() != 1 {
+		t.Errorf("upstream revocations %d", e.provider.revokedCount())
+	}
+	// Missing token, unauthenticated client.
+	if st, out, _ := e.postForm("/revoke", url.Values{"client_id": {id}}, "", ""); st != 400 || out["error"] != "invalid_request" {
+		t.Errorf("no token: %d %v", st, out)
+	}
+	if st, out, _ := e.postForm("/revoke", url.Values{"token": {"x"}}, "", ""); st != 401 || out["error"] != "invalid_client" {
+		t.Errorf("no client: %d %v", st, out)
+	}
+}
+
+func TestRevokeGrantAPI(t *testing.T) {
+	e := newEnv(t)
+	_, at, _ := e.tokens()
+	_, body := e.call("/mcp", at)
+	var grantID string
+	for _, part := range strings.Split(body, ",") {
+		if k, v, ok := strings.Cut(part, ":"); ok && strings.Contains(k, `"grant_id"`) {
+			grantID = strings.Trim(v, "\"}\n")
+		}
+	}
+	if !strings.HasPrefix(grantID, "grant_") {
+		t.Fatalf("grant id %q from %s", grantID, body)
+	}
+	if err := e.srv.RevokeGrant(t.Context(), grantID); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := e.call("/mcp", at); resp.StatusCode != 401 {
+		t.Error("token works after RevokeGrant")
+	}
+	if err := e.srv.RevokeGrant(t.Context(), grantID); err != nil {
+		t.Errorf("second RevokeGrant: %v", err)
+	}
+	if e.provider.revokedCount() != 1 {
+		t.Errorf("upstream revocations %d", e.provider.revokedCount())
+	}
+}
+
+func TestPublicClientBasicWithoutSecret(t *testing.T) {
+	e := newEnv(t)
+	id := e.publicClient()
+	form := codeForm(id, e.authorize(id))
+	form.Del("client_id")
+	st, out, _ := e.token(form, id, "")
+	if st != 200 {
+		t.Fatalf("public client with empty Basic secret: %d %v", st, out)
+	}
+}

@@ -1,0 +1,153 @@
+package tools
+
+// The product's tools: add, whoami and generateImage.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	"remote-mcp-authkit/mcp"
+	"remote-mcp-authkit/oauth"
+)
+
+// Default builds the product's table: add, whoami, and generateImage (for
+// callers holding the "image_generation" permission) drawing with gen.
+func Default(gen ImageGenerator) (*Table, error) {
+	if gen == nil {
+		return nil, errors.New("tools: Default needs an image generator (OfflineRenderer{} draws without any service)")
+	}
+	return NewTable(Add(), WhoAmI(), GenerateImage(gen))
+}
+
+// hint returns a pointer to b, for the optional annotation hints.
+func hint(b bool) *bool { return &b }
+
+// Add is the "hello world" tool of the reference example: the sum of two
+// numbers, as text.
+func Add() Tool {
+	return Tool{
+		Name:        "add",
+		Title:       "Add two numbers",
+		Description: "Add two numbers the way only MCP can",
+		InputSchema: &Schema{
+			Type: "object",
+			Properties: map[string]*Schema{
+				"a": {Type: "number", Description: "The first number."},
+				"b": {Type: "number", Description: "The second number."},
+			},
+			Required: []string{"a", "b"},
+		},
+		// Pure arithmetic: reads nothing, changes nothing, touches no other
+		// system, and the same inputs always give the same answer.
+		Annotations: mcp.ToolAnnotations{
+			ReadOnlyHint:    hint(true),
+			DestructiveHint: hint(false),
+			IdempotentHint:  hint(true),
+			OpenWorldHint:   hint(false),
+		},
+		Handler: func(_ context.Context, _ *oauth.Identity, raw json.RawMessage) (*mcp.CallToolResult, error) {
+			var args struct{ A, B float64 }
+			if err := json.Unmarshal(raw, &args); err != nil {
+				// Numbers past float64's range pass the schema but not this.
+				return nil, errors.New("invalid arguments: a and b must be numbers a float64 can hold")
+			}
+			// The reference example answers String(a + b); 'f' with
+			// precision -1 prints the same digits for every sum a person is
+			// likely to add (JavaScript switches to exponents past 1e21).
+			sum := strconv.FormatFloat(args.A+args.B, 'f', -1, 64)
+			return &mcp.CallToolResult{Content: []mcp.Content{mcp.TextContent(sum)}}, nil
+		},
+	}
+}
+
+// WhoAmIResult is the structured result of whoami.
+type WhoAmIResult struct {
+	User         WhoAmIUser          `json:"user"`
+	Organization *WhoAmIOrganization `json:"organization,omitempty"`
+	Role         string              `json:"role,omitempty"`
+	Permissions  []string            `json:"permissions"`
+}
+
+// WhoAmIUser is the signed-in user in a WhoAmIResult.
+type WhoAmIUser struct {
+	ID    string `json:"id"`
+	Email string `json:"email,omitempty"`
+	Name  string `json:"name,omitempty"`
+}
+
+// WhoAmIOrganization is the user's organization in a WhoAmIResult, absent
+// when the user signed in without one.
+type WhoAmIOrganization struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+}
+
+// WhoAmI reports the caller as the server sees it: user, organization, role
+// and permissions. It is how a person checks why a tool is or is not listed.
+func WhoAmI() Tool {
+	str := func(d string) *Schema { return &Schema{Type: "string", Description: d} }
+	return Tool{
+		Name:        "whoami",
+		Title:       "Who am I",
+		Description: "Show the signed-in user, their organization, role and permissions as this server sees them.",
+		InputSchema: &Schema{Type: "object", Properties: map[string]*Schema{}, AdditionalProperties: hint(false)},
+		OutputSchema: &Schema{
+			Type: "object",
+			Properties: map[string]*Schema{
+				"user": {
+					Type: "object",
+					Properties: map[string]*Schema{
+						"id":    str("The user's id at the identity provider."),
+						"email": str("The user's email address."),
+						"name":  str("The user's display name."),
+					},
+					Required: []string{"id"},
+				},
+				"organization": {
+					Type: "object",
+					Properties: map[string]*Schema{
+						"id":   str("The organization's id."),
+						"name": str("The organization's name."),
+					},
+					Required: []string{"id"},
+				},
+				"role":        str("The user's role in the organization."),
+				"permissions": {Type: "array", Items: &Schema{Type: "string"}, Description: "The permissions the user holds."},
+			},
+			Required: []string{"user", "permissions"},
+		},
+		// Reads only the caller's own identity, which the request carries:
+		// no side effects, no outside system.
+		Annotations: mcp.ToolAnnotations{
+			ReadOnlyHint:    hint(true),
+			DestructiveHint: hint(false),
+			IdempotentHint:  hint(true),
+			OpenWorldHint:   hint(false),
+		},
+		Handler: func(_ context.Context, id *oauth.Identity, _ json.RawMessage) (*mcp.CallToolResult, error) {
+			if id == nil {
+				return nil, errors.New("this request is not signed in, so there is no user to describe")
+			}
+			res := WhoAmIResult{
+				User:        WhoAmIUser{ID: id.Subject, Email: id.Email, Name: id.Name},
+				Role:        id.Role,
+				Permissions: append([]string{}, id.Permissions...),
+			}
+			if id.OrganizationID != "" {
+				res.Organization = &WhoAmIOrganization{ID: id.OrganizationID, Name: id.Organization}
+			}
+			text, err := json.MarshalIndent(res, "", "  ")
+			if err != nil {
+				return nil, err
+			}
+			// Structured content plus the same JSON as text, for clients
+			// that predate structuredContent (tools, "Structured Content").
+			return &mcp.CallToolResult{
+				Content:           []mcp.Content{mcp.TextContent(string(text))},
+				StructuredContent: res,
+			}, nil
+		},
+	}
+}

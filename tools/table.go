@@ -1,0 +1,304 @@
+package tools
+
+// The permission-checked tool table (MCP 2025-11-25, "Server Features /
+// Tools": tools/list and tools/call).
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"remote-mcp-authkit/mcp"
+	"remote-mcp-authkit/oauth"
+)
+
+// Handler runs a tool. id is the caller (never nil for a tool with
+// Permissions or Organizations; it may be nil for an ungated tool called
+// without authentication). args have been validated against the tool's
+// InputSchema and carry its defaults. A returned error becomes an isError
+// result whose text is the error's message, so the message must be written
+// for the user and must not contain secrets.
+type Handler func(ctx context.Context, id *oauth.Identity, args json.RawMessage) (*mcp.CallToolResult, error)
+
+// Tool is one row of a Table: what tools/list shows, who may use it, and the
+// code that runs it.
+type Tool struct {
+	// Name is the tool's unique name: 1 to 128 characters from A-Z, a-z,
+	// 0-9, '_', '-' and '.' (tools, "Tool Names").
+	Name        string
+	Title       string
+	Description string
+	// InputSchema describes the arguments; it must be of type object.
+	// Arguments are validated against it before Handler runs.
+	InputSchema *Schema
+	// OutputSchema, when set, describes StructuredContent; a result that does
+	// not conform is replaced by an isError result, because the
+	// specification says servers MUST conform to it.
+	OutputSchema *Schema
+	Annotations  mcp.ToolAnnotations
+	// Permissions the caller must all hold (oauth.Identity.Permissions).
+	Permissions []string
+	// Organizations, when not empty, lists the organization ids whose
+	// members may use the tool; empty means any organization, or none.
+	Organizations []string
+	Handler       Handler
+}
+
+// MaxArgumentBytes caps the JSON arguments of one call. The transport caps
+// the whole request; this keeps a tool's own decoding small and says so in a
+// message the model can act on.
+const MaxArgumentBytes = 64 << 10
+
+// Table is a fixed set of tools, served per caller. It implements
+// mcp.ToolSet and is safe for concurrent use (it is never modified after
+// NewTable).
+type Table struct {
+	tools  []entry
+	byName map[string]int
+}
+
+type entry struct {
+	Tool
+	listed mcp.Tool // what tools/list shows, marshalled once
+}
+
+var _ mcp.ToolSet = (*Table)(nil)
+
+// NewTable checks the tools and builds a table serving them in the given
+// order. It refuses duplicate or malformed names, a missing handler, and
+// schemas the validator could not enforce.
+func NewTable(tools ...Tool) (*Table, error) {
+	t := &Table{byName: make(map[string]int, len(tools))}
+	for _, tool := range tools {
+		if err := checkName(tool.Name); err != nil {
+			return nil, err
+		}
+		if _, dup := t.byName[tool.Name]; dup {
+			return nil, fmt.Errorf("tools: tool %q is declared twice", tool.Name)
+		}
+		if tool.Handler == nil {
+			return nil, fmt.Errorf("tools: tool %q has no handler", tool.Name)
+		}
+		if tool.InputSchema == nil || tool.InputSchema.Type != "object" {
+			return nil, fmt.Errorf("tools: tool %q: inputSchema must be of type object", tool.Name)
+		}
+		if err := tool.InputSchema.check("inputSchema"); err != nil {
+			return nil, fmt.Errorf("tools: tool %q: %v", tool.Name, err)
+		}
+		listed := mcp.Tool{Name: tool.Name, Title: tool.Title, Description: tool.Description}
+		var err error
+		if listed.InputSchema, err = json.Marshal(tool.InputSchema); err != nil {
+			return nil, fmt.Errorf("tools: tool %q: inputSchema: %v", tool.Name, err)
+		}
+		if tool.OutputSchema != nil {
+			if tool.OutputSchema.Type != "object" {
+				return nil, fmt.Errorf("tools: tool %q: outputSchema must be of type object", tool.Name)
+			}
+			if err := tool.OutputSchema.check("outputSchema"); err != nil {
+				return nil, fmt.Errorf("tools: tool %q: %v", tool.Name, err)
+			}
+			if listed.OutputSchema, err = json.Marshal(tool.OutputSchema); err != nil {
+				return nil, fmt.Errorf("tools: tool %q: outputSchema: %v", tool.Name, err)
+			}
+		}
+		if tool.Annotations != (mcp.ToolAnnotations{}) {
+			a := tool.Annotations
+			listed.Annotations = &a
+		}
+		tool.Permissions = slices.Clone(tool.Permissions)
+		tool.Organizations = slices.Clone(tool.Organizations)
+		t.byName[tool.Name] = len(t.tools)
+		t.tools = append(t.tools, entry{Tool: tool, listed: listed})
+	}
+	return t, nil
+}
+
+func checkName(name string) error {
+	if name == "" || len(name) > 128 {
+		return fmt.Errorf("tools: tool name %q must be 1 to 128 characters", name)
+	}
+	for _, c := range name {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
+		if !ok {
+			return fmt.Errorf("tools: tool name %q: character %q is not allowed (A-Z, a-z, 0-9, _, -, .)", name, c)
+		}
+	}
+	return nil
+}
+
+// AccessError says why a caller may not use a tool. The server answers it
+// as it answers an unknown tool, JSON-RPC -32602 (tools, "Error Handling"),
+// but with this message, which names what is missing so that the person can
+// ask for it: see As. It does not wrap mcp.ErrUnknownTool, whose answer is a
+// generic text.
+type AccessError struct {
+	Tool string
+	// NotSignedIn is set when the request carried no identity.
+	NotSignedIn bool
+	// MissingPermissions are the required permissions the caller lacks.
+	MissingPermissions []string
+	// Organization is the caller's organization id when the tool is limited
+	// to other organizations ("" when the caller has none).
+	Organization      string
+	WrongOrganization bool
+}
+
+// Error says which tool is refused and what the caller lacks.
+func (e *AccessError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "tool %q is not available to this caller: ", e.Tool)
+	switch {
+	case e.NotSignedIn:
+		b.WriteString("it requires a signed-in user")
+	case len(e.MissingPermissions) > 0:
+		q := make([]string, len(e.MissingPermissions))
+		for i, p := range e.MissingPermissions {
+			q[i] = fmt.Sprintf("%q", p)
+		}
+		if len(q) == 1 {
+			fmt.Fprintf(&b, "it requires the %s permission, which this account does not have", q[0])
+		} else {
+			fmt.Fprintf(&b, "it requires the permissions %s, which this account does not have", strings.Join(q, ", "))
+		}
+	case e.WrongOrganization && e.Organization == "":
+		b.WriteString("it is limited to certain organizations, and this account belongs to none")
+	case e.WrongOrganization:
+		fmt.Fprintf(&b, "it is limited to certain organizations, and this account's organization %q is not one of them", e.Organization)
+	}
+	return b.String()
+}
+
+// As lets errors.As turn the refusal into the JSON-RPC error the server
+// sends: -32602 with the refusal as its message and, as data, the tool and
+// what is missing, for clients that want to show it their own way.
+func (e *AccessError) As(target any) bool {
+	p, ok := target.(**mcp.JSONRPCError)
+	if !ok {
+		return false
+	}
+	je := mcp.NewInvalidParams("invalid params: %s", e.Error())
+	je.Data, _ = json.Marshal(struct {
+		Tool               string   `json:"tool"`
+		MissingPermissions []string `json:"missingPermissions,omitempty"`
+		NotSignedIn        bool     `json:"notSignedIn,omitempty"`
+		WrongOrganization  bool     `json:"wrongOrganization,omitempty"`
+	}{e.Tool, e.MissingPermissions, e.NotSignedIn, e.WrongOrganization})
+	*p = je
+	return true
+}
+
+// access returns nil when id may use tool, else the *AccessError.
+func access(tool *Tool, id *oauth.Identity) error {
+	if len(tool.Permissions) == 0 && len(tool.Organizations) == 0 {
+		return nil
+	}
+	if id == nil {
+		return &AccessError{Tool: tool.Name, NotSignedIn: true}
+	}
+	var missing []string
+	for _, p := range tool.Permissions {
+		if !id.HasPermission(p) {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		return &AccessError{Tool: tool.Name, MissingPermissions: missing}
+	}
+	if len(tool.Organizations) > 0 && (id.OrganizationID == "" || !slices.Contains(tool.Organizations, id.OrganizationID)) {
+		return &AccessError{Tool: tool.Name, WrongOrganization: true, Organization: id.OrganizationID}
+	}
+	return nil
+}
+
+// Visible returns the names of the tools id may see, in table order. A nil
+// identity sees only the tools with neither Permissions nor Organizations.
+func (t *Table) Visible(id *oauth.Identity) []string {
+	var names []string
+	for i := range t.tools {
+		if access(&t.tools[i].Tool, id) == nil {
+			names = append(names, t.tools[i].Name)
+		}
+	}
+	return names
+}
+
+// Allowed returns nil when id may call the named tool, an *AccessError when
+// it may not, and an error wrapping mcp.ErrUnknownTool when there is no such
+// tool.
+func (t *Table) Allowed(id *oauth.Identity, name string) error {
+	i, ok := t.byName[name]
+	if !ok {
+		return fmt.Errorf("%w %q", mcp.ErrUnknownTool, name)
+	}
+	return access(&t.tools[i].Tool, id)
+}
+
+// ListTools answers tools/list for the identity in ctx. It is computed on
+// every call, so a permission granted or taken away shows at the next list.
+func (t *Table) ListTools(ctx context.Context) []mcp.Tool {
+	id := oauth.IdentityFromContext(ctx)
+	out := make([]mcp.Tool, 0, len(t.tools))
+	for i := range t.tools {
+		if access(&t.tools[i].Tool, id) == nil {
+			out = append(out, t.tools[i].listed)
+		}
+	}
+	return out
+}
+
+// CallTool answers tools/call for the identity in ctx: it checks access
+// again, then the size and the schema of the arguments, then runs the
+// handler. Only a refused tool (*AccessError) or an unknown one (wrapping
+// mcp.ErrUnknownTool) is an error; everything else, including the handler's own
+// failures, is a result with IsError set, so that the model sees it.
+func (t *Table) CallTool(ctx context.Context, name string, arguments json.RawMessage) (*mcp.CallToolResult, error) {
+	id := oauth.IdentityFromContext(ctx)
+	if err := t.Allowed(id, name); err != nil {
+		return nil, err
+	}
+	tool := &t.tools[t.byName[name]].Tool
+	if len(arguments) > MaxArgumentBytes {
+		return ErrorResult(fmt.Sprintf("invalid arguments: they are %d bytes long; the limit is %d", len(arguments), MaxArgumentBytes)), nil
+	}
+	args, err := tool.InputSchema.Validate(arguments)
+	if err != nil {
+		return ErrorResult(err.Error()), nil
+	}
+	res, err := tool.Handler(ctx, id, args)
+	if err != nil {
+		return ErrorResult(err.Error()), nil
+	}
+	if res == nil {
+		return ErrorResult(fmt.Sprintf("tool %q returned no result", name)), nil
+	}
+	if tool.OutputSchema != nil && !res.IsError {
+		if err := checkOutput(tool.OutputSchema, res.StructuredContent); err != nil {
+			return ErrorResult(fmt.Sprintf("tool %q produced a result that does not match its outputSchema: %v", name, err)), nil
+		}
+	}
+	return res, nil
+}
+
+func checkOutput(s *Schema, structured any) error {
+	if structured == nil {
+		return errors.New("structuredContent is missing")
+	}
+	b, err := json.Marshal(structured)
+	if err != nil {
+		return err
+	}
+	_, err = s.Validate(b)
+	if ve, ok := err.(ValidationError); ok {
+		return errors.New(ve.list())
+	}
+	return err
+}
+
+// ErrorResult is a tool result reporting a failure to the model (tools,
+// "Error Handling": tool execution errors are results with isError true).
+func ErrorResult(text string) *mcp.CallToolResult {
+	return &mcp.CallToolResult{Content: []mcp.Content{mcp.TextContent(text)}, IsError: true}
+}
