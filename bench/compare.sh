@@ -132,13 +132,18 @@ start_product() {
 		log "SKIP ours: the product did not start: $(tail -3 "$OUT/ours.log" | tr '\n' ' ')"
 		return 1
 	fi
-	local tok=${PRODUCT_TOKEN:-}
-	if [ -z "$tok" ] && ! tok=$(bin/mcpload -signin "http://127.0.0.1:$port" -email "$EMAIL" -print-token 2>"$OUT/signin.log"); then
-		log "SKIP ours: sign-in failed: $(tail -2 "$OUT/signin.log" | tr '\n' ' ')"
-		return 1
-	fi
 	URL[ours]="http://127.0.0.1:$port/mcp" URL[ours-sse]="http://127.0.0.1:$port/sse"
-	TOKEN[ours]=$tok
+	# A token is bound to one resource (RFC 8707): /mcp and /sse each get one.
+	local n tok
+	for n in ours ours-sse; do
+		tok=${PRODUCT_TOKEN:-}
+		if [ -z "$tok" ] && ! tok=$(bin/mcpload -signin "http://127.0.0.1:$port" -url "${URL[$n]}" -email "$EMAIL" \
+			-print-token 2>"$OUT/signin.log"); then
+			log "SKIP ours: sign-in failed: $(tail -2 "$OUT/signin.log" | tr '\n' ' ')"
+			return 1
+		fi
+		TOKEN[$n]=$tok
+	done
 	OURS=ours
 }
 if [ "$PRODUCT" != no ] && start_product; then
@@ -152,7 +157,7 @@ load() {
 	[ "$n" != "$srv" ] && transport=sse
 	local args=(-q -json -url "${URL[$n]}" -transport "$transport" -c "$C" -d "$DUR" -warmup "$WARM" -settle 0
 		-pid "${PID_OF[$srv]}")
-	[ -n "${TOKEN[$srv]:-}" ] && args+=(-token "${TOKEN[$srv]}")
+	[ -n "${TOKEN[$n]:-}" ] && args+=(-token "${TOKEN[$n]}")
 	if ! bin/mcpload "${args[@]}" "$@" >"$out" 2>"$out.err"; then
 		log "$n: the run had no successful call: $(head -c 300 "$out.err")"
 	fi

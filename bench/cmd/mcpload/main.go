@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -46,7 +47,7 @@ func main() {
 	flag.StringVar(&cfg.ReadyFile, "ready-file", "", "file written once sessions and idle streams are open")
 	pid := flag.Int("pid", 0, "server process id: sample VmRSS and open fds from /proc")
 	debug := flag.String("debug", "", "server diagnostics base URL: GET /debug/vars (goroutines, memstats), POST /debug/gc")
-	signinBase := flag.String("signin", "", "server base URL: obtain a token through its OAuth flow (and sign-in page)")
+	signinBase := flag.String("signin", "", "server base URL: obtain a token for -url through the server's OAuth flow (and sign-in page)")
 	email := flag.String("email", "ada@example.com", "account to choose on the sign-in page with -signin")
 	printToken := flag.Bool("print-token", false, "with -signin: print the access token and exit")
 	jsonOut := flag.Bool("json", false, "print the report as JSON on stdout")
@@ -64,9 +65,14 @@ func main() {
 			fmt.Fprintf(os.Stderr, "mcpload: "+format+"\n", a...)
 		}
 	}
+	urlSet := false
+	flag.Visit(func(f *flag.Flag) { urlSet = urlSet || f.Name == "url" })
+	if *signinBase != "" && !urlSet {
+		cfg.URL = strings.TrimRight(*signinBase, "/") + "/mcp"
+	}
 	if *signinBase != "" {
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		tok, err := signin.SignIn(sctx, signin.Options{BaseURL: *signinBase, Email: *email})
+		tok, err := signin.SignIn(sctx, signin.Options{BaseURL: *signinBase, Resource: cfg.URL, Email: *email})
 		cancel()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "mcpload: sign-in:", err)
