@@ -16,7 +16,7 @@
 #
 # Idle mode, for each server: a baseline load; then a second process holds
 # -idle streams open (GET streams waiting for server messages) while the
-# same load runs again; then the streams close. It prints the p99 with and
+# same load runs again; then the streams close, and the baseline runs again. It prints the p99 with and
 # without the idle streams, the server's RSS and heap per idle stream, and
 # goroutines, fds and live heap (after GC) before, during and after.
 #
@@ -214,6 +214,10 @@ for s in $SERVERS $OURS; do
 	kill -INT $holder 2>/dev/null || true
 	for _ in $(seq 1 1200); do kill -0 $holder 2>/dev/null || break; sleep 0.1; done
 	wait $holder 2>/dev/null || log "idle: $s: the holder failed: $(tail -2 "$OUT/$s.holder.err")"
+	# A second baseline after the streams closed: with the machine shared,
+	# the spread of the two baselines says how much of a difference is noise.
+	log "idle: $s: baseline again"
+	load "$s" "$OUT/$s.base2.json"
 done
 echo
 echo "idle streams: $IDLE held by a second process; load: $C connections, $DUR (+$WARM warm-up); after: 3 s after disconnect, after GC"

@@ -5,7 +5,7 @@
 // streams closed.
 //
 //	benchtable -dir results/            # files NAME.ROUND.json
-//	benchtable -idle -dir results/idle  # files NAME.base.json, NAME.loaded.json, NAME.holder.json
+//	benchtable -idle -dir results/idle  # NAME.{base,loaded,base2,holder}.json
 package main
 
 import (
@@ -152,7 +152,7 @@ func idleTable(dir string, order []string) error {
 		names = append(names, strings.TrimSuffix(filepath.Base(f), ".holder.json"))
 	}
 	sortNames(names, order)
-	fmt.Println("| server | idle open | p99 ms without / with idle | req/s without / with | RSS KiB per stream | heap KiB per stream | goroutines before / idle / after | fds before / idle / after | live heap MiB before / after |")
+	fmt.Println("| server | idle open | p99 ms before / with idle / after | req/s before / with / after | RSS KiB per stream | heap KiB per stream | goroutines before / idle / after | fds before / idle / after | live heap MiB before / after |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, n := range names {
 		h, err := read(filepath.Join(dir, n+".holder.json"))
@@ -161,10 +161,15 @@ func idleTable(dir string, order []string) error {
 		}
 		base, _ := read(filepath.Join(dir, n+".base.json"))
 		loaded, _ := read(filepath.Join(dir, n+".loaded.json"))
+		base2, _ := read(filepath.Join(dir, n+".base2.json"))
 		p99, rps := "-", "-"
 		if base != nil && loaded != nil {
 			p99 = fmt.Sprintf("%.2f / %.2f", base.Latency.P99, loaded.Latency.P99)
 			rps = fmt.Sprintf("%.0f / %.0f", base.RPS, loaded.RPS)
+			if base2 != nil {
+				p99 += fmt.Sprintf(" / %.2f", base2.Latency.P99)
+				rps += fmt.Sprintf(" / %.0f", base2.RPS)
+			}
 		}
 		per := func(a, b int64, unit float64) string {
 			if a < 0 || b < 0 || h.IdleOpen == 0 {
