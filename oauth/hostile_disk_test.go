@@ -1,0 +1,98 @@
+package oauth
+
+import (
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+)
+
+// hostileDisk is the store file with a switch that makes every write and
+// fsync fail, as a full or failing disk would.
+type hostileDisk struct {
+	storeFile
+	broken *atomic.Bool
+}
+
+func (f hostileDisk) WriteAt(p []byte, off int64) (int, error) {
+	if f.broken.Load() {
+		return 0, syscall.ENOSPC
+	}
+	return f.storeFile.WriteAt(p, off)
+}
+
+func (f hostileDisk) Sync() error {
+	if f.broken.Load() {
+		return syscall.EIO
+	}
+	return f.storeFile.Sync()
+}
+
+// TestHostileDiskFailure: with the durable store's disk failing, every
+// request that needs a write fails cleanly in its protocol's form (JSON
+// server_error or temporarily_unavailable, an error redirect to the client),
+// nothing half-written is visible, what is stored stays readable, and once
+// the disk recovers everything works again with the same tokens.
+func TestHostileDiskFailure(t *testing.T) {
+	var broken atomic.Bool
+	var fs *FileStore
+	e := newEnv(t, func(c *Config) {
+		var err error
+		fs, err = OpenFileStore(filepath.Join(t.TempDir(), "oauth.log"), func(fc *fileConfig) {
+			fc.now = c.Now
+			fc.wrap = func(f storeFile) storeFile { return hostileDisk{f, &broken} }
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { fs.Close() })
+		c.Store = fs
+	})
+	client, access, refresh := e.tokens()
+	spare := e.authorize(client) // a code issued before the failure
+
+	broken.Store(true)
+	st, out := e.register(map[string]any{"redirect_uris": []string{testRedirect}, "token_endpoint_auth_method": "none"})
+	if st != http.StatusInternalServerError || out["error"] != "server_error" {
+		t.Errorf("register on a failing disk: %d %v", st, out)
+	}
+	st, out, _ = e.token(refreshForm(client, refresh), "", "")
+	if st != http.StatusServiceUnavailable || out["error"] != "temporarily_unavailable" {
+		t.Errorf("refresh on a failing disk: %d %v", st, out)
+	}
+	st, out, _ = e.token(codeForm(client, spare), "", "")
+	if st != http.StatusServiceUnavailable || out["error"] != "temporarily_unavailable" {
+		t.Errorf("code exchange on a failing disk: %d %v", st, out)
+	}
+	// The authorization request cannot be stored: the browser goes back to
+	// the client with server_error.
+	resp := e.get(newBrowser(), e.url("/authorize?"+authParams(client).Encode()))
+	readBody(resp)
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || loc == nil || loc.Query().Get("error") != "server_error" || !strings.HasPrefix(loc.String(), testRedirect) {
+		t.Errorf("authorize on a failing disk: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// Reads still work: the access token issued before is accepted.
+	if resp, body := e.call("/mcp", access); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"sub"`) {
+		t.Errorf("bearer on a failing disk: %d %s", resp.StatusCode, body)
+	}
+
+	broken.Store(false)
+	// Nothing above left a trace: the spare code and the refresh token
+	// work once, as if the failed attempts had never happened.
+	st, out, _ = e.token(codeForm(client, spare), "", "")
+	if st != http.StatusOK {
+		t.Fatalf("code exchange after the disk recovered: %d %v", st, out)
+	}
+	st, out, _ = e.token(refreshForm(client, refresh), "", "")
+	if st != http.StatusOK {
+		t.Fatalf("refresh after the disk recovered: %d %v", st, out)
+	}
+	if resp, body := e.call("/mcp", out["access_token"].(string)); resp.StatusCode != http.StatusOK {
+		t.Errorf("new access token: %d %s", resp.StatusCode, body)
+	}
+	e.tokens()
+}
