@@ -8,6 +8,7 @@ package main
 // changed that should not have.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -251,8 +252,14 @@ func (s *hxServer) follow(b *http.Client, u string) (int, *url.URL, string) {
 // the authorization code.
 func (s *hxServer) code(clientID, email string) string {
 	s.t.Helper()
+	return s.codeWith(hxAuthParams(clientID), email)
+}
+
+// codeWith is code with the authorization request's parameters given.
+func (s *hxServer) codeWith(params url.Values, email string) string {
+	s.t.Helper()
 	b := hxBrowser()
-	pending, csrf := s.consent(b, hxAuthParams(clientID))
+	pending, csrf := s.consent(b, params)
 	cb := s.callbackURL(b, s.approve(b, pending, csrf), email)
 	st, loc, body := s.follow(b, cb)
 	if st != http.StatusFound || loc == nil || !strings.HasPrefix(loc.String(), hxRedirect+"?") {
@@ -1044,4 +1051,103 @@ func TestHostileRefreshReuse(t *testing.T) {
 		t.Fatalf("refresh with the previous token in the grace period: %d %v, want refresh_token %s", st, out, r2)
 	}
 	s.serves(out["access_token"].(string), s.initialize(out["access_token"].(string)))
+}
+
+// TestHostileLegacySSE: the HTTP+SSE transport (2024-11-05) refuses the
+// same hostile input at /sse/message, and its stream keeps working.
+func TestHostileLegacySSE(t *testing.T) {
+	t.Parallel()
+	s := hxStart(t, nil, "-memory")
+	sseToken := func(email string) string {
+		client := s.register()
+		p := hxAuthParams(client)
+		p.Set("resource", s.base+"/sse")
+		f := hxCodeForm(client, s.codeWith(p, email))
+		st, _, out := s.postForm("/token", f)
+		if st != 200 {
+			t.Fatalf("token for /sse: %d %v", st, out)
+		}
+		return out["access_token"].(string)
+	}
+	ada, grace := sseToken("ada@example.com"), sseToken("grace@example.com")
+	req, _ := http.NewRequest("GET", s.base+"/sse", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+ada)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	next := func(want string) string {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("stream ended waiting for %q", want)
+				}
+				if strings.Contains(l, want) {
+					return l
+				}
+			case <-timeout:
+				t.Fatalf("no %q on the stream", want)
+			}
+		}
+	}
+	endpoint := strings.TrimPrefix(next("data: /sse/message?sessionId="), "data: ")
+	post := func(token, path, ct, body string) *http.Request {
+		r, _ := http.NewRequest("POST", s.base+path, strings.NewReader(body))
+		r.Header.Set("Content-Type", ct)
+		r.Header.Set("Authorization", "Bearer "+token)
+		return r
+	}
+	const js = "application/json"
+	ping := `{"jsonrpc":"2.0","id":1,"method":"ping"}`
+	s.rpcError(post(grace, endpoint, js, ping), 403, -32600)
+	s.rpcError(post(ada, "/sse/message?sessionId=NOSUCH", js, ping), 404, -32600)
+	s.rpcError(post(ada, "/sse/message", js, ping), 400, -32600)
+	s.rpcError(post(ada, endpoint, "text/plain", ping), 415, -32600)
+	s.rpcError(post(ada, endpoint, js, `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"p":"`+strings.Repeat("x", 4<<20)+`"}}`), 413, -32600)
+	s.rpcError(post(ada, endpoint, js, strings.Repeat("[", 100000)), 400, -32700)
+	s.rpcError(post(ada, endpoint, js, `{"jsonrpc":"2.0","id":null,"method":"ping"}`), 400, -32600)
+	// The stream still answers.
+	init := `{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"old","version":"1"}}}`
+	if st, _, body := s.do(post(ada, endpoint, js, init)); st != 202 {
+		t.Fatalf("initialize: %d %s", st, body)
+	}
+	next(`"id":"init"`)
+	if st, _, body := s.do(post(ada, endpoint, js, `{"jsonrpc":"2.0","id":"alive","method":"tools/list"}`)); st != 202 {
+		t.Fatalf("tools/list: %d %s", st, body)
+	}
+	if l := next(`"id":"alive"`); !strings.Contains(l, `"name":"add"`) {
+		t.Errorf("tools/list over the stream: %s", l)
+	}
+}
+
+// TestHostileHugeHeaders: headers past MaxHeaderBytes get 431, and the
+// server keeps serving.
+func TestHostileHugeHeaders(t *testing.T) {
+	t.Parallel()
+	s := hxStart(t, nil, "-memory")
+	_, access, _ := s.tokens("ada@example.com")
+	sid := s.initialize(access)
+	c := s.rawConn()
+	go func() {
+		io.WriteString(c, "POST /mcp HTTP/1.1\r\nHost: "+strings.TrimPrefix(s.base, "http://")+"\r\nX-Pad: "+strings.Repeat("x", 200<<10)+"\r\n\r\n")
+	}()
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	got, _ := io.ReadAll(c)
+	if !strings.HasPrefix(string(got), "HTTP/1.1 431 ") {
+		t.Errorf("huge headers: %q", hxTrunc(string(got)))
+	}
+	s.serves(access, sid)
 }
