@@ -1,6 +1,7 @@
 package mcp
 
 import (
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -30,5 +31,19 @@ func TestHostileInvalidUTF8ID(t *testing.T) {
 	m, err := decodeMessage([]byte(`{"jsonrpc":"2.0","id":"é✓","method":"ping"}`))
 	if err != nil || string(m.ID) != `"é✓"` {
 		t.Errorf("UTF-8 id: %v %q", err, m.ID)
+	}
+}
+
+// A batch is bounded in count, not only in bytes: past maxBatch it is
+// refused whole, before any element is decoded or run.
+func TestHostileBatchLimit(t *testing.T) {
+	batch := func(n int) []byte {
+		return []byte("[" + strings.TrimSuffix(strings.Repeat(`{"jsonrpc":"2.0","id":1,"method":"ping"},`, n), ",") + "]")
+	}
+	if d, _, err := decodeBody(batch(maxBatch)); err != nil || len(d.msgs) != maxBatch {
+		t.Fatalf("batch of %d: %v", maxBatch, err)
+	}
+	if _, _, err := decodeBody(batch(maxBatch + 1)); err == nil || err.Code != CodeInvalidRequest {
+		t.Fatalf("batch of %d: %v, want %d", maxBatch+1, err, CodeInvalidRequest)
 	}
 }

@@ -238,6 +238,11 @@ type decodedBody struct {
 // decodeBody decodes one HTTP body. A body that is not JSON at all is a
 // parse error for the whole body; inside a batch each element is validated
 // on its own, as section 6 shows.
+// maxBatch bounds a batch. The body limit alone does not: 4 MiB of
+// 48-byte tools/list requests is 89,000 requests whose answers fill
+// hundreds of megabytes. Section 6 sets no limit; clients batch a few.
+const maxBatch = 100
+
 func decodeBody(data []byte) (decodedBody, *message, *JSONRPCError) {
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '[' {
@@ -250,6 +255,9 @@ func decodeBody(data []byte) (decodedBody, *message, *JSONRPCError) {
 	}
 	if len(elems) == 0 {
 		return decodedBody{}, nil, NewInvalidRequest("invalid request: empty batch")
+	}
+	if len(elems) > maxBatch {
+		return decodedBody{}, nil, NewInvalidRequest("invalid request: a batch may hold at most %d messages, this one has %d", maxBatch, len(elems))
 	}
 	d := decodedBody{batch: true, msgs: make([]*message, len(elems)), errs: make([]*JSONRPCError, len(elems))}
 	for i, e := range elems {
