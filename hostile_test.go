@@ -1151,3 +1151,36 @@ func TestHostileHugeHeaders(t *testing.T) {
 	}
 	s.serves(access, sid)
 }
+
+// TestHostileMCPBatches: batches are refused outside 2025-03-26, and
+// bounded in count inside it, so 4 MiB of tiny requests cannot make the
+// server compute and buffer hundreds of megabytes of answers.
+func TestHostileMCPBatches(t *testing.T) {
+	t.Parallel()
+	s := hxStart(t, nil, "-memory")
+	_, access, _ := s.tokens("ada@example.com")
+	batch := func(n int) string {
+		return "[" + strings.TrimSuffix(strings.Repeat(`{"jsonrpc":"2.0","id":1,"method":"tools/list"},`, n), ",") + "]"
+	}
+	sid := s.initialize(access) // 2025-11-25: no batches
+	s.rpcError(s.mcpReq(access, sid, batch(2)), 400, -32600)
+	s.serves(access, sid)
+
+	st, h, body := s.do(s.mcpReq(access, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"old","version":"1"}}}`))
+	old := h.Get("Mcp-Session-Id")
+	if st != 200 || old == "" {
+		t.Fatalf("initialize 2025-03-26: %d %s", st, body)
+	}
+	s.do(s.mcpReq(access, old, `{"jsonrpc":"2.0","method":"notifications/initialized"}`))
+	st, _, body = s.do(s.mcpReq(access, old, batch(100)))
+	var answers []hxRPC
+	if err := json.Unmarshal([]byte(body), &answers); st != 200 || err != nil || len(answers) != 100 {
+		t.Fatalf("batch of 100: %d %v %s", st, err, hxTrunc(body))
+	}
+	n := (4<<20 - 100) / len(`{"jsonrpc":"2.0","id":1,"method":"tools/list"},`)
+	r := s.rpcError(s.mcpReq(access, old, batch(n)), 400, -32600)
+	if !strings.Contains(r.Error.Message, "at most") {
+		t.Errorf("oversized batch: %s", r.Error.Message)
+	}
+	s.serves(access, old)
+}
