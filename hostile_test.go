@@ -1184,3 +1184,61 @@ func TestHostileMCPBatches(t *testing.T) {
 	}
 	s.serves(access, old)
 }
+
+// TestHostileFloods: authorization requests past the per-address limit get
+// a 429 page with Retry-After; sessions past the per-user limit end the
+// least recently active one, never another user's; a forged Host changes
+// nothing the server advertises.
+func TestHostileFloods(t *testing.T) {
+	t.Parallel()
+	s := hxStart(t, nil, "-memory")
+	_, ada, _ := s.tokens("ada@example.com")
+	_, grace, _ := s.tokens("grace@example.com")
+	graceSID := s.initialize(grace)
+
+	// Sessions: the first of 101 is ended (404), the last one works.
+	first := s.initialize(ada)
+	var last string
+	for range 100 {
+		last = s.initialize(ada)
+	}
+	s.rpcError(s.mcpReq(ada, first, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`), 404, -32600)
+	s.serves(ada, last)
+	s.serves(grace, graceSID)
+
+	// A forged Host: the metadata still names the configured issuer.
+	req, _ := http.NewRequest("GET", s.base+"/.well-known/oauth-authorization-server", nil)
+	req.Host = "evil.example"
+	st, _, body := s.do(req)
+	var meta map[string]any
+	json.Unmarshal([]byte(body), &meta)
+	if st != 200 || meta["issuer"] != s.base || meta["token_endpoint"] != s.base+"/token" || strings.Contains(body, "evil.example") {
+		t.Errorf("metadata with a forged Host: %d %s", st, body)
+	}
+	req, _ = http.NewRequest("GET", s.base+"/.well-known/oauth-protected-resource/mcp", nil)
+	req.Host = "evil.example"
+	if st, _, body := s.do(req); st != 200 || strings.Contains(body, "evil.example") || !strings.Contains(body, s.base+"/mcp") {
+		t.Errorf("resource metadata with a forged Host: %d %s", st, body)
+	}
+
+	// Authorization requests: a burst of 60, then 429.
+	client := s.register()
+	var st2 int
+	var h http.Header
+	n := 0
+	for ; n < 100; n++ {
+		st2, h, body = s.get("/authorize?" + hxAuthParams(client).Encode())
+		if st2 != 200 {
+			break
+		}
+	}
+	if n < 50 || n > 61 {
+		t.Errorf("the limit struck after %d authorization requests", n)
+	}
+	hxPage(t, "authorize flood", st2, h, body, 429, "Too many requests")
+	if ra := h.Get("Retry-After"); ra == "" || strings.Trim(ra, "0123456789") != "" {
+		t.Errorf("Retry-After %q", ra)
+	}
+	// Tokens and MCP are not limited with it.
+	s.serves(grace, graceSID)
+}
