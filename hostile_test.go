@@ -922,6 +922,30 @@ func TestHostileToken(t *testing.T) {
 		raw("no client", "POST", "/token", form, "grant_type=authorization_code&code=x", 401, "invalid_client")
 		raw("public client sends a secret", "POST", "/token", form, code+"&client_secret=guess", 401, "invalid_client")
 		raw("unknown code", "POST", "/token", form, code, 400, "invalid_grant")
+		noID := hxCodeForm(client, "mcp_code_x")
+		noID.Del("client_id")
+		basic := func(name, auth string) {
+			req, _ := http.NewRequest("POST", s.base+"/token", strings.NewReader(noID.Encode()))
+			req.Header.Set("Content-Type", form)
+			req.Header.Set("Authorization", auth)
+			st, h, b := s.do(req)
+			var out map[string]any
+			json.Unmarshal([]byte(b), &out)
+			hxOAuthErr(t, name, st, out, 401, "invalid_client")
+			if !strings.HasPrefix(h.Get("WWW-Authenticate"), "Basic ") {
+				t.Errorf("%s: WWW-Authenticate %q", name, h.Get("WWW-Authenticate"))
+			}
+		}
+		basic("Basic with bad escapes", "Basic "+base64.StdEncoding.EncodeToString([]byte("%zz:%zz")))
+		basic("Basic for an unknown client", "Basic "+base64.StdEncoding.EncodeToString([]byte("mcp_nosuch:secret")))
+		basic("Basic with a secret for a public client", "Basic "+base64.StdEncoding.EncodeToString([]byte(client+":guess")))
+		mismatch, _ := http.NewRequest("POST", s.base+"/token", strings.NewReader(code))
+		mismatch.Header.Set("Content-Type", form)
+		mismatch.SetBasicAuth("mcp_other", "")
+		st, _, b := s.do(mismatch)
+		var out map[string]any
+		json.Unmarshal([]byte(b), &out)
+		hxOAuthErr(t, "Basic and a different client_id", st, out, 400, "invalid_request")
 		raw("revoke without token", "POST", "/revoke", form, "client_id="+client, 400, "invalid_request")
 		raw("registration as a form", "POST", "/register", form, "redirect_uris=x", 400, "invalid_client_metadata")
 		raw("registration not JSON", "POST", "/register", "application/json", "{", 400, "invalid_client_metadata")
