@@ -235,14 +235,14 @@ type decodedBody struct {
 // A single message is returned on its own, not in decodedBody, sparing two
 // slices per request on the hot path.
 
-// decodeBody decodes one HTTP body. A body that is not JSON at all is a
-// parse error for the whole body; inside a batch each element is validated
-// on its own, as section 6 shows.
 // maxBatch bounds a batch. The body limit alone does not: 4 MiB of
 // 48-byte tools/list requests is 89,000 requests whose answers fill
 // hundreds of megabytes. Section 6 sets no limit; clients batch a few.
 const maxBatch = 100
 
+// decodeBody decodes one HTTP body. A body that is not JSON at all is a
+// parse error for the whole body; inside a batch each element is validated
+// on its own, as section 6 shows.
 func decodeBody(data []byte) (decodedBody, *message, *JSONRPCError) {
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '[' {
