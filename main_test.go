@@ -1222,14 +1222,17 @@ func TestInteropTypeScriptSDK(t *testing.T) {
 		t.Fatalf("client.mjs: %v", err)
 	}
 	for _, want := range []string{
-		"streamable-http: tools=add,whoami,generateImage",
+		"streamable-http: signed in via consent,signin",
+		"streamable-http: tools=add,generateImage,whoami",
 		"streamable-http: add(2, 3) = 5",
 		"streamable-http: whoami = ada@example.com",
-		"sse: tools=add,whoami,generateImage",
+		"sse: signed in via signin",
+		"sse: tools=add,generateImage,whoami",
 		"sse: add(2, 3) = 5",
+		"sse: whoami = ada@example.com",
 		"interop: ok",
 	} {
-		if !strings.Contains(string(out), want+"\n") {
+		if !strings.Contains(string(out), want) {
 			t.Errorf("client.mjs output lacks %q", want)
 		}
 	}
