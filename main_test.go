@@ -1237,3 +1237,105 @@ func TestInteropTypeScriptSDK(t *testing.T) {
 		}
 	}
 }
+
+// inspectorDir holds the MCP Inspector and the Node 22 it needs, both
+// installed by npm (the npm package "node" ships the binary), so that the
+// machine's own Node version does not matter.
+var inspectorDir = filepath.Join(".ci", "interop", "inspector")
+
+// TestInteropInspector drives the server with the MCP Inspector's CLI
+// (npm @modelcontextprotocol/inspector, --cli mode), a client
+// implementation independent of ours, over both transports, with access
+// tokens this test obtains through the real sign-in. --strict makes the
+// Inspector fail on tool schemas that other clients could not use.
+func TestInteropInspector(t *testing.T) {
+	node, _ := filepath.Abs(filepath.Join(inspectorDir, "node_modules", "node", "bin", "node"))
+	launcher, _ := filepath.Abs(filepath.Join(inspectorDir, "node_modules", "@modelcontextprotocol", "inspector", "clients", "launcher", "build", "index.js"))
+	for _, p := range []string{node, launcher} {
+		if _, err := os.Stat(p); err != nil {
+			skipOrFail(t, "the MCP Inspector or its Node 22 is not installed in %s (npm ci)", inspectorDir)
+		}
+	}
+	srv := startServer(t, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*flowTimeout)
+	defer cancel()
+
+	home := t.TempDir() // the Inspector keeps a catalog of servers; not in the real home
+	inspect := func(target, token string, args ...string) json.RawMessage {
+		t.Helper()
+		argv := append([]string{launcher, "--cli", target, "--header", "Authorization: Bearer " + token}, args...)
+		cmd := exec.CommandContext(ctx, node, argv...)
+		cmd.Env = append(os.Environ(),
+			"PATH="+filepath.Dir(node)+string(os.PathListSeparator)+os.Getenv("PATH"),
+			"HOME="+home, "MCP_CATALOG_PATH="+filepath.Join(home, "mcp.json"), "NO_COLOR=1")
+		cmd.WaitDelay = 5 * time.Second
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if stderr.Len() > 0 {
+			t.Logf("inspector %v stderr:\n%s", args, stderr.Bytes())
+		}
+		if err != nil {
+			t.Fatalf("inspector %v: %v\nstdout:\n%s", args, err, out)
+		}
+		if !json.Valid(out) {
+			t.Fatalf("inspector %v printed no JSON:\n%s", args, out)
+		}
+		return out
+	}
+
+	b := newBrowser(t)
+	var reg *oauthClient
+	for _, tc := range []struct{ path, transport string }{{"/mcp", "http"}, {"/sse", "sse"}} {
+		target := srv.base + tc.path
+		c := discover(ctx, t, target)
+		if reg == nil {
+			c.register(ctx, t, "MCP Inspector")
+			reg = c
+		} else {
+			c.clientID, c.redirectURI = reg.clientID, reg.redirectURI
+		}
+		tok := c.authorize(ctx, t, b, "ada@example.com")
+
+		var list struct {
+			Tools []struct {
+				Name string `json:"name"`
+			} `json:"tools"`
+		}
+		if err := json.Unmarshal(inspect(target, tok.AccessToken, "--transport", tc.transport, "--method", "tools/list", "--strict"), &list); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, tool := range list.Tools {
+			names = append(names, tool.Name)
+		}
+		if want := []string{"add", "whoami", "generateImage"}; !sameSet(names, want) {
+			t.Fatalf("%s: Inspector's tools/list %v, want %v", tc.transport, names, want)
+		}
+		var sum toolResult
+		if err := json.Unmarshal(inspect(target, tok.AccessToken, "--transport", tc.transport, "--method", "tools/call",
+			"--tool-name", "add", "--tool-arg", "a=2", "b=3"), &sum); err != nil {
+			t.Fatal(err)
+		}
+		if sum.IsError || len(sum.Content) != 1 || sum.Content[0].Text != "5" {
+			t.Fatalf("%s: Inspector's add(2, 3) = %+v, want 5", tc.transport, sum)
+		}
+		var who toolResult
+		if err := json.Unmarshal(inspect(target, tok.AccessToken, "--transport", tc.transport, "--method", "tools/call",
+			"--tool-name", "whoami"), &who); err != nil {
+			t.Fatal(err)
+		}
+		if who.IsError || !strings.Contains(string(who.StructuredContent), `"ada@example.com"`) {
+			t.Fatalf("%s: Inspector's whoami = %+v", tc.transport, who)
+		}
+		cmd := exec.CommandContext(ctx, node, launcher, "--cli", target, "--transport", tc.transport, "--method", "tools/list")
+		cmd.Env = append(os.Environ(), "HOME="+home, "MCP_CATALOG_PATH="+filepath.Join(home, "mcp.json"), "NO_COLOR=1")
+		cmd.WaitDelay = 5 * time.Second
+		// Without a token the Inspector meets the 401 challenge and, with
+		// nobody at a browser, stops asking for a sign-in.
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "auth_required") {
+			t.Fatalf("%s: Inspector without a token: %v\n%s\nwant a failure asking for authorization", tc.transport, err, out)
+		}
+	}
+}

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Interoperability with the official MCP TypeScript SDK: installs the pinned
-# SDK of .ci/interop/package.json (once per lockfile) and runs
-# TestInteropTypeScriptSDK, which starts the server and drives it with
-# .ci/interop/client.mjs (Streamable HTTP and HTTP+SSE, OAuth sign-in through
-# the SDK). MCP_INTEROP=1 makes a missing Node or SDK a failure, not a skip.
+# Interoperability with other MCP clients: installs the pinned packages of
+# .ci/interop (the official TypeScript SDK) and .ci/interop/inspector (the
+# MCP Inspector and Node 22), once per lockfile, and runs the Go tests
+# TestInteropTypeScriptSDK (.ci/interop/client.mjs: OAuth sign-in through the
+# SDK, Streamable HTTP and HTTP+SSE) and TestInteropInspector (the
+# Inspector's CLI with tokens from the real sign-in). MCP_INTEROP=1 makes a
+# missing install a failure, not a skip.
 #
 # Needs: go, and node (20 or later) with npm on PATH.
 # Usage: bash .ci/interop.sh        (from anywhere in the repository)
@@ -20,20 +22,29 @@ for tool in node npm go; do
 	fi
 done
 
-# The stamp records the lockfile's hash: an unchanged lockfile costs
-# nothing, a changed one reinstalls.
-stamp="$dir/node_modules/.interop-lock-sha256"
-want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
-if [[ ! -e "$dir/node_modules/@modelcontextprotocol/sdk/package.json" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
-	echo "interop: installing the TypeScript SDK into .ci/interop/node_modules"
+# install DIR: npm ci in DIR, once per lockfile. The stamp records the
+# lockfile's hash: an unchanged lockfile costs nothing, a changed one
+# reinstalls.
+install() {
+	local dir="$1" stamp="$1/node_modules/.interop-lock-sha256" want log
+	want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+	if [[ -d "$dir/node_modules" && "$(cat "$stamp" 2>/dev/null)" == "$want" ]]; then
+		return
+	fi
+	echo "interop: installing ${dir#"$root"/}/package.json"
 	log="$(mktemp)"
-	trap 'rm -f "$log"' EXIT
-	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >"$log" 2>&1 || {
+	if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
 		cat "$log" >&2
+		rm -f "$log"
 		exit 1
-	}
+	fi
+	rm -f "$log"
 	echo "$want" >"$stamp"
-fi
+}
+# The TypeScript SDK runs on the machine's Node (20 or later); the
+# Inspector needs Node 22, which its folder installs beside it.
+install "$dir"
+install "$dir/inspector"
 
 echo "interop: Node $(node --version), @modelcontextprotocol/sdk $(node -p 'require(process.argv[1]).version' "$dir/node_modules/@modelcontextprotocol/sdk/package.json")"
 cd "$root"
