@@ -263,6 +263,23 @@ async function main() {
   await check('streamable-http', http);
   await http.close();
 
+  // An access token the server no longer accepts: the SDK meets 401
+  // invalid_token, refreshes with the refresh token (RFC 6749 s6) without
+  // sending anyone to a browser, and retries.
+  const before = httpProvider.tokens();
+  httpProvider.saveTokens({ ...before, access_token: 'mcp_at_not_a_token' });
+  const again = new Client({ name: 'remote-mcp-authkit-interop', version: '1.0.0' });
+  await again.connect(new StreamableHTTPClientTransport(mcpURL, { authProvider: httpProvider }));
+  const after = httpProvider.tokens();
+  if (after.access_token === 'mcp_at_not_a_token' || after.refresh_token === before.refresh_token) {
+    fail(`streamable-http: tokens not refreshed: ${JSON.stringify(after)}`);
+  }
+  if (httpProvider.seen.join(',') !== 'consent,signin') fail(`streamable-http: refresh went to the browser: ${httpProvider.seen}`);
+  const sum = await again.callTool({ name: 'add', arguments: { a: 20, b: 22 } });
+  console.log(`streamable-http: refreshed; add(20, 22) = ${sum.content?.[0]?.text}`);
+  if (sum.content?.[0]?.text !== '42') fail(`streamable-http: add after refresh returned ${JSON.stringify(sum)}`);
+  await again.close();
+
   // The SSE endpoint is a resource of its own (its token is bound to it),
   // so the SDK signs in again, reusing the registration; the browser's
   // remembered consent skips the consent page.
