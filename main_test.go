@@ -61,6 +61,9 @@ type testServer struct {
 	base string              // http://127.0.0.1:port, the issuer
 	emu  *authkittest.Server // the AuthKit stand-in when started separately; nil in development mode
 	logs *syncBuffer
+	// stop shuts the server down as SIGTERM would and returns what run
+	// returned; later calls return the same.
+	stop func() error
 }
 
 // syncBuffer collects the server's log for a failing test to print.
@@ -114,15 +117,22 @@ func startServer(t *testing.T, external bool) *testServer {
 		cancel()
 		t.Fatalf("server did not start\n%s", ts.logs)
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
+	var once sync.Once
+	var stopErr error
+	ts.stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(15 * time.Second):
+				stopErr = errors.New("server did not shut down within 15 s")
 			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("server did not shut down within 15 s")
+		})
+		return stopErr
+	}
+	t.Cleanup(func() {
+		if err := ts.stop(); err != nil {
+			t.Errorf("run: %v", err)
 		}
 		if t.Failed() {
 			t.Logf("server log:\n%s", ts.logs)
@@ -1214,6 +1224,43 @@ func TestDevelopmentSignIn(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("request on a deleted session: %s, want 404", res.Status)
+	}
+}
+
+// TestShutdownWithOpenStreams stops the server (as SIGTERM does) while a
+// client holds both kinds of long-lived stream open: run must return
+// promptly and cleanly, and both streams must end rather than hang.
+func TestShutdownWithOpenStreams(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
+	defer cancel()
+	srv := startServer(t, false)
+	b := newBrowser(t)
+	mcpAuth := discover(ctx, t, srv.base+"/mcp")
+	mcpAuth.register(ctx, t, "shutdown client")
+	mcpTok := mcpAuth.authorize(ctx, t, b, "ada@example.com")
+	sseAuth := discover(ctx, t, srv.base+"/sse")
+	sseAuth.clientID, sseAuth.redirectURI = mcpAuth.clientID, mcpAuth.redirectURI
+	sseTok := sseAuth.authorize(ctx, t, b, "ada@example.com")
+
+	m := newStreamable(ctx, srv.base+"/mcp", mcpTok.AccessToken)
+	m.initialize(t)
+	get := m.listen(t)
+	legacy := openLegacySSE(ctx, t, srv.base+"/sse", sseTok.AccessToken)
+	legacy.initialize(t)
+
+	start := time.Now()
+	if err := srv.stop(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("shutdown took %v with open streams", d)
+	}
+	for name, st := range map[string]*sseStream{"GET /mcp": get, "GET /sse": legacy.stream} {
+		select {
+		case <-st.done:
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s stream still open after shutdown", name)
+		}
 	}
 }
 
