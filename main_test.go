@@ -1180,7 +1180,9 @@ func TestWholeFlow(t *testing.T) {
 	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(res.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
 		t.Fatalf("/mcp after revocation: %s %q, want 401 invalid_token", res.Status, res.Header.Get("WWW-Authenticate"))
 	}
-	// Revoking the refresh token ends the grant: it can no longer refresh.
+	// Revoking the refresh token ends the grant: it can no longer refresh,
+	// and the AuthKit session behind it is ended too.
+	revokes := srv.emu.Requests()["revoke"]
 	ada.revoke(ctx, t, adaTok2.RefreshToken, "refresh_token")
 	_, status, body := ada.token(ctx, t, url.Values{
 		"grant_type": {"refresh_token"}, "refresh_token": {adaTok2.RefreshToken}, "client_id": {ada.clientID},
@@ -1188,8 +1190,29 @@ func TestWholeFlow(t *testing.T) {
 	if status != http.StatusBadRequest || !strings.Contains(body, "invalid_grant") {
 		t.Fatalf("refresh after revocation: %d %s, want 400 invalid_grant", status, body)
 	}
+	if n := srv.emu.Requests()["revoke"]; n != revokes+1 {
+		t.Fatalf("AuthKit session revocations: %d, want %d", n, revokes+1)
+	}
 	// Grace is untouched by all of Ada's changes.
 	checkAdd(t, graceMCP)
+
+	// An administrator signs Grace out in AuthKit. Her client's next
+	// refresh is refused, which revokes the grant: the access token she
+	// still holds stops working as well.
+	if n := srv.emu.RevokeSessions("grace@example.com"); n == 0 {
+		t.Fatal("Grace has no AuthKit session to end")
+	}
+	_, status, body = grace.token(ctx, t, url.Values{
+		"grant_type": {"refresh_token"}, "refresh_token": {graceTok2.RefreshToken}, "client_id": {grace.clientID}, "resource": {mcpURL},
+	})
+	if status != http.StatusBadRequest || !strings.Contains(body, "invalid_grant") {
+		t.Fatalf("refresh after the AuthKit session ended: %d %s, want 400 invalid_grant", status, body)
+	}
+	res = graceMCP.post(t, map[string]any{"jsonrpc": "2.0", "id": 98, "method": "tools/list"})
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/mcp with the access token of a grant whose AuthKit session ended: %s, want 401", res.Status)
+	}
 }
 
 // TestDevelopmentSignIn is `go run .` with no WorkOS account: the server
