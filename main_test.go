@@ -665,7 +665,7 @@ func (s *sseStream) quiet(t *testing.T, d time.Duration) {
 // ---------------------------------------------------------------------------
 // MCP clients of the two transports.
 
-// mcpClient is the common part: requests numbered from 1, tool helpers.
+// mcpClient is what the tool checks below need from either transport.
 type mcpClient interface {
 	call(t *testing.T, method string, params any) (json.RawMessage, *rpcError)
 }
