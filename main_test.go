@@ -38,6 +38,7 @@ import (
 	"html"
 	"image/png"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -63,7 +64,7 @@ const eventWait = 10 * time.Second
 
 // testServer is the product, started by run as `go run .` would start it.
 type testServer struct {
-	base string              // http://127.0.0.1:port, the issuer
+	base string              // http://127.0.0.1:port[/path], the issuer and base of every endpoint
 	emu  *authkittest.Server // the AuthKit stand-in when started separately; nil in development mode
 	logs *syncBuffer
 	// stop shuts the server down as SIGTERM would and returns what run
@@ -97,6 +98,25 @@ func (s *syncBuffer) String() string {
 // the server mounts its own emulator at /_authkit (development sign-in).
 func startServer(t *testing.T, external bool) *testServer {
 	t.Helper()
+	return startServerArgs(t, external, "")
+}
+
+// startServerArgs is startServer with a path for the base URL: the server
+// then listens on a free port it is told in advance, with -base-url
+// http://127.0.0.1:PORT/path, as behind a reverse proxy that forwards a
+// path of its site unchanged.
+func startServerArgs(t *testing.T, external bool, basePath string) *testServer {
+	t.Helper()
+	args := []string{"-addr", "127.0.0.1:0", "-memory"}
+	if basePath != "" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		args = []string{"-addr", addr, "-memory", "-base-url", "http://" + addr + basePath}
+	}
 	env := map[string]string{}
 	ts := &testServer{logs: &syncBuffer{}}
 	if external {
@@ -110,11 +130,11 @@ func startServer(t *testing.T, external bool) *testServer {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-memory"}, func(k string) string { return env[k] }, ts.logs, ready)
+		done <- run(ctx, args, func(k string) string { return env[k] }, ts.logs, ready)
 	}()
 	select {
 	case addr := <-ready:
-		ts.base = "http://" + addr
+		ts.base = "http://" + addr + basePath
 	case err := <-done:
 		cancel()
 		t.Fatalf("run returned before listening: %v\n%s", err, ts.logs)
@@ -1247,6 +1267,36 @@ func TestDevelopmentSignIn(t *testing.T) {
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("request on a deleted session: %s, want 404", res.Status)
 	}
+}
+
+// TestBaseURLWithPath serves the product under a path of its site
+// (-base-url http://host:port/tools), which README documents as the base of
+// every endpoint: discovery, sign-in (the development emulator included),
+// and MCP over both transports must all live under that path.
+func TestBaseURLWithPath(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
+	defer cancel()
+	srv := startServerArgs(t, false, "/tools")
+	b := newBrowser(t)
+	mcpAuth := discover(ctx, t, srv.base+"/mcp")
+	if mcpAuth.issuer != srv.base {
+		t.Fatalf("issuer %s, want %s", mcpAuth.issuer, srv.base)
+	}
+	mcpAuth.register(ctx, t, "client behind a path")
+	mcpTok := mcpAuth.authorize(ctx, t, b, "ada@example.com")
+	m := newStreamable(ctx, srv.base+"/mcp", mcpTok.AccessToken)
+	m.initialize(t)
+	checkWhoami(t, m, "ada@example.com")
+
+	sseAuth := discover(ctx, t, srv.base+"/sse")
+	sseAuth.clientID, sseAuth.redirectURI = mcpAuth.clientID, mcpAuth.redirectURI
+	sseTok := sseAuth.authorize(ctx, t, b, "ada@example.com")
+	legacy := openLegacySSE(ctx, t, srv.base+"/sse", sseTok.AccessToken)
+	if !strings.HasPrefix(legacy.endpoint, srv.base+"/sse/message?") {
+		t.Fatalf("SSE endpoint %s, want one under %s/sse/message", legacy.endpoint, srv.base)
+	}
+	legacy.initialize(t)
+	checkAdd(t, legacy)
 }
 
 // TestShutdownWithOpenStreams stops the server (as SIGTERM does) while a
