@@ -1360,9 +1360,11 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 
 // TestInteropTypeScriptSDK runs .ci/interop/client.mjs, a client built on
 // the official TypeScript SDK's Client, StreamableHTTPClientTransport,
-// SSEClientTransport and OAuth support, against the server in development
-// mode: it discovers, registers, signs in as Ada through our pages and the
-// emulator's, and calls add over both transports.
+// SSEClientTransport and OAuth support: it discovers, registers, signs in
+// as Ada through our pages and the AuthKit emulator's, calls tools over both
+// transports, and lets the SDK refresh a refused token. Midway the test
+// takes image_generation away from Ada in the emulator; the SDK's session
+// must hear notifications/tools/list_changed and see generateImage gone.
 func TestInteropTypeScriptSDK(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -1372,30 +1374,56 @@ func TestInteropTypeScriptSDK(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@modelcontextprotocol", "sdk", "package.json")); err != nil {
 		skipOrFail(t, "the TypeScript SDK is not installed in %s (npm ci)", dir)
 	}
-	srv := startServer(t, false)
+	srv := startServer(t, true)
 	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "client.mjs", srv.base+"/mcp")
+	cmd := exec.CommandContext(ctx, node, "client.mjs", "--permission-change", srv.base+"/mcp")
 	cmd.Dir = dir
 	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	t.Logf("client.mjs output:\n%s", out)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		out.WriteString(line + "\n")
+		if line == "streamable-http: waiting for a permission change" {
+			if err := srv.emu.SetPermissions("ada@example.com", nil); err != nil {
+				t.Error(err)
+			}
+			io.WriteString(stdin, "changed\n")
+		}
+	}
+	err = cmd.Wait()
+	t.Logf("client.mjs output:\n%s%s", out.String(), stderr.String())
 	if err != nil {
 		t.Fatalf("client.mjs: %v", err)
 	}
 	for _, want := range []string{
-		"streamable-http: signed in via consent,signin",
+		"streamable-http: signed in via consent,signin; protocol 2025-11-25",
 		"streamable-http: tools=add,generateImage,whoami",
 		"streamable-http: add(2, 3) = 5",
 		"streamable-http: whoami = ada@example.com",
 		"streamable-http: refreshed; add(20, 22) = 42",
+		"streamable-http: after the permission change: list_changed heard; tools=add,whoami",
 		"sse: signed in via signin",
-		"sse: tools=add,generateImage,whoami",
+		"sse: tools=add,whoami",
 		"sse: add(2, 3) = 5",
 		"sse: whoami = ada@example.com",
 		"interop: ok",
 	} {
-		if !strings.Contains(string(out), want) {
+		if !strings.Contains(out.String(), want+"\n") {
 			t.Errorf("client.mjs output lacks %q", want)
 		}
 	}

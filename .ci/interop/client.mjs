@@ -1,9 +1,10 @@
 // Interoperability check with the official MCP TypeScript SDK.
 //
-// Usage: node client.mjs http://127.0.0.1:PORT/mcp
+// Usage: node client.mjs [--permission-change] http://127.0.0.1:PORT/mcp
 //
-// The server must run its development sign-in (the AuthKit emulator mounted
-// at /_authkit, demo user ada@example.com). Everything MCP and OAuth is done
+// The server must sign in through the AuthKit emulator (its development
+// sign-in, or one it is configured with) with the demo user ada@example.com
+// holding the image_generation permission. Everything MCP and OAuth is done
 // by the SDK: its Client, StreamableHTTPClientTransport and SSEClientTransport,
 // and its OAuth support (discovery from the 401's WWW-Authenticate, RFC 9728
 // and RFC 8414 metadata, dynamic client registration, PKCE, the token
@@ -11,6 +12,13 @@
 // OAuthClientProvider's redirectToAuthorization approves our consent page and
 // presses Ada's button on the sign-in page, following redirects with a small
 // cookie jar until the redirect URI, whose code it hands to finishAuth.
+//
+// With --permission-change, once Streamable HTTP works the script prints
+// "streamable-http: waiting for a permission change" and reads a line from
+// standard input: the test driving it takes image_generation away from Ada
+// in the emulator, then writes that line. The SDK's next refresh must bring
+// notifications/tools/list_changed on the session's GET stream, and the
+// tools then listed must lack generateImage.
 //
 // It prints one line per check and "interop: ok" at the end; any mismatch
 // exits non-zero.
@@ -21,6 +29,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { createInterface } from 'node:readline';
 
 const TIMEOUT_MS = 45_000;
 const EMAIL = 'ada@example.com';
@@ -223,11 +233,15 @@ async function connect(name, makeTransport, provider) {
   return client;
 }
 
-async function check(name, client) {
+async function toolNames(client) {
   const { tools } = await client.listTools();
-  const names = tools.map((t) => t.name).sort();
-  console.log(`${name}: tools=${names.join(',')}`);
-  if (names.join(',') !== 'add,generateImage,whoami') fail(`${name}: unexpected tools ${names}`);
+  return tools.map((t) => t.name).sort().join(',');
+}
+
+async function check(name, client, wantTools) {
+  const names = await toolNames(client);
+  console.log(`${name}: tools=${names}`);
+  if (names !== wantTools) fail(`${name}: tools ${names}, want ${wantTools}`);
 
   const sum = await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } });
   const text = sum.content?.[0]?.type === 'text' ? sum.content[0].text : undefined;
@@ -242,8 +256,11 @@ async function check(name, client) {
 }
 
 async function main() {
-  const arg = process.argv[2];
-  if (!arg) fail('usage: node client.mjs http://HOST:PORT/mcp');
+  const args = process.argv.slice(2);
+  const permissionChange = args[0] === '--permission-change';
+  if (permissionChange) args.shift();
+  const arg = args[0];
+  if (!arg) fail('usage: node client.mjs [--permission-change] http://HOST:PORT/mcp');
   const mcpURL = new URL(arg);
   const sseURL = new URL('/sse', mcpURL);
   const sdk = JSON.parse(
@@ -260,7 +277,7 @@ async function main() {
     httpProvider,
   );
   if (httpProvider.resource !== mcpURL.href) fail(`resource ${httpProvider.resource}, want ${mcpURL.href}`);
-  await check('streamable-http', http);
+  await check('streamable-http', http, 'add,generateImage,whoami');
   await http.close();
 
   // An access token the server no longer accepts: the SDK meets 401
@@ -278,6 +295,32 @@ async function main() {
   const sum = await again.callTool({ name: 'add', arguments: { a: 20, b: 22 } });
   console.log(`streamable-http: refreshed; add(20, 22) = ${sum.content?.[0]?.text}`);
   if (sum.content?.[0]?.text !== '42') fail(`streamable-http: add after refresh returned ${JSON.stringify(sum)}`);
+
+  let sseTools = 'add,generateImage,whoami';
+  if (permissionChange) {
+    // The session's GET stream (the SDK opens it after initialization)
+    // carries the server's notification once the refresh shows the
+    // permission gone.
+    let heard;
+    const listChanged = new Promise((resolve) => (heard = resolve));
+    again.setNotificationHandler(ToolListChangedNotificationSchema, () => heard());
+    console.log('streamable-http: waiting for a permission change');
+    const rl = createInterface({ input: process.stdin });
+    const line = await new Promise((resolve) => rl.once('line', resolve));
+    rl.close();
+    if (line.trim() !== 'changed') fail(`expected "changed" on standard input, got ${line}`);
+    httpProvider.saveTokens({ ...httpProvider.tokens(), access_token: 'mcp_at_not_a_token' });
+    const names = await toolNames(again); // 401, refresh, retry
+    await Promise.race([
+      listChanged,
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error('no notifications/tools/list_changed within 10 s')), 10_000).unref(),
+      ),
+    ]);
+    console.log(`streamable-http: after the permission change: list_changed heard; tools=${names}`);
+    if (names !== 'add,whoami') fail(`streamable-http: tools after the change ${names}, want add,whoami`);
+    sseTools = 'add,whoami';
+  }
   await again.close();
 
   // The SSE endpoint is a resource of its own (its token is bound to it),
@@ -286,7 +329,7 @@ async function main() {
   const sseProvider = new Provider(shared);
   const sse = await connect('sse', () => new SSEClientTransport(sseURL, { authProvider: sseProvider }), sseProvider);
   if (sseProvider.resource !== sseURL.href) fail(`resource ${sseProvider.resource}, want ${sseURL.href}`);
-  await check('sse', sse);
+  await check('sse', sse, sseTools);
   await sse.close();
 
   if (shared.registrations !== 1) fail(`registered ${shared.registrations} times, want once`);
