@@ -1362,9 +1362,12 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 // the official TypeScript SDK's Client, StreamableHTTPClientTransport,
 // SSEClientTransport and OAuth support: it discovers, registers, signs in
 // as Ada through our pages and the AuthKit emulator's, calls tools over both
-// transports, and lets the SDK refresh a refused token. Midway the test
-// takes image_generation away from Ada in the emulator; the SDK's session
-// must hear notifications/tools/list_changed and see generateImage gone.
+// transports, and lets the SDK refresh a refused token. In the first run
+// the test takes image_generation away from Ada in the emulator midway;
+// the SDK's session must hear notifications/tools/list_changed and see
+// generateImage gone. The second run serves everything under a base path,
+// which the SDK's discovery must follow (RFC 9728 and RFC 8414 path
+// insertion).
 func TestInteropTypeScriptSDK(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -1374,10 +1377,25 @@ func TestInteropTypeScriptSDK(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@modelcontextprotocol", "sdk", "package.json")); err != nil {
 		skipOrFail(t, "the TypeScript SDK is not installed in %s (npm ci)", dir)
 	}
-	srv := startServer(t, true)
+	t.Run("permission change", func(t *testing.T) {
+		runInteropClient(t, node, dir, startServer(t, true), true)
+	})
+	t.Run("base URL with a path", func(t *testing.T) {
+		runInteropClient(t, node, dir, startServerArgs(t, false, "/tools"), false)
+	})
+}
+
+// runInteropClient runs client.mjs against srv. With permissionChange the
+// server must have an external emulator, through which the test takes
+// image_generation away from Ada when the script asks.
+func runInteropClient(t *testing.T, node, dir string, srv *testServer, permissionChange bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "client.mjs", "--permission-change", srv.base+"/mcp")
+	args := []string{"client.mjs", srv.base + "/mcp"}
+	if permissionChange {
+		args = []string{"client.mjs", "--permission-change", srv.base + "/mcp"}
+	}
+	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Dir = dir
 	cmd.WaitDelay = 5 * time.Second
 	var stderr bytes.Buffer
@@ -1410,19 +1428,26 @@ func TestInteropTypeScriptSDK(t *testing.T) {
 	if err != nil {
 		t.Fatalf("client.mjs: %v", err)
 	}
-	for _, want := range []string{
+	sseTools := "add,generateImage,whoami"
+	if permissionChange {
+		sseTools = "add,whoami" // Ada signs in to /sse after the change
+	}
+	wants := []string{
 		"streamable-http: signed in via consent,signin; protocol 2025-11-25",
 		"streamable-http: tools=add,generateImage,whoami",
 		"streamable-http: add(2, 3) = 5",
 		"streamable-http: whoami = ada@example.com",
 		"streamable-http: refreshed; add(20, 22) = 42",
-		"streamable-http: after the permission change: list_changed heard; tools=add,whoami",
 		"sse: signed in via signin",
-		"sse: tools=add,whoami",
+		"sse: tools=" + sseTools,
 		"sse: add(2, 3) = 5",
 		"sse: whoami = ada@example.com",
 		"interop: ok",
-	} {
+	}
+	if permissionChange {
+		wants = append(wants, "streamable-http: after the permission change: list_changed heard; tools=add,whoami")
+	}
+	for _, want := range wants {
 		if !strings.Contains(out.String(), want+"\n") {
 			t.Errorf("client.mjs output lacks %q", want)
 		}

@@ -262,7 +262,7 @@ async function main() {
   const arg = args[0];
   if (!arg) fail('usage: node client.mjs [--permission-change] http://HOST:PORT/mcp');
   const mcpURL = new URL(arg);
-  const sseURL = new URL('/sse', mcpURL);
+  const sseURL = new URL('sse', mcpURL); // beside /mcp, also under a base path
   const sdk = JSON.parse(
     readFileSync(new URL('./node_modules/@modelcontextprotocol/sdk/package.json', import.meta.url), 'utf8'),
   );
