@@ -66,25 +66,25 @@ const eventWait = 10 * time.Second
 type testServer struct {
 	base string              // http://127.0.0.1:port[/path], the issuer and base of every endpoint
 	emu  *authkittest.Server // the AuthKit stand-in when started separately; nil in development mode
-	logs *syncBuffer
+	logs *logBuffer
 	// stop shuts the server down as SIGTERM would and returns what run
 	// returned; later calls return the same.
 	stop func() error
 }
 
-// syncBuffer collects the server's log for a failing test to print.
-type syncBuffer struct {
+// logBuffer collects the server's log for a failing test to print.
+type logBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *logBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *logBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -118,7 +118,7 @@ func startServerArgs(t *testing.T, external bool, basePath string) *testServer {
 		args = []string{"-addr", addr, "-memory", "-base-url", "http://" + addr + basePath}
 	}
 	env := map[string]string{}
-	ts := &testServer{logs: &syncBuffer{}}
+	ts := &testServer{logs: &logBuffer{}}
 	if external {
 		ts.emu = authkittest.NewServer()
 		t.Cleanup(ts.emu.Close)
