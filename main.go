@@ -217,6 +217,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	}
 	defer store.Close()
 
+	// Every endpoint lives under the public URL's path ("" at the site's
+	// root), as behind a reverse proxy that forwards a path unchanged. The
+	// authorization server mounts its own endpoints under it.
+	basePath := ""
+	if u, err := url.Parse(cfg.baseURL); err == nil {
+		basePath = u.EscapedPath()
+	}
+
 	// The upstream identity provider: AuthKit, or its emulator.
 	mux := http.NewServeMux()
 	akCfg := cfg.authkit
@@ -229,7 +237,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		if err != nil {
 			return err
 		}
-		mux.Handle(emulatorPrefix+"/", http.StripPrefix(emulatorPrefix, emu.Handler()))
+		mux.Handle(basePath+emulatorPrefix+"/", http.StripPrefix(basePath+emulatorPrefix, emu.Handler()))
 		// The server talks to the emulator in-process, so it needn't be able
 		// to reach its own public URL.
 		akCfg = authkit.Config{ClientID: emu.ClientID(), APIKey: emu.APIKey(), APIURL: emu.URL, HTTPClient: emu.Client()}
@@ -285,10 +293,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		AllowedOrigins:     append([]string{originOf(cfg.baseURL)}, cfg.allowedOrigins...),
 		SessionIdleTimeout: cfg.idleTimeout,
 	}
-	mux.Handle("/mcp", oauth.CORS(authServer.RequireBearer(mcpURL, mcpServer.StreamableHTTPHandler(httpOpts))))
+	mux.Handle(basePath+"/mcp", oauth.CORS(authServer.RequireBearer(mcpURL, mcpServer.StreamableHTTPHandler(httpOpts))))
 	sse := oauth.CORS(authServer.RequireBearer(sseURL, mcpServer.SSEHandler(httpOpts)))
-	mux.Handle("/sse", sse)
-	mux.Handle("/sse/message", sse)
+	mux.Handle(basePath+"/sse", sse)
+	mux.Handle(basePath+"/sse/message", sse)
 	mux.Handle("/", authServer.Handler())
 
 	srv := &http.Server{

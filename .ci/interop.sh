@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Interoperability with other MCP clients: installs the pinned packages of
+# .ci/interop (the official TypeScript SDK) and .ci/interop/inspector (the
+# MCP Inspector and Node 22), once per lockfile, and runs the Go tests
+# TestInteropTypeScriptSDK (.ci/interop/client.mjs: OAuth sign-in through the
+# SDK, Streamable HTTP and HTTP+SSE) and TestInteropInspector (the
+# Inspector's CLI with tokens from the real sign-in). MCP_INTEROP=1 makes a
+# missing install a failure, not a skip.
+#
+# Needs: go, and node (20 or later) with npm on PATH.
+# Usage: bash .ci/interop.sh        (from anywhere in the repository)
+set -euo pipefail
+
+ci_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$ci_dir/.." && pwd)"
+dir="$ci_dir/interop"
+
+for tool in node npm go; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "interop: $tool is needed on PATH" >&2
+		exit 1
+	fi
+done
+
+# install DIR: npm ci in DIR, once per lockfile. The stamp records the
+# lockfile's hash: an unchanged lockfile costs nothing, a changed one
+# reinstalls.
+install() {
+	local dir="$1" stamp="$1/node_modules/.interop-lock-sha256" want log
+	want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+	if [[ -d "$dir/node_modules" && "$(cat "$stamp" 2>/dev/null)" == "$want" ]]; then
+		return
+	fi
+	echo "interop: installing ${dir#"$root"/}/package.json"
+	log="$(mktemp)"
+	if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
+		cat "$log" >&2
+		rm -f "$log"
+		exit 1
+	fi
+	rm -f "$log"
+	echo "$want" >"$stamp"
+}
+# The TypeScript SDK runs on the machine's Node (20 or later); the
+# Inspector needs Node 22, which its folder installs beside it.
+install "$dir"
+install "$dir/inspector"
+
+echo "interop: Node $(node --version), @modelcontextprotocol/sdk $(node -p 'require(process.argv[1]).version' "$dir/node_modules/@modelcontextprotocol/sdk/package.json")"
+cd "$root"
+MCP_INTEROP=1 exec go test -run '^TestInterop' -count=1 -v .
