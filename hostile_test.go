@@ -825,6 +825,23 @@ func TestHostileAuthorize(t *testing.T) {
 		}
 	})
 
+	t.Run("provider errors at the callback", func(t *testing.T) {
+		s := &hxServer{t: t, base: s.base, log: s.log}
+		for _, c := range []struct{ sent, want string }{
+			{"access_denied", "access_denied"},
+			{"temporarily_unavailable", "temporarily_unavailable"},
+			{"<script>alert(1)</script>" + strings.Repeat("x", 500), "server_error"},
+		} {
+			b, cb := s.pendingCallback(client, "ada@example.com")
+			u, _ := url.Parse(cb)
+			q := u.Query()
+			q.Del("code")
+			q.Set("error", c.sent)
+			u.RawQuery = q.Encode()
+			s.wantClientError(b, u.String(), c.want, 30*time.Second)
+		}
+	})
+
 	// Nothing above disturbed the server: a full sign-in still works.
 	s.tokens("ada@example.com")
 }
