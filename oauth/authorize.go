@@ -51,16 +51,24 @@ type upstreamRecord struct {
 	Verifier []byte      `json:"verifier"` // sealed upstream PKCE verifier
 }
 
-// cookieName adds the __Secure- prefix (RFC 6265bis s4.1.3.1) when we are
-// served over https, so the cookie cannot be planted over plain http.
+// cookieName adds the __Host- prefix (RFC 6265bis s4.1.3.2) when we are
+// served over https: the browser then accepts the cookie only from this
+// exact host, Secure, with Path=/ and no Domain, so neither plain http nor
+// a sibling subdomain can plant a consent, nonce or state cookie (MCP
+// 2025-11-25 security best practices, "Consent Cookie Security": MUST).
 func (s *Server) cookieName(name string) string {
 	if s.secure {
-		return "__Secure-" + name
+		return "__Host-" + name
 	}
 	return name
 }
 
+// setCookie sets one of our cookies. Over https path is ignored: the
+// __Host- prefix requires Path=/.
 func (s *Server) setCookie(w http.ResponseWriter, name, value, path string, maxAge time.Duration) {
+	if s.secure {
+		path = "/"
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: s.cookieName(name), Value: value, Path: path, MaxAge: int(maxAge.Seconds()),
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,

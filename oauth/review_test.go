@@ -1,0 +1,98 @@
+package oauth
+
+// Findings of a standards and security review, each pinned by a test that
+// failed before its fix.
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// newTLSEnv is newEnv served over https, so that the server sets Secure
+// cookies. Only the browser client trusts its certificate.
+func newTLSEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, clock: &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	e.provider = newFakeProvider(t)
+	e.store = newTestStore(e.clock.Now)
+	e.ts = httptest.NewUnstartedServer(nil)
+	base := "https://" + e.ts.Listener.Addr().String()
+	s, err := NewServer(Config{
+		Issuer: base, Resources: []string{base + "/mcp"}, Store: e.store, Provider: e.provider,
+		Secret: []byte("0123456789abcdef0123456789abcdef-test-secret"),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = s
+	e.ts.Config.Handler = s.Handler()
+	e.ts.StartTLS()
+	t.Cleanup(e.ts.Close)
+	jar, _ := cookiejar.New(nil)
+	e.browser = &http.Client{Jar: jar, Transport: e.ts.Client().Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return e
+}
+
+// tlsPublicClient registers a public client directly through the handler.
+func (e *env) tlsPublicClient() string {
+	e.t.Helper()
+	req := httptest.NewRequest("POST", e.ts.URL+"/register", strings.NewReader(
+		`{"redirect_uris":["`+testRedirect+`"],"token_endpoint_auth_method":"none","client_name":"T"}`))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	e.srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != 201 {
+		e.t.Fatalf("register: %d %s", rec.Code, rec.Body)
+	}
+	id, _, _ := strings.Cut(strings.TrimPrefix(rec.Body.String()[strings.Index(rec.Body.String(), `"client_id":"`):], `"client_id":"`), `"`)
+	return id
+}
+
+// MCP 2025-11-25 security best practices, "Consent Cookie Security": consent
+// cookies MUST use the __Host- prefix (RFC 6265bis s4.1.3.2: Secure, no
+// Domain, Path=/), so that a sibling subdomain cannot plant one. The same
+// holds for the CSRF nonce and the state binding cookie: a planted nonce or
+// consent cookie would let a same-site attacker skip or forge consent.
+func TestReviewCookiesUseHostPrefixOverHTTPS(t *testing.T) {
+	e := newTLSEnv(t)
+	id := e.tlsPublicClient()
+	check := func(resp *http.Response, want string) {
+		t.Helper()
+		for _, c := range resp.Cookies() {
+			if strings.HasPrefix(c.Name, "__Host-"+want) {
+				if c.Path != "/" || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Domain != "" {
+					t.Errorf("cookie %s: Path=%q Secure=%v HttpOnly=%v SameSite=%v Domain=%q", c.Name, c.Path, c.Secure, c.HttpOnly, c.SameSite, c.Domain)
+				}
+				return
+			}
+		}
+		t.Errorf("no __Host-%s cookie in %q", want, resp.Header.Values("Set-Cookie"))
+	}
+	resp := e.get(e.browser, e.url("/authorize?"+authParams(id).Encode()))
+	body := readBody(resp)
+	check(resp, cookieBrowser)
+	p, k := rePending.FindStringSubmatch(body), reCSRF.FindStringSubmatch(body)
+	if p == nil || k == nil {
+		t.Fatalf("no consent form: %d %s", resp.StatusCode, body)
+	}
+	resp = e.postConsent(e.browser, p[1], k[1], "approve")
+	check(resp, cookieConsent)
+	check(resp, cookieState)
+	if q := e.followToClient(e.browser, resp); q.Get("code") == "" {
+		t.Fatalf("flow over https: %v", q)
+	}
+	// The remembered consent is read back under its __Host- name.
+	resp = e.get(e.browser, e.url("/authorize?"+authParams(id).Encode()))
+	readBody(resp)
+	if resp.StatusCode != http.StatusFound {
+		t.Errorf("remembered consent over https not honoured: %d", resp.StatusCode)
+	}
+}
