@@ -284,9 +284,25 @@ func (s *Server) canonicalResource(v string) (string, bool) {
 }
 
 // sameResource compares resource URLs, tolerating one trailing slash
-// (clients differ on "https://host/mcp" versus "https://host/mcp/").
+// (clients differ on "https://host/mcp" versus "https://host/mcp/") and
+// the case of scheme and host, which RFC 3986 s6.2.2.1 makes insignificant
+// and MCP 2025-11-25 "Canonical Server URI" says to accept. Everything else
+// must match exactly.
 func sameResource(a, b string) bool {
-	return strings.TrimSuffix(a, "/") == strings.TrimSuffix(b, "/")
+	return foldSchemeHost(strings.TrimSuffix(a, "/")) == foldSchemeHost(strings.TrimSuffix(b, "/"))
+}
+
+// foldSchemeHost lowercases the scheme and authority of an absolute URL.
+func foldSchemeHost(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	return strings.ToLower(scheme) + "://" + strings.ToLower(rest[:end]) + rest[end:]
 }
 
 // resolveScope validates a requested scope against Config.Scopes and, when

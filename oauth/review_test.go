@@ -96,3 +96,51 @@ func TestReviewCookiesUseHostPrefixOverHTTPS(t *testing.T) {
 		t.Errorf("remembered consent over https not honoured: %d", resp.StatusCode)
 	}
 }
+
+// MCP 2025-11-25 "Canonical Server URI": implementations SHOULD accept
+// uppercase scheme and host components of a resource (RFC 3986 s6.2.2.1:
+// they are case-insensitive). Path, port, query, userinfo and fragment stay
+// significant.
+func TestReviewResourceSchemeAndHostCaseInsensitive(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"https://mcp.example.com/mcp", "https://mcp.example.com/mcp", true},
+		{"https://mcp.example.com/mcp", "HTTPS://MCP.Example.COM/mcp", true},
+		{"https://mcp.example.com/mcp", "https://mcp.example.com/mcp/", true},
+		{"https://mcp.example.com", "HTTPS://MCP.EXAMPLE.COM/", true},
+		{"https://mcp.example.com/mcp", "https://mcp.example.com/MCP", false},
+		{"https://mcp.example.com/mcp", "https://mcp.example.com:8443/mcp", false},
+		{"https://mcp.example.com/mcp", "http://mcp.example.com/mcp", false},
+		{"https://mcp.example.com/mcp", "https://mcp.example.com/mcp#frag", false},
+		{"https://mcp.example.com/mcp", "https://mcp.example.com/mcp#", false},
+		{"https://mcp.example.com/mcp", "https://user@mcp.example.com/mcp", false},
+		{"https://mcp.example.com/mcp", "https://mcp.example.com/mcp?x=1", false},
+		{"https://mcp.example.com/mcp", "https://mcp.example.com/%6Dcp", false},
+		{"https://mcp.example.com/mcp", "https://evil.example/mcp", false},
+	} {
+		if got := sameResource(tc.a, tc.b); got != tc.want {
+			t.Errorf("sameResource(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+
+	// Through the endpoints: an uppercase scheme is accepted at /authorize
+	// and at /token, and the token is bound to the configured resource.
+	e := newEnv(t)
+	upper := "HTTP://" + strings.TrimPrefix(e.ts.URL, "http://") + "/mcp"
+	id := e.publicClient()
+	p := authParams(id)
+	p.Set("resource", upper)
+	pending, csrf := e.consentForm(e.browser, p)
+	q := e.followToClient(e.browser, e.postConsent(e.browser, pending, csrf, "approve"))
+	form := codeForm(id, q.Get("code"))
+	form.Set("resource", upper)
+	st, out, _ := e.token(form, "", "")
+	if st != 200 {
+		t.Fatalf("token: %d %v", st, out)
+	}
+	if resp, _ := e.call("/mcp", out["access_token"].(string)); resp.StatusCode != 200 {
+		t.Errorf("token for %q refused at /mcp: %d", upper, resp.StatusCode)
+	}
+}
