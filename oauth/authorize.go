@@ -92,7 +92,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 // PKCE (RFC 7636 s4.3) and resource indicators (RFC 8707 s2).
 func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 	const restart = "Go back to your MCP client and connect again."
-	if ok, retry := s.authzLim.allow(remoteAddr(r)); !ok {
+	if ok, retry := s.authzLim.allow(rateKey(r)); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())+1))
 		s.showError(w, http.StatusTooManyRequests, "Too many requests", "This browser or network sent too many sign-in requests.", "Wait a minute, then try again.")
 		return

@@ -217,7 +217,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, "POST, OPTIONS")
 		return
 	}
-	if ok, retry := s.limiter.allow(remoteAddr(r)); !ok {
+	if ok, retry := s.limiter.allow(rateKey(r)); !ok {
 		tooManyRequests(w, retry)
 		return
 	}
