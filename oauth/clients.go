@@ -414,6 +414,14 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 			return nil, false, errInvalidClient("client_id is required (public clients send it in the body)")
 		}
 	}
+	if isMetadataDocumentURL(id) {
+		// Naming a metadata document makes us fetch it: limited per address
+		// like /authorize, or anyone could make us fetch URLs of their
+		// choosing without end (client ID metadata document draft s6).
+		if ok, _ := s.authzLim.allow(rateKey(r)); !ok {
+			return nil, basic, &oauthError{http.StatusTooManyRequests, "temporarily_unavailable", "too many requests naming client metadata documents from this address; retry shortly"}
+		}
+	}
 	c, err := s.lookupClient(ctx, id)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -180,5 +181,34 @@ func TestReviewRateLimiterBounded(t *testing.T) {
 		if got := key(tc.a) == key(tc.b); got != tc.same {
 			t.Errorf("rateKey(%s)=%q, rateKey(%s)=%q: same=%v, want %v", tc.a, key(tc.a), tc.b, key(tc.b), got, tc.same)
 		}
+	}
+}
+
+// CIMD draft s6 (MCP 2025-11-25 "Authorization Server Abuse Protection"):
+// every client_id that is an https URL makes us fetch it. /authorize was
+// rate limited per address, but /token and /revoke authenticate the client
+// first and so fetched any number of attacker-chosen URLs, unauthenticated
+// and unlimited: an outbound request amplifier.
+func TestReviewMetadataFetchesFromTokenEndpointAreLimited(t *testing.T) {
+	e, m := cimdEnv(t, true)
+	m.doc = func(u string) (int, map[string]string, string) { return 404, nil, "{}" }
+	const n = 150
+	limited := 0
+	for i := range n {
+		path := "/token"
+		if i%2 == 1 {
+			path = "/revoke"
+		}
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {"x"}, "code_verifier": {testVerifier},
+			"token": {"x"}, "client_id": {fmt.Sprintf("%s/c/%d.json", m.srv.URL, i)}}
+		st, out, _ := e.postForm(path, form, "", "")
+		if st == http.StatusTooManyRequests {
+			limited++
+		} else if st != http.StatusUnauthorized || out["error"] != "invalid_client" {
+			t.Fatalf("request %d: %d %v", i, st, out)
+		}
+	}
+	if f := m.fetches.Load(); f > 60 || limited == 0 {
+		t.Errorf("%d token and revocation requests with fresh metadata URLs caused %d fetches (%d limited)", n, f, limited)
 	}
 }

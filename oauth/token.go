@@ -220,6 +220,9 @@ func (s *Server) clientError(w http.ResponseWriter, e *oauthError, basic bool) {
 	if e.code == "invalid_client" && basic {
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+s.cfg.Issuer+`", charset="UTF-8"`)
 	}
+	if e.status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1") // RFC 6585 s4; the limiter refills one request a second
+	}
 	writeJSONError(w, e)
 }
 
