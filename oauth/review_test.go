@@ -280,3 +280,28 @@ func TestReviewRevocationDuringBearerLoad(t *testing.T) {
 		})
 	}
 }
+
+// The SSRF guard refused the common private ranges but not the other
+// special-purpose blocks a host name can resolve to (RFC 6890 and its
+// IANA registries): "this network" 0/8 beyond 0.0.0.0, IETF protocol
+// assignments, benchmarking, reserved 240/4 and broadcast, and IPv6 forms
+// that carry an IPv4 address a gateway will reach for us: IPv4-compatible
+// (::/96), NAT64 (RFC 6052, RFC 8215) and 6to4 (RFC 3056); also site-local
+// fec0::/10 and Teredo.
+func TestReviewSSRFGuardSpecialRanges(t *testing.T) {
+	for addr, refused := range map[string]bool{
+		"0.1.2.3:443": true, "192.0.0.8:443": true, "198.18.0.1:443": true, "198.19.255.255:443": true,
+		"240.0.0.1:443": true, "255.255.255.255:443": true,
+		"[::7f00:1]:443": true, "[::a00:1]:443": true,
+		"[64:ff9b::a00:1]:443": true, "[64:ff9b::a9fe:a9fe]:443": true, "[64:ff9b:1::1]:443": true,
+		"[2002:a00:1::1]:443": true, "[2002:7f00:1::]:443": true,
+		"[fec0::1]:443": true, "[2001:0:4136:e378:8000:63bf:3fff:fdd2]:443": true,
+		// Public addresses, also through NAT64 and 6to4, stay reachable.
+		"[64:ff9b::5db8:d822]:443": false, "[2002:5db8:d822::1]:443": false,
+		"93.184.216.34:443": false, "[2606:2800:220:1::1]:443": false, "198.20.0.1:443": false,
+	} {
+		if err := ssrfGuard("tcp", addr, nil); (err != nil) != refused {
+			t.Errorf("ssrfGuard(%s) = %v, want refused=%v", addr, err, refused)
+		}
+	}
+}
