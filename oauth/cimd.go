@@ -135,6 +135,9 @@ func newMetadataFetcher(base *http.Client, allowPrivate bool, now func() time.Ti
 		tr = http.DefaultTransport.(*http.Transport).Clone()
 	}
 	tr.Proxy = nil // a proxy would dial for us, past the guard
+	// So would custom dialers copied from the given transport: for https
+	// DialTLSContext is used instead of DialContext.
+	tr.DialTLSContext, tr.DialTLS, tr.Dial = nil, nil, nil
 	d := &net.Dialer{Timeout: metadataFetchTimout}
 	if !allowPrivate {
 		d.Control = ssrfGuard

@@ -5,9 +5,11 @@ package oauth
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -303,5 +305,25 @@ func TestReviewSSRFGuardSpecialRanges(t *testing.T) {
 		if err := ssrfGuard("tcp", addr, nil); (err != nil) != refused {
 			t.Errorf("ssrfGuard(%s) = %v, want refused=%v", addr, err, refused)
 		}
+	}
+}
+
+// Config.HTTPClient's transport is copied and given the guarded dialer,
+// but a DialTLSContext it carried was kept, and for https (every metadata
+// document URL) that dialer is used instead: the guard was bypassed.
+func TestReviewSSRFGuardNotBypassedByCustomTLSDialer(t *testing.T) {
+	m := newMetadataHost(t)
+	m.doc = func(u string) (int, map[string]string, string) { return 200, nil, goodDoc(u) }
+	tr := m.srv.Client().Transport.(*http.Transport).Clone()
+	tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := tls.Dialer{Config: tr.TLSClientConfig}
+		return d.DialContext(ctx, network, addr)
+	}
+	e := newEnv(t, func(c *Config) { c.HTTPClient = &http.Client{Transport: tr} })
+	if _, err := e.srv.lookupClient(t.Context(), m.srv.URL+"/client.json"); err == nil {
+		t.Error("loopback metadata document fetched")
+	}
+	if n := m.fetches.Load(); n != 0 {
+		t.Errorf("guard bypassed: %d fetches reached the loopback host", n)
 	}
 }
