@@ -338,7 +338,7 @@ func (s *Server) resolveScope(requested, granted string) (string, bool) {
 // redirectError sends an authorization error response to the client,
 // RFC 6749 s4.1.2.1, with iss per RFC 9207 s2.
 func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, redirectURI, state, code, desc string) {
-	v := url.Values{"error": {code}, "error_description": {desc}, "iss": {s.cfg.Issuer}}
+	v := url.Values{"error": {code}, "error_description": {errorDescription(desc)}, "iss": {s.cfg.Issuer}}
 	if state != "" {
 		v.Set("state", state)
 	}
