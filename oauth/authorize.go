@@ -231,7 +231,7 @@ func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 	pageHeaders(w)
 	consentPage.Execute(w, consentData{
 		Service: s.cfg.ServiceName, ClientName: client.displayName(), ClientHost: host,
-		RedirectHost: redirectHost(resolved), Scope: scope, Resource: resource, LoopbackWarning: loopbackDoc,
+		RedirectHost: redirectHost(resolved), RedirectURI: resolved, Scope: scope, Resource: resource, LoopbackWarning: loopbackDoc,
 		Action: s.path("/authorize"), Pending: pending, CSRF: mac(s.keys.csrf, pending, nonce),
 	})
 }

@@ -358,3 +358,19 @@ func TestReviewErrorDescriptionCharset(t *testing.T) {
 		t.Errorf("redirect error_description %q", loc.Query().Get("error_description"))
 	}
 }
+
+// MCP 2025-11-25 security best practices, "Consent UI Requirements": the
+// consent page MUST show the registered redirect_uri where tokens will be
+// sent, not only its host (a host may serve many paths, some of them the
+// attacker's).
+func TestReviewConsentShowsRedirectURI(t *testing.T) {
+	e := newEnv(t)
+	id := e.publicClient()
+	p := authParams(id)
+	p.Set("redirect_uri", "https://app.example.com/cb")
+	resp := e.get(e.browser, e.url("/authorize?"+p.Encode()))
+	body := readBody(resp)
+	if resp.StatusCode != 200 || !strings.Contains(body, "https://app.example.com/cb") {
+		t.Errorf("consent page (%d) does not show the redirect URI:\n%s", resp.StatusCode, body)
+	}
+}
