@@ -216,11 +216,23 @@ func TestReviewMetadataFetchesFromTokenEndpointAreLimited(t *testing.T) {
 	}
 }
 
-// hookStore runs afterGet once, after the first successful Get of kind.
+// hookStore runs afterGet once, after the first successful Get of kind,
+// and afterPut once, after the first Put of kind.
 type hookStore struct {
 	Store
 	kind     string
 	afterGet func()
+	afterPut func()
+}
+
+func (h *hookStore) Put(ctx context.Context, kind, key string, v []byte, exp time.Time) error {
+	err := h.Store.Put(ctx, kind, key, v, exp)
+	if kind == h.kind && h.afterPut != nil {
+		f := h.afterPut
+		h.afterPut = nil
+		f()
+	}
+	return err
 }
 
 func (h *hookStore) Get(ctx context.Context, kind, key string) ([]byte, error) {
@@ -372,5 +384,36 @@ func TestReviewConsentShowsRedirectURI(t *testing.T) {
 	body := readBody(resp)
 	if resp.StatusCode != 200 || !strings.Contains(body, "https://app.example.com/cb") {
 		t.Errorf("consent page (%d) does not show the redirect URI:\n%s", resp.StatusCode, body)
+	}
+}
+
+// The same race at issuance: a grant revoked while the token endpoint is
+// issuing from it (a replayed code, a reused refresh token, the user
+// revoking) must not leave the new access token cached as live. Before,
+// issueTokens cached it with a fresh grant entry after the revocation had
+// marked the old one, and the token worked until the next store recheck.
+func TestReviewRevocationDuringIssuance(t *testing.T) {
+	var hs *hookStore
+	e := newEnv(t, func(c *Config) {
+		hs = &hookStore{Store: c.Store, kind: kindAccess}
+		c.Store = hs
+	})
+	id := e.publicClient()
+	code := e.authorize(id)
+	hs.afterPut = func() {
+		var cr codeRecord
+		e.srv.getJSON(t.Context(), kindCode, hashToken(code), &cr)
+		e.srv.RevokeGrant(t.Context(), cr.GrantID)
+	}
+	st, out, _ := e.token(codeForm(id, code), "", "")
+	if hs.afterPut != nil {
+		t.Fatal("the revocation hook did not run")
+	}
+	if st == 200 {
+		if resp, _ := e.call("/mcp", out["access_token"].(string)); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("access token of a grant revoked during issuance accepted: %d", resp.StatusCode)
+		}
+	} else if out["error"] != "invalid_grant" {
+		t.Errorf("token: %d %v", st, out)
 	}
 }

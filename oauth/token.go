@@ -358,6 +358,12 @@ func (s *Server) issueTokens(ctx context.Context, g *grant, refresh, scope strin
 		return nil, s.grantError(err)
 	}
 	s.cache.add(access, &ar, &g.Identity, now)
+	// A revocation of the grant since it was read found this token not yet
+	// cached; now that it is, whichever comes last sees the other.
+	if _, err := s.cfg.Store.Get(ctx, kindGrant, g.ID); errors.Is(err, ErrNotFound) {
+		s.cache.revokeGrant(g.ID)
+		return nil, errInvalidGrant("the grant was revoked; authorize again")
+	}
 	return &tokenResponse{
 		AccessToken: access, TokenType: "Bearer", ExpiresIn: int64(s.cfg.AccessTokenTTL / time.Second),
 		RefreshToken: refresh, Scope: scope,
