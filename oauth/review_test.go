@@ -417,3 +417,37 @@ func TestReviewRevocationDuringIssuance(t *testing.T) {
 		t.Errorf("token: %d %v", st, out)
 	}
 }
+
+// OAuth 2.1 s4.1.3: redirect_uri at the token endpoint is REQUIRED (and
+// identical) only if the authorization request included it; otherwise it
+// is OPTIONAL. A client that omitted it at /authorize (allowed with one
+// registered URI) but sends its registered URI at /token was refused with
+// invalid_grant, and its grant revoked. A different URI is still refused.
+func TestReviewTokenRedirectURIOptionalWhenOmitted(t *testing.T) {
+	e := newEnv(t)
+	code, out := e.register(map[string]any{"redirect_uris": []string{testRedirect}, "token_endpoint_auth_method": "none"})
+	if code != 201 {
+		t.Fatal(out)
+	}
+	id := out["client_id"].(string)
+	for _, tc := range []struct {
+		sent string
+		ok   bool
+	}{{testRedirect, true}, {"", true}, {"http://127.0.0.1:33418/other", false}} {
+		p := authParams(id)
+		p.Del("redirect_uri")
+		br := newBrowser()
+		pending, csrf := e.consentForm(br, p)
+		q := e.followToClient(br, e.postConsent(br, pending, csrf, "approve"))
+		form := codeForm(id, q.Get("code"))
+		if tc.sent == "" {
+			form.Del("redirect_uri")
+		} else {
+			form.Set("redirect_uri", tc.sent)
+		}
+		st, out, _ := e.token(form, "", "")
+		if (st == 200) != tc.ok {
+			t.Errorf("redirect_uri %q at /token after none at /authorize: %d %v", tc.sent, st, out)
+		}
+	}
+}

@@ -51,7 +51,8 @@ type grant struct {
 type codeRecord struct {
 	GrantID     string    `json:"grant_id"`
 	ClientID    string    `json:"client_id"`
-	RedirectURI string    `json:"redirect_uri"`
+	RedirectURI string    `json:"redirect_uri"`                    // as sent; "" if omitted
+	ResolvedURI string    `json:"resolved_redirect_uri,omitempty"` // where the code went
 	Challenge   string    `json:"code_challenge"`
 	Resource    string    `json:"resource"`
 	ExpiresAt   time.Time `json:"expires_at"`
@@ -110,7 +111,7 @@ func (s *Server) issueCode(ctx context.Context, req *authRequest, grantID string
 	code := newToken(prefixCode)
 	now := s.now()
 	rec := codeRecord{
-		GrantID: grantID, ClientID: req.ClientID, RedirectURI: req.RedirectURI,
+		GrantID: grantID, ClientID: req.ClientID, RedirectURI: req.RedirectURI, ResolvedURI: req.ResolvedURI,
 		Challenge: req.CodeChallenge, Resource: req.Resource, ExpiresAt: now.Add(s.cfg.CodeTTL),
 	}
 	return code, s.putJSON(ctx, kindCode, hashToken(code), &rec, rec.ExpiresAt.Add(codeReplayKeep))
@@ -281,8 +282,10 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, form url.Valu
 		return reject(errInvalidGrant("authorization code expired"))
 	case rec.ClientID != client.ClientID:
 		return reject(errInvalidGrant("authorization code was issued to another client"))
-	case form.Get("redirect_uri") != rec.RedirectURI:
-		// RFC 6749 s4.1.3: identical to the authorization request's.
+	case form.Get("redirect_uri") != rec.RedirectURI &&
+		(rec.RedirectURI != "" || form.Get("redirect_uri") != rec.ResolvedURI):
+		// OAuth 2.1 s4.1.3: identical to the authorization request's if
+		// that had one; otherwise optional, and if sent, the one used.
 		return reject(errInvalidGrant("redirect_uri does not match the authorization request"))
 	}
 	if err := validVerifier(verifier); err != nil {
