@@ -405,7 +405,7 @@ func (s *Server) rememberConsent(w http.ResponseWriter, clientID string) {
 // double submit bound to the session).
 func (s *Server) consentDecision(w http.ResponseWriter, r *http.Request) {
 	const restart = "Go back to your MCP client and connect again."
-	r.Body = http.MaxBytesReader(w, r.Body, maxConsentForm)
+	r.Body = limitedBody(w, r, maxConsentForm)
 	if err := r.ParseForm(); err != nil {
 		s.showError(w, http.StatusBadRequest, "Malformed form", "The consent form could not be read.", restart)
 		return

@@ -225,9 +225,9 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, registrationError("invalid_client_metadata", "Content-Type must be application/json (RFC 7591 s3.1)"))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRegistrationBody))
+	body, err := io.ReadAll(limitedBody(w, r, maxRegistrationBody))
 	if err != nil {
-		writeJSONError(w, registrationError("invalid_client_metadata", fmt.Sprintf("body larger than %d bytes", maxRegistrationBody)))
+		writeJSONError(w, registrationError("invalid_client_metadata", fmt.Sprintf("body larger than %d bytes, or too slow to arrive", maxRegistrationBody)))
 		return
 	}
 	c, e := parseRegistration(body, s.cfg.Scopes)

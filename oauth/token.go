@@ -154,9 +154,9 @@ func (s *Server) readTokenForm(w http.ResponseWriter, r *http.Request) (url.Valu
 		// Credentials in a URL end up in logs (RFC 6749 s2.3.1).
 		return nil, errInvalidRequest("credentials must be sent in the body, not the URL")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxTokenBody))
+	body, err := io.ReadAll(limitedBody(w, r, maxTokenBody))
 	if err != nil {
-		return nil, errInvalidRequest(fmt.Sprintf("body larger than %d bytes", maxTokenBody))
+		return nil, errInvalidRequest(fmt.Sprintf("body larger than %d bytes, or too slow to arrive", maxTokenBody))
 	}
 	return parseTokenRequest(r.Header.Get("Content-Type"), body)
 }
