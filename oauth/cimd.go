@@ -171,6 +171,12 @@ func (f *metadataFetcher) client(ctx context.Context, clientID string, scopes []
 	}
 	c, ttl, err := f.fetch(ctx, clientID, scopes)
 	if err != nil {
+		if ctx.Err() != nil {
+			// The requester gave up, which says nothing about the
+			// document: caching this would let anyone who starts and
+			// abandons requests lock a client out.
+			return nil, err
+		}
 		ttl = metadataErrorTTL
 	}
 	if ttl > 0 {

@@ -503,3 +503,19 @@ func TestReviewCORSVaryOnEveryResponse(t *testing.T) {
 		}
 	}
 }
+
+// A metadata document fetch that failed only because the requesting client
+// hung up was cached as the document's error for 30s: anyone could start an
+// authorization naming a popular client's metadata URL, disconnect at once,
+// and repeat, to lock every user of that client out.
+func TestReviewMetadataFetchNotPoisonedByCancelledRequest(t *testing.T) {
+	e, m := cimdEnv(t, true)
+	m.doc = func(u string) (int, map[string]string, string) { return 200, nil, goodDoc(u) }
+	clientID := m.srv.URL + "/popular/client.json"
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	e.srv.lookupClient(ctx, clientID) // the attacker's request, gone at once
+	if c, err := e.srv.lookupClient(t.Context(), clientID); err != nil || c.ClientName != "Doc Client" {
+		t.Errorf("after a cancelled request, the document lookup fails: %v", err)
+	}
+}
