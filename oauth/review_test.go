@@ -6,6 +6,7 @@ package oauth
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -517,5 +518,55 @@ func TestReviewMetadataFetchNotPoisonedByCancelledRequest(t *testing.T) {
 	e.srv.lookupClient(ctx, clientID) // the attacker's request, gone at once
 	if c, err := e.srv.lookupClient(t.Context(), clientID); err != nil || c.ClientName != "Doc Client" {
 		t.Errorf("after a cancelled request, the document lookup fails: %v", err)
+	}
+}
+
+// Checked, correct: concurrent redemptions of one code (OAuth 2.1 s4.1.3,
+// RFC 9700 s4.5) never both succeed, and the replay revokes whatever the
+// winner received.
+func TestReviewConcurrentCodeRedemption(t *testing.T) {
+	e := newEnv(t)
+	id := e.publicClient()
+	code := e.authorize(id)
+	const n = 8
+	type result struct {
+		status int
+		access string
+	}
+	results := make(chan result, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			form := codeForm(id, code)
+			req, _ := http.NewRequest("POST", e.url("/token"), strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				results <- result{}
+				return
+			}
+			var out struct {
+				AccessToken string `json:"access_token"`
+			}
+			json.NewDecoder(resp.Body).Decode(&out)
+			resp.Body.Close()
+			results <- result{resp.StatusCode, out.AccessToken}
+		}()
+	}
+	close(start)
+	var won []string
+	for range n {
+		if r := <-results; r.status == 200 {
+			won = append(won, r.access)
+		}
+	}
+	if len(won) > 1 {
+		t.Fatalf("%d concurrent redemptions of one code succeeded", len(won))
+	}
+	for _, at := range won {
+		if resp, _ := e.call("/mcp", at); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("token from a replayed code still accepted: %d", resp.StatusCode)
+		}
 	}
 }
