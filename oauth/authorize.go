@@ -69,8 +69,12 @@ func (s *Server) setCookie(w http.ResponseWriter, name, value, path string, maxA
 	if s.secure {
 		path = "/"
 	}
+	secs := int(maxAge.Seconds())
+	if maxAge < 0 {
+		secs = -1 // http.Cookie: delete now (Max-Age=0); 0 would mean no Max-Age at all
+	}
 	http.SetCookie(w, &http.Cookie{
-		Name: s.cookieName(name), Value: value, Path: path, MaxAge: int(maxAge.Seconds()),
+		Name: s.cookieName(name), Value: value, Path: path, MaxAge: secs,
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
 	})
 }

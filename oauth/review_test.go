@@ -570,3 +570,27 @@ func TestReviewConcurrentCodeRedemption(t *testing.T) {
 		}
 	}
 }
+
+// The state binding cookie is single use and must be deleted at the
+// callback (Max-Age=0, RFC 6265 s5.2.2). It was "deleted" with a maxAge of
+// -1ns, which rounds to http.Cookie.MaxAge 0, meaning no Max-Age at all: an
+// empty session cookie stayed behind instead, one per sign-in.
+func TestReviewCallbackDeletesStateCookie(t *testing.T) {
+	e := newEnv(t)
+	id := e.publicClient()
+	cb := e.startSignIn(e.browser, id)
+	resp := e.get(e.browser, cb.String())
+	readBody(resp)
+	found := false
+	for _, line := range resp.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(line, cookieState) {
+			found = true
+			if !strings.Contains(line, "Max-Age=0") {
+				t.Errorf("state cookie not deleted: %s", line)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("callback sets no state cookie: %v", resp.Header.Values("Set-Cookie"))
+	}
+}
