@@ -51,18 +51,30 @@ type upstreamRecord struct {
 	Verifier []byte      `json:"verifier"` // sealed upstream PKCE verifier
 }
 
-// cookieName adds the __Secure- prefix (RFC 6265bis s4.1.3.1) when we are
-// served over https, so the cookie cannot be planted over plain http.
+// cookieName adds the __Host- prefix (RFC 6265bis s4.1.3.2) when we are
+// served over https: the browser then accepts the cookie only from this
+// exact host, Secure, with Path=/ and no Domain, so neither plain http nor
+// a sibling subdomain can plant a consent, nonce or state cookie (MCP
+// 2025-11-25 security best practices, "Consent Cookie Security": MUST).
 func (s *Server) cookieName(name string) string {
 	if s.secure {
-		return "__Secure-" + name
+		return "__Host-" + name
 	}
 	return name
 }
 
+// setCookie sets one of our cookies. Over https path is ignored: the
+// __Host- prefix requires Path=/.
 func (s *Server) setCookie(w http.ResponseWriter, name, value, path string, maxAge time.Duration) {
+	if s.secure {
+		path = "/"
+	}
+	secs := int(maxAge.Seconds())
+	if maxAge < 0 {
+		secs = -1 // http.Cookie: delete now (Max-Age=0); 0 would mean no Max-Age at all
+	}
 	http.SetCookie(w, &http.Cookie{
-		Name: s.cookieName(name), Value: value, Path: path, MaxAge: int(maxAge.Seconds()),
+		Name: s.cookieName(name), Value: value, Path: path, MaxAge: secs,
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
 	})
 }
@@ -84,7 +96,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 // PKCE (RFC 7636 s4.3) and resource indicators (RFC 8707 s2).
 func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 	const restart = "Go back to your MCP client and connect again."
-	if ok, retry := s.authzLim.allow(remoteAddr(r)); !ok {
+	if ok, retry := s.authzLim.allow(rateKey(r)); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())+1))
 		s.showError(w, http.StatusTooManyRequests, "Too many requests", "This browser or network sent too many sign-in requests.", "Wait a minute, then try again.")
 		return
@@ -223,7 +235,7 @@ func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 	pageHeaders(w)
 	consentPage.Execute(w, consentData{
 		Service: s.cfg.ServiceName, ClientName: client.displayName(), ClientHost: host,
-		RedirectHost: redirectHost(resolved), Scope: scope, Resource: resource, LoopbackWarning: loopbackDoc,
+		RedirectHost: redirectHost(resolved), RedirectURI: resolved, Scope: scope, Resource: resource, LoopbackWarning: loopbackDoc,
 		Action: s.path("/authorize"), Pending: pending, CSRF: mac(s.keys.csrf, pending, nonce),
 	})
 }
@@ -276,9 +288,25 @@ func (s *Server) canonicalResource(v string) (string, bool) {
 }
 
 // sameResource compares resource URLs, tolerating one trailing slash
-// (clients differ on "https://host/mcp" versus "https://host/mcp/").
+// (clients differ on "https://host/mcp" versus "https://host/mcp/") and
+// the case of scheme and host, which RFC 3986 s6.2.2.1 makes insignificant
+// and MCP 2025-11-25 "Canonical Server URI" says to accept. Everything else
+// must match exactly.
 func sameResource(a, b string) bool {
-	return strings.TrimSuffix(a, "/") == strings.TrimSuffix(b, "/")
+	return foldSchemeHost(strings.TrimSuffix(a, "/")) == foldSchemeHost(strings.TrimSuffix(b, "/"))
+}
+
+// foldSchemeHost lowercases the scheme and authority of an absolute URL.
+func foldSchemeHost(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	return strings.ToLower(scheme) + "://" + strings.ToLower(rest[:end]) + rest[end:]
 }
 
 // resolveScope validates a requested scope against Config.Scopes and, when
@@ -314,7 +342,7 @@ func (s *Server) resolveScope(requested, granted string) (string, bool) {
 // redirectError sends an authorization error response to the client,
 // RFC 6749 s4.1.2.1, with iss per RFC 9207 s2.
 func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, redirectURI, state, code, desc string) {
-	v := url.Values{"error": {code}, "error_description": {desc}, "iss": {s.cfg.Issuer}}
+	v := url.Values{"error": {code}, "error_description": {errorDescription(desc)}, "iss": {s.cfg.Issuer}}
 	if state != "" {
 		v.Set("state", state)
 	}
@@ -381,7 +409,7 @@ func (s *Server) rememberConsent(w http.ResponseWriter, clientID string) {
 // double submit bound to the session).
 func (s *Server) consentDecision(w http.ResponseWriter, r *http.Request) {
 	const restart = "Go back to your MCP client and connect again."
-	r.Body = http.MaxBytesReader(w, r.Body, maxConsentForm)
+	r.Body = limitedBody(w, r, maxConsentForm)
 	if err := r.ParseForm(); err != nil {
 		s.showError(w, http.StatusBadRequest, "Malformed form", "The consent form could not be read.", restart)
 		return

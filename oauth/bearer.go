@@ -164,7 +164,14 @@ func (s *Server) lookupAccess(ctx context.Context, token string) (*accessEntry, 
 		s.log.Error("oauth: grant lookup", "err", err)
 		return nil, errTokenStore
 	}
-	return s.cache.put(key, &ar, &g.Identity, now), nil
+	e = s.cache.put(key, &ar, &g.Identity, now)
+	// A revocation that ran after the reads above found nothing cached to
+	// mark, so look again now that the entry is visible to it: whichever
+	// comes last, the revocation or this check, sees the other.
+	if !s.recheck(ctx, key, e, now.UnixNano()) {
+		return nil, errTokenUnknown
+	}
+	return e, nil
 }
 
 // recheck looks at the store again for a cached token: is the token still

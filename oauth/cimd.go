@@ -73,16 +73,56 @@ func ssrfGuard(network, address string, _ syscall.RawConn) error {
 		return fmt.Errorf("%w: %s", errPrivateAddress, address)
 	}
 	ip := ap.Addr().Unmap()
-	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() ||
-		cgnat.Contains(ip) || ip == netip.IPv4Unspecified() {
+	if !publicAddr(ip) {
 		return fmt.Errorf("%w: %s", errPrivateAddress, ip)
 	}
 	return nil
 }
 
-// cgnat is the shared address space of RFC 6598, private in all but name.
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+// publicAddr reports whether ip is an ordinary global unicast address:
+// none of the private or special-purpose blocks of RFC 6890, nor an IPv6
+// address that carries one of those as an embedded IPv4 address a
+// translator or tunnel would deliver to.
+func publicAddr(ip netip.Addr) bool {
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
+		return false
+	}
+	for _, p := range specialPrefixes {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	if ip.Is6() {
+		b := ip.As16()
+		switch {
+		case nat64.Contains(ip): // RFC 6052 s2.2: the IPv4 address is the last 32 bits
+			return publicAddr(netip.AddrFrom4([4]byte(b[12:16])))
+		case sixToFour.Contains(ip): // RFC 3056 s2: bits 16-47
+			return publicAddr(netip.AddrFrom4([4]byte(b[2:6])))
+		}
+	}
+	return true
+}
+
+var (
+	// specialPrefixes are blocks, beyond what netip classifies, that
+	// reach into a local network or nowhere public (IANA special-purpose
+	// address registries, RFC 6890).
+	specialPrefixes = []netip.Prefix{
+		netip.MustParsePrefix("0.0.0.0/8"),      // "this network", RFC 791
+		netip.MustParsePrefix("100.64.0.0/10"),  // shared address space (CGNAT), RFC 6598
+		netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments, RFC 6890
+		netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking, RFC 2544
+		netip.MustParsePrefix("240.0.0.0/4"),    // reserved, and broadcast, RFC 1112
+		netip.MustParsePrefix("::/96"),          // IPv4-compatible, RFC 4291 s2.5.5.1
+		netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64, RFC 8215
+		netip.MustParsePrefix("fec0::/10"),      // site-local, RFC 3879
+		netip.MustParsePrefix("2001::/32"),      // Teredo, RFC 4380
+	}
+	nat64     = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour = netip.MustParsePrefix("2002::/16")
+)
 
 func newMetadataFetcher(base *http.Client, allowPrivate bool, now func() time.Time) *metadataFetcher {
 	var tr *http.Transport
@@ -95,6 +135,9 @@ func newMetadataFetcher(base *http.Client, allowPrivate bool, now func() time.Ti
 		tr = http.DefaultTransport.(*http.Transport).Clone()
 	}
 	tr.Proxy = nil // a proxy would dial for us, past the guard
+	// So would custom dialers copied from the given transport: for https
+	// DialTLSContext is used instead of DialContext.
+	tr.DialTLSContext, tr.DialTLS, tr.Dial = nil, nil, nil
 	d := &net.Dialer{Timeout: metadataFetchTimout}
 	if !allowPrivate {
 		d.Control = ssrfGuard
@@ -128,6 +171,12 @@ func (f *metadataFetcher) client(ctx context.Context, clientID string, scopes []
 	}
 	c, ttl, err := f.fetch(ctx, clientID, scopes)
 	if err != nil {
+		if ctx.Err() != nil {
+			// The requester gave up, which says nothing about the
+			// document: caching this would let anyone who starts and
+			// abandons requests lock a client out.
+			return nil, err
+		}
 		ttl = metadataErrorTTL
 	}
 	if ttl > 0 {

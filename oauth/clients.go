@@ -217,7 +217,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, "POST, OPTIONS")
 		return
 	}
-	if ok, retry := s.limiter.allow(remoteAddr(r)); !ok {
+	if ok, retry := s.limiter.allow(rateKey(r)); !ok {
 		tooManyRequests(w, retry)
 		return
 	}
@@ -225,9 +225,9 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, registrationError("invalid_client_metadata", "Content-Type must be application/json (RFC 7591 s3.1)"))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRegistrationBody))
+	body, err := io.ReadAll(limitedBody(w, r, maxRegistrationBody))
 	if err != nil {
-		writeJSONError(w, registrationError("invalid_client_metadata", fmt.Sprintf("body larger than %d bytes", maxRegistrationBody)))
+		writeJSONError(w, registrationError("invalid_client_metadata", fmt.Sprintf("body larger than %d bytes, or too slow to arrive", maxRegistrationBody)))
 		return
 	}
 	c, e := parseRegistration(body, s.cfg.Scopes)
@@ -412,6 +412,14 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 		secret = form.Get("client_secret")
 		if id == "" {
 			return nil, false, errInvalidClient("client_id is required (public clients send it in the body)")
+		}
+	}
+	if isMetadataDocumentURL(id) {
+		// Naming a metadata document makes us fetch it: limited per address
+		// like /authorize, or anyone could make us fetch URLs of their
+		// choosing without end (client ID metadata document draft s6).
+		if ok, _ := s.authzLim.allow(rateKey(r)); !ok {
+			return nil, basic, &oauthError{http.StatusTooManyRequests, "temporarily_unavailable", "too many requests naming client metadata documents from this address; retry shortly"}
 		}
 	}
 	c, err := s.lookupClient(ctx, id)

@@ -36,5 +36,22 @@ func writeJSONError(w http.ResponseWriter, e *oauthError) {
 	json.NewEncoder(w).Encode(struct {
 		Error       string `json:"error"`
 		Description string `json:"error_description,omitempty"`
-	}{e.code, e.description})
+	}{e.code, errorDescription(e.description)})
+}
+
+// errorDescription makes desc fit RFC 6749 s5.2 (and s4.1.2.1): only
+// %x20-21 / %x23-5B / %x5D-7E. Descriptions sometimes quote what a client
+// sent; quotes become apostrophes, and other characters outside the set
+// become '?'.
+func errorDescription(desc string) string {
+	b := []byte(desc)
+	for i, c := range b {
+		switch {
+		case c == '"':
+			b[i] = '\''
+		case c < 0x20 || c > 0x7e || c == '\\':
+			b[i] = '?'
+		}
+	}
+	return string(b)
 }

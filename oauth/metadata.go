@@ -154,12 +154,17 @@ func (p corsPolicy) wrap(next http.Handler) http.Handler {
 		origin := r.Header.Get("Origin")
 		allowed := origin != "" && (len(p.origins) == 0 || slices.Contains(p.origins, origin))
 		h := w.Header()
+		if len(p.origins) > 0 {
+			// The answer depends on Origin whether or not this one is
+			// allowed, so caches must key on it (Fetch, "CORS protocol and
+			// HTTP caches").
+			h.Add("Vary", "Origin")
+		}
 		if allowed {
 			if len(p.origins) == 0 {
 				h.Set("Access-Control-Allow-Origin", "*")
 			} else {
 				h.Set("Access-Control-Allow-Origin", origin)
-				h.Add("Vary", "Origin")
 			}
 			h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
 		}

@@ -33,7 +33,7 @@ var consentPage = template.Must(template.New("consent").Parse(`<!doctype html>
 <body><h1>Allow <strong>{{.ClientName}}</strong> to use {{.Service}}?</h1>
 <div class="box">
 <p><strong>{{.ClientName}}</strong>{{if .ClientHost}} (from <code>{{.ClientHost}}</code>){{else}} (a name the application chose; this server has not verified it){{end}} wants to use this server's MCP tools <strong>as you</strong>, with your permissions, until you revoke its access.</p>
-<p>After you sign in, you will be sent back to <code>{{.RedirectHost}}</code>.</p>
+<p>After you sign in, you will be sent back to <code>{{.RedirectHost}}</code> (<code>{{.RedirectURI}}</code>).</p>
 {{if .LoopbackWarning}}<p><strong>Check:</strong> this application returns to a program on your own computer. Any program on this computer could claim to be {{.ClientName}}; allow only if you just started it yourself.</p>{{end}}
 {{if .Scope}}<p>Requested scope: <code>{{.Scope}}</code></p>{{end}}
 <p class="muted">Resource: <code>{{.Resource}}</code></p>
@@ -47,9 +47,10 @@ var consentPage = template.Must(template.New("consent").Parse(`<!doctype html>
 </form></body></html>`))
 
 type consentData struct {
-	Service, ClientName, ClientHost, RedirectHost, Scope, Resource string
-	Action, Pending, CSRF                                          string
-	LoopbackWarning                                                bool
+	Service, ClientName, ClientHost, RedirectHost, RedirectURI string
+	Scope, Resource                                            string
+	Action, Pending, CSRF                                      string
+	LoopbackWarning                                            bool
 }
 
 var errorPage = template.Must(template.New("error").Parse(`<!doctype html>

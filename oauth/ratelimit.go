@@ -4,6 +4,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -11,7 +12,8 @@ import (
 
 // rateLimiter is a token bucket per remote address: each address may spend
 // burst requests at once and earns one back every interval. Idle buckets are
-// dropped so an address sweep cannot grow memory without bound.
+// dropped, and at most maxRateBuckets are kept, so an address sweep cannot
+// grow memory without bound.
 type rateLimiter struct {
 	mu       sync.Mutex
 	interval time.Duration
@@ -20,6 +22,12 @@ type rateLimiter struct {
 	buckets  map[string]*bucket
 	swept    time.Time
 }
+
+// maxRateBuckets bounds a limiter's memory. When a sweep leaves more than
+// this, random buckets go until a quarter is free: their addresses get a
+// fresh burst, which only an attacker holding that many addresses can
+// cause, and who could spend as much anyway.
+const maxRateBuckets = 10000
 
 type bucket struct {
 	tokens float64
@@ -47,6 +55,14 @@ func (l *rateLimiter) allow(key string) (ok bool, retryAfter time.Duration) {
 	}
 	b := l.buckets[key]
 	if b == nil {
+		if len(l.buckets) >= maxRateBuckets {
+			for k := range l.buckets {
+				delete(l.buckets, k)
+				if len(l.buckets) < maxRateBuckets*3/4 {
+					break
+				}
+			}
+		}
 		b = &bucket{tokens: float64(l.burst), last: now}
 		l.buckets[key] = b
 	}
@@ -59,14 +75,25 @@ func (l *rateLimiter) allow(key string) (ok bool, retryAfter time.Duration) {
 	return false, time.Duration((1 - b.tokens) * float64(l.interval))
 }
 
-// remoteAddr is the client's IP address without port. Forwarded headers are
-// deliberately ignored: anyone can set them.
-func remoteAddr(r *http.Request) string {
+// rateKey is what a request is rate limited by: the client's IPv4 address,
+// or the /64 prefix of its IPv6 address, since one host or network gets a
+// whole /64 and may send from any address in it (RFC 7421 s1). Forwarded
+// headers are deliberately ignored: anyone can set them.
+func rateKey(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.WithZone("").Prefix(64)
+		return p.String()
+	}
+	return ip.String()
 }
 
 // tooManyRequests answers 429 with Retry-After in whole seconds

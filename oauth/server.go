@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -199,6 +200,20 @@ func NewServer(cfg Config) (*Server, error) {
 	s.cimd = newMetadataFetcher(cfg.HTTPClient, cfg.AllowPrivateClientMetadataHosts, cfg.Now)
 	s.cache.init()
 	return s, nil
+}
+
+// bodyReadTimeout bounds how long a request body may take to arrive. The
+// http.Server has no ReadTimeout, which would cut long-lived MCP streams, so
+// each handler that reads a body sets its own deadline; without one a client
+// could trickle a body for ever and hold the connection and goroutine.
+var bodyReadTimeout = 10 * time.Second
+
+// limitedBody returns r's body limited to limit bytes and to bodyReadTimeout
+// from now. A ResponseWriter that cannot set deadlines (a test recorder)
+// gets only the size limit.
+func limitedBody(w http.ResponseWriter, r *http.Request, limit int64) io.ReadCloser {
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	return http.MaxBytesReader(w, r.Body, limit)
 }
 
 // endpoint returns the absolute URL of one of our endpoints.

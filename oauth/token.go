@@ -51,7 +51,8 @@ type grant struct {
 type codeRecord struct {
 	GrantID     string    `json:"grant_id"`
 	ClientID    string    `json:"client_id"`
-	RedirectURI string    `json:"redirect_uri"`
+	RedirectURI string    `json:"redirect_uri"`                    // as sent; "" if omitted
+	ResolvedURI string    `json:"resolved_redirect_uri,omitempty"` // where the code went
 	Challenge   string    `json:"code_challenge"`
 	Resource    string    `json:"resource"`
 	ExpiresAt   time.Time `json:"expires_at"`
@@ -110,7 +111,7 @@ func (s *Server) issueCode(ctx context.Context, req *authRequest, grantID string
 	code := newToken(prefixCode)
 	now := s.now()
 	rec := codeRecord{
-		GrantID: grantID, ClientID: req.ClientID, RedirectURI: req.RedirectURI,
+		GrantID: grantID, ClientID: req.ClientID, RedirectURI: req.RedirectURI, ResolvedURI: req.ResolvedURI,
 		Challenge: req.CodeChallenge, Resource: req.Resource, ExpiresAt: now.Add(s.cfg.CodeTTL),
 	}
 	return code, s.putJSON(ctx, kindCode, hashToken(code), &rec, rec.ExpiresAt.Add(codeReplayKeep))
@@ -153,9 +154,9 @@ func (s *Server) readTokenForm(w http.ResponseWriter, r *http.Request) (url.Valu
 		// Credentials in a URL end up in logs (RFC 6749 s2.3.1).
 		return nil, errInvalidRequest("credentials must be sent in the body, not the URL")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxTokenBody))
+	body, err := io.ReadAll(limitedBody(w, r, maxTokenBody))
 	if err != nil {
-		return nil, errInvalidRequest(fmt.Sprintf("body larger than %d bytes", maxTokenBody))
+		return nil, errInvalidRequest(fmt.Sprintf("body larger than %d bytes, or too slow to arrive", maxTokenBody))
 	}
 	return parseTokenRequest(r.Header.Get("Content-Type"), body)
 }
@@ -220,6 +221,9 @@ func (s *Server) clientError(w http.ResponseWriter, e *oauthError, basic bool) {
 	if e.code == "invalid_client" && basic {
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+s.cfg.Issuer+`", charset="UTF-8"`)
 	}
+	if e.status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1") // RFC 6585 s4; the limiter refills one request a second
+	}
 	writeJSONError(w, e)
 }
 
@@ -278,8 +282,10 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, form url.Valu
 		return reject(errInvalidGrant("authorization code expired"))
 	case rec.ClientID != client.ClientID:
 		return reject(errInvalidGrant("authorization code was issued to another client"))
-	case form.Get("redirect_uri") != rec.RedirectURI:
-		// RFC 6749 s4.1.3: identical to the authorization request's.
+	case form.Get("redirect_uri") != rec.RedirectURI &&
+		(rec.RedirectURI != "" || form.Get("redirect_uri") != rec.ResolvedURI):
+		// OAuth 2.1 s4.1.3: identical to the authorization request's if
+		// that had one; otherwise optional, and if sent, the one used.
 		return reject(errInvalidGrant("redirect_uri does not match the authorization request"))
 	}
 	if err := validVerifier(verifier); err != nil {
@@ -355,6 +361,12 @@ func (s *Server) issueTokens(ctx context.Context, g *grant, refresh, scope strin
 		return nil, s.grantError(err)
 	}
 	s.cache.add(access, &ar, &g.Identity, now)
+	// A revocation of the grant since it was read found this token not yet
+	// cached; now that it is, whichever comes last sees the other.
+	if _, err := s.cfg.Store.Get(ctx, kindGrant, g.ID); errors.Is(err, ErrNotFound) {
+		s.cache.revokeGrant(g.ID)
+		return nil, errInvalidGrant("the grant was revoked; authorize again")
+	}
 	return &tokenResponse{
 		AccessToken: access, TokenType: "Bearer", ExpiresIn: int64(s.cfg.AccessTokenTTL / time.Second),
 		RefreshToken: refresh, Scope: scope,
