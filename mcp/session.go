@@ -346,7 +346,11 @@ func (s *Server) setLevel(ctx context.Context, params json.RawMessage) (any, err
 	}
 	sev := p.Level.severity()
 	if sev < 0 {
-		return nil, NewInvalidParams("invalid params: params.level %q is not one of debug, info, notice, warning, error, critical, alert, emergency", string(*p.Level))
+		level := string(*p.Level)
+		if len(level) > 32 {
+			level = level[:32] + "..." // no need to echo a hostile client's megabyte back
+		}
+		return nil, NewInvalidParams("invalid params: params.level %q is not one of debug, info, notice, warning, error, critical, alert, emergency", level)
 	}
 	SessionFromContext(ctx).level.Store(int32(sev))
 	return emptyResult, nil

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"strconv"
 
 	"remote-mcp-authkit/mcp"
@@ -56,7 +57,11 @@ func Add() Tool {
 			// The reference example answers String(a + b); 'f' with
 			// precision -1 prints the same digits for every sum a person is
 			// likely to add (JavaScript switches to exponents past 1e21).
-			sum := strconv.FormatFloat(args.A+args.B, 'f', -1, 64)
+			total := args.A + args.B
+			if math.IsInf(total, 0) {
+				return nil, errors.New("the sum is too large for a 64-bit floating-point number")
+			}
+			sum := strconv.FormatFloat(total, 'f', -1, 64)
 			return &mcp.CallToolResult{Content: []mcp.Content{mcp.TextContent(sum)}}, nil
 		},
 	}

@@ -43,9 +43,10 @@ func TestAdd(t *testing.T) {
 		}
 	}
 	for args, want := range map[string]string{
-		`{"a":1}`:           "b: is required",
-		`{"a":"1","b":2}`:   "a: must be a number, got a string",
-		`{"a":1,"b":1e400}`: "b: must be a number", // past float64: refused, never +Inf
+		`{"a":1}`:                   "b: is required",
+		`{"a":"1","b":2}`:           "a: must be a number, got a string",
+		`{"a":1,"b":1e400}`:         "b: must be a number", // past float64: refused, never +Inf
+		`{"a":1.7e308,"b":1.7e308}`: "too large",           // each fits, the sum does not
 	} {
 		res, err := tb.CallTool(context.Background(), "add", json.RawMessage(args))
 		if err != nil || !res.IsError || !strings.Contains(res.Content[0].Text, want) {
