@@ -139,6 +139,10 @@ type HTTPOptions struct {
 	// SessionIdleTimeout ends a session that has seen no request and has no
 	// open stream for this long; 0 means 30 minutes.
 	SessionIdleTimeout time.Duration
+	// WriteTimeout bounds each write to an SSE stream (set per write with
+	// http.ResponseController), so a client that stops reading is dropped
+	// while healthy streams may stay open for hours; 0 means 10 s.
+	WriteTimeout time.Duration
 }
 
 // ResourceContents is the content of one resource (schema:

@@ -1,0 +1,176 @@
+package mcp
+
+// HTTP checks shared by both transports: Origin (transports, "Security
+// Warning"), Accept, body limits, owner binding, and errors as JSON-RPC
+// error bodies.
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+const (
+	defaultMaxBody      = 4 << 20
+	defaultKeepAlive    = 15 * time.Second
+	defaultIdleTimeout  = 30 * time.Minute
+	defaultWriteTimeout = 10 * time.Second
+)
+
+func (o *HTTPOptions) maxBody() int64 {
+	if o.MaxBodyBytes > 0 {
+		return o.MaxBodyBytes
+	}
+	return defaultMaxBody
+}
+
+func (o *HTTPOptions) keepAlive() time.Duration {
+	if o.KeepAlive > 0 {
+		return o.KeepAlive
+	}
+	return defaultKeepAlive
+}
+
+func (o *HTTPOptions) idleTimeout() time.Duration {
+	if o.SessionIdleTimeout > 0 {
+		return o.SessionIdleTimeout
+	}
+	return defaultIdleTimeout
+}
+
+func (o *HTTPOptions) writeTimeout() time.Duration {
+	if o.WriteTimeout > 0 {
+		return o.WriteTimeout
+	}
+	return defaultWriteTimeout
+}
+
+func (o *HTTPOptions) owner(r *http.Request) string {
+	if o.SessionOwner == nil {
+		return ""
+	}
+	return o.SessionOwner(r)
+}
+
+// ownerMatches compares in constant time, so that response timing does not
+// reveal how much of another user's owner string a request got right.
+func ownerMatches(sess *Session, owner string) bool {
+	return subtle.ConstantTimeCompare([]byte(sess.owner), []byte(owner)) == 1
+}
+
+func contextAfterFunc(r *http.Request, f func()) func() bool {
+	return context.AfterFunc(r.Context(), f)
+}
+
+// newSessionID returns a session id from crypto/rand: 26 base32 characters,
+// all visible ASCII as the spec requires (transports, "Session Management").
+func newSessionID() string { return rand.Text() }
+
+// originAllowed implements the DNS rebinding defence: a request that
+// carries an Origin must come from an allowed origin, a loopback origin, or
+// the origin of the request's own Host. A request without Origin (not from
+// a browser) passes; authentication guards it.
+func originAllowed(r *http.Request, allowed []string) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	for _, a := range allowed {
+		if strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
+			return true
+		}
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	host := u.Hostname()
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return true
+	}
+	return strings.EqualFold(u.Host, r.Host)
+}
+
+// accepts reports whether the Accept header admits the media type mt
+// ("type/subtype"), counting wildcards.
+func accepts(r *http.Request, mt string) bool {
+	typ, _, _ := strings.Cut(mt, "/")
+	for _, line := range r.Header.Values("Accept") {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ",")
+			media, _, _ := strings.Cut(part, ";")
+			media = strings.TrimSpace(media)
+			if strings.EqualFold(media, mt) || media == "*/*" ||
+				(strings.HasSuffix(media, "/*") && strings.EqualFold(media[:len(media)-2], typ)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// jsonContentType reports whether a request's Content-Type is JSON (or
+// absent, which lenient clients do).
+func jsonContentType(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return true
+	}
+	media, _, _ := strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(media), "application/json")
+}
+
+// readBody reads the whole body once, capped by MaxBodyBytes. The error is
+// ready to send: 413 past the cap, 400 for a broken body.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int, *JSONRPCError) {
+	if r.ContentLength > limit {
+		return nil, http.StatusRequestEntityTooLarge, NewInvalidRequest("request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit)
+	}
+	body := http.MaxBytesReader(w, r.Body, limit)
+	var (
+		buf []byte
+		err error
+	)
+	if r.ContentLength >= 0 {
+		buf = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(body, buf)
+	} else {
+		buf, err = io.ReadAll(body)
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, http.StatusRequestEntityTooLarge, NewInvalidRequest("request body exceeds the limit of %d bytes", limit)
+		}
+		return nil, http.StatusBadRequest, NewParseError("could not read the request body: %v", err)
+	}
+	return buf, 0, nil
+}
+
+// writeError answers with an HTTP status and a JSON-RPC error body. The id
+// is that of the request when known, else null (transports: the body "MAY
+// comprise a JSON-RPC error response that has no id").
+func writeError(w http.ResponseWriter, status int, id []byte, err *JSONRPCError) {
+	w.Header()["Content-Type"] = jsonHeaderValue
+	w.WriteHeader(status)
+	_, _ = w.Write(encodeResponse(id, nil, err))
+}
+
+func writeJSON(w http.ResponseWriter, body []byte) {
+	w.Header()["Content-Type"] = jsonHeaderValue
+	_, _ = w.Write(body)
+}
+
+func supportedVersion(v string) bool { return slices.Contains(SupportedProtocolVersions, v) }

@@ -1,0 +1,172 @@
+package mcp
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestDecodeMessage(t *testing.T) {
+	tests := []struct {
+		name     string
+		in       string
+		wantCode int    // 0: valid
+		wantMsg  string // substring of the error message
+		wantID   string // id kept for the error response ("" none)
+		kind     string // request, notification, response (when valid)
+	}{
+		{name: "request with number id", in: `{"jsonrpc":"2.0","id":1,"method":"ping"}`, kind: "request"},
+		{name: "request with string id", in: `{"jsonrpc":"2.0","id":"abc","method":"ping","params":{}}`, kind: "request"},
+		{name: "notification", in: `{"jsonrpc":"2.0","method":"notifications/initialized"}`, kind: "notification"},
+		{name: "result response", in: `{"jsonrpc":"2.0","id":7,"result":{}}`, kind: "response"},
+		{name: "error response", in: `{"jsonrpc":"2.0","id":7,"error":{"code":-1,"message":"no"}}`, kind: "response"},
+		{name: "null params are absent params", in: `{"jsonrpc":"2.0","id":1,"method":"ping","params":null}`, kind: "request"},
+		{name: "unknown fields ignored", in: `{"jsonrpc":"2.0","id":1,"method":"ping","extra":[1,2]}`, kind: "request"},
+		{name: "not JSON", in: `{"jsonrpc":`, wantCode: CodeParseError, wantMsg: "parse error"},
+		{name: "garbage", in: `hello`, wantCode: CodeParseError, wantMsg: "parse error"},
+		{name: "empty body", in: ``, wantCode: CodeParseError, wantMsg: "parse error"},
+		{name: "not an object", in: `"ping"`, wantCode: CodeInvalidRequest, wantMsg: "must be a JSON object"},
+		{name: "number at top level", in: `42`, wantCode: CodeInvalidRequest, wantMsg: "must be a JSON object"},
+		{name: "missing jsonrpc", in: `{"id":1,"method":"ping"}`, wantCode: CodeInvalidRequest, wantMsg: `"jsonrpc" must be "2.0"`, wantID: "1"},
+		{name: "wrong jsonrpc", in: `{"jsonrpc":"1.0","id":1,"method":"ping"}`, wantCode: CodeInvalidRequest, wantMsg: `"jsonrpc"`, wantID: "1"},
+		{name: "jsonrpc not a string", in: `{"jsonrpc":2,"id":1,"method":"ping"}`, wantCode: CodeInvalidRequest, wantMsg: `"jsonrpc"`, wantID: "1"},
+		{name: "null id", in: `{"jsonrpc":"2.0","id":null,"method":"ping"}`, wantCode: CodeInvalidRequest, wantMsg: `"id" must be a string or a number`},
+		{name: "object id", in: `{"jsonrpc":"2.0","id":{},"method":"ping"}`, wantCode: CodeInvalidRequest, wantMsg: `"id" must be a string or a number`},
+		{name: "bool id", in: `{"jsonrpc":"2.0","id":true,"method":"ping"}`, wantCode: CodeInvalidRequest, wantMsg: `"id" must be a string or a number`},
+		{name: "method not a string", in: `{"jsonrpc":"2.0","id":3,"method":5}`, wantCode: CodeInvalidRequest, wantMsg: `"method"`, wantID: "3"},
+		{name: "params array", in: `{"jsonrpc":"2.0","id":4,"method":"ping","params":[1]}`, wantCode: CodeInvalidParams, wantMsg: `"params" must be a JSON object`, wantID: "4"},
+		{name: "params string", in: `{"jsonrpc":"2.0","id":4,"method":"ping","params":"x"}`, wantCode: CodeInvalidParams, wantMsg: `"params"`, wantID: "4"},
+		{name: "request with result", in: `{"jsonrpc":"2.0","id":5,"method":"ping","result":{}}`, wantCode: CodeInvalidRequest, wantMsg: "must not carry", wantID: "5"},
+		{name: "no method no result", in: `{"jsonrpc":"2.0","id":6}`, wantCode: CodeInvalidRequest, wantMsg: `no "method"`, wantID: "6"},
+		{name: "result and error", in: `{"jsonrpc":"2.0","id":6,"result":{},"error":{"code":1,"message":"x"}}`, wantCode: CodeInvalidRequest, wantMsg: "both", wantID: "6"},
+		{name: "response without id", in: `{"jsonrpc":"2.0","result":{}}`, wantCode: CodeInvalidRequest, wantMsg: `"id"`},
+		{name: "error not an object", in: `{"jsonrpc":"2.0","id":8,"error":"bad"}`, wantCode: CodeInvalidRequest, wantMsg: `"error"`, wantID: "8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := decodeMessage([]byte(tt.in))
+			if tt.wantCode == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error %v", err)
+				}
+				kind := map[bool]string{true: "request"}[m.isRequest()]
+				if m.isNotification() {
+					kind = "notification"
+				} else if m.isResponse() {
+					kind = "response"
+				}
+				if kind != tt.kind {
+					t.Fatalf("kind = %q, want %q", kind, tt.kind)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, want code %d", tt.wantCode)
+			}
+			if err.Code != tt.wantCode || !strings.Contains(err.Message, tt.wantMsg) {
+				t.Fatalf("error = %d %q, want %d containing %q", err.Code, err.Message, tt.wantCode, tt.wantMsg)
+			}
+			var gotID string
+			if m != nil {
+				gotID = string(m.ID)
+			}
+			if gotID != tt.wantID {
+				t.Fatalf("id kept = %q, want %q", gotID, tt.wantID)
+			}
+		})
+	}
+}
+
+// Ids are echoed byte for byte: a 25-digit integer would lose digits in a
+// float64, and an escaped string must come back in the same spelling.
+func TestIDEchoedExactly(t *testing.T) {
+	for _, id := range []string{`12345678901234567890123`, `-0`, `1e3`, `"a\u00e9\"b"`, `""`, `0.5`} {
+		m, err := decodeMessage([]byte(`{"jsonrpc":"2.0","id":` + id + `,"method":"ping"}`))
+		if err != nil {
+			t.Fatalf("id %s: %v", id, err)
+		}
+		out := encodeResponse(m.ID, nil, nil)
+		want := `{"jsonrpc":"2.0","id":` + id + `,"result":{}}`
+		if string(out) != want {
+			t.Errorf("response = %s, want %s", out, want)
+		}
+	}
+}
+
+func TestDecodeBody(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        string
+		batch     bool
+		n         int
+		wantCode  int
+		elemCodes []int
+	}{
+		{name: "single", in: ` {"jsonrpc":"2.0","id":1,"method":"ping"}`, n: 1},
+		{name: "batch", in: "\n[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},{\"jsonrpc\":\"2.0\",\"method\":\"x\"}]", batch: true, n: 2, elemCodes: []int{0, 0}},
+		{name: "batch with invalid elements", in: `[1,{"jsonrpc":"2.0","id":2,"method":"ping"},{"id":3}]`, batch: true, n: 3, elemCodes: []int{CodeInvalidRequest, 0, CodeInvalidRequest}},
+		{name: "empty batch", in: `[]`, wantCode: CodeInvalidRequest},
+		{name: "broken batch", in: `[{"jsonrpc":"2.0"`, wantCode: CodeParseError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, _, err := decodeBody([]byte(tt.in))
+			if tt.wantCode != 0 {
+				if err == nil || err.Code != tt.wantCode {
+					t.Fatalf("err = %v, want code %d", err, tt.wantCode)
+				}
+				return
+			}
+			if err != nil || d.batch != tt.batch || len(d.msgs) != tt.n {
+				t.Fatalf("got batch=%v n=%d err=%v", d.batch, len(d.msgs), err)
+			}
+			for i, c := range tt.elemCodes {
+				got := 0
+				if d.errs[i] != nil {
+					got = d.errs[i].Code
+				}
+				if got != c {
+					t.Errorf("element %d: code %d, want %d", i, got, c)
+				}
+			}
+		})
+	}
+}
+
+func TestErrorConstructors(t *testing.T) {
+	tests := []struct {
+		err  *JSONRPCError
+		code int
+		msg  string
+	}{
+		{NewParseError("bad %s", "json"), -32700, "bad json"},
+		{NewInvalidRequest("no"), -32600, "no"},
+		{NewMethodNotFound("m %d", 1), -32601, "m 1"},
+		{NewInvalidParams("params.%s is required", "name"), -32602, "params.name is required"},
+		{NewInternalError("oops 100%"), -32603, "oops 100%"},
+	}
+	for _, tt := range tests {
+		if tt.err.Code != tt.code || tt.err.Message != tt.msg {
+			t.Errorf("got %d %q, want %d %q", tt.err.Code, tt.err.Message, tt.code, tt.msg)
+		}
+		b, _ := json.Marshal(tt.err)
+		if !strings.Contains(string(b), `"code":`) || strings.Contains(string(b), `"data"`) {
+			t.Errorf("encoding %s", b)
+		}
+		if !strings.Contains(tt.err.Error(), tt.msg) {
+			t.Errorf("Error() = %q", tt.err.Error())
+		}
+	}
+}
+
+func TestCursor(t *testing.T) {
+	c := EncodeCursor("tools", 50)
+	if off, err := DecodeCursor("tools", c, 100); err != nil || off != 50 {
+		t.Fatalf("round trip: %d %v", off, err)
+	}
+	for _, bad := range []string{"xyz", "!!!", EncodeCursor("prompts", 1), EncodeCursor("tools", 101), EncodeCursor("tools", -1), "dG9vbHM6MDAx"} {
+		if _, err := DecodeCursor("tools", bad, 100); err == nil || err.Code != CodeInvalidParams {
+			t.Errorf("cursor %q: err = %v, want -32602", bad, err)
+		}
+	}
+}

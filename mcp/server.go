@@ -1,0 +1,568 @@
+package mcp
+
+// The MCP method layer, shared by both transports: lifecycle (basic/lifecycle),
+// ping (basic/utilities/ping), cancellation (basic/utilities/cancellation),
+// logging (server/utilities/logging), tools (server/tools), and the table of
+// methods other files add with HandleMethod.
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// MethodHandler answers one request method. params is the request's params
+// object (nil when absent). Returning a *JSONRPCError chooses the error code;
+// any other error becomes -32603 and is logged. For a notification method
+// the result is ignored.
+type MethodHandler func(ctx context.Context, params json.RawMessage) (result any, err error)
+
+// Server is an MCP server: the method table and the set of live sessions.
+// One Server may be served by both transports at once.
+type Server struct {
+	opts   ServerOptions
+	logger *slog.Logger
+
+	mu       sync.RWMutex
+	handlers map[string]MethodHandler
+	caps     map[string]any
+	sessions map[string]*Session
+	closed   bool
+
+	wg sync.WaitGroup // stream handlers and legacy message goroutines
+}
+
+// NewServer returns a Server that serves opts.Tools (when non-nil) and the
+// lifecycle methods every MCP server answers.
+func NewServer(opts ServerOptions) *Server {
+	if opts.PageSize <= 0 {
+		opts.PageSize = 50
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Server{
+		opts:     opts,
+		logger:   logger,
+		handlers: make(map[string]MethodHandler),
+		caps:     make(map[string]any),
+		sessions: make(map[string]*Session),
+	}
+}
+
+// HandleMethod adds (or replaces) the handler of a method that the built-in
+// table does not answer, such as resources/list or completion/complete. A
+// method whose name starts with "notifications/" is a notification handler.
+func (s *Server) HandleMethod(method string, h MethodHandler) {
+	s.mu.Lock()
+	s.handlers[method] = h
+	s.mu.Unlock()
+}
+
+// AddCapability declares a server capability in the initialize result, for
+// example AddCapability("resources", map[string]bool{"subscribe": true}).
+// Declare only what is served (lifecycle, "Capability Negotiation").
+func (s *Server) AddCapability(name string, value any) {
+	s.mu.Lock()
+	s.caps[name] = value
+	s.mu.Unlock()
+}
+
+// PageSize is the page size of every paginated list the server answers.
+func (s *Server) PageSize() int { return s.opts.PageSize }
+
+// Sessions returns a snapshot of the live sessions, for code that notifies
+// some of them (resources/updated to subscribers, for instance).
+func (s *Server) Sessions() []*Session {
+	s.mu.RLock()
+	out := make([]*Session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		out = append(out, sess)
+	}
+	s.mu.RUnlock()
+	return out
+}
+
+// NotifyToolListChanged sends notifications/tools/list_changed (server/tools,
+// "List Changed Notification") to every initialized session whose owner is
+// owner, on either transport. Call it when a user's permissions change.
+func (s *Server) NotifyToolListChanged(owner string) {
+	for _, sess := range s.Sessions() {
+		if sess.owner == owner && sess.ProtocolVersion() != "" {
+			if err := sess.Notify(context.Background(), "notifications/tools/list_changed", nil); err != nil {
+				s.logger.Debug("mcp: list_changed not delivered", "session", sess.id, "err", err)
+			}
+		}
+	}
+}
+
+// Shutdown ends every session: in-flight handlers see their context
+// cancelled, open streams are closed so their HTTP handlers return. It waits
+// for those handlers until ctx ends. Call it before http.Server.Shutdown,
+// which would otherwise wait for streams that never end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	sessions := make([]*Session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range sessions {
+		sess.close()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var errServerClosed = errors.New("mcp: server is shutting down")
+
+func (s *Server) addSession(sess *Session) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errServerClosed
+	}
+	s.sessions[sess.id] = sess
+	return nil
+}
+
+func (s *Server) session(id string) *Session {
+	s.mu.RLock()
+	sess := s.sessions[id]
+	s.mu.RUnlock()
+	return sess
+}
+
+func (s *Server) removeSession(id string) {
+	s.mu.Lock()
+	delete(s.sessions, id)
+	s.mu.Unlock()
+}
+
+// requestState is what a handler's context knows about the request it
+// serves: where related messages go, and its progress token.
+type requestState struct {
+	sess          *Session
+	id            json.RawMessage
+	key           string // string(id), the in-flight table key
+	progressToken json.RawMessage
+	out           outbox
+	cancel        context.CancelFunc
+
+	mu           sync.Mutex
+	cancelled    bool
+	lastProgress float64
+	sentProgress bool
+}
+
+type requestKey struct{}
+
+func requestFromContext(ctx context.Context) *requestState {
+	rs, _ := ctx.Value(requestKey{}).(*requestState)
+	return rs
+}
+
+// SessionFromContext returns the session of the request a handler serves,
+// or nil outside a handler.
+func SessionFromContext(ctx context.Context) *Session {
+	if rs := requestFromContext(ctx); rs != nil {
+		return rs.sess
+	}
+	return nil
+}
+
+// outbox carries messages a server sends while it serves a request: to the
+// request's own SSE stream when the transport has one, else to the
+// session's stream.
+type outbox interface {
+	send(msg []byte) error
+}
+
+// handleRequest runs one request and returns its encoded response, or nil
+// when the request was cancelled (cancellation: "Not send a response for
+// the cancelled request"). base carries the HTTP request's values (the
+// caller's identity) but not its cancellation: a dropped connection is not
+// a cancellation (transports, "Sending Messages to the Server").
+func (s *Server) handleRequest(base context.Context, sess *Session, m *message, out outbox) []byte {
+	sess.touch()
+	if m.Method == "initialize" {
+		res, err := s.initialize(sess, m.Params)
+		return encodeResponse(m.ID, res, err)
+	}
+	if m.Method != "ping" && !sess.initialized() {
+		return encodeResponse(m.ID, nil, NewInvalidRequest("invalid request: the session is not initialized; send initialize first (lifecycle, \"Initialization\")"))
+	}
+	rs := &requestState{sess: sess, id: m.ID, key: string(m.ID), out: out}
+	if len(m.Params) > 0 && hasMeta(m.Params) {
+		var p struct {
+			Meta struct {
+				ProgressToken json.RawMessage `json:"progressToken"`
+			} `json:"_meta"`
+		}
+		if json.Unmarshal(m.Params, &p) == nil && validID(p.Meta.ProgressToken) {
+			rs.progressToken = p.Meta.ProgressToken
+		}
+	}
+	ctx, cancel := context.WithCancel(base)
+	rs.cancel = cancel
+	defer cancel()
+	if err := sess.startRequest(rs); err != nil {
+		return encodeResponse(m.ID, nil, err)
+	}
+	defer sess.endRequest(rs)
+	ctx = context.WithValue(ctx, requestKey{}, rs)
+
+	result, rpcErr := s.call(ctx, m.Method, m.Params)
+
+	rs.mu.Lock()
+	cancelled := rs.cancelled
+	rs.mu.Unlock()
+	if cancelled {
+		return nil
+	}
+	return encodeResponse(m.ID, result, rpcErr)
+}
+
+// hasMeta is a cheap pre-check that spares a second decode of
+// params for the common request without _meta.
+func hasMeta(params json.RawMessage) bool {
+	return strings.Contains(string(params), `"_meta"`)
+}
+
+// call dispatches one request method, turning a handler panic into -32603.
+func (s *Server) call(ctx context.Context, method string, params json.RawMessage) (result any, rpcErr *JSONRPCError) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.Error("mcp: panic in method handler", "method", method, "panic", p, "stack", string(debug.Stack()))
+			result, rpcErr = nil, NewInternalError("internal error while handling %s", method)
+		}
+	}()
+	var err error
+	switch method {
+	case "ping":
+		return emptyResult, nil
+	case "logging/setLevel":
+		result, err = s.setLevel(ctx, params)
+	case "tools/list":
+		if s.opts.Tools == nil {
+			return nil, NewMethodNotFound("method not found: %s (this server has no tools)", method)
+		}
+		result, err = s.listTools(ctx, params)
+	case "tools/call":
+		if s.opts.Tools == nil {
+			return nil, NewMethodNotFound("method not found: %s (this server has no tools)", method)
+		}
+		result, err = s.callTool(ctx, params)
+	default:
+		s.mu.RLock()
+		h := s.handlers[method]
+		s.mu.RUnlock()
+		if h == nil || strings.HasPrefix(method, "notifications/") {
+			return nil, NewMethodNotFound("method not found: %s", method)
+		}
+		result, err = h(ctx, params)
+	}
+	if err != nil {
+		var je *JSONRPCError
+		if errors.As(err, &je) {
+			return nil, je
+		}
+		s.logger.Error("mcp: method handler failed", "method", method, "err", err)
+		return nil, NewInternalError("internal error while handling %s", method)
+	}
+	return result, nil
+}
+
+// handleNotification acts on a notification from the client; notifications
+// are never answered (JSON-RPC section 4.1).
+func (s *Server) handleNotification(base context.Context, sess *Session, m *message) {
+	sess.touch()
+	switch m.Method {
+	case "notifications/initialized":
+		sess.markReady()
+	case "notifications/cancelled":
+		var p struct {
+			RequestID json.RawMessage `json:"requestId"`
+			Reason    string          `json:"reason"`
+		}
+		if json.Unmarshal(m.Params, &p) == nil && p.RequestID != nil {
+			sess.cancelRequest(string(p.RequestID))
+		}
+	default:
+		s.mu.RLock()
+		h := s.handlers[m.Method]
+		s.mu.RUnlock()
+		if h == nil {
+			return // unknown notifications are ignored
+		}
+		ctx := context.WithValue(base, requestKey{}, &requestState{sess: sess})
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					s.logger.Error("mcp: panic in notification handler", "method", m.Method, "panic", p, "stack", string(debug.Stack()))
+				}
+			}()
+			if _, err := h(ctx, m.Params); err != nil {
+				s.logger.Warn("mcp: notification handler failed", "method", m.Method, "err", err)
+			}
+		}()
+	}
+}
+
+// handleMessage routes one valid message: a request returns its response
+// (nil when cancelled); notifications and responses return nil.
+func (s *Server) handleMessage(base context.Context, sess *Session, m *message, out outbox) []byte {
+	switch {
+	case m.isRequest():
+		return s.handleRequest(base, sess, m, out)
+	case m.isNotification():
+		s.handleNotification(base, sess, m)
+	default:
+		sess.touch()
+		sess.deliverResponse(m)
+	}
+	return nil
+}
+
+// handleBatch answers a JSON-RPC batch (section 6). MCP allowed batches only
+// in 2025-03-26 (the 2025-06-18 changelog removed them), and initialize must
+// be alone. Requests run in order; their related messages go to the
+// session's stream.
+func (s *Server) handleBatch(base context.Context, sess *Session, d decodedBody) ([]byte, *JSONRPCError) {
+	if v := sess.ProtocolVersion(); v != "2025-03-26" {
+		if v == "" {
+			return nil, NewInvalidRequest("invalid request: initialize must be sent alone, not in a JSON-RPC batch")
+		}
+		return nil, NewInvalidRequest("invalid request: JSON-RPC batches are only accepted with protocol version 2025-03-26; this session negotiated %s", v)
+	}
+	var responses []json.RawMessage
+	for i, m := range d.msgs {
+		if err := d.errs[i]; err != nil {
+			var id json.RawMessage
+			if m != nil {
+				id = m.ID
+			}
+			responses = append(responses, encodeResponse(id, nil, err))
+			continue
+		}
+		if m.Method == "initialize" {
+			if m.isRequest() {
+				responses = append(responses, encodeResponse(m.ID, nil, NewInvalidRequest("invalid request: initialize must not be part of a JSON-RPC batch")))
+			}
+			continue
+		}
+		if resp := s.handleMessage(base, sess, m, sess.standalone); resp != nil {
+			responses = append(responses, resp)
+		}
+	}
+	if len(responses) == 0 {
+		return nil, nil
+	}
+	b, _ := json.Marshal(responses)
+	return b, nil
+}
+
+// initialize implements lifecycle, "Initialization" and "Version
+// Negotiation".
+func (s *Server) initialize(sess *Session, params json.RawMessage) (any, *JSONRPCError) {
+	var p struct {
+		ProtocolVersion *string         `json:"protocolVersion"`
+		Capabilities    json.RawMessage `json:"capabilities"`
+		ClientInfo      *Implementation `json:"clientInfo"`
+	}
+	if params == nil {
+		return nil, NewInvalidParams("invalid params: initialize requires params with protocolVersion, capabilities and clientInfo")
+	}
+	if err := json.Unmarshal(params, &p); err != nil {
+		return nil, invalidParamsFrom(err)
+	}
+	if p.ProtocolVersion == nil || *p.ProtocolVersion == "" {
+		return nil, NewInvalidParams("invalid params: params.protocolVersion is required")
+	}
+	if p.ClientInfo == nil {
+		return nil, NewInvalidParams("invalid params: params.clientInfo is required")
+	}
+	if p.Capabilities != nil && p.Capabilities[0] != '{' {
+		return nil, NewInvalidParams("invalid params: params.capabilities must be an object")
+	}
+	// "If the server supports the requested protocol version, it MUST
+	// respond with the same version. Otherwise, the server MUST respond with
+	// another protocol version it supports" - the latest.
+	version := LatestProtocolVersion
+	if slices.Contains(SupportedProtocolVersions, *p.ProtocolVersion) {
+		version = *p.ProtocolVersion
+	}
+	if err := sess.setInitialized(version, *p.ClientInfo, p.Capabilities); err != nil {
+		return nil, err
+	}
+	type result struct {
+		ProtocolVersion string         `json:"protocolVersion"`
+		Capabilities    map[string]any `json:"capabilities"`
+		ServerInfo      Implementation `json:"serverInfo"`
+		Instructions    string         `json:"instructions,omitempty"`
+	}
+	caps := map[string]any{"logging": struct{}{}}
+	if s.opts.Tools != nil {
+		caps["tools"] = map[string]bool{"listChanged": true}
+	}
+	s.mu.RLock()
+	for k, v := range s.caps {
+		caps[k] = v
+	}
+	s.mu.RUnlock()
+	info := s.opts.Info
+	if info.Name == "" {
+		info.Name = "mcp-server"
+	}
+	if version == "2024-11-05" || version == "2025-03-26" {
+		info.Title = "" // Implementation.title arrived in 2025-06-18
+	}
+	return &result{ProtocolVersion: version, Capabilities: caps, ServerInfo: info, Instructions: s.opts.Instructions}, nil
+}
+
+// invalidParamsFrom turns a params decoding error into -32602 naming the
+// field.
+func invalidParamsFrom(err error) *JSONRPCError {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return NewInvalidParams("invalid params: params.%s must not be %s", te.Field, te.Value)
+	}
+	return NewInvalidParams("invalid params: %v", err)
+}
+
+// DecodeParams decodes params into v, answering -32602 that names the field
+// on a type mismatch. Absent params decode as an empty object.
+func DecodeParams(params json.RawMessage, v any) *JSONRPCError {
+	if len(params) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(params, v); err != nil {
+		return invalidParamsFrom(err)
+	}
+	return nil
+}
+
+// Pagination (server/utilities/pagination). A cursor is opaque to clients;
+// ours is the base64url of "<list>:<offset>", so a cursor from another list
+// or a forged one is recognised and refused with -32602.
+
+// EncodeCursor returns the cursor of the page of list that starts at offset.
+func EncodeCursor(list string, offset int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(list + ":" + strconv.Itoa(offset)))
+}
+
+// DecodeCursor returns the offset a cursor of list points at, or -32602 for
+// a cursor this server did not issue for that list. The empty cursor is the
+// first page.
+func DecodeCursor(list, cursor string, total int) (int, *JSONRPCError) {
+	if cursor == "" {
+		return 0, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	rest, ok := strings.CutPrefix(string(raw), list+":")
+	if err != nil || !ok {
+		return 0, NewInvalidParams("invalid params: params.cursor is not a cursor this server issued")
+	}
+	off, err := strconv.Atoi(rest)
+	if err != nil || off < 0 || off > total || strconv.Itoa(off) != rest {
+		return 0, NewInvalidParams("invalid params: params.cursor is not a cursor this server issued (or the list has shrunk)")
+	}
+	return off, nil
+}
+
+type cursorParams struct {
+	Cursor *string `json:"cursor"`
+}
+
+func (s *Server) listTools(ctx context.Context, params json.RawMessage) (any, error) {
+	var p cursorParams
+	if err := DecodeParams(params, &p); err != nil {
+		return nil, err
+	}
+	tools := s.opts.Tools.ListTools(ctx)
+	cursor := ""
+	if p.Cursor != nil {
+		cursor = *p.Cursor
+	}
+	start, err := DecodeCursor("tools", cursor, len(tools))
+	if err != nil {
+		return nil, err
+	}
+	end := min(start+s.opts.PageSize, len(tools))
+	type result struct {
+		Tools      []Tool `json:"tools"`
+		NextCursor string `json:"nextCursor,omitempty"`
+	}
+	res := &result{Tools: tools[start:end]}
+	if end < len(tools) {
+		res.NextCursor = EncodeCursor("tools", end)
+	}
+	return res, nil
+}
+
+func (s *Server) callTool(ctx context.Context, params json.RawMessage) (any, error) {
+	var p struct {
+		Name      *string         `json:"name"`
+		Arguments json.RawMessage `json:"arguments"`
+	}
+	if err := DecodeParams(params, &p); err != nil {
+		return nil, err
+	}
+	if p.Name == nil || *p.Name == "" {
+		return nil, NewInvalidParams("invalid params: params.name is required")
+	}
+	if len(p.Arguments) > 0 && p.Arguments[0] != '{' && string(p.Arguments) != "null" {
+		return nil, NewInvalidParams("invalid params: params.arguments must be an object")
+	}
+	res, err := s.opts.Tools.CallTool(ctx, *p.Name, p.Arguments)
+	if err != nil {
+		if errors.Is(err, ErrUnknownTool) {
+			return nil, NewInvalidParams("invalid params: unknown tool: %s", *p.Name)
+		}
+		var je *JSONRPCError
+		if errors.As(err, &je) {
+			return nil, je
+		}
+		if ctx.Err() != nil {
+			return nil, NewInternalError("tool %s was cancelled", *p.Name)
+		}
+		// The ToolSet contract reports failures as results; an error that
+		// escapes it is still the tool's failure, so show it to the model.
+		return &CallToolResult{Content: []Content{TextContent(err.Error())}, IsError: true}, nil
+	}
+	if res == nil {
+		return nil, fmt.Errorf("tool %s returned no result", *p.Name)
+	}
+	if res.Content == nil {
+		res.Content = []Content{} // the schema requires the array
+	}
+	return res, nil
+}
+
+// addWorker counts a stream handler or background message handler for
+// Shutdown to wait on; it refuses once Shutdown has begun.
+func (s *Server) addWorker() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}

@@ -1,0 +1,422 @@
+package mcp
+
+// A session (transports, "Session Management"; lifecycle) and what a
+// handler can do with it: notify the client, log to it
+// (server/utilities/logging), report progress (basic/utilities/progress),
+// and send it requests of its own.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// LoggingLevel is a syslog severity (RFC 5424 section 6.2.1), the levels of
+// server/utilities/logging.
+type LoggingLevel string
+
+// The eight levels, from least to most severe.
+const (
+	LevelDebug     LoggingLevel = "debug"
+	LevelInfo      LoggingLevel = "info"
+	LevelNotice    LoggingLevel = "notice"
+	LevelWarning   LoggingLevel = "warning"
+	LevelError     LoggingLevel = "error"
+	LevelCritical  LoggingLevel = "critical"
+	LevelAlert     LoggingLevel = "alert"
+	LevelEmergency LoggingLevel = "emergency"
+)
+
+var levelOrder = []LoggingLevel{LevelDebug, LevelInfo, LevelNotice, LevelWarning, LevelError, LevelCritical, LevelAlert, LevelEmergency}
+
+// severity is the level's rank, or -1 for a name that is not a level.
+func (l LoggingLevel) severity() int { return slices.Index(levelOrder, l) }
+
+// defaultLogLevel is the threshold of a session whose client never sent
+// logging/setLevel. The spec leaves it to the server; info keeps debug
+// chatter away from clients that did not ask for it.
+const defaultLogLevel = LevelInfo
+
+// ErrSessionClosed is returned when a message is sent to, or a request
+// waits on, a session that has ended.
+var ErrSessionClosed = errors.New("mcp: session closed")
+
+// Session is one client's conversation with the server, from initialize to
+// DELETE, idle expiry, a closed legacy stream, or Shutdown.
+type Session struct {
+	server *Server
+	id     string
+	owner  string
+	legacy bool // HTTP+SSE (2024-11-05) rather than Streamable HTTP
+
+	// standalone carries messages not related to a client request: the GET
+	// stream of Streamable HTTP, or the one stream of HTTP+SSE.
+	standalone *stream
+
+	mu         sync.Mutex
+	version    string
+	clientInfo Implementation
+	clientCaps json.RawMessage
+	ready      bool
+	inflight   map[string]*requestState
+	pending    map[string]chan *message
+	nextID     int64
+	streams    map[int64]*stream // resumable streams by id
+	order      []int64           // finished POST streams, oldest first
+	nextStream int64
+	attached   int // open stream connections
+	closed     bool
+	done       chan struct{}
+
+	level      atomic.Int32
+	lastActive atomic.Int64
+	idle       time.Duration
+	idleTimer  *time.Timer
+}
+
+func (s *Server) newSession(id, owner string, legacy bool, idle time.Duration) *Session {
+	sess := &Session{
+		server:   s,
+		id:       id,
+		owner:    owner,
+		legacy:   legacy,
+		inflight: make(map[string]*requestState),
+		pending:  make(map[string]chan *message),
+		streams:  make(map[int64]*stream),
+		done:     make(chan struct{}),
+		idle:     idle,
+	}
+	sess.level.Store(int32(defaultLogLevel.severity()))
+	sess.standalone = sess.newStream(!legacy)
+	sess.touch()
+	sess.idleTimer = time.AfterFunc(idle, sess.checkIdle)
+	return sess
+}
+
+// ID returns the session id (the Mcp-Session-Id header, or the sessionId
+// query parameter of HTTP+SSE).
+func (s *Session) ID() string { return s.id }
+
+// Owner returns the owner given by HTTPOptions.SessionOwner when the
+// session was created.
+func (s *Session) Owner() string { return s.owner }
+
+// ProtocolVersion returns the negotiated version, or "" before initialize.
+func (s *Session) ProtocolVersion() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version
+}
+
+// ClientInfo returns the clientInfo the client sent in initialize.
+func (s *Session) ClientInfo() Implementation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clientInfo
+}
+
+// ClientCapabilities returns the capabilities object the client sent in
+// initialize, for example to see whether it offers sampling.
+func (s *Session) ClientCapabilities() json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clientCaps
+}
+
+// Done is closed when the session ends.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+func (s *Session) initialized() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version != ""
+}
+
+func (s *Session) setInitialized(version string, info Implementation, caps json.RawMessage) *JSONRPCError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.version != "" {
+		return NewInvalidRequest("invalid request: the session is already initialized")
+	}
+	s.version, s.clientInfo, s.clientCaps = version, info, caps
+	return nil
+}
+
+func (s *Session) markReady() {
+	s.mu.Lock()
+	s.ready = true
+	s.mu.Unlock()
+}
+
+func (s *Session) touch() { s.lastActive.Store(time.Now().UnixNano()) }
+
+// startRequest records an in-flight request; an id already in flight is
+// refused (basic/index, "Requests": the id "MUST NOT have been previously
+// used by the requestor within the same session").
+func (s *Session) startRequest(rs *requestState) *JSONRPCError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return NewInvalidRequest("invalid request: the session has ended")
+	}
+	if _, dup := s.inflight[rs.key]; dup {
+		return NewInvalidRequest("invalid request: id %s is already used by a request in progress", truncate(rs.id, 64))
+	}
+	s.inflight[rs.key] = rs
+	return nil
+}
+
+func (s *Session) endRequest(rs *requestState) {
+	s.mu.Lock()
+	if s.inflight[rs.key] == rs {
+		delete(s.inflight, rs.key)
+	}
+	s.mu.Unlock()
+	s.touch()
+}
+
+// cancelRequest implements basic/utilities/cancellation for an id the
+// client names: the handler's context is cancelled and no response is sent.
+// Unknown or finished ids are ignored, as the spec allows.
+func (s *Session) cancelRequest(key string) {
+	s.mu.Lock()
+	rs := s.inflight[key]
+	s.mu.Unlock()
+	if rs == nil {
+		return
+	}
+	rs.mu.Lock()
+	rs.cancelled = true
+	rs.mu.Unlock()
+	rs.cancel()
+}
+
+// checkIdle ends a session that has had no request, no running handler and
+// no open stream for the idle timeout; otherwise it looks again later.
+func (s *Session) checkIdle() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	busy := len(s.inflight) > 0 || s.attached > 0
+	s.mu.Unlock()
+	since := time.Duration(time.Now().UnixNano() - s.lastActive.Load())
+	if busy || since < s.idle {
+		wait := s.idle - since
+		if busy || wait <= 0 {
+			wait = s.idle
+		}
+		s.idleTimer.Reset(wait)
+		return
+	}
+	s.server.logger.Debug("mcp: session expired", "session", s.id)
+	s.close()
+}
+
+// close ends the session: handlers are cancelled, waiting requests fail,
+// open streams end.
+func (s *Session) close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	close(s.done)
+	for _, rs := range s.inflight {
+		rs.cancel()
+	}
+	streams := make([]*stream, 0, len(s.streams)+1)
+	streams = append(streams, s.standalone)
+	for _, st := range s.streams {
+		if st != s.standalone {
+			streams = append(streams, st)
+		}
+	}
+	s.mu.Unlock()
+	if s.idleTimer != nil {
+		s.idleTimer.Stop()
+	}
+	s.server.removeSession(s.id)
+	for _, st := range streams {
+		st.detach()
+	}
+}
+
+// outFor picks where a message sent under ctx goes: the stream of the
+// request ctx belongs to, if it belongs to this session, else the session's
+// standalone stream (transports: messages "SHOULD relate to the
+// originating client request").
+func (s *Session) outFor(ctx context.Context) outbox {
+	if rs := requestFromContext(ctx); rs != nil && rs.sess == s && rs.out != nil {
+		return rs.out
+	}
+	return s.standalone
+}
+
+// Notify sends a notification to the client. Inside a handler it travels
+// with the request's response; elsewhere on the session's standalone stream
+// (kept there for the client's next GET when no stream is open).
+func (s *Session) Notify(ctx context.Context, method string, params any) error {
+	select {
+	case <-s.done:
+		return ErrSessionClosed
+	default:
+	}
+	b, err := encodeNotification(method, params)
+	if err != nil {
+		return err
+	}
+	return s.outFor(ctx).send(b)
+}
+
+// Request sends a server-to-client request (sampling/createMessage,
+// elicitation/create, roots/list, ping) and waits for the client's
+// response, which arrives in a later POST. A JSON-RPC error from the client
+// is returned as *JSONRPCError. When ctx ends first the client is sent
+// notifications/cancelled and ctx's error is returned.
+func (s *Session) Request(ctx context.Context, method string, params any) (json.RawMessage, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrSessionClosed
+	}
+	s.nextID++
+	id := json.RawMessage(strconv.AppendInt(nil, s.nextID, 10))
+	ch := make(chan *message, 1)
+	s.pending[string(id)] = ch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.pending, string(id))
+		s.mu.Unlock()
+	}()
+	b, err := json.Marshal(&wireRequest{JSONRPC: "2.0", ID: id, Method: method, Params: params})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.outFor(ctx).send(b); err != nil {
+		return nil, err
+	}
+	select {
+	case m := <-ch:
+		if m.Error != nil {
+			return nil, m.Error
+		}
+		return m.Result, nil
+	case <-ctx.Done():
+		// cancellation: the requester SHOULD tell the other side.
+		_ = s.Notify(context.WithoutCancel(ctx), "notifications/cancelled", map[string]any{"requestId": id, "reason": ctx.Err().Error()})
+		return nil, ctx.Err()
+	case <-s.done:
+		return nil, ErrSessionClosed
+	}
+}
+
+// deliverResponse hands a client's response to the Request waiting for it;
+// a response nobody waits for (late, after cancellation) is dropped.
+func (s *Session) deliverResponse(m *message) {
+	s.mu.Lock()
+	ch := s.pending[string(m.ID)]
+	delete(s.pending, string(m.ID))
+	s.mu.Unlock()
+	if ch != nil {
+		ch <- m
+	}
+}
+
+// setLevel answers logging/setLevel.
+func (s *Server) setLevel(ctx context.Context, params json.RawMessage) (any, error) {
+	var p struct {
+		Level *LoggingLevel `json:"level"`
+	}
+	if err := DecodeParams(params, &p); err != nil {
+		return nil, err
+	}
+	if p.Level == nil {
+		return nil, NewInvalidParams("invalid params: params.level is required")
+	}
+	sev := p.Level.severity()
+	if sev < 0 {
+		return nil, NewInvalidParams("invalid params: params.level %q is not one of debug, info, notice, warning, error, critical, alert, emergency", string(*p.Level))
+	}
+	SessionFromContext(ctx).level.Store(int32(sev))
+	return emptyResult, nil
+}
+
+var errNoRequest = errors.New("mcp: not called from a request handler")
+
+// Log sends notifications/message to the client of the request ctx belongs
+// to, when level is at or above the threshold the client chose with
+// logging/setLevel (info until it chooses). data is any JSON value.
+func Log(ctx context.Context, level LoggingLevel, logger string, data any) error {
+	sess := SessionFromContext(ctx)
+	if sess == nil {
+		return errNoRequest
+	}
+	return sess.Log(ctx, level, logger, data)
+}
+
+// Log is the package Log for a session at hand, for messages not related to
+// a request when ctx carries none.
+func (s *Session) Log(ctx context.Context, level LoggingLevel, logger string, data any) error {
+	sev := level.severity()
+	if sev < 0 {
+		return errors.New("mcp: unknown logging level " + strconv.Quote(string(level)))
+	}
+	if int32(sev) < s.level.Load() {
+		return nil
+	}
+	type params struct {
+		Level  LoggingLevel `json:"level"`
+		Logger string       `json:"logger,omitempty"`
+		Data   any          `json:"data"`
+	}
+	return s.Notify(ctx, "notifications/message", &params{Level: level, Logger: logger, Data: data})
+}
+
+// NotifyProgress sends notifications/progress for the request ctx belongs
+// to (basic/utilities/progress). It does nothing when the request carried
+// no _meta.progressToken. progress must increase from call to call; total
+// is omitted when 0 (unknown).
+func NotifyProgress(ctx context.Context, progress, total float64, message string) error {
+	rs := requestFromContext(ctx)
+	if rs == nil || rs.progressToken == nil {
+		return nil
+	}
+	rs.mu.Lock()
+	if rs.sentProgress && progress <= rs.lastProgress {
+		rs.mu.Unlock()
+		return errors.New("mcp: progress must increase with each notification")
+	}
+	rs.sentProgress, rs.lastProgress = true, progress
+	rs.mu.Unlock()
+	type params struct {
+		ProgressToken json.RawMessage `json:"progressToken"`
+		Progress      float64         `json:"progress"`
+		Total         float64         `json:"total,omitempty"`
+		Message       string          `json:"message,omitempty"`
+	}
+	return rs.sess.Notify(ctx, "notifications/progress", &params{ProgressToken: rs.progressToken, Progress: progress, Total: total, Message: message})
+}
+
+// streamOpened and streamClosed count open stream connections: a session
+// with one is not idle.
+func (s *Session) streamOpened() {
+	s.mu.Lock()
+	s.attached++
+	s.mu.Unlock()
+}
+
+func (s *Session) streamClosed() {
+	s.mu.Lock()
+	s.attached--
+	s.mu.Unlock()
+	s.touch()
+}

@@ -1,0 +1,144 @@
+package mcp
+
+// The HTTP+SSE transport of protocol version 2024-11-05 (2024-11-05
+// basic/transports, "HTTP with SSE"), kept for clients that predate
+// Streamable HTTP. GET opens the session's one SSE stream, whose first
+// event, "endpoint", names the URL for POSTing messages; every server
+// message, responses included, travels on that stream as an event named
+// "message". The session lives exactly as long as the stream.
+
+import (
+	"context"
+	"net/http"
+	"strings"
+)
+
+type sseHandler struct {
+	s    *Server
+	opts HTTPOptions
+}
+
+// SSEHandler returns the HTTP+SSE transport for s. Mount it at both "/sse"
+// (GET opens the stream) and "/sse/message" (POST, ?sessionId=...): the
+// endpoint event is derived from the GET's path, so another mount point
+// works as long as the message path is the stream path plus "/message".
+func (s *Server) SSEHandler(opts HTTPOptions) http.Handler {
+	return &sseHandler{s: s, opts: opts}
+}
+
+func (h *sseHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !originAllowed(r, h.opts.AllowedOrigins) {
+		writeError(w, http.StatusForbidden, nil, NewInvalidRequest("forbidden: Origin %q is not allowed", r.Header.Get("Origin")))
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		h.open(w, r)
+	case http.MethodPost:
+		h.message(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		writeError(w, http.StatusMethodNotAllowed, nil, NewInvalidRequest("method %s is not allowed; use GET or POST", r.Method))
+	}
+}
+
+func (h *sseHandler) open(w http.ResponseWriter, r *http.Request) {
+	if !accepts(r, "text/event-stream") && r.Header.Get("Accept") != "" {
+		writeError(w, http.StatusNotAcceptable, nil, NewInvalidRequest("not acceptable: the SSE stream requires Accept: text/event-stream"))
+		return
+	}
+	if !h.s.addWorker() {
+		writeError(w, http.StatusServiceUnavailable, nil, NewInternalError("server is shutting down"))
+		return
+	}
+	defer h.s.wg.Done()
+	sess := h.s.newSession(newSessionID(), h.opts.owner(r), true, h.opts.idleTimeout())
+	if err := h.s.addSession(sess); err != nil {
+		sess.close()
+		writeError(w, http.StatusServiceUnavailable, nil, NewInternalError("server is shutting down"))
+		return
+	}
+	defer sess.close() // a closed legacy stream ends its session
+	sw := newSSEWriter(w, r, &h.opts, true)
+	sess.streamOpened()
+	defer sess.streamClosed()
+	if err := sw.start(r); err != nil {
+		return
+	}
+	endpoint := strings.TrimSuffix(r.URL.Path, "/") + "/message?sessionId=" + sess.id
+	if err := sw.event("endpoint", "", []byte(endpoint), 0); err != nil {
+		return
+	}
+	if err := sess.standalone.attach(r, sw, 0, false, false); err != nil {
+		return
+	}
+	select {
+	case <-sw.gone:
+	case <-sess.done:
+	case <-r.Context().Done():
+	}
+	sess.standalone.detachIf(sw)
+	sw.kill()
+}
+
+// message takes one POSTed message: 202 at once, the response later on the
+// stream.
+func (h *sseHandler) message(w http.ResponseWriter, r *http.Request) {
+	sid := r.URL.Query().Get("sessionId")
+	if sid == "" {
+		writeError(w, http.StatusBadRequest, nil, NewInvalidRequest("bad request: missing sessionId query parameter"))
+		return
+	}
+	sess := h.s.session(sid)
+	if sess == nil || !sess.legacy {
+		writeError(w, http.StatusNotFound, nil, NewInvalidRequest("session not found: its stream closed or it never existed; open a new one with GET"))
+		return
+	}
+	if !ownerMatches(sess, h.opts.owner(r)) {
+		writeError(w, http.StatusForbidden, nil, NewInvalidRequest("forbidden: the session belongs to another principal"))
+		return
+	}
+	if !jsonContentType(r) {
+		writeError(w, http.StatusUnsupportedMediaType, nil, NewInvalidRequest("unsupported media type: the body must be application/json"))
+		return
+	}
+	body, status, rpcErr := readBody(w, r, h.opts.maxBody())
+	if rpcErr != nil {
+		writeError(w, status, nil, rpcErr)
+		return
+	}
+	d, m, rpcErr := decodeBody(body)
+	if rpcErr != nil {
+		var id []byte
+		if m != nil {
+			id = m.ID
+		}
+		writeError(w, http.StatusBadRequest, id, rpcErr)
+		return
+	}
+	if d.batch && sess.ProtocolVersion() != "2025-03-26" {
+		_, err := h.s.handleBatch(nil, sess, d) // only for its error
+		writeError(w, http.StatusBadRequest, nil, err)
+		return
+	}
+	if !h.s.addWorker() {
+		writeError(w, http.StatusServiceUnavailable, nil, NewInternalError("server is shutting down"))
+		return
+	}
+	base := context.WithoutCancel(r.Context())
+	w.WriteHeader(http.StatusAccepted)
+	go func() {
+		defer h.s.wg.Done()
+		var resp []byte
+		if d.batch {
+			resp, _ = h.s.handleBatch(base, sess, d)
+		} else {
+			resp = h.s.handleMessage(base, sess, m, sess.standalone)
+		}
+		if resp != nil {
+			if err := sess.standalone.send(resp); err != nil {
+				h.s.logger.Debug("mcp: response not delivered", "session", sess.id, "err", err)
+			}
+		}
+	}()
+}

@@ -1,0 +1,294 @@
+package mcp
+
+// The Streamable HTTP transport (basic/transports, "Streamable HTTP",
+// 2025-03-26 and later) at a single MCP endpoint: POST carries client
+// messages, GET opens the session's standalone server-to-client stream,
+// DELETE ends the session.
+//
+// A POSTed request is answered with application/json unless the handler
+// sends something before its result (progress, a log message, a
+// server-to-client request): at the first such message the response turns
+// into an SSE stream (headers are not sent until then), carries the
+// messages, then the response, and ends. So a plain tools/call costs one
+// JSON write, and a streaming one needs no decision up front.
+
+import (
+	"context"
+	"net/http"
+	"sync"
+)
+
+type streamableHandler struct {
+	s    *Server
+	opts HTTPOptions
+}
+
+// StreamableHTTPHandler returns the Streamable HTTP transport for s, to be
+// mounted at the MCP endpoint (/mcp).
+func (s *Server) StreamableHTTPHandler(opts HTTPOptions) http.Handler {
+	return &streamableHandler{s: s, opts: opts}
+}
+
+const (
+	headerSessionID       = "Mcp-Session-Id"
+	headerProtocolVersion = "Mcp-Protocol-Version"
+	headerLastEventID     = "Last-Event-Id"
+)
+
+func (h *streamableHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !originAllowed(r, h.opts.AllowedOrigins) {
+		writeError(w, http.StatusForbidden, nil, NewInvalidRequest("forbidden: Origin %q is not allowed", r.Header.Get("Origin")))
+		return
+	}
+	switch r.Method {
+	case http.MethodPost:
+		h.post(w, r)
+	case http.MethodGet:
+		h.get(w, r)
+	case http.MethodDelete:
+		h.delete(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST, DELETE")
+		writeError(w, http.StatusMethodNotAllowed, nil, NewInvalidRequest("method %s is not allowed; use POST, GET or DELETE", r.Method))
+	}
+}
+
+// checkVersionHeader applies transports, "Protocol Version Header": an
+// unsupported version is 400; an absent header means 2025-03-26, which we
+// accept for any session (the session keeps its negotiated behaviour).
+func checkVersionHeader(w http.ResponseWriter, r *http.Request, sess *Session) bool {
+	v := r.Header.Get(headerProtocolVersion)
+	if v == "" {
+		return true
+	}
+	if !supportedVersion(v) {
+		writeError(w, http.StatusBadRequest, nil, NewInvalidRequest("bad request: unsupported MCP-Protocol-Version %q", v))
+		return false
+	}
+	if sess != nil {
+		if nv := sess.ProtocolVersion(); nv != "" && nv != v {
+			writeError(w, http.StatusBadRequest, nil, NewInvalidRequest("bad request: MCP-Protocol-Version %q differs from the negotiated version %q", v, nv))
+			return false
+		}
+	}
+	return true
+}
+
+// lookup finds the session a request names and checks its owner: 400
+// without an id, 404 for an unknown or ended one (the client then starts a
+// new session), 403 for another owner's session.
+func (h *streamableHandler) lookup(w http.ResponseWriter, r *http.Request) *Session {
+	sid := r.Header.Get(headerSessionID)
+	if sid == "" {
+		writeError(w, http.StatusBadRequest, nil, NewInvalidRequest("bad request: missing Mcp-Session-Id header; only initialize may be sent without one"))
+		return nil
+	}
+	sess := h.s.session(sid)
+	if sess == nil || sess.legacy {
+		writeError(w, http.StatusNotFound, nil, NewInvalidRequest("session not found: it ended or never existed; send initialize to start a new one"))
+		return nil
+	}
+	if !ownerMatches(sess, h.opts.owner(r)) {
+		writeError(w, http.StatusForbidden, nil, NewInvalidRequest("forbidden: the session belongs to another principal"))
+		return nil
+	}
+	if !checkVersionHeader(w, r, sess) {
+		return nil
+	}
+	return sess
+}
+
+func (h *streamableHandler) post(w http.ResponseWriter, r *http.Request) {
+	if !accepts(r, "application/json") || !accepts(r, "text/event-stream") {
+		writeError(w, http.StatusNotAcceptable, nil, NewInvalidRequest("not acceptable: a POST must accept both application/json and text/event-stream"))
+		return
+	}
+	if !jsonContentType(r) {
+		writeError(w, http.StatusUnsupportedMediaType, nil, NewInvalidRequest("unsupported media type: the body must be application/json"))
+		return
+	}
+	body, status, rpcErr := readBody(w, r, h.opts.maxBody())
+	if rpcErr != nil {
+		writeError(w, status, nil, rpcErr)
+		return
+	}
+	d, m, rpcErr := decodeBody(body)
+	if rpcErr != nil && (m == nil || m.ID == nil) {
+		writeError(w, http.StatusBadRequest, nil, rpcErr)
+		return
+	}
+	if r.Header.Get(headerSessionID) == "" && !d.batch && rpcErr == nil && m.Method == "initialize" && m.isRequest() {
+		h.initialize(w, r, m)
+		return
+	}
+	sess := h.lookup(w, r)
+	if sess == nil {
+		return
+	}
+	if rpcErr != nil { // invalid, but with an id we can answer
+		writeError(w, http.StatusBadRequest, m.ID, rpcErr)
+		return
+	}
+	base := context.WithoutCancel(r.Context())
+	if d.batch {
+		resp, err := h.s.handleBatch(base, sess, d)
+		switch {
+		case err != nil:
+			writeError(w, http.StatusBadRequest, nil, err)
+		case resp == nil:
+			w.WriteHeader(http.StatusAccepted)
+		default:
+			writeJSON(w, resp)
+		}
+		return
+	}
+	if !m.isRequest() {
+		// Notifications and responses: 202, no body (transports, "Sending
+		// Messages to the Server" 4).
+		h.s.handleMessage(base, sess, m, nil)
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	x := postExchange{h: h, sess: sess, w: w, r: r}
+	resp := h.s.handleRequest(base, sess, m, &x)
+	x.finish(resp)
+}
+
+// initialize starts a session: the response to an initialize request
+// without Mcp-Session-Id carries the new session's id.
+func (h *streamableHandler) initialize(w http.ResponseWriter, r *http.Request, m *message) {
+	if !checkVersionHeader(w, r, nil) {
+		return
+	}
+	sess := h.s.newSession(newSessionID(), h.opts.owner(r), false, h.opts.idleTimeout())
+	resp := h.s.handleRequest(context.WithoutCancel(r.Context()), sess, m, nil)
+	if !sess.initialized() {
+		sess.close() // a failed initialize leaves no session behind
+		writeJSON(w, resp)
+		return
+	}
+	if err := h.s.addSession(sess); err != nil {
+		sess.close()
+		writeError(w, http.StatusServiceUnavailable, m.ID, NewInternalError("server is shutting down"))
+		return
+	}
+	w.Header().Set(headerSessionID, sess.id)
+	writeJSON(w, resp)
+}
+
+// get opens the standalone stream, or resumes a stream named by
+// Last-Event-ID (transports, "Listening for Messages from the Server" and
+// "Resumability and Redelivery"). One connection per stream: a second
+// concurrent GET gets 409, so no message is sent on two streams.
+func (h *streamableHandler) get(w http.ResponseWriter, r *http.Request) {
+	if !accepts(r, "text/event-stream") {
+		writeError(w, http.StatusNotAcceptable, nil, NewInvalidRequest("not acceptable: a GET must accept text/event-stream"))
+		return
+	}
+	sess := h.lookup(w, r)
+	if sess == nil {
+		return
+	}
+	st, after, resume := sess.standalone, uint64(0), false
+	if last := r.Header.Get(headerLastEventID); last != "" {
+		if rs, seq, ok := sess.streamByEventID(last); ok {
+			st, after, resume = rs, seq, true
+		}
+	}
+	if !h.s.addWorker() {
+		writeError(w, http.StatusServiceUnavailable, nil, NewInternalError("server is shutting down"))
+		return
+	}
+	defer h.s.wg.Done()
+	sw := newSSEWriter(w, r, &h.opts, false)
+	sess.streamOpened()
+	defer sess.streamClosed()
+	if err := st.attach(r, sw, after, resume, !resume && sess.ProtocolVersion() >= "2025-11-25"); err != nil {
+		sw.kill()
+		if err == errStreamBusy {
+			h := w.Header()
+			delete(h, "Cache-Control")
+			delete(h, "X-Accel-Buffering")
+			writeError(w, http.StatusConflict, nil, NewInvalidRequest("conflict: this stream already has an open connection"))
+		}
+		return
+	}
+	select {
+	case <-sw.gone:
+	case <-sess.done:
+	case <-r.Context().Done():
+	}
+	st.detachIf(sw)
+	sw.kill()
+}
+
+// delete ends a session on the client's request (transports, "Session
+// Management" 5).
+func (h *streamableHandler) delete(w http.ResponseWriter, r *http.Request) {
+	sess := h.lookup(w, r)
+	if sess == nil {
+		return
+	}
+	sess.close()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// postExchange is the response to one POSTed request: JSON until the
+// handler sends a message before its result, SSE from then on.
+type postExchange struct {
+	h    *streamableHandler
+	sess *Session
+	w    http.ResponseWriter
+	r    *http.Request
+
+	mu   sync.Mutex
+	st   *stream
+	sw   *sseWriter
+	done bool
+}
+
+// send carries a message related to the request. After the response has
+// been written the request's stream is over, and a straggling message
+// (from a goroutine the handler left behind) goes to the session's stream.
+func (x *postExchange) send(msg []byte) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.done {
+		return x.sess.standalone.send(msg)
+	}
+	if x.st == nil {
+		x.st = x.sess.newStream(true)
+		x.sw = newSSEWriter(x.w, x.r, &x.h.opts, false)
+		x.sess.streamOpened()
+		if err := x.st.attach(x.r, x.sw, 0, false, x.sess.ProtocolVersion() >= "2025-11-25"); err != nil {
+			// The client is gone; the stream still records what follows
+			// for a GET with Last-Event-ID.
+			x.h.s.logger.Debug("mcp: POST stream lost", "session", x.sess.id, "err", err)
+		}
+	}
+	return x.st.send(msg)
+}
+
+// finish writes the response: as JSON when nothing was streamed, else as
+// the stream's last event. A cancelled request (resp nil) gets no response
+// (cancellation); its HTTP exchange ends as an empty event stream.
+func (x *postExchange) finish(resp []byte) {
+	x.mu.Lock()
+	x.done = true
+	st, sw := x.st, x.sw
+	x.mu.Unlock()
+	if st == nil {
+		if resp == nil {
+			h := x.w.Header()
+			h["Content-Type"] = sseHeaderValue
+			h["Cache-Control"] = noCacheValue
+			x.w.WriteHeader(http.StatusOK)
+			return
+		}
+		writeJSON(x.w, resp)
+		return
+	}
+	st.finish(resp)
+	sw.kill() // the ResponseWriter must not be touched after we return
+	x.sess.streamClosed()
+}
