@@ -257,3 +257,32 @@ func elicit(ctx context.Context, peer clientPeer, p *ElicitParams) (*ElicitResul
 	}
 	return &res, nil
 }
+
+// CreateMessage asks the client of the request ctx belongs to for an LLM
+// completion (sampling/createMessage) and waits for the answer. Call it
+// from a tool handler. It fails with ErrClientCapability, without sending
+// anything, when the client did not declare sampling (or sampling.tools for
+// params.Tools); with the client's *JSONRPCError when the client answers
+// with an error (code -1: the user rejected the request); and with ctx's
+// error when ctx ends first (the client is then sent
+// notifications/cancelled).
+func CreateMessage(ctx context.Context, params *CreateMessageParams) (*CreateMessageResult, error) {
+	sess := SessionFromContext(ctx)
+	if sess == nil {
+		return nil, ErrNoSession
+	}
+	return createMessage(ctx, sess, params)
+}
+
+// Elicit asks the user, through the client of the request ctx belongs to,
+// for input (elicitation/create) and waits for the answer. It fails like
+// CreateMessage: ErrClientCapability when the client did not declare
+// elicitation in the mode asked for, the client's *JSONRPCError, or ctx's
+// error. Never use form mode for secrets (elicitation, "Security").
+func Elicit(ctx context.Context, params *ElicitParams) (*ElicitResult, error) {
+	sess := SessionFromContext(ctx)
+	if sess == nil {
+		return nil, ErrNoSession
+	}
+	return elicit(ctx, sess, params)
+}

@@ -158,3 +158,29 @@ func (c *completer) complete(ctx context.Context, params json.RawMessage) (any, 
 	}
 	return &CompleteResult{Completion: out}, nil
 }
+
+// SetCompletion makes the server answer completion/complete with fn and
+// declares the completions capability (completion, "Capabilities"). The
+// server checks each reference against the prompts and resource templates
+// registered at the time of the request, so fn sees only arguments that
+// exist.
+func (s *Server) SetCompletion(fn CompleteFunc) {
+	if fn == nil {
+		panic("mcp: SetCompletion needs a CompleteFunc")
+	}
+	f := featuresOf(s)
+	f.mu.Lock()
+	first := f.completion == nil
+	f.completion = fn
+	f.mu.Unlock()
+	if !first {
+		return
+	}
+	s.HandleMethod("completion/complete", asJSONRPC(func(ctx context.Context, params json.RawMessage) (any, error) {
+		f.mu.Lock()
+		c := &completer{fn: f.completion, prompts: f.prompts, resources: f.resources}
+		f.mu.Unlock()
+		return c.complete(ctx, params)
+	}))
+	s.AddCapability("completions", struct{}{})
+}

@@ -202,3 +202,40 @@ func (t *promptTable) get(ctx context.Context, params json.RawMessage) (any, err
 	}
 	return res, nil
 }
+
+// promptTableOf returns s's prompt table, creating it on first use: then
+// prompts/list and prompts/get join the method table and the prompts
+// capability is declared (prompts, "Capabilities").
+func promptTableOf(s *Server) *promptTable {
+	f := featuresOf(s)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.prompts != nil {
+		return f.prompts
+	}
+	t := &promptTable{}
+	f.prompts = t
+	s.HandleMethod("prompts/list", asJSONRPC(func(_ context.Context, params json.RawMessage) (any, error) {
+		return t.list(params, s.PageSize())
+	}))
+	s.HandleMethod("prompts/get", asJSONRPC(t.get))
+	s.AddCapability("prompts", map[string]bool{"listChanged": true})
+	return t
+}
+
+// AddPrompt serves a prompt in prompts/list and prompts/get, replacing any
+// prompt with the same name. The first call declares the prompts
+// capability; later calls tell connected clients that the list changed. It
+// panics when p has no Name, repeats an argument name, or get is nil.
+func (s *Server) AddPrompt(p Prompt, get GetPromptFunc) {
+	promptTableOf(s).add(p, get)
+	notifyListChanged(s, "notifications/prompts/list_changed")
+}
+
+// RemovePrompt stops serving a prompt and tells connected clients that the
+// list changed.
+func (s *Server) RemovePrompt(name string) {
+	if promptTableOf(s).remove(name) {
+		notifyListChanged(s, "notifications/prompts/list_changed")
+	}
+}

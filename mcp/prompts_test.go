@@ -124,3 +124,56 @@ func TestPromptRegistrationMistakesPanic(t *testing.T) {
 		}()
 	}
 }
+
+func TestPromptsAndCompletionOverHTTP(t *testing.T) {
+	s := newE2EServer(ServerOptions{})
+	tab := greetingPrompts()
+	for _, e := range tab.prompts {
+		s.AddPrompt(e.Prompt, e.get)
+	}
+	s.SetCompletion(func(_ context.Context, req CompleteRequest) (*Completion, error) {
+		return CompleteFromList([]string{"Ada", "Alan", "Grace"}, req.Argument.Value), nil
+	})
+	c, init := connect(t, e2eServer(t, s), `{}`)
+	var ir struct {
+		Capabilities map[string]json.RawMessage `json:"capabilities"`
+	}
+	json.Unmarshal(init, &ir)
+	if string(ir.Capabilities["prompts"]) != `{"listChanged":true}` || string(ir.Capabilities["completions"]) != `{}` {
+		t.Fatalf("capabilities = %s", init)
+	}
+	if _, ok := ir.Capabilities["resources"]; ok {
+		t.Fatal("resources declared although none is registered")
+	}
+
+	var lp ListPromptsResult
+	c.result("prompts/list", nil, &lp)
+	if len(lp.Prompts) != 2 || lp.Prompts[1].Name != "greet" || !lp.Prompts[1].Arguments[0].Required {
+		t.Fatalf("prompts/list = %+v", lp)
+	}
+	var gp GetPromptResult
+	c.result("prompts/get", map[string]any{"name": "greet", "arguments": map[string]string{"name": "Ada"}}, &gp)
+	if len(gp.Messages) != 1 || gp.Messages[0].Content.Text != "Hello, Ada" {
+		t.Fatalf("prompts/get = %+v", gp)
+	}
+
+	e := c.rpcError("prompts/get", map[string]string{"name": "nope"})
+	if e.Code != -32602 || !strings.Contains(e.Message, "nope") {
+		t.Fatalf("unknown prompt: %+v", e)
+	}
+	e = c.rpcError("prompts/get", map[string]any{"name": "greet", "arguments": map[string]string{"tone": "!"}})
+	if e.Code != -32602 || e.Message != "Missing required argument: name" || string(e.Data) != `{"argument":"name"}` {
+		t.Fatalf("missing argument: %+v data %s", e, e.Data)
+	}
+
+	var cr CompleteResult
+	c.result("completion/complete", map[string]any{
+		"ref": map[string]string{"type": "ref/prompt", "name": "greet"}, "argument": map[string]string{"name": "name", "value": "a"}}, &cr)
+	if !reflect.DeepEqual(cr.Completion.Values, []string{"Ada", "Alan"}) || cr.Completion.Total != 2 {
+		t.Fatalf("completion = %+v", cr)
+	}
+	if e := c.rpcError("completion/complete", map[string]any{
+		"ref": map[string]string{"type": "ref/prompt", "name": "nope"}, "argument": map[string]string{"name": "x", "value": ""}}); e.Code != -32602 {
+		t.Fatalf("completion of unknown prompt: %+v", e)
+	}
+}

@@ -113,6 +113,9 @@ type resourceTable struct {
 	// perSession counts each session's subscriptions for the limit.
 	subs       map[string]map[updateNotifier]struct{}
 	perSession map[updateNotifier]int
+	// watched holds the sessions whose end is being waited for, so that
+	// their subscriptions are dropped then.
+	watched map[updateNotifier]bool
 }
 
 type resourceEntry struct {
@@ -131,6 +134,7 @@ func newResourceTable() *resourceTable {
 		byURI:      map[string]int{},
 		subs:       map[string]map[updateNotifier]struct{}{},
 		perSession: map[updateNotifier]int{},
+		watched:    map[updateNotifier]bool{},
 	}
 }
 
@@ -451,10 +455,23 @@ func (t *resourceTable) dropLocked(session updateNotifier, uri string) {
 	}
 }
 
+// watch reports whether session is not yet watched for its end, and marks
+// it watched: the caller then waits for the end and calls forget.
+func (t *resourceTable) watch(session updateNotifier) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.watched[session] {
+		return false
+	}
+	t.watched[session] = true
+	return true
+}
+
 // forget drops every subscription of a session that has ended.
 func (t *resourceTable) forget(session updateNotifier) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	delete(t.watched, session)
 	for uri := range t.subs {
 		t.dropLocked(session, uri)
 	}
@@ -557,4 +574,141 @@ func (u *uriTemplate) match(uri string) (map[string]string, bool) {
 		vars[name] = v
 	}
 	return vars, true
+}
+
+// serverFeatures is what resources, prompts and completion add to a Server:
+// their tables, created on first registration, when their methods are
+// added to the method table and their capabilities declared (so a server
+// declares only what it serves).
+type serverFeatures struct {
+	mu         sync.Mutex
+	resources  *resourceTable
+	prompts    *promptTable
+	completion CompleteFunc
+}
+
+// featuresByServer finds a Server's features. Server itself lives with the
+// transports; keeping these tables beside it, keyed by the Server, lets the
+// features be added without touching the core. A Server normally lives as
+// long as the program, so entries are never removed.
+var featuresByServer sync.Map // *Server -> *serverFeatures
+
+func featuresOf(s *Server) *serverFeatures {
+	if f, ok := featuresByServer.Load(s); ok {
+		return f.(*serverFeatures)
+	}
+	f, _ := featuresByServer.LoadOrStore(s, &serverFeatures{})
+	return f.(*serverFeatures)
+}
+
+// asJSONRPC adapts the method logic of these files to a MethodHandler,
+// turning a methodError into the package's JSON-RPC error object.
+func asJSONRPC(h MethodHandler) MethodHandler {
+	return func(ctx context.Context, params json.RawMessage) (any, error) {
+		res, err := h(ctx, params)
+		var me *methodError
+		if errors.As(err, &me) {
+			e := &JSONRPCError{Code: me.Code, Message: me.Message}
+			if me.Data != nil {
+				e.Data, _ = json.Marshal(me.Data) // maps of strings cannot fail
+			}
+			return nil, e
+		}
+		return res, err
+	}
+}
+
+// notifyListChanged sends a list_changed notification (resources and
+// prompts, "List Changed Notification") to every initialized session.
+func notifyListChanged(s *Server, method string) {
+	for _, sess := range s.Sessions() {
+		if sess.ProtocolVersion() != "" {
+			_ = sess.Notify(context.Background(), method, nil) // a closed session needs no news
+		}
+	}
+}
+
+// resourceTableOf returns s's resource table, creating it on first use:
+// then the five resources methods join the method table and the resources
+// capability is declared with both of its features, subscribe and
+// listChanged (resources, "Capabilities").
+func resourceTableOf(s *Server) *resourceTable {
+	f := featuresOf(s)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.resources != nil {
+		return f.resources
+	}
+	t := newResourceTable()
+	f.resources = t
+	s.HandleMethod("resources/list", asJSONRPC(func(_ context.Context, params json.RawMessage) (any, error) {
+		return t.list(params, s.PageSize())
+	}))
+	s.HandleMethod("resources/templates/list", asJSONRPC(func(_ context.Context, params json.RawMessage) (any, error) {
+		return t.listTemplates(params, s.PageSize())
+	}))
+	s.HandleMethod("resources/read", asJSONRPC(t.read))
+	s.HandleMethod("resources/subscribe", asJSONRPC(func(ctx context.Context, params json.RawMessage) (any, error) {
+		sess := SessionFromContext(ctx)
+		if sess == nil {
+			return nil, &methodError{Code: methodInternalError, Message: "resources/subscribe needs a session"}
+		}
+		res, err := t.subscribe(sess, params)
+		if err == nil && t.watch(sess) {
+			// Subscriptions end with their session.
+			go func() {
+				<-sess.Done()
+				t.forget(sess)
+			}()
+		}
+		return res, err
+	}))
+	s.HandleMethod("resources/unsubscribe", asJSONRPC(func(ctx context.Context, params json.RawMessage) (any, error) {
+		sess := SessionFromContext(ctx)
+		if sess == nil {
+			return struct{}{}, nil
+		}
+		return t.unsubscribe(sess, params)
+	}))
+	s.AddCapability("resources", map[string]bool{"subscribe": true, "listChanged": true})
+	return t
+}
+
+// AddResource serves a resource in resources/list and resources/read,
+// replacing any resource with the same URI. The first call declares the
+// resources capability; later calls tell connected clients that the list
+// changed. It panics when r has no URI or Name, or read is nil.
+func (s *Server) AddResource(r Resource, read ReadResourceFunc) {
+	resourceTableOf(s).add(r, read)
+	notifyListChanged(s, "notifications/resources/list_changed")
+}
+
+// AddResourceTemplate serves every URI that matches t.URITemplate through
+// read, and lists t in resources/templates/list. A URI registered with
+// AddResource takes precedence over a template that also matches it. It
+// panics on a template this package cannot match (see ResourceTemplate).
+func (s *Server) AddResourceTemplate(t ResourceTemplate, read ReadResourceFunc) {
+	resourceTableOf(s).addTemplate(t, read)
+	notifyListChanged(s, "notifications/resources/list_changed")
+}
+
+// RemoveResource stops serving a resource added with AddResource and tells
+// connected clients that the list changed.
+func (s *Server) RemoveResource(uri string) {
+	if resourceTableOf(s).remove(uri) {
+		notifyListChanged(s, "notifications/resources/list_changed")
+	}
+}
+
+// NotifyResourceUpdated tells the sessions that subscribed to uri with
+// resources/subscribe, and only those, that it changed
+// (notifications/resources/updated); they may then read it again.
+func (s *Server) NotifyResourceUpdated(uri string) {
+	f := featuresOf(s)
+	f.mu.Lock()
+	t := f.resources
+	f.mu.Unlock()
+	if t != nil {
+		t.notifyUpdated(context.Background(), uri)
+	}
 }

@@ -1,14 +1,20 @@
 package mcp
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // errorCode returns the JSON-RPC code of an error from the method logic, or
@@ -284,5 +290,299 @@ func TestResourcesSubscribeLimit(t *testing.T) {
 	_, err := tab.subscribe(s, json.RawMessage(`{"uri":"test://n/x"}`))
 	if errorCode(t, err) != methodInvalidParams {
 		t.Fatalf("subscription past the limit: %v", err)
+	}
+}
+
+// ---- End to end, through the Streamable HTTP transport ----
+
+// e2eMessage is a JSON-RPC message as a client receives it.
+type e2eMessage struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+	Result json.RawMessage `json:"result"`
+	Error  *JSONRPCError   `json:"error"`
+}
+
+// e2eClient is a minimal Streamable HTTP client: enough to initialize with
+// chosen capabilities, send requests, and read answers and streams.
+type e2eClient struct {
+	t      *testing.T
+	url    string
+	sid    string
+	nextID int
+}
+
+// e2eServer serves s at /mcp on a loopback httptest server.
+func e2eServer(t *testing.T, s *Server) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", s.StreamableHTTPHandler(HTTPOptions{}))
+	ts := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+		ts.Close()
+	})
+	return ts.URL + "/mcp"
+}
+
+func newE2EServer(opts ServerOptions) *Server {
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	return NewServer(opts)
+}
+
+// connect initializes a session declaring caps and returns the client and
+// the initialize result.
+func connect(t *testing.T, url, caps string) (*e2eClient, json.RawMessage) {
+	t.Helper()
+	c := &e2eClient{t: t, url: url}
+	resp := c.post(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":` + caps + `,"clientInfo":{"name":"e2e","version":"1"}}}`)
+	c.sid = resp.Header.Get("Mcp-Session-Id")
+	msgs := c.readAll(resp)
+	if len(msgs) != 1 || msgs[0].Error != nil {
+		t.Fatalf("initialize: %+v", msgs)
+	}
+	c.post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`).Body.Close()
+	return c, msgs[0].Result
+}
+
+func (c *e2eClient) post(body string) *http.Response {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, c.url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("MCP-Protocol-Version", "2025-11-25")
+	if c.sid != "" {
+		req.Header.Set("Mcp-Session-Id", c.sid)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return resp
+}
+
+// open sends a request and returns its answer unread, for streaming.
+func (c *e2eClient) open(method string, params any) *http.Response {
+	c.t.Helper()
+	c.nextID++
+	p, _ := json.Marshal(params)
+	return c.post(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":%q,"params":%s}`, c.nextID, method, p))
+}
+
+// call sends a request and returns the response message (the last one of
+// its answer).
+func (c *e2eClient) call(method string, params any) e2eMessage {
+	c.t.Helper()
+	msgs := c.readAll(c.open(method, params))
+	if len(msgs) == 0 {
+		c.t.Fatalf("%s: no answer", method)
+	}
+	return msgs[len(msgs)-1]
+}
+
+// result calls and decodes the result into v, failing on an error.
+func (c *e2eClient) result(method string, params, v any) {
+	c.t.Helper()
+	m := c.call(method, params)
+	if m.Error != nil {
+		c.t.Fatalf("%s: %v", method, m.Error)
+	}
+	if err := json.Unmarshal(m.Result, v); err != nil {
+		c.t.Fatalf("%s: %s: %v", method, m.Result, err)
+	}
+}
+
+// rpcError calls a method that must fail and returns its error.
+func (c *e2eClient) rpcError(method string, params any) *JSONRPCError {
+	c.t.Helper()
+	m := c.call(method, params)
+	if m.Error == nil {
+		c.t.Fatalf("%s: want an error, got %s", method, m.Result)
+	}
+	return m.Error
+}
+
+// readAll reads every message of a JSON or SSE answer.
+func (c *e2eClient) readAll(resp *http.Response) []e2eMessage {
+	c.t.Helper()
+	defer resp.Body.Close()
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		body, _ := io.ReadAll(resp.Body)
+		if len(body) == 0 {
+			return nil
+		}
+		var m e2eMessage
+		if err := json.Unmarshal(body, &m); err != nil {
+			c.t.Fatalf("answer %q (status %d): %v", body, resp.StatusCode, err)
+		}
+		return []e2eMessage{m}
+	}
+	var out []e2eMessage
+	events := e2eEvents(resp.Body)
+	for m := range events {
+		out = append(out, m)
+	}
+	return out
+}
+
+// e2eEvents yields the JSON-RPC messages of an SSE body as they arrive,
+// skipping priming events and comments, until the body ends.
+func e2eEvents(body io.Reader) <-chan e2eMessage {
+	ch := make(chan e2eMessage, 16)
+	go func() {
+		defer close(ch)
+		sc := bufio.NewScanner(body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			data, ok := strings.CutPrefix(sc.Text(), "data:")
+			if !ok || strings.TrimSpace(data) == "" {
+				continue
+			}
+			var m e2eMessage
+			if json.Unmarshal([]byte(strings.TrimSpace(data)), &m) == nil {
+				ch <- m
+			}
+		}
+	}()
+	return ch
+}
+
+// next returns the next message of a stream, failing after a timeout.
+func next(t *testing.T, ch <-chan e2eMessage) e2eMessage {
+	t.Helper()
+	select {
+	case m, ok := <-ch:
+		if !ok {
+			t.Fatal("stream ended")
+		}
+		return m
+	case <-time.After(5 * time.Second):
+		t.Fatal("timed out waiting for a message")
+	}
+	return e2eMessage{}
+}
+
+// openGET opens the session's standalone stream (transports, "Listening
+// for Messages from the Server").
+func (c *e2eClient) openGET() <-chan e2eMessage {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, c.url, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Mcp-Session-Id", c.sid)
+	req.Header.Set("MCP-Protocol-Version", "2025-11-25")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("GET stream: %v %v", resp, err)
+	}
+	c.t.Cleanup(func() { resp.Body.Close() })
+	return e2eEvents(resp.Body)
+}
+
+func fixtureResources(s *Server) {
+	s.AddResource(Resource{URI: "test://static-text", Name: "static-text", MimeType: "text/plain"}, staticText("This is the content."))
+	s.AddResource(Resource{URI: "test://watched", Name: "watched"}, staticText("v1"))
+	s.AddResource(Resource{URI: "test://other", Name: "other"}, staticText("x"))
+	s.AddResourceTemplate(ResourceTemplate{URITemplate: "test://template/{id}/data", Name: "template"},
+		func(_ context.Context, uri string, vars map[string]string) ([]ResourceContents, error) {
+			return []ResourceContents{{URI: uri, MimeType: "application/json", Text: `{"id":"` + vars["id"] + `"}`}}, nil
+		})
+}
+
+func TestResourcesOverHTTP(t *testing.T) {
+	s := newE2EServer(ServerOptions{PageSize: 2})
+	fixtureResources(s)
+	c, init := connect(t, e2eServer(t, s), `{}`)
+	var ir struct {
+		Capabilities map[string]json.RawMessage `json:"capabilities"`
+	}
+	json.Unmarshal(init, &ir)
+	if string(ir.Capabilities["resources"]) != `{"listChanged":true,"subscribe":true}` {
+		t.Fatalf("resources capability = %s", ir.Capabilities["resources"])
+	}
+	if _, ok := ir.Capabilities["prompts"]; ok {
+		t.Fatal("prompts declared although none is registered")
+	}
+
+	var uris []string
+	cursor := ""
+	for range 3 {
+		var page ListResourcesResult
+		c.result("resources/list", map[string]string{"cursor": cursor}, &page)
+		for _, r := range page.Resources {
+			uris = append(uris, r.URI)
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if !reflect.DeepEqual(uris, []string{"test://static-text", "test://watched", "test://other"}) {
+		t.Fatalf("listed %v", uris)
+	}
+
+	var tl ListResourceTemplatesResult
+	c.result("resources/templates/list", nil, &tl)
+	if len(tl.ResourceTemplates) != 1 || tl.ResourceTemplates[0].URITemplate != "test://template/{id}/data" {
+		t.Fatalf("templates = %+v", tl)
+	}
+
+	var rr ReadResourceResult
+	c.result("resources/read", map[string]string{"uri": "test://template/123/data"}, &rr)
+	if len(rr.Contents) != 1 || rr.Contents[0].Text != `{"id":"123"}` || rr.Contents[0].URI != "test://template/123/data" {
+		t.Fatalf("template read = %+v", rr)
+	}
+
+	e := c.rpcError("resources/read", map[string]string{"uri": "test://nowhere"})
+	if e.Code != -32002 || e.Message != "Resource not found" || string(e.Data) != `{"uri":"test://nowhere"}` {
+		t.Fatalf("unknown resource: %+v data %s", e, e.Data)
+	}
+	if e := c.rpcError("resources/read", map[string]int{"uri": 1}); e.Code != -32602 {
+		t.Fatalf("bad params: %+v", e)
+	}
+	if e := c.rpcError("resources/list", map[string]string{"cursor": "bogus"}); e.Code != -32602 {
+		t.Fatalf("bad cursor: %+v", e)
+	}
+}
+
+func TestResourceSubscriptionOverHTTP(t *testing.T) {
+	s := newE2EServer(ServerOptions{})
+	fixtureResources(s)
+	url := e2eServer(t, s)
+	subscriber, _ := connect(t, url, `{}`)
+	bystander, _ := connect(t, url, `{}`)
+	subStream, byStream := subscriber.openGET(), bystander.openGET()
+
+	if m := subscriber.call("resources/subscribe", map[string]string{"uri": "test://watched"}); m.Error != nil || string(m.Result) != `{}` {
+		t.Fatalf("subscribe: %+v %s", m.Error, m.Result)
+	}
+	if m := bystander.call("resources/subscribe", map[string]string{"uri": "test://other"}); m.Error != nil {
+		t.Fatalf("subscribe: %+v", m.Error)
+	}
+	if e := subscriber.rpcError("resources/subscribe", map[string]string{"uri": "test://nowhere"}); e.Code != -32002 {
+		t.Fatalf("subscribe to unknown URI: %+v", e)
+	}
+
+	s.NotifyResourceUpdated("test://watched")
+	m := next(t, subStream)
+	if m.Method != "notifications/resources/updated" || string(m.Params) != `{"uri":"test://watched"}` {
+		t.Fatalf("subscriber got %s %s", m.Method, m.Params)
+	}
+	// The bystander did not subscribe to test://watched: the first thing it
+	// hears is the update of the URI it did subscribe to.
+	s.NotifyResourceUpdated("test://other")
+	if m := next(t, byStream); string(m.Params) != `{"uri":"test://other"}` {
+		t.Fatalf("bystander got %s %s", m.Method, m.Params)
+	}
+
+	// After unsubscribing, the subscriber hears only list changes.
+	if m := subscriber.call("resources/unsubscribe", map[string]string{"uri": "test://watched"}); m.Error != nil {
+		t.Fatalf("unsubscribe: %+v", m.Error)
+	}
+	s.NotifyResourceUpdated("test://watched")
+	s.AddResource(Resource{URI: "test://new", Name: "new"}, staticText("n"))
+	if m := next(t, subStream); m.Method != "notifications/resources/list_changed" {
+		t.Fatalf("after unsubscribe got %s %s, want only list_changed", m.Method, m.Params)
 	}
 }
