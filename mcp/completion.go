@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -95,14 +96,14 @@ type completer struct {
 // -32602 (completion, "Error Handling").
 func (c *completer) complete(ctx context.Context, params json.RawMessage) (any, error) {
 	var p completeParams
-	if merr := decodeMethodParams(params, &p); merr != nil {
+	if merr := DecodeParams(params, &p); merr != nil {
 		return nil, merr
 	}
 	if p.Argument == nil || p.Argument.Name == "" {
-		return nil, invalidParamsf("Missing required parameter: argument.name")
+		return nil, NewInvalidParams("Missing required parameter: argument.name")
 	}
 	if len(p.Argument.Value) > maxPromptArgumentBytes {
-		return nil, invalidParamsf("argument.value is longer than %d bytes", maxPromptArgumentBytes)
+		return nil, NewInvalidParams("argument.value is longer than %d bytes", maxPromptArgumentBytes)
 	}
 	switch p.Ref.Type {
 	case "ref/prompt":
@@ -112,10 +113,10 @@ func (c *completer) complete(ctx context.Context, params json.RawMessage) (any, 
 			e, ok = c.prompts.find(p.Ref.Name)
 		}
 		if !ok {
-			return nil, &methodError{Code: methodInvalidParams, Message: "Unknown prompt: " + p.Ref.Name, Data: map[string]string{"name": p.Ref.Name}}
+			return nil, errorWithData(NewInvalidParams("Unknown prompt: %s", p.Ref.Name), map[string]string{"name": p.Ref.Name})
 		}
 		if !slices.ContainsFunc(e.Arguments, func(a PromptArgument) bool { return a.Name == p.Argument.Name }) {
-			return nil, invalidParamsf("Prompt %s has no argument %s", p.Ref.Name, p.Argument.Name)
+			return nil, NewInvalidParams("Prompt %s has no argument %s", p.Ref.Name, p.Argument.Name)
 		}
 	case "ref/resource":
 		var vars []string
@@ -124,13 +125,13 @@ func (c *completer) complete(ctx context.Context, params json.RawMessage) (any, 
 			vars, ok = c.resources.templateVariables(p.Ref.URI)
 		}
 		if !ok {
-			return nil, &methodError{Code: methodInvalidParams, Message: "Unknown resource template: " + p.Ref.URI, Data: map[string]string{"uri": p.Ref.URI}}
+			return nil, errorWithData(NewInvalidParams("Unknown resource template: %s", p.Ref.URI), map[string]string{"uri": p.Ref.URI})
 		}
 		if !slices.Contains(vars, p.Argument.Name) {
-			return nil, invalidParamsf("Resource template %s has no variable %s", p.Ref.URI, p.Argument.Name)
+			return nil, NewInvalidParams("Resource template %s has no variable %s", p.Ref.URI, p.Argument.Name)
 		}
 	default:
-		return nil, invalidParamsf("Unknown reference type %q: want ref/prompt or ref/resource", p.Ref.Type)
+		return nil, NewInvalidParams("Unknown reference type %q: want ref/prompt or ref/resource", p.Ref.Type)
 	}
 	req := CompleteRequest{Ref: p.Ref, Argument: *p.Argument}
 	if p.Context != nil {
@@ -138,11 +139,11 @@ func (c *completer) complete(ctx context.Context, params json.RawMessage) (any, 
 	}
 	got, err := c.fn(ctx, req)
 	if err != nil {
-		var me *methodError
-		if errors.As(err, &me) {
-			return nil, me
+		var rpcErr *JSONRPCError
+		if errors.As(err, &rpcErr) {
+			return nil, rpcErr
 		}
-		return nil, &methodError{Code: methodInternalError, Message: "Completion failed: " + err.Error()}
+		return nil, fmt.Errorf("completion: %w", err) // logged; the client sees -32603
 	}
 	var out Completion
 	if got != nil {
@@ -176,11 +177,11 @@ func (s *Server) SetCompletion(fn CompleteFunc) {
 	if !first {
 		return
 	}
-	s.HandleMethod("completion/complete", asJSONRPC(func(ctx context.Context, params json.RawMessage) (any, error) {
+	s.HandleMethod("completion/complete", func(ctx context.Context, params json.RawMessage) (any, error) {
 		f.mu.Lock()
 		c := &completer{fn: f.completion, prompts: f.prompts, resources: f.resources}
 		f.mu.Unlock()
 		return c.complete(ctx, params)
-	}))
+	})
 	s.AddCapability("completions", struct{}{})
 }

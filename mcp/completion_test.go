@@ -79,14 +79,14 @@ func TestCompleteErrors(t *testing.T) {
 		params string
 		code   int
 	}{
-		{`{"ref":{"type":"ref/prompt","name":"nope"},"argument":{"name":"name","value":""}}`, methodInvalidParams},
-		{`{"ref":{"type":"ref/prompt","name":"greet"},"argument":{"name":"colour","value":""}}`, methodInvalidParams},
-		{`{"ref":{"type":"ref/resource","uri":"test://other/{id}"},"argument":{"name":"id","value":""}}`, methodInvalidParams},
-		{`{"ref":{"type":"ref/resource","uri":"test://template/{id}/data"},"argument":{"name":"nope","value":""}}`, methodInvalidParams},
-		{`{"ref":{"type":"ref/tool","name":"x"},"argument":{"name":"name","value":""}}`, methodInvalidParams},
-		{`{"ref":{"type":"ref/prompt","name":"greet"}}`, methodInvalidParams},
-		{`{"ref":{"type":"ref/prompt","name":"greet"},"argument":{"name":"name","value":"boom"}}`, methodInternalError},
-		{`not json`, methodInvalidParams},
+		{`{"ref":{"type":"ref/prompt","name":"nope"},"argument":{"name":"name","value":""}}`, CodeInvalidParams},
+		{`{"ref":{"type":"ref/prompt","name":"greet"},"argument":{"name":"colour","value":""}}`, CodeInvalidParams},
+		{`{"ref":{"type":"ref/resource","uri":"test://other/{id}"},"argument":{"name":"id","value":""}}`, CodeInvalidParams},
+		{`{"ref":{"type":"ref/resource","uri":"test://template/{id}/data"},"argument":{"name":"nope","value":""}}`, CodeInvalidParams},
+		{`{"ref":{"type":"ref/tool","name":"x"},"argument":{"name":"name","value":""}}`, CodeInvalidParams},
+		{`{"ref":{"type":"ref/prompt","name":"greet"}}`, CodeInvalidParams},
+		{`{"ref":{"type":"ref/prompt","name":"greet"},"argument":{"name":"name","value":"boom"}}`, CodeInternalError},
+		{`not json`, CodeInvalidParams},
 	}
 	for _, cs := range cases {
 		_, err := c.complete(context.Background(), json.RawMessage(cs.params))

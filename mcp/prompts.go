@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 )
@@ -54,8 +55,9 @@ type ListPromptsResult struct {
 // arguments against the Prompt's declaration: every required argument is
 // present and no undeclared one is, so args can be indexed directly.
 // Returning an error that wraps ErrInvalidPromptArguments answers -32602
-// with the error's text (a value the prompt cannot use); any other error
-// answers -32603.
+// with the error's text (a value the prompt cannot use); a *JSONRPCError is
+// answered as it is; any other error is logged and answers -32603 without
+// its text.
 type GetPromptFunc func(ctx context.Context, args map[string]string) (*GetPromptResult, error)
 
 // ErrInvalidPromptArguments is wrapped by a GetPromptFunc that rejects an
@@ -126,7 +128,7 @@ func (t *promptTable) find(name string) (promptEntry, bool) {
 
 func (t *promptTable) list(params json.RawMessage, pageSize int) (any, error) {
 	var p listParams
-	if merr := decodeMethodParams(params, &p); merr != nil {
+	if merr := DecodeParams(params, &p); merr != nil {
 		return nil, merr
 	}
 	t.mu.RLock()
@@ -154,30 +156,30 @@ type getPromptParams struct {
 // -32602, and the message says which.
 func (t *promptTable) get(ctx context.Context, params json.RawMessage) (any, error) {
 	var p getPromptParams
-	if merr := decodeMethodParams(params, &p); merr != nil {
+	if merr := DecodeParams(params, &p); merr != nil {
 		return nil, merr
 	}
 	if p.Name == "" {
-		return nil, invalidParamsf("Missing required parameter: name")
+		return nil, NewInvalidParams("Missing required parameter: name")
 	}
 	e, ok := t.find(p.Name)
 	if !ok {
-		return nil, &methodError{Code: methodInvalidParams, Message: "Unknown prompt: " + p.Name, Data: map[string]string{"name": p.Name}}
+		return nil, errorWithData(NewInvalidParams("Unknown prompt: %s", p.Name), map[string]string{"name": p.Name})
 	}
 	if len(p.Arguments) > maxPromptArguments {
-		return nil, invalidParamsf("Too many arguments: at most %d", maxPromptArguments)
+		return nil, NewInvalidParams("Too many arguments: at most %d", maxPromptArguments)
 	}
 	for name, v := range p.Arguments {
 		if !slices.ContainsFunc(e.Arguments, func(a PromptArgument) bool { return a.Name == name }) {
-			return nil, &methodError{Code: methodInvalidParams, Message: "Unknown argument for prompt " + p.Name + ": " + name, Data: map[string]string{"argument": name}}
+			return nil, errorWithData(NewInvalidParams("Unknown argument for prompt %s: %s", p.Name, name), map[string]string{"argument": name})
 		}
 		if len(v) > maxPromptArgumentBytes {
-			return nil, invalidParamsf("Argument %s is longer than %d bytes", name, maxPromptArgumentBytes)
+			return nil, NewInvalidParams("Argument %s is longer than %d bytes", name, maxPromptArgumentBytes)
 		}
 	}
 	for _, a := range e.Arguments {
 		if _, present := p.Arguments[a.Name]; a.Required && !present {
-			return nil, &methodError{Code: methodInvalidParams, Message: "Missing required argument: " + a.Name, Data: map[string]string{"argument": a.Name}}
+			return nil, errorWithData(NewInvalidParams("Missing required argument: %s", a.Name), map[string]string{"argument": a.Name})
 		}
 	}
 	args := p.Arguments
@@ -187,15 +189,15 @@ func (t *promptTable) get(ctx context.Context, params json.RawMessage) (any, err
 	res, err := e.get(ctx, args)
 	switch {
 	case errors.Is(err, ErrInvalidPromptArguments):
-		return nil, invalidParamsf("%s", err.Error())
+		return nil, NewInvalidParams("%s", err.Error())
 	case err != nil:
-		var me *methodError
-		if errors.As(err, &me) {
-			return nil, me
+		var rpcErr *JSONRPCError
+		if errors.As(err, &rpcErr) {
+			return nil, rpcErr
 		}
-		return nil, &methodError{Code: methodInternalError, Message: "Prompt " + p.Name + " failed: " + err.Error()}
+		return nil, fmt.Errorf("prompt %s: %w", p.Name, err) // logged; the client sees -32603
 	case res == nil:
-		return nil, &methodError{Code: methodInternalError, Message: "Prompt " + p.Name + " returned no result"}
+		return nil, fmt.Errorf("prompt %s returned no result", p.Name)
 	}
 	if res.Messages == nil {
 		res.Messages = []PromptMessage{}
@@ -215,10 +217,10 @@ func promptTableOf(s *Server) *promptTable {
 	}
 	t := &promptTable{}
 	f.prompts = t
-	s.HandleMethod("prompts/list", asJSONRPC(func(_ context.Context, params json.RawMessage) (any, error) {
+	s.HandleMethod("prompts/list", func(_ context.Context, params json.RawMessage) (any, error) {
 		return t.list(params, s.PageSize())
-	}))
-	s.HandleMethod("prompts/get", asJSONRPC(t.get))
+	})
+	s.HandleMethod("prompts/get", t.get)
 	s.AddCapability("prompts", map[string]bool{"listChanged": true})
 	return t
 }

@@ -53,16 +53,16 @@ func TestPromptsGetErrors(t *testing.T) {
 		code     int
 		mentions string
 	}{
-		{`{"name":"nope"}`, methodInvalidParams, "Unknown prompt: nope"},
-		{`{"name":"greet"}`, methodInvalidParams, "Missing required argument: name"},
-		{`{"name":"greet","arguments":{"tone":"!"}}`, methodInvalidParams, "Missing required argument: name"},
-		{`{"name":"greet","arguments":{"name":"a","colour":"red"}}`, methodInvalidParams, "colour"},
-		{`{"name":"greet","arguments":{"name":5}}`, methodInvalidParams, "Invalid params"},
-		{`{"name":"greet","arguments":{"name":"a","tone":"rude"}}`, methodInvalidParams, "rude"},
-		{`{"name":"greet","arguments":{"name":"a","tone":"crash"}}`, methodInternalError, "template engine failed"},
-		{`{"name":"greet","arguments":{"name":"` + strings.Repeat("x", maxPromptArgumentBytes+1) + `"}}`, methodInvalidParams, "longer than"},
-		{`{}`, methodInvalidParams, "name"},
-		{``, methodInvalidParams, "name"},
+		{`{"name":"nope"}`, CodeInvalidParams, "Unknown prompt: nope"},
+		{`{"name":"greet"}`, CodeInvalidParams, "Missing required argument: name"},
+		{`{"name":"greet","arguments":{"tone":"!"}}`, CodeInvalidParams, "Missing required argument: name"},
+		{`{"name":"greet","arguments":{"name":"a","colour":"red"}}`, CodeInvalidParams, "colour"},
+		{`{"name":"greet","arguments":{"name":5}}`, CodeInvalidParams, "params.arguments"},
+		{`{"name":"greet","arguments":{"name":"a","tone":"rude"}}`, CodeInvalidParams, "rude"},
+		{`{"name":"greet","arguments":{"name":"a","tone":"crash"}}`, CodeInternalError, "template engine failed"},
+		{`{"name":"greet","arguments":{"name":"` + strings.Repeat("x", maxPromptArgumentBytes+1) + `"}}`, CodeInvalidParams, "longer than"},
+		{`{}`, CodeInvalidParams, "name"},
+		{``, CodeInvalidParams, "name"},
 	}
 	for _, c := range cases {
 		_, err := tab.get(context.Background(), json.RawMessage(c.params))
@@ -100,7 +100,7 @@ func TestPromptsListAndReplace(t *testing.T) {
 	if !tab.remove("simple") || tab.remove("simple") {
 		t.Fatal("remove should report whether the prompt existed")
 	}
-	if _, err := tab.list(json.RawMessage(`{"cursor":"zzz"}`), 50); errorCode(t, err) != methodInvalidParams {
+	if _, err := tab.list(json.RawMessage(`{"cursor":"zzz"}`), 50); errorCode(t, err) != CodeInvalidParams {
 		t.Fatalf("bad cursor: %v", err)
 	}
 }

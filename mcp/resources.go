@@ -9,14 +9,12 @@ package mcp
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 )
@@ -55,37 +53,22 @@ type ResourceTemplate struct {
 // AddResource, vars is nil; for one that matched a template, vars holds the
 // template's variables, percent-decoded. Returning an error that wraps
 // ErrResourceNotFound answers -32002 "Resource not found" (a template
-// matched, but nothing exists under that name); any other error answers
-// -32603 with the error's text.
+// matched, but nothing exists under that name); a *JSONRPCError is answered
+// as it is; any other error is logged and answers -32603 without its text.
 type ReadResourceFunc func(ctx context.Context, uri string, vars map[string]string) ([]ResourceContents, error)
 
 // ErrResourceNotFound is wrapped by a ReadResourceFunc for a URI that names
 // nothing; the server answers it with -32002 (resources, "Error Handling").
 var ErrResourceNotFound = errors.New("resource not found")
 
-// JSON-RPC error codes this file's methods answer with. -32002 is MCP's own
-// code for an unknown resource (resources, "Error Handling"); the others are
-// JSON-RPC 2.0's (section 5.1).
-const (
-	methodResourceNotFound = -32002
-	methodInvalidParams    = -32602
-	methodInternalError    = -32603
-)
+// CodeResourceNotFound is MCP's JSON-RPC error code for a resource URI
+// that names nothing (resources, "Error Handling").
+const CodeResourceNotFound = -32002
 
-// methodError is the error form of the method logic in this file and its
-// neighbours (prompts, completion): a JSON-RPC error object's three fields.
-// The code that registers the methods on a Server turns it into the
-// package's JSON-RPC error type.
-type methodError struct {
-	Code    int
-	Message string
-	Data    any
-}
-
-func (e *methodError) Error() string { return fmt.Sprintf("%s (%d)", e.Message, e.Code) }
-
-func invalidParamsf(format string, args ...any) *methodError {
-	return &methodError{Code: methodInvalidParams, Message: fmt.Sprintf(format, args...)}
+// errorWithData attaches data, a JSON value, to a JSON-RPC error.
+func errorWithData(e *JSONRPCError, data any) *JSONRPCError {
+	e.Data, _ = json.Marshal(data) // the data here are maps of strings
+	return e
 }
 
 // maxURIBytes bounds a URI in any request; resource URIs are identifiers,
@@ -213,57 +196,21 @@ type listParams struct {
 	Cursor string `json:"cursor,omitempty"`
 }
 
-// decodeMethodParams unmarshals a request's params into v. Absent params are the
-// same as {} (every field of v optional), and any decoding failure is
-// -32602 with the decoder's reason.
-func decodeMethodParams(params json.RawMessage, v any) *methodError {
-	if len(params) == 0 || string(params) == "null" {
-		return nil
-	}
-	if err := json.Unmarshal(params, v); err != nil {
-		return invalidParamsf("Invalid params: %v", err)
-	}
-	return nil
-}
-
-// encodeListCursor and decodeListCursor make the opaque cursor of pagination
-// ("Cursors are opaque"): the offset of the next page, base64url-encoded
-// with a tag so that a cursor from one list is not mistaken for another's.
-func encodeListCursor(list string, offset int) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(list + ":" + strconv.Itoa(offset)))
-}
-
-func decodeListCursor(list, cursor string) (int, *methodError) {
-	if cursor == "" {
-		return 0, nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(cursor)
-	rest, ok := strings.CutPrefix(string(b), list+":")
-	n, err2 := strconv.Atoi(rest)
-	if err != nil || !ok || err2 != nil || n < 0 {
-		// Pagination, "Error Handling": an invalid cursor is -32602.
-		return 0, invalidParamsf("Invalid cursor")
-	}
-	return n, nil
-}
-
-// page cuts items[offset:offset+size] and says which cursor comes next.
-func listPage[T any](list string, items []T, cursor string, size int) ([]T, string, *methodError) {
-	off, merr := decodeListCursor(list, cursor)
-	if merr != nil {
-		return nil, "", merr
+// listPage cuts one page of items at the cursor and says which cursor comes
+// next; cursors are the package's (EncodeCursor), tagged with the list's
+// name so that one list's cursor is refused by another.
+func listPage[T any](list string, items []T, cursor string, size int) ([]T, string, *JSONRPCError) {
+	off, err := DecodeCursor(list, cursor, len(items))
+	if err != nil {
+		return nil, "", err
 	}
 	if size <= 0 {
 		size = 50
 	}
-	if off > len(items) {
-		// The list shrank under the client; an empty last page is honest.
-		off = len(items)
-	}
 	end := min(off+size, len(items))
 	next := ""
 	if end < len(items) {
-		next = encodeListCursor(list, end)
+		next = EncodeCursor(list, end)
 	}
 	return items[off:end], next, nil
 }
@@ -290,7 +237,7 @@ type ReadResourceResult struct {
 
 func (t *resourceTable) list(params json.RawMessage, pageSize int) (any, error) {
 	var p listParams
-	if merr := decodeMethodParams(params, &p); merr != nil {
+	if merr := DecodeParams(params, &p); merr != nil {
 		return nil, merr
 	}
 	t.mu.RLock()
@@ -308,7 +255,7 @@ func (t *resourceTable) list(params json.RawMessage, pageSize int) (any, error) 
 
 func (t *resourceTable) listTemplates(params json.RawMessage, pageSize int) (any, error) {
 	var p listParams
-	if merr := decodeMethodParams(params, &p); merr != nil {
+	if merr := DecodeParams(params, &p); merr != nil {
 		return nil, merr
 	}
 	t.mu.RLock()
@@ -329,24 +276,24 @@ type uriParams struct {
 	URI string `json:"uri"`
 }
 
-func decodeURIParams(params json.RawMessage) (string, *methodError) {
+func decodeURIParams(params json.RawMessage) (string, *JSONRPCError) {
 	var p uriParams
-	if merr := decodeMethodParams(params, &p); merr != nil {
+	if merr := DecodeParams(params, &p); merr != nil {
 		return "", merr
 	}
 	switch {
 	case p.URI == "":
-		return "", invalidParamsf("Missing required parameter: uri")
+		return "", NewInvalidParams("Missing required parameter: uri")
 	case len(p.URI) > maxURIBytes:
-		return "", invalidParamsf("uri is longer than %d bytes", maxURIBytes)
+		return "", NewInvalidParams("uri is longer than %d bytes", maxURIBytes)
 	}
 	return p.URI, nil
 }
 
 // notFound is the error of resources/read for an unknown URI, in the exact
 // form resources, "Error Handling" shows.
-func resourceNotFound(uri string) *methodError {
-	return &methodError{Code: methodResourceNotFound, Message: "Resource not found", Data: map[string]string{"uri": uri}}
+func resourceNotFound(uri string) *JSONRPCError {
+	return errorWithData(&JSONRPCError{Code: CodeResourceNotFound, Message: "Resource not found"}, map[string]string{"uri": uri})
 }
 
 // lookup finds what serves uri: a direct resource first, then the first
@@ -379,11 +326,11 @@ func (t *resourceTable) read(ctx context.Context, params json.RawMessage) (any, 
 	case errors.Is(err, ErrResourceNotFound):
 		return nil, resourceNotFound(uri)
 	case err != nil:
-		var me *methodError
-		if errors.As(err, &me) {
-			return nil, me
+		var rpcErr *JSONRPCError
+		if errors.As(err, &rpcErr) {
+			return nil, rpcErr
 		}
-		return nil, &methodError{Code: methodInternalError, Message: "Reading " + uri + " failed: " + err.Error()}
+		return nil, fmt.Errorf("reading %s: %w", uri, err) // logged; the client sees -32603
 	}
 	if contents == nil {
 		contents = []ResourceContents{}
@@ -405,7 +352,7 @@ func (t *resourceTable) subscribe(session updateNotifier, params json.RawMessage
 		return nil, merr
 	}
 	if session == nil {
-		return nil, &methodError{Code: methodInternalError, Message: "resources/subscribe needs a session"}
+		return nil, NewInternalError("resources/subscribe needs a session")
 	}
 	if _, _, ok := t.lookup(uri); !ok {
 		return nil, resourceNotFound(uri)
@@ -417,7 +364,7 @@ func (t *resourceTable) subscribe(session updateNotifier, params json.RawMessage
 		return struct{}{}, nil
 	}
 	if t.perSession[session] >= maxSubscriptionsPerSession {
-		return nil, invalidParamsf("Too many subscriptions: at most %d per session", maxSubscriptionsPerSession)
+		return nil, NewInvalidParams("Too many subscriptions: at most %d per session", maxSubscriptionsPerSession)
 	}
 	if set == nil {
 		set = map[updateNotifier]struct{}{}
@@ -601,23 +548,6 @@ func featuresOf(s *Server) *serverFeatures {
 	return f.(*serverFeatures)
 }
 
-// asJSONRPC adapts the method logic of these files to a MethodHandler,
-// turning a methodError into the package's JSON-RPC error object.
-func asJSONRPC(h MethodHandler) MethodHandler {
-	return func(ctx context.Context, params json.RawMessage) (any, error) {
-		res, err := h(ctx, params)
-		var me *methodError
-		if errors.As(err, &me) {
-			e := &JSONRPCError{Code: me.Code, Message: me.Message}
-			if me.Data != nil {
-				e.Data, _ = json.Marshal(me.Data) // maps of strings cannot fail
-			}
-			return nil, e
-		}
-		return res, err
-	}
-}
-
 // notifyListChanged sends a list_changed notification (resources and
 // prompts, "List Changed Notification") to every initialized session.
 func notifyListChanged(s *Server, method string) {
@@ -641,17 +571,17 @@ func resourceTableOf(s *Server) *resourceTable {
 	}
 	t := newResourceTable()
 	f.resources = t
-	s.HandleMethod("resources/list", asJSONRPC(func(_ context.Context, params json.RawMessage) (any, error) {
+	s.HandleMethod("resources/list", func(_ context.Context, params json.RawMessage) (any, error) {
 		return t.list(params, s.PageSize())
-	}))
-	s.HandleMethod("resources/templates/list", asJSONRPC(func(_ context.Context, params json.RawMessage) (any, error) {
+	})
+	s.HandleMethod("resources/templates/list", func(_ context.Context, params json.RawMessage) (any, error) {
 		return t.listTemplates(params, s.PageSize())
-	}))
-	s.HandleMethod("resources/read", asJSONRPC(t.read))
-	s.HandleMethod("resources/subscribe", asJSONRPC(func(ctx context.Context, params json.RawMessage) (any, error) {
+	})
+	s.HandleMethod("resources/read", t.read)
+	s.HandleMethod("resources/subscribe", func(ctx context.Context, params json.RawMessage) (any, error) {
 		sess := SessionFromContext(ctx)
 		if sess == nil {
-			return nil, &methodError{Code: methodInternalError, Message: "resources/subscribe needs a session"}
+			return nil, NewInternalError("resources/subscribe needs a session")
 		}
 		res, err := t.subscribe(sess, params)
 		if err == nil && t.watch(sess) {
@@ -662,14 +592,14 @@ func resourceTableOf(s *Server) *resourceTable {
 			}()
 		}
 		return res, err
-	}))
-	s.HandleMethod("resources/unsubscribe", asJSONRPC(func(ctx context.Context, params json.RawMessage) (any, error) {
+	})
+	s.HandleMethod("resources/unsubscribe", func(ctx context.Context, params json.RawMessage) (any, error) {
 		sess := SessionFromContext(ctx)
 		if sess == nil {
 			return struct{}{}, nil
 		}
 		return t.unsubscribe(sess, params)
-	}))
+	})
 	s.AddCapability("resources", map[string]bool{"subscribe": true, "listChanged": true})
 	return t
 }

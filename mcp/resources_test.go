@@ -17,18 +17,19 @@ import (
 	"time"
 )
 
-// errorCode returns the JSON-RPC code of an error from the method logic, or
-// 0 when err is nil or has none.
+// errorCode returns the JSON-RPC code the client sees for an error of the
+// method logic: its own code, or -32603 for a plain error (which the server
+// logs), or 0 for no error.
 func errorCode(t *testing.T, err error) int {
 	t.Helper()
 	if err == nil {
 		return 0
 	}
-	var me *methodError
-	if !errors.As(err, &me) {
-		t.Fatalf("error %v (%T) is not a JSON-RPC error", err, err)
+	var rpcErr *JSONRPCError
+	if !errors.As(err, &rpcErr) {
+		return CodeInternalError
 	}
-	return me.Code
+	return rpcErr.Code
 }
 
 func staticText(text string) ReadResourceFunc {
@@ -114,15 +115,15 @@ func TestResourcesListBadInput(t *testing.T) {
 	tab.addTemplate(ResourceTemplate{URITemplate: "test://{id}", Name: "t"}, staticText("x"))
 	for _, params := range []string{
 		`{"cursor":"not-base64!"}`,
-		`{"cursor":"` + encodeListCursor("prompts", 0) + `"}`, // another list's cursor
-		`{"cursor":"` + encodeListCursor("resources", -1) + `"}`,
+		`{"cursor":"` + EncodeCursor("prompts", 0) + `"}`, // another list's cursor
+		`{"cursor":"` + EncodeCursor("resources", -1) + `"}`,
 		`{"cursor":5}`,
 		`[1,2]`,
 	} {
-		if _, err := tab.list(json.RawMessage(params), 10); errorCode(t, err) != methodInvalidParams {
+		if _, err := tab.list(json.RawMessage(params), 10); errorCode(t, err) != CodeInvalidParams {
 			t.Errorf("resources/list %s: error %v, want -32602", params, err)
 		}
-		if _, err := tab.listTemplates(json.RawMessage(params), 10); errorCode(t, err) != methodInvalidParams {
+		if _, err := tab.listTemplates(json.RawMessage(params), 10); errorCode(t, err) != CodeInvalidParams {
 			t.Errorf("resources/templates/list %s: error %v, want -32602", params, err)
 		}
 	}
@@ -168,13 +169,13 @@ func TestResourcesRead(t *testing.T) {
 		params string
 		code   int
 	}{
-		{`{"uri":"test://nope"}`, methodResourceNotFound},
-		{`{"uri":"test://items/missing"}`, methodResourceNotFound},
-		{`{"uri":"test://items/broken"}`, methodInternalError},
-		{`{}`, methodInvalidParams},
-		{``, methodInvalidParams},
-		{`{"uri":7}`, methodInvalidParams},
-		{`{"uri":"test://` + strings.Repeat("a", maxURIBytes) + `"}`, methodInvalidParams},
+		{`{"uri":"test://nope"}`, CodeResourceNotFound},
+		{`{"uri":"test://items/missing"}`, CodeResourceNotFound},
+		{`{"uri":"test://items/broken"}`, CodeInternalError},
+		{`{}`, CodeInvalidParams},
+		{``, CodeInvalidParams},
+		{`{"uri":7}`, CodeInvalidParams},
+		{`{"uri":"test://` + strings.Repeat("a", maxURIBytes) + `"}`, CodeInvalidParams},
 	}
 	for _, c := range cases {
 		_, err := tab.read(context.Background(), json.RawMessage(c.params))
@@ -184,10 +185,10 @@ func TestResourcesRead(t *testing.T) {
 	}
 	// The spec's exact form for an unknown resource: message and data.uri.
 	_, err = tab.read(context.Background(), json.RawMessage(`{"uri":"test://nope"}`))
-	var me *methodError
-	errors.As(err, &me)
-	if me.Message != "Resource not found" || !reflect.DeepEqual(me.Data, map[string]string{"uri": "test://nope"}) {
-		t.Fatalf("not-found error = %+v", me)
+	var rpcErr *JSONRPCError
+	errors.As(err, &rpcErr)
+	if rpcErr.Message != "Resource not found" || string(rpcErr.Data) != `{"uri":"test://nope"}` {
+		t.Fatalf("not-found error = %+v", rpcErr)
 	}
 }
 
@@ -204,7 +205,7 @@ func TestResourcesRemove(t *testing.T) {
 	if err != nil || res.(*ReadResourceResult).Contents[0].Text != "test://c" {
 		t.Fatalf("read after remove = %v, %v", res, err)
 	}
-	if _, err := tab.read(context.Background(), json.RawMessage(`{"uri":"test://a"}`)); errorCode(t, err) != methodResourceNotFound {
+	if _, err := tab.read(context.Background(), json.RawMessage(`{"uri":"test://a"}`)); errorCode(t, err) != CodeResourceNotFound {
 		t.Fatalf("removed resource still readable: %v", err)
 	}
 }
@@ -241,10 +242,10 @@ func TestResourcesSubscribe(t *testing.T) {
 	if _, err := tab.subscribe(a, json.RawMessage(`{"uri":"test://watched"}`)); err != nil {
 		t.Fatalf("subscribing twice: %v", err)
 	}
-	if _, err := tab.subscribe(a, json.RawMessage(`{"uri":"test://unknown"}`)); errorCode(t, err) != methodResourceNotFound {
+	if _, err := tab.subscribe(a, json.RawMessage(`{"uri":"test://unknown"}`)); errorCode(t, err) != CodeResourceNotFound {
 		t.Fatalf("subscribe to unknown URI: %v, want -32002", err)
 	}
-	if _, err := tab.subscribe(a, json.RawMessage(`{}`)); errorCode(t, err) != methodInvalidParams {
+	if _, err := tab.subscribe(a, json.RawMessage(`{}`)); errorCode(t, err) != CodeInvalidParams {
 		t.Fatalf("subscribe without uri: %v, want -32602", err)
 	}
 
@@ -288,7 +289,7 @@ func TestResourcesSubscribeLimit(t *testing.T) {
 		}
 	}
 	_, err := tab.subscribe(s, json.RawMessage(`{"uri":"test://n/x"}`))
-	if errorCode(t, err) != methodInvalidParams {
+	if errorCode(t, err) != CodeInvalidParams {
 		t.Fatalf("subscription past the limit: %v", err)
 	}
 }
