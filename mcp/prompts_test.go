@@ -176,4 +176,18 @@ func TestPromptsAndCompletionOverHTTP(t *testing.T) {
 		"ref": map[string]string{"type": "ref/prompt", "name": "nope"}, "argument": map[string]string{"name": "x", "value": ""}}); e.Code != -32602 {
 		t.Fatalf("completion of unknown prompt: %+v", e)
 	}
+
+	// Adding and removing a prompt tells connected clients the list changed.
+	stream := c.openGET()
+	s.AddPrompt(Prompt{Name: "later"}, tab.prompts[0].get)
+	if m := next(t, stream); m.Method != "notifications/prompts/list_changed" {
+		t.Fatalf("after AddPrompt got %s", m.Method)
+	}
+	s.RemovePrompt("later")
+	if m := next(t, stream); m.Method != "notifications/prompts/list_changed" {
+		t.Fatalf("after RemovePrompt got %s", m.Method)
+	}
+	if e := c.rpcError("prompts/get", map[string]string{"name": "later"}); e.Code != -32602 {
+		t.Fatalf("removed prompt still served: %+v", e)
+	}
 }

@@ -192,6 +192,26 @@ func TestResourcesRead(t *testing.T) {
 	}
 }
 
+func TestReadResultEncoding(t *testing.T) {
+	res := ReadResourceResult{Contents: []ResourceContents{
+		{URI: "test://empty", MimeType: "text/plain"},
+		{URI: "test://bin", MimeType: "image/png", Blob: "AAEC"},
+		{URI: "test://txt", Text: "hi"},
+	}}
+	b, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"contents":[{"uri":"test://empty","mimeType":"text/plain","text":""},` +
+		`{"uri":"test://bin","mimeType":"image/png","blob":"AAEC"},{"uri":"test://txt","text":"hi"}]}`
+	if string(b) != want {
+		t.Fatalf("encoded %s\nwant    %s", b, want)
+	}
+	if b, _ := json.Marshal(ReadResourceResult{}); string(b) != `{"contents":[]}` {
+		t.Fatalf("no contents encodes as %s", b)
+	}
+}
+
 func TestResourcesRemove(t *testing.T) {
 	tab := newResourceTable()
 	for _, u := range []string{"test://a", "test://b", "test://c"} {
