@@ -6,6 +6,7 @@ package mcp
 // methods other files add with HandleMethod.
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -228,7 +229,7 @@ func (s *Server) handleRequest(base context.Context, sess *Session, m *message, 
 	defer sess.endRequest(rs)
 	ctx = context.WithValue(ctx, requestKey{}, rs)
 
-	result, rpcErr := s.call(ctx, m.Method, m.Params)
+	result, rpcErr := s.call(ctx, string(m.Method), m.Params)
 
 	rs.mu.Lock()
 	cancelled := rs.cancelled
@@ -239,10 +240,12 @@ func (s *Server) handleRequest(base context.Context, sess *Session, m *message, 
 	return encodeResponse(m.ID, result, rpcErr)
 }
 
+var metaKey = []byte(`"_meta"`)
+
 // hasMeta is a cheap pre-check that spares a second decode of
 // params for the common request without _meta.
 func hasMeta(params json.RawMessage) bool {
-	return strings.Contains(string(params), `"_meta"`)
+	return bytes.Contains(params, metaKey)
 }
 
 // call dispatches one request method, turning a handler panic into -32603.
@@ -306,7 +309,7 @@ func (s *Server) handleNotification(base context.Context, sess *Session, m *mess
 		}
 	default:
 		s.mu.RLock()
-		h := s.handlers[m.Method]
+		h := s.handlers[string(m.Method)]
 		s.mu.RUnlock()
 		if h == nil {
 			return // unknown notifications are ignored
@@ -518,36 +521,36 @@ func (s *Server) listTools(ctx context.Context, params json.RawMessage) (any, er
 
 func (s *Server) callTool(ctx context.Context, params json.RawMessage) (any, error) {
 	var p struct {
-		Name      *string         `json:"name"`
+		Name      string          `json:"name"`
 		Arguments json.RawMessage `json:"arguments"`
 	}
 	if err := DecodeParams(params, &p); err != nil {
 		return nil, err
 	}
-	if p.Name == nil || *p.Name == "" {
+	if p.Name == "" {
 		return nil, NewInvalidParams("invalid params: params.name is required")
 	}
 	if len(p.Arguments) > 0 && p.Arguments[0] != '{' && string(p.Arguments) != "null" {
 		return nil, NewInvalidParams("invalid params: params.arguments must be an object")
 	}
-	res, err := s.opts.Tools.CallTool(ctx, *p.Name, p.Arguments)
+	res, err := s.opts.Tools.CallTool(ctx, p.Name, p.Arguments)
 	if err != nil {
 		if errors.Is(err, ErrUnknownTool) {
-			return nil, NewInvalidParams("invalid params: unknown tool: %s", *p.Name)
+			return nil, NewInvalidParams("invalid params: unknown tool: %s", p.Name)
 		}
 		var je *JSONRPCError
 		if errors.As(err, &je) {
 			return nil, je
 		}
 		if ctx.Err() != nil {
-			return nil, NewInternalError("tool %s was cancelled", *p.Name)
+			return nil, NewInternalError("tool %s was cancelled", p.Name)
 		}
 		// The ToolSet contract reports failures as results; an error that
 		// escapes it is still the tool's failure, so show it to the model.
 		return &CallToolResult{Content: []Content{TextContent(err.Error())}, IsError: true}, nil
 	}
 	if res == nil {
-		return nil, fmt.Errorf("tool %s returned no result", *p.Name)
+		return nil, fmt.Errorf("tool %s returned no result", p.Name)
 	}
 	if res.Content == nil {
 		res.Content = []Content{} // the schema requires the array

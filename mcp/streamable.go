@@ -113,7 +113,7 @@ func (h *streamableHandler) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, m, rpcErr := decodeBody(body)
-	if rpcErr != nil && (m == nil || m.ID == nil) {
+	if rpcErr != nil && (m == nil || m.ID == nil || !m.isRequest()) {
 		writeError(w, http.StatusBadRequest, nil, rpcErr)
 		return
 	}

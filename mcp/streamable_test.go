@@ -695,6 +695,13 @@ func TestGoroutinesFreedAfterDisconnect(t *testing.T) {
 		cancel2()
 		resp.Body.Close()
 		sresp.Body.Close()
+		// The next GET is accepted once the server has seen this one go.
+		waitFor(t, "the stream to be released", func() bool {
+			sess := s.session(c.sid)
+			sess.mu.Lock()
+			defer sess.mu.Unlock()
+			return sess.attached == 0
+		})
 	}
 	tr.CloseIdleConnections()
 	waitFor(t, fmt.Sprintf("goroutines back to %d", baseline), func() bool {
