@@ -450,7 +450,9 @@ func invalidParamsFrom(err error) *JSONRPCError {
 }
 
 // DecodeParams decodes params into v, answering -32602 that names the field
-// on a type mismatch. Absent params decode as an empty object.
+// on a type mismatch. Absent params decode as an empty object. Compare the
+// result with nil before storing it in an error variable: a nil
+// *JSONRPCError inside an error is not a nil error.
 func DecodeParams(params json.RawMessage, v any) *JSONRPCError {
 	if len(params) == 0 {
 		return nil
@@ -472,7 +474,8 @@ func EncodeCursor(list string, offset int) string {
 
 // DecodeCursor returns the offset a cursor of list points at, or -32602 for
 // a cursor this server did not issue for that list. The empty cursor is the
-// first page.
+// first page. As with DecodeParams, test the error for nil before storing
+// it in an error variable.
 func DecodeCursor(list, cursor string, total int) (int, *JSONRPCError) {
 	if cursor == "" {
 		return 0, nil

@@ -3,6 +3,7 @@ package mcp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -740,5 +741,62 @@ func TestShutdownEndsStreams(t *testing.T) {
 	r.Body.Close()
 	if r.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("initialize after shutdown: %d", r.StatusCode)
+	}
+}
+
+// A client's JSON-RPC error to a server-to-client request comes back as
+// *JSONRPCError; a request whose context ends is cancelled towards the
+// client.
+func TestServerToClientRequestErrors(t *testing.T) {
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{})
+	s.HandleMethod("test/ask", func(ctx context.Context, params json.RawMessage) (any, error) {
+		_, err := SessionFromContext(ctx).Request(ctx, "sampling/createMessage", map[string]any{"maxTokens": 1})
+		var je *JSONRPCError
+		if errors.As(err, &je) {
+			return map[string]any{"code": je.Code, "message": je.Message}, nil
+		}
+		return nil, NewInvalidParams("want a JSONRPCError, got %v", err)
+	})
+	s.HandleMethod("test/timeout", func(ctx context.Context, params json.RawMessage) (any, error) {
+		ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		_, err := SessionFromContext(ctx).Request(ctx, "roots/list", nil)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return nil, NewInvalidParams("want DeadlineExceeded, got %v", err)
+		}
+		return map[string]string{"ok": "timed out"}, nil
+	})
+	c := newHTTPClient(t, ts.URL+"/mcp")
+	c.initialize("2025-11-25")
+	resp := c.do(http.MethodPost, `{"jsonrpc":"2.0","id":1,"method":"test/ask"}`, nil)
+	defer resp.Body.Close()
+	var final rpcReply
+	readEvents(resp.Body, func(ev clientEvent) bool {
+		var m rpcReply
+		if ev.Data == "" || json.Unmarshal([]byte(ev.Data), &m) != nil {
+			return false
+		}
+		if m.Method == "sampling/createMessage" {
+			r := c.do(http.MethodPost, fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"error":{"code":-1,"message":"User rejected sampling request"}}`, m.ID), nil)
+			r.Body.Close()
+			return false
+		}
+		final = m
+		return true
+	})
+	if final.Error != nil || !strings.Contains(string(final.Result), `"code":-1`) || !strings.Contains(string(final.Result), "User rejected") {
+		t.Fatalf("final %+v %s", final, final.Result)
+	}
+
+	_, msgs := c.call("test/timeout", nil)
+	if len(msgs) != 3 || msgs[0].Method != "roots/list" || msgs[1].Method != "notifications/cancelled" || msgs[2].Result == nil {
+		t.Fatalf("messages %+v", msgs)
+	}
+	var p struct {
+		RequestID json.RawMessage `json:"requestId"`
+	}
+	_ = json.Unmarshal(msgs[1].Params, &p)
+	if string(p.RequestID) != string(msgs[0].ID) {
+		t.Fatalf("cancelled %s, sent %s", p.RequestID, msgs[0].ID)
 	}
 }
