@@ -103,3 +103,9 @@ func TestCompleteErrors(t *testing.T) {
 		t.Fatalf("empty completion encodes as %s", b)
 	}
 }
+
+func ExampleCompleteFromList() {
+	c := CompleteFromList([]string{"python", "pytorch", "rust"}, "py")
+	fmt.Println(c.Values, c.Total)
+	// Output: [python pytorch] 2
+}

@@ -607,3 +607,20 @@ func TestResourceSubscriptionOverHTTP(t *testing.T) {
 		t.Fatalf("after unsubscribe got %s %s, want only list_changed", m.Method, m.Params)
 	}
 }
+
+// A server that serves one file-like resource per user, found by a URI
+// template, and tells subscribers when one changes.
+func ExampleServer_AddResourceTemplate() {
+	s := NewServer(ServerOptions{Info: Implementation{Name: "notes", Version: "1.0.0"}})
+	notes := map[string]string{"ada": "Remember the engine."}
+	s.AddResourceTemplate(ResourceTemplate{URITemplate: "notes://{user}", Name: "note", MimeType: "text/plain"},
+		func(_ context.Context, uri string, vars map[string]string) ([]ResourceContents, error) {
+			text, ok := notes[vars["user"]]
+			if !ok {
+				return nil, ErrResourceNotFound // answered as -32002
+			}
+			return []ResourceContents{{URI: uri, MimeType: "text/plain", Text: text}}, nil
+		})
+	// Later, after notes["ada"] changed:
+	s.NotifyResourceUpdated("notes://ada")
+}
