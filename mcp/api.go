@@ -143,6 +143,10 @@ type HTTPOptions struct {
 	// http.ResponseController), so a client that stops reading is dropped
 	// while healthy streams may stay open for hours; 0 means 10 s.
 	WriteTimeout time.Duration
+	// MaxSessionsPerOwner bounds the live sessions of one owner; a new
+	// session beyond it ends that owner's least recently active one (its
+	// client gets 404 and starts afresh). 0 means 100.
+	MaxSessionsPerOwner int
 }
 
 // ResourceContents is the content of one resource (schema:

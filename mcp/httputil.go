@@ -23,6 +23,7 @@ const (
 	defaultKeepAlive    = 15 * time.Second
 	defaultIdleTimeout  = 30 * time.Minute
 	defaultWriteTimeout = 10 * time.Second
+	defaultMaxSessions  = 100
 )
 
 func (o *HTTPOptions) maxBody() int64 {
@@ -30,6 +31,13 @@ func (o *HTTPOptions) maxBody() int64 {
 		return o.MaxBodyBytes
 	}
 	return defaultMaxBody
+}
+
+func (o *HTTPOptions) maxSessions() int {
+	if o.MaxSessionsPerOwner > 0 {
+		return o.MaxSessionsPerOwner
+	}
+	return defaultMaxSessions
 }
 
 func (o *HTTPOptions) keepAlive() time.Duration {

@@ -133,13 +133,33 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 var errServerClosed = errors.New("mcp: server is shutting down")
 
-func (s *Server) addSession(sess *Session) error {
+// addSession registers a new session. When its owner already has limit
+// sessions, the least recently active one ends: clients often drop sessions
+// without DELETE, and one principal must not be able to fill the server.
+func (s *Server) addSession(sess *Session, limit int) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return errServerClosed
 	}
+	var (
+		n      int
+		oldest *Session
+	)
+	for _, other := range s.sessions {
+		if other.owner == sess.owner {
+			n++
+			if oldest == nil || other.lastActive.Load() < oldest.lastActive.Load() {
+				oldest = other
+			}
+		}
+	}
 	s.sessions[sess.id] = sess
+	s.mu.Unlock()
+	if n >= limit && oldest != nil {
+		s.logger.Info("mcp: session limit reached, ending the least recently active session", "session", oldest.id)
+		oldest.close()
+	}
 	return nil
 }
 

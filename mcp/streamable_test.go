@@ -800,3 +800,28 @@ func TestServerToClientRequestErrors(t *testing.T) {
 		t.Fatalf("cancelled %s, sent %s", p.RequestID, msgs[0].ID)
 	}
 }
+
+func TestSessionsPerOwnerBounded(t *testing.T) {
+	owner := func(r *http.Request) string { return r.Header.Get("X-User") }
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{SessionOwner: owner, MaxSessionsPerOwner: 2})
+	var alice []*httpClient
+	for range 3 {
+		c := newHTTPClient(t, ts.URL+"/mcp")
+		c.header.Set("X-User", "alice")
+		c.initialize("2025-11-25")
+		alice = append(alice, c)
+		time.Sleep(2 * time.Millisecond) // distinct activity times
+	}
+	bob := newHTTPClient(t, ts.URL+"/mcp")
+	bob.header.Set("X-User", "bob")
+	bob.initialize("2025-11-25")
+	if s.session(alice[0].sid) != nil {
+		t.Fatal("the least recently active session should have ended")
+	}
+	for _, c := range append(alice[1:], bob) {
+		c.result("ping", nil)
+	}
+	if n := len(s.Sessions()); n != 3 {
+		t.Fatalf("%d sessions", n)
+	}
+}
