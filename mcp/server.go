@@ -106,6 +106,17 @@ func (s *Server) NotifyToolListChanged(owner string) {
 	}
 }
 
+// CloseSessions ends every session of owner, on either transport; their
+// clients get 404 (or a closed stream) and must start again. Call it when
+// the owner's access is revoked.
+func (s *Server) CloseSessions(owner string) {
+	for _, sess := range s.Sessions() {
+		if sess.owner == owner {
+			sess.close()
+		}
+	}
+}
+
 // Shutdown ends every session: in-flight handlers see their context
 // cancelled, open streams are closed so their HTTP handlers return. It waits
 // for those handlers until ctx ends. Call it before http.Server.Shutdown,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strings"
@@ -823,5 +824,28 @@ func TestSessionsPerOwnerBounded(t *testing.T) {
 	}
 	if n := len(s.Sessions()); n != 3 {
 		t.Fatalf("%d sessions", n)
+	}
+}
+
+// Streams outlive http.Server.WriteTimeout: each write sets its own
+// deadline through http.ResponseController.
+func TestStreamOutlivesServerWriteTimeout(t *testing.T) {
+	s := NewServer(ServerOptions{Tools: newTestTools(), Logger: quietLogger()})
+	ts := httptest.NewUnstartedServer(s.StreamableHTTPHandler(HTTPOptions{KeepAlive: 40 * time.Millisecond}))
+	ts.Config.WriteTimeout = 150 * time.Millisecond
+	ts.Start()
+	defer ts.Close()
+	defer s.Shutdown(context.Background())
+	c := newHTTPClient(t, ts.URL)
+	c.initialize("2025-11-25")
+	resp := c.do(http.MethodGet, "", nil)
+	defer resp.Body.Close()
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		s.NotifyToolListChanged("")
+	}()
+	evs := readEvents(resp.Body, func(ev clientEvent) bool { return strings.Contains(ev.Data, "list_changed") })
+	if len(evs) == 0 || !strings.Contains(evs[len(evs)-1].Data, "list_changed") {
+		t.Fatalf("stream cut before the notification: %+v", evs)
 	}
 }
