@@ -83,9 +83,11 @@ func contextAfterFunc(r *http.Request, f func()) func() bool {
 func newSessionID() string { return rand.Text() }
 
 // originAllowed implements the DNS rebinding defence: a request that
-// carries an Origin must come from an allowed origin, a loopback origin, or
-// the origin of the request's own Host. A request without Origin (not from
-// a browser) passes; authentication guards it.
+// carries an Origin must come from an allowed origin or a loopback origin.
+// An Origin merely equal to the request's own Host is not enough: a
+// rebinding page at evil.example sends Host and Origin evil.example alike,
+// so a deployment lists its own public origin in AllowedOrigins. A request
+// without Origin (not from a browser) passes; authentication guards it.
 func originAllowed(r *http.Request, allowed []string) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -107,7 +109,7 @@ func originAllowed(r *http.Request, allowed []string) bool {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return true
 	}
-	return strings.EqualFold(u.Host, r.Host)
+	return false
 }
 
 // accepts reports whether the Accept header admits the media type mt
