@@ -44,9 +44,11 @@
 //     prompts-get-embedded-resource, prompts-get-with-image.
 //   - completion-complete: completion.values is an array for ref/prompt
 //     test_prompt_with_arguments, argument arg1.
-//   - server-sse-polling: test_reconnection closes the request's SSE
-//     stream before answering; the client resumes with Last-Event-ID on a
-//     GET and must receive the result there.
+//   - server-sse-polling: test_reconnection answers on an SSE stream, which
+//     must open with a priming event (an id, empty data, a retry field).
+//     The suite would also accept a stream closed mid-call and resumed with
+//     GET and Last-Event-ID; package mcp cannot close a running request's
+//     stream yet.
 //   - server-sse-multiple-streams: three concurrent POSTs on one session,
 //     each answered.
 //   - dns-rebinding-protection: a request whose Host and Origin name
@@ -270,9 +272,14 @@ func toolWithProgress(ctx context.Context, _ json.RawMessage) (*mcp.CallToolResu
 // toolReconnection is SEP-1699's polling test. The suite accepts either
 // behaviour: closing the request's SSE stream mid-call (the client then
 // resumes with GET and Last-Event-ID), or answering on the open stream.
-// Package mcp has no public way to close one request's stream yet, so this
-// answers on the stream after the same pause the reference server takes.
+// Package mcp has no public way to close one request's stream while its
+// handler runs, so this answers on the stream. It first sends a log
+// message, so that the answer is an SSE stream rather than plain JSON and
+// the suite checks the stream's priming event and retry field.
 func toolReconnection(ctx context.Context, _ json.RawMessage) (*mcp.CallToolResult, error) {
+	if err := mcp.Log(ctx, mcp.LevelNotice, "conformance", "test_reconnection: stream open"); err != nil {
+		return nil, err
+	}
 	if err := sleep(ctx, 100*time.Millisecond); err != nil {
 		return nil, err
 	}
