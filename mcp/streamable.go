@@ -54,8 +54,11 @@ func (h *streamableHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkVersionHeader applies transports, "Protocol Version Header": an
-// unsupported version is 400; an absent header means 2025-03-26, which we
-// accept for any session (the session keeps its negotiated behaviour).
+// invalid or unsupported version is 400; an absent header means 2025-03-26.
+// A supported version other than the negotiated one is accepted, as the
+// spec asks 400 only for invalid or unsupported ones (and the official
+// conformance suite sends 2025-03-26 on a 2025-11-25 session); the session
+// keeps its negotiated behaviour.
 func checkVersionHeader(w http.ResponseWriter, r *http.Request, sess *Session) bool {
 	v := r.Header.Get(headerProtocolVersion)
 	if v == "" {
@@ -64,12 +67,6 @@ func checkVersionHeader(w http.ResponseWriter, r *http.Request, sess *Session) b
 	if !supportedVersion(v) {
 		writeError(w, http.StatusBadRequest, nil, NewInvalidRequest("bad request: unsupported MCP-Protocol-Version %q", v))
 		return false
-	}
-	if sess != nil {
-		if nv := sess.ProtocolVersion(); nv != "" && nv != v {
-			writeError(w, http.StatusBadRequest, nil, NewInvalidRequest("bad request: MCP-Protocol-Version %q differs from the negotiated version %q", v, nv))
-			return false
-		}
 	}
 	return true
 }

@@ -489,6 +489,10 @@ func TestHTTPChecks(t *testing.T) {
 		{"allowed origin", "POST", ping, func(r *http.Request) { r.Header.Set("Origin", "https://app.example") }, 200},
 		{"loopback origin", "POST", ping, func(r *http.Request) { r.Header.Set("Origin", "http://localhost:6274") }, 200},
 		{"own host origin", "POST", ping, func(r *http.Request) { r.Header.Set("Origin", "http://"+r.Host) }, 200},
+		{"rebinding host and origin", "POST", ping, func(r *http.Request) {
+			r.Host = "evil.example.com"
+			r.Header.Set("Origin", "http://evil.example.com")
+		}, 403},
 		{"foreign origin on GET", "GET", "", func(r *http.Request) { r.Header.Set("Origin", "http://evil.example") }, 403},
 		{"other owner", "POST", ping, func(r *http.Request) { r.Header.Set("X-User", "bob") }, 403},
 		{"other owner GET", "GET", "", func(r *http.Request) { r.Header.Set("X-User", "bob") }, 403},
@@ -504,7 +508,7 @@ func TestHTTPChecks(t *testing.T) {
 		{"GET without event-stream", "GET", "", func(r *http.Request) { r.Header.Set("Accept", "application/json") }, 406},
 		{"wrong content type", "POST", ping, func(r *http.Request) { r.Header.Set("Content-Type", "text/plain") }, 415},
 		{"unsupported version header", "POST", ping, func(r *http.Request) { r.Header.Set("MCP-Protocol-Version", "2030-01-01") }, 400},
-		{"mismatched version header", "POST", ping, func(r *http.Request) { r.Header.Set("MCP-Protocol-Version", "2025-06-18") }, 400},
+		{"supported version other than negotiated", "POST", ping, func(r *http.Request) { r.Header.Set("MCP-Protocol-Version", "2025-03-26") }, 200},
 		{"missing version header", "POST", ping, func(r *http.Request) { r.Header.Del("MCP-Protocol-Version") }, 200},
 		{"invalid message with id", "POST", `{"jsonrpc":"1.0","id":5,"method":"ping"}`, nil, 400},
 		{"notification", "POST", `{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}`, nil, 202},
