@@ -129,6 +129,17 @@ type HTTPOptions struct {
 	// session id leaked to another user is useless. Nil means every request
 	// has the owner "".
 	SessionOwner func(r *http.Request) string
+	// SessionCredential names the credential behind a request, typically
+	// the OAuth grant its access token was issued from. A session records
+	// the credential of the request that created it (initialize on
+	// Streamable HTTP, the GET of HTTP+SSE), and keeps it for life. The
+	// owner is right for access checks, but one user may hold several
+	// credentials (one per client): when one of them is revoked, or the
+	// identity behind it changes, only the sessions it opened should be
+	// closed or told, which Server.CloseSessionsByCredential and
+	// Server.NotifyToolListChangedByCredential do. Nil means every session
+	// has the credential "", which those methods never match.
+	SessionCredential func(r *http.Request) string
 	// AllowedOrigins lists origins (scheme://host[:port]) accepted in the
 	// Origin header besides loopback origins; a request with any other
 	// Origin gets 403 (transports, "Security Warning": DNS rebinding).

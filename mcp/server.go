@@ -98,11 +98,20 @@ func (s *Server) Sessions() []*Session {
 // owner, on either transport. Call it when a user's permissions change.
 func (s *Server) NotifyToolListChanged(owner string) {
 	for _, sess := range s.Sessions() {
-		if sess.owner == owner && sess.ProtocolVersion() != "" {
-			if err := sess.Notify(context.Background(), "notifications/tools/list_changed", nil); err != nil {
-				s.logger.Debug("mcp: list_changed not delivered", "session", sess.id, "err", err)
-			}
+		if sess.owner == owner {
+			s.notifyToolListChanged(sess)
 		}
+	}
+}
+
+// notifyToolListChanged tells one session, if initialized, that its tool
+// list changed.
+func (s *Server) notifyToolListChanged(sess *Session) {
+	if sess.ProtocolVersion() == "" {
+		return
+	}
+	if err := sess.Notify(context.Background(), "notifications/tools/list_changed", nil); err != nil {
+		s.logger.Debug("mcp: list_changed not delivered", "session", sess.id, "err", err)
 	}
 }
 

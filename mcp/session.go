@@ -54,6 +54,10 @@ type Session struct {
 	owner  string
 	legacy bool // HTTP+SSE (2024-11-05) rather than Streamable HTTP
 
+	// cred is what HTTPOptions.SessionCredential said when the session
+	// was created; see credential.go.
+	cred string
+
 	// standalone carries messages not related to a client request: the GET
 	// stream of Streamable HTTP, or the one stream of HTTP+SSE.
 	standalone *stream

@@ -54,6 +54,7 @@ func (h *sseHandler) open(w http.ResponseWriter, r *http.Request) {
 	}
 	defer h.s.wg.Done()
 	sess := h.s.newSession(newSessionID(), h.opts.owner(r), true, h.opts.idleTimeout())
+	sess.cred = h.opts.credential(r)
 	if err := h.s.addSession(sess, h.opts.maxSessions()); err != nil {
 		sess.close()
 		writeError(w, http.StatusServiceUnavailable, nil, NewInternalError("server is shutting down"))

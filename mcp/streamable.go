@@ -158,6 +158,7 @@ func (h *streamableHandler) initialize(w http.ResponseWriter, r *http.Request, m
 		return
 	}
 	sess := h.s.newSession(newSessionID(), h.opts.owner(r), false, h.opts.idleTimeout())
+	sess.cred = h.opts.credential(r)
 	resp := h.s.handleRequest(context.WithoutCancel(r.Context()), sess, m, nil)
 	if !sess.initialized() {
 		sess.close() // a failed initialize leaves no session behind
