@@ -100,6 +100,18 @@ type Config struct {
 	// It runs on the request goroutine after the change is stored; keep it
 	// quick.
 	OnGrantIdentityChanged func(old, new Identity)
+	// OnGrantRevoked is called once a grant's revocation is stored, with
+	// the identity the grant carried (ClientID and GrantID set), from every
+	// path that revokes one: RFC 7009 revocation of its refresh token, an
+	// authorization code replayed or redeemed wrongly, a refresh token
+	// reused past the grace period, an upstream session found ended at
+	// refresh, and RevokeGrant. Its access tokens are refused from then on,
+	// but what a client opened with them earlier (MCP sessions and their
+	// open streams) lives on until this hook ends it: pass id.GrantID to
+	// mcp.Server.CloseSessionsByCredential. It runs on the revoking
+	// goroutine outside our locks, before the upstream session is ended;
+	// keep it quick.
+	OnGrantRevoked func(id Identity)
 	// Now is the clock, for tests. Default time.Now.
 	Now func() time.Time
 }
@@ -271,6 +283,19 @@ func (s *Server) Handler() http.Handler {
 func SessionOwner(r *http.Request) string {
 	if id := IdentityFromContext(r.Context()); id != nil {
 		return id.Subject
+	}
+	return ""
+}
+
+// GrantCredential names the grant behind an authenticated request, for
+// mcp.HTTPOptions.SessionCredential: an MCP session then remembers the
+// grant it was opened with, so that revoking that grant (Config.OnGrantRevoked)
+// or a change of its identity (Config.OnGrantIdentityChanged) concerns its
+// sessions only, not those the same user opened through other clients. It
+// returns "" for requests that did not pass RequireBearer.
+func GrantCredential(r *http.Request) string {
+	if id := IdentityFromContext(r.Context()); id != nil {
+		return id.GrantID
 	}
 	return ""
 }

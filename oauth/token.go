@@ -403,6 +403,10 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 	// One refresh per grant at a time in this process, so a retried refresh
 	// waits for the first and then takes the grace path instead of calling
 	// the provider with an upstream token the first call already rotated.
+	// A revocation decided under the lock finishes (hook, upstream call)
+	// after it is released: this defer runs after the Unlock below.
+	after := func() {}
+	defer func() { after() }()
 	mu := &s.refreshL[stripe(rr.GrantID)]
 	mu.Lock()
 	defer mu.Unlock()
@@ -420,7 +424,7 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 		subtle.ConstantTimeCompare([]byte(h), []byte(g.PrevRefreshHash)) == 1 && now.Before(g.PrevRefreshUntil)
 	if !current && !grace {
 		s.log.Warn("oauth: refresh token reused; revoking grant", "client_id", client.ClientID, "grant", g.ID)
-		s.RevokeGrant(ctx, g.ID)
+		after, _ = s.revokeGrant(ctx, g.ID)
 		return nil, errInvalidGrant("refresh token was already used; the grant is revoked, authorize again")
 	}
 	if res := form.Get("resource"); res != "" && !sameResource(res, g.Resource) {
@@ -455,7 +459,7 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 	if err != nil {
 		if errors.Is(err, ErrUpstreamRevoked) {
 			s.log.Info("oauth: upstream session ended; revoking grant", "grant", g.ID)
-			s.RevokeGrant(ctx, g.ID)
+			after, _ = s.revokeGrant(ctx, g.ID)
 			return nil, errInvalidGrant("the sign-in session ended upstream; authorize again")
 		}
 		s.log.Warn("oauth: upstream refresh failed", "grant", g.ID, "err", err)
@@ -567,38 +571,58 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 }
 
 // RevokeGrant revokes a grant and everything issued from it: its refresh
-// tokens, access tokens and any unredeemed code stop working at once. The
-// upstream session is ended too, best effort (a failure there is logged,
-// not returned). Revoking an unknown or already revoked grant is not an
-// error.
+// tokens, access tokens and any unredeemed code stop working at once, and
+// Config.OnGrantRevoked is told. The upstream session is ended too, best
+// effort (a failure there is logged, not returned). Revoking an unknown or
+// already revoked grant is not an error, and calls no hook.
 func (s *Server) RevokeGrant(ctx context.Context, grantID string) error {
+	after, err := s.revokeGrant(ctx, grantID)
+	after()
+	return err
+}
+
+// revokeGrant deletes the grant and marks its cached tokens revoked. It
+// returns the rest, for the caller to run once it holds no lock: tell
+// Config.OnGrantRevoked, then end the upstream session (a network call).
+func (s *Server) revokeGrant(ctx context.Context, grantID string) (after func(), err error) {
+	nothing := func() {}
 	var old []byte
-	err := s.cfg.Store.Update(ctx, kindGrant, grantID, func(cur []byte) ([]byte, time.Time, error) {
+	err = s.cfg.Store.Update(ctx, kindGrant, grantID, func(cur []byte) ([]byte, time.Time, error) {
 		old = cur
 		return nil, time.Time{}, nil
 	})
 	s.cache.revokeGrant(grantID)
 	if err != nil {
-		return fmt.Errorf("oauth: revoking grant %s: %w", grantID, err)
+		return nothing, fmt.Errorf("oauth: revoking grant %s: %w", grantID, err)
 	}
 	if old == nil {
-		return nil
+		return nothing, nil
 	}
 	var g grant
 	if err := json.Unmarshal(old, &g); err != nil {
-		return nil
+		// Gone all the same: whatever its tokens opened must end.
+		g = grant{ID: grantID}
 	}
 	s.log.Info("oauth: grant revoked", "grant", grantID, "client_id", g.ClientID, "sub", g.Identity.Subject)
-	sess, err := s.openUpstream(&g)
-	if err != nil {
-		return nil
-	}
-	// Detached from the request: a client hanging up must not cut the
-	// upstream revocation short.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProviderTimeout)
-	defer cancel()
-	if err := s.cfg.Provider.Revoke(rctx, sess); err != nil {
-		s.log.Warn("oauth: upstream revoke failed", "grant", grantID, "err", err)
-	}
-	return nil
+	return func() {
+		if s.cfg.OnGrantRevoked != nil {
+			id := g.Identity
+			id.ClientID, id.GrantID = g.ClientID, grantID
+			s.cfg.OnGrantRevoked(id)
+		}
+		if g.Upstream == nil {
+			return
+		}
+		sess, err := s.openUpstream(&g)
+		if err != nil {
+			return
+		}
+		// Detached from the request: a client hanging up must not cut the
+		// upstream revocation short.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProviderTimeout)
+		defer cancel()
+		if err := s.cfg.Provider.Revoke(rctx, sess); err != nil {
+			s.log.Warn("oauth: upstream revoke failed", "grant", grantID, "err", err)
+		}
+	}, nil
 }
