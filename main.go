@@ -280,8 +280,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		ServiceName:                     "Remote MCP with AuthKit",
 		OnGrantIdentityChanged: func(old, new oauth.Identity) {
 			// Permissions decide which tools a user sees (tools/list is
-			// computed per identity), so tell that user's live sessions.
-			mcpServer.NotifyToolListChanged(new.Subject)
+			// computed per identity), so tell the live sessions opened
+			// with this grant. The user's other grants (other clients)
+			// still carry the identity they had until they refresh too,
+			// so their sessions' lists have not changed yet.
+			mcpServer.NotifyToolListChangedByCredential(new.GrantID)
+		},
+		OnGrantRevoked: func(id oauth.Identity) {
+			// The grant's tokens are refused from now on; the sessions
+			// they opened, and their open streams, end with them.
+			mcpServer.CloseSessionsByCredential(id.GrantID)
 		},
 	})
 	if err != nil {
@@ -290,6 +298,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 
 	httpOpts := mcp.HTTPOptions{
 		SessionOwner:       oauth.SessionOwner,
+		SessionCredential:  oauth.GrantCredential,
 		AllowedOrigins:     append([]string{originOf(cfg.baseURL)}, cfg.allowedOrigins...),
 		SessionIdleTimeout: cfg.idleTimeout,
 	}
