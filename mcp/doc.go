@@ -41,5 +41,9 @@
 // a caller wraps with its own middleware, putting whatever identity it likes
 // into the request's context. The transport asks HTTPOptions.SessionOwner for
 // an opaque owner string and refuses a session to any request whose owner
-// differs from the one that created it.
+// differs from the one that created it. It also records
+// HTTPOptions.SessionCredential, the credential the session was opened
+// with, so that the caller can close or notify the sessions of one revoked
+// or changed credential (Server.CloseSessionsByCredential,
+// Server.NotifyToolListChangedByCredential).
 package mcp
