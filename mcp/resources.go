@@ -235,29 +235,14 @@ type ReadResourceResult struct {
 	Contents []ResourceContents `json:"contents"`
 }
 
-// MarshalJSON writes each content as the schema's TextResourceContents or
-// BlobResourceContents: one with a Blob is binary, any other is text, and
-// text is written even when empty, since the schema requires the field (an
-// empty file is still a text resource).
+// MarshalJSON writes contents as an array even when there are none, as
+// the schema requires; each element encodes itself (ResourceContents).
 func (r ReadResourceResult) MarshalJSON() ([]byte, error) {
-	type wireContents struct {
-		URI      string          `json:"uri"`
-		MimeType string          `json:"mimeType,omitempty"`
-		Text     *string         `json:"text,omitempty"`
-		Blob     string          `json:"blob,omitempty"`
-		Meta     json.RawMessage `json:"_meta,omitempty"`
+	type plain ReadResourceResult // without this method
+	if r.Contents == nil {
+		r.Contents = []ResourceContents{}
 	}
-	out := struct {
-		Contents []wireContents `json:"contents"`
-	}{Contents: make([]wireContents, len(r.Contents))}
-	for i, c := range r.Contents {
-		w := wireContents{URI: c.URI, MimeType: c.MimeType, Blob: c.Blob, Meta: c.Meta}
-		if c.Blob == "" {
-			w.Text = &r.Contents[i].Text
-		}
-		out.Contents[i] = w
-	}
-	return json.Marshal(out)
+	return json.Marshal(plain(r))
 }
 
 func (t *resourceTable) list(params json.RawMessage, pageSize int) (any, error) {
