@@ -202,6 +202,25 @@ func TestCloseSSEStreamRefused(t *testing.T) {
 			}
 		})
 	}
+	// The HTTP+SSE transport has one stream per session, which is not the
+	// request's to close.
+	t.Run("HTTP+SSE", func(t *testing.T) {
+		got := make(chan error, 1)
+		_, ts := newTestServer(t, &pollTools{body: func(ctx context.Context) (*CallToolResult, error) {
+			got <- CloseSSEStream(ctx)
+			return &CallToolResult{Content: []Content{TextContent("legacy")}}, nil
+		}}, HTTPOptions{Polling: true})
+		c := openLegacy(t, ts.URL, "/sse", nil)
+		c.send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"old","version":"1"}}}`, "1")
+		c.post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`, nil).Body.Close()
+		msgs := c.send(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"poll","arguments":{}}}`, "2")
+		if err := <-got; !errors.Is(err, ErrStreamNotClosable) {
+			t.Fatalf("CloseSSEStream = %v, want ErrStreamNotClosable", err)
+		}
+		if !strings.Contains(string(msgs[len(msgs)-1].Result), `"legacy"`) {
+			t.Fatalf("answer %+v", msgs)
+		}
+	})
 	if err := CloseSSEStream(context.Background()); !errors.Is(err, ErrNoSession) {
 		t.Fatalf("outside a handler: %v", err)
 	}
@@ -246,5 +265,27 @@ func TestShutdownEndsDetachedRequest(t *testing.T) {
 	case <-ended:
 	default:
 		t.Fatal("Shutdown returned before the detached request ended")
+	}
+}
+
+// A request cancelled while its connection is closed sends no response
+// (cancellation); the resumed stream just ends.
+func TestCloseSSEStreamThenCancelled(t *testing.T) {
+	c, post, _ := startPoll(t, HTTPOptions{Polling: true}, "2025-11-25", func(ctx context.Context) (*CallToolResult, error) {
+		if err := CloseSSEStream(ctx); err != nil {
+			return nil, err
+		}
+		<-ctx.Done()
+		return &CallToolResult{Content: []Content{TextContent("too late")}}, nil
+	})
+	evs := readEvents(post.Body, nil)
+	get := resume(t, c, evs[len(evs)-1].ID)
+	n := c.do(http.MethodPost, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}}`, nil)
+	n.Body.Close()
+	if n.StatusCode != http.StatusAccepted {
+		t.Fatalf("cancel: %d", n.StatusCode)
+	}
+	if d := dataOf(readEvents(get.Body, nil)); len(d) != 0 {
+		t.Fatalf("resumed stream of a cancelled request carried %v", d)
 	}
 }
