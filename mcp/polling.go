@@ -69,7 +69,21 @@ func (x *postExchange) startAsync() bool {
 // run serves the request in its own goroutine.
 func (x *postExchange) run(base context.Context, m *message) {
 	defer x.h.s.wg.Done()
-	x.finish(x.h.s.handleRequest(base, x.sess, m, x))
+	x.finish(x.serve(base, m))
+}
+
+// serve runs the request, turning a panic that escaped the method layer's
+// own recovery (a result whose encoding panics) into -32603: net/http
+// would have caught it on the handler's goroutine, but on this one it
+// would end the program, and the waiting handler must still be released.
+func (x *postExchange) serve(base context.Context, m *message) (resp []byte) {
+	defer func() {
+		if p := recover(); p != nil {
+			x.h.s.logger.Error("mcp: panic while serving a request", "session", x.sess.id, "panic", p)
+			resp = encodeResponse(m.ID, nil, NewInternalError("internal error while handling %s", m.Method))
+		}
+	}()
+	return x.h.s.handleRequest(base, x.sess, m, x)
 }
 
 // closeConnection ends the POST's response, opening its stream first if

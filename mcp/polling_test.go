@@ -289,3 +289,23 @@ func TestCloseSSEStreamThenCancelled(t *testing.T) {
 		t.Fatalf("resumed stream of a cancelled request carried %v", d)
 	}
 }
+
+type panicMarshaler struct{}
+
+func (panicMarshaler) MarshalJSON() ([]byte, error) { panic("broken encoder") }
+
+// A request that runs apart from its handler and panics past the method
+// layer's recovery (while its result is encoded) is answered -32603, and
+// the server lives on.
+func TestPollingRequestPanicIsAnswered(t *testing.T) {
+	c, post, _ := startPoll(t, HTTPOptions{Polling: true}, "2025-11-25", func(ctx context.Context) (*CallToolResult, error) {
+		return &CallToolResult{Content: []Content{}, StructuredContent: panicMarshaler{}}, nil
+	})
+	msgs := decodeAnswer(t, post)
+	if len(msgs) != 1 || msgs[0].Error == nil || msgs[0].Error.Code != CodeInternalError {
+		t.Fatalf("answer %+v, want -32603", msgs)
+	}
+	if _, msgs := c.call("ping", nil); len(msgs) != 1 || msgs[0].Error != nil {
+		t.Fatalf("ping after the panic: %+v", msgs)
+	}
+}

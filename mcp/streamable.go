@@ -153,7 +153,8 @@ func (h *streamableHandler) post(w http.ResponseWriter, r *http.Request) {
 	}
 	// On a session that may poll (polling.go) the request runs in its own
 	// goroutine, so that CloseSSEStream can end this response while the
-	// handler goes on; this goroutine owns w and returns when released.
+	// request goes on. Until released (by the response written, or by
+	// CloseSSEStream) this handler waits; after that nothing touches w.
 	go x.run(base, m)
 	x.release.Wait()
 }
