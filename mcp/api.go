@@ -149,6 +149,14 @@ type HTTPOptions struct {
 	// KeepAlive is the interval of SSE comment lines that keep idle streams
 	// open through proxies; 0 means 15 s.
 	KeepAlive time.Duration
+	// Polling lets a request handler on a session that negotiated
+	// 2025-11-25 close its request's SSE connection mid-request with
+	// CloseSSEStream; the client resumes the stream with GET and
+	// Last-Event-ID (transports, "Resumability and Redelivery"). It costs
+	// a goroutine hand-off per POSTed request on such sessions, so it is
+	// off unless a handler needs it; without it CloseSSEStream returns
+	// ErrStreamNotClosable.
+	Polling bool
 	// SessionIdleTimeout ends a session that has seen no request and has no
 	// open stream for this long; 0 means 30 minutes.
 	SessionIdleTimeout time.Duration

@@ -69,9 +69,18 @@ var benchCallBytes = []byte(benchCall)
 // BenchmarkStreamableToolsCall is one tools/call round trip through the
 // Streamable HTTP handler: body read, decode, session lookup, dispatch,
 // encode, write. Target: at most 30 allocs and 8 KiB per op.
-func BenchmarkStreamableToolsCall(b *testing.B) {
+func BenchmarkStreamableToolsCall(b *testing.B) { benchStreamable(b, HTTPOptions{}) }
+
+// BenchmarkStreamableToolsCallPolling is the same with HTTPOptions.Polling,
+// which runs each request apart from its HTTP handler: the price of
+// letting handlers close their connection (CloseSSEStream).
+func BenchmarkStreamableToolsCallPolling(b *testing.B) {
+	benchStreamable(b, HTTPOptions{Polling: true})
+}
+
+func benchStreamable(b *testing.B, opts HTTPOptions) {
 	s := NewServer(ServerOptions{Tools: &benchTools{result: CallToolResult{Content: []Content{TextContent("ok")}}}, Logger: quietLogger()})
-	h := s.StreamableHTTPHandler(HTTPOptions{})
+	h := s.StreamableHTTPHandler(opts)
 	init := httptest.NewRequest(http.MethodPost, "/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"b","version":"1"}}}`))
 	init.Header.Set("Accept", "application/json, text/event-stream")
 	rec := httptest.NewRecorder()

@@ -169,7 +169,7 @@ func (s *Server) SetCompletion(fn CompleteFunc) {
 	if fn == nil {
 		panic("mcp: SetCompletion needs a CompleteFunc")
 	}
-	f := featuresOf(s)
+	f := s.features
 	f.mu.Lock()
 	first := f.completion == nil
 	f.completion = fn

@@ -27,6 +27,10 @@
 //     replays only what that stream had not delivered, from a bounded log. For
 //     2025-11-25 sessions each new stream starts with a priming event (an id,
 //     a retry field, empty data).
+//   - With HTTPOptions.Polling, a handler on a 2025-11-25 session may close
+//     its request's connection mid-request (CloseSSEStream, polling.go); the
+//     client resumes with GET and Last-Event-ID and gets the rest, result
+//     included, there. Such requests run apart from their HTTP handler.
 //   - Messages not related to a request (tools/list_changed) go to the
 //     session's standalone GET stream; while none is open they wait, within
 //     the same bounds, for the next GET.

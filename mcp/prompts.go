@@ -209,7 +209,7 @@ func (t *promptTable) get(ctx context.Context, params json.RawMessage) (any, err
 // prompts/list and prompts/get join the method table and the prompts
 // capability is declared (prompts, "Capabilities").
 func promptTableOf(s *Server) *promptTable {
-	f := featuresOf(s)
+	f := s.features
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.prompts != nil {

@@ -235,29 +235,14 @@ type ReadResourceResult struct {
 	Contents []ResourceContents `json:"contents"`
 }
 
-// MarshalJSON writes each content as the schema's TextResourceContents or
-// BlobResourceContents: one with a Blob is binary, any other is text, and
-// text is written even when empty, since the schema requires the field (an
-// empty file is still a text resource).
+// MarshalJSON writes contents as an array even when there are none, as
+// the schema requires; each element encodes itself (ResourceContents).
 func (r ReadResourceResult) MarshalJSON() ([]byte, error) {
-	type wireContents struct {
-		URI      string          `json:"uri"`
-		MimeType string          `json:"mimeType,omitempty"`
-		Text     *string         `json:"text,omitempty"`
-		Blob     string          `json:"blob,omitempty"`
-		Meta     json.RawMessage `json:"_meta,omitempty"`
+	type plain ReadResourceResult // without this method
+	if r.Contents == nil {
+		r.Contents = []ResourceContents{}
 	}
-	out := struct {
-		Contents []wireContents `json:"contents"`
-	}{Contents: make([]wireContents, len(r.Contents))}
-	for i, c := range r.Contents {
-		w := wireContents{URI: c.URI, MimeType: c.MimeType, Blob: c.Blob, Meta: c.Meta}
-		if c.Blob == "" {
-			w.Text = &r.Contents[i].Text
-		}
-		out.Contents[i] = w
-	}
-	return json.Marshal(out)
+	return json.Marshal(plain(r))
 }
 
 func (t *resourceTable) list(params json.RawMessage, pageSize int) (any, error) {
@@ -548,29 +533,16 @@ func (u *uriTemplate) match(uri string) (map[string]string, bool) {
 	return vars, true
 }
 
-// serverFeatures is what resources, prompts and completion add to a Server:
-// their tables, created on first registration, when their methods are
-// added to the method table and their capabilities declared (so a server
-// declares only what it serves).
+// serverFeatures is what resources, prompts and completion add to a Server
+// (its features field): their tables, created on first registration, when
+// their methods are added to the method table and their capabilities
+// declared (so a server declares only what it serves). They live and die
+// with their Server.
 type serverFeatures struct {
 	mu         sync.Mutex
 	resources  *resourceTable
 	prompts    *promptTable
 	completion CompleteFunc
-}
-
-// featuresByServer finds a Server's features. Server itself lives with the
-// transports; keeping these tables beside it, keyed by the Server, lets the
-// features be added without touching the core. A Server normally lives as
-// long as the program, so entries are never removed.
-var featuresByServer sync.Map // *Server -> *serverFeatures
-
-func featuresOf(s *Server) *serverFeatures {
-	if f, ok := featuresByServer.Load(s); ok {
-		return f.(*serverFeatures)
-	}
-	f, _ := featuresByServer.LoadOrStore(s, &serverFeatures{})
-	return f.(*serverFeatures)
 }
 
 // notifyListChanged sends a list_changed notification (resources and
@@ -588,7 +560,7 @@ func notifyListChanged(s *Server, method string) {
 // capability is declared with both of its features, subscribe and
 // listChanged (resources, "Capabilities").
 func resourceTableOf(s *Server) *resourceTable {
-	f := featuresOf(s)
+	f := s.features
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.resources != nil {
@@ -659,7 +631,7 @@ func (s *Server) RemoveResource(uri string) {
 // resources/subscribe, and only those, that it changed
 // (notifications/resources/updated); they may then read it again.
 func (s *Server) NotifyResourceUpdated(uri string) {
-	f := featuresOf(s)
+	f := s.features
 	f.mu.Lock()
 	t := f.resources
 	f.mu.Unlock()

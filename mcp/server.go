@@ -39,6 +39,10 @@ type Server struct {
 	closed   bool
 
 	wg sync.WaitGroup // stream handlers and legacy message goroutines
+
+	// features holds the resources, prompts and completion tables
+	// (resources.go), which exist only once something is registered.
+	features *serverFeatures
 }
 
 // NewServer returns a Server that serves opts.Tools (when non-nil) and the
@@ -57,6 +61,7 @@ func NewServer(opts ServerOptions) *Server {
 		handlers: make(map[string]MethodHandler),
 		caps:     make(map[string]any),
 		sessions: make(map[string]*Session),
+		features: &serverFeatures{},
 	}
 }
 

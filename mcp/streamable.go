@@ -146,9 +146,17 @@ func (h *streamableHandler) post(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	x := postExchange{h: h, sess: sess, w: w, r: r}
-	resp := h.s.handleRequest(base, sess, m, &x)
-	x.finish(resp)
+	x := &postExchange{h: h, sess: sess, w: w, r: r}
+	if !x.startAsync() {
+		x.finish(h.s.handleRequest(base, sess, m, x))
+		return
+	}
+	// On a session that may poll (polling.go) the request runs in its own
+	// goroutine, so that CloseSSEStream can end this response while the
+	// request goes on. Until released (by the response written, or by
+	// CloseSSEStream) this handler waits; after that nothing touches w.
+	go x.run(base, m)
+	x.release.Wait()
 }
 
 // initialize starts a session: the response to an initialize request
@@ -243,6 +251,13 @@ type postExchange struct {
 	st   *stream
 	sw   *sseWriter
 	done bool
+
+	// Polling (polling.go): async when the request runs apart from the
+	// HTTP handler, which waits on release; detached once CloseSSEStream
+	// ended the response, after which w is never touched again.
+	async    bool
+	detached bool
+	release  sync.WaitGroup
 }
 
 // send carries a message related to the request. After the response has
@@ -255,16 +270,21 @@ func (x *postExchange) send(msg []byte) error {
 		return x.sess.standalone.send(msg)
 	}
 	if x.st == nil {
-		x.st = x.sess.newStream(true)
-		x.sw = newSSEWriter(x.w, x.r, &x.h.opts, false)
-		x.sess.streamOpened()
-		if err := x.st.attach(x.r, x.sw, 0, false, x.sess.ProtocolVersion() >= "2025-11-25"); err != nil {
-			// The client is gone; the stream still records what follows
-			// for a GET with Last-Event-ID.
-			x.h.s.logger.Debug("mcp: POST stream lost", "session", x.sess.id, "err", err)
-		}
+		x.openStreamLocked()
 	}
 	return x.st.send(msg)
+}
+
+// openStreamLocked turns the response into the request's SSE stream.
+func (x *postExchange) openStreamLocked() {
+	x.st = x.sess.newStream(true)
+	x.sw = newSSEWriter(x.w, x.r, &x.h.opts, false)
+	x.sess.streamOpened()
+	if err := x.st.attach(x.r, x.sw, 0, false, x.sess.ProtocolVersion() >= "2025-11-25"); err != nil {
+		// The client is gone; the stream still records what follows
+		// for a GET with Last-Event-ID.
+		x.h.s.logger.Debug("mcp: POST stream lost", "session", x.sess.id, "err", err)
+	}
 }
 
 // finish writes the response: as JSON when nothing was streamed, else as
@@ -273,8 +293,17 @@ func (x *postExchange) send(msg []byte) error {
 func (x *postExchange) finish(resp []byte) {
 	x.mu.Lock()
 	x.done = true
-	st, sw := x.st, x.sw
+	st, sw, detached := x.st, x.sw, x.detached
 	x.mu.Unlock()
+	if detached {
+		// The handler has returned: the response goes to the stream, for
+		// the connection that resumed it or the next one to.
+		st.finish(resp)
+		return
+	}
+	if x.async {
+		defer x.release.Done()
+	}
 	if st == nil {
 		if resp == nil {
 			h := x.w.Header()

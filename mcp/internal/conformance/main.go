@@ -45,10 +45,10 @@
 //   - completion-complete: completion.values is an array for ref/prompt
 //     test_prompt_with_arguments, argument arg1.
 //   - server-sse-polling: test_reconnection answers on an SSE stream, which
-//     must open with a priming event (an id, empty data, a retry field).
-//     The suite would also accept a stream closed mid-call and resumed with
-//     GET and Last-Event-ID; package mcp cannot close a running request's
-//     stream yet.
+//     must open with a priming event (an id, empty data, a retry field),
+//     then closes the connection mid-call with mcp.CloseSSEStream (the
+//     endpoint has HTTPOptions.Polling); the suite reconnects with GET and
+//     Last-Event-ID and must get the result there.
 //   - server-sse-multiple-streams: three concurrent POSTs on one session,
 //     each answered.
 //   - dns-rebinding-protection: a request whose Host and Origin name
@@ -93,7 +93,7 @@ func main() {
 	defer stopWatch()
 
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", srv.StreamableHTTPHandler(mcp.HTTPOptions{}))
+	mux.Handle("/mcp", srv.StreamableHTTPHandler(mcp.HTTPOptions{Polling: true}))
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
@@ -278,6 +278,12 @@ func toolWithProgress(ctx context.Context, _ json.RawMessage) (*mcp.CallToolResu
 // the suite checks the stream's priming event and retry field.
 func toolReconnection(ctx context.Context, _ json.RawMessage) (*mcp.CallToolResult, error) {
 	if err := mcp.Log(ctx, mcp.LevelNotice, "conformance", "test_reconnection: stream open"); err != nil {
+		return nil, err
+	}
+	// Close the connection, not the stream: the result below reaches the
+	// client on its GET with Last-Event-ID. A session that cannot resume
+	// (before 2025-11-25) simply gets the result on the open stream.
+	if err := mcp.CloseSSEStream(ctx); err != nil && !errors.Is(err, mcp.ErrStreamNotClosable) {
 		return nil, err
 	}
 	if err := sleep(ctx, 100*time.Millisecond); err != nil {
