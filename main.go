@@ -201,8 +201,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 			return err
 		}
-		fstore, err := oauth.OpenFileStore(filepath.Join(cfg.dataDir, "oauth.log"))
+		fstore, err := oauth.OpenFileStore(filepath.Join(cfg.dataDir, "oauth.log"), oauth.WithFileStoreLogger(logger))
+		if errors.Is(err, oauth.ErrStoreInUse) {
+			return fmt.Errorf("%s is in use by another running instance; stop it or choose another -data-dir", cfg.dataDir)
+		}
 		if err != nil {
+			// A corrupt store is never replaced by an empty one: that would
+			// silently revoke every grant. The message says what to do.
 			return err
 		}
 		store = fstore

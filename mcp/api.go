@@ -92,9 +92,11 @@ type CallToolResult struct {
 type ToolSet interface {
 	// ListTools returns the tools the caller may see, in a stable order.
 	ListTools(ctx context.Context) []Tool
-	// CallTool runs a tool. It returns an error wrapping ErrUnknownTool for a
-	// tool the caller cannot see, which becomes JSON-RPC -32602; every other
-	// failure should be a result with IsError set.
+	// CallTool runs a tool. For a name the caller cannot call it returns
+	// either an error wrapping ErrUnknownTool (answered as JSON-RPC -32602
+	// "unknown tool") or a *JSONRPCError of its own, so that a refusal can
+	// say why (which permission is missing). Every other failure should be
+	// a result with IsError set, which the model can see and act on.
 	CallTool(ctx context.Context, name string, arguments json.RawMessage) (*CallToolResult, error)
 }
 
@@ -143,6 +145,10 @@ type HTTPOptions struct {
 	// http.ResponseController), so a client that stops reading is dropped
 	// while healthy streams may stay open for hours; 0 means 10 s.
 	WriteTimeout time.Duration
+	// MaxSessionsPerOwner bounds the live sessions of one owner; a new
+	// session beyond it ends that owner's least recently active one (its
+	// client gets 404 and starts afresh). 0 means 100.
+	MaxSessionsPerOwner int
 }
 
 // ResourceContents is the content of one resource (schema:

@@ -23,6 +23,7 @@ const (
 	defaultKeepAlive    = 15 * time.Second
 	defaultIdleTimeout  = 30 * time.Minute
 	defaultWriteTimeout = 10 * time.Second
+	defaultMaxSessions  = 100
 )
 
 func (o *HTTPOptions) maxBody() int64 {
@@ -30,6 +31,13 @@ func (o *HTTPOptions) maxBody() int64 {
 		return o.MaxBodyBytes
 	}
 	return defaultMaxBody
+}
+
+func (o *HTTPOptions) maxSessions() int {
+	if o.MaxSessionsPerOwner > 0 {
+		return o.MaxSessionsPerOwner
+	}
+	return defaultMaxSessions
 }
 
 func (o *HTTPOptions) keepAlive() time.Duration {
@@ -75,9 +83,11 @@ func contextAfterFunc(r *http.Request, f func()) func() bool {
 func newSessionID() string { return rand.Text() }
 
 // originAllowed implements the DNS rebinding defence: a request that
-// carries an Origin must come from an allowed origin, a loopback origin, or
-// the origin of the request's own Host. A request without Origin (not from
-// a browser) passes; authentication guards it.
+// carries an Origin must come from an allowed origin or a loopback origin.
+// The request's own Host is deliberately not trusted: a rebinding page is
+// served from the attacker's name, so its Origin always equals the Host it
+// sends. A request without Origin (not from a browser) passes;
+// authentication guards it.
 func originAllowed(r *http.Request, allowed []string) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -96,10 +106,8 @@ func originAllowed(r *http.Request, allowed []string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return true
-	}
-	return strings.EqualFold(u.Host, r.Host)
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // accepts reports whether the Accept header admits the media type mt

@@ -80,9 +80,9 @@ func NewInternalError(format string, args ...any) *JSONRPCError {
 // message is one decoded JSON-RPC message: a request (Method and ID), a
 // notification (Method, no ID) or a response (ID and Result or Error).
 type message struct {
-	JSONRPC string          `json:"jsonrpc"`
+	JSONRPC jsonrpcVersion  `json:"jsonrpc"`
 	ID      json.RawMessage `json:"id,omitempty"`
-	Method  string          `json:"method,omitempty"`
+	Method  methodName      `json:"method,omitempty"`
 	Params  json.RawMessage `json:"params,omitempty"`
 	Result  json.RawMessage `json:"result,omitempty"`
 	Error   *JSONRPCError   `json:"error,omitempty"`
@@ -91,6 +91,49 @@ type message struct {
 func (m *message) isRequest() bool      { return m.Method != "" && m.ID != nil }
 func (m *message) isNotification() bool { return m.Method != "" && m.ID == nil }
 func (m *message) isResponse() bool     { return m.Method == "" }
+
+// jsonrpcVersion records whether the "jsonrpc" member is exactly "2.0"
+// (section 4) without allocating a string for it.
+type jsonrpcVersion bool
+
+// An error from UnmarshalJSON would abort decoding before the id is read,
+// so a wrong value is recorded here and reported by validate.
+func (v *jsonrpcVersion) UnmarshalJSON(b []byte) error {
+	*v = string(b) == `"2.0"`
+	return nil
+}
+
+// methodName is a method name. The names this package and its callers use
+// most are matched against constants, so that decoding them allocates
+// nothing; other names are unquoted as usual.
+type methodName string
+
+var knownMethods = []string{"tools/call", "tools/list", "ping", "initialize", "notifications/initialized",
+	"notifications/cancelled", "notifications/progress", "logging/setLevel", "resources/list",
+	"resources/read", "resources/templates/list", "resources/subscribe", "resources/unsubscribe",
+	"prompts/list", "prompts/get", "completion/complete"}
+
+func (m *methodName) UnmarshalJSON(b []byte) error {
+	if len(b) > 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		inner := b[1 : len(b)-1]
+		for _, k := range knownMethods {
+			if string(inner) == k {
+				*m = methodName(k)
+				return nil
+			}
+		}
+	}
+	var str string
+	if len(b) == 0 || b[0] != '"' || json.Unmarshal(b, &str) != nil {
+		*m = badMethod // reported by validate, after the id has been read
+		return nil
+	}
+	*m = methodName(str)
+	return nil
+}
+
+// badMethod marks a "method" member that is not a string.
+const badMethod methodName = "\x00"
 
 // nullID is the id of an error response to a message whose id could not be
 // read (section 5: "If there was an error in detecting the id ... it MUST be
@@ -116,7 +159,11 @@ func decodeMessage(data []byte) (*message, *JSONRPCError) {
 		}
 		return nil, NewParseError("parse error: %v", err)
 	}
-	return m, m.validate()
+	err := m.validate()
+	if err != nil && m.ID != nil && !validID(m.ID) {
+		m.ID = nil // never echo an id MCP does not allow
+	}
+	return m, err
 }
 
 // validID reports whether id is a string or a number, the two forms MCP
@@ -131,13 +178,16 @@ func validID(id json.RawMessage) bool {
 }
 
 func (m *message) validate() *JSONRPCError {
-	if m.JSONRPC != "2.0" {
+	if !m.JSONRPC {
 		return NewInvalidRequest(`invalid request: field "jsonrpc" must be "2.0"`)
 	}
 	if m.ID != nil && !validID(m.ID) {
 		id := m.ID
 		m.ID = nil
 		return NewInvalidRequest("invalid request: field \"id\" must be a string or a number, got %s", truncate(id, 32))
+	}
+	if m.Method == badMethod {
+		return NewInvalidRequest(`invalid request: field "method" must be a string`)
 	}
 	if m.Method != "" {
 		if m.Result != nil || m.Error != nil {
@@ -179,6 +229,9 @@ type decodedBody struct {
 	errs  []*JSONRPCError
 }
 
+// A single message is returned on its own, not in decodedBody, sparing two
+// slices per request on the hot path.
+
 // decodeBody decodes one HTTP body. A body that is not JSON at all is a
 // parse error for the whole body; inside a batch each element is validated
 // on its own, as section 6 shows.
@@ -186,7 +239,7 @@ func decodeBody(data []byte) (decodedBody, *message, *JSONRPCError) {
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '[' {
 		m, err := decodeMessage(data)
-		return decodedBody{msgs: []*message{m}, errs: []*JSONRPCError{err}}, m, err
+		return decodedBody{}, m, err
 	}
 	var elems []json.RawMessage
 	if err := json.Unmarshal(data, &elems); err != nil {

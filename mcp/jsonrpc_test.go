@@ -110,10 +110,16 @@ func TestDecodeBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, _, err := decodeBody([]byte(tt.in))
+			d, single, err := decodeBody([]byte(tt.in))
 			if tt.wantCode != 0 {
 				if err == nil || err.Code != tt.wantCode {
 					t.Fatalf("err = %v, want code %d", err, tt.wantCode)
+				}
+				return
+			}
+			if !tt.batch {
+				if single == nil || err != nil || d.batch {
+					t.Fatalf("single: %v %v", single, err)
 				}
 				return
 			}

@@ -6,6 +6,7 @@ package mcp
 // methods other files add with HandleMethod.
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -105,6 +106,17 @@ func (s *Server) NotifyToolListChanged(owner string) {
 	}
 }
 
+// CloseSessions ends every session of owner, on either transport; their
+// clients get 404 (or a closed stream) and must start again. Call it when
+// the owner's access is revoked.
+func (s *Server) CloseSessions(owner string) {
+	for _, sess := range s.Sessions() {
+		if sess.owner == owner {
+			sess.close()
+		}
+	}
+}
+
 // Shutdown ends every session: in-flight handlers see their context
 // cancelled, open streams are closed so their HTTP handlers return. It waits
 // for those handlers until ctx ends. Call it before http.Server.Shutdown,
@@ -132,13 +144,33 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 var errServerClosed = errors.New("mcp: server is shutting down")
 
-func (s *Server) addSession(sess *Session) error {
+// addSession registers a new session. When its owner already has limit
+// sessions, the least recently active one ends: clients often drop sessions
+// without DELETE, and one principal must not be able to fill the server.
+func (s *Server) addSession(sess *Session, limit int) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return errServerClosed
 	}
+	var (
+		n      int
+		oldest *Session
+	)
+	for _, other := range s.sessions {
+		if other.owner == sess.owner {
+			n++
+			if oldest == nil || other.lastActive.Load() < oldest.lastActive.Load() {
+				oldest = other
+			}
+		}
+	}
 	s.sessions[sess.id] = sess
+	s.mu.Unlock()
+	if n >= limit && oldest != nil {
+		s.logger.Info("mcp: session limit reached, ending the least recently active session", "session", oldest.id)
+		oldest.close()
+	}
 	return nil
 }
 
@@ -228,7 +260,7 @@ func (s *Server) handleRequest(base context.Context, sess *Session, m *message, 
 	defer sess.endRequest(rs)
 	ctx = context.WithValue(ctx, requestKey{}, rs)
 
-	result, rpcErr := s.call(ctx, m.Method, m.Params)
+	result, rpcErr := s.call(ctx, string(m.Method), m.Params)
 
 	rs.mu.Lock()
 	cancelled := rs.cancelled
@@ -239,10 +271,12 @@ func (s *Server) handleRequest(base context.Context, sess *Session, m *message, 
 	return encodeResponse(m.ID, result, rpcErr)
 }
 
+var metaKey = []byte(`"_meta"`)
+
 // hasMeta is a cheap pre-check that spares a second decode of
 // params for the common request without _meta.
 func hasMeta(params json.RawMessage) bool {
-	return strings.Contains(string(params), `"_meta"`)
+	return bytes.Contains(params, metaKey)
 }
 
 // call dispatches one request method, turning a handler panic into -32603.
@@ -306,7 +340,7 @@ func (s *Server) handleNotification(base context.Context, sess *Session, m *mess
 		}
 	default:
 		s.mu.RLock()
-		h := s.handlers[m.Method]
+		h := s.handlers[string(m.Method)]
 		s.mu.RUnlock()
 		if h == nil {
 			return // unknown notifications are ignored
@@ -447,7 +481,9 @@ func invalidParamsFrom(err error) *JSONRPCError {
 }
 
 // DecodeParams decodes params into v, answering -32602 that names the field
-// on a type mismatch. Absent params decode as an empty object.
+// on a type mismatch. Absent params decode as an empty object. Compare the
+// result with nil before storing it in an error variable: a nil
+// *JSONRPCError inside an error is not a nil error.
 func DecodeParams(params json.RawMessage, v any) *JSONRPCError {
 	if len(params) == 0 {
 		return nil
@@ -469,7 +505,8 @@ func EncodeCursor(list string, offset int) string {
 
 // DecodeCursor returns the offset a cursor of list points at, or -32602 for
 // a cursor this server did not issue for that list. The empty cursor is the
-// first page.
+// first page. As with DecodeParams, test the error for nil before storing
+// it in an error variable.
 func DecodeCursor(list, cursor string, total int) (int, *JSONRPCError) {
 	if cursor == "" {
 		return 0, nil
@@ -518,36 +555,36 @@ func (s *Server) listTools(ctx context.Context, params json.RawMessage) (any, er
 
 func (s *Server) callTool(ctx context.Context, params json.RawMessage) (any, error) {
 	var p struct {
-		Name      *string         `json:"name"`
+		Name      string          `json:"name"`
 		Arguments json.RawMessage `json:"arguments"`
 	}
 	if err := DecodeParams(params, &p); err != nil {
 		return nil, err
 	}
-	if p.Name == nil || *p.Name == "" {
+	if p.Name == "" {
 		return nil, NewInvalidParams("invalid params: params.name is required")
 	}
 	if len(p.Arguments) > 0 && p.Arguments[0] != '{' && string(p.Arguments) != "null" {
 		return nil, NewInvalidParams("invalid params: params.arguments must be an object")
 	}
-	res, err := s.opts.Tools.CallTool(ctx, *p.Name, p.Arguments)
+	res, err := s.opts.Tools.CallTool(ctx, p.Name, p.Arguments)
 	if err != nil {
 		if errors.Is(err, ErrUnknownTool) {
-			return nil, NewInvalidParams("invalid params: unknown tool: %s", *p.Name)
+			return nil, NewInvalidParams("invalid params: unknown tool: %s", p.Name)
 		}
 		var je *JSONRPCError
 		if errors.As(err, &je) {
 			return nil, je
 		}
 		if ctx.Err() != nil {
-			return nil, NewInternalError("tool %s was cancelled", *p.Name)
+			return nil, NewInternalError("tool %s was cancelled", p.Name)
 		}
 		// The ToolSet contract reports failures as results; an error that
 		// escapes it is still the tool's failure, so show it to the model.
 		return &CallToolResult{Content: []Content{TextContent(err.Error())}, IsError: true}, nil
 	}
 	if res == nil {
-		return nil, fmt.Errorf("tool %s returned no result", *p.Name)
+		return nil, fmt.Errorf("tool %s returned no result", p.Name)
 	}
 	if res.Content == nil {
 		res.Content = []Content{} // the schema requires the array

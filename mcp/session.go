@@ -219,8 +219,10 @@ func (s *Session) checkIdle() {
 	s.close()
 }
 
-// close ends the session: handlers are cancelled, waiting requests fail,
-// open streams end.
+// Close ends the session as DELETE would: handlers are cancelled, waiting
+// requests fail, open streams end, and later requests naming it get 404.
+func (s *Session) Close() { s.close() }
+
 func (s *Session) close() {
 	s.mu.Lock()
 	if s.closed {

@@ -10,6 +10,7 @@ package mcp
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -53,7 +54,7 @@ func (h *sseHandler) open(w http.ResponseWriter, r *http.Request) {
 	}
 	defer h.s.wg.Done()
 	sess := h.s.newSession(newSessionID(), h.opts.owner(r), true, h.opts.idleTimeout())
-	if err := h.s.addSession(sess); err != nil {
+	if err := h.s.addSession(sess, h.opts.maxSessions()); err != nil {
 		sess.close()
 		writeError(w, http.StatusServiceUnavailable, nil, NewInternalError("server is shutting down"))
 		return
@@ -62,14 +63,13 @@ func (h *sseHandler) open(w http.ResponseWriter, r *http.Request) {
 	sw := newSSEWriter(w, r, &h.opts, true)
 	sess.streamOpened()
 	defer sess.streamClosed()
-	if err := sw.start(r); err != nil {
+	// Attach before announcing the endpoint: a client may POST the moment
+	// it reads the endpoint, and the answer needs the stream in place.
+	if err := sess.standalone.attach(r, sw, 0, false, false); err != nil {
 		return
 	}
 	endpoint := strings.TrimSuffix(r.URL.Path, "/") + "/message?sessionId=" + sess.id
 	if err := sw.event("endpoint", "", []byte(endpoint), 0); err != nil {
-		return
-	}
-	if err := sess.standalone.attach(r, sw, 0, false, false); err != nil {
 		return
 	}
 	select {
@@ -84,7 +84,7 @@ func (h *sseHandler) open(w http.ResponseWriter, r *http.Request) {
 // message takes one POSTed message: 202 at once, the response later on the
 // stream.
 func (h *sseHandler) message(w http.ResponseWriter, r *http.Request) {
-	sid := r.URL.Query().Get("sessionId")
+	sid := queryValue(r.URL.RawQuery, "sessionId")
 	if sid == "" {
 		writeError(w, http.StatusBadRequest, nil, NewInvalidRequest("bad request: missing sessionId query parameter"))
 		return
@@ -141,4 +141,24 @@ func (h *sseHandler) message(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
+}
+
+// queryValue returns the first value of key in a raw query, without
+// building the url.Values map that r.URL.Query would.
+func queryValue(rawQuery, key string) string {
+	for rawQuery != "" {
+		var pair string
+		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		if k != key {
+			continue
+		}
+		if strings.ContainsAny(v, "%+") {
+			if u, err := url.QueryUnescape(v); err == nil {
+				return u
+			}
+		}
+		return v
+	}
+	return ""
 }

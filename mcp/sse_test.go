@@ -287,3 +287,33 @@ func TestSSEKeepAlive(t *testing.T) {
 		buf = append(buf, tmp[:n]...)
 	}
 }
+
+func TestCloseSessionsOfOwner(t *testing.T) {
+	owner := func(r *http.Request) string { return r.Header.Get("X-User") }
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{SessionOwner: owner})
+	legacy := openLegacy(t, ts.URL, "/sse", http.Header{"X-User": {"alice"}})
+	c := newHTTPClient(t, ts.URL+"/mcp")
+	c.header.Set("X-User", "alice")
+	c.initialize("2025-11-25")
+	bob := newHTTPClient(t, ts.URL+"/mcp")
+	bob.header.Set("X-User", "bob")
+	bob.initialize("2025-11-25")
+	s.CloseSessions("alice")
+	ended := make(chan struct{})
+	go func() {
+		for range legacy.events {
+		}
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the legacy stream did not end")
+	}
+	resp := c.do(http.MethodPost, `{"jsonrpc":"2.0","id":1,"method":"ping"}`, nil)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("alice after CloseSessions: %d", resp.StatusCode)
+	}
+	bob.result("ping", nil)
+}

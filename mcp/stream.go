@@ -25,8 +25,8 @@ import (
 // finished request streams for a client that comes back for their end.
 const (
 	maxReplayEvents    = 128
-	maxReplayBytes     = 256 << 10
-	maxFinishedStreams = 16
+	maxReplayBytes     = 64 << 10 // the newest event is kept even when larger
+	maxFinishedStreams = 8
 	retryMillis        = 2000 // retry: advice before the server ends a connection
 )
 
@@ -373,10 +373,19 @@ func (st *stream) finish(resp []byte) {
 	st.sess.retire(st)
 }
 
-// retire keeps a finished stream for late resumption, within bounds.
+// retire keeps a finished stream for late resumption, within bounds. A
+// stream whose every event reached the client has nothing to replay and is
+// dropped at once.
 func (s *Session) retire(st *stream) {
+	st.mu.Lock()
+	complete := st.delivered == st.seq
+	st.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if complete {
+		delete(s.streams, st.id)
+		return
+	}
 	s.order = append(s.order, st.id)
 	for len(s.order) > maxFinishedStreams {
 		delete(s.streams, s.order[0])

@@ -113,7 +113,7 @@ func (h *streamableHandler) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, m, rpcErr := decodeBody(body)
-	if rpcErr != nil && (m == nil || m.ID == nil) {
+	if rpcErr != nil && (m == nil || m.ID == nil || !m.isRequest()) {
 		writeError(w, http.StatusBadRequest, nil, rpcErr)
 		return
 	}
@@ -167,7 +167,7 @@ func (h *streamableHandler) initialize(w http.ResponseWriter, r *http.Request, m
 		writeJSON(w, resp)
 		return
 	}
-	if err := h.s.addSession(sess); err != nil {
+	if err := h.s.addSession(sess, h.opts.maxSessions()); err != nil {
 		sess.close()
 		writeError(w, http.StatusServiceUnavailable, m.ID, NewInternalError("server is shutting down"))
 		return

@@ -3,9 +3,11 @@ package mcp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strings"
@@ -695,6 +697,13 @@ func TestGoroutinesFreedAfterDisconnect(t *testing.T) {
 		cancel2()
 		resp.Body.Close()
 		sresp.Body.Close()
+		// The next GET is accepted once the server has seen this one go.
+		waitFor(t, "the stream to be released", func() bool {
+			sess := s.session(c.sid)
+			sess.mu.Lock()
+			defer sess.mu.Unlock()
+			return sess.attached == 0
+		})
 	}
 	tr.CloseIdleConnections()
 	waitFor(t, fmt.Sprintf("goroutines back to %d", baseline), func() bool {
@@ -733,5 +742,110 @@ func TestShutdownEndsStreams(t *testing.T) {
 	r.Body.Close()
 	if r.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("initialize after shutdown: %d", r.StatusCode)
+	}
+}
+
+// A client's JSON-RPC error to a server-to-client request comes back as
+// *JSONRPCError; a request whose context ends is cancelled towards the
+// client.
+func TestServerToClientRequestErrors(t *testing.T) {
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{})
+	s.HandleMethod("test/ask", func(ctx context.Context, params json.RawMessage) (any, error) {
+		_, err := SessionFromContext(ctx).Request(ctx, "sampling/createMessage", map[string]any{"maxTokens": 1})
+		var je *JSONRPCError
+		if errors.As(err, &je) {
+			return map[string]any{"code": je.Code, "message": je.Message}, nil
+		}
+		return nil, NewInvalidParams("want a JSONRPCError, got %v", err)
+	})
+	s.HandleMethod("test/timeout", func(ctx context.Context, params json.RawMessage) (any, error) {
+		ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		_, err := SessionFromContext(ctx).Request(ctx, "roots/list", nil)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return nil, NewInvalidParams("want DeadlineExceeded, got %v", err)
+		}
+		return map[string]string{"ok": "timed out"}, nil
+	})
+	c := newHTTPClient(t, ts.URL+"/mcp")
+	c.initialize("2025-11-25")
+	resp := c.do(http.MethodPost, `{"jsonrpc":"2.0","id":1,"method":"test/ask"}`, nil)
+	defer resp.Body.Close()
+	var final rpcReply
+	readEvents(resp.Body, func(ev clientEvent) bool {
+		var m rpcReply
+		if ev.Data == "" || json.Unmarshal([]byte(ev.Data), &m) != nil {
+			return false
+		}
+		if m.Method == "sampling/createMessage" {
+			r := c.do(http.MethodPost, fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"error":{"code":-1,"message":"User rejected sampling request"}}`, m.ID), nil)
+			r.Body.Close()
+			return false
+		}
+		final = m
+		return true
+	})
+	if final.Error != nil || !strings.Contains(string(final.Result), `"code":-1`) || !strings.Contains(string(final.Result), "User rejected") {
+		t.Fatalf("final %+v %s", final, final.Result)
+	}
+
+	_, msgs := c.call("test/timeout", nil)
+	if len(msgs) != 3 || msgs[0].Method != "roots/list" || msgs[1].Method != "notifications/cancelled" || msgs[2].Result == nil {
+		t.Fatalf("messages %+v", msgs)
+	}
+	var p struct {
+		RequestID json.RawMessage `json:"requestId"`
+	}
+	_ = json.Unmarshal(msgs[1].Params, &p)
+	if string(p.RequestID) != string(msgs[0].ID) {
+		t.Fatalf("cancelled %s, sent %s", p.RequestID, msgs[0].ID)
+	}
+}
+
+func TestSessionsPerOwnerBounded(t *testing.T) {
+	owner := func(r *http.Request) string { return r.Header.Get("X-User") }
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{SessionOwner: owner, MaxSessionsPerOwner: 2})
+	var alice []*httpClient
+	for range 3 {
+		c := newHTTPClient(t, ts.URL+"/mcp")
+		c.header.Set("X-User", "alice")
+		c.initialize("2025-11-25")
+		alice = append(alice, c)
+		time.Sleep(2 * time.Millisecond) // distinct activity times
+	}
+	bob := newHTTPClient(t, ts.URL+"/mcp")
+	bob.header.Set("X-User", "bob")
+	bob.initialize("2025-11-25")
+	if s.session(alice[0].sid) != nil {
+		t.Fatal("the least recently active session should have ended")
+	}
+	for _, c := range append(alice[1:], bob) {
+		c.result("ping", nil)
+	}
+	if n := len(s.Sessions()); n != 3 {
+		t.Fatalf("%d sessions", n)
+	}
+}
+
+// Streams outlive http.Server.WriteTimeout: each write sets its own
+// deadline through http.ResponseController.
+func TestStreamOutlivesServerWriteTimeout(t *testing.T) {
+	s := NewServer(ServerOptions{Tools: newTestTools(), Logger: quietLogger()})
+	ts := httptest.NewUnstartedServer(s.StreamableHTTPHandler(HTTPOptions{KeepAlive: 40 * time.Millisecond}))
+	ts.Config.WriteTimeout = 150 * time.Millisecond
+	ts.Start()
+	defer ts.Close()
+	defer s.Shutdown(context.Background())
+	c := newHTTPClient(t, ts.URL)
+	c.initialize("2025-11-25")
+	resp := c.do(http.MethodGet, "", nil)
+	defer resp.Body.Close()
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		s.NotifyToolListChanged("")
+	}()
+	evs := readEvents(resp.Body, func(ev clientEvent) bool { return strings.Contains(ev.Data, "list_changed") })
+	if len(evs) == 0 || !strings.Contains(evs[len(evs)-1].Data, "list_changed") {
+		t.Fatalf("stream cut before the notification: %+v", evs)
 	}
 }

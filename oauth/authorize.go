@@ -14,6 +14,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -189,7 +190,14 @@ func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 		RedirectURI: redirectURI, ResolvedURI: resolved, State: state,
 		CodeChallenge: challenge, Resource: resource, Scope: scope,
 	}
-	if s.hasConsent(r, client.ClientID) {
+	// MCP 2025-11-25 "Localhost Redirect URI Risks": anyone can name a
+	// metadata document URL as client_id and listen on a loopback port, so
+	// for such a client the consent page always shows, with a warning.
+	loopbackDoc := client.MetadataDocument && isLoopbackRedirect(resolved)
+	// OpenID Connect Core s3.1.2.1 prompt=consent: the client asks that the
+	// user be asked again.
+	forceConsent := slices.Contains(strings.Fields(q.Get("prompt")), "consent")
+	if !loopbackDoc && !forceConsent && s.hasConsent(r, client.ClientID) {
 		s.startUpstream(w, r, &req)
 		return
 	}
@@ -215,9 +223,14 @@ func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 	pageHeaders(w)
 	consentPage.Execute(w, consentData{
 		Service: s.cfg.ServiceName, ClientName: client.displayName(), ClientHost: host,
-		RedirectHost: redirectHost(resolved), Scope: scope, Resource: resource,
+		RedirectHost: redirectHost(resolved), Scope: scope, Resource: resource, LoopbackWarning: loopbackDoc,
 		Action: s.path("/authorize"), Pending: pending, CSRF: mac(s.keys.csrf, pending, nonce),
 	})
+}
+
+func isLoopbackRedirect(uri string) bool {
+	u, err := url.Parse(uri)
+	return err == nil && u.Scheme == "http" && isLoopbackHost(u.Hostname())
 }
 
 // redirectHost is what the consent page shows of a redirect URI: its host,

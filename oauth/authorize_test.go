@@ -200,6 +200,10 @@ func TestConsentRemembered(t *testing.T) {
 	if q.Get("code") == "" {
 		t.Fatal(q)
 	}
+	// prompt=consent asks again.
+	p := authParams(id)
+	p.Set("prompt", "consent")
+	e.consentForm(e.browser, p)
 	// Another client still asks.
 	other := e.publicClient()
 	e.consentForm(e.browser, authParams(other))

@@ -16,14 +16,18 @@ import (
 	"time"
 )
 
-const maxBearerLen = 512
+const (
+	maxBearerLen    = 512
+	recheckInterval = 30 * time.Second
+)
 
 // tokenCache maps the SHA-256 of an access token to what the bearer check
 // needs, so that the common request costs one hash and two map reads under
-// a read lock. The store stays authoritative: a miss loads from it, and
-// revocation in this process updates the cache at once. (With several
-// processes sharing a store, a revocation elsewhere takes effect here when
-// the token expires; keep AccessTokenTTL short in that setup.)
+// a read lock. The store stays authoritative: a miss loads from it,
+// revocation in this process updates the cache at once, and a cached token
+// is checked against the store again every recheckInterval, so that with
+// several processes sharing one store a revocation (or an identity change
+// at refresh) made by another process takes effect here within that time.
 type tokenCache struct {
 	mu        sync.RWMutex
 	tokens    map[[32]byte]*accessEntry
@@ -35,6 +39,8 @@ type accessEntry struct {
 	grant    *grantEntry
 	resource string // without trailing slash
 	expires  int64  // unix nanoseconds
+	grantID  string
+	checked  atomic.Int64 // unix nanoseconds of the last look at the store
 }
 
 // grantEntry is shared by all cached tokens of a grant, so that revoking
@@ -50,18 +56,28 @@ func (c *tokenCache) init() {
 }
 
 // add caches an access token (its hash, never the token itself).
-func (c *tokenCache) add(token string, ar *accessRecord, id *Identity) {
-	c.put(sha256.Sum256([]byte(token)), ar, id, time.Now())
+func (c *tokenCache) add(token string, ar *accessRecord, id *Identity, now time.Time) {
+	c.put(sha256.Sum256([]byte(token)), ar, id, now)
 }
 
 func (c *tokenCache) put(key [32]byte, ar *accessRecord, id *Identity, now time.Time) *accessEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if now.After(c.nextSweep) {
+		// Drop expired tokens, then grants no cached token refers to, so
+		// the cache holds only what live tokens need.
 		n := now.UnixNano()
+		live := make(map[*grantEntry]bool, len(c.grants))
 		for k, e := range c.tokens {
 			if n >= e.expires || e.grant.revoked.Load() {
 				delete(c.tokens, k)
+			} else {
+				live[e.grant] = true
+			}
+		}
+		for id, g := range c.grants {
+			if !live[g] {
+				delete(c.grants, id)
 			}
 		}
 		c.nextSweep = now.Add(time.Minute)
@@ -73,7 +89,8 @@ func (c *tokenCache) put(key [32]byte, ar *accessRecord, id *Identity, now time.
 		g.identity.Store(&idCopy)
 		c.grants[ar.GrantID] = g
 	}
-	e := &accessEntry{grant: g, resource: strings.TrimSuffix(ar.Resource, "/"), expires: ar.ExpiresAt.UnixNano()}
+	e := &accessEntry{grant: g, resource: strings.TrimSuffix(ar.Resource, "/"), expires: ar.ExpiresAt.UnixNano(), grantID: ar.GrantID}
+	e.checked.Store(now.UnixNano())
 	c.tokens[key] = e
 	return e
 }
@@ -119,7 +136,11 @@ func (s *Server) lookupAccess(ctx context.Context, token string) (*accessEntry, 
 	e := s.cache.tokens[key]
 	s.cache.mu.RUnlock()
 	if e != nil {
-		if now.UnixNano() >= e.expires || e.grant.revoked.Load() {
+		n := now.UnixNano()
+		if n >= e.expires || e.grant.revoked.Load() {
+			return nil, errTokenUnknown
+		}
+		if n-e.checked.Load() > int64(recheckInterval) && !s.recheck(ctx, key, e, n) {
 			return nil, errTokenUnknown
 		}
 		return e, nil
@@ -144,6 +165,29 @@ func (s *Server) lookupAccess(ctx context.Context, token string) (*accessEntry, 
 		return nil, errTokenStore
 	}
 	return s.cache.put(key, &ar, &g.Identity, now), nil
+}
+
+// recheck looks at the store again for a cached token: is the token still
+// there, is its grant, and what identity does the grant now carry? A store
+// error keeps the cached answer: an outage of the store must not sign
+// everyone out.
+func (s *Server) recheck(ctx context.Context, key [32]byte, e *accessEntry, now int64) bool {
+	e.checked.Store(now) // first: concurrent requests do not all go to the store
+	if _, err := s.cfg.Store.Get(ctx, kindAccess, hex.EncodeToString(key[:])); errors.Is(err, ErrNotFound) {
+		s.cache.mu.Lock()
+		delete(s.cache.tokens, key)
+		s.cache.mu.Unlock()
+		return false
+	}
+	var g grant
+	switch err := s.getJSON(ctx, kindGrant, e.grantID, &g); {
+	case errors.Is(err, ErrNotFound):
+		s.cache.revokeGrant(e.grantID)
+		return false
+	case err == nil:
+		e.grant.identity.Store(&g.Identity)
+	}
+	return true
 }
 
 // RequireBearer protects next, the MCP endpoint whose resource URL is

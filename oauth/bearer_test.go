@@ -229,7 +229,7 @@ func BenchmarkRequireBearer(b *testing.B) {
 	}
 	tok := newToken(prefixAccessToken)
 	s.cache.add(tok, &accessRecord{GrantID: "grant_1", ClientID: "c", Resource: "https://mcp.example.com/mcp",
-		ExpiresAt: clock.Now().Add(time.Hour)}, &Identity{Subject: "user_1", Permissions: []string{"a", "b"}})
+		ExpiresAt: clock.Now().Add(time.Hour)}, &Identity{Subject: "user_1", Permissions: []string{"a", "b"}}, clock.Now())
 	ok := 0
 	h := s.RequireBearer("https://mcp.example.com/mcp", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if IdentityFromContext(r.Context()) != nil {
@@ -245,5 +245,71 @@ func BenchmarkRequireBearer(b *testing.B) {
 	}
 	if ok != b.N {
 		b.Fatalf("%d of %d requests passed", ok, b.N)
+	}
+}
+
+func TestTokenCacheSweep(t *testing.T) {
+	var c tokenCache
+	c.init()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	id := &Identity{Subject: "u"}
+	c.add("t1", &accessRecord{GrantID: "g1", ExpiresAt: now.Add(time.Minute)}, id, now)
+	c.add("t2", &accessRecord{GrantID: "g2", ExpiresAt: now.Add(time.Hour)}, id, now)
+	if len(c.tokens) != 2 || len(c.grants) != 2 {
+		t.Fatalf("%d tokens, %d grants", len(c.tokens), len(c.grants))
+	}
+	// Two minutes on, the next insertion sweeps t1 and its grant away.
+	later := now.Add(2 * time.Minute)
+	c.add("t3", &accessRecord{GrantID: "g2", ExpiresAt: later.Add(time.Hour)}, id, later)
+	if len(c.tokens) != 2 || len(c.grants) != 1 || c.grants["g1"] != nil {
+		t.Fatalf("after sweep: %d tokens, grants %v", len(c.tokens), c.grants)
+	}
+}
+
+// Two processes on one store: a revocation through one reaches the other's
+// cache within recheckInterval, and so does an identity change.
+func TestBearerRecheckAcrossServers(t *testing.T) {
+	e := newEnv(t)
+	id, at, rt := e.tokens()
+	_, at2, rt2 := e.tokens()
+	other, err := NewServer(e.srv.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen *Identity
+	h := other.RequireBearer(e.srv.cfg.Resources[0], http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = IdentityFromContext(r.Context())
+	}))
+	call := func(tok string) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/mcp", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if call(at) != 200 || call(at2) != 200 {
+		t.Fatal("other server refused fresh tokens")
+	}
+	// Revoke the first grant, change the identity of the second, both
+	// through the first server.
+	if st, _, _ := e.postForm("/revoke", url.Values{"token": {rt}, "client_id": {id}}, "", ""); st != 200 {
+		t.Fatal(st)
+	}
+	e.provider.set(func(p *fakeProvider) { p.identity.Role = "owner" })
+	var ar accessRecord
+	e.srv.getJSON(t.Context(), kindAccess, hashToken(at2), &ar)
+	if st, out, _ := e.token(refreshForm(ar.ClientID, rt2), "", ""); st != 200 {
+		t.Fatal(st, out)
+	}
+	// Within the interval the other server still answers from its cache.
+	if call(at) != 200 {
+		t.Fatal("cache consulted the store before the interval")
+	}
+	e.clock.Advance(recheckInterval + time.Second)
+	if c := call(at); c != 401 {
+		t.Fatalf("revoked elsewhere, after recheck: %d", c)
+	}
+	if call(at2) != 200 || seen.Role != "owner" {
+		t.Fatalf("identity after recheck: %+v", seen)
 	}
 }

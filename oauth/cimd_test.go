@@ -218,3 +218,15 @@ func TestIsMetadataDocumentURL(t *testing.T) {
 		}
 	}
 }
+
+func TestClientIDMetadataDocumentLoopbackAlwaysAsks(t *testing.T) {
+	e, m := cimdEnv(t, true)
+	m.doc = func(u string) (int, map[string]string, string) { return 200, nil, goodDoc(u) }
+	clientID := m.srv.URL + "/client.json"
+	e.authorize(clientID) // approves, which would normally set the consent cookie
+	resp := e.get(e.browser, e.url("/authorize?"+authParams(clientID).Encode()))
+	page := readBody(resp)
+	if resp.StatusCode != 200 || !strings.Contains(page, "Any program on this computer") {
+		t.Fatalf("consent skipped or warning missing: %d", resp.StatusCode)
+	}
+}

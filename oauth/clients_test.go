@@ -126,7 +126,7 @@ func TestRegisterConfidentialClient(t *testing.T) {
 		t.Fatalf("status %d %v", code, out)
 	}
 	secret, _ := out["client_secret"].(string)
-	if !strings.HasPrefix(secret, prefixClientSecret) || out["client_secret_expires_at"] != float64(0) {
+	if !strings.HasPrefix(secret, prefixClientSecret) || out["client_secret_expires_at"] != float64(0) || out["secret_hash"] != nil {
 		t.Fatalf("response %v", out)
 	}
 	raw, err := e.store.Get(t.Context(), kindClient, out["client_id"].(string))

@@ -3,6 +3,7 @@ package oauth
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -153,5 +154,38 @@ func TestNewServerRejectsBadConfig(t *testing.T) {
 		if _, err := NewServer(c); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// An issuer with a path: RFC 8414 s3.1 inserts the well-known segment
+// before the path, and the endpoints live under it.
+func TestIssuerWithPath(t *testing.T) {
+	s, err := NewServer(Config{Issuer: "https://h.example/tenant", Resources: []string{"https://h.example/tenant/mcp"},
+		Store: newTestStore(nil), Provider: &fakeProvider{}, Secret: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.Handler()
+	for path, want := range map[string]int{
+		"/.well-known/oauth-authorization-server/tenant":   200,
+		"/tenant/.well-known/oauth-authorization-server":   200,
+		"/.well-known/oauth-protected-resource/tenant/mcp": 200,
+		"/.well-known/oauth-protected-resource":            200,
+		"/.well-known/oauth-authorization-server":          404,
+		"/register": 404,
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != want {
+			t.Errorf("GET %s: %d, want %d", path, rec.Code, want)
+		}
+		if want == 200 && strings.Contains(path, "authorization-server") && !strings.Contains(rec.Body.String(), `"registration_endpoint":"https://h.example/tenant/register"`) {
+			t.Errorf("%s: %s", path, rec.Body)
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/tenant/register", strings.NewReader(`{"redirect_uris":["https://a.example/cb"]}`)))
+	if rec.Code != 400 { // reached the handler: wrong Content-Type
+		t.Errorf("POST /tenant/register: %d", rec.Code)
 	}
 }

@@ -21,19 +21,20 @@ func pageHeaders(w http.ResponseWriter) {
 	h.Set("Pragma", "no-cache")
 }
 
-const pageStyle = `body{font:16px/1.5 system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#222}
-h1{font-size:1.4rem}.box{border:1px solid #ccc;border-radius:8px;padding:1rem 1.25rem}
-code{background:#f3f3f3;padding:0 .25rem;border-radius:4px;word-break:break-all}
+const pageStyle = `body{font:16px/1.5 system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#222;overflow-wrap:anywhere}
+h1{font-size:1.4rem}.box{border:1px solid #ccc;border-radius:8px;padding:1rem 1.25rem}.box>:first-child{margin-top:0}.box>:last-child{margin-bottom:0}
+code{background:#f3f3f3;padding:0 .25rem;border-radius:4px}
 button{font:inherit;padding:.5rem 1.2rem;margin-right:.5rem;border-radius:6px;border:1px solid #888;cursor:pointer}
 button.primary{background:#1f5fd6;color:#fff;border-color:#1f5fd6}.muted{color:#666;font-size:.9rem}`
 
 var consentPage = template.Must(template.New("consent").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Allow access? · {{.Service}}</title><style>` + pageStyle + `</style></head>
 <body><h1>Allow <strong>{{.ClientName}}</strong> to use {{.Service}}?</h1>
 <div class="box">
 <p><strong>{{.ClientName}}</strong>{{if .ClientHost}} (from <code>{{.ClientHost}}</code>){{else}} (a name the application chose; this server has not verified it){{end}} wants to use this server's MCP tools <strong>as you</strong>, with your permissions, until you revoke its access.</p>
 <p>After you sign in, you will be sent back to <code>{{.RedirectHost}}</code>.</p>
+{{if .LoopbackWarning}}<p><strong>Check:</strong> this application returns to a program on your own computer. Any program on this computer could claim to be {{.ClientName}}; allow only if you just started it yourself.</p>{{end}}
 {{if .Scope}}<p>Requested scope: <code>{{.Scope}}</code></p>{{end}}
 <p class="muted">Resource: <code>{{.Resource}}</code></p>
 </div>
@@ -48,10 +49,11 @@ var consentPage = template.Must(template.New("consent").Parse(`<!doctype html>
 type consentData struct {
 	Service, ClientName, ClientHost, RedirectHost, Scope, Resource string
 	Action, Pending, CSRF                                          string
+	LoopbackWarning                                                bool
 }
 
 var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}} · {{.Service}}</title><style>` + pageStyle + `</style></head>
 <body><h1>{{.Title}}</h1><div class="box"><p>{{.Message}}</p><p>{{.Action}}</p></div></body></html>`))
 

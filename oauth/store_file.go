@@ -8,9 +8,14 @@ package oauth
 //
 // The file starts with the 8-byte magic "oauthkv1", followed by records:
 //
-//	offset 0  uint32 little-endian  n, the payload length (1 .. fileMaxPayload)
-//	offset 4  uint32 little-endian  CRC-32C (Castagnoli) of the payload
-//	offset 8  n bytes               payload
+//	offset 0   uint32 little-endian  n, the payload length (1 .. fileMaxPayload)
+//	offset 4   uint32 little-endian  CRC-32C (Castagnoli) of the payload
+//	offset 8   uint32 little-endian  CRC-32C of bytes 0..7
+//	offset 12  n bytes               payload
+//
+// The header has its own checksum so that a damaged length is known to be
+// damaged: a length pointing past the end of the file then means a write cut
+// short, never a bit flip that would make replay drop every later record.
 //
 // and the payload is
 //
@@ -27,11 +32,12 @@ package oauth
 // # Crashes
 //
 // A write appends one batch of records and fsyncs before any writer in the
-// batch is told it succeeded (group commit: writers that arrive while a batch
-// is being written form the next batch and share its fsync). A process
-// killed mid-write leaves at most a torn last record: cut short, with a bad
-// checksum, or followed only by zeros. On open such a tail is logged, cut off
-// and forgotten: it was never acknowledged. A bad record with good records
+// batch is told it succeeded (group commit: writers stage records and wait;
+// one background goroutine writes whatever was staged since its last fsync
+// and fsyncs once for all of it). A process killed mid-write leaves at most
+// a torn last record: cut short, with a bad checksum and nothing but zeros
+// after it, or zeros where it should start. On open such a tail is logged,
+// cut off and forgotten: it was never acknowledged. A bad record with good records
 // after it is not a crash artefact, so it stops the open with an error rather
 // than silently dropping data.
 //
@@ -64,7 +70,7 @@ const (
 	fileMagic        = "oauthkv1"
 	fileOpPut        = 1
 	fileOpDelete     = 2
-	fileRecordHeader = 8
+	fileRecordHeader = 12
 	// fileMaxPayload bounds a record's length field: the largest payload
 	// the size limits allow. A larger length can only be corruption.
 	fileMaxPayload = 1 + 3*binary.MaxVarintLen64 + binary.MaxVarintLen64 +
@@ -119,23 +125,29 @@ type fileOp struct {
 type fileBatch struct {
 	buf  []byte
 	ops  []fileOp
-	done bool
-	err  error
+	done chan struct{} // closed when the batch is durable, or has failed
+	err  error         // set before done is closed
 }
 
-// FileStore is the durable Store for real runs (see the file format above).
+func fileNewBatch() *fileBatch { return &fileBatch{done: make(chan struct{})} }
+
+// FileStore is the durable Store for real runs: a map in memory mirroring an
+// append-only log of checksummed records (the format is described at the
+// top of store_file.go).
 // Reads are map lookups under a read lock; writes wait for the fsync that
 // covers them. One FileStore at a time may open a given path: a second open,
-// from any process, fails with ErrStoreInUse.
+// from any process, fails with ErrStoreInUse. Besides path it uses
+// path+".lock" (the flock) and, during compaction, path+".tmp".
+//
+// A context is checked when a call starts, not while a write waits for its
+// fsync: by then the record may already be on disk, and an error would
+// wrongly say it is not.
 type FileStore struct {
 	path string
 	cfg  fileConfig
 	lock *os.File // holds the flock on path+".lock"
 
 	mu sync.RWMutex
-	// cond is signalled (on mu) when a batch finishes or the flusher role
-	// becomes free.
-	cond *sync.Cond
 	// m holds only what is durable in the file. live is the size the
 	// records in m take in a compacted file.
 	m    map[storeKey]memEntry
@@ -145,11 +157,14 @@ type FileStore struct {
 	pending   map[storeKey]fileOp
 	seq       uint64
 	cur       *fileBatch // the batch being gathered
-	flushing  bool       // someone is writing a batch or compacting
 	closed    bool
 	lastSweep time.Time
 
-	// Owned by whoever set flushing (or by OpenFileStore and Close).
+	kick        chan struct{} // tells the flusher there is a batch (capacity 1)
+	flusherDone chan struct{} // closed when the flusher has exited
+
+	// Owned by the flusher goroutine (before it starts: OpenFileStore; after
+	// it ends: Close).
 	file      storeFile
 	size      int64 // bytes of good records in file
 	dirty     bool  // a failed write may have left bytes after size
@@ -172,13 +187,14 @@ func OpenFileStore(path string, opts ...FileStoreOption) (*FileStore, error) {
 		cfg.logger = slog.Default()
 	}
 	s := &FileStore{
-		path:    path,
-		cfg:     cfg,
-		m:       make(map[storeKey]memEntry),
-		pending: make(map[storeKey]fileOp),
-		cur:     &fileBatch{},
+		path:        path,
+		cfg:         cfg,
+		m:           make(map[storeKey]memEntry),
+		pending:     make(map[storeKey]fileOp),
+		cur:         fileNewBatch(),
+		kick:        make(chan struct{}, 1),
+		flusherDone: make(chan struct{}),
 	}
-	s.cond = sync.NewCond(&s.mu)
 
 	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -196,6 +212,7 @@ func OpenFileStore(path string, opts ...FileStoreOption) (*FileStore, error) {
 		s.fileUnlock()
 		return nil, err
 	}
+	go s.fileFlusher()
 	return s, nil
 }
 
@@ -277,11 +294,7 @@ func (s *FileStore) fileOpen() error {
 	ok = true
 	s.lastSweep = s.cfg.now()
 	if s.size > int64(len(fileMagic))+s.live {
-		s.mu.Lock()
-		s.flushing = true
 		s.fileCompact()
-		s.flushing = false
-		s.mu.Unlock()
 	}
 	return nil
 }
@@ -298,8 +311,9 @@ func (s *FileStore) fileReplay(data []byte) (int64, error) {
 		return int64(off), nil
 	}
 	corrupt := func(format string, args ...any) (int64, error) {
-		return 0, fmt.Errorf("oauth: store %s: corrupt record at offset %d of %d with good records after it: %s; "+
-			"refusing to start rather than lose them (restore a backup, or truncate the file to %d bytes to keep only what precedes it)",
+		return 0, fmt.Errorf("oauth: store %s: corrupt record at offset %d of a %d-byte file: %s; "+
+			"this is not a write cut short by a crash, so the open is refused rather than dropping what follows "+
+			"(restore a backup, or truncate the file to %d bytes to keep only the records before it)",
 			s.path, off, len(data), fmt.Sprintf(format, args...), off)
 	}
 	for off < len(data) {
@@ -307,12 +321,17 @@ func (s *FileStore) fileReplay(data []byte) (int64, error) {
 		if len(rest) < fileRecordHeader {
 			return torn("record header cut short")
 		}
+		if crc32.Checksum(rest[:8], fileCRC) != binary.LittleEndian.Uint32(rest[8:]) {
+			// A header half written before a crash can be followed only
+			// by zeros (the file was extended but the data not kept).
+			if fileAllZero(rest[fileRecordHeader:]) {
+				return torn("header checksum mismatch at the end of the file")
+			}
+			return corrupt("header checksum mismatch")
+		}
 		n := int(binary.LittleEndian.Uint32(rest))
 		sum := binary.LittleEndian.Uint32(rest[4:])
 		if n == 0 || n > fileMaxPayload {
-			if fileAllZero(rest) {
-				return torn("zero-filled tail")
-			}
 			return corrupt("length %d out of range", n)
 		}
 		if len(rest) < fileRecordHeader+n {
@@ -320,7 +339,7 @@ func (s *FileStore) fileReplay(data []byte) (int64, error) {
 		}
 		payload := rest[fileRecordHeader : fileRecordHeader+n]
 		if crc32.Checksum(payload, fileCRC) != sum {
-			if len(rest) == fileRecordHeader+n || fileAllZero(rest[fileRecordHeader+n:]) {
+			if fileAllZero(rest[fileRecordHeader+n:]) {
 				return torn("checksum mismatch in the last record")
 			}
 			return corrupt("checksum mismatch")
@@ -379,7 +398,7 @@ func fileExpiry(t time.Time) int64 {
 // fileAppendRecord appends one framed record to dst.
 func fileAppendRecord(dst []byte, k storeKey, value []byte, expires time.Time, del bool) []byte {
 	start := len(dst)
-	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0)
+	dst = append(dst, make([]byte, fileRecordHeader)...)
 	if del {
 		dst = append(dst, fileOpDelete)
 	} else {
@@ -397,6 +416,7 @@ func fileAppendRecord(dst []byte, k storeKey, value []byte, expires time.Time, d
 	payload := dst[start+fileRecordHeader:]
 	binary.LittleEndian.PutUint32(dst[start:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(payload, fileCRC))
+	binary.LittleEndian.PutUint32(dst[start+8:], crc32.Checksum(dst[start:start+8], fileCRC))
 	return dst
 }
 
@@ -475,7 +495,7 @@ func (s *FileStore) Get(ctx context.Context, kind, key string) ([]byte, error) {
 	if closed {
 		return nil, ErrStoreClosed
 	}
-	if !ok || storeExpired(e.expires, s.cfg.now()) {
+	if !ok || (!e.expires.IsZero() && storeExpired(e.expires, s.cfg.now())) {
 		return nil, ErrNotFound
 	}
 	return storeClone(e.value), nil
@@ -493,11 +513,13 @@ func (s *FileStore) Put(ctx context.Context, kind, key string, value []byte, exp
 	v := make([]byte, len(value))
 	copy(v, value)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return ErrStoreClosed
 	}
-	return s.fileCommit(s.fileStage(storeKey{kind, key}, v, expires, false))
+	b := s.fileStage(storeKey{kind, key}, v, expires, false)
+	s.mu.Unlock()
+	return fileWait(b)
 }
 
 // Delete removes (kind, key) and returns once that is fsynced. Deleting a
@@ -511,14 +533,17 @@ func (s *FileStore) Delete(ctx context.Context, kind, key string) error {
 	}
 	k := storeKey{kind, key}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return ErrStoreClosed
 	}
 	if !s.fileHeld(k) {
+		s.mu.Unlock()
 		return nil
 	}
-	return s.fileCommit(s.fileStage(k, nil, time.Time{}, true))
+	b := s.fileStage(k, nil, time.Time{}, true)
+	s.mu.Unlock()
+	return fileWait(b)
 }
 
 // Update runs fn under the store's write lock on the latest value,
@@ -532,11 +557,20 @@ func (s *FileStore) Update(ctx context.Context, kind, key string, fn func(curren
 	if err := storeCheck(kind, key, nil); err != nil {
 		return err
 	}
-	k := storeKey{kind, key}
+	b, err := s.fileUpdateStage(storeKey{kind, key}, fn)
+	if b == nil {
+		return err
+	}
+	return fileWait(b)
+}
+
+// fileUpdateStage runs fn and stages its result, holding s.mu. It returns
+// the batch to wait for, or nil and the result of the call.
+func (s *FileStore) fileUpdateStage(k storeKey, fn func([]byte) ([]byte, time.Time, error)) (*fileBatch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return ErrStoreClosed
+		return nil, ErrStoreClosed
 	}
 	now := s.cfg.now()
 	var cur []byte
@@ -549,18 +583,18 @@ func (s *FileStore) Update(ctx context.Context, kind, key string, fn func(curren
 	}
 	next, expires, err := fn(cur)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if next == nil {
 		if !s.fileHeld(k) {
-			return nil
+			return nil, nil
 		}
-		return s.fileCommit(s.fileStage(k, nil, time.Time{}, true))
+		return s.fileStage(k, nil, time.Time{}, true), nil
 	}
-	if err := storeCheck(kind, key, next); err != nil {
-		return err
+	if err := storeCheck(k.kind, k.key, next); err != nil {
+		return nil, err
 	}
-	return s.fileCommit(s.fileStage(k, storeClone(next), expires, false))
+	return s.fileStage(k, storeClone(next), expires, false), nil
 }
 
 // fileHeld reports whether the file holds, or is about to hold, a record
@@ -582,43 +616,68 @@ func (s *FileStore) fileStage(k storeKey, value []byte, expires time.Time, del b
 	b.buf = fileAppendRecord(b.buf, k, value, expires, del)
 	b.ops = append(b.ops, op)
 	s.pending[k] = op
+	s.fileKick()
 	return b
 }
 
-// fileCommit waits, holding s.mu, until b is durable or has failed. If no
-// one is writing, this writer writes the current batch itself (with every
-// record others staged into it), so one fsync covers many writers.
-func (s *FileStore) fileCommit(b *fileBatch) error {
-	for !b.done {
-		if s.flushing {
-			s.cond.Wait()
-			continue
-		}
-		s.fileFlush()
+// fileKick wakes the flusher without blocking: a kick already pending will
+// make it look at the current batch anyway.
+func (s *FileStore) fileKick() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
 	}
+}
+
+// fileWait returns when b is durable, or with the reason it never will be.
+func fileWait(b *fileBatch) error {
+	<-b.done
 	return b.err
 }
 
-// fileFlush writes and fsyncs the current batch, then applies it to the map.
-// The caller holds s.mu, which is released during the disk I/O, and nobody
-// is flushing.
-func (s *FileStore) fileFlush() {
-	s.flushing = true
-	b := s.cur
-	s.cur = &fileBatch{}
-	s.mu.Unlock()
-	err := s.fileWrite(b.buf)
+// fileFlusher is the one goroutine that writes the log: each time it is
+// kicked it writes every batch staged so far, so writers that arrive during
+// an fsync share the next one. It exits once the store is closed and
+// nothing is left staged.
+func (s *FileStore) fileFlusher() {
+	defer close(s.flusherDone)
+	for range s.kick {
+		for s.fileFlushOne() {
+		}
+		s.mu.RLock()
+		done := s.closed && len(s.cur.ops) == 0
+		s.mu.RUnlock()
+		if done {
+			return
+		}
+	}
+}
+
+// fileFlushOne writes and fsyncs the current batch, applies it to the map
+// and compacts if it is time. It reports whether there was a batch.
+func (s *FileStore) fileFlushOne() bool {
 	s.mu.Lock()
+	b := s.cur
+	if len(b.ops) == 0 {
+		s.mu.Unlock()
+		return false
+	}
+	s.cur = fileNewBatch()
+	s.mu.Unlock()
+
+	err := s.fileWrite(b.buf)
+
+	s.mu.Lock()
+	compact := false
 	if err != nil {
 		b.err = fmt.Errorf("oauth: store %s: write failed, nothing was stored: %w", s.path, err)
 		// Writes staged meanwhile may have read what b was to write.
 		if len(s.cur.ops) > 0 {
 			s.cur.err = fmt.Errorf("oauth: store %s: an earlier write failed, nothing was stored: %w", s.path, err)
-			s.cur.done = true
-			s.cur = &fileBatch{}
+			close(s.cur.done)
+			s.cur = fileNewBatch()
 		}
 		clear(s.pending)
-		b.done = true
 	} else {
 		for _, op := range b.ops {
 			s.fileApply(op)
@@ -626,21 +685,21 @@ func (s *FileStore) fileFlush() {
 				delete(s.pending, op.k)
 			}
 		}
-		b.done = true
-		s.cond.Broadcast() // b's writers need not wait for a compaction
 		s.fileMaybeSweep()
-		if s.size > s.compactAt && s.size > 2*s.live+s.cfg.compactFloor {
-			s.fileCompact()
-		}
+		compact = s.size > s.compactAt && s.size > 2*s.live+s.cfg.compactFloor
 	}
-	s.flushing = false
-	s.cond.Broadcast()
+	s.mu.Unlock()
+	close(b.done)
+	if compact {
+		s.fileCompact()
+	}
+	return true
 }
 
 // fileWrite appends buf at the end of the good records and fsyncs. After a
 // failure it cuts the file back, so a half-written batch never sits before
-// later records (where replay would call it corruption). The caller holds
-// the flusher role.
+// later records (where replay would call it corruption). Only the flusher
+// calls it.
 func (s *FileStore) fileWrite(buf []byte) error {
 	if s.dirty {
 		if err := s.fileRepair(); err != nil {
@@ -693,19 +752,21 @@ func (s *FileStore) fileSweep(now time.Time) {
 }
 
 // fileCompact rewrites the file with only the live records (see the header
-// comment). The caller holds s.mu, which is released during the disk I/O,
-// and the flusher role, so the map cannot change meanwhile. A failure is
-// logged and leaves the old file in use.
+// comment). Only the flusher (or OpenFileStore, before it starts) calls it.
+// A failure is logged and leaves the old file in use.
 func (s *FileStore) fileCompact() {
+	s.mu.Lock()
 	s.fileSweep(s.cfg.now())
+	s.mu.Unlock()
+	// Only the flusher changes s.m, so it can read it without the lock;
+	// readers meanwhile only read it too. The snapshot is exactly what the
+	// file holds, since no batch is written until this returns.
 	buf := make([]byte, 0, int64(len(fileMagic))+s.live)
 	buf = append(buf, fileMagic...)
 	for k, e := range s.m {
 		buf = fileAppendRecord(buf, k, e.value, e.expires, false)
 	}
-	s.mu.Unlock()
 	f, err := s.fileWriteCompacted(buf)
-	s.mu.Lock()
 	if err != nil {
 		s.cfg.logger.Error("store: compaction failed; still appending to the old file", "path", s.path, "err", err)
 		s.compactAt = 2 * s.size
@@ -760,8 +821,9 @@ func fileSyncDir(dir string) error {
 	return err
 }
 
-// Close writes what is staged, closes the file and releases the lock.
-// Later calls return ErrStoreClosed; a second Close returns nil.
+// Close waits for writes already under way, stops the flusher, closes the
+// file and releases the lock. Later calls return ErrStoreClosed; a second
+// Close returns nil.
 func (s *FileStore) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -769,14 +831,11 @@ func (s *FileStore) Close() error {
 		return nil
 	}
 	s.closed = true
-	for s.flushing || len(s.cur.ops) > 0 {
-		if s.flushing {
-			s.cond.Wait()
-			continue
-		}
-		s.fileFlush()
-	}
+	s.mu.Unlock()
+	s.fileKick()
+	<-s.flusherDone
 	err := s.file.Close()
+	s.mu.Lock()
 	s.m = nil
 	s.mu.Unlock()
 	s.fileUnlock()

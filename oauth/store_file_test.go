@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -295,6 +297,11 @@ func TestFileStoreTornTail(t *testing.T) {
 		zeroed := append(bytes.Clone(data[:lastStart]), make([]byte, 100)...)
 		fileTestReopenAB(t, zeroed, lastStart)
 	})
+	t.Run("header half written, then zeros", func(t *testing.T) {
+		bad := bytes.Clone(data)
+		clear(bad[lastStart+5:])
+		fileTestReopenAB(t, bad, lastStart)
+	})
 	t.Run("zeros after a torn record", func(t *testing.T) {
 		bad := append(bytes.Clone(data), make([]byte, 50)...)
 		bad[len(data)-1] ^= 0x40
@@ -331,7 +338,19 @@ func TestFileStoreRefusesCorruption(t *testing.T) {
 		{"bit flip in a middle record", func(b []byte) []byte { b[second+12] ^= 1; return b }, "checksum mismatch"},
 		{"bit flip in the first record", func(b []byte) []byte { b[len(fileMagic)+9] ^= 1; return b }, "checksum mismatch"},
 		{"wrong length in a middle record", func(b []byte) []byte { b[second] += 3; return b }, "corrupt record"},
-		{"huge length in a middle record", func(b []byte) []byte { b[second+3] = 0x7f; return b }, "out of range"},
+		{"huge length in a middle record", func(b []byte) []byte { b[second+3] = 0x7f; return b }, "header checksum mismatch"},
+		{"length past the end of the file in a middle record", func(b []byte) []byte {
+			// Without the header checksum this would pass for a write cut
+			// short, and replay would drop everything after it.
+			binary.LittleEndian.PutUint32(b[second:], uint32(len(b)))
+			return b
+		}, "header checksum mismatch"},
+		{"length out of range under a valid header checksum", func(b []byte) []byte {
+			binary.LittleEndian.PutUint32(b[second:], fileMaxPayload+1)
+			binary.LittleEndian.PutUint32(b[second+8:], crc32.Checksum(b[second:second+8], fileCRC))
+			return b
+		}, "out of range"},
+		{"zeroed header in a middle record", func(b []byte) []byte { clear(b[second : second+fileRecordHeader]); return b }, "header checksum mismatch"},
 		{"not a store file", func(b []byte) []byte { return []byte("{\"json\": \"document\"}") }, "not a store file"},
 		{"short file that is not a store file", func(b []byte) []byte { return []byte("xyz") }, "not a store file"},
 	}
@@ -413,6 +432,66 @@ func TestFileStoreCompaction(t *testing.T) {
 	defer s.Close()
 	storeMustGet(t, s, "token", "hot", []byte(value+"1999"))
 	storeMustGet(t, s, "client", "kept", []byte("client record"))
+}
+
+// TestFileStoreCompactionFailure blocks the temp file's name with a
+// directory: compaction fails, is logged, and the store goes on appending
+// to its old file; once the name is free, compaction catches up.
+func TestFileStoreCompactionFailure(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store")
+	var log bytes.Buffer
+	var logMu sync.Mutex
+	s, err := fileTestOpen(t, path, nil, fileLockedWriter{&logMu, &log}, func(c *fileConfig) { c.compactFloor = 4096 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := os.MkdirAll(filepath.Join(path+".tmp", "blocker"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	value := strings.Repeat("v", 100)
+	for i := range 1000 {
+		fileTestPut(t, s, "token", "hot", value+strconv.Itoa(i))
+	}
+	logMu.Lock()
+	logged := log.String()
+	logMu.Unlock()
+	if !strings.Contains(logged, "compaction failed") {
+		t.Fatalf("log %q does not report the failed compaction", logged)
+	}
+	grown := fileTestSize(t, path)
+	if grown < 50_000 {
+		t.Fatalf("file is %d bytes; with compaction blocked it should have grown", grown)
+	}
+	storeMustGet(t, s, "token", "hot", []byte(value+"999"))
+
+	if err := os.RemoveAll(path + ".tmp"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		fileTestPut(t, s, "token", "hot", value+"again"+strconv.Itoa(i))
+	}
+	if now := fileTestSize(t, path); now >= grown {
+		t.Fatalf("file is %d bytes, was %d: compaction did not resume", now, grown)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = fileTestMustOpen(t, path)
+	defer s.Close()
+	storeMustGet(t, s, "token", "hot", []byte(value+"again999"))
+}
+
+// fileLockedWriter lets a test read a log the flusher writes to.
+type fileLockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l fileLockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func TestFileStoreCompactsOnOpen(t *testing.T) {
@@ -714,9 +793,9 @@ func fileCrashValue(key string) []byte {
 	return v
 }
 
-// TestHelperStoreWriter is the child process of TestFileStoreSurvivesKill;
+// TestFileStoreChildWriter is the child process of TestFileStoreSurvivesKill;
 // run by itself it does nothing.
-func TestHelperStoreWriter(t *testing.T) {
+func TestFileStoreChildWriter(t *testing.T) {
 	path := os.Getenv(fileCrashPathEnv)
 	if path == "" {
 		t.Skip("the child process of TestFileStoreSurvivesKill")
@@ -802,7 +881,7 @@ func TestFileStoreSurvivesKill(t *testing.T) {
 	counter := 0 // the highest acknowledged counter value
 	totalAcks := 0
 	for round := range 20 {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperStoreWriter$")
+		cmd := exec.Command(os.Args[0], "-test.run=^TestFileStoreChildWriter$")
 		cmd.Env = append(os.Environ(), fileCrashPathEnv+"="+path, fileCrashRoundEnv+"="+strconv.Itoa(round))
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -901,4 +980,71 @@ func TestFileStoreSurvivesKill(t *testing.T) {
 		t.Fatal("the child never acknowledged a write")
 	}
 	t.Logf("%d acknowledged writes over 20 kills, %d keys tracked, file %d bytes", totalAcks, len(state), fileTestSize(t, path))
+}
+
+func ExampleOpenFileStore() {
+	dir, err := os.MkdirTemp("", "example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+
+	store, err := OpenFileStore(filepath.Join(dir, "state.log"))
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	// Put returns once the record is on disk.
+	store.Put(ctx, "code", "hash-of-the-code", []byte(`{"grant":"g1"}`), time.Now().Add(time.Minute))
+	// Redeeming a single-use code: read and delete in one step, so a
+	// second redemption finds nothing.
+	var redeemed []byte
+	store.Update(ctx, "code", "hash-of-the-code", func(cur []byte) ([]byte, time.Time, error) {
+		redeemed = cur
+		return nil, time.Time{}, nil
+	})
+	_, err = store.Get(ctx, "code", "hash-of-the-code")
+	fmt.Printf("%s %v\n", redeemed, errors.Is(err, ErrNotFound))
+	store.Close()
+	// Output: {"grant":"g1"} true
+}
+
+// FuzzFileStoreReplay feeds replay arbitrary bytes after the magic: it must
+// never panic, and whatever it accepts must be a prefix of whole records
+// that replays to the same map again.
+func FuzzFileStoreReplay(f *testing.F) {
+	var valid []byte
+	valid = fileAppendRecord(valid, storeKey{"client", "c1"}, []byte(`{"name":"x"}`), time.Time{}, false)
+	valid = fileAppendRecord(valid, storeKey{"code", "k"}, []byte("v"), time.Unix(1e9, 0), false)
+	valid = fileAppendRecord(valid, storeKey{"client", "c1"}, nil, time.Time{}, true)
+	f.Add(valid)
+	f.Add(valid[:len(valid)-3])
+	f.Add([]byte{})
+	f.Add(make([]byte, 40))
+	newStore := func() *FileStore {
+		return &FileStore{
+			path: "fuzz",
+			m:    make(map[storeKey]memEntry),
+			cfg:  fileConfig{now: func() time.Time { return time.Unix(0, 0) }, logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		}
+	}
+	f.Fuzz(func(t *testing.T, records []byte) {
+		data := append([]byte(fileMagic), records...)
+		s := newStore()
+		good, err := s.fileReplay(data)
+		if err != nil {
+			return
+		}
+		if good < int64(len(fileMagic)) || good > int64(len(data)) {
+			t.Fatalf("good prefix %d outside [%d, %d]", good, len(fileMagic), len(data))
+		}
+		again := newStore()
+		good2, err := again.fileReplay(data[:good])
+		if err != nil || good2 != good {
+			t.Fatalf("replaying the accepted prefix: %d, %v; want %d, nil", good2, err, good)
+		}
+		if len(again.m) != len(s.m) || again.live != s.live {
+			t.Fatalf("the accepted prefix replays to %d records (%d bytes), first time %d (%d bytes)", len(again.m), again.live, len(s.m), s.live)
+		}
+	})
 }

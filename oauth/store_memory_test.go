@@ -353,6 +353,9 @@ var storeBehaviour = []struct {
 						return
 					default:
 					}
+					// Paced, not spinning: readers at full speed would only
+					// measure the scheduler (and starve writers of the CPU).
+					time.Sleep(50 * time.Microsecond)
 					v, err := s.Get(ctx, "counter", "n")
 					if err == nil {
 						if _, err := strconv.Atoi(string(v)); err != nil {

@@ -354,7 +354,7 @@ func (s *Server) issueTokens(ctx context.Context, g *grant, refresh, scope strin
 	if err := s.putJSON(ctx, kindRefresh, hashToken(refresh), &rr, now.Add(s.cfg.RefreshTokenTTL)); err != nil {
 		return nil, s.grantError(err)
 	}
-	s.cache.add(access, &ar, &g.Identity)
+	s.cache.add(access, &ar, &g.Identity, now)
 	return &tokenResponse{
 		AccessToken: access, TokenType: "Bearer", ExpiresIn: int64(s.cfg.AccessTokenTTL / time.Second),
 		RefreshToken: refresh, Scope: scope,

@@ -108,7 +108,12 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' "+ru.Scheme+"://"+ru.Host)
+	// No form-action: browsers that enforce it also check every redirect
+	// after the form is sent (Chromium does), and this chain ends wherever
+	// the relying party sends the user next (an MCP client's loopback or
+	// private-use redirect URI), which the emulator cannot know. The page
+	// has no script and escapes all it shows, so nothing can retarget it.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'")
 	signInTemplate.Execute(w, map[string]any{
 		"Action": s.URL + "/user_management/authorize",
 		"Return": ru.Scheme + "://" + ru.Host,

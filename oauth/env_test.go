@@ -3,7 +3,6 @@ package oauth
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -465,5 +464,3 @@ func (e *env) call(path, token string) (*http.Response, string) {
 	}
 	return resp, readBody(resp)
 }
-
-var _ = errors.New

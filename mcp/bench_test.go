@@ -1,0 +1,157 @@
+package mcp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// benchTools is a trivial ToolSet, so a benchmark measures the protocol
+// and not the tool.
+type benchTools struct{ result CallToolResult }
+
+func (b *benchTools) ListTools(context.Context) []Tool {
+	return []Tool{{Name: "noop", InputSchema: objSchema}}
+}
+
+func (b *benchTools) CallTool(_ context.Context, name string, _ json.RawMessage) (*CallToolResult, error) {
+	if name != "noop" {
+		return nil, ErrUnknownTool
+	}
+	return &b.result, nil
+}
+
+// benchWriter is a reusable ResponseWriter, so that the harness adds no
+// allocations of its own to the round trip.
+type benchWriter struct {
+	h       http.Header
+	status  int
+	body    bytes.Buffer
+	wrote   chan struct{} // when non-nil, signalled after each write
+	discard bool          // count nothing: a long stream must not grow a buffer
+}
+
+func (w *benchWriter) Header() http.Header { return w.h }
+func (w *benchWriter) WriteHeader(s int)   { w.status = s }
+func (w *benchWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = 200
+	}
+	n, err := len(p), error(nil)
+	if !w.discard {
+		n, err = w.body.Write(p)
+	}
+	if w.wrote != nil {
+		select {
+		case w.wrote <- struct{}{}:
+		default:
+		}
+	}
+	return n, err
+}
+func (w *benchWriter) Flush() {}
+
+func (w *benchWriter) reset() {
+	clear(w.h)
+	w.status = 0
+	w.body.Reset()
+}
+
+const benchCall = `{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"noop","arguments":{"a":1}}}`
+
+var benchCallBytes = []byte(benchCall)
+
+// BenchmarkStreamableToolsCall is one tools/call round trip through the
+// Streamable HTTP handler: body read, decode, session lookup, dispatch,
+// encode, write. Target: at most 30 allocs and 8 KiB per op.
+func BenchmarkStreamableToolsCall(b *testing.B) {
+	s := NewServer(ServerOptions{Tools: &benchTools{result: CallToolResult{Content: []Content{TextContent("ok")}}}, Logger: quietLogger()})
+	h := s.StreamableHTTPHandler(HTTPOptions{})
+	init := httptest.NewRequest(http.MethodPost, "/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"b","version":"1"}}}`))
+	init.Header.Set("Accept", "application/json, text/event-stream")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, init)
+	sid := rec.Header().Get("Mcp-Session-Id")
+	if sid == "" {
+		b.Fatalf("initialize: %s", rec.Body)
+	}
+
+	body := bytes.NewReader([]byte(benchCall))
+	req := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Mcp-Session-Id", sid)
+	req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+	req.ContentLength = int64(len(benchCall))
+	rc := io.NopCloser(body)
+	w := &benchWriter{h: make(http.Header)}
+
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchCall)))
+	for b.Loop() {
+		body.Reset(benchCallBytes)
+		req.Body = rc
+		w.reset()
+		h.ServeHTTP(w, req)
+		if w.status != 200 {
+			b.Fatalf("status %d: %s", w.status, w.body.String())
+		}
+	}
+	if !strings.Contains(w.body.String(), `"id":42,"result":{"content":[{"type":"text","text":"ok"}]}`) {
+		b.Fatalf("response %s", w.body.String())
+	}
+}
+
+// BenchmarkSSEToolsCall is the same round trip through HTTP+SSE: POST to
+// the message endpoint (202), response read from the open stream.
+func BenchmarkSSEToolsCall(b *testing.B) {
+	s := NewServer(ServerOptions{Tools: &benchTools{result: CallToolResult{Content: []Content{TextContent("ok")}}}, Logger: quietLogger()})
+	h := s.SSEHandler(HTTPOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	stream := &benchWriter{h: make(http.Header), wrote: make(chan struct{}, 1)}
+	get := httptest.NewRequest(http.MethodGet, "/sse", nil).WithContext(ctx)
+	done := make(chan struct{})
+	go func() { h.ServeHTTP(stream, get); close(done) }()
+	<-stream.wrote
+	endpoint := strings.TrimSpace(strings.Split(stream.body.String(), "data: ")[1])
+
+	post := func(body string) {
+		w := &benchWriter{h: make(http.Header)}
+		r := httptest.NewRequest(http.MethodPost, endpoint, strings.NewReader(body))
+		h.ServeHTTP(w, r)
+		if w.status != http.StatusAccepted {
+			b.Fatalf("POST %d %s", w.status, w.body.String())
+		}
+	}
+	stream.discard = true
+	post(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"b","version":"1"}}}`)
+	<-stream.wrote
+
+	body := bytes.NewReader([]byte(benchCall))
+	req := httptest.NewRequest(http.MethodPost, endpoint, nil)
+	req.Header.Set("Content-Type", "application/json")
+	req.ContentLength = int64(len(benchCall))
+	rc := io.NopCloser(body)
+	w := &benchWriter{h: make(http.Header)}
+
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchCall)))
+	for b.Loop() {
+		body.Reset(benchCallBytes)
+		req.Body = rc
+		w.reset()
+		h.ServeHTTP(w, req)
+		<-stream.wrote
+		if w.status != http.StatusAccepted {
+			b.Fatalf("status %d", w.status)
+		}
+	}
+	b.StopTimer()
+	cancel()
+	<-done
+}
