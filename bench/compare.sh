@@ -6,6 +6,7 @@
 #   bench/compare.sh                      # throughput and p99, all servers, 3 rounds of 5 s
 #   bench/compare.sh -d 10s -rounds 5     # longer
 #   bench/compare.sh -idle 10000          # idle-streams test
+#   bench/compare.sh -idle 10000 -idle-sse   # the same with HTTP+SSE streams
 #   bench/compare.sh -no-product          # peers only
 #
 # Compare mode runs the same Streamable HTTP tools/call load (-c workers on
@@ -33,11 +34,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 HERE=$(pwd)
 
-MODE=compare DUR=5s WARM=1s C=50 ROUNDS=3 IDLE=10000 PRODUCT=auto SSE=1
+MODE=compare DUR=5s WARM=1s C=50 ROUNDS=3 IDLE=10000 PRODUCT=auto SSE=1 IDLE_TRANSPORT=streamable
 SERVERS="bare gosdk mcpgo"
 BASE_PORT=${BENCH_PORT:-18700}
 EMAIL=${BENCH_EMAIL:-ada@example.com}
-usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	-d) DUR=$2; shift 2 ;;
@@ -45,6 +46,7 @@ while [ $# -gt 0 ]; do
 	-c) C=$2; shift 2 ;;
 	-rounds) ROUNDS=$2; shift 2 ;;
 	-idle) MODE=idle IDLE=$2; shift 2 ;;
+	-idle-sse) IDLE_TRANSPORT=sse; shift ;;
 	-servers) SERVERS=$2; shift 2 ;;
 	-no-product) PRODUCT=no; shift ;;
 	-no-sse) SSE=0; shift ;;
@@ -184,17 +186,24 @@ if [ "$MODE" = compare ]; then
 fi
 
 # Idle mode.
-for s in $SERVERS $OURS; do
+idle_names=($SERVERS $OURS)
+if [ "$IDLE_TRANSPORT" = sse ]; then
+	idle_names=()
+	for s in gosdk mcpgo $OURS; do [[ " $SERVERS $OURS " == *" $s "* ]] && idle_names+=("$s-sse"); done
+fi
+for s in "${idle_names[@]}"; do
+	srv=${s%-sse}
 	log "idle: $s: baseline"
 	load "$s" "$OUT/$s.base.json"
 	ready="$OUT/$s.ready"
 	rm -f "$ready"
 	dbg=()
-	[ -n "${DPORT[$s]:-}" ] && dbg=(-debug "http://127.0.0.1:${DPORT[$s]}")
+	[ -n "${DPORT[$srv]:-}" ] && dbg=(-debug "http://127.0.0.1:${DPORT[$srv]}")
 	tok=()
 	[ -n "${TOKEN[$s]:-}" ] && tok=(-token "${TOKEN[$s]}")
 	log "idle: $s: opening $IDLE idle streams in a second process"
-	bin/mcpload -json -url "${URL[$s]}" -c 0 -idle "$IDLE" -d 15m -pid "${PID_OF[$s]}" "${dbg[@]}" "${tok[@]}" \
+	bin/mcpload -json -url "${URL[$s]}" -transport "$IDLE_TRANSPORT" -c 0 -idle "$IDLE" -d 15m -pid "${PID_OF[$srv]}" \
+		"${dbg[@]}" "${tok[@]}" \
 		-ready-file "$ready" -settle 3s >"$OUT/$s.holder.json" 2>"$OUT/$s.holder.err" &
 	holder=$!
 	PIDS+=($holder)
@@ -220,7 +229,7 @@ for s in $SERVERS $OURS; do
 	load "$s" "$OUT/$s.base2.json"
 done
 echo
-echo "idle streams: $IDLE held by a second process; load: $C connections, $DUR (+$WARM warm-up); after: 3 s after disconnect, after GC"
+echo "idle $IDLE_TRANSPORT streams: $IDLE held by a second process; load: $C connections, $DUR (+$WARM warm-up); after: 3 s after disconnect, after GC"
 bin/benchtable -idle -dir "$OUT"
 echo
 echo "reports: $OUT"
