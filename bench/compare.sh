@@ -81,7 +81,7 @@ log() { echo "compare.sh: $*" >&2; }
 log "building into bench/bin/"
 go build -o bin/ ./cmd/mcpload ./cmd/benchtable ./peers/bare ./peers/gosdk ./peers/mcpgo
 
-declare -A PORT DPORT PID_OF URL TOKEN
+declare -A PORT DPORT PID_OF URL TOKEN IDLE_TOKENS
 # wait_port PORT PID: until something listens on PORT (at most 30 s) or PID dies.
 wait_port() {
 	for _ in $(seq 1 300); do
@@ -113,8 +113,22 @@ start_product() {
 		log "SKIP ours: the product does not build yet: $(head -3 "$OUT/product-build.log" | tr '\n' ' ')"
 		return 1
 	fi
+	local users=()
+	if [ "$MODE" = idle ]; then
+		# The product bounds the live sessions of one user (100 by default),
+		# so idle streams are spread over demo users, 90 each, beside the
+		# usual two.
+		NIDLEUSERS=$((IDLE / 90 + 1))
+		{
+			echo '[{"email":"ada@example.com","first_name":"Ada","role":"admin","permissions":["image_generation"]},'
+			echo ' {"email":"grace@example.com","first_name":"Grace"}'
+			for u in $(seq -f %05g 1 "$NIDLEUSERS"); do echo ",{\"email\":\"idle$u@example.com\"}"; done
+			echo ']'
+		} >"$WORKDIR/users.json"
+		users=(-dev-users "$WORKDIR/users.json")
+	fi
 	for debug in yes no; do
-		local args=(-addr "127.0.0.1:$port")
+		local args=(-addr "127.0.0.1:$port" "${users[@]}")
 		[ $debug = yes ] && args+=(-debug-addr "127.0.0.1:$dport")
 		# shellcheck disable=SC2086 # PRODUCT_ARGS is a list of flags
 		(cd "$WORKDIR" && exec env -u WORKOS_API_KEY -u WORKOS_CLIENT_ID "$HERE/bin/product" "${args[@]}" ${PRODUCT_ARGS:-}) \
@@ -146,6 +160,17 @@ start_product() {
 		fi
 		TOKEN[$n]=$tok
 	done
+	if [ "$MODE" = idle ] && [ -z "${PRODUCT_TOKEN:-}" ]; then
+		n=ours
+		[ "$IDLE_TRANSPORT" = sse ] && n=ours-sse
+		log "signing in $NIDLEUSERS users for the idle streams"
+		if ! bin/mcpload -signin "http://127.0.0.1:$port" -url "${URL[$n]}" -print-token \
+			-email "$(seq -f 'idle%05g@example.com' -s , 1 "$NIDLEUSERS")" >"$WORKDIR/idle-tokens" 2>"$OUT/signin.log"; then
+			log "SKIP ours: sign-in of the idle users failed: $(tail -2 "$OUT/signin.log" | tr '\n' ' ')"
+			return 1
+		fi
+		IDLE_TOKENS[$n]="$WORKDIR/idle-tokens"
+	fi
 	OURS=ours
 }
 if [ "$PRODUCT" != no ] && start_product; then
@@ -201,6 +226,7 @@ for s in "${idle_names[@]}"; do
 	[ -n "${DPORT[$srv]:-}" ] && dbg=(-debug "http://127.0.0.1:${DPORT[$srv]}")
 	tok=()
 	[ -n "${TOKEN[$s]:-}" ] && tok=(-token "${TOKEN[$s]}")
+	[ -n "${IDLE_TOKENS[$s]:-}" ] && tok=(-tokens-file "${IDLE_TOKENS[$s]}")
 	log "idle: $s: opening $IDLE idle streams in a second process"
 	bin/mcpload -json -url "${URL[$s]}" -transport "$IDLE_TRANSPORT" -c 0 -idle "$IDLE" -d 15m -pid "${PID_OF[$srv]}" \
 		"${dbg[@]}" "${tok[@]}" \

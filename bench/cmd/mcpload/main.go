@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,6 +35,7 @@ func main() {
 	flag.StringVar(&cfg.URL, "url", "http://127.0.0.1:8788/mcp", "MCP endpoint: .../mcp for streamable, .../sse for sse")
 	flag.StringVar(&cfg.Transport, "transport", "streamable", "streamable or sse")
 	flag.StringVar(&cfg.Token, "token", "", "bearer access token")
+	tokensFile := flag.String("tokens-file", "", "file of bearer tokens, one a line, spread over the sessions and idle streams")
 	flag.StringVar(&cfg.ProtocolVersion, "protocol", "2025-06-18", "protocol version requested in initialize")
 	flag.StringVar(&cfg.Tool, "tool", "add", "tool called with {a, b}; its text result must state a+b")
 	flag.IntVar(&cfg.Sessions, "sessions", 0, "sessions to initialize (0: one per worker)")
@@ -48,8 +51,8 @@ func main() {
 	pid := flag.Int("pid", 0, "server process id: sample VmRSS and open fds from /proc")
 	debug := flag.String("debug", "", "server diagnostics base URL: GET /debug/vars (goroutines, memstats), POST /debug/gc")
 	signinBase := flag.String("signin", "", "server base URL: obtain a token for -url through the server's OAuth flow (and sign-in page)")
-	email := flag.String("email", "ada@example.com", "account to choose on the sign-in page with -signin")
-	printToken := flag.Bool("print-token", false, "with -signin: print the access token and exit")
+	email := flag.String("email", "ada@example.com", "account to choose on the sign-in page with -signin; a comma-separated list signs in each and spreads sessions over them")
+	printToken := flag.Bool("print-token", false, "with -signin: print the access token(s), one a line, and exit")
 	jsonOut := flag.Bool("json", false, "print the report as JSON on stdout")
 	quiet := flag.Bool("q", false, "no progress lines on stderr")
 	flag.Parse()
@@ -71,18 +74,28 @@ func main() {
 		cfg.URL = strings.TrimRight(*signinBase, "/") + "/mcp"
 	}
 	if *signinBase != "" {
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		tok, err := signin.SignIn(sctx, signin.Options{BaseURL: *signinBase, Resource: cfg.URL, Email: *email})
-		cancel()
+		toks, err := signInAll(ctx, *signinBase, cfg.URL, strings.Split(*email, ","))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "mcpload: sign-in:", err)
 			os.Exit(1)
 		}
 		if *printToken {
-			fmt.Println(tok.AccessToken)
+			fmt.Println(strings.Join(toks, "\n"))
 			return
 		}
-		cfg.Token = tok.AccessToken
+		cfg.Token, cfg.Tokens = toks[0], toks
+	}
+	if *tokensFile != "" {
+		b, err := os.ReadFile(*tokensFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "mcpload:", err)
+			os.Exit(2)
+		}
+		cfg.Tokens = strings.Fields(string(b))
+		if len(cfg.Tokens) == 0 {
+			fmt.Fprintln(os.Stderr, "mcpload: no tokens in", *tokensFile)
+			os.Exit(2)
+		}
 	}
 	if *pid > 0 || *debug != "" {
 		cfg.Probe = &load.Probe{PID: *pid, Debug: *debug}
@@ -105,6 +118,42 @@ func main() {
 	if cfg.Concurrency > 0 && rep.OK == 0 {
 		os.Exit(1)
 	}
+}
+
+// signInAll signs in as each of emails: the first registers a client, the
+// others reuse it, four at a time, each within two minutes (the server's
+// rate limits may hold them back).
+func signInAll(ctx context.Context, base, resource string, emails []string) ([]string, error) {
+	toks := make([]string, len(emails))
+	errs := make([]error, len(emails))
+	first, err := signInOne(ctx, signin.Options{BaseURL: base, Resource: resource, Email: strings.TrimSpace(emails[0])})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", emails[0], err)
+	}
+	toks[0] = first.AccessToken
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, e := range emails[1:] {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			tok, err := signInOne(ctx, signin.Options{BaseURL: base, Resource: resource, Email: strings.TrimSpace(e), ClientID: first.ClientID})
+			if err != nil {
+				errs[i+1] = fmt.Errorf("%s: %w", e, err)
+				return
+			}
+			toks[i+1] = tok.AccessToken
+		}()
+	}
+	wg.Wait()
+	return toks, errors.Join(errs...)
+}
+
+func signInOne(ctx context.Context, o signin.Options) (*signin.Token, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return signin.SignIn(ctx, o)
 }
 
 func printText(w io.Writer, r *load.Report) {

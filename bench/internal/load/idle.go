@@ -45,9 +45,9 @@ func RaiseFileLimit() (uint64, error) {
 	return lim.Cur, nil
 }
 
-// OpenIdle opens n idle streams with up to workers in parallel, giving up
-// on any stream that is not open within t.Timeout.
-func OpenIdle(ctx context.Context, c *http.Client, t Target, n, workers int, seq *atomic.Int64) *IdleSet {
+// OpenIdle opens n idle streams with up to workers in parallel, stream i
+// to target(i), giving up on any stream not open within its Timeout.
+func OpenIdle(ctx context.Context, c *http.Client, target func(i int64) Target, n, workers int, seq *atomic.Int64) *IdleSet {
 	set := &IdleSet{Errors: make(map[string]int64)}
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -55,7 +55,8 @@ func OpenIdle(ctx context.Context, c *http.Client, t Target, n, workers int, seq
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for next.Add(1) <= int64(n) && ctx.Err() == nil {
+			for i := next.Add(1); i <= int64(n) && ctx.Err() == nil; i = next.Add(1) {
+				t := target(i - 1)
 				octx, cancel := context.WithTimeout(ctx, t.Timeout)
 				conn, sess, err := openIdle(octx, c, t, seq)
 				cancel()

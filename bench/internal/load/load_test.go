@@ -6,8 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -158,5 +160,32 @@ func TestRunUnauthorized(t *testing.T) {
 	})
 	if rep.Sessions != 0 || rep.SetupErrors["http_401"] != 2 {
 		t.Fatalf("sessions %d, setup errors %v", rep.Sessions, rep.SetupErrors)
+	}
+}
+
+func TestRunSpreadsTokens(t *testing.T) {
+	var mu sync.Mutex
+	inits := map[string]int{}
+	h := servers(false)["gosdk-json"]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.Header.Get("Mcp-Session-Id") == "" {
+			mu.Lock()
+			inits[r.Header.Get("Authorization")]++
+			mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	rep := Run(context.Background(), Config{
+		Target:   Target{URL: srv.URL, ProtocolVersion: "2025-06-18", Timeout: 5 * time.Second},
+		Tokens:   []string{"a", "b", "c"},
+		Sessions: 6, Concurrency: 2, Duration: 50 * time.Millisecond, Idle: 6,
+	})
+	if rep.Sessions != 6 || rep.IdleOpen != 6 {
+		t.Fatalf("sessions %d, idle %d, errors %v", rep.Sessions, rep.IdleOpen, rep.SetupErrors)
+	}
+	want := map[string]int{"Bearer a": 4, "Bearer b": 4, "Bearer c": 4}
+	if !reflect.DeepEqual(inits, want) {
+		t.Errorf("initializations by token %v, want %v", inits, want)
 	}
 }

@@ -27,7 +27,11 @@ type Config struct {
 	Settle      time.Duration // wait after disconnecting before the "after" sample
 	ReadyFile   string        // written once sessions and idle streams are open
 	Tool        string        // tool to call with {"a","b"}; "add"
-	Logf        func(format string, a ...any)
+	// Tokens, when set, replace Target.Token: session i and idle stream i
+	// use Tokens[i % len(Tokens)], spreading them over several users, for
+	// servers that bound the sessions of one user.
+	Tokens []string
+	Logf   func(format string, a ...any)
 }
 
 // Latency summarises the measured calls, in milliseconds.
@@ -100,9 +104,9 @@ func Run(ctx context.Context, cfg Config) *Report {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for next.Add(1) <= int64(cfg.Sessions) && ctx.Err() == nil {
+			for i := next.Add(1); i <= int64(cfg.Sessions) && ctx.Err() == nil; i = next.Add(1) {
 				sctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-				s, err := Open(sctx, client, cfg.Target, &seq)
+				s, err := Open(sctx, client, cfg.target(i-1), &seq)
 				cancel()
 				mu.Lock()
 				if err != nil {
@@ -123,7 +127,7 @@ func Run(ctx context.Context, cfg Config) *Report {
 
 	var idle *IdleSet
 	if cfg.Idle > 0 {
-		idle = OpenIdle(ctx, client, cfg.Target, cfg.Idle, setupWorkers, &seq)
+		idle = OpenIdle(ctx, client, cfg.target, cfg.Idle, setupWorkers, &seq)
 		rep.IdleOpen = idle.Open()
 		for k, v := range idle.Errors {
 			rep.SetupErrors[k] += v
@@ -173,6 +177,15 @@ func Run(ctx context.Context, cfg Config) *Report {
 	}
 	rep.After = cfg.Probe.Take(true)
 	return rep
+}
+
+// target returns the target of session or idle stream i.
+func (cfg *Config) target(i int64) Target {
+	t := cfg.Target
+	if len(cfg.Tokens) > 0 {
+		t.Token = cfg.Tokens[i%int64(len(cfg.Tokens))]
+	}
+	return t
 }
 
 // sample probes every interval until the returned stop is called.

@@ -26,6 +26,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -50,6 +51,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// MaxSteps bounds the browser part (pages and redirects); 0 means 20.
 	MaxSteps int
+	// ClientID, when set, is used instead of registering a new client: one
+	// client signing in many users, as an application does, and within the
+	// server's registration rate limit.
+	ClientID string
 }
 
 // Token is the token endpoint's answer (RFC 6749 s5.1) and the client it
@@ -138,8 +143,11 @@ func SignIn(ctx context.Context, o Options) (*Token, error) {
 	var client struct {
 		ClientID string `json:"client_id"`
 	}
-	if err := postJSON(ctx, c, asm.RegistrationEndpoint, reg, &client); err != nil {
-		return nil, fmt.Errorf("registration: %w", err)
+	client.ClientID = o.ClientID
+	if client.ClientID == "" {
+		if err := postJSON(ctx, c, asm.RegistrationEndpoint, reg, &client); err != nil {
+			return nil, fmt.Errorf("registration: %w", err)
+		}
 	}
 	if client.ClientID == "" {
 		return nil, errors.New("registration returned no client_id")
@@ -259,7 +267,7 @@ func browse(ctx context.Context, c *http.Client, o Options, start, state string)
 	for range o.MaxSteps {
 		trail = append(trail, req.Method+" "+req.URL.Path)
 		req.Header.Set("Accept", "text/html")
-		resp, err := c.Do(req)
+		resp, err := do(c, req)
 		if err != nil {
 			return "", fmt.Errorf("%s %s: %w", req.Method, req.URL, err)
 		}
@@ -440,8 +448,41 @@ func postJSON(ctx context.Context, c *http.Client, u string, in, out any) error 
 	return doJSON(c, req, out)
 }
 
+// do sends req, waiting out 429 Too Many Requests (RFC 6585 s4) as its
+// Retry-After says, at most 60 times and within the request's context: a
+// server rate-limits authorization requests per address, and a load test
+// signing in many users from one address meets that limit.
+func do(c *http.Client, req *http.Request) (*http.Response, error) {
+	for range 60 {
+		resp, err := c.Do(req)
+		if err != nil || resp.StatusCode != http.StatusTooManyRequests {
+			return resp, err
+		}
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		wait := time.Second
+		if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 && n <= 60 {
+			wait = time.Duration(n) * time.Second
+		}
+		select {
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		case <-time.After(wait):
+		}
+		if req.Body != nil {
+			if req.GetBody == nil {
+				return nil, errors.New("rate limited, and the request body cannot be sent again")
+			}
+			if req.Body, err = req.GetBody(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return nil, errors.New("still rate limited after 60 attempts")
+}
+
 func doJSON(c *http.Client, req *http.Request, out any) error {
-	resp, err := c.Do(req)
+	resp, err := do(c, req)
 	if err != nil {
 		return err
 	}

@@ -27,13 +27,15 @@ type fakeServer struct {
 	accounts []string // offered on the sign-in page
 	consent  bool     // show a consent page first
 
-	mu        sync.Mutex
-	clients   map[string]string // client_id -> redirect_uri
-	pending   map[string]url.Values
-	codes     map[string]issued
-	tokens    map[string]string // access token -> email
-	csrf      map[string]string // browser cookie -> CSRF token
-	consented int
+	mu         sync.Mutex
+	clients    map[string]string // client_id -> redirect_uri
+	pending    map[string]url.Values
+	codes      map[string]issued
+	tokens     map[string]string // access token -> email
+	csrf       map[string]string // browser cookie -> CSRF token
+	consented  int
+	registered int
+	throttle   int // answer this many authorization requests 429 first
 }
 
 type issued struct {
@@ -69,6 +71,7 @@ func newFakeServer(t *testing.T, consent bool, accounts ...string) *fakeServer {
 		id := rand.Text()
 		f.mu.Lock()
 		f.clients[id] = m.RedirectURIs[0]
+		f.registered++
 		f.mu.Unlock()
 		w.WriteHeader(201)
 		json.NewEncoder(w).Encode(map[string]any{"client_id": id, "redirect_uris": m.RedirectURIs})
@@ -77,7 +80,14 @@ func newFakeServer(t *testing.T, consent bool, accounts ...string) *fakeServer {
 		q := r.URL.Query()
 		f.mu.Lock()
 		ru, ok := f.clients[q.Get("client_id")]
+		throttled := f.throttle > 0
+		f.throttle--
 		f.mu.Unlock()
+		if throttled {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"error":"too_many_requests"}`, http.StatusTooManyRequests)
+			return
+		}
 		if !ok || ru != q.Get("redirect_uri") || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" ||
 			q.Get("state") == "" || q.Get("resource") != f.srv.URL+"/mcp" || q.Get("response_type") != "code" {
 			http.Error(w, "bad authorization request", 400)
@@ -237,5 +247,32 @@ func TestWellKnown(t *testing.T) {
 		if got := wellKnown(c.id, c.name); got != c.want {
 			t.Errorf("wellKnown(%q) = %q, want %q", c.id, got, c.want)
 		}
+	}
+}
+
+// Many users through one client, past a rate limit: the second sign-in
+// reuses the first one's client and waits out a 429.
+func TestSignInReusesClientThroughRateLimit(t *testing.T) {
+	f := newFakeServer(t, true, "grace@example.com", "ada@example.com")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	first, err := SignIn(ctx, Options{BaseURL: f.srv.URL, Email: "ada@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.throttle = 1
+	f.mu.Unlock()
+	second, err := SignIn(ctx, Options{BaseURL: f.srv.URL, Email: "grace@example.com", ClientID: first.ClientID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.registered != 1 || second.ClientID != first.ClientID {
+		t.Errorf("registered %d clients, second client %q, first %q", f.registered, second.ClientID, first.ClientID)
+	}
+	if f.tokens[second.AccessToken] != "grace@example.com" || f.throttle != -1 {
+		t.Errorf("second token for %q, throttle left %d", f.tokens[second.AccessToken], f.throttle)
 	}
 }
