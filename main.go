@@ -68,6 +68,7 @@ type config struct {
 	memoryStore    bool
 	allowedOrigins []string
 	idleTimeout    time.Duration
+	maxSessions    int
 	readTimeout    time.Duration
 	debugAddr      string
 	devUsersFile   string
@@ -90,6 +91,8 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		"keep OAuth state in memory only (lost on restart; for tests and demos)")
 	origins := fs.String("allowed-origins", getenv("ALLOWED_ORIGINS"),
 		"comma-separated extra origins allowed to call /mcp and /sse from a browser (env ALLOWED_ORIGINS)")
+	fs.IntVar(&c.maxSessions, "max-sessions-per-user", 100,
+		"live MCP sessions one user may hold; a new one past it ends that user's least recently active session")
 	fs.DurationVar(&c.idleTimeout, "session-idle-timeout", 30*time.Minute,
 		"end MCP sessions idle for this long")
 	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second,
@@ -297,10 +300,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	}
 
 	httpOpts := mcp.HTTPOptions{
-		SessionOwner:       oauth.SessionOwner,
-		SessionCredential:  oauth.GrantCredential,
-		AllowedOrigins:     append([]string{originOf(cfg.baseURL)}, cfg.allowedOrigins...),
-		SessionIdleTimeout: cfg.idleTimeout,
+		SessionOwner:        oauth.SessionOwner,
+		SessionCredential:   oauth.GrantCredential,
+		AllowedOrigins:      append([]string{originOf(cfg.baseURL)}, cfg.allowedOrigins...),
+		SessionIdleTimeout:  cfg.idleTimeout,
+		MaxSessionsPerOwner: cfg.maxSessions,
 	}
 	mux.Handle(basePath+"/mcp", oauth.CORS(authServer.RequireBearer(mcpURL, mcpServer.StreamableHTTPHandler(httpOpts))))
 	sse := oauth.CORS(authServer.RequireBearer(sseURL, mcpServer.SSEHandler(httpOpts)))
@@ -386,6 +390,10 @@ func startDebug(addr string) (io.Closer, error) {
 	m := http.NewServeMux()
 	m.Handle("/debug/vars", expvar.Handler())
 	m.HandleFunc("POST /debug/gc", func(w http.ResponseWriter, r *http.Request) {
+		// Two cycles: memory held by a finalizer or a sync.Pool's victim
+		// cache is only released by the cycle after the one that finds it,
+		// and readers of the live heap want the settled figure.
+		runtime.GC()
 		runtime.GC()
 		w.WriteHeader(http.StatusNoContent)
 	})
