@@ -36,7 +36,10 @@ type Server struct {
 	handlers map[string]MethodHandler
 	caps     map[string]any
 	sessions map[string]*Session
-	closed   bool
+	// byOwner indexes sessions by owner, so that admitting a session
+	// costs the owner's session count, not the server's.
+	byOwner map[string]map[*Session]struct{}
+	closed  bool
 
 	wg sync.WaitGroup // stream handlers and legacy message goroutines
 
@@ -61,6 +64,7 @@ func NewServer(opts ServerOptions) *Server {
 		handlers: make(map[string]MethodHandler),
 		caps:     make(map[string]any),
 		sessions: make(map[string]*Session),
+		byOwner:  make(map[string]map[*Session]struct{}),
 		features: &serverFeatures{},
 	}
 }
@@ -167,19 +171,23 @@ func (s *Server) addSession(sess *Session, limit int) error {
 		s.mu.Unlock()
 		return errServerClosed
 	}
-	var (
-		n      int
-		oldest *Session
-	)
-	for _, other := range s.sessions {
-		if other.owner == sess.owner {
-			n++
+	mine := s.byOwner[sess.owner]
+	if mine == nil {
+		mine = make(map[*Session]struct{})
+		s.byOwner[sess.owner] = mine
+	}
+	var oldest *Session
+	n := len(mine)
+	if n >= limit {
+		// Only this owner's sessions are scanned, and only when one must go.
+		for other := range mine {
 			if oldest == nil || other.lastActive.Load() < oldest.lastActive.Load() {
 				oldest = other
 			}
 		}
 	}
 	s.sessions[sess.id] = sess
+	mine[sess] = struct{}{}
 	s.mu.Unlock()
 	if n >= limit && oldest != nil {
 		s.logger.Info("mcp: session limit reached, ending the least recently active session", "session", oldest.id)
@@ -195,9 +203,17 @@ func (s *Server) session(id string) *Session {
 	return sess
 }
 
-func (s *Server) removeSession(id string) {
+func (s *Server) removeSession(sess *Session) {
 	s.mu.Lock()
-	delete(s.sessions, id)
+	if s.sessions[sess.id] == sess {
+		delete(s.sessions, sess.id)
+	}
+	if mine := s.byOwner[sess.owner]; mine != nil {
+		delete(mine, sess)
+		if len(mine) == 0 {
+			delete(s.byOwner, sess.owner)
+		}
+	}
 	s.mu.Unlock()
 }
 
