@@ -40,6 +40,9 @@ type Server struct {
 	// costs the owner's session count, not the server's.
 	byOwner map[string]map[*Session]struct{}
 	closed  bool
+	// keepers hold the hijacked streams of the server's handlers
+	// (idle.go), for Shutdown to close.
+	keepers []*streamKeeper
 
 	wg sync.WaitGroup // stream handlers and legacy message goroutines
 
@@ -146,9 +149,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, sess := range s.sessions {
 		sessions = append(sessions, sess)
 	}
+	keepers := slices.Clone(s.keepers)
 	s.mu.Unlock()
 	for _, sess := range sessions {
 		sess.close()
+	}
+	for _, k := range keepers {
+		k.closeAll() // any stream no session still held
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -620,6 +627,16 @@ func (s *Server) callTool(ctx context.Context, params json.RawMessage) (any, err
 		res.Content = []Content{} // the schema requires the array
 	}
 	return res, nil
+}
+
+// newKeeper returns a keep-alive goroutine's worth of hijacked streams for
+// one handler, known to Shutdown.
+func (s *Server) newKeeper(opts *HTTPOptions) *streamKeeper {
+	k := newStreamKeeper(opts.keepAlive())
+	s.mu.Lock()
+	s.keepers = append(s.keepers, k)
+	s.mu.Unlock()
+	return k
 }
 
 // addWorker counts a stream handler or background message handler for
