@@ -141,7 +141,8 @@ func (sw *sseWriter) keepAliveTick() {
 }
 
 // streamKeeper sends the keep-alive comments of a handler's hijacked
-// streams from one goroutine, which runs only while there are streams. It
+// streams from one goroutine, which runs only while there are streams (the
+// last one leaving wakes it to exit). It
 // visits every interval/2 and pings the streams silent since its previous
 // visit, so no stream is silent for longer than interval.
 type streamKeeper struct {
@@ -151,10 +152,12 @@ type streamKeeper struct {
 	streams map[*sseWriter]struct{}
 	running bool
 	stop    chan struct{} // closed by closeAll: the server is shutting down
+	empty   chan struct{} // signalled when the last stream leaves
 }
 
 func newStreamKeeper(interval time.Duration) *streamKeeper {
-	return &streamKeeper{interval: interval, streams: make(map[*sseWriter]struct{}), stop: make(chan struct{})}
+	return &streamKeeper{interval: interval, streams: make(map[*sseWriter]struct{}),
+		stop: make(chan struct{}), empty: make(chan struct{}, 1)}
 }
 
 func (k *streamKeeper) add(sw *sseWriter) {
@@ -170,6 +173,12 @@ func (k *streamKeeper) add(sw *sseWriter) {
 func (k *streamKeeper) remove(sw *sseWriter) {
 	k.mu.Lock()
 	delete(k.streams, sw)
+	if len(k.streams) == 0 && k.running {
+		select {
+		case k.empty <- struct{}{}:
+		default:
+		}
+	}
 	k.mu.Unlock()
 }
 
@@ -193,31 +202,48 @@ func (k *streamKeeper) run() {
 	for {
 		select {
 		case <-t.C:
-		case <-k.stop: // closeAll ends the streams; no more keep-alives
+			if k.exitIfEmpty() {
+				return
+			}
+			k.visit()
+		case <-k.empty:
+			if k.exitIfEmpty() {
+				return
+			}
+		case <-k.stop: // closeAll ends the streams: no more keep-alives
 			k.mu.Lock()
 			k.running = false
 			k.mu.Unlock()
 			return
 		}
-		k.mu.Lock()
-		if len(k.streams) == 0 {
-			k.running = false
-			k.mu.Unlock()
-			return
-		}
-		k.mu.Unlock()
-		streams := k.snapshot()
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range min(keeperWorkers, 1+len(streams)/256) {
-			wg.Go(func() {
-				for i := next.Add(1) - 1; i < int64(len(streams)); i = next.Add(1) - 1 {
-					streams[i].keepAliveTick()
-				}
-			})
-		}
-		wg.Wait()
 	}
+}
+
+// exitIfEmpty reports whether the goroutine should end, no stream being
+// left; add starts a new one for the next stream.
+func (k *streamKeeper) exitIfEmpty() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.streams) > 0 {
+		return false
+	}
+	k.running = false
+	return true
+}
+
+// visit gives every stream its keepAliveTick.
+func (k *streamKeeper) visit() {
+	streams := k.snapshot()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(keeperWorkers, 1+len(streams)/256) {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(streams)); i = next.Add(1) - 1 {
+				streams[i].keepAliveTick()
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // closeAll ends every hijacked stream (Shutdown: http.Server does not

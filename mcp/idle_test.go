@@ -328,3 +328,27 @@ func TestStreamOverHTTP2(t *testing.T) {
 		t.Fatalf("HTTP/2 stream: %+v", evs)
 	}
 }
+
+// The keep-alive goroutine runs only while there are hijacked streams: the
+// last one leaving ends it at once, not at the next tick.
+func TestKeeperExitsWhenEmpty(t *testing.T) {
+	k := newStreamKeeper(time.Hour)
+	a, b := net.Pipe()
+	defer b.Close()
+	released := make(chan struct{})
+	sw := &sseWriter{gone: make(chan struct{}), timeout: time.Second}
+	sw.handOff(k, func() { close(released) })
+	sw.conn, sw.hijacked = a, true
+	k.add(sw)
+	running := func() bool {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return k.running
+	}
+	if !running() {
+		t.Fatal("no keep-alive goroutine for a hijacked stream")
+	}
+	sw.kill()
+	<-released
+	waitFor(t, "the keep-alive goroutine to end", func() bool { return !running() })
+}
