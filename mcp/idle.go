@@ -80,6 +80,12 @@ func (sw *sseWriter) alive() bool {
 	if sw.conn == nil {
 		return true // net/http's background reader ends r's context on a close
 	}
+	if gone, ok := peerGone(sw.conn); ok {
+		if gone {
+			sw.killLocked()
+		}
+		return !gone
+	}
 	// A deadline already past would fail the read without looking at the
 	// socket, hence a short one in the future.
 	_ = sw.conn.SetReadDeadline(time.Now().Add(probeWait))
@@ -120,15 +126,24 @@ func (sw *sseWriter) killIfEnded(sess *Session) {
 	}
 }
 
-// keepAliveTick is the keeper's visit: a stream that carried nothing since
-// the previous visit gets a comment line. A stream whose lock is held is
-// being written to, which is as good as a ping.
-func (sw *sseWriter) keepAliveTick() {
+// keepAliveTick is the keeper's visit. A connection the client closed is
+// ended, which is how a departure is noticed without a reader goroutine.
+// When ping is set, a stream that carried nothing since the previous
+// pinging visit gets a comment line. A stream whose lock is held is being
+// written to, which is as good as either.
+func (sw *sseWriter) keepAliveTick(ping bool) {
 	if !sw.mu.TryLock() {
 		return
 	}
 	defer sw.mu.Unlock()
 	if sw.dead {
+		return
+	}
+	if gone, _ := peerGone(sw.conn); gone {
+		sw.killLocked()
+		return
+	}
+	if !ping {
 		return
 	}
 	if sw.wrote {
@@ -140,11 +155,12 @@ func (sw *sseWriter) keepAliveTick() {
 	sw.wrote = false
 }
 
-// streamKeeper sends the keep-alive comments of a handler's hijacked
-// streams from one goroutine, which runs only while there are streams (the
-// last one leaving wakes it to exit). It
-// visits every interval/2 and pings the streams silent since its previous
-// visit, so no stream is silent for longer than interval.
+// streamKeeper watches a handler's hijacked streams from one goroutine,
+// which runs only while there are streams (the last one leaving wakes it to
+// exit). Every sweepEvery (or interval/2 if shorter) it ends the streams
+// whose client left, in place of net/http's per-connection reader; every
+// interval/2 it pings the streams silent since its previous ping, so no
+// stream is silent for longer than interval.
 type streamKeeper struct {
 	interval time.Duration
 
@@ -196,16 +212,23 @@ func (k *streamKeeper) snapshot() []*sseWriter {
 // reading holds a worker for up to the write timeout, and the others go on.
 const keeperWorkers = 8
 
+// sweepEvery bounds how long a departed client's connection, and with a
+// legacy stream its session, outlives it. A sweep costs one non-blocking
+// read per stream.
+const sweepEvery = time.Second
+
 func (k *streamKeeper) run() {
-	t := time.NewTicker(k.interval / 2)
+	period := min(sweepEvery, k.interval/2)
+	pingEvery := max(1, int((k.interval/2)/period)) // sweeps per ping
+	t := time.NewTicker(period)
 	defer t.Stop()
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-t.C:
 			if k.exitIfEmpty() {
 				return
 			}
-			k.visit()
+			k.visit(n%pingEvery == 0)
 		case <-k.empty:
 			if k.exitIfEmpty() {
 				return
@@ -232,14 +255,14 @@ func (k *streamKeeper) exitIfEmpty() bool {
 }
 
 // visit gives every stream its keepAliveTick.
-func (k *streamKeeper) visit() {
+func (k *streamKeeper) visit(ping bool) {
 	streams := k.snapshot()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(keeperWorkers, 1+len(streams)/256) {
 		wg.Go(func() {
 			for i := next.Add(1) - 1; i < int64(len(streams)); i = next.Add(1) - 1 {
-				streams[i].keepAliveTick()
+				streams[i].keepAliveTick(ping)
 			}
 		})
 	}

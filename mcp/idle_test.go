@@ -352,3 +352,50 @@ func TestKeeperExitsWhenEmpty(t *testing.T) {
 	<-released
 	waitFor(t, "the keep-alive goroutine to end", func() bool { return !running() })
 }
+
+// The keeper's sweep notices a client that left well before a keep-alive
+// would fail: here the legacy session (which lives as long as its stream)
+// ends within a sweep or two, with keep-alives 10 s apart.
+func TestSweepNoticesDepartedClient(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no non-blocking socket probe on this platform")
+	}
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{KeepAlive: 10 * time.Second})
+	legacy := openRaw(t, ts, "/sse", nil)
+	if ev, err := legacy.next(t); err != nil || !strings.Contains(ev, "endpoint") {
+		t.Fatalf("endpoint event: %q %v", ev, err)
+	}
+	if len(s.Sessions()) != 1 {
+		t.Fatal("no legacy session")
+	}
+	start := time.Now()
+	legacy.conn.Close()
+	waitFor(t, "the legacy session to end", func() bool { return len(s.Sessions()) == 0 })
+	if d := time.Since(start); d > 3*sweepEvery {
+		t.Fatalf("noticed after %v", d)
+	}
+}
+
+func TestPeerGone(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	if gone, ok := peerGone(server); !ok {
+		t.Skip("no non-blocking socket probe on this platform")
+	} else if gone {
+		t.Fatal("an open, silent connection reported gone")
+	}
+	client.Close()
+	waitFor(t, "the close to be seen", func() bool { gone, _ := peerGone(server); return gone })
+}

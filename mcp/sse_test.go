@@ -227,10 +227,8 @@ func TestSSEChecks(t *testing.T) {
 	}
 }
 
-// A hijacked stream has no reader (idle.go): the server notices the
-// client left when its next keep-alive fails.
 func TestSSEClosedStreamEndsSession(t *testing.T) {
-	s, ts := newTestServer(t, newTestTools(), HTTPOptions{KeepAlive: 50 * time.Millisecond})
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{})
 	c := openLegacy(t, ts.URL, "/sse", nil)
 	c.close()
 	waitFor(t, "the session to end", func() bool { return len(s.Sessions()) == 0 })

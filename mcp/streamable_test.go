@@ -670,8 +670,7 @@ func TestResumeAfterDisconnect(t *testing.T) {
 // stays alive.
 func TestGoroutinesFreedAfterDisconnect(t *testing.T) {
 	tools := newTestTools()
-	// Hijacked streams notice a gone client at the next keep-alive.
-	s, ts := newTestServer(t, tools, HTTPOptions{KeepAlive: 50 * time.Millisecond})
+	s, ts := newTestServer(t, tools, HTTPOptions{})
 	tr := &http.Transport{}
 	client := &http.Client{Transport: tr}
 	c := newHTTPClient(t, ts.URL+"/mcp")
