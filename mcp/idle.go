@@ -251,6 +251,9 @@ func (k *streamKeeper) exitIfEmpty() bool {
 		return false
 	}
 	k.running = false
+	// A map keeps the size it grew to; after 10,000 streams have come and
+	// gone that is half a megabyte for nothing.
+	k.streams = make(map[*sseWriter]struct{})
 	return true
 }
 
