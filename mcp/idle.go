@@ -16,11 +16,12 @@ package mcp
 // mutex with a per-write deadline, and one keep-alive goroutine per handler
 // (a streamKeeper) pings all idle streams.
 //
-// With no reader, a client that went away is noticed when a write fails:
-// at the next message or keep-alive at the latest, or at once when the
-// client reconnects, since a GET finding its stream taken probes the
-// connection holding it (sseWriter.alive). HTTP/2 requests and
-// ResponseWriters that cannot be hijacked keep the goroutine path.
+// With no reader per connection, a client that went away is noticed by the
+// keeper's sweep, one non-blocking read per stream every second
+// (peerGone), by a failed write, or at once when the client reconnects,
+// since a GET finding its stream taken probes the connection holding it
+// (sseWriter.alive). HTTP/2 requests and ResponseWriters that cannot be
+// hijacked keep the goroutine path.
 
 import (
 	"bytes"
@@ -37,10 +38,10 @@ import (
 // out.
 const probeWait = time.Millisecond
 
-// hijackLocked takes the connection from net/http, if the request allows it, and
-// writes the status line and headers of the SSE response; it reports
-// whether the stream now runs on the bare connection. It is called with
-// sw.mu held, from start.
+// hijackLocked takes the connection from net/http, if the request allows
+// it, and writes the status line and headers of the SSE response; it
+// reports whether the stream now runs on the bare connection. It is called
+// with sw.mu held, from start.
 func (sw *sseWriter) hijackLocked(r *http.Request) (bool, error) {
 	if sw.keeper == nil || r.ProtoMajor != 1 {
 		return false, nil
