@@ -147,7 +147,9 @@ type HTTPOptions struct {
 	// MaxBodyBytes caps a POST body; 0 means 4 MiB. Past it: 413.
 	MaxBodyBytes int64
 	// KeepAlive is the interval of SSE comment lines that keep idle streams
-	// open through proxies; 0 means 15 s.
+	// open through proxies; 0 means 15 s. A GET stream served over HTTP/1.x
+	// (hijacked, see idle.go) is pinged when it carried nothing for half
+	// of it, and a client that left is noticed when such a ping fails.
 	KeepAlive time.Duration
 	// Polling lets a request handler on a session that negotiated
 	// 2025-11-25 close its request's SSE connection mid-request with
@@ -160,8 +162,8 @@ type HTTPOptions struct {
 	// SessionIdleTimeout ends a session that has seen no request and has no
 	// open stream for this long; 0 means 30 minutes.
 	SessionIdleTimeout time.Duration
-	// WriteTimeout bounds each write to an SSE stream (set per write with
-	// http.ResponseController), so a client that stops reading is dropped
+	// WriteTimeout bounds each write to an SSE stream (a deadline set per
+	// write on the connection), so a client that stops reading is dropped
 	// while healthy streams may stay open for hours; 0 means 10 s.
 	WriteTimeout time.Duration
 	// MaxSessionsPerOwner bounds the live sessions of one owner; a new

@@ -36,7 +36,13 @@ type Server struct {
 	handlers map[string]MethodHandler
 	caps     map[string]any
 	sessions map[string]*Session
-	closed   bool
+	// byOwner indexes sessions by owner, so that admitting a session
+	// costs the owner's session count, not the server's.
+	byOwner map[string]map[*Session]struct{}
+	closed  bool
+	// keepers hold the hijacked streams of the server's handlers
+	// (idle.go), for Shutdown to close.
+	keepers []*streamKeeper
 
 	wg sync.WaitGroup // stream handlers and legacy message goroutines
 
@@ -61,6 +67,7 @@ func NewServer(opts ServerOptions) *Server {
 		handlers: make(map[string]MethodHandler),
 		caps:     make(map[string]any),
 		sessions: make(map[string]*Session),
+		byOwner:  make(map[string]map[*Session]struct{}),
 		features: &serverFeatures{},
 	}
 }
@@ -142,9 +149,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, sess := range s.sessions {
 		sessions = append(sessions, sess)
 	}
+	keepers := slices.Clone(s.keepers)
 	s.mu.Unlock()
 	for _, sess := range sessions {
 		sess.close()
+	}
+	for _, k := range keepers {
+		k.closeAll() // any stream no session still held
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -167,19 +178,23 @@ func (s *Server) addSession(sess *Session, limit int) error {
 		s.mu.Unlock()
 		return errServerClosed
 	}
-	var (
-		n      int
-		oldest *Session
-	)
-	for _, other := range s.sessions {
-		if other.owner == sess.owner {
-			n++
+	mine := s.byOwner[sess.owner]
+	if mine == nil {
+		mine = make(map[*Session]struct{})
+		s.byOwner[sess.owner] = mine
+	}
+	var oldest *Session
+	n := len(mine)
+	if n >= limit {
+		// Only this owner's sessions are scanned, and only when one must go.
+		for other := range mine {
 			if oldest == nil || other.lastActive.Load() < oldest.lastActive.Load() {
 				oldest = other
 			}
 		}
 	}
 	s.sessions[sess.id] = sess
+	mine[sess] = struct{}{}
 	s.mu.Unlock()
 	if n >= limit && oldest != nil {
 		s.logger.Info("mcp: session limit reached, ending the least recently active session", "session", oldest.id)
@@ -195,9 +210,17 @@ func (s *Server) session(id string) *Session {
 	return sess
 }
 
-func (s *Server) removeSession(id string) {
+func (s *Server) removeSession(sess *Session) {
 	s.mu.Lock()
-	delete(s.sessions, id)
+	if s.sessions[sess.id] == sess {
+		delete(s.sessions, sess.id)
+	}
+	if mine := s.byOwner[sess.owner]; mine != nil {
+		delete(mine, sess)
+		if len(mine) == 0 {
+			delete(s.byOwner, sess.owner)
+		}
+	}
 	s.mu.Unlock()
 }
 
@@ -604,6 +627,16 @@ func (s *Server) callTool(ctx context.Context, params json.RawMessage) (any, err
 		res.Content = []Content{} // the schema requires the array
 	}
 	return res, nil
+}
+
+// newKeeper returns a keep-alive goroutine's worth of hijacked streams for
+// one handler, known to Shutdown.
+func (s *Server) newKeeper(opts *HTTPOptions) *streamKeeper {
+	k := newStreamKeeper(opts.keepAlive())
+	s.mu.Lock()
+	s.keepers = append(s.keepers, k)
+	s.mu.Unlock()
+	return k
 }
 
 // addWorker counts a stream handler or background message handler for

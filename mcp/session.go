@@ -249,7 +249,7 @@ func (s *Session) close() {
 	if s.idleTimer != nil {
 		s.idleTimer.Stop()
 	}
-	s.server.removeSession(s.id)
+	s.server.removeSession(s)
 	for _, st := range streams {
 		st.detach()
 	}

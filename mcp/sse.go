@@ -15,8 +15,9 @@ import (
 )
 
 type sseHandler struct {
-	s    *Server
-	opts HTTPOptions
+	s      *Server
+	opts   HTTPOptions
+	keeper *streamKeeper // hijacked streams (idle.go)
 }
 
 // SSEHandler returns the HTTP+SSE transport for s. Mount it at both "/sse"
@@ -24,7 +25,7 @@ type sseHandler struct {
 // endpoint event is derived from the GET's path, so another mount point
 // works as long as the message path is the stream path plus "/message".
 func (s *Server) SSEHandler(opts HTTPOptions) http.Handler {
-	return &sseHandler{s: s, opts: opts}
+	return &sseHandler{s: s, opts: opts, keeper: s.newKeeper(&opts)}
 }
 
 func (h *sseHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -52,25 +53,38 @@ func (h *sseHandler) open(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, nil, NewInternalError("server is shutting down"))
 		return
 	}
-	defer h.s.wg.Done()
 	sess := h.s.newSession(newSessionID(), h.opts.owner(r), true, h.opts.idleTimeout())
 	sess.cred = h.opts.credential(r)
 	if err := h.s.addSession(sess, h.opts.maxSessions()); err != nil {
 		sess.close()
+		h.s.wg.Done()
 		writeError(w, http.StatusServiceUnavailable, nil, NewInternalError("server is shutting down"))
 		return
 	}
-	defer sess.close() // a closed legacy stream ends its session
 	sw := newSSEWriter(w, r, &h.opts, true)
 	sess.streamOpened()
-	defer sess.streamClosed()
+	release := func() {
+		sess.standalone.detachIf(sw)
+		sess.streamClosed()
+		sess.close() // a closed legacy stream ends its session
+		h.s.wg.Done()
+	}
+	// As for Streamable HTTP's GET, the stream is hijacked over HTTP/1.x
+	// (idle.go) and this handler returns once the endpoint is announced.
+	sw.handOff(h.keeper, release)
 	// Attach before announcing the endpoint: a client may POST the moment
 	// it reads the endpoint, and the answer needs the stream in place.
-	if err := sess.standalone.attach(r, sw, 0, false, false); err != nil {
+	err := sess.standalone.attach(r, sw, 0, false, false)
+	if err == nil {
+		endpoint := strings.TrimSuffix(r.URL.Path, "/") + "/message?sessionId=" + sess.id
+		err = sw.event("endpoint", "", []byte(endpoint), 0)
+	}
+	if sw.isHijacked() {
+		sw.killIfEnded(sess)
 		return
 	}
-	endpoint := strings.TrimSuffix(r.URL.Path, "/") + "/message?sessionId=" + sess.id
-	if err := sw.event("endpoint", "", []byte(endpoint), 0); err != nil {
+	defer release()
+	if err != nil {
 		return
 	}
 	select {
@@ -78,7 +92,6 @@ func (h *sseHandler) open(w http.ResponseWriter, r *http.Request) {
 	case <-sess.done:
 	case <-r.Context().Done():
 	}
-	sess.standalone.detachIf(sw)
 	sw.kill()
 }
 

@@ -13,6 +13,7 @@ package mcp
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -32,10 +33,12 @@ const (
 
 var errStreamBusy = errors.New("mcp: stream already has a connection")
 
-// sseWriter writes SSE events on one HTTP response. Writes are serialized
-// by mu; each sets its own write deadline through http.ResponseController,
-// so a stalled client is dropped without relying on http.Server.WriteTimeout
-// (which would also cut healthy long streams).
+// sseWriter writes SSE events on one HTTP response, or on the bare
+// connection once a GET stream is hijacked (idle.go). Writes are serialized
+// by mu; each sets its own write deadline (through http.ResponseController,
+// or on the hijacked net.Conn), so a stalled client is dropped without
+// relying on http.Server.WriteTimeout (which would also cut healthy long
+// streams).
 type sseWriter struct {
 	mu        sync.Mutex
 	w         http.ResponseWriter
@@ -49,6 +52,15 @@ type sseWriter struct {
 	timer     *time.Timer
 	stopWatch func() bool
 	buf       []byte
+
+	// Hijacked streams (idle.go): conn replaces w once hijacked; keeper
+	// sends their keep-alives and wrote tells it the stream was not idle;
+	// release does what the returned handler would have done at the end.
+	keeper   *streamKeeper
+	release  func()
+	conn     net.Conn
+	hijacked bool
+	wrote    bool
 }
 
 var (
@@ -80,6 +92,9 @@ func (sw *sseWriter) start(r *http.Request) error {
 		return nil
 	}
 	sw.started = true
+	if ok, err := sw.hijackLocked(r); ok {
+		return err
+	}
 	sw.w.WriteHeader(http.StatusOK)
 	if err := sw.flushLocked(); err != nil {
 		return err
@@ -90,6 +105,20 @@ func (sw *sseWriter) start(r *http.Request) error {
 }
 
 func (sw *sseWriter) flushLocked() error {
+	if sw.conn != nil {
+		_ = sw.conn.SetWriteDeadline(time.Now().Add(sw.timeout))
+		if _, err := sw.conn.Write(sw.buf); err != nil {
+			sw.killLocked()
+			return err
+		}
+		sw.wrote = true
+		if cap(sw.buf) > 1<<10 {
+			sw.buf = nil // an idle stream should not keep a large event's buffer
+		} else {
+			sw.buf = sw.buf[:0]
+		}
+		return nil
+	}
 	_ = sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout)) // ErrNotSupported on test recorders
 	if _, err := sw.w.Write(sw.buf); err != nil {
 		sw.killLocked()
@@ -178,12 +207,15 @@ func (sw *sseWriter) killLocked() {
 	if sw.stopWatch != nil {
 		sw.stopWatch() // does not wait for the AfterFunc, so safe from within it
 	}
-}
-
-func (sw *sseWriter) isDead() bool {
-	sw.mu.Lock()
-	defer sw.mu.Unlock()
-	return sw.dead
+	if sw.conn != nil {
+		_ = sw.conn.Close()
+		sw.keeper.remove(sw)
+		if sw.release != nil {
+			// Not here: the caller may hold the stream's lock, which
+			// release takes.
+			go sw.release()
+		}
+	}
 }
 
 type sseEvent struct {
@@ -303,7 +335,7 @@ func (st *stream) record(ev sseEvent) {
 func (st *stream) attach(r *http.Request, sw *sseWriter, after uint64, resume, prime bool) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.w != nil && !st.w.isDead() {
+	if st.w != nil && st.w.alive() {
 		return errStreamBusy
 	}
 	if !resume {

@@ -19,14 +19,15 @@ import (
 )
 
 type streamableHandler struct {
-	s    *Server
-	opts HTTPOptions
+	s      *Server
+	opts   HTTPOptions
+	keeper *streamKeeper // hijacked GET streams (idle.go)
 }
 
 // StreamableHTTPHandler returns the Streamable HTTP transport for s, to be
 // mounted at the MCP endpoint (/mcp).
 func (s *Server) StreamableHTTPHandler(opts HTTPOptions) http.Handler {
-	return &streamableHandler{s: s, opts: opts}
+	return &streamableHandler{s: s, opts: opts, keeper: s.newKeeper(&opts)}
 }
 
 const (
@@ -205,11 +206,24 @@ func (h *streamableHandler) get(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, nil, NewInternalError("server is shutting down"))
 		return
 	}
-	defer h.s.wg.Done()
 	sw := newSSEWriter(w, r, &h.opts, false)
 	sess.streamOpened()
-	defer sess.streamClosed()
-	if err := st.attach(r, sw, after, resume, !resume && sess.ProtocolVersion() >= "2025-11-25"); err != nil {
+	release := func() {
+		st.detachIf(sw)
+		sess.streamClosed()
+		h.s.wg.Done()
+	}
+	// An idle stream should cost no goroutine: over HTTP/1.x attach hijacks
+	// the connection (idle.go) and this handler returns at once, leaving
+	// release to run when the connection ends.
+	sw.handOff(h.keeper, release)
+	err := st.attach(r, sw, after, resume, !resume && sess.ProtocolVersion() >= "2025-11-25")
+	if sw.isHijacked() {
+		sw.killIfEnded(sess)
+		return
+	}
+	defer release()
+	if err != nil {
 		sw.kill()
 		if err == errStreamBusy {
 			h := w.Header()
@@ -224,7 +238,6 @@ func (h *streamableHandler) get(w http.ResponseWriter, r *http.Request) {
 	case <-sess.done:
 	case <-r.Context().Done():
 	}
-	st.detachIf(sw)
 	sw.kill()
 }
 
