@@ -473,11 +473,14 @@ func (s *Server) dropRefresh(ctx context.Context, hs []string) {
 // refreshes often). A grant remembers its current and previous refresh
 // tokens and the spentRing tokens spent before those; reuse of any of them
 // revokes the grant. A token older than that has no record left and is
-// simply unknown: invalid_grant, without revocation. 8 covers what reuse
-// detection is for: a stolen token is reused soon, by the thief or by the
-// rightful client after the thief, and for it to fall out of the ring the
-// chain must have rotated 9 more times in between; meanwhile the grant keeps
-// at most 10 refresh records, about 1 KiB, whatever its age.
+// simply unknown: invalid_grant, without revocation. Why 8: if the thief
+// refreshes first, the rightful client's next refresh presents a token one
+// rotation old, always caught; if the rightful client refreshes first, the
+// thief is caught unless the chain has rotated 9 more times before the
+// stolen token is tried, which for a client refreshing as its hour-long
+// access tokens expire is most of a working day. Meanwhile a grant keeps at
+// most spentRing+2 = 10 refresh records whatever its age, instead of one
+// per refresh for the refresh token lifetime.
 //
 // Access tokens are bounded the same way: each refresh keeps the new access
 // token and the one before it (requests in flight may carry it), and deletes
