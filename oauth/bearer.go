@@ -102,6 +102,20 @@ func (c *tokenCache) drop(token string) {
 	c.mu.Unlock()
 }
 
+// dropHash forgets an access token given its hex SHA-256 (hashToken).
+func (c *tokenCache) dropHash(h string) {
+	var key [32]byte
+	if len(h) != hex.EncodedLen(len(key)) {
+		return
+	}
+	if _, err := hex.Decode(key[:], []byte(h)); err != nil {
+		return
+	}
+	c.mu.Lock()
+	delete(c.tokens, key)
+	c.mu.Unlock()
+}
+
 func (c *tokenCache) revokeGrant(id string) {
 	c.mu.Lock()
 	if g := c.grants[id]; g != nil {

@@ -23,6 +23,10 @@ const (
 	maxTokenBody   = 16 << 10
 	maxTokenParam  = 4096
 	codeReplayKeep = 10 * time.Minute // how long a used code is remembered to catch replays
+	// spentRing is how many spent refresh tokens, older than the previous
+	// one, a grant remembers for reuse detection (RFC 9700 s4.14.2); see
+	// refresh for why 8.
+	spentRing = 8
 )
 
 // grant is one user's authorization of one client for one resource: what
@@ -46,6 +50,56 @@ type grant struct {
 	CurrentSealed    []byte    `json:"current_sealed,omitempty"`
 	PrevRefreshHash  string    `json:"prev_refresh_hash,omitempty"`
 	PrevRefreshUntil time.Time `json:"prev_refresh_until,omitzero"`
+	// Spent holds the hashes of the refresh tokens spent before the
+	// previous one, newest last, at most spentRing: their records are kept
+	// so that their reuse revokes the grant (RFC 9700 s4.14.2). A hash
+	// pushed out of the ring has its record deleted, so the records of a
+	// grant that refreshes often stay bounded.
+	Spent []string `json:"spent,omitempty"`
+	// AccessHash and PrevAccessHash are the grant's live access tokens:
+	// the newest, and the one before it, which requests already in flight
+	// may still carry. Issuing a new one deletes the one before those two.
+	AccessHash     string `json:"access_hash,omitempty"`
+	PrevAccessHash string `json:"prev_access_hash,omitempty"`
+}
+
+// pushAccess makes accessHash the grant's current access token and returns
+// the hash of the one that is no longer kept ("" if none), for the caller
+// to delete once the grant is stored.
+func (g *grant) pushAccess(accessHash string) (evicted string) {
+	evicted = g.PrevAccessHash
+	g.PrevAccessHash, g.AccessHash = g.AccessHash, accessHash
+	return evicted
+}
+
+// pushSpent records a refresh token hash as spent and returns the hashes
+// that fell out of the ring, for the caller to delete once the grant is
+// stored.
+func (g *grant) pushSpent(h string) (evicted []string) {
+	if h == "" {
+		return nil
+	}
+	g.Spent = append(g.Spent, h)
+	if n := len(g.Spent) - spentRing; n > 0 {
+		evicted = slices.Clone(g.Spent[:n])
+		g.Spent = slices.Clone(g.Spent[n:])
+	}
+	return evicted
+}
+
+// tokenHashes lists every access and refresh token hash the grant tracks.
+func (g *grant) tokenHashes() (access, refresh []string) {
+	for _, h := range []string{g.AccessHash, g.PrevAccessHash} {
+		if h != "" {
+			access = append(access, h)
+		}
+	}
+	for _, h := range append([]string{g.RefreshHash, g.PrevRefreshHash}, g.Spent...) {
+		if h != "" {
+			refresh = append(refresh, h)
+		}
+	}
+	return access, refresh
 }
 
 type codeRecord struct {
@@ -298,8 +352,10 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, form url.Valu
 		// RFC 8707 s2.2.
 		return reject(&oauthError{http.StatusBadRequest, "invalid_target", "resource does not match the authorization request"})
 	}
-	refresh := newToken(prefixRefreshToken)
+	refresh, access := newToken(prefixRefreshToken), newToken(prefixAccessToken)
+	var evicted string
 	g, err := s.updateGrant(ctx, rec.GrantID, func(g *grant) error {
+		evicted = g.pushAccess(hashToken(access))
 		g.RefreshHash = hashToken(refresh)
 		g.CurrentSealed = s.keys.seal([]byte(refresh), "refresh:"+g.ID)
 		g.ExpiresAt = s.now().Add(s.cfg.RefreshTokenTTL)
@@ -308,7 +364,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, form url.Valu
 	if err != nil {
 		return nil, s.grantError(err)
 	}
-	return s.issueTokens(ctx, g, refresh, g.Scope)
+	return s.issueTokens(ctx, g, access, evicted, refresh, g.Scope)
 }
 
 var errGrantGone = errors.New("grant revoked or expired")
@@ -345,11 +401,13 @@ func (s *Server) grantError(err error) *oauthError {
 	return &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", "storage error"}
 }
 
-// issueTokens stores a new access token and the refresh token record, and
-// returns the RFC 6749 s5.1 response.
-func (s *Server) issueTokens(ctx context.Context, g *grant, refresh, scope string) (*tokenResponse, *oauthError) {
+// issueTokens stores the access token and the refresh token record, deletes
+// the access token the grant no longer keeps (evicted, its hash, or ""), and
+// returns the RFC 6749 s5.1 response. The caller has already recorded
+// access as the grant's current access token.
+func (s *Server) issueTokens(ctx context.Context, g *grant, access, evicted, refresh, scope string) (*tokenResponse, *oauthError) {
 	now := s.now()
-	access := newToken(prefixAccessToken)
+	s.dropAccess(ctx, evicted)
 	ar := accessRecord{GrantID: g.ID, ClientID: g.ClientID, Resource: g.Resource, ExpiresAt: now.Add(s.cfg.AccessTokenTTL)}
 	if err := s.putJSON(ctx, kindAccess, hashToken(access), &ar, ar.ExpiresAt); err != nil {
 		return nil, s.grantError(err)
@@ -373,6 +431,30 @@ func (s *Server) issueTokens(ctx context.Context, g *grant, refresh, scope strin
 	}, nil
 }
 
+// dropAccess deletes an access token, given its hash, from the store and the
+// bearer cache. Failing to delete it from the store is logged only: the
+// token then lives until it expires, as it did before it was evicted.
+func (s *Server) dropAccess(ctx context.Context, h string) {
+	if h == "" {
+		return
+	}
+	s.cache.dropHash(h)
+	if err := s.cfg.Store.Delete(ctx, kindAccess, h); err != nil {
+		s.log.Warn("oauth: deleting an evicted access token", "err", err)
+	}
+}
+
+// dropRefresh deletes refresh token records, given their hashes; a failure
+// is logged only (the record then lives to its expiry, still catching
+// reuse).
+func (s *Server) dropRefresh(ctx context.Context, hs []string) {
+	for _, h := range hs {
+		if err := s.cfg.Store.Delete(ctx, kindRefresh, h); err != nil {
+			s.log.Warn("oauth: deleting a spent refresh token", "err", err)
+		}
+	}
+}
+
 // refresh is the refresh token grant, RFC 6749 s6 and OAuth 2.1 s4.3.
 //
 // Rotation (OAuth 2.1 s4.3.1, RFC 9700 s4.14.2): every use of the current
@@ -384,6 +466,25 @@ func (s *Server) issueTokens(ctx context.Context, g *grant, refresh, scope strin
 // no race between two of a client's requests can fork it. Any other use of
 // an old refresh token is reuse: the token leaked, and the whole grant is
 // revoked.
+//
+// Reuse detection is bounded (RFC 9700 s4.14.2 asks that reuse of an
+// invalidated refresh token be detected, but a store that keeps every spent
+// token for the refresh token lifetime grows without bound for a client that
+// refreshes often). A grant remembers its current and previous refresh
+// tokens and the spentRing tokens spent before those; reuse of any of them
+// revokes the grant. A token older than that has no record left and is
+// simply unknown: invalid_grant, without revocation. Why 8: if the thief
+// refreshes first, the rightful client's next refresh presents a token one
+// rotation old, always caught; if the rightful client refreshes first, the
+// thief is caught unless the chain has rotated 9 more times before the
+// stolen token is tried, which for a client refreshing as its hour-long
+// access tokens expire is most of a working day. Meanwhile a grant keeps at
+// most spentRing+2 = 10 refresh records whatever its age, instead of one
+// per refresh for the refresh token lifetime.
+//
+// Access tokens are bounded the same way: each refresh keeps the new access
+// token and the one before it (requests in flight may carry it), and deletes
+// the older one from the store and the bearer cache.
 func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (*tokenResponse, *oauthError) {
 	rt := form.Get("refresh_token")
 	if rt == "" {
@@ -436,12 +537,21 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 		return nil, &oauthError{http.StatusBadRequest, "invalid_scope", "scope exceeds what was granted"}
 	}
 
+	access := newToken(prefixAccessToken)
 	if grace {
 		b, err := s.keys.open(g.CurrentSealed, "refresh:"+g.ID)
 		if err != nil {
 			return nil, s.grantError(err)
 		}
-		return s.issueTokens(ctx, &g, string(b), scope)
+		var evicted string
+		updated, err := s.updateGrant(ctx, g.ID, func(cur *grant) error {
+			evicted = cur.pushAccess(hashToken(access))
+			return nil
+		})
+		if err != nil {
+			return nil, s.grantError(err)
+		}
+		return s.issueTokens(ctx, updated, access, evicted, string(b), scope)
 	}
 
 	// Renew upstream first: if the provider is down the client keeps its
@@ -469,10 +579,14 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 	newID := fresh.Identity
 	newID.ClientID, newID.GrantID = g.ClientID, g.ID
 	next := newToken(prefixRefreshToken)
+	var evictedAccess string
+	var evictedRefresh []string
 	updated, err := s.updateGrant(ctx, g.ID, func(cur *grant) error {
 		if cur.RefreshHash != h {
 			return errInvalidGrant("refresh token was rotated concurrently; retry")
 		}
+		evictedAccess = cur.pushAccess(hashToken(access))
+		evictedRefresh = cur.pushSpent(cur.PrevRefreshHash)
 		cur.PrevRefreshHash, cur.PrevRefreshUntil = cur.RefreshHash, now.Add(s.cfg.RefreshGrace)
 		cur.RefreshHash = hashToken(next)
 		cur.CurrentSealed = s.keys.seal([]byte(next), "refresh:"+cur.ID)
@@ -484,13 +598,14 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 		return nil, s.grantError(err)
 	}
 	s.cache.setIdentity(g.ID, &updated.Identity)
+	s.dropRefresh(ctx, evictedRefresh)
 	if identityChanged(&old, &newID) {
 		s.log.Info("oauth: identity changed on refresh", "grant", g.ID, "sub", newID.Subject)
 		if s.cfg.OnGrantIdentityChanged != nil {
 			s.cfg.OnGrantIdentityChanged(old, newID)
 		}
 	}
-	return s.issueTokens(ctx, updated, next, scope)
+	return s.issueTokens(ctx, updated, access, evictedAccess, next, scope)
 }
 
 func stripe(id string) int {
@@ -604,6 +719,13 @@ func (s *Server) revokeGrant(ctx context.Context, grantID string) (after func(),
 		g = grant{ID: grantID}
 	}
 	s.log.Info("oauth: grant revoked", "grant", grantID, "client_id", g.ClientID, "sub", g.Identity.Subject)
+	// The grant is gone, so its tokens are refused already; deleting their
+	// records only frees the space.
+	access, refresh := g.tokenHashes()
+	for _, h := range access {
+		s.dropAccess(ctx, h)
+	}
+	s.dropRefresh(ctx, refresh)
 	return func() {
 		if s.cfg.OnGrantRevoked != nil {
 			id := g.Identity

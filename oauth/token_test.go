@@ -213,11 +213,15 @@ func TestRefreshRotation(t *testing.T) {
 	if st != 200 || out["refresh_token"] == rt2 {
 		t.Fatal(st, out)
 	}
-	// The access tokens issued so far stay valid until they expire.
-	for _, at := range []string{at1, at2, out["access_token"].(string)} {
+	// The newest access token and the one before it stay valid; the one
+	// before those was deleted by the second refresh.
+	for _, at := range []string{at2, out["access_token"].(string)} {
 		if resp, _ := e.call("/mcp", at); resp.StatusCode != 200 {
 			t.Errorf("access token: %d", resp.StatusCode)
 		}
+	}
+	if resp, _ := e.call("/mcp", at1); resp.StatusCode != 401 {
+		t.Errorf("access token two refreshes old: %d, want 401", resp.StatusCode)
 	}
 	// Upstream got the session from the previous refresh, not the first.
 	if len(e.provider.refreshed) != 2 || e.provider.refreshed[0] == e.provider.refreshed[1] {
@@ -349,10 +353,10 @@ func TestRefreshProviderTimeout(t *testing.T) {
 
 func TestRefreshIdentityChange(t *testing.T) {
 	e := newEnv(t)
-	id, at, rt := e.tokens()
+	id, _, rt := e.tokens()
 	// Unchanged identity: no notification.
 	_, out, _ := e.token(refreshForm(id, rt), "", "")
-	rt = out["refresh_token"].(string)
+	rt, at := out["refresh_token"].(string), out["access_token"].(string)
 	if len(e.changed) != 0 {
 		t.Fatalf("notified without change: %v", e.changed)
 	}
@@ -367,7 +371,8 @@ func TestRefreshIdentityChange(t *testing.T) {
 	if len(e.changed) != 1 || e.changed[0].Role != "admin" || e.changed[0].Subject != "user_alice" || e.changed[0].GrantID == "" {
 		t.Fatalf("notifications %+v", e.changed)
 	}
-	// Old and new access tokens both see the new permissions at once.
+	// The previous and the new access token both see the new permissions
+	// at once.
 	for _, tok := range []string{at, out["access_token"].(string)} {
 		_, body := e.call("/mcp", tok)
 		if !strings.Contains(body, `"tools:write"`) || !strings.Contains(body, `"role":"admin"`) {
