@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The same Streamable HTTP tools/call comparison as compare.sh, with wrk
+# (Debian's package) as the load generator instead of mcpload. wrk is C and
+# much lighter than a Go client, so on a small machine the servers get more
+# of the CPU and their differences show more clearly; mcpload stays the tool
+# that checks every answer (wrk only counts non-2xx responses).
+#
+# Usage: bench/wrk.sh [-d 5s] [-c 50] [-rounds 3]
+# Everything listens on 127.0.0.1; servers are killed on exit.
+set -euo pipefail
+cd "$(dirname "$0")"
+dur=5s conns=50 rounds=3
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-d) dur="$2"; shift 2 ;;
+	-c) conns="$2"; shift 2 ;;
+	-rounds) rounds="$2"; shift 2 ;;
+	*) echo "usage: $0 [-d 5s] [-c 50] [-rounds 3]" >&2; exit 2 ;;
+	esac
+done
+command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
+
+mkdir -p bin
+for p in bare gosdk mcpgo; do go build -o "bin/$p" "./peers/$p"; done
+go build -o bin/mcpload ./cmd/mcpload
+(cd .. && go build -o bench/bin/product .)
+
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+declare -A PORT=([bare]=18910 [gosdk]=18911 [mcpgo]=18912 [ours]=18913)
+for s in bare gosdk mcpgo; do
+	"bin/$s" -addr "127.0.0.1:${PORT[$s]}" -max-lifetime 30m >/dev/null 2>&1 &
+	pids+=($!)
+done
+bin/product -addr "127.0.0.1:${PORT[ours]}" -memory >/dev/null 2>&1 &
+pids+=($!)
+sleep 1
+
+tmp=$(mktemp -d)
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+token=$(bin/mcpload -signin "http://127.0.0.1:${PORT[ours]}" -print-token -q)
+
+# session SERVER: initialize + initialized, then write wrk's script for a
+# tools/call add on that session.
+session() {
+	local s="$1" url="http://127.0.0.1:${PORT[$1]}/mcp" auth=()
+	[ "$s" = ours ] && auth=(-H "Authorization: Bearer $token")
+	local sid
+	sid=$(curl -s -D - -o /dev/null "$url" "${auth[@]}" -H 'Content-Type: application/json' \
+		-H 'Accept: application/json, text/event-stream' \
+		-d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"wrk","version":"1"}}}' |
+		tr -d '\r' | awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}')
+	curl -s -o /dev/null "$url" "${auth[@]}" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+		-H "Mcp-Session-Id: $sid" -H 'MCP-Protocol-Version: 2025-06-18' -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+	{
+		# Every request gets its own id (thread number and a counter): the
+		# servers refuse, or may refuse, a duplicate in-flight id.
+		echo 'local n, threads = 0, 0'
+		echo 'function setup(thread) threads = threads + 1; thread:set("tid", threads) end'
+		echo 'function request() n = n + 1; return wrk.format(nil, nil, nil, string.format([[{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}}]], tid * 1000000000 + n)) end'
+		echo 'wrk.method = "POST"'
+		echo 'wrk.headers["Content-Type"] = "application/json"'
+		echo 'wrk.headers["Accept"] = "application/json, text/event-stream"'
+		echo 'wrk.headers["MCP-Protocol-Version"] = "2025-06-18"'
+		echo "wrk.headers[\"Mcp-Session-Id\"] = \"$sid\""
+		[ "$s" = ours ] && echo "wrk.headers[\"Authorization\"] = \"Bearer $token\""
+		echo 'done = function(summary, latency, requests)'
+		echo '  io.write(string.format("RESULT %d %d %d %.2f\n", summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.duration, latency:percentile(99) / 1000))'
+		echo 'end'
+	} >"$tmp/$s.lua"
+}
+servers=(bare ours mcpgo gosdk)
+for s in "${servers[@]}"; do session "$s"; done
+
+declare -A RPS
+for r in $(seq "$rounds"); do
+	order=("${servers[@]:r%4}" "${servers[@]:0:r%4}")
+	for s in "${order[@]}"; do
+		line=$(wrk -t2 -c"$conns" -d"$dur" -s "$tmp/$s.lua" "http://127.0.0.1:${PORT[$s]}/mcp" | grep '^RESULT')
+		read -r _ n errs us p99 <<<"$line"
+		rps=$(awk -v n="$n" -v us="$us" 'BEGIN{printf "%.0f", n/(us/1e6)}')
+		echo "round $r: $s $rps req/s, p99 ${p99} ms, $errs errors" >&2
+		RPS[$s]+="$rps "
+	done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+echo
+echo "wrk, Streamable HTTP tools/call add, $conns connections, $rounds rounds x $dur, order rotated"
+echo "| server | median req/s | vs bare |"
+echo "|---|---:|---:|"
+base=$(echo "${RPS[bare]}" | median)
+for s in "${servers[@]}"; do
+	m=$(echo "${RPS[$s]}" | median)
+	echo "| $s | $m | $(awk -v a="$m" -v b="$base" 'BEGIN{printf "%.2f", a/b}') |"
+done
+ours=$(echo "${RPS[ours]}" | median); mg=$(echo "${RPS[mcpgo]}" | median)
+echo "ours vs mcpgo: $(awk -v a="$ours" -v b="$mg" 'BEGIN{printf "%.2f", a/b}')x (ours has bearer authentication on; the peers have none)"
