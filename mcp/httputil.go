@@ -82,6 +82,16 @@ func contextAfterFunc(r *http.Request, f func()) func() bool {
 // all visible ASCII as the spec requires (transports, "Session Management").
 func newSessionID() string { return rand.Text() }
 
+// checkOrigin answers 403 to a request whose Origin is not allowed, for
+// both transports, and reports whether the request may go on.
+func checkOrigin(w http.ResponseWriter, r *http.Request, allowed []string) bool {
+	if originAllowed(r, allowed) {
+		return true
+	}
+	writeError(w, http.StatusForbidden, nil, NewInvalidRequest("forbidden: Origin %q is not allowed", r.Header.Get("Origin")))
+	return false
+}
+
 // originAllowed implements the DNS rebinding defence: a request that
 // carries an Origin must come from an allowed origin or a loopback origin.
 // The request's own Host is deliberately not trusted: a rebinding page is

@@ -29,8 +29,7 @@ func (s *Server) SSEHandler(opts HTTPOptions) http.Handler {
 }
 
 func (h *sseHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !originAllowed(r, h.opts.AllowedOrigins) {
-		writeError(w, http.StatusForbidden, nil, NewInvalidRequest("forbidden: Origin %q is not allowed", r.Header.Get("Origin")))
+	if !checkOrigin(w, r, h.opts.AllowedOrigins) {
 		return
 	}
 	switch r.Method {

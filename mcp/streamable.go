@@ -37,8 +37,7 @@ const (
 )
 
 func (h *streamableHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !originAllowed(r, h.opts.AllowedOrigins) {
-		writeError(w, http.StatusForbidden, nil, NewInvalidRequest("forbidden: Origin %q is not allowed", r.Header.Get("Origin")))
+	if !checkOrigin(w, r, h.opts.AllowedOrigins) {
 		return
 	}
 	switch r.Method {
