@@ -86,12 +86,7 @@ func (h *sseHandler) open(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	select {
-	case <-sw.gone:
-	case <-sess.done:
-	case <-r.Context().Done():
-	}
-	sw.kill()
+	sw.holdOpen(r.Context(), sess)
 }
 
 // message takes one POSTed message: 202 at once, the response later on the

@@ -12,6 +12,7 @@ package mcp
 // replays only what that stream had not delivered.
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -189,6 +190,18 @@ func (sw *sseWriter) ping() {
 // kill marks the connection unusable; its handler returns, and nothing is
 // written to it again (a ResponseWriter must not be used after ServeHTTP
 // returns).
+// holdOpen keeps a stream served by its handler's goroutine (the path for
+// connections that cannot be hijacked) open until the connection fails, the
+// session ends or the client goes away, then ends it.
+func (sw *sseWriter) holdOpen(ctx context.Context, sess *Session) {
+	select {
+	case <-sw.gone:
+	case <-sess.done:
+	case <-ctx.Done():
+	}
+	sw.kill()
+}
+
 func (sw *sseWriter) kill() {
 	sw.mu.Lock()
 	sw.killLocked()

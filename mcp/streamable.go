@@ -232,12 +232,7 @@ func (h *streamableHandler) get(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	select {
-	case <-sw.gone:
-	case <-sess.done:
-	case <-r.Context().Done():
-	}
-	sw.kill()
+	sw.holdOpen(r.Context(), sess)
 }
 
 // delete ends a session on the client's request (transports, "Session
