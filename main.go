@@ -62,17 +62,20 @@ func main() {
 
 // config is everything the server reads from its flags and environment.
 type config struct {
-	addr           string
-	baseURL        string
-	dataDir        string
-	memoryStore    bool
-	allowedOrigins []string
-	idleTimeout    time.Duration
-	maxSessions    int
-	readTimeout    time.Duration
-	debugAddr      string
-	devUsersFile   string
-	allowPrivCIMD  bool
+	addr    string
+	baseURL string
+	// baseURLFromAddr: no -base-url or BASE_URL was given, so the base URL
+	// follows the address actually bound (which differs for port 0).
+	baseURLFromAddr bool
+	dataDir         string
+	memoryStore     bool
+	allowedOrigins  []string
+	idleTimeout     time.Duration
+	maxSessions     int
+	readTimeout     time.Duration
+	debugAddr       string
+	devUsersFile    string
+	allowPrivCIMD   bool
 
 	authkit authkit.Config // zero ClientID: development sign-in
 	secret  string
@@ -116,6 +119,7 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 	}
 	if c.baseURL == "" {
 		c.baseURL = "http://" + c.addr
+		c.baseURLFromAddr = true
 	}
 	u, err := url.Parse(c.baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
@@ -175,7 +179,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return err
 	}
 	defer ln.Close()
-	if strings.HasSuffix(cfg.addr, ":0") && getenv("BASE_URL") == "" && !flagSet(args, "base-url") {
+	if cfg.baseURLFromAddr && strings.HasSuffix(cfg.addr, ":0") {
 		cfg.baseURL = "http://" + ln.Addr().String()
 	}
 
@@ -360,15 +364,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return err
 	}
 	return nil
-}
-
-func flagSet(args []string, name string) bool {
-	for _, a := range args {
-		if a == "-"+name || a == "--"+name || strings.HasPrefix(a, "-"+name+"=") || strings.HasPrefix(a, "--"+name+"=") {
-			return true
-		}
-	}
-	return false
 }
 
 func originOf(base string) string {
