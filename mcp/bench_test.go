@@ -164,3 +164,39 @@ func BenchmarkSSEToolsCall(b *testing.B) {
 	cancel()
 	<-done
 }
+
+// BenchmarkEncodeCallToolResult is the encoding of a tools/call response
+// alone: the answer of the add tool (one short text block) and a tool that
+// answers a page of text with characters encoding/json escapes.
+func BenchmarkEncodeCallToolResult(b *testing.B) {
+	id := json.RawMessage("42")
+	page := strings.Repeat("a <b> & \"c\"\n\u2028 ", 4096/16)
+	for _, bc := range []struct {
+		name string
+		res  *CallToolResult
+	}{
+		{"add", &CallToolResult{Content: []Content{TextContent("3")}}},
+		{"page", &CallToolResult{Content: []Content{TextContent(page)}}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if len(encodeResponse(id, bc.res, nil)) == 0 {
+					b.Fatal("empty response")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkEncodeEmptyResult is the response of ping and
+// logging/setLevel.
+func BenchmarkEncodeEmptyResult(b *testing.B) {
+	id := json.RawMessage(`"req-7"`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(encodeResponse(id, nil, nil)) == 0 {
+			b.Fatal("empty response")
+		}
+	}
+}
