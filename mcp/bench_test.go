@@ -166,17 +166,20 @@ func BenchmarkSSEToolsCall(b *testing.B) {
 }
 
 // BenchmarkEncodeCallToolResult is the encoding of a tools/call response
-// alone: the answer of the add tool (one short text block) and a tool that
-// answers a page of text with characters encoding/json escapes.
+// alone: the answer of the add tool (one short text block), 4 KiB of
+// lines of prose, and 4 KiB of text where a quarter of the characters
+// need escaping.
 func BenchmarkEncodeCallToolResult(b *testing.B) {
 	id := json.RawMessage("42")
+	prose := strings.Repeat("The \"add\" tool said: 3.\n", 4096/27)
 	page := strings.Repeat("a <b> & \"c\"\n\u2028 ", 4096/16)
 	for _, bc := range []struct {
 		name string
 		res  *CallToolResult
 	}{
 		{"add", &CallToolResult{Content: []Content{TextContent("3")}}},
-		{"page", &CallToolResult{Content: []Content{TextContent(page)}}},
+		{"prose", &CallToolResult{Content: []Content{TextContent(prose)}}},
+		{"escapes", &CallToolResult{Content: []Content{TextContent(page)}}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()

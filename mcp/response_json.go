@@ -59,8 +59,10 @@ func appendResponse(b []byte, id json.RawMessage, result any, rpcErr *JSONRPCErr
 }
 
 // responseSize is a capacity for the response to id carrying result and
-// rpcErr: the exact size unless some text needs escaping, so that the
-// buffer is allocated once and wastes little.
+// rpcErr, so that the buffer is allocated once and wastes little. Text
+// gets an eighth more room for escapes: prose and code escape a quote or
+// a newline every few dozen characters, and a buffer only a few bytes short
+// would be allocated twice over.
 func responseSize(id json.RawMessage, result any, rpcErr *JSONRPCError) int {
 	n := len(`{"jsonrpc":"2.0","id":}`) + len(id)
 	switch r := result.(type) {
@@ -68,7 +70,7 @@ func responseSize(id json.RawMessage, result any, rpcErr *JSONRPCError) int {
 		if r != nil {
 			n += len(`,"result":{"content":[],"isError":true}`)
 			for i := range r.Content {
-				n += len(`{"type":"text","text":""},`) + len(r.Content[i].Text)
+				n += len(`{"type":"text","text":""},`) + len(r.Content[i].Text) + len(r.Content[i].Text)/8
 			}
 		}
 	case struct{}:
