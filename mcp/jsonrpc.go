@@ -266,7 +266,8 @@ func decodeBody(data []byte) (decodedBody, *message, *JSONRPCError) {
 	return d, nil, nil
 }
 
-// Outgoing messages. Each is written with one json.Marshal call.
+// Outgoing messages. Each is written with one json.Marshal call, except
+// the common responses, which response_json.go appends by hand.
 
 type wireResponse struct {
 	JSONRPC string          `json:"jsonrpc"`
