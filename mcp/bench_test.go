@@ -164,3 +164,42 @@ func BenchmarkSSEToolsCall(b *testing.B) {
 	cancel()
 	<-done
 }
+
+// BenchmarkEncodeCallToolResult is the encoding of a tools/call response
+// alone: the answer of the add tool (one short text block), 4 KiB of
+// lines of prose, and 4 KiB of text where a quarter of the characters
+// need escaping.
+func BenchmarkEncodeCallToolResult(b *testing.B) {
+	id := json.RawMessage("42")
+	prose := strings.Repeat("The \"add\" tool said: 3.\n", 4096/27)
+	page := strings.Repeat("a <b> & \"c\"\n\u2028 ", 4096/16)
+	for _, bc := range []struct {
+		name string
+		res  *CallToolResult
+	}{
+		{"add", &CallToolResult{Content: []Content{TextContent("3")}}},
+		{"prose", &CallToolResult{Content: []Content{TextContent(prose)}}},
+		{"escapes", &CallToolResult{Content: []Content{TextContent(page)}}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if len(encodeResponse(id, bc.res, nil)) == 0 {
+					b.Fatal("empty response")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkEncodeEmptyResult is the response of ping and
+// logging/setLevel.
+func BenchmarkEncodeEmptyResult(b *testing.B) {
+	id := json.RawMessage(`"req-7"`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(encodeResponse(id, nil, nil)) == 0 {
+			b.Fatal("empty response")
+		}
+	}
+}

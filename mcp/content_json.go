@@ -15,6 +15,7 @@ package mcp
 
 import (
 	"encoding/json"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -118,14 +119,39 @@ func appendRaw(b []byte, name string, raw json.RawMessage) []byte {
 // backslash and control characters escaped, invalid UTF-8 replaced by
 // U+FFFD as encoding/json does. HTML-sensitive characters are left to
 // encoding/json, which escapes them when it compacts a MarshalJSON result.
-func appendJSONString(b []byte, s string) []byte {
+func appendJSONString(b []byte, s string) []byte { return appendString(b, s, false) }
+
+// appendHTMLSafeString appends s exactly as json.Marshal writes a string:
+// as appendJSONString does, and also <, > and & as \u003c, \u003e and
+// \u0026 (so the text can sit in an HTML script element) and U+2028 and
+// U+2029 as \u2028 and \u2029 (line terminators to JavaScript before
+// ES2019). The response encoder writes text that json.Marshal never
+// compacts afterwards, so it must escape them itself.
+func appendHTMLSafeString(b []byte, s string) []byte { return appendString(b, s, true) }
+
+// plainJSON and htmlSafeJSON tell, for each ASCII byte, whether it is
+// written as itself inside a JSON string.
+var plainJSON, htmlSafeJSON = asciiSafeSet(""), asciiSafeSet("<>&")
+
+func asciiSafeSet(alsoEscaped string) (set [utf8.RuneSelf]bool) {
+	for c := range set {
+		set[c] = c >= 0x20 && c != '"' && c != '\\' && !strings.ContainsRune(alsoEscaped, rune(c))
+	}
+	return set
+}
+
+func appendString(b []byte, s string, html bool) []byte {
 	const hex = "0123456789abcdef"
+	safe := &plainJSON
+	if html {
+		safe = &htmlSafeJSON
+	}
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if safe[c] {
 				i++
 				continue
 			}
@@ -143,7 +169,7 @@ func appendJSONString(b []byte, s string) []byte {
 				b = append(b, '\\', 'b')
 			case '\f':
 				b = append(b, '\\', 'f')
-			default:
+			default: // other control characters, and <, >, & when html
 				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			}
 			i++
@@ -155,6 +181,13 @@ func appendJSONString(b []byte, s string) []byte {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
 			i++
+			start = i
+			continue
+		}
+		if html && (r == '\u2028' || r == '\u2029') {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
 			start = i
 			continue
 		}

@@ -266,7 +266,8 @@ func decodeBody(data []byte) (decodedBody, *message, *JSONRPCError) {
 	return d, nil, nil
 }
 
-// Outgoing messages. Each is written with one json.Marshal call.
+// Outgoing messages. Each is written with one json.Marshal call, except
+// the common responses, which response_json.go appends by hand.
 
 type wireResponse struct {
 	JSONRPC string          `json:"jsonrpc"`
@@ -287,12 +288,18 @@ type wireRequest struct {
 var emptyResult = struct{}{}
 
 // encodeResponse encodes a response with either a result or an error.
+// The common results are appended by hand (response_json.go) into a buffer
+// of their own, which the caller may keep (a resumable stream replays it);
+// json.Marshal writes the others, and the same bytes for the common ones.
 func encodeResponse(id json.RawMessage, result any, rpcErr *JSONRPCError) []byte {
 	if id == nil {
 		id = nullID
 	}
 	if rpcErr == nil && result == nil {
 		result = emptyResult
+	}
+	if b, ok := appendResponse(make([]byte, 0, responseSize(id, result, rpcErr)), id, result, rpcErr); ok {
+		return b
 	}
 	b, err := json.Marshal(&wireResponse{JSONRPC: "2.0", ID: id, Result: result, Error: rpcErr})
 	if err != nil {
