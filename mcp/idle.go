@@ -167,6 +167,7 @@ type streamKeeper struct {
 
 	mu      sync.Mutex
 	streams map[*sseWriter]struct{}
+	peak    mapPeak // of streams: rebuilt once most have left (shrink.go)
 	running bool
 	stop    chan struct{} // closed by closeAll: the server is shutting down
 	empty   chan struct{} // signalled when the last stream leaves
@@ -180,6 +181,7 @@ func newStreamKeeper(interval time.Duration) *streamKeeper {
 func (k *streamKeeper) add(sw *sseWriter) {
 	k.mu.Lock()
 	k.streams[sw] = struct{}{}
+	k.peak.grew(len(k.streams))
 	if !k.running {
 		k.running = true
 		go k.run()
@@ -190,6 +192,7 @@ func (k *streamKeeper) add(sw *sseWriter) {
 func (k *streamKeeper) remove(sw *sseWriter) {
 	k.mu.Lock()
 	delete(k.streams, sw)
+	k.streams = shrunk(k.streams, &k.peak)
 	if len(k.streams) == 0 && k.running {
 		select {
 		case k.empty <- struct{}{}:
@@ -252,9 +255,6 @@ func (k *streamKeeper) exitIfEmpty() bool {
 		return false
 	}
 	k.running = false
-	// A map keeps the size it grew to; after 10,000 streams have come and
-	// gone that is half a megabyte for nothing.
-	k.streams = make(map[*sseWriter]struct{})
 	return true
 }
 
