@@ -226,7 +226,7 @@ func (sw *sseWriter) killLocked() {
 		if sw.release != nil {
 			// Not here: the caller may hold the stream's lock, which
 			// release takes.
-			go sw.release()
+			sw.keeper.runRelease(sw.release)
 		}
 	}
 }
