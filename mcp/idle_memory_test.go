@@ -40,3 +40,35 @@ func TestKeeperReleasesWithoutGoroutineEach(t *testing.T) {
 		t.Fatalf("%d goroutines while %d releases were pending (%d before): a goroutine per release", n, crowd, base)
 	}
 }
+
+// deadlineConn records the write deadlines set on it.
+type deadlineConn struct {
+	net.Conn
+	mu            sync.Mutex
+	writeDeadline time.Time
+	sets          int
+}
+
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.writeDeadline, c.sets = t, c.sets+1
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *deadlineConn) Write(b []byte) (int, error) { return len(b), nil }
+
+// A hijacked stream bounds each write with a deadline and clears it once
+// the write is done, so that an idle stream holds no runtime timer.
+func TestHijackedWriteClearsDeadline(t *testing.T) {
+	c := &deadlineConn{}
+	sw := &sseWriter{conn: c, hijacked: true, started: true, timeout: time.Minute, gone: make(chan struct{})}
+	if err := sw.event("message", "", []byte(`{}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sets < 2 || !c.writeDeadline.IsZero() {
+		t.Fatalf("after a write: %d deadlines set, the last %v; want one for the write, then none", c.sets, c.writeDeadline)
+	}
+}
