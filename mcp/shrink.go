@@ -12,9 +12,9 @@ package mcp
 // into a fresh one sized to what is left, and the old table becomes garbage.
 
 // shrinkMinPeak is the high-water mark below which a map is left alone:
-// its table costs a few tens of KiB at most, and a small map that fills
+// its table costs some 10 KiB at most, and a small map that fills
 // and empties again must not be copied back and forth.
-const shrinkMinPeak = 1024
+const shrinkMinPeak = 256
 
 // mapPeak is the high-water mark of one map's length since it was last
 // rebuilt.
