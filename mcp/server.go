@@ -50,6 +50,8 @@ type Server struct {
 	// both are rebuilt once most of their entries are gone (shrink.go).
 	sessionsPeak, ownersPeak mapPeak
 
+	sweep idleSweep // of idle sessions, under mu (session.go)
+
 	// features holds the resources, prompts and completion tables
 	// (resources.go), which exist only once something is registered.
 	features *serverFeatures
@@ -201,6 +203,7 @@ func (s *Server) addSession(sess *Session, limit int) error {
 	s.sessions[sess.id] = sess
 	s.sessionsPeak.grew(len(s.sessions))
 	mine[sess] = struct{}{}
+	s.armIdleSweepLocked(sess.idle)
 	s.mu.Unlock()
 	if n >= limit && oldest != nil {
 		s.logger.Info("mcp: session limit reached, ending the least recently active session", "session", oldest.id)
