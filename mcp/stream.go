@@ -114,7 +114,7 @@ func (sw *sseWriter) flushLocked() error {
 		}
 		// An idle stream holds no runtime timer: a pending deadline on
 		// each of 10,000 streams would grow the runtime's per-P timer
-		// heaps, which never shrink, by some 350 KiB for good.
+		// heaps, which never shrink, by some 160 KiB for good.
 		_ = sw.conn.SetWriteDeadline(time.Time{})
 		sw.wrote = true
 		if cap(sw.buf) > 1<<10 {
