@@ -160,7 +160,8 @@ type HTTPOptions struct {
 	// ErrStreamNotClosable.
 	Polling bool
 	// SessionIdleTimeout ends a session that has seen no request and has no
-	// open stream for this long; 0 means 30 minutes.
+	// open stream for this long (checked every sixteenth of it, at most
+	// every minute); 0 means 30 minutes.
 	SessionIdleTimeout time.Duration
 	// WriteTimeout bounds each write to an SSE stream (a deadline set per
 	// write on the connection), so a client that stops reading is dropped

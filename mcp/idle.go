@@ -167,9 +167,13 @@ type streamKeeper struct {
 
 	mu      sync.Mutex
 	streams map[*sseWriter]struct{}
+	peak    mapPeak // of streams: rebuilt once most have left (shrink.go)
 	running bool
 	stop    chan struct{} // closed by closeAll: the server is shutting down
 	empty   chan struct{} // signalled when the last stream leaves
+
+	releases  []func() // of ended streams, waiting for runReleases
+	releasing bool     // a runReleases goroutine is on its way
 }
 
 func newStreamKeeper(interval time.Duration) *streamKeeper {
@@ -180,6 +184,7 @@ func newStreamKeeper(interval time.Duration) *streamKeeper {
 func (k *streamKeeper) add(sw *sseWriter) {
 	k.mu.Lock()
 	k.streams[sw] = struct{}{}
+	k.peak.grew(len(k.streams))
 	if !k.running {
 		k.running = true
 		go k.run()
@@ -190,6 +195,7 @@ func (k *streamKeeper) add(sw *sseWriter) {
 func (k *streamKeeper) remove(sw *sseWriter) {
 	k.mu.Lock()
 	delete(k.streams, sw)
+	k.streams = shrunk(k.streams, &k.peak)
 	if len(k.streams) == 0 && k.running {
 		select {
 		case k.empty <- struct{}{}:
@@ -207,6 +213,41 @@ func (k *streamKeeper) snapshot() []*sseWriter {
 		out = append(out, sw)
 	}
 	return out
+}
+
+// runRelease runs a hijacked stream's release once the connection has
+// ended, on the keeper's one release goroutine rather than on a goroutine
+// of its own: when thousands of clients leave at once (a proxy restarts,
+// a network drops) a goroutine each would be thousands at a time, and the
+// runtime keeps every goroutine descriptor it ever made, some 480 bytes
+// each, for reuse and never frees them. Releases only take locks and
+// never wait for a stream, so running them in turn is quick.
+func (k *streamKeeper) runRelease(release func()) {
+	k.mu.Lock()
+	k.releases = append(k.releases, release)
+	start := !k.releasing
+	k.releasing = true
+	k.mu.Unlock()
+	if start {
+		go k.runReleases()
+	}
+}
+
+func (k *streamKeeper) runReleases() {
+	for {
+		k.mu.Lock()
+		batch := k.releases
+		k.releases = nil // a burst's slice goes with its batch
+		if len(batch) == 0 {
+			k.releasing = false
+			k.mu.Unlock()
+			return
+		}
+		k.mu.Unlock()
+		for _, release := range batch {
+			release()
+		}
+	}
 }
 
 // keeperWorkers bounds the goroutines of one visit: a client that stopped
@@ -252,9 +293,6 @@ func (k *streamKeeper) exitIfEmpty() bool {
 		return false
 	}
 	k.running = false
-	// A map keeps the size it grew to; after 10,000 streams have come and
-	// gone that is half a megabyte for nothing.
-	k.streams = make(map[*sseWriter]struct{})
 	return true
 }
 

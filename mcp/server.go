@@ -46,6 +46,12 @@ type Server struct {
 
 	wg sync.WaitGroup // stream handlers and legacy message goroutines
 
+	// The high-water marks of sessions and byOwner (under mu), so that
+	// both are rebuilt once most of their entries are gone (shrink.go).
+	sessionsPeak, ownersPeak mapPeak
+
+	sweep idleSweep // of idle sessions, under mu (session.go)
+
 	// features holds the resources, prompts and completion tables
 	// (resources.go), which exist only once something is registered.
 	features *serverFeatures
@@ -182,6 +188,7 @@ func (s *Server) addSession(sess *Session, limit int) error {
 	if mine == nil {
 		mine = make(map[*Session]struct{})
 		s.byOwner[sess.owner] = mine
+		s.ownersPeak.grew(len(s.byOwner))
 	}
 	var oldest *Session
 	n := len(mine)
@@ -194,7 +201,9 @@ func (s *Server) addSession(sess *Session, limit int) error {
 		}
 	}
 	s.sessions[sess.id] = sess
+	s.sessionsPeak.grew(len(s.sessions))
 	mine[sess] = struct{}{}
+	s.armIdleSweepLocked(sess.idle)
 	s.mu.Unlock()
 	if n >= limit && oldest != nil {
 		s.logger.Info("mcp: session limit reached, ending the least recently active session", "session", oldest.id)
@@ -214,11 +223,15 @@ func (s *Server) removeSession(sess *Session) {
 	s.mu.Lock()
 	if s.sessions[sess.id] == sess {
 		delete(s.sessions, sess.id)
+		s.sessions = shrunk(s.sessions, &s.sessionsPeak)
 	}
+	// An owner's own set is bounded by the session limit and goes with its
+	// last session; the index of owners is as large as the crowd was.
 	if mine := s.byOwner[sess.owner]; mine != nil {
 		delete(mine, sess)
 		if len(mine) == 0 {
 			delete(s.byOwner, sess.owner)
+			s.byOwner = shrunk(s.byOwner, &s.ownersPeak)
 		}
 	}
 	s.mu.Unlock()

@@ -79,8 +79,7 @@ type Session struct {
 
 	level      atomic.Int32
 	lastActive atomic.Int64
-	idle       time.Duration
-	idleTimer  *time.Timer
+	idle       time.Duration // ended by the server's sweepIdle past this
 }
 
 func (s *Server) newSession(id, owner string, legacy bool, idle time.Duration) *Session {
@@ -98,7 +97,6 @@ func (s *Server) newSession(id, owner string, legacy bool, idle time.Duration) *
 	sess.level.Store(int32(defaultLogLevel.severity()))
 	sess.standalone = sess.newStream(!legacy)
 	sess.touch()
-	sess.idleTimer = time.AfterFunc(idle, sess.checkIdle)
 	return sess
 }
 
@@ -200,27 +198,80 @@ func (s *Session) cancelRequest(key string) {
 	rs.cancel()
 }
 
-// checkIdle ends a session that has had no request, no running handler and
-// no open stream for the idle timeout; otherwise it looks again later.
-func (s *Session) checkIdle() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
+// Idle sessions are ended by one sweep per server, not by a timer per
+// session: every live timer sits in the runtime's per-P timer heaps, which
+// grow to the most timers ever live at once and never shrink, so 10,000
+// sessions would leave some 180 KiB behind them for good (and a timer
+// each while they live). The price is precision: a session ends between
+// its idle timeout and a sixteenth of it (at most a minute) later.
+
+// idleSweep runs Server.sweepIdle every period while sessions exist
+// (running).
+type idleSweep struct {
+	timer   *time.Timer
+	period  time.Duration
+	running bool
+}
+
+// idleSweepEvery is the sweep period for sessions with the idle timeout
+// idle.
+func idleSweepEvery(idle time.Duration) time.Duration {
+	return min(max(idle/16, 10*time.Millisecond), time.Minute)
+}
+
+// armIdleSweepLocked makes sure the sweep runs, at least as often as a
+// session with the idle timeout idle needs. Called with s.mu held, when a
+// session is added.
+func (s *Server) armIdleSweepLocked(idle time.Duration) {
+	w := &s.sweep
+	every := idleSweepEvery(idle)
+	switch {
+	case w.timer == nil:
+		w.period = every
+		w.timer = time.AfterFunc(every, s.sweepIdle)
+	case !w.running:
+		w.period = every
+		w.timer.Reset(every)
+	case every < w.period:
+		w.period = every
+		w.timer.Reset(every)
 	}
-	busy := len(s.inflight) > 0 || s.attached > 0
-	s.mu.Unlock()
-	since := time.Duration(time.Now().UnixNano() - s.lastActive.Load())
-	if busy || since < s.idle {
-		wait := s.idle - since
-		if busy || wait <= 0 {
-			wait = s.idle
+	w.running = true
+}
+
+// sweepIdle ends the sessions idle past their timeout, then runs again
+// while any session is left.
+func (s *Server) sweepIdle() {
+	now := time.Now().UnixNano()
+	var idle []*Session
+	s.mu.RLock()
+	for _, sess := range s.sessions {
+		if time.Duration(now-sess.lastActive.Load()) >= sess.idle {
+			idle = append(idle, sess)
 		}
-		s.idleTimer.Reset(wait)
-		return
 	}
-	s.server.logger.Debug("mcp: session expired", "session", s.id)
-	s.close()
+	s.mu.RUnlock()
+	for _, sess := range idle {
+		if sess.idleExpired() {
+			s.logger.Debug("mcp: session expired", "session", sess.id)
+			sess.close()
+		}
+	}
+	s.mu.Lock()
+	if len(s.sessions) > 0 && !s.closed {
+		s.sweep.timer.Reset(s.sweep.period)
+	} else {
+		s.sweep.running = false // addSession arms it again
+	}
+	s.mu.Unlock()
+}
+
+// idleExpired reports whether the session, found idle by its last
+// activity, has no running handler and no open stream either.
+func (s *Session) idleExpired() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.closed && len(s.inflight) == 0 && s.attached == 0
 }
 
 // Close ends the session as DELETE would: handlers are cancelled, waiting
@@ -246,9 +297,6 @@ func (s *Session) close() {
 		}
 	}
 	s.mu.Unlock()
-	if s.idleTimer != nil {
-		s.idleTimer.Stop()
-	}
 	s.server.removeSession(s)
 	for _, st := range streams {
 		st.detach()

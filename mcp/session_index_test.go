@@ -83,3 +83,53 @@ func BenchmarkAddSession(b *testing.B) {
 		})
 	}
 }
+
+// One sweep ends the sessions idle past their timeout, and only those: a
+// session with an open stream or a recent request stays. The sweep stops
+// once no session is left.
+func TestSweepIdle(t *testing.T) {
+	s := NewServer(ServerOptions{Logger: quietLogger()})
+	add := func(idleFor time.Duration) *Session {
+		t.Helper()
+		sess := s.newSession(newSessionID(), "o", false, time.Hour)
+		if err := s.addSession(sess, 100); err != nil {
+			t.Fatal(err)
+		}
+		sess.lastActive.Store(time.Now().Add(-idleFor).UnixNano())
+		return sess
+	}
+	idle := add(2 * time.Hour)
+	streaming := add(2 * time.Hour)
+	streaming.streamOpened()
+	recent := add(time.Minute)
+	s.sweepIdle()
+	if s.session(idle.id) != nil {
+		t.Fatal("a session idle past its timeout was not ended")
+	}
+	if s.session(streaming.id) == nil || s.session(recent.id) == nil {
+		t.Fatal("the sweep ended a session with an open stream or a recent request")
+	}
+	s.mu.RLock()
+	running := s.sweep.running
+	s.mu.RUnlock()
+	if !running {
+		t.Fatal("the sweep stopped with sessions left")
+	}
+	streaming.close()
+	recent.close()
+	s.sweepIdle()
+	s.mu.RLock()
+	running = s.sweep.running
+	s.mu.RUnlock()
+	if running {
+		t.Fatal("the sweep goes on with no session left")
+	}
+	again := add(2 * time.Hour)
+	s.mu.RLock()
+	running = s.sweep.running
+	s.mu.RUnlock()
+	if !running {
+		t.Fatal("a new session did not restart the sweep")
+	}
+	again.close()
+}

@@ -112,6 +112,10 @@ func (sw *sseWriter) flushLocked() error {
 			sw.killLocked()
 			return err
 		}
+		// An idle stream holds no runtime timer: a pending deadline on
+		// each of 10,000 streams would grow the runtime's per-P timer
+		// heaps, which never shrink, by some 160 KiB for good.
+		_ = sw.conn.SetWriteDeadline(time.Time{})
 		sw.wrote = true
 		if cap(sw.buf) > 1<<10 {
 			sw.buf = nil // an idle stream should not keep a large event's buffer
@@ -226,7 +230,7 @@ func (sw *sseWriter) killLocked() {
 		if sw.release != nil {
 			// Not here: the caller may hold the stream's lock, which
 			// release takes.
-			go sw.release()
+			sw.keeper.runRelease(sw.release)
 		}
 	}
 }

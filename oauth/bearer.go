@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -206,7 +207,14 @@ func (s *Server) recheck(ctx context.Context, key [32]byte, e *accessEntry, now 
 		s.cache.revokeGrant(e.grantID)
 		return false
 	case err == nil:
-		e.grant.identity.Store(&g.Identity)
+		// Most rechecks find the identity unchanged: keep the cached one.
+		// A changed one is copied out, since a pointer into g would keep
+		// the whole decoded grant (sealed upstream session, refresh
+		// history) alive for as long as the token stays cached.
+		if cur := e.grant.identity.Load(); cur == nil || !reflect.DeepEqual(*cur, g.Identity) {
+			id := g.Identity
+			e.grant.identity.Store(&id)
+		}
 	}
 	return true
 }

@@ -313,3 +313,31 @@ func TestBearerRecheckAcrossServers(t *testing.T) {
 		t.Fatalf("identity after recheck: %+v", seen)
 	}
 }
+
+// A recheck that finds the identity unchanged keeps the cached one rather
+// than a pointer into the grant it decoded, which would keep that whole
+// record (sealed upstream session, refresh history) alive with the token.
+func TestBearerRecheckKeepsUnchangedIdentity(t *testing.T) {
+	e := newEnv(t)
+	_, at, _ := e.tokens()
+	var seen *Identity
+	h := e.srv.RequireBearer(e.srv.cfg.Resources[0], http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = IdentityFromContext(r.Context())
+	}))
+	call := func() *Identity {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/mcp", nil)
+		req.Header.Set("Authorization", "Bearer "+at)
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("status %d", rec.Code)
+		}
+		return seen
+	}
+	first := call()
+	e.clock.Advance(recheckInterval + time.Second)
+	if again := call(); again != first {
+		t.Fatalf("an unchanged identity was replaced at recheck: %p %+v, was %p %+v", again, again, first, first)
+	}
+}
