@@ -147,3 +147,59 @@ func caseVariantNames(data []byte) bool {
 	}
 	return false
 }
+
+// FuzzReadParams holds readParams and toolCall to the encoding/json code
+// they replaced (refToolCall), for params objects whose member names are
+// spelled exactly as the schema spells them: encoding/json also matched
+// case variants, and found _meta only when it was spelled without escapes.
+func FuzzReadParams(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"add","arguments":{"a":2,"b":3}}`, `{}`, `{"name":""}`, `{"name":null,"arguments":null}`,
+		`{"name":5}`, `{"name":"x","name":[1]}`, `{"name":{},"name":"y"}`, `{"name":"x","name":null}`,
+		`{"name":"a\u00e9\ud800","arguments":[1]}`, "{\"name\":\"\xff\"}", `{"name":"x","arguments":"s"}`,
+		`{"name":"x","_meta":{"progressToken":"p"}}`, `{"_meta":{"progressToken":1},"_meta":{}}`,
+		`{"_meta":{"progressToken":1},"_meta":5}`, `{"_meta":{"progressToken":1},"_meta":null}`,
+		`{"_meta":{"progressToken":1,"progressToken":null}}`, `{"_meta":{"progressToken":{}}}`,
+		`{"arguments":{"_meta":{"progressToken":1}}}`, `{"_META":{"progressToken":1},"NAME":"x"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, params []byte) {
+		if !jsonscan.Valid(params) || jsonscan.KindOf(params) != jsonscan.Object || variantParamNames(params) {
+			return
+		}
+		p := readParams(params)
+		name, args, err := p.toolCall()
+		rname, rargs, rtoken, rerr := refToolCall(params)
+		if !reflect.DeepEqual(err, rerr) || name != rname || !bytes.Equal(args, rargs) || !bytes.Equal(p.progressToken, rtoken) ||
+			(p.progressToken == nil) != (rtoken == nil) {
+			t.Fatalf("%q: %q %q %q %+v, reference %q %q %q %+v", params, name, args, p.progressToken, err, rname, rargs, rtoken, rerr)
+		}
+	})
+}
+
+// variantParamNames reports whether params, or a _meta object in them, has
+// a member name that is a known name spelled another way: in another case,
+// or with escapes.
+func variantParamNames(params []byte) bool {
+	variant := func(obj []byte, known ...string) bool {
+		for name := range jsonscan.Members(obj) {
+			u, _ := jsonscan.Unquote(nil, name)
+			for _, k := range known {
+				if strings.EqualFold(string(u), k) && string(name) != `"`+k+`"` {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if variant(params, "name", "arguments", "_meta") {
+		return true
+	}
+	for name, value := range jsonscan.Members(params) {
+		if u, _ := jsonscan.Unquote(nil, name); strings.EqualFold(string(u), "_meta") && variant(value, "progressToken") {
+			return true
+		}
+	}
+	return false
+}

@@ -123,8 +123,17 @@ func decodeMethod(v []byte) methodName {
 			return methodName(k)
 		}
 	}
+	return methodName(unquote(v))
+}
+
+// unquote returns the text of the JSON string v, copied once.
+func unquote(v []byte) string {
+	inner := v[1 : len(v)-1]
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return string(inner)
+	}
 	s, _ := jsonscan.Unquote(nil, v)
-	return methodName(s)
+	return string(s)
 }
 
 // badMethod marks a "method" member that is not a string.

@@ -137,3 +137,33 @@ func refDecodeBody(data []byte) (decodedBody, *message, *JSONRPCError) {
 	}
 	return d, nil, nil
 }
+
+// refToolCall is how the server read tools/call params before readParams:
+// DecodeParams into a struct, then the checks of callTool, and the progress
+// token with a second json.Unmarshal when the params mention "_meta".
+func refToolCall(params json.RawMessage) (name string, args, token json.RawMessage, err *JSONRPCError) {
+	if len(params) > 0 && bytes.Contains(params, []byte(`"_meta"`)) {
+		var p struct {
+			Meta struct {
+				ProgressToken json.RawMessage `json:"progressToken"`
+			} `json:"_meta"`
+		}
+		if json.Unmarshal(params, &p) == nil && validID(p.Meta.ProgressToken) {
+			token = p.Meta.ProgressToken
+		}
+	}
+	var p struct {
+		Name      string          `json:"name"`
+		Arguments json.RawMessage `json:"arguments"`
+	}
+	if err := DecodeParams(params, &p); err != nil {
+		return "", nil, token, err
+	}
+	if p.Name == "" {
+		return "", nil, token, NewInvalidParams("invalid params: params.name is required")
+	}
+	if len(p.Arguments) > 0 && p.Arguments[0] != '{' && string(p.Arguments) != "null" {
+		return "", nil, token, NewInvalidParams("invalid params: params.arguments must be an object")
+	}
+	return p.Name, p.Arguments, token, nil
+}
