@@ -226,8 +226,13 @@ func (s *Server) removeSession(sess *Session) {
 }
 
 // requestState is what a handler's context knows about the request it
-// serves: where related messages go, and its progress token.
+// serves: where related messages go, and its progress token. It is that
+// context itself: the embedded Context is the request's cancellable one,
+// and Value answers requestKey with the state, which spares a
+// context.WithValue per request.
 type requestState struct {
+	context.Context
+
 	sess          *Session
 	id            json.RawMessage
 	key           string // string(id), the in-flight table key
@@ -242,6 +247,14 @@ type requestState struct {
 }
 
 type requestKey struct{}
+
+// Value makes the state its own context's value for requestKey.
+func (rs *requestState) Value(key any) any {
+	if key == (requestKey{}) {
+		return rs
+	}
+	return rs.Context.Value(key)
+}
 
 func requestFromContext(ctx context.Context) *requestState {
 	rs, _ := ctx.Value(requestKey{}).(*requestState)
@@ -280,16 +293,14 @@ func (s *Server) handleRequest(base context.Context, sess *Session, m *message, 
 	}
 	p := readParams(m.Params)
 	rs := &requestState{sess: sess, id: m.ID, key: string(m.ID), out: out, progressToken: p.progressToken}
-	ctx, cancel := context.WithCancel(base)
-	rs.cancel = cancel
-	defer cancel()
+	rs.Context, rs.cancel = context.WithCancel(base)
+	defer rs.cancel()
 	if err := sess.startRequest(rs); err != nil {
 		return encodeResponse(m.ID, nil, err)
 	}
 	defer sess.endRequest(rs)
-	ctx = context.WithValue(ctx, requestKey{}, rs)
 
-	result, rpcErr := s.call(ctx, string(m.Method), m.Params, &p)
+	result, rpcErr := s.call(rs, string(m.Method), m.Params, &p)
 
 	rs.mu.Lock()
 	cancelled := rs.cancelled
@@ -424,7 +435,7 @@ func (s *Server) handleNotification(base context.Context, sess *Session, m *mess
 		if h == nil {
 			return // unknown notifications are ignored
 		}
-		ctx := context.WithValue(base, requestKey{}, &requestState{sess: sess})
+		ctx := &requestState{Context: base, sess: sess}
 		func() {
 			defer func() {
 				if p := recover(); p != nil {
