@@ -156,16 +156,17 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int,
 	if r.ContentLength > limit {
 		return nil, http.StatusRequestEntityTooLarge, NewInvalidRequest("request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit)
 	}
-	body := http.MaxBytesReader(w, r.Body, limit)
 	var (
 		buf []byte
 		err error
 	)
 	if r.ContentLength >= 0 {
+		// A declared length within the limit bounds the read by itself:
+		// exactly that many bytes are read, and net/http ends the body there.
 		buf = make([]byte, r.ContentLength)
-		_, err = io.ReadFull(body, buf)
+		_, err = io.ReadFull(r.Body, buf)
 	} else {
-		buf, err = io.ReadAll(body)
+		buf, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	}
 	if err != nil {
 		var mbe *http.MaxBytesError
