@@ -99,7 +99,7 @@ func checkOrigin(w http.ResponseWriter, r *http.Request, allowed []string) bool 
 // sends. A request without Origin (not from a browser) passes;
 // authentication guards it.
 func originAllowed(r *http.Request, allowed []string) bool {
-	origin := r.Header.Get("Origin")
+	origin := headerValue(r.Header, "Origin")
 	if origin == "" {
 		return true
 	}
@@ -120,11 +120,21 @@ func originAllowed(r *http.Request, allowed []string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// headerValue is Header.Get for a key already in canonical form
+// (textproto.CanonicalMIMEHeaderKey), as net/http stores received header
+// names: it spares canonicalizing the same constant keys on every request.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // accepts reports whether the Accept header admits the media type mt
 // ("type/subtype"), counting wildcards.
 func accepts(r *http.Request, mt string) bool {
 	typ, _, _ := strings.Cut(mt, "/")
-	for _, line := range r.Header.Values("Accept") {
+	for _, line := range r.Header["Accept"] {
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ",")
@@ -142,7 +152,7 @@ func accepts(r *http.Request, mt string) bool {
 // jsonContentType reports whether a request's Content-Type is JSON (or
 // absent, which lenient clients do).
 func jsonContentType(r *http.Request) bool {
-	ct := r.Header.Get("Content-Type")
+	ct := headerValue(r.Header, "Content-Type")
 	if ct == "" {
 		return true
 	}
