@@ -174,7 +174,7 @@ func parseError(data []byte) *JSONRPCError {
 // exactly (after unescaping): JSON-RPC names its members case-sensitively,
 // so "METHOD" is an unknown member, not the method.
 func decodeValidMessage(data []byte) (*message, *JSONRPCError) {
-	v := bytes.TrimLeft(data, " \t\r\n")
+	v := trimLeadingSpace(data)
 	switch k := jsonscan.KindOf(v); k {
 	case jsonscan.Object, jsonscan.Null:
 	default:
@@ -253,6 +253,15 @@ func memberName(buf, name []byte) []byte {
 	}
 	u, _ := jsonscan.Unquote(buf, name)
 	return u
+}
+
+// trimLeadingSpace drops the whitespace RFC 8259 allows before a value
+// (section 2: space, tab, LF, CR).
+func trimLeadingSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r') {
+		b = b[1:]
+	}
+	return b
 }
 
 // kindName names a kind as encoding/json's type errors do.
@@ -353,7 +362,7 @@ func decodeBody(data []byte) (decodedBody, *message, *JSONRPCError) {
 	if !jsonscan.Valid(data) {
 		return decodedBody{}, nil, parseError(data)
 	}
-	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	trimmed := trimLeadingSpace(data)
 	if jsonscan.KindOf(trimmed) != jsonscan.Array {
 		m, err := decodeValidMessage(data)
 		return decodedBody{}, m, err
