@@ -181,6 +181,7 @@ func decodeValidMessage(data []byte) (*message, *JSONRPCError) {
 		return nil, NewInvalidRequest("invalid request: a JSON-RPC message must be a JSON object, got %s", kindName(k))
 	}
 	m := new(message)
+	var method []byte         // decoded once, after the walk: only the last one counts
 	var typeErr *JSONRPCError // the first member of the wrong type, as encoding/json reports it
 	var buf [maxEscapedName]byte
 	for name, value := range jsonscan.Members(v) {
@@ -190,7 +191,7 @@ func decodeValidMessage(data []byte) (*message, *JSONRPCError) {
 		case "id":
 			m.ID = value
 		case "method":
-			m.Method = decodeMethod(value)
+			method = value
 		case "params":
 			m.Params = value
 		case "result":
@@ -200,6 +201,9 @@ func decodeValidMessage(data []byte) (*message, *JSONRPCError) {
 				typeErr = err
 			}
 		}
+	}
+	if method != nil {
+		m.Method = decodeMethod(method)
 	}
 	if typeErr != nil {
 		if !validID(m.ID) {

@@ -316,7 +316,7 @@ func (s *Server) handleRequest(base context.Context, sess *Session, m *message, 
 // (basic/utilities/progress: params._meta.progressToken), and for
 // tools/call the tool's name and arguments (server/tools, "Calling Tools").
 // As with message, the values are slices of the body, and member names
-// match exactly, as the schema spells them.
+// match exactly (after unescaping), as the schema spells them.
 type requestParams struct {
 	progressToken json.RawMessage // a string or number, else nil
 	name          []byte          // the last "name" that is a string, still quoted
