@@ -203,3 +203,35 @@ func BenchmarkEncodeEmptyResult(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeToolsCall is the decoding of a tools/call body up to the
+// tool's name, arguments and progress token: decodeBody and readParams,
+// against the encoding/json decoding they replaced (refDecodeBody and
+// refToolCall, in jsonrpc_ref_test.go).
+func BenchmarkDecodeToolsCall(b *testing.B) {
+	b.Run("jsonscan", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, m, err := decodeBody(benchCallBytes)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p := readParams(m.Params)
+			if name, _, err := p.toolCall(); err != nil || name != "noop" {
+				b.Fatal(name, err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, m, err := refDecodeBody(benchCallBytes)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if name, _, _, err := refToolCall(m.Params); err != nil || name != "noop" {
+				b.Fatal(name, err)
+			}
+		}
+	})
+}

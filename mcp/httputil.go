@@ -99,7 +99,7 @@ func checkOrigin(w http.ResponseWriter, r *http.Request, allowed []string) bool 
 // sends. A request without Origin (not from a browser) passes;
 // authentication guards it.
 func originAllowed(r *http.Request, allowed []string) bool {
-	origin := r.Header.Get("Origin")
+	origin := headerValue(r.Header, "Origin")
 	if origin == "" {
 		return true
 	}
@@ -120,11 +120,21 @@ func originAllowed(r *http.Request, allowed []string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// headerValue is Header.Get for a key already in canonical form
+// (textproto.CanonicalMIMEHeaderKey), as net/http stores received header
+// names: it spares canonicalizing the same constant keys on every request.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // accepts reports whether the Accept header admits the media type mt
 // ("type/subtype"), counting wildcards.
 func accepts(r *http.Request, mt string) bool {
 	typ, _, _ := strings.Cut(mt, "/")
-	for _, line := range r.Header.Values("Accept") {
+	for _, line := range r.Header["Accept"] {
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ",")
@@ -142,7 +152,7 @@ func accepts(r *http.Request, mt string) bool {
 // jsonContentType reports whether a request's Content-Type is JSON (or
 // absent, which lenient clients do).
 func jsonContentType(r *http.Request) bool {
-	ct := r.Header.Get("Content-Type")
+	ct := headerValue(r.Header, "Content-Type")
 	if ct == "" {
 		return true
 	}
@@ -156,16 +166,17 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int,
 	if r.ContentLength > limit {
 		return nil, http.StatusRequestEntityTooLarge, NewInvalidRequest("request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit)
 	}
-	body := http.MaxBytesReader(w, r.Body, limit)
 	var (
 		buf []byte
 		err error
 	)
 	if r.ContentLength >= 0 {
+		// A declared length within the limit bounds the read by itself:
+		// exactly that many bytes are read, and net/http ends the body there.
 		buf = make([]byte, r.ContentLength)
-		_, err = io.ReadFull(body, buf)
+		_, err = io.ReadFull(r.Body, buf)
 	} else {
-		buf, err = io.ReadAll(body)
+		buf, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	}
 	if err != nil {
 		var mbe *http.MaxBytesError

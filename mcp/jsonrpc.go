@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+
+	"remote-mcp-authkit/mcp/jsonscan"
 )
 
 // The error codes JSON-RPC 2.0 reserves (section 5.1, "Error object").
@@ -79,14 +81,15 @@ func NewInternalError(format string, args ...any) *JSONRPCError {
 }
 
 // message is one decoded JSON-RPC message: a request (Method and ID), a
-// notification (Method, no ID) or a response (ID and Result or Error).
+// notification (Method, no ID) or a response (ID and Result or Error). ID,
+// Params and Result are slices of the body they were read from.
 type message struct {
-	JSONRPC jsonrpcVersion  `json:"jsonrpc"`
-	ID      json.RawMessage `json:"id,omitempty"`
-	Method  methodName      `json:"method,omitempty"`
-	Params  json.RawMessage `json:"params,omitempty"`
-	Result  json.RawMessage `json:"result,omitempty"`
-	Error   *JSONRPCError   `json:"error,omitempty"`
+	JSONRPC jsonrpcVersion
+	ID      json.RawMessage
+	Method  methodName
+	Params  json.RawMessage
+	Result  json.RawMessage
+	Error   *JSONRPCError
 }
 
 func (m *message) isRequest() bool      { return m.Method != "" && m.ID != nil }
@@ -94,15 +97,9 @@ func (m *message) isNotification() bool { return m.Method != "" && m.ID == nil }
 func (m *message) isResponse() bool     { return m.Method == "" }
 
 // jsonrpcVersion records whether the "jsonrpc" member is exactly "2.0"
-// (section 4) without allocating a string for it.
+// (section 4). A wrong value is recorded, not refused on sight, so that
+// validate reports it with the id already read.
 type jsonrpcVersion bool
-
-// An error from UnmarshalJSON would abort decoding before the id is read,
-// so a wrong value is recorded here and reported by validate.
-func (v *jsonrpcVersion) UnmarshalJSON(b []byte) error {
-	*v = string(b) == `"2.0"`
-	return nil
-}
 
 // methodName is a method name. The names this package and its callers use
 // most are matched against constants, so that decoding them allocates
@@ -114,23 +111,29 @@ var knownMethods = []string{"tools/call", "tools/list", "ping", "initialize", "n
 	"resources/read", "resources/templates/list", "resources/subscribe", "resources/unsubscribe",
 	"prompts/list", "prompts/get", "completion/complete"}
 
-func (m *methodName) UnmarshalJSON(b []byte) error {
-	if len(b) > 2 && b[0] == '"' && b[len(b)-1] == '"' {
-		inner := b[1 : len(b)-1]
-		for _, k := range knownMethods {
-			if string(inner) == k {
-				*m = methodName(k)
-				return nil
-			}
+// decodeMethod reads the value of a "method" member. A value that is not a
+// string becomes badMethod, which validate reports once the id is known.
+func decodeMethod(v []byte) methodName {
+	if jsonscan.KindOf(v) != jsonscan.String {
+		return badMethod
+	}
+	inner := v[1 : len(v)-1]
+	for _, k := range knownMethods {
+		if string(inner) == k {
+			return methodName(k)
 		}
 	}
-	var str string
-	if len(b) == 0 || b[0] != '"' || json.Unmarshal(b, &str) != nil {
-		*m = badMethod // reported by validate, after the id has been read
-		return nil
+	return methodName(unquote(v))
+}
+
+// unquote returns the text of the JSON string v, copied once.
+func unquote(v []byte) string {
+	inner := v[1 : len(v)-1]
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return string(inner)
 	}
-	*m = methodName(str)
-	return nil
+	s, _ := jsonscan.Unquote(nil, v)
+	return string(s)
 }
 
 // badMethod marks a "method" member that is not a string.
@@ -145,26 +148,141 @@ var nullID = json.RawMessage("null")
 // the returned message still carries the id when it could be read, so the
 // error response can echo it.
 func decodeMessage(data []byte) (*message, *JSONRPCError) {
+	if !jsonscan.Valid(data) {
+		return nil, parseError(data)
+	}
+	return decodeValidMessage(data)
+}
+
+// parseError is the -32700 error for a body that is not JSON. Its text is
+// encoding/json's description of the first bad byte, which clients and logs
+// have always seen; asking encoding/json only on this path keeps the common
+// path to one scan.
+func parseError(data []byte) *JSONRPCError {
+	var v struct{}
+	err := json.Unmarshal(data, &v)
+	if err == nil { // jsonscan and encoding/json accept the same text, so never
+		return NewParseError("parse error: invalid JSON")
+	}
+	return NewParseError("parse error: %v", err)
+}
+
+// decodeValidMessage decodes one message that jsonscan.Valid accepted,
+// walking its members once in place. As with encoding/json, the last of
+// repeated members wins, unknown members are ignored and a null message is
+// an object with no members. Unlike encoding/json, member names match
+// exactly (after unescaping): JSON-RPC names its members case-sensitively,
+// so "METHOD" is an unknown member, not the method.
+func decodeValidMessage(data []byte) (*message, *JSONRPCError) {
+	v := trimLeadingSpace(data)
+	switch k := jsonscan.KindOf(v); k {
+	case jsonscan.Object, jsonscan.Null:
+	default:
+		return nil, NewInvalidRequest("invalid request: a JSON-RPC message must be a JSON object, got %s", kindName(k))
+	}
 	m := new(message)
-	if err := json.Unmarshal(data, m); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			if te.Field == "" {
-				return nil, NewInvalidRequest("invalid request: a JSON-RPC message must be a JSON object, got %s", te.Value)
+	var method []byte         // decoded once, after the walk: only the last one counts
+	var typeErr *JSONRPCError // the first member of the wrong type, as encoding/json reports it
+	var buf [maxEscapedName]byte
+	for name, value := range jsonscan.Members(v) {
+		switch string(memberName(buf[:0], name)) {
+		case "jsonrpc":
+			m.JSONRPC = string(value) == `"2.0"`
+		case "id":
+			m.ID = value
+		case "method":
+			method = value
+		case "params":
+			m.Params = value
+		case "result":
+			m.Result = value
+		case "error":
+			if err := m.decodeError(value); err != nil && typeErr == nil {
+				typeErr = err
 			}
-			if te.Field != "id" && validID(m.ID) {
-				// Keep the id, so the error response can name the request.
-				return m, NewInvalidRequest("invalid request: field %q must not be %s", te.Field, te.Value)
-			}
-			return nil, NewInvalidRequest("invalid request: field %q must not be %s", te.Field, te.Value)
 		}
-		return nil, NewParseError("parse error: %v", err)
+	}
+	if method != nil {
+		m.Method = decodeMethod(method)
+	}
+	if typeErr != nil {
+		if !validID(m.ID) {
+			return nil, typeErr
+		}
+		return m, typeErr // keep the id, so the error response can name the request
 	}
 	err := m.validate()
 	if err != nil && m.ID != nil && !validID(m.ID) {
 		m.ID = nil // never echo an id MCP does not allow
 	}
 	return m, err
+}
+
+// decodeError decodes the value of an "error" member (section 5.1) with
+// encoding/json: responses are rare, and its field names and type errors
+// are then those the JSONRPCError type declares. A repeated member decodes
+// over the previous one and null clears it, as a pointer field would.
+func (m *message) decodeError(v []byte) *JSONRPCError {
+	err := json.Unmarshal(v, &m.Error)
+	if err == nil {
+		return nil
+	}
+	field, value := "error", "invalid JSON"
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field != "" {
+			field += "." + te.Field
+		}
+		value = te.Value
+	}
+	return NewInvalidRequest("invalid request: field %q must not be %s", field, value)
+}
+
+// maxEscapedName bounds the member names worth unescaping: the longest name
+// this package reads ("progressToken") written entirely as \uXXXX escapes.
+const maxEscapedName = 6 * len("progressToken")
+
+// memberName returns the text of the quoted member name, for comparison
+// with the names a decoder knows. A name without escapes is its own text
+// (bytes of a name that are not ASCII cannot spell an ASCII name); an
+// escaped one is unquoted into buf, and one too long to be a known name
+// returns nil.
+func memberName(buf, name []byte) []byte {
+	inner := name[1 : len(name)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return inner
+	}
+	if len(inner) > maxEscapedName {
+		return nil
+	}
+	u, _ := jsonscan.Unquote(buf, name)
+	return u
+}
+
+// trimLeadingSpace drops the whitespace RFC 8259 allows before a value
+// (section 2: space, tab, LF, CR).
+func trimLeadingSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r') {
+		b = b[1:]
+	}
+	return b
+}
+
+// kindName names a kind as encoding/json's type errors do.
+func kindName(k jsonscan.Kind) string {
+	switch k {
+	case jsonscan.Object:
+		return "object"
+	case jsonscan.Array:
+		return "array"
+	case jsonscan.String:
+		return "string"
+	case jsonscan.Number:
+		return "number"
+	case jsonscan.True, jsonscan.False:
+		return "bool"
+	}
+	return "null"
 }
 
 // validID reports whether id is a string or a number, the two forms MCP
@@ -242,26 +360,32 @@ const maxBatch = 100
 
 // decodeBody decodes one HTTP body. A body that is not JSON at all is a
 // parse error for the whole body; inside a batch each element is validated
-// on its own, as section 6 shows.
+// on its own, as section 6 shows. The body is scanned for validity once;
+// the messages are then read in place.
 func decodeBody(data []byte) (decodedBody, *message, *JSONRPCError) {
-	trimmed := bytes.TrimLeft(data, " \t\r\n")
-	if len(trimmed) == 0 || trimmed[0] != '[' {
-		m, err := decodeMessage(data)
+	if !jsonscan.Valid(data) {
+		return decodedBody{}, nil, parseError(data)
+	}
+	trimmed := trimLeadingSpace(data)
+	if jsonscan.KindOf(trimmed) != jsonscan.Array {
+		m, err := decodeValidMessage(data)
 		return decodedBody{}, m, err
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(data, &elems); err != nil {
-		return decodedBody{}, nil, NewParseError("parse error: %v", err)
+	n := 0
+	for range jsonscan.Elements(trimmed) {
+		n++
 	}
-	if len(elems) == 0 {
+	if n == 0 {
 		return decodedBody{}, nil, NewInvalidRequest("invalid request: empty batch")
 	}
-	if len(elems) > maxBatch {
-		return decodedBody{}, nil, NewInvalidRequest("invalid request: a batch may hold at most %d messages, this one has %d", maxBatch, len(elems))
+	if n > maxBatch {
+		return decodedBody{}, nil, NewInvalidRequest("invalid request: a batch may hold at most %d messages, this one has %d", maxBatch, n)
 	}
-	d := decodedBody{batch: true, msgs: make([]*message, len(elems)), errs: make([]*JSONRPCError, len(elems))}
-	for i, e := range elems {
-		d.msgs[i], d.errs[i] = decodeMessage(e)
+	d := decodedBody{batch: true, msgs: make([]*message, 0, n), errs: make([]*JSONRPCError, 0, n)}
+	for e := range jsonscan.Elements(trimmed) {
+		m, err := decodeValidMessage(e)
+		d.msgs = append(d.msgs, m)
+		d.errs = append(d.errs, err)
 	}
 	return d, nil, nil
 }

@@ -41,6 +41,13 @@ func TestDecodeMessage(t *testing.T) {
 		{name: "result and error", in: `{"jsonrpc":"2.0","id":6,"result":{},"error":{"code":1,"message":"x"}}`, wantCode: CodeInvalidRequest, wantMsg: "both", wantID: "6"},
 		{name: "response without id", in: `{"jsonrpc":"2.0","result":{}}`, wantCode: CodeInvalidRequest, wantMsg: `"id"`},
 		{name: "error not an object", in: `{"jsonrpc":"2.0","id":8,"error":"bad"}`, wantCode: CodeInvalidRequest, wantMsg: `"error"`, wantID: "8"},
+		{name: "error field of the wrong type", in: `{"jsonrpc":"2.0","id":8,"error":{"code":"x","message":"m"}}`, wantCode: CodeInvalidRequest, wantMsg: `field "error.code" must not be string`, wantID: "8"},
+		{name: "last duplicate wins", in: `{"jsonrpc":"1.0","jsonrpc":"2.0","id":{},"id":9,"method":5,"method":"ping"}`, kind: "request"},
+		{name: "escaped member names are the names", in: `{"\u006asonrpc":"2.0","\u0069d":1,"m\u0065thod":"ping"}`, kind: "request"},
+		{name: "null message", in: `null`, wantCode: CodeInvalidRequest, wantMsg: `"jsonrpc" must be "2.0"`},
+		// JSON-RPC member names are case-sensitive: "METHOD" is an unknown
+		// member (encoding/json, which this decoder replaced, matched it).
+		{name: "member names are case-sensitive", in: `{"jsonrpc":"2.0","id":1,"METHOD":"ping"}`, wantCode: CodeInvalidRequest, wantMsg: `no "method"`, wantID: "1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,7 +6,6 @@ package mcp
 // methods other files add with HandleMethod.
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -18,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"remote-mcp-authkit/mcp/jsonscan"
 )
 
 // MethodHandler answers one request method. params is the request's params
@@ -238,8 +239,13 @@ func (s *Server) removeSession(sess *Session) {
 }
 
 // requestState is what a handler's context knows about the request it
-// serves: where related messages go, and its progress token.
+// serves: where related messages go, and its progress token. It is that
+// context itself: the embedded Context is the request's cancellable one,
+// and Value answers requestKey with the state, which spares a
+// context.WithValue per request.
 type requestState struct {
+	context.Context
+
 	sess          *Session
 	id            json.RawMessage
 	key           string // string(id), the in-flight table key
@@ -254,6 +260,14 @@ type requestState struct {
 }
 
 type requestKey struct{}
+
+// Value makes the state its own context's value for requestKey.
+func (rs *requestState) Value(key any) any {
+	if key == (requestKey{}) {
+		return rs
+	}
+	return rs.Context.Value(key)
+}
 
 func requestFromContext(ctx context.Context) *requestState {
 	rs, _ := ctx.Value(requestKey{}).(*requestState)
@@ -290,27 +304,16 @@ func (s *Server) handleRequest(base context.Context, sess *Session, m *message, 
 	if m.Method != "ping" && !sess.initialized() {
 		return encodeResponse(m.ID, nil, NewInvalidRequest("invalid request: the session is not initialized; send initialize first (lifecycle, \"Initialization\")"))
 	}
-	rs := &requestState{sess: sess, id: m.ID, key: string(m.ID), out: out}
-	if len(m.Params) > 0 && hasMeta(m.Params) {
-		var p struct {
-			Meta struct {
-				ProgressToken json.RawMessage `json:"progressToken"`
-			} `json:"_meta"`
-		}
-		if json.Unmarshal(m.Params, &p) == nil && validID(p.Meta.ProgressToken) {
-			rs.progressToken = p.Meta.ProgressToken
-		}
-	}
-	ctx, cancel := context.WithCancel(base)
-	rs.cancel = cancel
-	defer cancel()
+	p := readParams(m.Params)
+	rs := &requestState{sess: sess, id: m.ID, key: string(m.ID), out: out, progressToken: p.progressToken}
+	rs.Context, rs.cancel = context.WithCancel(base)
+	defer rs.cancel()
 	if err := sess.startRequest(rs); err != nil {
 		return encodeResponse(m.ID, nil, err)
 	}
 	defer sess.endRequest(rs)
-	ctx = context.WithValue(ctx, requestKey{}, rs)
 
-	result, rpcErr := s.call(ctx, string(m.Method), m.Params)
+	result, rpcErr := s.call(rs, string(m.Method), m.Params, &p)
 
 	rs.mu.Lock()
 	cancelled := rs.cancelled
@@ -321,16 +324,66 @@ func (s *Server) handleRequest(base context.Context, sess *Session, m *message, 
 	return encodeResponse(m.ID, result, rpcErr)
 }
 
-var metaKey = []byte(`"_meta"`)
+// requestParams is what the server itself reads from a request's params,
+// in one walk of their members: the progress token any request may carry
+// (basic/utilities/progress: params._meta.progressToken), and for
+// tools/call the tool's name and arguments (server/tools, "Calling Tools").
+// As with message, the values are slices of the body, and member names
+// match exactly (after unescaping), as the schema spells them.
+type requestParams struct {
+	progressToken json.RawMessage // a string or number, else nil
+	name          []byte          // the last "name" that is a string, still quoted
+	nameType      string          // the type of the first "name" that is neither a string nor null
+	arguments     json.RawMessage
+}
 
-// hasMeta is a cheap pre-check that spares a second decode of
-// params for the common request without _meta.
-func hasMeta(params json.RawMessage) bool {
-	return bytes.Contains(params, metaKey)
+// readParams reads params, which validate left absent or an object. Where
+// names repeat, the last value counts, a null one counting for nothing, as
+// encoding/json would decode them into a struct; a _meta that is neither an
+// object nor null carries no token, as it carried none when _meta was
+// decoded with encoding/json.
+func readParams(params json.RawMessage) requestParams {
+	var p requestParams
+	var token json.RawMessage
+	metaOK := true
+	var buf [maxEscapedName]byte
+	for name, value := range jsonscan.Members(params) {
+		switch string(memberName(buf[:0], name)) {
+		case "name":
+			switch k := jsonscan.KindOf(value); k {
+			case jsonscan.String:
+				p.name = value
+			case jsonscan.Null:
+			default:
+				if p.nameType == "" {
+					p.nameType = kindName(k)
+				}
+			}
+		case "arguments":
+			p.arguments = value
+		case "_meta":
+			switch jsonscan.KindOf(value) {
+			case jsonscan.Object:
+				for name, value := range jsonscan.Members(value) {
+					if string(memberName(buf[:0], name)) == "progressToken" {
+						token = value
+					}
+				}
+			case jsonscan.Null:
+			default:
+				metaOK = false
+			}
+		}
+	}
+	if metaOK && validID(token) {
+		p.progressToken = token
+	}
+	return p
 }
 
 // call dispatches one request method, turning a handler panic into -32603.
-func (s *Server) call(ctx context.Context, method string, params json.RawMessage) (result any, rpcErr *JSONRPCError) {
+// For tools/call, p holds its params as readParams read them.
+func (s *Server) call(ctx context.Context, method string, params json.RawMessage, p *requestParams) (result any, rpcErr *JSONRPCError) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.logger.Error("mcp: panic in method handler", "method", method, "panic", p, "stack", string(debug.Stack()))
@@ -352,7 +405,7 @@ func (s *Server) call(ctx context.Context, method string, params json.RawMessage
 		if s.opts.Tools == nil {
 			return nil, NewMethodNotFound("method not found: %s (this server has no tools)", method)
 		}
-		result, err = s.callTool(ctx, params)
+		result, err = s.callTool(ctx, p)
 	default:
 		s.mu.RLock()
 		h := s.handlers[method]
@@ -395,7 +448,7 @@ func (s *Server) handleNotification(base context.Context, sess *Session, m *mess
 		if h == nil {
 			return // unknown notifications are ignored
 		}
-		ctx := context.WithValue(base, requestKey{}, &requestState{sess: sess})
+		ctx := &requestState{Context: base, sess: sess}
 		func() {
 			defer func() {
 				if p := recover(); p != nil {
@@ -603,38 +656,48 @@ func (s *Server) listTools(ctx context.Context, params json.RawMessage) (any, er
 	return res, nil
 }
 
-func (s *Server) callTool(ctx context.Context, params json.RawMessage) (any, error) {
-	var p struct {
-		Name      string          `json:"name"`
-		Arguments json.RawMessage `json:"arguments"`
+// toolCall returns the name and arguments of a tools/call request, or the
+// -32602 error that names the bad field, the error DecodeParams gives for
+// {name string, arguments raw} followed by the checks of the schema
+// (CallToolRequest: name required, arguments an object). Null arguments
+// are passed on as null, meaning none.
+func (p *requestParams) toolCall() (string, json.RawMessage, *JSONRPCError) {
+	if p.nameType != "" {
+		return "", nil, NewInvalidParams("invalid params: params.name must not be %s", p.nameType)
 	}
-	if err := DecodeParams(params, &p); err != nil {
-		return nil, err
+	if len(p.name) <= 2 { // absent, null or ""
+		return "", nil, NewInvalidParams("invalid params: params.name is required")
 	}
-	if p.Name == "" {
-		return nil, NewInvalidParams("invalid params: params.name is required")
+	if len(p.arguments) > 0 && p.arguments[0] != '{' && string(p.arguments) != "null" {
+		return "", nil, NewInvalidParams("invalid params: params.arguments must be an object")
 	}
-	if len(p.Arguments) > 0 && p.Arguments[0] != '{' && string(p.Arguments) != "null" {
-		return nil, NewInvalidParams("invalid params: params.arguments must be an object")
+	return unquote(p.name), p.arguments, nil
+}
+
+// callTool answers tools/call (server/tools, "Calling Tools").
+func (s *Server) callTool(ctx context.Context, p *requestParams) (any, error) {
+	name, args, rpcErr := p.toolCall()
+	if rpcErr != nil {
+		return nil, rpcErr
 	}
-	res, err := s.opts.Tools.CallTool(ctx, p.Name, p.Arguments)
+	res, err := s.opts.Tools.CallTool(ctx, name, args)
 	if err != nil {
 		if errors.Is(err, ErrUnknownTool) {
-			return nil, NewInvalidParams("invalid params: unknown tool: %s", p.Name)
+			return nil, NewInvalidParams("invalid params: unknown tool: %s", name)
 		}
 		var je *JSONRPCError
 		if errors.As(err, &je) {
 			return nil, je
 		}
 		if ctx.Err() != nil {
-			return nil, NewInternalError("tool %s was cancelled", p.Name)
+			return nil, NewInternalError("tool %s was cancelled", name)
 		}
 		// The ToolSet contract reports failures as results; an error that
 		// escapes it is still the tool's failure, so show it to the model.
 		return &CallToolResult{Content: []Content{TextContent(err.Error())}, IsError: true}, nil
 	}
 	if res == nil {
-		return nil, fmt.Errorf("tool %s returned no result", p.Name)
+		return nil, fmt.Errorf("tool %s returned no result", name)
 	}
 	if res.Content == nil {
 		res.Content = []Content{} // the schema requires the array

@@ -60,7 +60,7 @@ func (h *streamableHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // conformance suite sends 2025-03-26 on a 2025-11-25 session); the session
 // keeps its negotiated behaviour.
 func checkVersionHeader(w http.ResponseWriter, r *http.Request, sess *Session) bool {
-	v := r.Header.Get(headerProtocolVersion)
+	v := headerValue(r.Header, headerProtocolVersion)
 	if v == "" {
 		return true
 	}
@@ -75,7 +75,7 @@ func checkVersionHeader(w http.ResponseWriter, r *http.Request, sess *Session) b
 // without an id, 404 for an unknown or ended one (the client then starts a
 // new session), 403 for another owner's session.
 func (h *streamableHandler) lookup(w http.ResponseWriter, r *http.Request) *Session {
-	sid := r.Header.Get(headerSessionID)
+	sid := headerValue(r.Header, headerSessionID)
 	if sid == "" {
 		writeError(w, http.StatusBadRequest, nil, NewInvalidRequest("bad request: missing Mcp-Session-Id header; only initialize may be sent without one"))
 		return nil
@@ -114,7 +114,7 @@ func (h *streamableHandler) post(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, nil, rpcErr)
 		return
 	}
-	if r.Header.Get(headerSessionID) == "" && !d.batch && rpcErr == nil && m.Method == "initialize" && m.isRequest() {
+	if headerValue(r.Header, headerSessionID) == "" && !d.batch && rpcErr == nil && m.Method == "initialize" && m.isRequest() {
 		h.initialize(w, r, m)
 		return
 	}
