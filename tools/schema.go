@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"remote-mcp-authkit/mcp/jsonscan"
 )
 
 // Schema is a JSON Schema restricted to what the validator enforces: the
@@ -195,6 +197,17 @@ const maxReportedErrors = 10
 // tools/call allows arguments to be omitted. The error is a ValidationError
 // or, for bytes that are not JSON, a plain error.
 func (s *Schema) Validate(doc json.RawMessage) (json.RawMessage, error) {
+	// Most calls send valid arguments with nothing to fill in: check those
+	// in place (inplace.go) and hand the caller's bytes back.
+	if t := bytes.TrimSpace(doc); len(t) > 0 && jsonscan.Valid(t) && s.conforms(t) {
+		return t, nil
+	}
+	return s.validateDecoded(doc)
+}
+
+// validateDecoded is Validate on the decoded document: it finds every
+// broken rule and fills in defaults.
+func (s *Schema) validateDecoded(doc json.RawMessage) (json.RawMessage, error) {
 	var v any = map[string]any{}
 	absent := true
 	t := bytes.TrimSpace(doc)
