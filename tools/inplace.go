@@ -12,6 +12,7 @@ package tools
 import (
 	"bytes"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -82,9 +83,24 @@ func (s *Schema) objectConforms(obj []byte) bool {
 	if seen != 1<<len(s.Required)-1 {
 		return false
 	}
+	// Every property required and present: none is absent to be given its
+	// default, and the map need not be walked.
+	if len(s.Properties) == len(s.Required) && allDistinct(s.Required) {
+		return true
+	}
 	// An absent property with a default would be filled in.
 	for name, p := range s.Properties {
 		if p.Default != nil && !hasMember(obj, name) {
+			return false
+		}
+	}
+	return true
+}
+
+// allDistinct reports whether no name appears twice in names.
+func allDistinct(names []string) bool {
+	for i, n := range names {
+		if slices.Contains(names[i+1:], n) {
 			return false
 		}
 	}
