@@ -177,7 +177,7 @@ func FuzzValidate(f *testing.F) {
 		`{"tags":["a",1]}`, `{"inner":{"n":1e400}}`, `{"prompt":"ééééé","steps":5,"mode":"slow","inner":{"n":2}}`,
 		`{"n":-3,"name":"ab","flag":false,"odd":3,"x":-2.5,"on":true,"word":"\u00e9","é":"\u2028","grid":[[1,9],[]],"people":[{"id":"x","age":0}],"opt":{"q":1},"big":1}`,
 		`{"n":1000000,"name":"\ud83d\ude00\ud800x","flag":true,"word":"a\"b","x":1e21}`, `{"n":0,"name":"ab","flag":true,"people":[{"id":"\u0000","age":3,"id":""}]}`,
-		`{"q":"abc","list":[0.5,2]}`, "{\"a\xffb\":1}", `{"user":{"id":"u"},"permissions":["a"]}`,
+		`{"q":"abc","list":[0.5,2]}`, "{\"a\xffb\":1}", `{"a":1,"b":2}}`, `{"q":"a"} ]`, `{"user":{"id":"u"},"permissions":["a"]}`,
 		`{"user":{"id":"u","email":"e"},"organization":{"id":"o"},"role":"r","permissions":[]}`,
 		"\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8",
 	}
@@ -214,6 +214,9 @@ func FuzzValidate(f *testing.F) {
 			return
 		}
 		n.valid++
+		if !json.Valid(out) {
+			t.Fatalf("schema %d: accepted %q as %q, which is not JSON", which, doc, out)
+		}
 		again, err := s.Validate(out)
 		if err != nil || !bytes.Equal(again, out) {
 			t.Fatalf("schema %d: accepted %q as %s, but not again: %s, %v", which, doc, out, again, err)

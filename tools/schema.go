@@ -154,7 +154,9 @@ func decodeJSON(b []byte) (any, error) {
 	if err := d.Decode(&v); err != nil {
 		return nil, err
 	}
-	if d.More() {
+	// Only whitespace may follow (RFC 8259 section 2). Decoder.More would
+	// let a stray '}' or ']' through, and the caller's bytes with it.
+	if len(bytes.TrimLeft(b[d.InputOffset():], " \t\r\n")) > 0 {
 		return nil, errors.New("unexpected data after the JSON value")
 	}
 	return v, nil

@@ -72,6 +72,8 @@ func TestSchemaValidate(t *testing.T) {
 		{"several errors, all named", `{"steps":9,"extra":1}`, "", []string{"prompt: is required", "extra: is not a known property", "steps: must be at most 8"}},
 		{"not JSON", `{"prompt":`, "", []string{"not valid JSON"}},
 		{"trailing data", `{"prompt":"a"} {}`, "", []string{"not valid JSON"}},
+		{"trailing brace", `{"prompt":"a","steps":4,"mode":"fast"}}`, "", []string{"not valid JSON"}},
+		{"trailing bracket", `{"prompt":"a"} ]`, "", []string{"not valid JSON"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
