@@ -138,8 +138,25 @@ func (s *Schema) withoutEnum() *Schema {
 }
 
 // normalize turns a Go value (from a schema literal) into the shape the
-// validator sees after decoding JSON with UseNumber.
+// validator sees after decoding JSON with UseNumber. It runs for every
+// default filled in and every enum checked, so the kinds schema literals
+// usually hold skip the JSON round trip, which gives them back unchanged.
 func normalize(v any) (any, error) {
+	switch v := v.(type) {
+	case bool:
+		return v, nil
+	case int:
+		return json.Number(strconv.Itoa(v)), nil
+	case string:
+		if utf8.ValidString(v) { // else encoding/json substitutes U+FFFD
+			return v, nil
+		}
+	}
+	return roundTrip(v)
+}
+
+// roundTrip encodes v as JSON and decodes it again as the validator does.
+func roundTrip(v any) (any, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err

@@ -175,3 +175,18 @@ func TestSchemaMarshalsAsJSONSchema(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", b, want)
 	}
 }
+
+// normalize skips the JSON round trip for the common kinds of a schema
+// literal; it must give what the round trip gives.
+func TestNormalizeAgreesWithRoundTrip(t *testing.T) {
+	for _, v := range []any{
+		true, false, 0, -7, 1 << 62, -1 << 63, "", "fast", "<b>&amp;", "é\u2028", "x\xffy", "\xed\xa0\x80",
+		4.0, 0.1, json.Number("6.0"), []any{1, "a"}, map[string]any{"k": 1}, nil,
+	} {
+		got, err := normalize(v)
+		want, wantErr := roundTrip(v)
+		if !reflect.DeepEqual(got, want) || (err == nil) != (wantErr == nil) {
+			t.Errorf("normalize(%#v) = %#v, %v; the round trip gives %#v, %v", v, got, err, want, wantErr)
+		}
+	}
+}
