@@ -32,6 +32,9 @@ func TestAdd(t *testing.T) {
 		{`{"a":0.1,"b":0.2}`, "0.30000000000000004"}, // what String(0.1 + 0.2) gives
 		{`{"a":1e20,"b":1}`, "100000000000000000000"},
 		{`{"a":-7,"b":7}`, "0"},
+		{`{"\u0061":1,"b":2}`, "3"},    // names are compared unescaped
+		{`{"a":"x","a":1,"b":2}`, "3"}, // the last of a repeated name counts, as for the schema
+		{`{"a":1,"b":2,"A":40}`, "3"},  // "A" is another property, not a
 	}
 	for _, c := range cases {
 		res, err := tb.CallTool(context.Background(), "add", json.RawMessage(c.args))
@@ -51,6 +54,13 @@ func TestAdd(t *testing.T) {
 		res, err := tb.CallTool(context.Background(), "add", json.RawMessage(args))
 		if err != nil || !res.IsError || !strings.Contains(res.Content[0].Text, want) {
 			t.Errorf("add %s: %+v, %v; want an isError result containing %q", args, res, err, want)
+		}
+	}
+	// Called directly, without the table's validation, it still refuses
+	// what it cannot add.
+	for _, args := range []string{`{}`, `{"a":1,"b":"2"}`, `not JSON`} {
+		if _, err := Add().Handler(context.Background(), nil, json.RawMessage(args)); err == nil {
+			t.Errorf("add handler accepted %s", args)
 		}
 	}
 }

@@ -31,8 +31,8 @@ func ExampleNewTable() {
 		// Organizations: []string{"org_01H..."}, // optional allow-list
 		Handler: func(ctx context.Context, id *oauth.Identity, args json.RawMessage) (*mcp.CallToolResult, error) {
 			var in struct {
-				Word  string
-				Times int
+				Word  string `json:"word"`
+				Times int    `json:"times"`
 			}
 			if err := json.Unmarshal(args, &in); err != nil {
 				return nil, err

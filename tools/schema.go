@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"remote-mcp-authkit/mcp/jsonscan"
 )
 
 // Schema is a JSON Schema restricted to what the validator enforces: the
@@ -136,8 +138,25 @@ func (s *Schema) withoutEnum() *Schema {
 }
 
 // normalize turns a Go value (from a schema literal) into the shape the
-// validator sees after decoding JSON with UseNumber.
+// validator sees after decoding JSON with UseNumber. It runs for every
+// default filled in and every enum checked, so the kinds schema literals
+// usually hold skip the JSON round trip, which gives them back unchanged.
 func normalize(v any) (any, error) {
+	switch v := v.(type) {
+	case bool:
+		return v, nil
+	case int:
+		return json.Number(strconv.Itoa(v)), nil
+	case string:
+		if utf8.ValidString(v) { // else encoding/json substitutes U+FFFD
+			return v, nil
+		}
+	}
+	return roundTrip(v)
+}
+
+// roundTrip encodes v as JSON and decodes it again as the validator does.
+func roundTrip(v any) (any, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
@@ -152,7 +171,9 @@ func decodeJSON(b []byte) (any, error) {
 	if err := d.Decode(&v); err != nil {
 		return nil, err
 	}
-	if d.More() {
+	// Only whitespace may follow (RFC 8259 section 2). Decoder.More would
+	// let a stray '}' or ']' through, and the caller's bytes with it.
+	if len(bytes.TrimLeft(b[d.InputOffset():], " \t\r\n")) > 0 {
 		return nil, errors.New("unexpected data after the JSON value")
 	}
 	return v, nil
@@ -195,6 +216,17 @@ const maxReportedErrors = 10
 // tools/call allows arguments to be omitted. The error is a ValidationError
 // or, for bytes that are not JSON, a plain error.
 func (s *Schema) Validate(doc json.RawMessage) (json.RawMessage, error) {
+	// Most calls send valid arguments with nothing to fill in: check those
+	// in place (inplace.go) and hand the caller's bytes back.
+	if t := bytes.TrimSpace(doc); len(t) > 0 && jsonscan.Valid(t) && s.conforms(t) {
+		return t, nil
+	}
+	return s.validateDecoded(doc)
+}
+
+// validateDecoded is Validate on the decoded document: it finds every
+// broken rule and fills in defaults.
+func (s *Schema) validateDecoded(doc json.RawMessage) (json.RawMessage, error) {
 	var v any = map[string]any{}
 	absent := true
 	t := bytes.TrimSpace(doc)

@@ -229,11 +229,18 @@ func (t *Table) Visible(id *oauth.Identity) []string {
 // it may not, and an error wrapping mcp.ErrUnknownTool when there is no such
 // tool.
 func (t *Table) Allowed(id *oauth.Identity, name string) error {
+	_, err := t.allowed(id, name)
+	return err
+}
+
+// allowed is Allowed that also returns the tool, found once.
+func (t *Table) allowed(id *oauth.Identity, name string) (*Tool, error) {
 	i, ok := t.byName[name]
 	if !ok {
-		return fmt.Errorf("%w %q", mcp.ErrUnknownTool, name)
+		return nil, fmt.Errorf("%w %q", mcp.ErrUnknownTool, name)
 	}
-	return access(&t.tools[i].Tool, id)
+	tool := &t.tools[i].Tool
+	return tool, access(tool, id)
 }
 
 // ListTools answers tools/list for the identity in ctx. It is computed on
@@ -256,10 +263,10 @@ func (t *Table) ListTools(ctx context.Context) []mcp.Tool {
 // failures, is a result with IsError set, so that the model sees it.
 func (t *Table) CallTool(ctx context.Context, name string, arguments json.RawMessage) (*mcp.CallToolResult, error) {
 	id := oauth.IdentityFromContext(ctx)
-	if err := t.Allowed(id, name); err != nil {
+	tool, err := t.allowed(id, name)
+	if err != nil {
 		return nil, err
 	}
-	tool := &t.tools[t.byName[name]].Tool
 	if len(arguments) > MaxArgumentBytes {
 		return ErrorResult(fmt.Sprintf("invalid arguments: they are %d bytes long; the limit is %d", len(arguments), MaxArgumentBytes)), nil
 	}
