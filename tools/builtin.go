@@ -50,11 +50,12 @@ func Add() Tool {
 			OpenWorldHint:   hint(false),
 		},
 		Handler: func(_ context.Context, _ *oauth.Identity, raw json.RawMessage) (*mcp.CallToolResult, error) {
-			// The schema has checked that a and b are numbers float64
-			// holds, so they are read where they are in the arguments
+			// The schema has checked that a and b are present and are
+			// numbers, so they are read where they are in the arguments
 			// rather than decoded again (json.Unmarshal into a struct takes
 			// six times as long for the same two numbers). As for the
-			// schema, the last of a repeated name counts.
+			// schema, the last of a repeated name counts; a number past
+			// float64's range (1e400) passes the schema but not ParseFloat.
 			var rawA, rawB []byte
 			for name, value := range jsonscan.Members(raw) {
 				switch {
