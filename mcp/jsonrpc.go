@@ -5,9 +5,11 @@ package mcp
 // null; params, when present, are an object.
 //
 // A message is decoded once, from bytes, into a small struct whose id and
-// params stay json.RawMessage: the id is echoed back byte for byte (so a
-// 20-digit integer id never passes through float64) and the params are only
-// decoded by the handler that knows their shape.
+// params stay json.RawMessage: the id is echoed back as the client wrote it
+// (so a 20-digit integer id never passes through float64; the one rewrite is
+// encoding/json's escaping of <, > and & inside a string id, which leaves
+// the same string) and the params are only decoded by the handler that
+// knows their shape.
 
 import (
 	"bytes"
@@ -293,8 +295,8 @@ func validID(id json.RawMessage) bool {
 		return false
 	}
 	c := id[0]
-	// A string id is echoed byte for byte, so it must be valid UTF-8 for
-	// the response to be JSON text at all (RFC 8259 s8.1).
+	// A string id is echoed as written, so it must be valid UTF-8 for the
+	// response to be JSON text at all (RFC 8259 s8.1).
 	return (c == '"' && utf8.Valid(id)) || c == '-' || (c >= '0' && c <= '9')
 }
 
