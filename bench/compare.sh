@@ -8,6 +8,7 @@
 #   bench/compare.sh -idle 10000          # idle-streams test
 #   bench/compare.sh -idle 10000 -idle-sse   # the same with HTTP+SSE streams
 #   bench/compare.sh -no-product          # peers only
+#   bench/compare.sh -idle 10000 -servers ""   # the product only (-servers names the peers)
 #
 # Compare mode runs the same Streamable HTTP tools/call load (-c workers on
 # as many keep-alive connections, a warm-up, then -d measured) against each
