@@ -160,11 +160,17 @@ func jsonContentType(r *http.Request) bool {
 	return strings.EqualFold(strings.TrimSpace(media), "application/json")
 }
 
-// readBody reads the whole body once, capped by MaxBodyBytes. The error is
-// ready to send: 413 past the cap, 400 for a broken body.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int, *JSONRPCError) {
+// readBody checks that a POSTed body is JSON (415 if not) and reads it
+// whole, capped by MaxBodyBytes (413 past the cap, 400 for a broken body).
+// On failure the error response is written and ok is false.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) (body []byte, ok bool) {
+	if !jsonContentType(r) {
+		writeError(w, http.StatusUnsupportedMediaType, nil, NewInvalidRequest("unsupported media type: the body must be application/json"))
+		return nil, false
+	}
 	if r.ContentLength > limit {
-		return nil, http.StatusRequestEntityTooLarge, NewInvalidRequest("request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit)
+		writeError(w, http.StatusRequestEntityTooLarge, nil, NewInvalidRequest("request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit))
+		return nil, false
 	}
 	var (
 		buf []byte
@@ -181,11 +187,13 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int,
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, http.StatusRequestEntityTooLarge, NewInvalidRequest("request body exceeds the limit of %d bytes", limit)
+			writeError(w, http.StatusRequestEntityTooLarge, nil, NewInvalidRequest("request body exceeds the limit of %d bytes", limit))
+		} else {
+			writeError(w, http.StatusBadRequest, nil, NewParseError("could not read the request body: %v", err))
 		}
-		return nil, http.StatusBadRequest, NewParseError("could not read the request body: %v", err)
+		return nil, false
 	}
-	return buf, 0, nil
+	return buf, true
 }
 
 // writeError answers with an HTTP status and a JSON-RPC error body. The id

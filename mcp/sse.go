@@ -106,13 +106,8 @@ func (h *sseHandler) message(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, nil, NewInvalidRequest("forbidden: the session belongs to another principal"))
 		return
 	}
-	if !jsonContentType(r) {
-		writeError(w, http.StatusUnsupportedMediaType, nil, NewInvalidRequest("unsupported media type: the body must be application/json"))
-		return
-	}
-	body, status, rpcErr := readBody(w, r, h.opts.maxBody())
-	if rpcErr != nil {
-		writeError(w, status, nil, rpcErr)
+	body, ok := readBody(w, r, h.opts.maxBody())
+	if !ok {
 		return
 	}
 	d, m, rpcErr := decodeBody(body)

@@ -100,13 +100,8 @@ func (h *streamableHandler) post(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotAcceptable, nil, NewInvalidRequest("not acceptable: a POST must accept both application/json and text/event-stream"))
 		return
 	}
-	if !jsonContentType(r) {
-		writeError(w, http.StatusUnsupportedMediaType, nil, NewInvalidRequest("unsupported media type: the body must be application/json"))
-		return
-	}
-	body, status, rpcErr := readBody(w, r, h.opts.maxBody())
-	if rpcErr != nil {
-		writeError(w, status, nil, rpcErr)
+	body, ok := readBody(w, r, h.opts.maxBody())
+	if !ok {
 		return
 	}
 	d, m, rpcErr := decodeBody(body)
