@@ -190,31 +190,6 @@ func (t *resourceTable) templateVariables(uriTemplate string) ([]string, bool) {
 	return nil, false
 }
 
-// listParams are the params of every list method (pagination,
-// "Request Format").
-type listParams struct {
-	Cursor string `json:"cursor,omitempty"`
-}
-
-// listPage cuts one page of items at the cursor and says which cursor comes
-// next; cursors are the package's (EncodeCursor), tagged with the list's
-// name so that one list's cursor is refused by another.
-func listPage[T any](list string, items []T, cursor string, size int) ([]T, string, *JSONRPCError) {
-	off, err := DecodeCursor(list, cursor, len(items))
-	if err != nil {
-		return nil, "", err
-	}
-	if size <= 0 {
-		size = 50
-	}
-	end := min(off+size, len(items))
-	next := ""
-	if end < len(items) {
-		next = EncodeCursor(list, end)
-	}
-	return items[off:end], next, nil
-}
-
 // ListResourcesResult is the result of resources/list (schema:
 // ListResourcesResult).
 type ListResourcesResult struct {

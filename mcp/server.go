@@ -626,34 +626,44 @@ func DecodeCursor(list, cursor string, total int) (int, *JSONRPCError) {
 	return off, nil
 }
 
-type cursorParams struct {
-	Cursor *string `json:"cursor"`
+// listParams are the params of every list method (pagination,
+// "Request Format").
+type listParams struct {
+	Cursor string `json:"cursor,omitempty"`
 }
 
+// listPage cuts one page of items at the cursor and says which cursor comes
+// next; cursors are the package's (EncodeCursor), tagged with the list's
+// name so that one list's cursor is refused by another. size is the
+// server's PageSize, which NewServer makes positive.
+func listPage[T any](list string, items []T, cursor string, size int) ([]T, string, *JSONRPCError) {
+	off, err := DecodeCursor(list, cursor, len(items))
+	if err != nil {
+		return nil, "", err
+	}
+	end := min(off+size, len(items))
+	next := ""
+	if end < len(items) {
+		next = EncodeCursor(list, end)
+	}
+	return items[off:end], next, nil
+}
+
+// listTools answers tools/list (server/tools, "Listing Tools").
 func (s *Server) listTools(ctx context.Context, params json.RawMessage) (any, error) {
-	var p cursorParams
+	var p listParams
 	if err := DecodeParams(params, &p); err != nil {
 		return nil, err
 	}
-	tools := s.opts.Tools.ListTools(ctx)
-	cursor := ""
-	if p.Cursor != nil {
-		cursor = *p.Cursor
-	}
-	start, err := DecodeCursor("tools", cursor, len(tools))
+	tools, next, err := listPage("tools", s.opts.Tools.ListTools(ctx), p.Cursor, s.opts.PageSize)
 	if err != nil {
 		return nil, err
 	}
-	end := min(start+s.opts.PageSize, len(tools))
 	type result struct {
 		Tools      []Tool `json:"tools"`
 		NextCursor string `json:"nextCursor,omitempty"`
 	}
-	res := &result{Tools: tools[start:end]}
-	if end < len(tools) {
-		res.NextCursor = EncodeCursor("tools", end)
-	}
-	return res, nil
+	return &result{Tools: tools, NextCursor: next}, nil
 }
 
 // toolCall returns the name and arguments of a tools/call request, or the
