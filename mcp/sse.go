@@ -60,7 +60,7 @@ func (h *sseHandler) open(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, nil, NewInternalError("server is shutting down"))
 		return
 	}
-	sw := newSSEWriter(w, r, &h.opts, true)
+	sw := newSSEWriter(w, &h.opts)
 	sess.streamOpened()
 	release := func() {
 		sess.standalone.detachIf(sw)

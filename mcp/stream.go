@@ -45,7 +45,6 @@ type sseWriter struct {
 	w         http.ResponseWriter
 	rc        *http.ResponseController
 	timeout   time.Duration
-	named     bool // write "event: message" (HTTP+SSE requires the name)
 	started   bool
 	dead      bool
 	gone      chan struct{}
@@ -71,12 +70,10 @@ var (
 	jsonHeaderValue = []string{"application/json"}
 )
 
-// newSSEWriter starts an SSE response on w: headers, status 200, flush.
-// The connection counts as gone as soon as r's context ends (the client
-// went away), so a resumed stream can take over without waiting for a
-// failed write.
-func newSSEWriter(w http.ResponseWriter, r *http.Request, opts *HTTPOptions, named bool) *sseWriter {
-	sw := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: opts.writeTimeout(), named: named,
+// newSSEWriter prepares an SSE response on w: it sets the headers, and
+// start sends them.
+func newSSEWriter(w http.ResponseWriter, opts *HTTPOptions) *sseWriter {
+	sw := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: opts.writeTimeout(),
 		gone: make(chan struct{}), keepAlive: opts.keepAlive()}
 	h := w.Header()
 	h["Content-Type"] = sseHeaderValue
@@ -86,6 +83,9 @@ func newSSEWriter(w http.ResponseWriter, r *http.Request, opts *HTTPOptions, nam
 }
 
 // start sends the status line and headers and arms the keep-alive timer.
+// The connection counts as gone as soon as r's context ends (the client
+// went away), so a resumed stream can take over without waiting for a
+// failed write.
 func (sw *sseWriter) start(r *http.Request) error {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
@@ -142,9 +142,6 @@ func (sw *sseWriter) flushLocked() error {
 func (sw *sseWriter) event(name, id string, data []byte, retry int) error {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
-	if sw.dead {
-		return errStreamGone
-	}
 	return sw.eventLocked(name, id, data, retry)
 }
 
@@ -191,9 +188,6 @@ func (sw *sseWriter) ping() {
 	}
 }
 
-// kill marks the connection unusable; its handler returns, and nothing is
-// written to it again (a ResponseWriter must not be used after ServeHTTP
-// returns).
 // holdOpen keeps a stream served by its handler's goroutine (the path for
 // connections that cannot be hijacked) open until the connection fails, the
 // session ends or the client goes away, then ends it.
@@ -206,6 +200,9 @@ func (sw *sseWriter) holdOpen(ctx context.Context, sess *Session) {
 	sw.kill()
 }
 
+// kill marks the connection unusable; its handler returns, and nothing is
+// written to it again (a ResponseWriter must not be used after ServeHTTP
+// returns).
 func (sw *sseWriter) kill() {
 	sw.mu.Lock()
 	sw.killLocked()
@@ -255,14 +252,13 @@ type stream struct {
 	size      int
 	w         *sseWriter
 	finished  bool
-	fin       chan struct{}
 }
 
 func (s *Session) newStream(resumable bool) *stream {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextStream++
-	st := &stream{sess: s, id: s.nextStream, resumable: resumable, fin: make(chan struct{})}
+	st := &stream{sess: s, id: s.nextStream, resumable: resumable}
 	st.idPrefix = strconv.FormatInt(st.id, 10) + "-"
 	if resumable {
 		s.streams[st.id] = st
@@ -412,7 +408,6 @@ func (st *stream) finish(resp []byte) {
 		_ = st.sendLocked(resp)
 	}
 	st.finished = true
-	close(st.fin)
 	w := st.w
 	st.w = nil
 	st.mu.Unlock()

@@ -200,7 +200,7 @@ func (h *streamableHandler) get(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, nil, NewInternalError("server is shutting down"))
 		return
 	}
-	sw := newSSEWriter(w, r, &h.opts, false)
+	sw := newSSEWriter(w, &h.opts)
 	sess.streamOpened()
 	release := func() {
 		st.detachIf(sw)
@@ -280,7 +280,7 @@ func (x *postExchange) send(msg []byte) error {
 // openStreamLocked turns the response into the request's SSE stream.
 func (x *postExchange) openStreamLocked() {
 	x.st = x.sess.newStream(true)
-	x.sw = newSSEWriter(x.w, x.r, &x.h.opts, false)
+	x.sw = newSSEWriter(x.w, &x.h.opts)
 	x.sess.streamOpened()
 	if err := x.st.attach(x.r, x.sw, 0, false, x.sess.ProtocolVersion() >= "2025-11-25"); err != nil {
 		// The client is gone; the stream still records what follows
