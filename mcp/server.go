@@ -482,11 +482,8 @@ func (s *Server) handleMessage(base context.Context, sess *Session, m *message, 
 // be alone. Requests run in order; their related messages go to the
 // session's stream.
 func (s *Server) handleBatch(base context.Context, sess *Session, d decodedBody) ([]byte, *JSONRPCError) {
-	if v := sess.ProtocolVersion(); v != "2025-03-26" {
-		if v == "" {
-			return nil, NewInvalidRequest("invalid request: initialize must be sent alone, not in a JSON-RPC batch")
-		}
-		return nil, NewInvalidRequest("invalid request: JSON-RPC batches are only accepted with protocol version 2025-03-26; this session negotiated %s", v)
+	if err := batchRefused(sess); err != nil {
+		return nil, err
 	}
 	var responses []json.RawMessage
 	for i, m := range d.msgs {
@@ -513,6 +510,19 @@ func (s *Server) handleBatch(base context.Context, sess *Session, d decodedBody)
 	}
 	b, _ := json.Marshal(responses)
 	return b, nil
+}
+
+// batchRefused is the error for a batch on a session that may not send
+// one, or nil when it may.
+func batchRefused(sess *Session) *JSONRPCError {
+	switch v := sess.ProtocolVersion(); v {
+	case "2025-03-26":
+		return nil
+	case "":
+		return NewInvalidRequest("invalid request: initialize must be sent alone, not in a JSON-RPC batch")
+	default:
+		return NewInvalidRequest("invalid request: JSON-RPC batches are only accepted with protocol version 2025-03-26; this session negotiated %s", v)
+	}
 }
 
 // initialize implements lifecycle, "Initialization" and "Version

@@ -119,10 +119,12 @@ func (h *sseHandler) message(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, id, rpcErr)
 		return
 	}
-	if d.batch && sess.ProtocolVersion() != "2025-03-26" {
-		_, err := h.s.handleBatch(nil, sess, d) // only for its error
-		writeError(w, http.StatusBadRequest, nil, err)
-		return
+	if d.batch {
+		// Refused here, while the answer can still be a 400.
+		if err := batchRefused(sess); err != nil {
+			writeError(w, http.StatusBadRequest, nil, err)
+			return
+		}
 	}
 	if !h.s.addWorker() {
 		writeError(w, http.StatusServiceUnavailable, nil, NewInternalError("server is shutting down"))
