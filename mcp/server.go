@@ -37,8 +37,9 @@ type Server struct {
 	handlers map[string]MethodHandler
 	caps     map[string]any
 	sessions map[string]*Session
-	// byOwner indexes sessions by owner, so that admitting a session
-	// costs the owner's session count, not the server's.
+	// byOwner indexes sessions by owner, so that admitting a session, or
+	// finding an owner's sessions to notify or close, costs the owner's
+	// session count, not the server's.
 	byOwner map[string]map[*Session]struct{}
 	closed  bool
 	// keepers hold the hijacked streams of the server's handlers
@@ -112,14 +113,25 @@ func (s *Server) Sessions() []*Session {
 	return out
 }
 
+// sessionsOf returns a snapshot of owner's live sessions, from the owner
+// index rather than a scan of every session.
+func (s *Server) sessionsOf(owner string) []*Session {
+	s.mu.RLock()
+	mine := s.byOwner[owner]
+	out := make([]*Session, 0, len(mine))
+	for sess := range mine {
+		out = append(out, sess)
+	}
+	s.mu.RUnlock()
+	return out
+}
+
 // NotifyToolListChanged sends notifications/tools/list_changed (server/tools,
 // "List Changed Notification") to every initialized session whose owner is
 // owner, on either transport. Call it when a user's permissions change.
 func (s *Server) NotifyToolListChanged(owner string) {
-	for _, sess := range s.Sessions() {
-		if sess.owner == owner {
-			s.notifyToolListChanged(sess)
-		}
+	for _, sess := range s.sessionsOf(owner) {
+		s.notifyToolListChanged(sess)
 	}
 }
 
@@ -138,10 +150,8 @@ func (s *Server) notifyToolListChanged(sess *Session) {
 // clients get 404 (or a closed stream) and must start again. Call it when
 // the owner's access is revoked.
 func (s *Server) CloseSessions(owner string) {
-	for _, sess := range s.Sessions() {
-		if sess.owner == owner {
-			sess.close()
-		}
+	for _, sess := range s.sessionsOf(owner) {
+		sess.close()
 	}
 }
 
