@@ -337,7 +337,9 @@ func (m *message) validate() *JSONRPCError {
 	return nil
 }
 
-func truncate(b []byte, n int) string {
+// truncate returns the first n bytes of b, and "..." when there were more,
+// for quoting a client's input in an error.
+func truncate[T ~string | ~[]byte](b T, n int) string {
 	if len(b) > n {
 		return string(b[:n]) + "..."
 	}

@@ -398,11 +398,8 @@ func (s *Server) setLevel(ctx context.Context, params json.RawMessage) (any, err
 	}
 	sev := p.Level.severity()
 	if sev < 0 {
-		level := string(*p.Level)
-		if len(level) > 32 {
-			level = level[:32] + "..." // no need to echo a hostile client's megabyte back
-		}
-		return nil, NewInvalidParams("invalid params: params.level %q is not one of debug, info, notice, warning, error, critical, alert, emergency", level)
+		// No need to echo a hostile client's megabyte back.
+		return nil, NewInvalidParams("invalid params: params.level %q is not one of debug, info, notice, warning, error, critical, alert, emergency", truncate(*p.Level, 32))
 	}
 	SessionFromContext(ctx).level.Store(int32(sev))
 	return emptyResult, nil
