@@ -59,7 +59,7 @@ func (h *streamableHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // spec asks 400 only for invalid or unsupported ones (and the official
 // conformance suite sends 2025-03-26 on a 2025-11-25 session); the session
 // keeps its negotiated behaviour.
-func checkVersionHeader(w http.ResponseWriter, r *http.Request, sess *Session) bool {
+func checkVersionHeader(w http.ResponseWriter, r *http.Request) bool {
 	v := headerValue(r.Header, headerProtocolVersion)
 	if v == "" {
 		return true
@@ -89,7 +89,7 @@ func (h *streamableHandler) lookup(w http.ResponseWriter, r *http.Request) *Sess
 		writeError(w, http.StatusForbidden, nil, NewInvalidRequest("forbidden: the session belongs to another principal"))
 		return nil
 	}
-	if !checkVersionHeader(w, r, sess) {
+	if !checkVersionHeader(w, r) {
 		return nil
 	}
 	return sess
@@ -157,7 +157,7 @@ func (h *streamableHandler) post(w http.ResponseWriter, r *http.Request) {
 // initialize starts a session: the response to an initialize request
 // without Mcp-Session-Id carries the new session's id.
 func (h *streamableHandler) initialize(w http.ResponseWriter, r *http.Request, m *message) {
-	if !checkVersionHeader(w, r, nil) {
+	if !checkVersionHeader(w, r) {
 		return
 	}
 	sess := h.s.newSession(newSessionID(), h.opts.owner(r), false, h.opts.idleTimeout())
