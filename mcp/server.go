@@ -562,7 +562,7 @@ func (s *Server) initialize(sess *Session, params json.RawMessage) (any, *JSONRP
 	// respond with the same version. Otherwise, the server MUST respond with
 	// another protocol version it supports" - the latest.
 	version := LatestProtocolVersion
-	if slices.Contains(SupportedProtocolVersions, *p.ProtocolVersion) {
+	if supportedVersion(*p.ProtocolVersion) {
 		version = *p.ProtocolVersion
 	}
 	if err := sess.setInitialized(version, *p.ClientInfo, p.Capabilities); err != nil {
