@@ -25,6 +25,11 @@ import (
 // that introduced priming events.
 const pollingVersion = "2025-11-25"
 
+// primed reports whether the session's client expects each stream to open
+// with a priming event, and so can resume one whose connection the server
+// closed.
+func (s *Session) primed() bool { return s.ProtocolVersion() >= pollingVersion }
+
 // ErrStreamNotClosable is returned by CloseSSEStream when the request's
 // stream cannot be resumed by the client: the request did not come through
 // Streamable HTTP as a single POSTed request, HTTPOptions.Polling is off,
@@ -58,7 +63,7 @@ func CloseSSEStream(ctx context.Context) error {
 // handler, so that it can close the handler's response (and registers it
 // with the server's workers, for Shutdown to wait for).
 func (x *postExchange) startAsync() bool {
-	if !x.h.opts.Polling || x.sess.ProtocolVersion() < pollingVersion || !x.h.s.addWorker() {
+	if !x.h.opts.Polling || !x.sess.primed() || !x.h.s.addWorker() {
 		return false
 	}
 	x.async = true

@@ -211,7 +211,7 @@ func (h *streamableHandler) get(w http.ResponseWriter, r *http.Request) {
 	// the connection (idle.go) and this handler returns at once, leaving
 	// release to run when the connection ends.
 	sw.handOff(h.keeper, release)
-	err := st.attach(r, sw, after, resume, !resume && sess.ProtocolVersion() >= "2025-11-25")
+	err := st.attach(r, sw, after, resume, !resume && sess.primed())
 	if sw.isHijacked() {
 		sw.killIfEnded(sess)
 		return
@@ -282,7 +282,7 @@ func (x *postExchange) openStreamLocked() {
 	x.st = x.sess.newStream(true)
 	x.sw = newSSEWriter(x.w, &x.h.opts)
 	x.sess.streamOpened()
-	if err := x.st.attach(x.r, x.sw, 0, false, x.sess.ProtocolVersion() >= "2025-11-25"); err != nil {
+	if err := x.st.attach(x.r, x.sw, 0, false, x.sess.primed()); err != nil {
 		// The client is gone; the stream still records what follows
 		// for a GET with Last-Event-ID.
 		x.h.s.logger.Debug("mcp: POST stream lost", "session", x.sess.id, "err", err)
