@@ -5,7 +5,6 @@ package mcp
 // error bodies.
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"errors"
@@ -72,10 +71,6 @@ func (o *HTTPOptions) owner(r *http.Request) string {
 // reveal how much of another user's owner string a request got right.
 func ownerMatches(sess *Session, owner string) bool {
 	return subtle.ConstantTimeCompare([]byte(sess.owner), []byte(owner)) == 1
-}
-
-func contextAfterFunc(r *http.Request, f func()) func() bool {
-	return context.AfterFunc(r.Context(), f)
 }
 
 // newSessionID returns a session id from crypto/rand: 26 base32 characters,

@@ -100,7 +100,7 @@ func (sw *sseWriter) start(r *http.Request) error {
 	if err := sw.flushLocked(); err != nil {
 		return err
 	}
-	sw.stopWatch = contextAfterFunc(r, sw.kill)
+	sw.stopWatch = context.AfterFunc(r.Context(), sw.kill)
 	sw.timer = time.AfterFunc(sw.keepAlive, sw.ping)
 	return nil
 }
