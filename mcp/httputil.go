@@ -67,6 +67,15 @@ func (o *HTTPOptions) owner(r *http.Request) string {
 	return o.SessionOwner(r)
 }
 
+// sessionFor makes the session a request opens (an initialize, or the
+// HTTP+SSE GET): a fresh id, and the owner, credential and idle timeout
+// that opts give for r.
+func (s *Server) sessionFor(r *http.Request, opts *HTTPOptions, legacy bool) *Session {
+	sess := s.newSession(newSessionID(), opts.owner(r), legacy, opts.idleTimeout())
+	sess.cred = opts.credential(r)
+	return sess
+}
+
 // ownerMatches compares in constant time, so that response timing does not
 // reveal how much of another user's owner string a request got right.
 func ownerMatches(sess *Session, owner string) bool {

@@ -52,8 +52,7 @@ func (h *sseHandler) open(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, nil, NewInternalError("server is shutting down"))
 		return
 	}
-	sess := h.s.newSession(newSessionID(), h.opts.owner(r), true, h.opts.idleTimeout())
-	sess.cred = h.opts.credential(r)
+	sess := h.s.sessionFor(r, &h.opts, true)
 	if err := h.s.addSession(sess, h.opts.maxSessions()); err != nil {
 		sess.close()
 		h.s.wg.Done()

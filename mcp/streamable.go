@@ -160,8 +160,7 @@ func (h *streamableHandler) initialize(w http.ResponseWriter, r *http.Request, m
 	if !checkVersionHeader(w, r) {
 		return
 	}
-	sess := h.s.newSession(newSessionID(), h.opts.owner(r), false, h.opts.idleTimeout())
-	sess.cred = h.opts.credential(r)
+	sess := h.s.sessionFor(r, &h.opts, false)
 	resp := h.s.handleRequest(context.WithoutCancel(r.Context()), sess, m, nil)
 	if !sess.initialized() {
 		sess.close() // a failed initialize leaves no session behind
