@@ -202,6 +202,8 @@ func parseTokenRequest(contentType string, body []byte) (url.Values, *oauthError
 
 func (s *Server) readTokenForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) {
 	if r.Method != http.MethodPost {
+		// RFC 9110 s15.5.6: a 405 names the methods the endpoint takes.
+		w.Header().Set("Allow", "POST, OPTIONS")
 		return nil, &oauthError{http.StatusMethodNotAllowed, "invalid_request", "use POST"}
 	}
 	if r.URL.Query().Has("client_secret") || r.URL.Query().Has("code") || r.URL.Query().Has("refresh_token") {
@@ -228,9 +230,6 @@ type tokenResponse struct {
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	form, e := s.readTokenForm(w, r)
 	if e != nil {
-		if e.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", "POST, OPTIONS")
-		}
 		writeJSONError(w, e)
 		return
 	}
@@ -630,9 +629,6 @@ func identityChanged(a, b *Identity) bool {
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	form, e := s.readTokenForm(w, r)
 	if e != nil {
-		if e.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", "POST, OPTIONS")
-		}
 		writeJSONError(w, e)
 		return
 	}
