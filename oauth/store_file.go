@@ -504,10 +504,7 @@ func (s *FileStore) Get(ctx context.Context, kind, key string) ([]byte, error) {
 // Put stores a copy of value under (kind, key) until expires (zero: never)
 // and returns once it is fsynced. A nil value is stored as an empty one.
 func (s *FileStore) Put(ctx context.Context, kind, key string, value []byte, expires time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := storeCheck(kind, key, value); err != nil {
+	if err := storeBegin(ctx, kind, key, value); err != nil {
 		return err
 	}
 	v := make([]byte, len(value))
@@ -525,10 +522,7 @@ func (s *FileStore) Put(ctx context.Context, kind, key string, value []byte, exp
 // Delete removes (kind, key) and returns once that is fsynced. Deleting a
 // key the file does not hold writes nothing.
 func (s *FileStore) Delete(ctx context.Context, kind, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := storeCheck(kind, key, nil); err != nil {
+	if err := storeBegin(ctx, kind, key, nil); err != nil {
 		return err
 	}
 	k := storeKey{kind, key}
@@ -551,10 +545,7 @@ func (s *FileStore) Delete(ctx context.Context, kind, key string) error {
 // is fsynced. If the write fails, so does every write staged after it, since
 // fn may have built on it. fn must not call the store.
 func (s *FileStore) Update(ctx context.Context, kind, key string, fn func(current []byte) (next []byte, expires time.Time, err error)) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := storeCheck(kind, key, nil); err != nil {
+	if err := storeBegin(ctx, kind, key, nil); err != nil {
 		return err
 	}
 	b, err := s.fileUpdateStage(storeKey{kind, key}, fn)

@@ -45,6 +45,15 @@ func storeCheck(kind, key string, value []byte) error {
 	return nil
 }
 
+// storeBegin is the first step of every Store write: a cancelled context
+// stops it before any work, then the record must fit the size limits.
+func storeBegin(ctx context.Context, kind, key string, value []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return storeCheck(kind, key, value)
+}
+
 // storeKey is the map key of both stores: kind and key kept apart, so that
 // no choice of separator can make two records collide.
 type storeKey struct{ kind, key string }
@@ -120,10 +129,7 @@ func (s *MemoryStore) Get(ctx context.Context, kind, key string) ([]byte, error)
 // Put stores a copy of value under (kind, key) until expires (zero: never).
 // A nil value is stored as an empty one; use Delete to remove a key.
 func (s *MemoryStore) Put(ctx context.Context, kind, key string, value []byte, expires time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := storeCheck(kind, key, value); err != nil {
+	if err := storeBegin(ctx, kind, key, value); err != nil {
 		return err
 	}
 	v := make([]byte, len(value))
@@ -140,10 +146,7 @@ func (s *MemoryStore) Put(ctx context.Context, kind, key string, value []byte, e
 
 // Delete removes (kind, key); an absent key is not an error.
 func (s *MemoryStore) Delete(ctx context.Context, kind, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := storeCheck(kind, key, nil); err != nil {
+	if err := storeBegin(ctx, kind, key, nil); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -158,10 +161,7 @@ func (s *MemoryStore) Delete(ctx context.Context, kind, key string) error {
 // Update runs fn under the store's write lock, so no other write can come
 // between its read and its write. fn must not call the store.
 func (s *MemoryStore) Update(ctx context.Context, kind, key string, fn func(current []byte) (next []byte, expires time.Time, err error)) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := storeCheck(kind, key, nil); err != nil {
+	if err := storeBegin(ctx, kind, key, nil); err != nil {
 		return err
 	}
 	k := storeKey{kind, key}
