@@ -492,13 +492,7 @@ func (s *FileStore) Get(ctx context.Context, kind, key string) ([]byte, error) {
 	e, ok := s.m[storeKey{kind, key}]
 	closed := s.closed
 	s.mu.RUnlock()
-	if closed {
-		return nil, ErrStoreClosed
-	}
-	if !ok || (!e.expires.IsZero() && storeExpired(e.expires, s.cfg.now())) {
-		return nil, ErrNotFound
-	}
-	return storeClone(e.value), nil
+	return storeFound(e, ok, closed, s.cfg.now)
 }
 
 // Put stores a copy of value under (kind, key) until expires (zero: never)

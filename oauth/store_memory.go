@@ -54,6 +54,19 @@ func storeBegin(ctx context.Context, kind, key string, value []byte) error {
 	return storeCheck(kind, key, value)
 }
 
+// storeFound is the end of both stores' Get, given what the map lookup
+// found (e, ok) and whether the store was closed, all read under the lock.
+func storeFound(e memEntry, ok, closed bool, now func() time.Time) ([]byte, error) {
+	if closed {
+		return nil, ErrStoreClosed
+	}
+	// Most records never expire; only read the clock for those that do.
+	if !ok || (!e.expires.IsZero() && storeExpired(e.expires, now())) {
+		return nil, ErrNotFound
+	}
+	return storeClone(e.value), nil
+}
+
 // storeKey is the map key of both stores: kind and key kept apart, so that
 // no choice of separator can make two records collide.
 type storeKey struct{ kind, key string }
@@ -116,14 +129,7 @@ func (s *MemoryStore) Get(ctx context.Context, kind, key string) ([]byte, error)
 	e, ok := s.m[storeKey{kind, key}]
 	closed := s.closed
 	s.mu.RUnlock()
-	if closed {
-		return nil, ErrStoreClosed
-	}
-	// Most records never expire; only read the clock for those that do.
-	if !ok || (!e.expires.IsZero() && storeExpired(e.expires, s.now())) {
-		return nil, ErrNotFound
-	}
-	return storeClone(e.value), nil
+	return storeFound(e, ok, closed, s.now)
 }
 
 // Put stores a copy of value under (kind, key) until expires (zero: never).
