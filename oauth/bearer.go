@@ -96,10 +96,6 @@ func (c *tokenCache) put(key [32]byte, ar *accessRecord, id *Identity, now time.
 	return e
 }
 
-func (c *tokenCache) drop(token string) {
-	c.forget(sha256.Sum256([]byte(token)))
-}
-
 // dropHash forgets an access token given its hex SHA-256 (hashToken).
 func (c *tokenCache) dropHash(h string) {
 	var key [32]byte

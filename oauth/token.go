@@ -430,17 +430,19 @@ func (s *Server) issueTokens(ctx context.Context, g *grant, access, evicted, ref
 	}, nil
 }
 
-// dropAccess deletes an access token, given its hash, from the store and the
-// bearer cache. Failing to delete it from the store is logged only: the
-// token then lives until it expires, as it did before it was evicted.
+// dropAccess deletes an access token, given its hash, from the store and
+// then the bearer cache: in that order, a bearer check that loads the token
+// into the cache meanwhile finds it gone when it looks at the store again.
+// Failing to delete it from the store is logged only: the token then lives
+// until it expires.
 func (s *Server) dropAccess(ctx context.Context, h string) {
 	if h == "" {
 		return
 	}
-	s.cache.dropHash(h)
 	if err := s.cfg.Store.Delete(ctx, kindAccess, h); err != nil {
-		s.log.Warn("oauth: deleting an evicted access token", "err", err)
+		s.log.Warn("oauth: deleting an access token", "err", err)
 	}
+	s.cache.dropHash(h)
 }
 
 // dropRefresh deletes refresh token records, given their hashes; a failure
@@ -653,8 +655,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		// revoke it; for anyone else we answer as for an unknown token, so
 		// the response reveals nothing.
 		if ar.ClientID == client.ClientID {
-			s.cfg.Store.Delete(ctx, kindAccess, h)
-			s.cache.drop(tok)
+			s.dropAccess(ctx, h)
 		}
 		return true
 	}
