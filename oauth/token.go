@@ -698,11 +698,7 @@ func (s *Server) RevokeGrant(ctx context.Context, grantID string) error {
 // Config.OnGrantRevoked, then end the upstream session (a network call).
 func (s *Server) revokeGrant(ctx context.Context, grantID string) (after func(), err error) {
 	nothing := func() {}
-	var old []byte
-	err = s.cfg.Store.Update(ctx, kindGrant, grantID, func(cur []byte) ([]byte, time.Time, error) {
-		old = cur
-		return nil, time.Time{}, nil
-	})
+	old, err := s.takeBytes(ctx, kindGrant, grantID)
 	s.cache.revokeGrant(grantID)
 	if err != nil {
 		return nothing, fmt.Errorf("oauth: revoking grant %s: %w", grantID, err)
