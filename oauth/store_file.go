@@ -566,7 +566,7 @@ func (s *FileStore) fileUpdateStage(k storeKey, fn func([]byte) ([]byte, time.Ti
 	} else if e, ok := s.m[k]; ok && !storeExpired(e.expires, now) {
 		cur = storeClone(e.value)
 	}
-	next, expires, err := fn(cur)
+	next, expires, err := storeRun(k, cur, fn)
 	if err != nil {
 		return nil, err
 	}
@@ -576,10 +576,7 @@ func (s *FileStore) fileUpdateStage(k storeKey, fn func([]byte) ([]byte, time.Ti
 		}
 		return s.fileStage(k, nil, time.Time{}, true), nil
 	}
-	if err := storeCheck(k.kind, k.key, next); err != nil {
-		return nil, err
-	}
-	return s.fileStage(k, storeClone(next), expires, false), nil
+	return s.fileStage(k, next, expires, false), nil
 }
 
 // fileHeld reports whether the file holds, or is about to hold, a record

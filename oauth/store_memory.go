@@ -67,6 +67,20 @@ func storeFound(e memEntry, ok, closed bool, now func() time.Time) ([]byte, erro
 	return storeClone(e.value), nil
 }
 
+// storeRun is the middle of both stores' Update: it calls fn on cur (a
+// copy, nil if absent) and returns a checked copy of what fn wants stored,
+// or nil for a deletion.
+func storeRun(k storeKey, cur []byte, fn func([]byte) ([]byte, time.Time, error)) ([]byte, time.Time, error) {
+	next, expires, err := fn(cur)
+	if err != nil || next == nil {
+		return nil, time.Time{}, err
+	}
+	if err := storeCheck(k.kind, k.key, next); err != nil {
+		return nil, time.Time{}, err
+	}
+	return storeClone(next), expires, nil
+}
+
 // storeKey is the map key of both stores: kind and key kept apart, so that
 // no choice of separator can make two records collide.
 type storeKey struct{ kind, key string }
@@ -180,7 +194,7 @@ func (s *MemoryStore) Update(ctx context.Context, kind, key string, fn func(curr
 	if e, ok := s.m[k]; ok && !storeExpired(e.expires, s.now()) {
 		cur = storeClone(e.value)
 	}
-	next, expires, err := fn(cur)
+	next, expires, err := storeRun(k, cur, fn)
 	if err != nil {
 		return err
 	}
@@ -188,10 +202,7 @@ func (s *MemoryStore) Update(ctx context.Context, kind, key string, fn func(curr
 		delete(s.m, k)
 		return nil
 	}
-	if err := storeCheck(kind, key, next); err != nil {
-		return err
-	}
-	s.m[k] = memEntry{value: storeClone(next), expires: expires}
+	s.m[k] = memEntry{value: next, expires: expires}
 	s.memMaybeSweep()
 	return nil
 }
