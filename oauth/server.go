@@ -243,7 +243,7 @@ func (s *Server) endpoint(path string) string { return s.cfg.Issuer + path }
 //
 // Paths are relative to the Issuer's path (normally "/").
 func (s *Server) Handler() http.Handler {
-	base := strings.TrimSuffix(s.issuer.EscapedPath(), "/")
+	base := s.path("")
 	mux := http.NewServeMux()
 	// RFC 8414 s3: the metadata lives at the well-known path inserted
 	// between host and the issuer's path component.
