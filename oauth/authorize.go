@@ -79,6 +79,8 @@ func (s *Server) setCookie(w http.ResponseWriter, name, value, path string, maxA
 	})
 }
 
+// path is p under the issuer's path: where Handler serves endpoint p, and
+// the cookie path and form action that must name it.
 func (s *Server) path(p string) string { return strings.TrimSuffix(s.issuer.EscapedPath(), "/") + p }
 
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {

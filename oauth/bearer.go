@@ -96,13 +96,6 @@ func (c *tokenCache) put(key [32]byte, ar *accessRecord, id *Identity, now time.
 	return e
 }
 
-func (c *tokenCache) drop(token string) {
-	key := sha256.Sum256([]byte(token))
-	c.mu.Lock()
-	delete(c.tokens, key)
-	c.mu.Unlock()
-}
-
 // dropHash forgets an access token given its hex SHA-256 (hashToken).
 func (c *tokenCache) dropHash(h string) {
 	var key [32]byte
@@ -112,6 +105,11 @@ func (c *tokenCache) dropHash(h string) {
 	if _, err := hex.Decode(key[:], []byte(h)); err != nil {
 		return
 	}
+	c.forget(key)
+}
+
+// forget drops the cached access token whose SHA-256 is key.
+func (c *tokenCache) forget(key [32]byte) {
 	c.mu.Lock()
 	delete(c.tokens, key)
 	c.mu.Unlock()
@@ -196,9 +194,7 @@ func (s *Server) lookupAccess(ctx context.Context, token string) (*accessEntry, 
 func (s *Server) recheck(ctx context.Context, key [32]byte, e *accessEntry, now int64) bool {
 	e.checked.Store(now) // first: concurrent requests do not all go to the store
 	if _, err := s.cfg.Store.Get(ctx, kindAccess, hex.EncodeToString(key[:])); errors.Is(err, ErrNotFound) {
-		s.cache.mu.Lock()
-		delete(s.cache.tokens, key)
-		s.cache.mu.Unlock()
+		s.cache.forget(key)
 		return false
 	}
 	var g grant

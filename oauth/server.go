@@ -243,7 +243,7 @@ func (s *Server) endpoint(path string) string { return s.cfg.Issuer + path }
 //
 // Paths are relative to the Issuer's path (normally "/").
 func (s *Server) Handler() http.Handler {
-	base := strings.TrimSuffix(s.issuer.EscapedPath(), "/")
+	base := s.path("")
 	mux := http.NewServeMux()
 	// RFC 8414 s3: the metadata lives at the well-known path inserted
 	// between host and the issuer's path component.
@@ -334,11 +334,7 @@ func (s *Server) putJSON(ctx context.Context, kind, key string, v any, expires t
 // take atomically reads and deletes (kind, key): the single-use primitive
 // for upstream states. It returns ErrNotFound if someone else took it first.
 func (s *Server) take(ctx context.Context, kind, key string, v any) error {
-	var got []byte
-	err := s.cfg.Store.Update(ctx, kind, key, func(cur []byte) ([]byte, time.Time, error) {
-		got = cur
-		return nil, time.Time{}, nil
-	})
+	got, err := s.takeBytes(ctx, kind, key)
 	if err != nil {
 		return err
 	}
@@ -346,4 +342,14 @@ func (s *Server) take(ctx context.Context, kind, key string, v any) error {
 		return ErrNotFound
 	}
 	return json.Unmarshal(got, v)
+}
+
+// takeBytes atomically reads and deletes (kind, key) and returns what it
+// held, nil if nothing.
+func (s *Server) takeBytes(ctx context.Context, kind, key string) (got []byte, err error) {
+	err = s.cfg.Store.Update(ctx, kind, key, func(cur []byte) ([]byte, time.Time, error) {
+		got = cur
+		return nil, time.Time{}, nil
+	})
+	return got, err
 }

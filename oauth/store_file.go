@@ -492,22 +492,13 @@ func (s *FileStore) Get(ctx context.Context, kind, key string) ([]byte, error) {
 	e, ok := s.m[storeKey{kind, key}]
 	closed := s.closed
 	s.mu.RUnlock()
-	if closed {
-		return nil, ErrStoreClosed
-	}
-	if !ok || (!e.expires.IsZero() && storeExpired(e.expires, s.cfg.now())) {
-		return nil, ErrNotFound
-	}
-	return storeClone(e.value), nil
+	return storeFound(e, ok, closed, s.cfg.now)
 }
 
 // Put stores a copy of value under (kind, key) until expires (zero: never)
 // and returns once it is fsynced. A nil value is stored as an empty one.
 func (s *FileStore) Put(ctx context.Context, kind, key string, value []byte, expires time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := storeCheck(kind, key, value); err != nil {
+	if err := storeBegin(ctx, kind, key, value); err != nil {
 		return err
 	}
 	v := make([]byte, len(value))
@@ -525,10 +516,7 @@ func (s *FileStore) Put(ctx context.Context, kind, key string, value []byte, exp
 // Delete removes (kind, key) and returns once that is fsynced. Deleting a
 // key the file does not hold writes nothing.
 func (s *FileStore) Delete(ctx context.Context, kind, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := storeCheck(kind, key, nil); err != nil {
+	if err := storeBegin(ctx, kind, key, nil); err != nil {
 		return err
 	}
 	k := storeKey{kind, key}
@@ -551,10 +539,7 @@ func (s *FileStore) Delete(ctx context.Context, kind, key string) error {
 // is fsynced. If the write fails, so does every write staged after it, since
 // fn may have built on it. fn must not call the store.
 func (s *FileStore) Update(ctx context.Context, kind, key string, fn func(current []byte) (next []byte, expires time.Time, err error)) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := storeCheck(kind, key, nil); err != nil {
+	if err := storeBegin(ctx, kind, key, nil); err != nil {
 		return err
 	}
 	b, err := s.fileUpdateStage(storeKey{kind, key}, fn)
@@ -581,7 +566,7 @@ func (s *FileStore) fileUpdateStage(k storeKey, fn func([]byte) ([]byte, time.Ti
 	} else if e, ok := s.m[k]; ok && !storeExpired(e.expires, now) {
 		cur = storeClone(e.value)
 	}
-	next, expires, err := fn(cur)
+	next, expires, err := storeRun(k, cur, fn)
 	if err != nil {
 		return nil, err
 	}
@@ -591,10 +576,7 @@ func (s *FileStore) fileUpdateStage(k storeKey, fn func([]byte) ([]byte, time.Ti
 		}
 		return s.fileStage(k, nil, time.Time{}, true), nil
 	}
-	if err := storeCheck(k.kind, k.key, next); err != nil {
-		return nil, err
-	}
-	return s.fileStage(k, storeClone(next), expires, false), nil
+	return s.fileStage(k, next, expires, false), nil
 }
 
 // fileHeld reports whether the file holds, or is about to hold, a record

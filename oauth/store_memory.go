@@ -45,6 +45,42 @@ func storeCheck(kind, key string, value []byte) error {
 	return nil
 }
 
+// storeBegin is the first step of every Store write: a cancelled context
+// stops it before any work, then the record must fit the size limits.
+func storeBegin(ctx context.Context, kind, key string, value []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return storeCheck(kind, key, value)
+}
+
+// storeFound is the end of both stores' Get, given what the map lookup
+// found (e, ok) and whether the store was closed, all read under the lock.
+func storeFound(e memEntry, ok, closed bool, now func() time.Time) ([]byte, error) {
+	if closed {
+		return nil, ErrStoreClosed
+	}
+	// Most records never expire; only read the clock for those that do.
+	if !ok || (!e.expires.IsZero() && storeExpired(e.expires, now())) {
+		return nil, ErrNotFound
+	}
+	return storeClone(e.value), nil
+}
+
+// storeRun is the middle of both stores' Update: it calls fn on cur (a
+// copy, nil if absent) and returns a checked copy of what fn wants stored,
+// or nil for a deletion.
+func storeRun(k storeKey, cur []byte, fn func([]byte) ([]byte, time.Time, error)) ([]byte, time.Time, error) {
+	next, expires, err := fn(cur)
+	if err != nil || next == nil {
+		return nil, time.Time{}, err
+	}
+	if err := storeCheck(k.kind, k.key, next); err != nil {
+		return nil, time.Time{}, err
+	}
+	return storeClone(next), expires, nil
+}
+
 // storeKey is the map key of both stores: kind and key kept apart, so that
 // no choice of separator can make two records collide.
 type storeKey struct{ kind, key string }
@@ -107,23 +143,13 @@ func (s *MemoryStore) Get(ctx context.Context, kind, key string) ([]byte, error)
 	e, ok := s.m[storeKey{kind, key}]
 	closed := s.closed
 	s.mu.RUnlock()
-	if closed {
-		return nil, ErrStoreClosed
-	}
-	// Most records never expire; only read the clock for those that do.
-	if !ok || (!e.expires.IsZero() && storeExpired(e.expires, s.now())) {
-		return nil, ErrNotFound
-	}
-	return storeClone(e.value), nil
+	return storeFound(e, ok, closed, s.now)
 }
 
 // Put stores a copy of value under (kind, key) until expires (zero: never).
 // A nil value is stored as an empty one; use Delete to remove a key.
 func (s *MemoryStore) Put(ctx context.Context, kind, key string, value []byte, expires time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := storeCheck(kind, key, value); err != nil {
+	if err := storeBegin(ctx, kind, key, value); err != nil {
 		return err
 	}
 	v := make([]byte, len(value))
@@ -140,10 +166,7 @@ func (s *MemoryStore) Put(ctx context.Context, kind, key string, value []byte, e
 
 // Delete removes (kind, key); an absent key is not an error.
 func (s *MemoryStore) Delete(ctx context.Context, kind, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := storeCheck(kind, key, nil); err != nil {
+	if err := storeBegin(ctx, kind, key, nil); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -158,10 +181,7 @@ func (s *MemoryStore) Delete(ctx context.Context, kind, key string) error {
 // Update runs fn under the store's write lock, so no other write can come
 // between its read and its write. fn must not call the store.
 func (s *MemoryStore) Update(ctx context.Context, kind, key string, fn func(current []byte) (next []byte, expires time.Time, err error)) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := storeCheck(kind, key, nil); err != nil {
+	if err := storeBegin(ctx, kind, key, nil); err != nil {
 		return err
 	}
 	k := storeKey{kind, key}
@@ -174,7 +194,7 @@ func (s *MemoryStore) Update(ctx context.Context, kind, key string, fn func(curr
 	if e, ok := s.m[k]; ok && !storeExpired(e.expires, s.now()) {
 		cur = storeClone(e.value)
 	}
-	next, expires, err := fn(cur)
+	next, expires, err := storeRun(k, cur, fn)
 	if err != nil {
 		return err
 	}
@@ -182,10 +202,7 @@ func (s *MemoryStore) Update(ctx context.Context, kind, key string, fn func(curr
 		delete(s.m, k)
 		return nil
 	}
-	if err := storeCheck(kind, key, next); err != nil {
-		return err
-	}
-	s.m[k] = memEntry{value: storeClone(next), expires: expires}
+	s.m[k] = memEntry{value: next, expires: expires}
 	s.memMaybeSweep()
 	return nil
 }

@@ -202,6 +202,8 @@ func parseTokenRequest(contentType string, body []byte) (url.Values, *oauthError
 
 func (s *Server) readTokenForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) {
 	if r.Method != http.MethodPost {
+		// RFC 9110 s15.5.6: a 405 names the methods the endpoint takes.
+		w.Header().Set("Allow", "POST, OPTIONS")
 		return nil, &oauthError{http.StatusMethodNotAllowed, "invalid_request", "use POST"}
 	}
 	if r.URL.Query().Has("client_secret") || r.URL.Query().Has("code") || r.URL.Query().Has("refresh_token") {
@@ -228,9 +230,6 @@ type tokenResponse struct {
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	form, e := s.readTokenForm(w, r)
 	if e != nil {
-		if e.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", "POST, OPTIONS")
-		}
 		writeJSONError(w, e)
 		return
 	}
@@ -431,17 +430,19 @@ func (s *Server) issueTokens(ctx context.Context, g *grant, access, evicted, ref
 	}, nil
 }
 
-// dropAccess deletes an access token, given its hash, from the store and the
-// bearer cache. Failing to delete it from the store is logged only: the
-// token then lives until it expires, as it did before it was evicted.
+// dropAccess deletes an access token, given its hash, from the store and
+// then the bearer cache: in that order, a bearer check that loads the token
+// into the cache meanwhile finds it gone when it looks at the store again.
+// Failing to delete it from the store is logged only: the token then lives
+// until it expires.
 func (s *Server) dropAccess(ctx context.Context, h string) {
 	if h == "" {
 		return
 	}
-	s.cache.dropHash(h)
 	if err := s.cfg.Store.Delete(ctx, kindAccess, h); err != nil {
-		s.log.Warn("oauth: deleting an evicted access token", "err", err)
+		s.log.Warn("oauth: deleting an access token", "err", err)
 	}
+	s.cache.dropHash(h)
 }
 
 // dropRefresh deletes refresh token records, given their hashes; a failure
@@ -630,9 +631,6 @@ func identityChanged(a, b *Identity) bool {
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	form, e := s.readTokenForm(w, r)
 	if e != nil {
-		if e.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", "POST, OPTIONS")
-		}
 		writeJSONError(w, e)
 		return
 	}
@@ -657,8 +655,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		// revoke it; for anyone else we answer as for an unknown token, so
 		// the response reveals nothing.
 		if ar.ClientID == client.ClientID {
-			s.cfg.Store.Delete(ctx, kindAccess, h)
-			s.cache.drop(tok)
+			s.dropAccess(ctx, h)
 		}
 		return true
 	}
@@ -701,11 +698,7 @@ func (s *Server) RevokeGrant(ctx context.Context, grantID string) error {
 // Config.OnGrantRevoked, then end the upstream session (a network call).
 func (s *Server) revokeGrant(ctx context.Context, grantID string) (after func(), err error) {
 	nothing := func() {}
-	var old []byte
-	err = s.cfg.Store.Update(ctx, kindGrant, grantID, func(cur []byte) ([]byte, time.Time, error) {
-		old = cur
-		return nil, time.Time{}, nil
-	})
+	old, err := s.takeBytes(ctx, kindGrant, grantID)
 	s.cache.revokeGrant(grantID)
 	if err != nil {
 		return nothing, fmt.Errorf("oauth: revoking grant %s: %w", grantID, err)
