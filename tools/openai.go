@@ -70,7 +70,7 @@ func (o *OpenAIImages) Generate(ctx context.Context, req ImageRequest) (*Image, 
 	var details []string
 	if bodyErr == nil && body.Error != nil {
 		d := body.Error.Message
-		if c := strings.Trim(string(body.Error.Code), `"`); c != "" && c != "null" {
+		if c := errorCode(body.Error.Code); c != "" {
 			d = c + ": " + d
 		} else if body.Error.Type != "" {
 			d = body.Error.Type + ": " + d

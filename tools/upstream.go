@@ -163,6 +163,15 @@ func (u *upstream) clean(s string, max int) string {
 	return strings.TrimSpace(s)
 }
 
+// errorCode is a service's error code as text, its JSON quotes dropped: the
+// code may be a string or a number, and "" stands for none (absent or null).
+func errorCode(raw json.RawMessage) string {
+	if c := strings.Trim(string(raw), `"`); c != "null" {
+		return c
+	}
+	return ""
+}
+
 func orDefault[T comparable](v, def T) T {
 	var zero T
 	if v == zero {

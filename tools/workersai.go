@@ -60,8 +60,8 @@ type cfMessage struct {
 }
 
 func (m cfMessage) String() string {
-	if c := strings.Trim(string(m.Code), `"`); c != "" && c != "null" {
-		return fmt.Sprintf("%s: %s", c, m.Message)
+	if c := errorCode(m.Code); c != "" {
+		return c + ": " + m.Message
 	}
 	return m.Message
 }
