@@ -23,9 +23,6 @@ func Default(gen ImageGenerator) (*Table, error) {
 	return NewTable(Add(), WhoAmI(), GenerateImage(gen))
 }
 
-// hint returns a pointer to b, for the optional annotation hints.
-func hint(b bool) *bool { return &b }
-
 // Add is the "hello world" tool of the reference example: the sum of two
 // numbers, as text.
 func Add() Tool {
@@ -44,10 +41,10 @@ func Add() Tool {
 		// Pure arithmetic: reads nothing, changes nothing, touches no other
 		// system, and the same inputs always give the same answer.
 		Annotations: mcp.ToolAnnotations{
-			ReadOnlyHint:    hint(true),
-			DestructiveHint: hint(false),
-			IdempotentHint:  hint(true),
-			OpenWorldHint:   hint(false),
+			ReadOnlyHint:    Ptr(true),
+			DestructiveHint: Ptr(false),
+			IdempotentHint:  Ptr(true),
+			OpenWorldHint:   Ptr(false),
 		},
 		Handler: func(_ context.Context, _ *oauth.Identity, raw json.RawMessage) (*mcp.CallToolResult, error) {
 			// The schema has checked that a and b are present and are
@@ -113,7 +110,7 @@ func WhoAmI() Tool {
 		Name:        "whoami",
 		Title:       "Who am I",
 		Description: "Show the signed-in user, their organization, role and permissions as this server sees them.",
-		InputSchema: &Schema{Type: "object", Properties: map[string]*Schema{}, AdditionalProperties: hint(false)},
+		InputSchema: &Schema{Type: "object", Properties: map[string]*Schema{}, AdditionalProperties: Ptr(false)},
 		OutputSchema: &Schema{
 			Type: "object",
 			Properties: map[string]*Schema{
@@ -142,10 +139,10 @@ func WhoAmI() Tool {
 		// Reads only the caller's own identity, which the request carries:
 		// no side effects, no outside system.
 		Annotations: mcp.ToolAnnotations{
-			ReadOnlyHint:    hint(true),
-			DestructiveHint: hint(false),
-			IdempotentHint:  hint(true),
-			OpenWorldHint:   hint(false),
+			ReadOnlyHint:    Ptr(true),
+			DestructiveHint: Ptr(false),
+			IdempotentHint:  Ptr(true),
+			OpenWorldHint:   Ptr(false),
 		},
 		Handler: func(_ context.Context, id *oauth.Identity, _ json.RawMessage) (*mcp.CallToolResult, error) {
 			if id == nil {

@@ -179,7 +179,7 @@ func GenerateImage(gen ImageGenerator) Tool {
 				},
 			},
 			Required:             []string{"prompt"},
-			AdditionalProperties: hint(false),
+			AdditionalProperties: Ptr(false),
 		},
 		// Truthful hints: making an image changes nothing anywhere (read-only,
 		// not destructive), but it asks an outside service whose answer we do
@@ -187,10 +187,10 @@ func GenerateImage(gen ImageGenerator) Tool {
 		// image each time (not idempotent). The offline renderer happens to be
 		// deterministic, but the hints describe the tool, not one backend.
 		Annotations: mcp.ToolAnnotations{
-			ReadOnlyHint:    hint(true),
-			DestructiveHint: hint(false),
-			IdempotentHint:  hint(false),
-			OpenWorldHint:   hint(true),
+			ReadOnlyHint:    Ptr(true),
+			DestructiveHint: Ptr(false),
+			IdempotentHint:  Ptr(false),
+			OpenWorldHint:   Ptr(true),
 		},
 		Permissions: []string{"image_generation"},
 		Handler: func(ctx context.Context, _ *oauth.Identity, raw json.RawMessage) (*mcp.CallToolResult, error) {

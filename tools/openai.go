@@ -44,16 +44,9 @@ func (o *OpenAIImages) Name() string { return "the OpenAI-compatible image servi
 
 // Generate implements ImageGenerator.
 func (o *OpenAIImages) Generate(ctx context.Context, req ImageRequest) (*Image, error) {
-	u := &upstream{
-		service:  o.Name(),
-		client:   orDefault(o.HTTPClient, http.DefaultClient),
-		timeout:  orDefault(o.Timeout, DefaultImageTimeout),
-		maxBytes: orDefault(o.MaxResponseBytes, DefaultMaxResponseBytes),
-		secret:   o.APIKey,
-		hint401:  "Check OPENAI_API_KEY",
-	}
+	u := newUpstream(o.Name(), o.HTTPClient, o.Timeout, o.MaxResponseBytes, o.APIKey, "Check OPENAI_API_KEY")
 	endpoint := strings.TrimRight(orDefault(o.BaseURL, DefaultOpenAIBaseURL), "/") + "/images/generations"
-	r, err := u.post(ctx, endpoint, o.APIKey, map[string]any{
+	r, err := u.post(ctx, endpoint, map[string]any{
 		"model":           orDefault(o.Model, DefaultOpenAIImageModel),
 		"prompt":          req.Prompt,
 		"n":               1,
@@ -77,7 +70,7 @@ func (o *OpenAIImages) Generate(ctx context.Context, req ImageRequest) (*Image, 
 	var details []string
 	if bodyErr == nil && body.Error != nil {
 		d := body.Error.Message
-		if c := strings.Trim(string(body.Error.Code), `"`); c != "" && c != "null" {
+		if c := errorCode(body.Error.Code); c != "" {
 			d = c + ": " + d
 		} else if body.Error.Type != "" {
 			d = body.Error.Type + ": " + d
@@ -96,9 +89,5 @@ func (o *OpenAIImages) Generate(ctx context.Context, req ImageRequest) (*Image, 
 	if len(body.Data) == 0 || body.Data[0].B64JSON == "" {
 		return nil, u.fail(ErrUpstreamMalformed, r.status, "the response has no data[0].b64_json")
 	}
-	data, mt, err := decodeImage(body.Data[0].B64JSON)
-	if err != nil {
-		return nil, u.fail(ErrUpstreamMalformed, r.status, err.Error())
-	}
-	return &Image{Data: data, MimeType: mt}, nil
+	return u.image(r, body.Data[0].B64JSON)
 }

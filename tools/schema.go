@@ -51,7 +51,8 @@ type Schema struct {
 	Default any `json:"default,omitempty"`
 }
 
-// Ptr returns a pointer to v, for the optional numeric keywords of a Schema.
+// Ptr returns a pointer to v, for the optional keywords of a Schema and the
+// optional hints of mcp.ToolAnnotations.
 func Ptr[T any](v T) *T { return &v }
 
 // Schema types accepted in Schema.Type.

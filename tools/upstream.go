@@ -33,6 +33,20 @@ type upstream struct {
 	hint401  string // what to check when the credentials are refused
 }
 
+// newUpstream applies the defaults every image service shares: a nil client
+// is http.DefaultClient, a zero timeout DefaultImageTimeout, a zero cap
+// DefaultMaxResponseBytes. secret, when set, is also the bearer token.
+func newUpstream(service string, client *http.Client, timeout time.Duration, maxBytes int64, secret, hint401 string) *upstream {
+	return &upstream{
+		service:  service,
+		client:   orDefault(client, http.DefaultClient),
+		timeout:  orDefault(timeout, DefaultImageTimeout),
+		maxBytes: orDefault(maxBytes, DefaultMaxResponseBytes),
+		secret:   secret,
+		hint401:  hint401,
+	}
+}
+
 // response is an upstream answer read in full (up to maxBytes).
 type response struct {
 	status int
@@ -40,10 +54,11 @@ type response struct {
 	body   []byte
 }
 
-// post sends body as JSON and reads the whole answer. Errors are
+// post sends body as JSON, with the secret as bearer token when there is
+// one, and reads the whole answer. Errors are
 // *UpstreamError: timeout, cancellation, an unreachable service, or a body
 // larger than maxBytes.
-func (u *upstream) post(ctx context.Context, url, bearer string, body any) (*response, error) {
+func (u *upstream) post(ctx context.Context, url string, body any) (*response, error) {
 	payload, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
@@ -56,8 +71,8 @@ func (u *upstream) post(ctx context.Context, url, bearer string, body any) (*res
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
+	if u.secret != "" {
+		req.Header.Set("Authorization", "Bearer "+u.secret)
 	}
 	resp, err := u.client.Do(req)
 	if err != nil {
@@ -116,6 +131,15 @@ func (u *upstream) statusError(r *response, details []string) error {
 	}
 }
 
+// image decodes a service's base64 image; bad data is a malformed answer.
+func (u *upstream) image(r *response, b64 string) (*Image, error) {
+	data, mt, err := decodeImage(b64)
+	if err != nil {
+		return nil, u.fail(ErrUpstreamMalformed, r.status, err.Error())
+	}
+	return &Image{Data: data, MimeType: mt}, nil
+}
+
 func (u *upstream) fail(kind error, status int, detail string) *UpstreamError {
 	return &UpstreamError{Service: u.service, Kind: kind, StatusCode: status, Detail: u.clean(detail, 500)}
 }
@@ -137,6 +161,15 @@ func (u *upstream) clean(s string, max int) string {
 		s = strings.ToValidUTF8(s[:max], "") + "..."
 	}
 	return strings.TrimSpace(s)
+}
+
+// errorCode is a service's error code as text, its JSON quotes dropped: the
+// code may be a string or a number, and "" stands for none (absent or null).
+func errorCode(raw json.RawMessage) string {
+	if c := strings.Trim(string(raw), `"`); c != "null" {
+		return c
+	}
+	return ""
 }
 
 func orDefault[T comparable](v, def T) T {

@@ -60,22 +60,16 @@ type cfMessage struct {
 }
 
 func (m cfMessage) String() string {
-	if c := strings.Trim(string(m.Code), `"`); c != "" && c != "null" {
-		return fmt.Sprintf("%s: %s", c, m.Message)
+	if c := errorCode(m.Code); c != "" {
+		return c + ": " + m.Message
 	}
 	return m.Message
 }
 
 // Generate implements ImageGenerator.
 func (w *WorkersAI) Generate(ctx context.Context, req ImageRequest) (*Image, error) {
-	u := &upstream{
-		service:  w.Name(),
-		client:   orDefault(w.HTTPClient, http.DefaultClient),
-		timeout:  orDefault(w.Timeout, DefaultImageTimeout),
-		maxBytes: orDefault(w.MaxResponseBytes, DefaultMaxResponseBytes),
-		secret:   w.APIToken,
-		hint401:  "Check CLOUDFLARE_API_TOKEN (it needs the Workers AI permission) and CLOUDFLARE_ACCOUNT_ID",
-	}
+	u := newUpstream(w.Name(), w.HTTPClient, w.Timeout, w.MaxResponseBytes, w.APIToken,
+		"Check CLOUDFLARE_API_TOKEN (it needs the Workers AI permission) and CLOUDFLARE_ACCOUNT_ID")
 	// The model name keeps its slashes and '@': it is a path, not a segment.
 	endpoint := strings.TrimRight(orDefault(w.BaseURL, DefaultWorkersAIBaseURL), "/") +
 		"/accounts/" + url.PathEscape(w.AccountID) + "/ai/run/" + orDefault(w.Model, DefaultWorkersAIModel)
@@ -83,7 +77,7 @@ func (w *WorkersAI) Generate(ctx context.Context, req ImageRequest) (*Image, err
 	if req.Steps > 0 {
 		body["steps"] = req.Steps
 	}
-	r, err := u.post(ctx, endpoint, w.APIToken, body)
+	r, err := u.post(ctx, endpoint, body)
 	if err != nil {
 		return nil, err
 	}
@@ -110,11 +104,7 @@ func (w *WorkersAI) Generate(ctx context.Context, req ImageRequest) (*Image, err
 	if err := json.Unmarshal(env.Result, &result); err != nil || result.Image == "" {
 		return nil, u.fail(ErrUpstreamMalformed, r.status, "the result has no image")
 	}
-	data, mt, err := decodeImage(result.Image)
-	if err != nil {
-		return nil, u.fail(ErrUpstreamMalformed, r.status, err.Error())
-	}
-	return &Image{Data: data, MimeType: mt}, nil
+	return u.image(r, result.Image)
 }
 
 // cfMessages renders at most five envelope errors.
