@@ -40,9 +40,10 @@ import (
 const (
 	DefaultOpenAIBaseURL = "https://api.openai.com/v1"
 	// DefaultOpenAIImageModel is gpt-image-1: a current model that OpenAI
-	// has not scheduled for shutdown. gpt-image-1-mini costs less but was
-	// retired on 2026-12-01 with gpt-image-1.5 (OpenAI "Deprecations",
-	// 2026-06-02 entry, replacement gpt-image-2).
+	// has not scheduled for shutdown. gpt-image-1-mini costs less, but
+	// OpenAI's "Deprecations" page shuts it down on 2026-12-01 together with
+	// gpt-image-1.5 and chatgpt-image-latest (replacement gpt-image-2), so it
+	// would not work today.
 	DefaultOpenAIImageModel = "gpt-image-1"
 	DefaultOpenAIImageSize  = "1024x1024"
 )
