@@ -54,6 +54,12 @@ type toolDescriber interface {
 	describe() (how, steps string)
 }
 
+var (
+	_ toolDescriber = (*WorkersAI)(nil)
+	_ toolDescriber = (*OpenAIImages)(nil)
+	_ toolDescriber = OfflineRenderer{}
+)
+
 // Kinds of upstream failure, wrapped by *UpstreamError so that callers can
 // tell them apart with errors.Is.
 var (
