@@ -84,7 +84,7 @@ func TestImageServices(t *testing.T) {
 		env: func(base string) map[string]string {
 			return map[string]string{"OPENAI_API_KEY": "sk-root-5ecret", "OPENAI_BASE_URL": base + "/v1"}
 		},
-		path: "/v1/images/generations", model: "gpt-image-1", mime: "image/png",
+		path: "/v1/images/generations", model: "gpt-image-2", mime: "image/png",
 		srv: func(t *testing.T, path string) (*httptest.Server, *atomic.Int32) {
 			return strictImageService(t, path, "sk-root-5ecret",
 				[]string{"model", "prompt", "n", "size", "quality", "output_format", "background", "moderation"},

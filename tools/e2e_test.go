@@ -82,14 +82,14 @@ func wantError(t *testing.T, res mcp.CallToolResult, parts ...string) {
 
 func TestEndToEndOpenAI(t *testing.T) {
 	const key = "sk-e2e-5ecret"
-	s := newOpenAIStandIn(t, key, "gpt-image-1", "gpt-image-2")
+	s := newOpenAIStandIn(t, key, "gpt-image-2", "gpt-image-2.5-flare", "gpt-image-2.5-sunburst")
 	env := map[string]string{"OPENAI_API_KEY": key, "OPENAI_BASE_URL": s.URL + "/v1"}
 
 	// With no model named, the default is one the service serves, asked
 	// only what it takes.
 	c := productClient(t, env)
 	tool := listedImageTool(t, c)
-	if !strings.Contains(tool.Description, "gpt-image-1") || strings.Contains(tool.Description, "flux") {
+	if !strings.Contains(tool.Description, "gpt-image-2") || strings.Contains(tool.Description, "flux") {
 		t.Errorf("description %q does not name the configured model", tool.Description)
 	}
 	var schema struct {
@@ -99,19 +99,23 @@ func TestEndToEndOpenAI(t *testing.T) {
 		t.Errorf("steps is not said to be ignored: %s", tool.InputSchema)
 	}
 	wantImage(t, callImage(t, c, `{"prompt":"a lighthouse at dusk","steps":8}`), "image/png", openAIRecordedPNG(t))
-	if got, _ := json.Marshal(s.requests()[0]); string(got) != `{"model":"gpt-image-1","n":1,"output_format":"png","prompt":"a lighthouse at dusk","size":"1024x1024"}` {
+	if got, _ := json.Marshal(s.requests()[0]); string(got) != `{"model":"gpt-image-2","n":1,"output_format":"png","prompt":"a lighthouse at dusk","size":"1024x1024"}` {
 		t.Errorf("request body %s", got)
 	}
 
 	// A newer GPT image model named by the operator works the same way.
-	env["OPENAI_IMAGE_MODEL"] = "gpt-image-2"
+	env["OPENAI_IMAGE_MODEL"] = "gpt-image-2.5-flare"
 	wantImage(t, callImage(t, productClient(t, env), `{"prompt":"x"}`), "image/png", openAIRecordedPNG(t))
 
-	// The shut-down model: the message names it and the variable to change.
-	env["OPENAI_IMAGE_MODEL"] = "dall-e-3"
-	wantError(t, callImage(t, productClient(t, env), `{"prompt":"x"}`),
-		"(HTTP 404)", "model_not_found: The model `dall-e-3` has been deprecated",
-		`does not serve the image model "dall-e-3"`, "set OPENAI_IMAGE_MODEL")
+	// The shut-down models (the DALL·E ones since 2026-05-12, gpt-image-1
+	// since 2026-10-23, gpt-image-1-mini since 2026-12-01): the message names
+	// the model and the variable to change.
+	for _, model := range []string{"dall-e-3", "gpt-image-1", "gpt-image-1-mini"} {
+		env["OPENAI_IMAGE_MODEL"] = model
+		wantError(t, callImage(t, productClient(t, env), `{"prompt":"x"}`),
+			"(HTTP 404)", "model_not_found: The model `"+model+"` has been deprecated",
+			`does not serve the image model "`+model+`"`, "set OPENAI_IMAGE_MODEL")
+	}
 
 	// A wrong key: refused, and the key is not repeated.
 	env["OPENAI_IMAGE_MODEL"], env["OPENAI_API_KEY"] = "", "sk-wrong-5ecret"

@@ -62,7 +62,7 @@ func TestImageGeneratorFromEnv(t *testing.T) {
 		{"only the token", map[string]string{"CLOUDFLARE_API_TOKEN": "cf-secret-1"}, nil, "CLOUDFLARE_ACCOUNT_ID is not"},
 		{"OpenAI with key", map[string]string{"OPENAI_API_KEY": "sk"}, func(t *testing.T, g ImageGenerator) {
 			o, ok := g.(*OpenAIImages)
-			if !ok || o.BaseURL != DefaultOpenAIBaseURL || o.APIKey != "sk" || o.Model != "" || o.model() != "gpt-image-1" || o.Name() != "OpenAI" {
+			if !ok || o.BaseURL != DefaultOpenAIBaseURL || o.APIKey != "sk" || o.Model != "" || o.model() != "gpt-image-2" || o.Name() != "OpenAI" {
 				t.Fatalf("got %#v", g)
 			}
 		}, ""},

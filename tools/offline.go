@@ -38,7 +38,7 @@ const offlineNotice = "This image was drawn by the server's offline renderer, no
 	"it is an abstract pattern derived from a hash of the prompt and the steps. " +
 	"To generate real images, the server's operator sets CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN " +
 	"(Workers AI, flux-1-schnell, optionally through AI Gateway with WORKERS_AI_BASE_URL), or OPENAI_API_KEY " +
-	"with optional OPENAI_BASE_URL and OPENAI_IMAGE_MODEL (an OpenAI-compatible images endpoint, gpt-image-1 by default)."
+	"with optional OPENAI_BASE_URL and OPENAI_IMAGE_MODEL (an OpenAI-compatible images endpoint, gpt-image-2 by default)."
 
 // Generate implements ImageGenerator.
 func (OfflineRenderer) Generate(ctx context.Context, req ImageRequest) (*Image, error) {

@@ -12,18 +12,22 @@ package tools
 // response_format), so the request is built per family:
 //
 //   - GPT image models (gpt-image-*, chatgpt-image-*): model, prompt, n,
-//     size (1024x1024, 1536x1024, 1024x1536 or auto for the gpt-image-1
-//     generation) and output_format; "This parameter isn't supported for the
-//     GPT image models, which always return base64-encoded images" says the
-//     reference of response_format, and style is DALL·E 3's alone.
+//     size and output_format; "This parameter isn't supported for the GPT
+//     image models, which always return base64-encoded images" says the
+//     reference of response_format, and style is DALL·E 3's alone. Sizes
+//     are 1024x1024, 1536x1024, 1024x1536 or auto; gpt-image-2 also takes
+//     WIDTHxHEIGHT with both sides multiples of 16 and an aspect ratio
+//     between 1:3 and 3:1.
 //   - Any other model: the DALL·E-era request, response_format b64_json
 //     included, which is what OpenAI-compatible servers implement. Some
 //     answer with data[].url anyway; the image is then fetched through
 //     newImageFetchClient.
 //
-// The DALL·E models were shut down on 2026-05-12 (OpenAI "Deprecations",
-// 2025-11-14 entry: dall-e-2 and dall-e-3, replacements gpt-image-1 or
-// gpt-image-1-mini); the default is therefore gpt-image-1.
+// Which models OpenAI still serves (its "Deprecations" page): dall-e-2 and
+// dall-e-3 were shut down on 2026-05-12, gpt-image-1 on 2026-10-23
+// (replacement gpt-image-2), gpt-image-1-mini, gpt-image-1.5 and
+// chatgpt-image-latest on 2026-12-01 (replacement gpt-image-2). The
+// default is therefore gpt-image-2.
 
 import (
 	"context"
@@ -31,6 +35,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,17 +44,17 @@ import (
 // OpenAI-compatible defaults.
 const (
 	DefaultOpenAIBaseURL = "https://api.openai.com/v1"
-	// DefaultOpenAIImageModel is gpt-image-1: a current model that OpenAI
-	// has not scheduled for shutdown. gpt-image-1-mini costs less, but
-	// OpenAI's "Deprecations" page shuts it down on 2026-12-01 together with
-	// gpt-image-1.5 and chatgpt-image-latest (replacement gpt-image-2), so it
-	// would not work today.
-	DefaultOpenAIImageModel = "gpt-image-1"
+	// DefaultOpenAIImageModel is gpt-image-2, the replacement OpenAI names
+	// for every GPT image model it has shut down, and not itself scheduled
+	// for shutdown. The cheaper gpt-image-1-mini, like gpt-image-1, no
+	// longer answers (see the file comment); gpt-image-2's own quality
+	// setting is what trades cost for detail now.
+	DefaultOpenAIImageModel = "gpt-image-2"
 	DefaultOpenAIImageSize  = "1024x1024"
 )
 
-// gptImageSizes are the sizes of the gpt-image-1 generation of models
-// (reference of "size": 1024x1024, 1536x1024, 1024x1536 or auto).
+// gptImageSizes are the sizes every GPT image model makes (reference of
+// "size": 1024x1024, 1536x1024, 1024x1536 or auto).
 var gptImageSizes = []string{"1024x1024", "1536x1024", "1024x1536", "auto"}
 
 // OpenAIImages generates images with an OpenAI-compatible images endpoint.
@@ -101,8 +106,9 @@ func (o *OpenAIImages) describe() (string, string) {
 }
 
 // isGPTImageModel reports whether model is one of OpenAI's GPT image models
-// (gpt-image-1, gpt-image-1-mini, gpt-image-1.5, gpt-image-2 and their
-// dated snapshots, chatgpt-image-latest).
+// (gpt-image-2, gpt-image-2.5-flare, gpt-image-2.5-sunburst, their dated
+// snapshots, and the shut-down gpt-image-1 family and
+// chatgpt-image-latest, which compatible servers may still serve).
 func isGPTImageModel(model string) bool {
 	return strings.HasPrefix(model, "gpt-image-") || strings.HasPrefix(model, "chatgpt-image-")
 }
@@ -112,9 +118,7 @@ func (o *OpenAIImages) requestBody(prompt string) (map[string]any, error) {
 	model, size := o.model(), orDefault(o.Size, DefaultOpenAIImageSize)
 	body := map[string]any{"model": model, "prompt": prompt, "n": 1, "size": size}
 	if isGPTImageModel(model) {
-		// gpt-image-2 also takes other WIDTHxHEIGHT sizes; the earlier
-		// generation only these.
-		if !strings.HasPrefix(model, "gpt-image-2") && !slices.Contains(gptImageSizes, size) {
+		if !slices.Contains(gptImageSizes, size) && !(strings.HasPrefix(model, "gpt-image-2") && freeSize(size)) {
 			return nil, fmt.Errorf("the image size %q is not one %s takes (%s)", size, model, strings.Join(gptImageSizes, ", "))
 		}
 		body["output_format"] = "png"
@@ -122,6 +126,15 @@ func (o *OpenAIImages) requestBody(prompt string) (map[string]any, error) {
 	}
 	body["response_format"] = "b64_json"
 	return body, nil
+}
+
+// freeSize reports whether size is a WIDTHxHEIGHT gpt-image-2 takes: both
+// sides multiples of 16, the aspect ratio between 1:3 and 3:1.
+func freeSize(size string) bool {
+	ws, hs, ok := strings.Cut(size, "x")
+	w, errW := strconv.Atoi(ws)
+	h, errH := strconv.Atoi(hs)
+	return ok && errW == nil && errH == nil && w > 0 && h > 0 && w%16 == 0 && h%16 == 0 && w <= 3*h && h <= 3*w
 }
 
 // openAIError is the error object of the OpenAI API.

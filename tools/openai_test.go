@@ -18,7 +18,8 @@ import (
 func TestOpenAIImagesRequestPerModel(t *testing.T) {
 	f := newFakeService(t)
 	for model, want := range map[string]string{
-		"":                     `{"model":"gpt-image-1","n":1,"output_format":"png","prompt":"p","size":"1024x1024"}`,
+		"":                     `{"model":"gpt-image-2","n":1,"output_format":"png","prompt":"p","size":"1024x1024"}`,
+		"gpt-image-2.5-flare":  `{"model":"gpt-image-2.5-flare","n":1,"output_format":"png","prompt":"p","size":"1024x1024"}`,
 		"gpt-image-1":          `{"model":"gpt-image-1","n":1,"output_format":"png","prompt":"p","size":"1024x1024"}`,
 		"gpt-image-1.5":        `{"model":"gpt-image-1.5","n":1,"output_format":"png","prompt":"p","size":"1024x1024"}`,
 		"gpt-image-2":          `{"model":"gpt-image-2","n":1,"output_format":"png","prompt":"p","size":"1024x1024"}`,
@@ -36,10 +37,10 @@ func TestOpenAIImagesRequestPerModel(t *testing.T) {
 		}
 	}
 
-	// A size the gpt-image-1 generation does not make is refused before
-	// anything is sent; gpt-image-2 takes other sizes.
+	// A size the model does not make is refused before anything is sent;
+	// gpt-image-2 takes other sizes than the first GPT image models.
 	f.set(replyRecorded(t, "openai/generation_b64"))
-	_, err := (&OpenAIImages{BaseURL: f.URL + "/v1", Size: "1792x1024"}).Generate(context.Background(), ImageRequest{Prompt: "p"})
+	_, err := (&OpenAIImages{BaseURL: f.URL + "/v1", Model: "gpt-image-1", Size: "1792x1024"}).Generate(context.Background(), ImageRequest{Prompt: "p"})
 	if !errors.Is(err, ErrUpstreamRejected) || !strings.Contains(err.Error(), `the image size "1792x1024" is not one gpt-image-1 takes (1024x1024, 1536x1024, 1024x1536, auto)`) {
 		t.Errorf("got %v", err)
 	}
@@ -48,6 +49,12 @@ func TestOpenAIImagesRequestPerModel(t *testing.T) {
 	}
 	if _, err := (&OpenAIImages{BaseURL: f.URL + "/v1", Model: "gpt-image-2", Size: "1536x864"}).Generate(context.Background(), ImageRequest{Prompt: "p"}); err != nil {
 		t.Errorf("gpt-image-2 with its own size: %v", err)
+	}
+	for _, size := range []string{"1000x1000", "3200x1024", "1024x4096", "big"} {
+		_, err := (&OpenAIImages{BaseURL: f.URL + "/v1", Size: size}).Generate(context.Background(), ImageRequest{Prompt: "p"})
+		if !errors.Is(err, ErrUpstreamRejected) || !strings.Contains(err.Error(), "is not one gpt-image-2 takes") {
+			t.Errorf("size %s: got %v", size, err)
+		}
 	}
 }
 

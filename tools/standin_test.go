@@ -172,7 +172,7 @@ func newOpenAIStandIn(t *testing.T, key string, served ...string) *standIn {
 				return
 			}
 		}
-		if size, ok := body["size"]; ok && !slices.Contains(gptImageSizes, fmt.Sprint(size)) {
+		if size, ok := body["size"]; ok && !slices.Contains(gptImageSizes, fmt.Sprint(size)) && !(strings.HasPrefix(model, "gpt-image-2") && freeSize(fmt.Sprint(size))) {
 			loadRecording(t, "openai/invalid_size", "VALUE", fmt.Sprint(size)).write(w)
 			return
 		}

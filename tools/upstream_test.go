@@ -294,7 +294,7 @@ func TestOpenAIImages(t *testing.T) {
 	f := newFakeService(t)
 	pngData, jpg := testPNG(t), testJPEG(t)
 	gen := &OpenAIImages{
-		BaseURL: f.URL + "/v1", Model: "gpt-image-1", APIKey: key,
+		BaseURL: f.URL + "/v1", Model: "gpt-image-2", APIKey: key,
 		Timeout: 300 * time.Millisecond, MaxResponseBytes: 64 << 10,
 	}
 	b64 := base64.StdEncoding.EncodeToString
@@ -302,11 +302,11 @@ func TestOpenAIImages(t *testing.T) {
 	runUpstreamCases(t, f, gen, key, []upstreamCase{
 		{name: "recorded answer", reply: replyRecorded(t, "openai/generation_b64"), wantMime: "image/png", wantData: openAIRecordedPNG(t)},
 		{name: "success with a JPEG", reply: replyJSON(200, ok(jpg)), wantMime: "image/jpeg", wantData: jpg},
-		{name: "recorded shut-down model", reply: replyRecorded(t, "openai/model_not_found", "MODEL", "gpt-image-1"),
-			wantKind: ErrUpstreamRejected, wantText: []string{"rejected the request (HTTP 404): model_not_found: The model `gpt-image-1` has been deprecated",
-				`It does not serve the image model "gpt-image-1" that OPENAI_IMAGE_MODEL names; set OPENAI_IMAGE_MODEL to a current image model`}},
+		{name: "recorded shut-down model", reply: replyRecorded(t, "openai/model_not_found", "MODEL", "gpt-image-2"),
+			wantKind: ErrUpstreamRejected, wantText: []string{"rejected the request (HTTP 404): model_not_found: The model `gpt-image-2` has been deprecated",
+				`It does not serve the image model "gpt-image-2" that OPENAI_IMAGE_MODEL names; set OPENAI_IMAGE_MODEL to a current image model`}},
 		{name: "recorded unknown parameter", reply: replyRecorded(t, "openai/unknown_parameter", "PARAM", "style"),
-			wantKind: ErrUpstreamRejected, wantText: []string{"(HTTP 400): unknown_parameter: Unknown parameter: 'style'", `The model "gpt-image-1" does not take a parameter`}},
+			wantKind: ErrUpstreamRejected, wantText: []string{"(HTTP 400): unknown_parameter: Unknown parameter: 'style'", `The model "gpt-image-2" does not take a parameter`}},
 		{name: "recorded content-policy refusal", reply: replyRecorded(t, "openai/moderation_blocked"),
 			wantKind: ErrUpstreamRejected, wantText: []string{"(HTTP 400): moderation_blocked: Your request was rejected by the safety system", "refused this prompt; rephrase it"}},
 		{name: "recorded invalid key", reply: replyRecorded(t, "openai/invalid_api_key", "KEY", key),
@@ -362,7 +362,7 @@ func TestOpenAIImages(t *testing.T) {
 	// another.
 	f.set(replyRecorded(t, "openai/model_not_found", "MODEL", DefaultOpenAIImageModel))
 	_, err := keyless.Generate(context.Background(), ImageRequest{Prompt: "x"})
-	if err == nil || !strings.Contains(err.Error(), `It does not serve the default image model "gpt-image-1"; set OPENAI_IMAGE_MODEL`) {
+	if err == nil || !strings.Contains(err.Error(), `It does not serve the default image model "gpt-image-2"; set OPENAI_IMAGE_MODEL`) {
 		t.Errorf("default model refused: %v", err)
 	}
 }

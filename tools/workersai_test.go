@@ -56,7 +56,7 @@ func TestGenerateImageDescription(t *testing.T) {
 	}{
 		{&WorkersAI{}, "Generate an image from a text prompt with Workers AI (model @cf/black-forest-labs/flux-1-schnell).", "runs that many steps"},
 		{&WorkersAI{BaseURL: "https://gateway.ai.cloudflare.com/v1/a/g/workers-ai"}, "with Workers AI through AI Gateway (model @cf/black-forest-labs/flux-1-schnell).", "runs that many steps"},
-		{&OpenAIImages{}, "Generate an image from a text prompt with OpenAI (model gpt-image-1).", "has no steps parameter and ignores it"},
+		{&OpenAIImages{}, "Generate an image from a text prompt with OpenAI (model gpt-image-2).", "has no steps parameter and ignores it"},
 		{&OpenAIImages{BaseURL: "http://127.0.0.1:8080/v1", Model: "sdxl"}, "with the OpenAI-compatible image service (model sdxl).", "ignores it"},
 		{OfflineRenderer{}, "with this server's offline renderer", "draws more shapes"},
 		{namedOnly{}, "Generate an image from a text prompt with some service.", "Services without such a parameter ignore it."},
