@@ -26,8 +26,9 @@ package tools
 // Which models OpenAI still serves (its "Deprecations" page): dall-e-2 and
 // dall-e-3 were shut down on 2026-05-12, gpt-image-1 on 2026-10-23
 // (replacement gpt-image-2), gpt-image-1-mini, gpt-image-1.5 and
-// chatgpt-image-latest on 2026-12-01 (replacement gpt-image-2). The
-// default is therefore gpt-image-2.
+// chatgpt-image-latest on 2026-12-01 (replacement gpt-image-2, and in
+// later versions of the page the gpt-image-2.x Sunburst and Flare models).
+// The default is therefore gpt-image-2, which has no announced shutdown.
 
 import (
 	"context"
