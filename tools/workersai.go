@@ -9,6 +9,9 @@ package tools
 // additionalProperties false (anything else is refused with error 5006),
 // and the result is {"image":"<base64 JPEG>"} (model page
 // "flux-1-schnell", https://developers.cloudflare.com/workers-ai/models/flux-1-schnell/).
+// The model is still in the catalog: it is not among those Cloudflare
+// retired on 2026-05-30 (changelog "Planned model deprecations on Workers
+// AI", 2026-05-08).
 //
 // Through AI Gateway ("AI Gateway" > "Providers" > "Workers AI",
 // https://developers.cloudflare.com/ai-gateway/usage/providers/workersai/)
