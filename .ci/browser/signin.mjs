@@ -297,6 +297,7 @@ async function desktop(listener) {
     checkPageHeaders(res, 'consent page');
     const text = await page.locator('body').innerText();
     ok(text.includes(clientName), 'consent page names the client', text);
+    ok(await page.locator('h1 bdi').innerText() === clientName, 'consent page isolates the client name in <bdi>');
     ok(text.includes(new URL(redirectURI).host), 'consent page shows the redirect host', text);
     const approve = page.getByRole('button', { name: /allow/i });
     const deny = page.getByRole('button', { name: /deny/i });
@@ -425,8 +426,8 @@ async function mobile(listener) {
     await checkNarrow(page, 'error page (375px)');
     await shot(page, 'error-unknown-client-mobile');
 
-    // An unregistered redirect URI is named on the error page; a long one
-    // must wrap, not push the page sideways.
+    // An unregistered redirect URI gets a page that does not repeat it
+    // (anyone's text would read as ours); the page fits a phone.
     const longURI = listener.base + '/not-registered/' + 'x'.repeat(150);
     const badRes = await page.goto(authorization(clientID, longURI).url);
     ok(badRes.status() === 400 && /redirect uri not registered/i.test(await page.locator('h1').innerText()),
