@@ -261,7 +261,7 @@ func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 	host := ""
 	if client.MetadataDocument {
 		if u, err := url.Parse(client.ClientID); err == nil {
-			host = u.Host
+			host = stripUnsafe(u.Host) // "%E2%80%AE" in a host parses to U+202E
 		}
 	}
 	pageHeaders(w)

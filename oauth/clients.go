@@ -65,17 +65,12 @@ func (c *Client) public() bool { return c.TokenEndpointAuthMethod == "none" }
 // Characters that would change how the page around it reads are dropped,
 // for registrations stored before they were refused.
 func (c *Client) displayName() string {
-	if name := strings.TrimSpace(strings.Map(func(r rune) rune {
-		if unsafeRune(r) {
-			return -1
-		}
-		return r
-	}, c.ClientName)); name != "" {
+	if name := strings.TrimSpace(stripUnsafe(c.ClientName)); name != "" {
 		return name
 	}
 	if c.MetadataDocument {
 		if u, err := url.Parse(c.ClientID); err == nil {
-			return u.Host
+			return stripUnsafe(u.Host)
 		}
 	}
 	return "An unnamed application"
@@ -313,6 +308,16 @@ func unsafeRune(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029'
 }
 
+// stripUnsafe drops every unsafeRune from s.
+func stripUnsafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unsafeRune(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
 // checkText refuses a client-chosen value holding an unsafeRune, naming
 // the field and the character so that its developer can find it.
 func checkText(field, v string) error {
@@ -351,8 +356,9 @@ var (
 //   - http only to a loopback host (RFC 8252 s7.3, s8.3: localhost,
 //     127.0.0.0/8, [::1]);
 //   - a private-use scheme (RFC 8252 s7.1) such as cursor://..., but none
-//     that a browser would execute or resolve locally (javascript:, data:,
-//     file:, ...).
+//     that the browser or the operating system handles itself
+//     (refusedSchemes: javascript:, data:, file:, search-ms:, ...);
+//   - no control or bidirectional formatting character (unsafeRune).
 func validateRedirectURI(raw string) error {
 	if raw == "" {
 		return errors.New("redirect URI is empty")

@@ -270,6 +270,12 @@ func TestHostilePagesClientText(t *testing.T) {
 		t.Errorf("consent page for a legacy name: %d\n%s", resp.StatusCode, body)
 	}
 
+	// A host parses "%E2%80%AE" to U+202E; a name drawn from it drops it.
+	doc := &Client{ClientID: "https://ex%E2%80%AEample.com/client.json", MetadataDocument: true}
+	if got := doc.displayName(); got != "example.com" {
+		t.Errorf("display name from an escaped host: %q", got)
+	}
+
 	// The same holds for a metadata document.
 	e2, m := cimdEnv(t, true)
 	m.doc = func(u string) (int, map[string]string, string) {
