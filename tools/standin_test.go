@@ -33,12 +33,17 @@ type recording struct {
 
 // loadRecording reads testdata/name.http, replacing each {{KEY}} by its
 // value from vars (pairs of KEY, value); a value is inserted as the inside
-// of a JSON string.
+// of a JSON string. It runs in stand-ins' handlers too, so a failure is
+// reported with t.Errorf and answered as a 500, never with t.Fatal.
 func loadRecording(t *testing.T, name string, vars ...string) recording {
 	t.Helper()
+	fail := func(format string, args ...any) recording {
+		t.Errorf("%s: "+format, append([]any{name}, args...)...)
+		return recording{status: http.StatusInternalServerError, header: http.Header{}}
+	}
 	raw, err := os.ReadFile(filepath.Join("testdata", name+".http"))
 	if err != nil {
-		t.Fatal(err)
+		return fail("%v", err)
 	}
 	for i := 0; i+1 < len(vars); i += 2 {
 		q, _ := json.Marshal(vars[i+1])
@@ -46,16 +51,23 @@ func loadRecording(t *testing.T, name string, vars ...string) recording {
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
 	if err != nil {
-		t.Fatalf("%s: %v", name, err)
+		return fail("%v", err)
 	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s: %v", name, err)
+		return fail("%v", err)
 	}
 	if bytes.Contains(body, []byte("{{")) {
-		t.Fatalf("%s: a placeholder was left unfilled: %s", name, body)
+		return fail("a placeholder was left unfilled: %s", body)
 	}
 	return recording{status: resp.StatusCode, header: resp.Header, body: body}
+}
+
+// replyError answers with a JSON error body the way the service does.
+func replyError(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	io.WriteString(w, body)
 }
 
 func (rec recording) write(w http.ResponseWriter) {
@@ -122,7 +134,7 @@ func (s *standIn) record(body map[string]any) {
 func decodeObject(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
 	var body map[string]any
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		http.Error(w, "body is not a JSON object", http.StatusBadRequest)
+		replyError(w, http.StatusBadRequest, `{"error":{"message":"We could not parse the JSON body of your request.","type":"invalid_request_error","param":null,"code":null}}`)
 		return nil, false
 	}
 	return body, true
@@ -177,7 +189,7 @@ func newOpenAIStandIn(t *testing.T, key string, served ...string) *standIn {
 			return
 		}
 		if p, _ := body["prompt"].(string); p == "" {
-			http.Error(w, `{"error":{"message":"Missing required parameter: 'prompt'.","type":"invalid_request_error","param":"prompt","code":"missing_required_parameter"}}`, http.StatusBadRequest)
+			replyError(w, http.StatusBadRequest, `{"error":{"message":"Missing required parameter: 'prompt'.","type":"invalid_request_error","param":"prompt","code":"missing_required_parameter"}}`)
 			return
 		}
 		replyRecorded(t, "openai/generation_b64")(w, r)
@@ -240,7 +252,7 @@ func newWorkersAIStandIn(t *testing.T, account, token, gateway, gatewayToken str
 			return
 		}
 		if p, ok := body["prompt"].(string); !ok || p == "" || utf8.RuneCountInString(p) > 2048 {
-			http.Error(w, `{"errors":[{"message":"AiError: Bad input: Error: Value at '/prompt' is invalid","code":5006}],"success":false,"result":{},"messages":[]}`, http.StatusBadRequest)
+			replyError(w, http.StatusBadRequest, `{"errors":[{"message":"AiError: Bad input: Error: Value at '/prompt' is invalid","code":5006}],"success":false,"result":{},"messages":[]}`)
 			return
 		}
 		if steps, ok := body["steps"]; ok {
