@@ -270,7 +270,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	mux := http.NewServeMux()
 	akCfg := cfg.authkit
 	if dev {
-		opts := []authkittest.Option{authkittest.WithRedirectURIs(cfg.baseURL + "/callback")}
+		// The server secret keys the emulator's sealed codes, refresh tokens
+		// and session ids and derives its signing key, so a client signed in
+		// before a restart (same data directory, or same SERVER_SECRET) keeps
+		// refreshing after it, and replicas sharing the secret agree.
+		opts := []authkittest.Option{authkittest.WithRedirectURIs(cfg.baseURL + "/callback"), authkittest.WithSecret(secret)}
 		if cfg.devUsersFile != "" {
 			opts = append(opts, authkittest.WithUsersFile(cfg.devUsersFile))
 		}
