@@ -8,8 +8,13 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -121,5 +126,86 @@ func TestHostileDevPublicBaseURL(t *testing.T) {
 	out := log.String()
 	if !strings.Contains(out, "-"+devPublicFlag+" is set") || !strings.Contains(out, "ANYONE WHO CAN REACH http://mcp.example.com:"+port+" CAN SIGN IN AS ANY DEMO USER") {
 		t.Errorf("banner does not warn:\n%s", out)
+	}
+}
+
+// TestHostileDevSignInFlood: anonymous GETs of the emulator's sign-in URL,
+// more than it ever kept sign-ins in progress for (10,000 filled its table
+// for ten minutes), neither fail nor stop a real sign-in through our
+// /authorize.
+func TestHostileDevSignInFlood(t *testing.T) {
+	t.Parallel()
+	s := hxStart(t, nil, "-memory")
+	q := url.Values{"client_id": {"client_authkittest"}, "response_type": {"code"}, "provider": {"authkit"},
+		"redirect_uri": {s.base + "/callback"}, "state": {"flood"}, "code_challenge": {hxChallenge}, "code_challenge_method": {"S256"}}
+	page := s.base + "/_authkit/user_management/authorize?" + q.Encode()
+	const flood, workers = 10001, 4
+	var refused atomic.Int64
+	var wg sync.WaitGroup
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	defer hc.CloseIdleConnections()
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < flood; i += workers {
+				resp, err := hc.Get(page)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					refused.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := refused.Load(); n != 0 {
+		t.Errorf("%d of %d anonymous sign-in page views refused", n, flood)
+	}
+	// A real sign-in: our consent page, the emulator's page, our callback.
+	s.tokens("ada@example.com")
+}
+
+// TestHostileDevRestartKeepsSignIn: with the development sign-in, a client
+// that signed in keeps working across a restart on the same data directory
+// (whose generated secret keys the emulator), as with WorkOS: its access
+// token still opens /mcp, its refresh token still refreshes, and the new
+// access token works.
+func TestHostileDevRestartKeepsSignIn(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	addr := freeAddr(t) // tokens are bound to the resource URL, which names the port
+	a, log, stop, err := runOnce(t, nil, "-addr", addr, "-data-dir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &hxServer{t: t, base: "http://" + a, log: log}
+	client, access, refresh := s.tokens("ada@example.com")
+	s.serves(access, s.initialize(access))
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	a, log, _, err = runOnce(t, nil, "-addr", addr, "-data-dir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = &hxServer{t: t, base: "http://" + a, log: log}
+	s.serves(access, s.initialize(access))
+	st, _, out := s.postForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "client_id": {client}})
+	if st != http.StatusOK {
+		t.Fatalf("refresh after restart: %d %v\n%s", st, out, log)
+	}
+	s.serves(access, s.initialize(access))
+	next := out["access_token"].(string)
+	s.serves(next, s.initialize(next))
+	// And again: the rotated refresh token is the emulator's too.
+	st, _, out = s.postForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {out["refresh_token"].(string)}, "client_id": {client}})
+	if st != http.StatusOK {
+		t.Fatalf("second refresh after restart: %d %v", st, out)
 	}
 }
