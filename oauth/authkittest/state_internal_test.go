@@ -1,11 +1,11 @@
 package authkittest
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"bytes"
 	"testing"
 	"time"
 )
