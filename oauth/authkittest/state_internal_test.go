@@ -95,3 +95,49 @@ func TestSignInPageFloodStoresNothing(t *testing.T) {
 		t.Fatalf("sign-in after the flood: %d %q %s", rec.Code, loc, rec.Body)
 	}
 }
+
+// TestSignInSubmitFloodBounded: sign-ins completed in a burst (each page
+// loaded and submitted, as anyone may) are remembered as spent within a
+// bound, and the next real sign-in still goes through.
+func TestSignInSubmitFloodBounded(t *testing.T) {
+	s, err := NewHandler("http://127.0.0.1:1/_authkit", WithRedirectURIs("http://127.0.0.1:2/callback"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"client_id": {s.ClientID()}, "response_type": {"code"}, "provider": {"authkit"},
+		"redirect_uri": {"http://127.0.0.1:2/callback"}}
+	signIn := func() *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/user_management/authorize?"+q.Encode(), nil))
+		f, err := ParseSignInPage(rec.Body.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		form := url.Values{"email": {"grace@example.com"}}
+		for k, v := range f.Hidden {
+			form[k] = v
+		}
+		req := httptest.NewRequest("POST", "/user_management/authorize", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for _, c := range rec.Result().Cookies() {
+			req.AddCookie(c)
+		}
+		rec = httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		return rec
+	}
+	for i := range maxSpent + 100 {
+		if rec := signIn(); rec.Code != http.StatusFound {
+			t.Fatalf("sign-in %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	s.mu.Lock()
+	spent := len(s.spentSignIns)
+	s.mu.Unlock()
+	if spent > maxSpent {
+		t.Fatalf("%d spent sign-in pages remembered, bound %d", spent, maxSpent)
+	}
+	if rec := signIn(); rec.Code != http.StatusFound {
+		t.Fatalf("sign-in after the burst: %d %s", rec.Code, rec.Body)
+	}
+}
