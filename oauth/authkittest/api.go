@@ -220,7 +220,10 @@ func (s *Server) grantRefresh(w http.ResponseWriter, req authenticateRequest) {
 	if ss.email == "" {
 		ss.email = rt.Email
 	}
-	if cut, ok := s.revokedBefore[rt.Email]; ss.revoked || (ok && rt.Created <= cut) {
+	// Sessions started before the user's sessions were revoked are over;
+	// strictly before, so that a sign-in right after the revocation, on a
+	// clock that has not moved, starts one that is not.
+	if cut, ok := s.revokedBefore[rt.Email]; ss.revoked || (ok && rt.Created < cut) {
 		ss.revoked = true
 		s.mu.Unlock()
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "Session has already ended.")
