@@ -161,7 +161,9 @@ type refreshState struct {
 
 // Derived signing keys, by a digest of their seed: deriving one searches
 // for two 1024-bit primes, and a process that restarts its emulator (as
-// tests do) needs the same key again.
+// tests do) needs the same key again. At most maxDerivedKeys are kept.
+const maxDerivedKeys = 16
+
 var (
 	derivedMu   sync.Mutex
 	derivedKeys = map[[32]byte]signingKey{}
@@ -233,6 +235,12 @@ func derivedSigningKey(secret []byte) (signingKey, error) {
 	}
 	sum := sha256.Sum256(key.N.Bytes())
 	k := signingKey{kid: "sso_oidc_key_pair_" + sidEncoding.EncodeToString(sum[:])[:26], key: key}
+	for old := range derivedKeys {
+		if len(derivedKeys) < maxDerivedKeys {
+			break
+		}
+		delete(derivedKeys, old)
+	}
 	derivedKeys[id] = k
 	return k, nil
 }
