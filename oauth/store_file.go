@@ -159,6 +159,9 @@ type FileStore struct {
 	cur       *fileBatch // the batch being gathered
 	closed    bool
 	lastSweep time.Time
+	// compactReq holds the callers of fileCompactNow waiting for the
+	// flusher to compact.
+	compactReq []chan struct{}
 
 	kick        chan struct{} // tells the flusher there is a batch (capacity 1)
 	flusherDone chan struct{} // closed when the flusher has exited
@@ -626,6 +629,16 @@ func (s *FileStore) fileFlusher() {
 	for range s.kick {
 		for s.fileFlushOne() {
 		}
+		s.mu.Lock()
+		req := s.compactReq
+		s.compactReq = nil
+		s.mu.Unlock()
+		if len(req) > 0 {
+			s.fileCompact()
+			for _, c := range req {
+				close(c)
+			}
+		}
 		s.mu.RLock()
 		done := s.closed && len(s.cur.ops) == 0
 		s.mu.RUnlock()
@@ -633,6 +646,17 @@ func (s *FileStore) fileFlusher() {
 			return
 		}
 	}
+}
+
+// fileCompactNow makes the flusher compact the file at once and waits
+// until it has (benchmarks use it to time a compaction).
+func (s *FileStore) fileCompactNow() {
+	done := make(chan struct{})
+	s.mu.Lock()
+	s.compactReq = append(s.compactReq, done)
+	s.mu.Unlock()
+	s.fileKick()
+	<-done
 }
 
 // fileFlushOne writes and fsyncs the current batch, applies it to the map
