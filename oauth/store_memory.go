@@ -61,7 +61,7 @@ func storeFound(e memEntry, ok, closed bool, now func() time.Time) ([]byte, erro
 		return nil, ErrStoreClosed
 	}
 	// Most records never expire; only read the clock for those that do.
-	if !ok || (!e.expires.IsZero() && storeExpired(e.expires, now())) {
+	if !ok || (e.exp != 0 && e.expired(now())) {
 		return nil, ErrNotFound
 	}
 	return storeClone(e.value), nil
@@ -106,10 +106,29 @@ func storeClone(b []byte) []byte {
 // their memory, so it can be rare.
 const memSweepEvery = time.Minute
 
-// memEntry is one stored value and its expiry (zero: never).
+// memEntry is one stored value and its expiry. The expiry is kept as
+// fileExpiry encodes it (Unix nanoseconds, 0: never), not as a time.Time:
+// 16 bytes less per record, and nothing for the collector to follow.
 type memEntry struct {
-	value   []byte
-	expires time.Time
+	value []byte
+	exp   int64
+}
+
+func newMemEntry(value []byte, expires time.Time) memEntry {
+	return memEntry{value: value, exp: fileExpiry(expires)}
+}
+
+// expired is storeExpired for an entry.
+func (e memEntry) expired(now time.Time) bool {
+	return e.exp != 0 && now.UnixNano() >= e.exp
+}
+
+// expiresAt is the expiry as a time (zero: never).
+func (e memEntry) expiresAt() time.Time {
+	if e.exp == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, e.exp)
 }
 
 // MemoryStore is a Store kept in a map under a read-write mutex. Nothing
@@ -159,7 +178,7 @@ func (s *MemoryStore) Put(ctx context.Context, kind, key string, value []byte, e
 	if s.closed {
 		return ErrStoreClosed
 	}
-	s.m[storeKey{kind, key}] = memEntry{value: v, expires: expires}
+	s.m[storeKey{kind, key}] = newMemEntry(v, expires)
 	s.memMaybeSweep()
 	return nil
 }
@@ -191,7 +210,7 @@ func (s *MemoryStore) Update(ctx context.Context, kind, key string, fn func(curr
 		return ErrStoreClosed
 	}
 	var cur []byte
-	if e, ok := s.m[k]; ok && !storeExpired(e.expires, s.now()) {
+	if e, ok := s.m[k]; ok && !e.expired(s.now()) {
 		cur = storeClone(e.value)
 	}
 	next, expires, err := storeRun(k, cur, fn)
@@ -202,7 +221,7 @@ func (s *MemoryStore) Update(ctx context.Context, kind, key string, fn func(curr
 		delete(s.m, k)
 		return nil
 	}
-	s.m[k] = memEntry{value: next, expires: expires}
+	s.m[k] = newMemEntry(next, expires)
 	s.memMaybeSweep()
 	return nil
 }
@@ -225,7 +244,7 @@ func (s *MemoryStore) memMaybeSweep() {
 	}
 	s.lastSweep = now
 	for k, e := range s.m {
-		if storeExpired(e.expires, now) {
+		if e.expired(now) {
 			delete(s.m, k)
 		}
 	}
