@@ -165,8 +165,9 @@ type FileStore struct {
 	mu sync.RWMutex
 	// m holds only what is durable in the file. live is the size the
 	// records in m take in a compacted file.
-	m    map[storeKey]memEntry
-	live int64
+	m      map[storeKey]memEntry
+	live   int64
+	counts storeCounts
 	// pending is what staged but not yet durable writes will make of a key;
 	// Update reads through it so that writes in one batch chain correctly.
 	pending   map[storeKey]fileOp
@@ -199,6 +200,7 @@ type FileStore struct {
 }
 
 var _ Store = (*FileStore)(nil)
+var _ StoreCounter = (*FileStore)(nil)
 
 // OpenFileStore opens or creates the store file at path (mode 0600; its
 // directory must exist), replays it into memory, cuts off a torn last record
@@ -217,6 +219,7 @@ func OpenFileStore(path string, opts ...FileStoreOption) (*FileStore, error) {
 		path:        path,
 		cfg:         cfg,
 		m:           make(map[storeKey]memEntry),
+		counts:      storeCounts{},
 		pending:     make(map[storeKey]fileOp),
 		cur:         fileNewBatch(),
 		kick:        make(chan struct{}, 1),
@@ -466,15 +469,31 @@ func fileAllZero(b []byte) bool {
 // fileApply makes op part of s.m. The caller holds s.mu for writing (or is
 // OpenFileStore).
 func (s *FileStore) fileApply(op fileOp) {
-	if old, ok := s.m[op.k]; ok {
+	old, had := s.m[op.k]
+	if had {
 		s.live -= fileRecordLen(op.k, old.value, old.expiresAt())
 	}
+	s.counts.change(op.k.kind, had, !op.del)
 	if op.del {
 		delete(s.m, op.k)
 		return
 	}
 	s.m[op.k] = newMemEntry(op.value, op.expires)
 	s.live += fileRecordLen(op.k, op.value, op.expires)
+}
+
+// Count reports how many records of kind the store holds, including any
+// that expired since the last sweep (at most memSweepEvery ago).
+func (s *FileStore) Count(ctx context.Context, kind string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return 0, ErrStoreClosed
+	}
+	return s.counts[kind], nil
 }
 
 // fileExpiry encodes an expiry for the log (see the format above).

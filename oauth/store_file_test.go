@@ -1040,9 +1040,10 @@ func FuzzFileStoreReplay(f *testing.F) {
 	f.Add(make([]byte, 40))
 	newStore := func() *FileStore {
 		return &FileStore{
-			path: "fuzz",
-			m:    make(map[storeKey]memEntry),
-			cfg:  fileConfig{now: func() time.Time { return time.Unix(0, 0) }, logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+			path:   "fuzz",
+			m:      make(map[storeKey]memEntry),
+			counts: storeCounts{},
+			cfg:    fileConfig{now: func() time.Time { return time.Unix(0, 0) }, logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
 		}
 	}
 	f.Fuzz(func(t *testing.T, records []byte) {

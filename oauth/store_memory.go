@@ -142,15 +142,33 @@ type MemoryStore struct {
 
 	mu        sync.RWMutex
 	m         map[storeKey]memEntry
+	counts    storeCounts
 	lastSweep time.Time
 	closed    bool
 }
 
 var _ Store = (*MemoryStore)(nil)
+var _ StoreCounter = (*MemoryStore)(nil)
+
+// storeCounts is how many records of each kind a map holds, kept up to
+// date by the one place that changes the map.
+type storeCounts map[string]int
+
+// change records that kind went from had to has a record for one key.
+func (c storeCounts) change(kind string, had, has bool) {
+	switch {
+	case has && !had:
+		c[kind]++
+	case had && !has:
+		if c[kind]--; c[kind] == 0 {
+			delete(c, kind)
+		}
+	}
+}
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{now: time.Now, m: make(map[storeKey]memEntry)}
+	return &MemoryStore{now: time.Now, m: make(map[storeKey]memEntry), counts: storeCounts{}}
 }
 
 // Get returns a copy of the value under (kind, key), or ErrNotFound.
@@ -178,7 +196,7 @@ func (s *MemoryStore) Put(ctx context.Context, kind, key string, value []byte, e
 	if s.closed {
 		return ErrStoreClosed
 	}
-	s.m[storeKey{kind, key}] = newMemEntry(v, expires)
+	s.memSet(storeKey{kind, key}, newMemEntry(v, expires))
 	s.memMaybeSweep()
 	return nil
 }
@@ -193,7 +211,7 @@ func (s *MemoryStore) Delete(ctx context.Context, kind, key string) error {
 	if s.closed {
 		return ErrStoreClosed
 	}
-	delete(s.m, storeKey{kind, key})
+	s.memDelete(storeKey{kind, key})
 	return nil
 }
 
@@ -218,10 +236,10 @@ func (s *MemoryStore) Update(ctx context.Context, kind, key string, fn func(curr
 		return err
 	}
 	if next == nil {
-		delete(s.m, k)
+		s.memDelete(k)
 		return nil
 	}
-	s.m[k] = newMemEntry(next, expires)
+	s.memSet(k, newMemEntry(next, expires))
 	s.memMaybeSweep()
 	return nil
 }
@@ -235,6 +253,32 @@ func (s *MemoryStore) Close() error {
 	return nil
 }
 
+func (s *MemoryStore) memSet(k storeKey, e memEntry) {
+	_, had := s.m[k]
+	s.m[k] = e
+	s.counts.change(k.kind, had, true)
+}
+
+func (s *MemoryStore) memDelete(k storeKey) {
+	_, had := s.m[k]
+	delete(s.m, k)
+	s.counts.change(k.kind, had, false)
+}
+
+// Count reports how many records of kind the store holds, including any
+// that expired since the last sweep (at most memSweepEvery ago, on a write).
+func (s *MemoryStore) Count(ctx context.Context, kind string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return 0, ErrStoreClosed
+	}
+	return s.counts[kind], nil
+}
+
 // memMaybeSweep drops expired records once per memSweepEvery. The caller
 // holds s.mu for writing.
 func (s *MemoryStore) memMaybeSweep() {
@@ -245,7 +289,7 @@ func (s *MemoryStore) memMaybeSweep() {
 	s.lastSweep = now
 	for k, e := range s.m {
 		if e.expired(now) {
-			delete(s.m, k)
+			s.memDelete(k)
 		}
 	}
 }

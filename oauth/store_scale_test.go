@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -178,16 +179,23 @@ func BenchmarkFileStoreScale(b *testing.B) {
 	dir := b.TempDir()
 	path := filepath.Join(dir, "oauth.log")
 	ctx := context.Background()
+	// The clock moves past the codes' lifetime after the fill: what is
+	// measured is what stays, a grant with its current tokens and client.
+	var skew atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 	newServer := func(st Store) *Server {
 		s, err := NewServer(Config{Issuer: "http://127.0.0.1:8788", Resources: []string{"http://127.0.0.1:8788/mcp"},
 			Store: st, Provider: scaleProvider{}, Secret: []byte(strings.Repeat("k", 32)),
-			RegistrationBurst: 1 << 30, Logger: slog.New(slog.DiscardHandler)})
+			RegistrationBurst: 1 << 30, Logger: slog.New(slog.DiscardHandler), Now: now})
 		if err != nil {
 			b.Fatal(err)
 		}
 		return s
 	}
-	quiet := WithFileStoreLogger(slog.New(slog.DiscardHandler))
+	quiet := func(c *fileConfig) {
+		c.logger = slog.New(slog.DiscardHandler)
+		c.now = now
+	}
 	baseHeap, baseRSS := scaleSettled()
 
 	// Fill, from many goroutines so that group commit shares the fsyncs.
@@ -225,6 +233,7 @@ func BenchmarkFileStoreScale(b *testing.B) {
 		b.Fatal(err)
 	}
 	fs, srv = nil, nil
+	skew.Store(int64(codeReplayKeep + 2*time.Minute))
 
 	// First open: replays the log as written and compacts it.
 	start = time.Now()
@@ -252,6 +261,7 @@ func BenchmarkFileStoreScale(b *testing.B) {
 	peak := stop()
 	hwm := scaleProc("VmHWM")
 	heap, rss := scaleSettled()
+	breakdown := scaleBreakdown(fs, n)
 
 	// Compaction under load: readers and a writer time every call while
 	// the store rewrites itself.
@@ -278,8 +288,39 @@ func BenchmarkFileStoreScale(b *testing.B) {
 	fmt.Fprintf(os.Stderr, "  start-up: %v as written (with compaction), %v compacted; peak heap %d MB = %.2fx settled, peak RSS %d MB\n",
 		firstOpen.Round(time.Millisecond), open.Round(time.Millisecond), (peak-baseHeap)>>20,
 		float64(peak-baseHeap)/float64(max(heap-baseHeap, 1)), hwm>>20)
+	fmt.Fprint(os.Stderr, breakdown)
 	fmt.Fprintf(os.Stderr, "  compaction took %v; longest wait meanwhile: read %v, write %v\n",
 		compaction.Round(time.Millisecond), maxRead.Round(time.Microsecond), maxWrite.Round(time.Microsecond))
+}
+
+// scaleBreakdown says where the bytes go: per kind of record, how many
+// there are per grant and their average key and value sizes.
+func scaleBreakdown(s *FileStore, n int) string {
+	type sum struct{ count, key, value, record int64 }
+	by := map[string]*sum{}
+	var kinds []string
+	s.mu.RLock()
+	for k, e := range s.m {
+		v := by[k.kind]
+		if v == nil {
+			v = &sum{}
+			by[k.kind] = v
+			kinds = append(kinds, k.kind)
+		}
+		v.count++
+		v.key += int64(len(k.key))
+		v.value += int64(len(e.value))
+		v.record += fileRecordLen(k, e.value, e.expiresAt())
+	}
+	s.mu.RUnlock()
+	slices.Sort(kinds)
+	var b strings.Builder
+	for _, kind := range kinds {
+		v := by[kind]
+		fmt.Fprintf(&b, "    %-8s %.2f/grant, key %d B, value %d B, record %d B on disk: %.0f B/grant\n", kind,
+			float64(v.count)/float64(n), v.key/v.count, v.value/v.count, v.record/v.count, float64(v.record)/float64(n))
+	}
+	return b.String()
 }
 
 func fileSizeOf(b *testing.B, path string) int64 {
