@@ -75,7 +75,7 @@ type Config struct {
 	RegistrationBurst int
 	// MaxClients caps the dynamically registered clients stored at once
 	// (RFC 7591 registrations; metadata document clients are not stored).
-	// Past it /register answers 503 until some expire. Default 10000.
+	// Past it /register answers 503 until some expire. Default 50000.
 	// Needs a Store that implements StoreCounter (both of ours do).
 	MaxClients int
 	// UnusedClientTTL is how long a registered client that never completes
@@ -190,7 +190,7 @@ func NewServer(cfg Config) (*Server, error) {
 	def(&cfg.RegistrationRate, 6*time.Second)
 	def(&cfg.UnusedClientTTL, 24*time.Hour)
 	if cfg.MaxClients <= 0 {
-		cfg.MaxClients = 10000
+		cfg.MaxClients = 50000
 	}
 	if cfg.ConsentTTL == 0 {
 		cfg.ConsentTTL = 30 * 24 * time.Hour

@@ -186,7 +186,7 @@ func BenchmarkFileStoreScale(b *testing.B) {
 	newServer := func(st Store) *Server {
 		s, err := NewServer(Config{Issuer: "http://127.0.0.1:8788", Resources: []string{"http://127.0.0.1:8788/mcp"},
 			Store: st, Provider: scaleProvider{}, Secret: []byte(strings.Repeat("k", 32)),
-			RegistrationBurst: 1 << 30, Logger: slog.New(slog.DiscardHandler), Now: now})
+			RegistrationBurst: 1 << 30, MaxClients: 1 << 30, Logger: slog.New(slog.DiscardHandler), Now: now})
 		if err != nil {
 			b.Fatal(err)
 		}
