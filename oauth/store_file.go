@@ -124,7 +124,9 @@ type fileConfig struct {
 	logger       *slog.Logger
 	now          func() time.Time          // expiry clock; tests replace it
 	compactFloor int64                     // see fileCompactFloor; tests lower it
+	sweepEvery   time.Duration             // see memSweepEvery; tests lower it
 	wrap         func(storeFile) storeFile // tests inject failures here
+	midCompact   func()                    // tests: runs in the compactor between the map and the tail
 }
 
 // fileOp is one staged write: a put, or a deletion when del is set.
@@ -208,7 +210,7 @@ var _ StoreCounter = (*FileStore)(nil)
 // that is not the last one, if it is not a store file, or if another
 // FileStore has it open.
 func OpenFileStore(path string, opts ...FileStoreOption) (*FileStore, error) {
-	cfg := fileConfig{now: time.Now, compactFloor: fileCompactFloor}
+	cfg := fileConfig{now: time.Now, compactFloor: fileCompactFloor, sweepEvery: memSweepEvery}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -750,7 +752,7 @@ func (s *FileStore) fileFlusher() {
 	defer close(s.flusherDone)
 	// Expired records leave memory, and then the file, even when nothing
 	// is written.
-	tick := time.NewTicker(memSweepEvery)
+	tick := time.NewTicker(s.cfg.sweepEvery)
 	defer tick.Stop()
 	for {
 		var done <-chan fileCompacted = s.compacting
@@ -879,7 +881,7 @@ func (s *FileStore) fileRepair() error {
 // The caller holds s.mu.
 func (s *FileStore) fileMaybeSweep() {
 	now := s.cfg.now()
-	if s.sweeping || s.closed || now.Sub(s.lastSweep) < memSweepEvery {
+	if s.sweeping || s.closed || now.Sub(s.lastSweep) < s.cfg.sweepEvery {
 		return
 	}
 	s.lastSweep = now
@@ -981,6 +983,9 @@ func (s *FileStore) fileCompactWrite(base int64) fileCompacted {
 		size = fi.Size()
 	} else {
 		return fail(err)
+	}
+	if s.cfg.midCompact != nil {
+		s.cfg.midCompact()
 	}
 	// Most of the tail now, outside the flusher; the rest when it takes
 	// the file over.

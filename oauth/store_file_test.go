@@ -1066,3 +1066,129 @@ func FuzzFileStoreReplay(f *testing.F) {
 		}
 	})
 }
+
+// TestFileStoreExpiredLeaveOnTheirOwn: records that expire leave memory and
+// then the file with no write to prompt it, so an idle server's store
+// shrinks back to what is live (issue 18 item 4).
+func TestFileStoreExpiredLeaveOnTheirOwn(t *testing.T) {
+	clock := newStoreTestClock()
+	path := filepath.Join(t.TempDir(), "store")
+	fast := func(c *fileConfig) { c.sweepEvery = 10 * time.Millisecond; c.compactFloor = 4096 }
+	s, err := fileTestOpen(t, path, clock.Now, nil, fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	fileTestPut(t, s, "client", "kept", "a client that stays")
+	var wg sync.WaitGroup
+	for w := range 10 {
+		wg.Go(func() {
+			for i := range 50 {
+				key := fmt.Sprintf("%d-%d", w, i)
+				for _, kind := range []string{"grant", "access", "refresh"} {
+					if err := s.Put(ctx, kind, key, bytes.Repeat([]byte("v"), 200), clock.Now().Add(time.Hour)); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	full := fileTestSize(t, path)
+	clock.Advance(2 * time.Hour)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, _ := s.Count(ctx, "grant")
+		size := fileTestSize(t, path)
+		if n == 0 && size < full/20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("idle store still holds %d expired grants in memory and %d bytes on disk (was %d)", n, size, full)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	storeMustGet(t, s, "client", "kept", []byte("a client that stays"))
+	s.mu.RLock()
+	left := len(s.m)
+	s.mu.RUnlock()
+	if left != 1 {
+		t.Fatalf("memory holds %d records, want the 1 that has not expired", left)
+	}
+}
+
+// TestFileStoreCompactionBesideWrites: a compaction runs beside the
+// writers (a write completes while the compactor is held in the middle),
+// and every write acknowledged before, during and after it is in the
+// compacted file, in the order it was made, after a reopen.
+func TestFileStoreCompactionBesideWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store")
+	held := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	hold := func(c *fileConfig) {
+		c.compactFloor = 1 << 40 // only when asked
+		c.midCompact = func() {
+			once.Do(func() {
+				close(held)
+				<-release
+			})
+		}
+	}
+	s := fileTestMustOpen(t, path, hold)
+	ctx := context.Background()
+	for i := range 2000 {
+		fileTestPut(t, s, "k", strconv.Itoa(i), "before")
+	}
+	compacted := make(chan struct{})
+	go func() { s.fileCompactNow(); close(compacted) }()
+	<-held
+	// The compactor has written the map and waits: writes go on.
+	for i := range 100 {
+		fileTestPut(t, s, "k", strconv.Itoa(i), "during")
+	}
+	if err := s.Delete(ctx, "k", "100"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-compacted:
+		t.Fatal("the compaction finished while held")
+	default:
+	}
+	close(release)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				fileTestPut(t, s, "k", strconv.Itoa(200+w*50+i), "while it finishes")
+			}
+		})
+	}
+	<-compacted
+	wg.Wait()
+	fileTestPut(t, s, "k", "0", "after")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	s, err := fileTestOpen(t, path, nil, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if log.Len() != 0 {
+		t.Fatalf("reopen logged %q", log.String())
+	}
+	storeMustGet(t, s, "k", "0", []byte("after"))
+	for i := 1; i < 100; i++ {
+		storeMustGet(t, s, "k", strconv.Itoa(i), []byte("during"))
+	}
+	storeMustMiss(t, s, "k", "100")
+	for i := 200; i < 400; i++ {
+		storeMustGet(t, s, "k", strconv.Itoa(i), []byte("while it finishes"))
+	}
+	for i := 400; i < 2000; i++ {
+		storeMustGet(t, s, "k", strconv.Itoa(i), []byte("before"))
+	}
+}
