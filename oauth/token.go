@@ -139,8 +139,13 @@ func (s *Server) createGrant(ctx context.Context, req *authRequest, sess *Upstre
 	return g, s.putJSON(ctx, kindGrant, g.ID, g, g.ExpiresAt)
 }
 
+// sealUpstream seals the one secret of the upstream session a grant needs
+// later: its refresh token. The identity is the grant's own, and the
+// upstream access token (a JWT of about 1 KB) is never used after the
+// sign-in or refresh that verified it, so keeping it would cost every grant
+// its size on disk and in memory for nothing.
 func (s *Server) sealUpstream(g *grant, sess *UpstreamSession) error {
-	b, err := json.Marshal(sess)
+	b, err := marshalRecord(sealedUpstream{RefreshToken: sess.RefreshToken})
 	if err != nil {
 		return err
 	}
@@ -148,13 +153,24 @@ func (s *Server) sealUpstream(g *grant, sess *UpstreamSession) error {
 	return nil
 }
 
+// sealedUpstream is what Grant.Upstream seals. Grants stored before it
+// sealed a whole UpstreamSession; openUpstream reads both.
+type sealedUpstream struct {
+	RefreshToken string `json:"refresh_token,omitempty"`
+}
+
 func (s *Server) openUpstream(g *grant) (*UpstreamSession, error) {
 	b, err := s.keys.open(g.Upstream, "grant:"+g.ID)
 	if err != nil {
 		return nil, err
 	}
-	var sess UpstreamSession
-	return &sess, json.Unmarshal(b, &sess)
+	var sealed sealedUpstream
+	if err := json.Unmarshal(b, &sealed); err != nil {
+		return nil, err
+	}
+	id := g.Identity
+	id.ClientID, id.GrantID = "", ""
+	return &UpstreamSession{Identity: id, RefreshToken: sealed.RefreshToken}, nil
 }
 
 // issueCode stores a one-time authorization code (RFC 6749 s4.1.2, OAuth
@@ -382,7 +398,7 @@ func (s *Server) updateGrant(ctx context.Context, id string, fn func(*grant) err
 		if err := fn(&g); err != nil {
 			return nil, time.Time{}, err
 		}
-		b, err := json.Marshal(&g)
+		b, err := marshalRecord(&g)
 		return b, g.ExpiresAt, err
 	})
 	return &g, err
