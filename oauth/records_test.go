@@ -45,7 +45,7 @@ func recordFill(t *testing.T, v reflect.Value, name string) {
 func TestBinaryRecordsRoundTrip(t *testing.T) {
 	own := &grant{ID: "grant_X", ClientID: "mcp_client_Y", RefreshHash: hashToken("r"), AccessHash: hashToken("a"),
 		Identity: Identity{Subject: "user_1", Permissions: []string{"p"}, ClientID: "mcp_client_Y", GrantID: "grant_X"},
-		Spent: []string{hashToken("s1"), hashToken("s2")}, ExpiresAt: time.Unix(1767323045, 0).UTC()}
+		Spent:    []string{hashToken("s1"), hashToken("s2")}, ExpiresAt: time.Unix(1767323045, 0).UTC()}
 	filled := &grant{}
 	recordFill(t, reflect.ValueOf(filled).Elem(), "grant")
 	access, refresh := &accessRecord{}, &refreshRecord{}
