@@ -336,7 +336,7 @@ func (s *Server) getJSON(ctx context.Context, kind, key string, v any) error {
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := unmarshalRecord(b, v); err != nil {
 		return fmt.Errorf("oauth: corrupt %s record: %w", kind, err)
 	}
 	return nil
@@ -350,11 +350,15 @@ func (s *Server) putJSON(ctx context.Context, kind, key string, v any, expires t
 	return s.cfg.Store.Put(ctx, kind, key, b, expires)
 }
 
-// marshalRecord encodes a stored record. Unlike json.Marshal it leaves <, >
-// and & as they are: escaping them for HTML costs 6 bytes each, so a client
-// name of angle brackets would be stored at six times what was sent.
-// Nothing stored is ever written into HTML unescaped.
+// marshalRecord encodes a stored record: in its binary form (records.go)
+// if it has one, else as JSON. Unlike json.Marshal it leaves <, > and & as
+// they are: escaping them for HTML costs 6 bytes each, so a client name of
+// angle brackets would be stored at six times what was sent. Nothing
+// stored is ever written into HTML unescaped.
 func marshalRecord(v any) ([]byte, error) {
+	if br, ok := v.(binaryRecord); ok {
+		return br.appendRecord(nil), nil
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -374,7 +378,7 @@ func (s *Server) take(ctx context.Context, kind, key string, v any) error {
 	if got == nil {
 		return ErrNotFound
 	}
-	return json.Unmarshal(got, v)
+	return unmarshalRecord(got, v)
 }
 
 // takeBytes atomically reads and deletes (kind, key) and returns what it

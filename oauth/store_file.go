@@ -896,22 +896,46 @@ func (s *FileStore) fileMaybeSweep() {
 // smaller live size brings nearer, takes them off the disk.
 func (s *FileStore) fileSweep(now time.Time) {
 	defer s.background.Done()
-	s.mu.Lock()
+	// Look under the read lock, which readers share; take the write lock
+	// only to drop what was found.
+	var expired []storeKey
+	drop := func() {
+		s.mu.Lock()
+		for _, k := range expired {
+			// It may have been written again since it was seen.
+			if e, ok := s.m[k]; ok && e.expired(now) {
+				s.fileApply(fileOp{k: k, del: true})
+			}
+		}
+		s.mu.Unlock()
+		expired = expired[:0]
+	}
+	s.mu.RLock()
+	held := true
 	i := 0
 	for k, e := range s.m {
 		// The map may change between chunks; Go's range over a map
-		// allows that, and each entry is judged as it is now.
+		// allows that, and each entry is judged as it is when reached.
 		if e.expired(now) {
-			s.fileApply(fileOp{k: k, del: true})
+			expired = append(expired, k)
 		}
 		if i++; i%fileChunk == 0 {
-			if s.closed {
+			closed := s.closed
+			s.mu.RUnlock()
+			held = false
+			if closed {
 				break
 			}
-			s.mu.Unlock()
-			s.mu.Lock()
+			drop()
+			s.mu.RLock()
+			held = true
 		}
 	}
+	if held {
+		s.mu.RUnlock()
+	}
+	drop()
+	s.mu.Lock()
 	s.sweeping = false
 	s.mu.Unlock()
 	s.fileKick() // the flusher looks whether compaction is now due
@@ -954,27 +978,39 @@ func (s *FileStore) fileCompactWrite(base int64) fileCompacted {
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	w.WriteString(fileMagic)
+	// Under the read lock only copy a chunk of entries out (values are
+	// never changed in place); encode and write them after letting go.
+	type kv struct {
+		k storeKey
+		e memEntry
+	}
+	batch := make([]kv, 0, fileChunk)
 	var chunk []byte
-	now := s.cfg.now()
-	s.mu.RLock()
-	i := 0
-	for k, e := range s.m {
-		if !e.expired(now) {
-			chunk = fileAppendRecord(chunk, k, e.value, e.expiresAt(), false)
+	flush := func() {
+		now := s.cfg.now()
+		for _, r := range batch {
+			if !r.e.expired(now) {
+				chunk = fileAppendRecord(chunk, r.k, r.e.value, r.e.expiresAt(), false)
+			}
 		}
-		if i++; i%fileChunk == 0 {
+		w.Write(chunk)
+		chunk, batch = chunk[:0], batch[:0]
+	}
+	s.mu.RLock()
+	for k, e := range s.m {
+		batch = append(batch, kv{k, e})
+		if len(batch) == fileChunk {
 			closed := s.closed
 			s.mu.RUnlock()
 			if closed {
 				return fail(ErrStoreClosed)
 			}
-			w.Write(chunk)
-			chunk = chunk[:0]
+			flush()
 			s.mu.RLock()
 		}
 	}
 	s.mu.RUnlock()
-	w.Write(chunk)
+	flush()
 	if err := w.Flush(); err != nil {
 		return fail(err)
 	}

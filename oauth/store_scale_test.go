@@ -265,7 +265,7 @@ func BenchmarkFileStoreScale(b *testing.B) {
 
 	// Compaction under load: readers and a writer time every call while
 	// the store rewrites itself.
-	maxRead, maxWrite, compaction := scaleCompactionPause(b, fs)
+	maxRead, maxWrite, compaction, idleRead, idleWrite := scaleCompactionPause(b, fs)
 	if err := fs.Close(); err != nil {
 		b.Fatal(err)
 	}
@@ -289,8 +289,9 @@ func BenchmarkFileStoreScale(b *testing.B) {
 		firstOpen.Round(time.Millisecond), open.Round(time.Millisecond), (peak-baseHeap)>>20,
 		float64(peak-baseHeap)/float64(max(heap-baseHeap, 1)), hwm>>20)
 	fmt.Fprint(os.Stderr, breakdown)
-	fmt.Fprintf(os.Stderr, "  compaction took %v; longest wait meanwhile: read %v, write %v\n",
-		compaction.Round(time.Millisecond), maxRead.Round(time.Microsecond), maxWrite.Round(time.Microsecond))
+	fmt.Fprintf(os.Stderr, "  compaction took %v; longest wait meanwhile: read %v, write %v (2 s without compaction: read %v, write %v)\n",
+		compaction.Round(time.Millisecond), maxRead.Round(time.Microsecond), maxWrite.Round(time.Microsecond),
+		idleRead.Round(time.Microsecond), idleWrite.Round(time.Microsecond))
 }
 
 // scaleBreakdown says where the bytes go: per kind of record, how many
@@ -334,7 +335,7 @@ func fileSizeOf(b *testing.B, path string) int64 {
 // scaleCompactionPause runs readers and a writer against s, forces one
 // compaction, and returns the longest single read and write seen while it
 // ran, and how long it took.
-func scaleCompactionPause(b *testing.B, s *FileStore) (maxRead, maxWrite, took time.Duration) {
+func scaleCompactionPause(b *testing.B, s *FileStore) (maxRead, maxWrite, took, idleRead, idleWrite time.Duration) {
 	ctx := context.Background()
 	var keys []storeKey
 	s.mu.RLock()
@@ -376,14 +377,16 @@ func scaleCompactionPause(b *testing.B, s *FileStore) (maxRead, maxWrite, took t
 			record(&mw, time.Since(t))
 		}
 	})
-	time.Sleep(200 * time.Millisecond) // steady state first
+	time.Sleep(200 * time.Millisecond) // warm up
 	mr.Store(0)
 	mw.Store(0)
+	time.Sleep(2 * time.Second) // the same load with no compaction, to compare
+	idleRead, idleWrite = time.Duration(mr.Swap(0)), time.Duration(mw.Swap(0))
 	start := time.Now()
 	s.fileCompactNow()
 	took = time.Since(start)
 	time.Sleep(100 * time.Millisecond)
 	stop.Store(true)
 	wg.Wait()
-	return time.Duration(mr.Load()), time.Duration(mw.Load()), took
+	return time.Duration(mr.Load()), time.Duration(mw.Load()), took, idleRead, idleWrite
 }

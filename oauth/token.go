@@ -392,7 +392,7 @@ func (s *Server) updateGrant(ctx context.Context, id string, fn func(*grant) err
 			return nil, time.Time{}, errGrantGone
 		}
 		g = grant{}
-		if err := json.Unmarshal(cur, &g); err != nil {
+		if err := unmarshalRecord(cur, &g); err != nil {
 			return nil, time.Time{}, err
 		}
 		if err := fn(&g); err != nil {
@@ -723,7 +723,7 @@ func (s *Server) revokeGrant(ctx context.Context, grantID string) (after func(),
 		return nothing, nil
 	}
 	var g grant
-	if err := json.Unmarshal(old, &g); err != nil {
+	if err := unmarshalRecord(old, &g); err != nil {
 		// Gone all the same: whatever its tokens opened must end.
 		g = grant{ID: grantID}
 	}
