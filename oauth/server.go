@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"remote-mcp-authkit/events"
 )
 
 // Config configures an authorization Server. Issuer, Store, Provider and
@@ -123,6 +125,13 @@ type Config struct {
 	// goroutine outside our locks, before the upstream session is ended;
 	// keep it quick.
 	OnGrantRevoked func(id Identity)
+	// Events carries revocations, identity changes and dropped access
+	// tokens between processes that share Store, so that each keeps its
+	// bearer cache exact (package events). The server publishes on it and
+	// subscribes to it; so may the caller (to end MCP sessions of a revoked
+	// grant wherever they live). Default: an in-process events.Local,
+	// right for one process.
+	Events events.Bus
 	// Now is the clock, for tests. Default time.Now.
 	Now func() time.Time
 }
@@ -144,6 +153,8 @@ type Server struct {
 	cache    tokenCache
 	refreshL [64]sync.Mutex // serialises refreshes per grant (striped by grant ID)
 	regMu    sync.Mutex     // serialises registrations, so that MaxClients holds
+
+	unsubscribe func() // from Config.Events
 }
 
 // NewServer validates cfg, fills in defaults and returns a Server.
@@ -230,6 +241,10 @@ func NewServer(cfg Config) (*Server, error) {
 	s.authzLim = newRateLimiter(time.Second, 60, cfg.Now)
 	s.cimd = newMetadataFetcher(cfg.HTTPClient, cfg.AllowPrivateClientMetadataHosts, cfg.Now)
 	s.cache.init()
+	if cfg.Events == nil {
+		s.cfg.Events = events.NewLocal()
+	}
+	s.unsubscribe = s.cfg.Events.Subscribe(s.onEvent)
 	return s, nil
 }
 

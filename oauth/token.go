@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"slices"
 	"time"
+
+	"remote-mcp-authkit/events"
 )
 
 const (
@@ -459,6 +461,7 @@ func (s *Server) dropAccess(ctx context.Context, h string) {
 		s.log.Warn("oauth: deleting an access token", "err", err)
 	}
 	s.cache.dropHash(h)
+	s.publish(ctx, events.TokenDropped, h)
 }
 
 // dropRefresh deletes refresh token records, given their hashes; a failure
@@ -618,6 +621,9 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 	s.dropRefresh(ctx, evictedRefresh)
 	if identityChanged(&old, &newID) {
 		s.log.Info("oauth: identity changed on refresh", "grant", g.ID, "sub", newID.Subject)
+		// Stored already: every process drops its cached copy and tells
+		// the grant's live sessions.
+		s.publish(ctx, events.GrantChanged, g.ID)
 		if s.cfg.OnGrantIdentityChanged != nil {
 			s.cfg.OnGrantIdentityChanged(old, newID)
 		}
@@ -736,6 +742,9 @@ func (s *Server) revokeGrant(ctx context.Context, grantID string) (after func(),
 	}
 	s.dropRefresh(ctx, refresh)
 	return func() {
+		// The grant is deleted: every process refuses its tokens and ends
+		// what they opened.
+		s.publish(ctx, events.GrantRevoked, grantID)
 		if s.cfg.OnGrantRevoked != nil {
 			id := g.Identity
 			id.ClientID, id.GrantID = g.ClientID, grantID
