@@ -400,6 +400,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		SessionIdleTimeout:  cfg.idleTimeout,
 		MaxSessionsPerOwner: cfg.maxSessions,
 	}
+	if opts.Store != nil {
+		// A store shared with other processes: so are Streamable HTTP
+		// sessions, so that any of them serves a session any opened.
+		httpOpts.Sessions = sessionDirectory{st}
+	}
 	mux.Handle(basePath+"/mcp", oauth.CORS(authServer.RequireBearer(mcpURL, mcpServer.StreamableHTTPHandler(httpOpts))))
 	sse := oauth.CORS(authServer.RequireBearer(sseURL, mcpServer.SSEHandler(httpOpts)))
 	mux.Handle(basePath+"/sse", sse)

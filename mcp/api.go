@@ -171,6 +171,12 @@ type HTTPOptions struct {
 	// session beyond it ends that owner's least recently active one (its
 	// client gets 404 and starts afresh). 0 means 100.
 	MaxSessionsPerOwner int
+	// Sessions, when set, shares Streamable HTTP sessions between
+	// processes serving one endpoint behind a load balancer with no
+	// stickiness: a request naming a session another process opened is
+	// served here (shared.go says what is and is not shared). Nil: sessions
+	// live in this process only.
+	Sessions SessionDirectory
 }
 
 // ResourceContents is the content of one resource (schema:

@@ -79,7 +79,11 @@ type Session struct {
 
 	level      atomic.Int32
 	lastActive atomic.Int64
-	idle       time.Duration // ended by the server's sweepIdle past this
+	// dir holds the session's shared record (shared.go), nil when the
+	// session is this process's alone; saved is when it was last saved.
+	dir   SessionDirectory
+	saved atomic.Int64
+	idle  time.Duration // ended by the server's sweepIdle past this
 }
 
 func (s *Server) newSession(id, owner string, legacy bool, idle time.Duration) *Session {

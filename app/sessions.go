@@ -1,0 +1,41 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"remote-mcp-authkit/store"
+)
+
+// kindSession is the store kind of shared MCP session records.
+const kindSession = "mcp_session"
+
+// sessionDirectory keeps mcp's shared session records in the store, so
+// that replicas sharing it serve each other's Streamable HTTP sessions
+// (mcp.HTTPOptions.Sessions). A session id lets its owner's requests use
+// the session, so it is stored only as its SHA-256, as tokens are.
+type sessionDirectory struct{ st store.Store }
+
+func sessionKey(id string) string {
+	h := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(h[:])
+}
+
+func (d sessionDirectory) Save(ctx context.Context, id string, rec []byte, ttl time.Duration) error {
+	return d.st.Put(ctx, kindSession, sessionKey(id), rec, time.Now().Add(ttl))
+}
+
+func (d sessionDirectory) Load(ctx context.Context, id string) ([]byte, error) {
+	b, err := d.st.Get(ctx, kindSession, sessionKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return b, err
+}
+
+func (d sessionDirectory) Delete(ctx context.Context, id string) error {
+	return d.st.Delete(ctx, kindSession, sessionKey(id))
+}

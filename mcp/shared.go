@@ -1,0 +1,153 @@
+package mcp
+
+// Streamable HTTP sessions shared between processes (HTTPOptions.Sessions):
+// several servers behind one load balancer, no stickiness. The process that
+// answers initialize records what the session negotiated; a process that
+// gets a request naming a session it does not hold loads that record and
+// adopts the session, so the request is served rather than answered 404.
+//
+// What is shared is what initialize decided (owner, credential, protocol
+// version, client info and capabilities). What lives in one process stays
+// there: open streams (a GET stream is served by the process it reached;
+// notifications are sent by every process that holds a copy, so one sent
+// because of a shared event, such as tools/list_changed after a permission
+// change, reaches it), requests in flight (cancellation reaches them only on
+// their own process) and logging/setLevel (per process). HTTP+SSE sessions
+// are not shared: their stream and their POSTs are bound together.
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// SessionDirectory keeps session records where every process serving one
+// endpoint can read them. Records are opaque bytes to it; ids are the
+// Mcp-Session-Id values, which a directory should store only as hashes
+// since they let their owner's requests resume a session. Methods are
+// called from request goroutines concurrently.
+type SessionDirectory interface {
+	// Save stores record under id for ttl, replacing any earlier one.
+	Save(ctx context.Context, id string, record []byte, ttl time.Duration) error
+	// Load returns the record under id, or nil and no error if there is
+	// none (never saved, deleted or expired).
+	Load(ctx context.Context, id string) ([]byte, error)
+	// Delete removes the record under id; an absent one is not an error.
+	Delete(ctx context.Context, id string) error
+}
+
+// sessionRecord is a session's stored form.
+type sessionRecord struct {
+	Owner      string          `json:"o"`
+	Credential string          `json:"c,omitempty"`
+	Version    string          `json:"v"`
+	ClientInfo Implementation  `json:"i"`
+	ClientCaps json.RawMessage `json:"k,omitempty"`
+}
+
+// dirTimeout bounds one call to the directory from a request.
+const dirTimeout = 5 * time.Second
+
+// share saves a freshly initialized session's record. A failure is logged
+// and the session stays local: served by this process only, as without a
+// directory.
+func (h *streamableHandler) share(ctx context.Context, sess *Session) {
+	if h.opts.Sessions == nil {
+		return
+	}
+	sess.dir = h.opts.Sessions
+	h.save(ctx, sess)
+}
+
+func (h *streamableHandler) save(ctx context.Context, sess *Session) {
+	sess.mu.Lock()
+	rec := sessionRecord{Owner: sess.owner, Credential: sess.cred, Version: sess.version, ClientInfo: sess.clientInfo, ClientCaps: sess.clientCaps}
+	sess.mu.Unlock()
+	b, err := json.Marshal(rec)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dirTimeout)
+		err = h.opts.Sessions.Save(ctx, sess.id, b, h.opts.idleTimeout())
+		cancel()
+	}
+	if err != nil {
+		h.s.logger.Warn("mcp: saving a shared session record", "err", err)
+		return
+	}
+	sess.saved.Store(time.Now().UnixNano())
+}
+
+// keepShared renews a shared session's record once a quarter of the idle
+// timeout has passed since it was last saved, so that a session in use on
+// any process outlives the idle timeout everywhere. It runs beside the
+// request.
+func (h *streamableHandler) keepShared(ctx context.Context, sess *Session) {
+	if sess.dir == nil {
+		return
+	}
+	saved := sess.saved.Load()
+	now := time.Now().UnixNano()
+	if now-saved < int64(h.opts.idleTimeout()/4) || !sess.saved.CompareAndSwap(saved, now) {
+		return
+	}
+	go h.save(ctx, sess)
+}
+
+// adopt loads the record of a session another process opened and registers
+// it here. It returns nil when there is no such record (the client then
+// gets 404, as for any unknown session).
+func (h *streamableHandler) adopt(ctx context.Context, id string) *Session {
+	if h.opts.Sessions == nil || len(id) > maxSessionIDLen {
+		return nil
+	}
+	h.adoptMu.Lock()
+	defer h.adoptMu.Unlock()
+	if sess := h.s.session(id); sess != nil {
+		return sess // adopted by a concurrent request
+	}
+	lctx, cancel := context.WithTimeout(ctx, dirTimeout)
+	b, err := h.opts.Sessions.Load(lctx, id)
+	cancel()
+	if err != nil {
+		h.s.logger.Warn("mcp: loading a shared session record", "err", err)
+		return nil
+	}
+	var rec sessionRecord
+	if b == nil || json.Unmarshal(b, &rec) != nil || rec.Version == "" {
+		return nil
+	}
+	sess := h.s.newSession(id, rec.Owner, false, h.opts.idleTimeout())
+	sess.cred = rec.Credential
+	sess.dir = h.opts.Sessions
+	sess.saved.Store(time.Now().UnixNano())
+	sess.setInitialized(rec.Version, rec.ClientInfo, rec.ClientCaps)
+	sess.markReady()
+	if h.s.addSession(sess, h.opts.maxSessions()) != nil {
+		sess.close()
+		return nil
+	}
+	return sess
+}
+
+// maxSessionIDLen bounds an id looked up in the directory: ours are 26
+// characters; anything much longer is not one of ours.
+const maxSessionIDLen = 128
+
+// forget ends a session everywhere: here, and its shared record, so no
+// other process adopts it again. Used for DELETE and for the ends that
+// every process applies on its own copy (revocation); not for idle expiry,
+// which is per process (the client may be busy on another).
+func (s *Session) forget() {
+	s.close()
+	if s.dir == nil {
+		return
+	}
+	// Beside the caller: revocation ends sessions from an events
+	// subscriber, which must stay quick.
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), dirTimeout)
+		defer cancel()
+		if err := s.dir.Delete(ctx, s.id); err != nil {
+			s.server.logger.Warn("mcp: deleting a shared session record", "err", err)
+		}
+	}()
+}

@@ -1,0 +1,132 @@
+package mcp
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// mapDirectory is a SessionDirectory in a map, shared by two servers in a
+// test as a database would be by two processes.
+type mapDirectory struct {
+	mu      sync.Mutex
+	records map[string][]byte
+	loads   int
+}
+
+func (d *mapDirectory) Save(ctx context.Context, id string, rec []byte, ttl time.Duration) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.records[id] = append([]byte(nil), rec...)
+	return nil
+}
+
+func (d *mapDirectory) Load(ctx context.Context, id string) ([]byte, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.loads++
+	return d.records[id], nil
+}
+
+func (d *mapDirectory) Delete(ctx context.Context, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.records, id)
+	return nil
+}
+
+func (d *mapDirectory) has(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.records[id] != nil
+}
+
+// A session opened on one server is served by another sharing its
+// directory (as replicas behind a balancer with no stickiness): with the
+// negotiated version, the owner check, and DELETE removing it for all.
+func TestSharedSessionAcrossServers(t *testing.T) {
+	dir := &mapDirectory{records: map[string][]byte{}}
+	owner := func(r *http.Request) string { return r.Header.Get("X-Owner") }
+	opts := HTTPOptions{SessionOwner: owner, Sessions: dir}
+	_, a := newTestServer(t, newTestTools(), opts)
+	sb, b := newTestServer(t, newTestTools(), opts)
+
+	ca := newHTTPClient(t, a.URL+"/mcp")
+	ca.header.Set("X-Owner", "ada")
+	ca.initialize("2025-06-18")
+	if !dir.has(ca.sid) {
+		t.Fatal("initialize saved no shared record")
+	}
+	cb := newHTTPClient(t, b.URL+"/mcp")
+	cb.header.Set("X-Owner", "ada")
+	cb.sid, cb.version = ca.sid, ca.version
+	res := cb.result("tools/call", map[string]any{"name": "echo", "arguments": map[string]any{"text": "hi from b"}})
+	if string(res) == "" {
+		t.Fatal("empty result")
+	}
+	if got := sb.session(ca.sid).ProtocolVersion(); got != "2025-06-18" {
+		t.Fatalf("adopted session's version %q", got)
+	}
+	// Adopted once: later requests use the copy.
+	dir.mu.Lock()
+	loads := dir.loads
+	dir.mu.Unlock()
+	cb.result("ping", nil)
+	dir.mu.Lock()
+	if dir.loads != loads {
+		t.Errorf("a second request loaded the record again (%d loads, was %d)", dir.loads, loads)
+	}
+	dir.mu.Unlock()
+
+	// Another owner holding the id gets 403 on a server that has not
+	// adopted it yet, as on the one that opened it.
+	_, c := newTestServer(t, newTestTools(), opts)
+	eve := newHTTPClient(t, c.URL+"/mcp")
+	eve.header.Set("X-Owner", "eve")
+	eve.sid, eve.version = ca.sid, ca.version
+	if resp, _ := eve.call("ping", nil); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("another owner: %d, want 403", resp.StatusCode)
+	}
+
+	// DELETE on b removes the record: a third server no longer adopts it.
+	resp := cb.do(http.MethodDelete, "", nil)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE: %d", resp.StatusCode)
+	}
+	waitFor(t, "the shared record deleted", func() bool { return !dir.has(ca.sid) })
+	_, d := newTestServer(t, newTestTools(), opts)
+	cd := newHTTPClient(t, d.URL+"/mcp")
+	cd.header.Set("X-Owner", "ada")
+	cd.sid, cd.version = ca.sid, ca.version
+	if resp, _ := cd.call("ping", nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("after DELETE: %d, want 404", resp.StatusCode)
+	}
+}
+
+// Without a directory a session is its server's alone: 404 elsewhere.
+func TestSessionsLocalWithoutDirectory(t *testing.T) {
+	_, a := newTestServer(t, newTestTools(), HTTPOptions{})
+	_, b := newTestServer(t, newTestTools(), HTTPOptions{})
+	ca := newHTTPClient(t, a.URL+"/mcp")
+	ca.initialize("2025-06-18")
+	cb := newHTTPClient(t, b.URL+"/mcp")
+	cb.sid, cb.version = ca.sid, ca.version
+	if resp, _ := cb.call("ping", nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("another server: %d, want 404", resp.StatusCode)
+	}
+}
+
+// Revocation (CloseSessionsByCredential) removes the shared record too, so
+// no server adopts the session afterwards.
+func TestSharedSessionClosedByCredential(t *testing.T) {
+	dir := &mapDirectory{records: map[string][]byte{}}
+	opts := HTTPOptions{Sessions: dir, SessionCredential: func(*http.Request) string { return "grant-1" }}
+	sa, a := newTestServer(t, newTestTools(), opts)
+	ca := newHTTPClient(t, a.URL+"/mcp")
+	ca.initialize("2025-06-18")
+	sa.CloseSessionsByCredential("grant-1")
+	waitFor(t, "the shared record deleted", func() bool { return !dir.has(ca.sid) })
+}
