@@ -83,6 +83,30 @@ func waitReady(t *testing.T, u string, within time.Duration) {
 	t.Fatalf("%s/readyz not 200 within %v", u, within)
 }
 
+func getStatus(u string) (int, error) {
+	resp, err := http.Get(u)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func waitStatus(t *testing.T, u string, want int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		st, err := getStatus(u)
+		if st == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d %v, want %d within %v", u, st, err, want, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // startCluster builds cmd/replica, starts n replicas and haproxy in front.
 func startCluster(t *testing.T, n int) *cluster {
 	dsn := os.Getenv("DATABASE_URL")
@@ -331,6 +355,74 @@ func TestCluster(t *testing.T) {
 		}
 		t.Logf("revocation on %s refused on %s %v after the revoke response (%v after the request)",
 			c.replicas[0].name, c.replicas[1].name, time.Since(revoked).Round(100*time.Microsecond), time.Since(start).Round(100*time.Microsecond))
+	})
+
+	t.Run("PostgreSQL stopped and started", func(t *testing.T) {
+		stopCmd, startCmd := os.Getenv("PG_STOP"), os.Getenv("PG_START")
+		if stopCmd == "" || startCmd == "" {
+			t.Skip("PG_STOP and PG_START (shell commands) are not set; .ci/replicas.sh sets them")
+		}
+		tk := signIn(t, c.lb, "ada@example.com", tok.ClientID)
+		sh := func(cmd string) {
+			t.Helper()
+			if out, err := exec.Command("sh", "-c", cmd).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", cmd, err, out)
+			}
+		}
+		sh(stopCmd)
+		stopped := true
+		defer func() {
+			if stopped {
+				sh(startCmd)
+			}
+		}()
+		for _, r := range c.replicas {
+			waitStatus(t, r.url+"/readyz", 503, 10*time.Second)
+		}
+		// Still alive, so an orchestrator does not restart them.
+		if st, _ := getStatus(c.replicas[0].url + "/healthz"); st != 200 {
+			t.Fatalf("/healthz with PostgreSQL down: %d", st)
+		}
+		// What needs the database answers a clear error, not a hang.
+		_, err := refresh(c.lb, tk)
+		if err == nil || !strings.Contains(err.Error(), "temporarily_unavailable") && !strings.Contains(err.Error(), "503") && !strings.Contains(err.Error(), "server_error") {
+			t.Fatalf("refresh with PostgreSQL down: %v", err)
+		}
+		t.Logf("refresh with PostgreSQL down: %v", err)
+		sh(startCmd)
+		stopped = false
+		for _, r := range c.replicas {
+			waitStatus(t, r.url+"/readyz", 200, 30*time.Second)
+		}
+		// haproxy takes them back after two good checks 200ms apart.
+		waitStatus(t, c.lb+"/readyz", 200, 10*time.Second)
+		time.Sleep(time.Second)
+		// Recovered with no restart: refresh works, and revocation events
+		// flow again (the listener reconnected).
+		next, err := refresh(c.lb, tk)
+		if err != nil {
+			t.Fatalf("refresh after PostgreSQL came back: %v", err)
+		}
+		b := newClient(c.replicas[1].url, next.AccessToken)
+		if err := b.initialize(ctx); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.PostForm(c.replicas[0].url+"/revoke", url.Values{"token": {next.RefreshToken}, "client_id": {next.ClientID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		deadline := time.Now().Add(time.Second)
+		for {
+			st, _, _, err := b.post(ctx, `{"jsonrpc":"2.0","id":3,"method":"ping"}`)
+			if err == nil && st == 401 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after PostgreSQL came back, a revocation on one replica is not refused on the other within 1s: %d %v", st, err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	})
 
 	t.Run("kill -9 of a replica under load", func(t *testing.T) {

@@ -132,11 +132,13 @@ func (b *Bus) listen(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := b.listenOnce(ctx, func() {
 			wait = reconnectMin
+			// Whatever was sent before LISTEN took effect is not coming.
+			// Resync first, so that it precedes every later event and
+			// WaitListening returns after it.
+			b.local.Deliver(events.Event{Kind: events.Resync})
 			b.mu.Lock()
 			close(b.listening)
 			b.mu.Unlock()
-			// Whatever was sent before LISTEN took effect is not coming.
-			b.local.Deliver(events.Event{Kind: events.Resync})
 		})
 		if ctx.Err() != nil {
 			return
