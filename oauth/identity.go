@@ -82,4 +82,19 @@ type UpstreamSession struct {
 var (
 	ErrUpstreamRevoked     = errors.New("upstream session revoked")
 	ErrUpstreamUnavailable = errors.New("identity provider unavailable")
+	// ErrUpstreamUnverified: the provider renewed the session, but what
+	// it returned could not be verified yet for a passing reason (its key
+	// set could not be fetched). Refresh then returns, beside the error, a
+	// session holding the new upstream tokens and no trusted identity:
+	// upstream refresh tokens are single use, so the caller must keep them
+	// and retry with them, never with the spent ones.
+	ErrUpstreamUnverified = errors.New("upstream answer could not be verified yet")
+	// ErrUpstreamInvalid: the provider answered, and its answer is not to
+	// be trusted (bad signature, wrong issuer, expired token). A retry
+	// cannot help; the session must be established again.
+	ErrUpstreamInvalid = errors.New("upstream answer failed verification")
+	// ErrUpstreamUnanswered: the provider received the request but its
+	// answer did not arrive in time. It may have acted on it: a refresh it
+	// carried out spent the upstream refresh token we still hold.
+	ErrUpstreamUnanswered = errors.New("identity provider received the request but did not answer in time")
 )
