@@ -93,8 +93,9 @@ var (
 	// be trusted (bad signature, wrong issuer, expired token). A retry
 	// cannot help; the session must be established again.
 	ErrUpstreamInvalid = errors.New("upstream answer failed verification")
-	// ErrUpstreamUnanswered: the provider received the request but its
-	// answer did not arrive in time. It may have acted on it: a refresh it
-	// carried out spent the upstream refresh token we still hold.
-	ErrUpstreamUnanswered = errors.New("identity provider received the request but did not answer in time")
+	// ErrUpstreamUnanswered: the provider received the request but no
+	// readable answer arrived (timeout, cut connection). It may have acted
+	// on it: a refresh it carried out spent the upstream refresh token we
+	// still hold. Errors wrapping it wrap ErrUpstreamUnavailable too.
+	ErrUpstreamUnanswered = errors.New("identity provider received the request; its answer did not arrive")
 )

@@ -755,7 +755,7 @@ func (s *Server) upstreamFailed(ctx context.Context, g *grant, h string, sess, f
 		}
 		s.log.Warn("oauth: upstream received the refresh but did not answer in time", "grant", g.ID, "err", err)
 		return nil, &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable",
-			"the identity provider received the session renewal but did not answer within " + wait +
+			"the identity provider received the session renewal but its answer did not arrive (waited at most " + wait + ")" +
 				". If it never carried it out, a retry with the same refresh token works; if it did, its answer is lost with the single-use upstream token in it, and the retry ends this grant: then authorize again"}
 	case errors.Is(err, ErrUpstreamRevoked):
 		*revoke = true
