@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -215,3 +216,42 @@ func TestHostileExpiredAccessToken(t *testing.T) {
 		t.Errorf("renewed access token: %d %s", resp.StatusCode, body)
 	}
 }
+
+// An impersonated upstream session stays visible through our tokens: the
+// sign-in log line names the impersonator, and every request's identity
+// carries them, after a refresh too.
+func TestImpersonationCarried(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	e := newEnv(t, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return logs.Write(p)
+		}), nil))
+	})
+	e.provider.set(func(p *fakeProvider) {
+		p.identity.Impersonator = &Impersonator{Email: "support@example.com", Reason: "ticket 42"}
+	})
+	client, access, rt := e.tokens()
+	mu.Lock()
+	line := logs.String()
+	mu.Unlock()
+	if !strings.Contains(line, "oauth: authorized") || !strings.Contains(line, "impersonator=support@example.com") {
+		t.Errorf("sign-in log line %q does not name the impersonator", line)
+	}
+	if id := e.whoAmI(access); id.ImpersonatorEmail() != "support@example.com" || id.Impersonator.Reason != "ticket 42" {
+		t.Fatalf("identity of a request: %+v", id)
+	}
+	st, out, _ := e.token(refreshForm(client, rt), "", "")
+	if st != 200 {
+		t.Fatalf("refresh: %d %v", st, out)
+	}
+	if id := e.whoAmI(out["access_token"].(string)); id.ImpersonatorEmail() != "support@example.com" {
+		t.Fatalf("identity after refresh: %+v", id)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -25,6 +25,28 @@ type Identity struct {
 	// They are set by the authorization server, not by the provider.
 	ClientID string `json:"client_id,omitempty"`
 	GrantID  string `json:"grant_id,omitempty"`
+	// Impersonator is set when the upstream session is an impersonation:
+	// someone else (a WorkOS dashboard administrator) is acting as this
+	// user. Everything done through the session is done by them, which
+	// whoami and the log lines say.
+	Impersonator *Impersonator `json:"impersonator,omitempty"`
+}
+
+// Impersonator is who acts as a user in an impersonated session (WorkOS:
+// the "impersonator" of the authenticate response, the "act" claim of the
+// access token, RFC 8693 s4.1).
+type Impersonator struct {
+	Email  string `json:"email"`
+	Reason string `json:"reason,omitempty"` // as the impersonator gave it
+}
+
+// ImpersonatorEmail returns who is acting as the user, or "" when nobody
+// is: the value the log lines carry.
+func (id *Identity) ImpersonatorEmail() string {
+	if id == nil || id.Impersonator == nil {
+		return ""
+	}
+	return id.Impersonator.Email
 }
 
 // HasPermission reports whether the identity holds the named permission.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -58,6 +59,33 @@ const MaxArgumentBytes = 64 << 10
 type Table struct {
 	tools  []entry
 	byName map[string]int
+	log    *slog.Logger
+}
+
+// SetLogger sets where each tool call is logged (who called which tool,
+// and who acted as them in an impersonated session; never the arguments,
+// which may hold secrets). The default is slog.Default(). Call it before
+// the table serves.
+func (t *Table) SetLogger(l *slog.Logger) { t.log = l }
+
+// logCall logs one tools/call: the audit trail of who did what.
+func (t *Table) logCall(ctx context.Context, id *oauth.Identity, name string, refused error) {
+	l := t.log
+	if l == nil {
+		l = slog.Default()
+	}
+	args := []any{"tool", name}
+	if id != nil {
+		args = append(args, "user", id.Subject, "org", id.OrganizationID, "client_id", id.ClientID)
+		if imp := id.ImpersonatorEmail(); imp != "" {
+			args = append(args, "impersonator", imp)
+		}
+	}
+	if refused != nil {
+		l.InfoContext(ctx, "tools: call refused", append(args, "reason", refused.Error())...)
+		return
+	}
+	l.InfoContext(ctx, "tools: call", args...)
 }
 
 type entry struct {
@@ -265,8 +293,12 @@ func (t *Table) CallTool(ctx context.Context, name string, arguments json.RawMes
 	id := oauth.IdentityFromContext(ctx)
 	tool, err := t.allowed(id, name)
 	if err != nil {
+		if !errors.Is(err, mcp.ErrUnknownTool) {
+			t.logCall(ctx, id, name, err)
+		}
 		return nil, err
 	}
+	t.logCall(ctx, id, name, nil)
 	if len(arguments) > MaxArgumentBytes {
 		return ErrorResult(fmt.Sprintf("invalid arguments: they are %d bytes long; the limit is %d", len(arguments), MaxArgumentBytes)), nil
 	}

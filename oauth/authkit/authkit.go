@@ -25,6 +25,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/workos/workos-go/v4/pkg/organizations"
 	"github.com/workos/workos-go/v4/pkg/usermanagement"
@@ -300,7 +301,14 @@ func (p *Provider) Exchange(ctx context.Context, code, codeVerifier string) (*oa
 		id.OrganizationID = res.OrganizationID
 	}
 	id.Organization = p.organizationName(ctx, id.OrganizationID)
-	p.log.Info("authkit: signed in", "user", id.Subject, "org", id.OrganizationID, "role", id.Role)
+	if res.Impersonator != nil && res.Impersonator.Email != "" {
+		id.Impersonator = &oauth.Impersonator{Email: clip(res.Impersonator.Email, maxEmailBytes), Reason: clip(res.Impersonator.Reason, maxReasonBytes)}
+	}
+	if imp := id.ImpersonatorEmail(); imp != "" {
+		p.log.Info("authkit: signed in", "user", id.Subject, "org", id.OrganizationID, "role", id.Role, "impersonator", imp)
+	} else {
+		p.log.Info("authkit: signed in", "user", id.Subject, "org", id.OrganizationID, "role", id.Role)
+	}
 	return &oauth.UpstreamSession{Identity: id, AccessToken: res.AccessToken, RefreshToken: res.RefreshToken}, nil
 }
 
@@ -434,7 +442,36 @@ func identityFrom(c *accessClaims, base oauth.Identity) oauth.Identity {
 		id.Role = c.Roles[0]
 	}
 	id.Permissions = slices.Clone(c.Permissions)
+	// The token says whether the session is an impersonation; the reason
+	// comes only with the sign-in answer, so it is kept from base.
+	id.Impersonator = nil
+	if c.Act != nil && c.Act.Sub != "" {
+		imp := &oauth.Impersonator{Email: clip(c.Act.Sub, maxEmailBytes)}
+		if base.Impersonator != nil && base.Impersonator.Email == imp.Email {
+			imp.Reason = base.Impersonator.Reason
+		}
+		id.Impersonator = imp
+	}
 	return id
+}
+
+// Bounds on what WorkOS says about an impersonator, which we keep with
+// every grant and show in whoami.
+const (
+	maxEmailBytes  = 320 // RFC 5321 s4.5.3.1: 64 for the local part, 255 for the domain
+	maxReasonBytes = 500
+)
+
+// clip cuts s to at most n bytes, on a UTF-8 boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // httpError finds the workos-go HTTP error in err. workos-go returns plain

@@ -188,3 +188,37 @@ func TestRefreshNothingSentIsUnavailable(t *testing.T) {
 		t.Fatalf("the refresh token after nothing was sent: %v", err)
 	}
 }
+
+// An impersonated WorkOS session is visible: the sign-in carries the
+// impersonator of the authenticate answer (email and reason), the sign-in
+// log line names them, and a refresh keeps them from the act claim of the
+// new access token.
+func TestImpersonatedSession(t *testing.T) {
+	ak := authkittest.NewServer(authkittest.WithUsers([]authkittest.User{
+		{Email: "ada@example.com", OrganizationID: "org_acme", Role: "admin",
+			Impersonator: "support@example.com", ImpersonationReason: "ticket 42"},
+		{Email: "grace@example.com", OrganizationID: "org_acme"},
+	}))
+	defer ak.Close()
+	var logs lockedBuffer
+	p := newProvider(t, ak, func(c *authkit.Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	s := signIn(t, p, "ada@example.com")
+	imp := s.Identity.Impersonator
+	if imp == nil || imp.Email != "support@example.com" || imp.Reason != "ticket 42" {
+		t.Fatalf("impersonator after sign-in: %+v", imp)
+	}
+	if line := logs.String(); !strings.Contains(line, "signed in") || !strings.Contains(line, "impersonator=support@example.com") {
+		t.Errorf("sign-in log line %q does not name the impersonator", line)
+	}
+	r, err := p.Refresh(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imp := r.Identity.Impersonator; imp == nil || imp.Email != "support@example.com" || imp.Reason != "ticket 42" {
+		t.Fatalf("impersonator after refresh: %+v", imp)
+	}
+	// A plain session has none.
+	if g := signIn(t, p, "grace@example.com"); g.Identity.Impersonator != nil {
+		t.Fatalf("plain session has an impersonator: %+v", g.Identity.Impersonator)
+	}
+}

@@ -54,6 +54,11 @@ type accessClaims struct {
 	Iat         int64    `json:"iat"`
 	Nbf         int64    `json:"nbf"`
 	Aud         audience `json:"aud"`
+	// Act names who acts as sub in an impersonated session (RFC 8693
+	// s4.1; WorkOS puts the impersonator's email in its sub).
+	Act *struct {
+		Sub string `json:"sub"`
+	} `json:"act"`
 }
 
 // audience is the aud claim, which RFC 7519 section 4.1.3 allows as one
