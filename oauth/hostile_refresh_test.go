@@ -105,15 +105,18 @@ func TestHostileRefreshAfterCrashBeforeAnswer(t *testing.T) {
 	}
 	e := newEnv(t, func(c *Config) { c.Store = fs; c.Now = clock.Now })
 	client, _, r1 := e.tokens()
-	// The rotation is committed; the client never sees the answer.
+	// r1 is used late in its 30 days; the rotation is committed, and the
+	// client never sees the answer.
+	clock.Advance(29 * 24 * time.Hour)
 	if st, out, _ := e.token(refreshForm(client, r1), "", ""); st != 200 {
 		t.Fatalf("refresh: %d %v", st, out)
 	}
 	if err := fs.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// Down for a day; the grace period is long over.
-	clock.Advance(24 * time.Hour)
+	// Down for two days: the grace period is long over, and so are r1's
+	// original 30 days.
+	clock.Advance(48 * time.Hour)
 	fs2, err := OpenFileStore(path, storeClock)
 	if err != nil {
 		t.Fatal(err)

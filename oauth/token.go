@@ -388,6 +388,14 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, form url.Valu
 
 var errGrantGone = errors.New("grant revoked or expired")
 
+// storeGone maps a store's ErrNotFound for a grant to errGrantGone.
+func storeGone(err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return errGrantGone
+	}
+	return err
+}
+
 // updateGrant atomically applies fn to a grant and stores it.
 func (s *Server) updateGrant(ctx context.Context, id string, fn func(*grant) error) (*grant, error) {
 	var g grant
@@ -601,6 +609,11 @@ func (s *Server) currentPair(ctx context.Context, g *grant, scope string) (*toke
 		var ar accessRecord
 		if err == nil && s.getJSON(ctx, kindAccess, g.AccessHash, &ar) == nil {
 			if left := ar.ExpiresAt.Sub(s.now()); left >= s.cfg.AccessTokenTTL/2 {
+				// A revocation since the grant was read must not be
+				// answered with tokens that no longer work.
+				if _, err := s.cfg.Store.Get(ctx, kindGrant, g.ID); err != nil {
+					return nil, s.grantError(storeGone(err))
+				}
 				return &tokenResponse{
 					AccessToken: string(at), TokenType: "Bearer", ExpiresIn: int64(left / time.Second),
 					RefreshToken: string(rt), Scope: scope,
@@ -717,6 +730,13 @@ func (s *Server) rotate(ctx context.Context, g *grant, h, scope string, revoke *
 	}
 	s.cache.setIdentity(g.ID, &updated.Identity)
 	s.dropRefresh(ctx, evictedRefresh)
+	// The token just presented is now the previous one, which may have to
+	// serve a client that never receives this answer, however long until
+	// it is back (see refresh): its record lives as long as the grant.
+	rr := refreshRecord{GrantID: g.ID, ClientID: g.ClientID}
+	if err := s.putJSON(ctx, kindRefresh, h, &rr, now.Add(s.cfg.RefreshTokenTTL)); err != nil {
+		s.log.Warn("oauth: extending the previous refresh token's record", "grant", g.ID, "err", err)
+	}
 	if identityChanged(&old, &newID) {
 		s.log.Info("oauth: identity changed on refresh", "grant", g.ID, "sub", newID.Subject)
 		if s.cfg.OnGrantIdentityChanged != nil {
