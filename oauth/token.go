@@ -748,7 +748,7 @@ func (s *Server) rotate(ctx context.Context, g *grant, h, scope string, revoke *
 
 // upstreamFailed answers a failed upstream renewal; see rotate.
 func (s *Server) upstreamFailed(ctx context.Context, g *grant, h string, sess, fresh *UpstreamSession, err error, revoke *bool) (*tokenResponse, *oauthError) {
-	wait := fmt.Sprintf("%ds", int(s.cfg.ProviderTimeout/time.Second))
+	wait := s.cfg.ProviderTimeout.String()
 	switch {
 	case errors.Is(err, ErrUpstreamUnverified) && fresh != nil && fresh.RefreshToken != "":
 		// Keep the renewed upstream tokens under the identity we trust.
