@@ -83,7 +83,12 @@ type IdentityProvider interface {
 	// Refresh renews an upstream session and re-reads the user's
 	// organization, role and permissions. It returns an error wrapping
 	// ErrUpstreamRevoked when the provider says the session is gone, and one
-	// wrapping ErrUpstreamUnavailable when it could not be reached.
+	// wrapping ErrUpstreamUnavailable when it could not be reached
+	// (ErrUpstreamUnanswered too when the request reached it and no answer
+	// came back). When the provider renewed the session but its answer
+	// cannot be verified yet, it returns the renewed tokens with an error
+	// wrapping ErrUpstreamUnverified; an answer refused on verification
+	// wraps ErrUpstreamInvalid.
 	Refresh(ctx context.Context, s *UpstreamSession) (*UpstreamSession, error)
 	// Revoke ends the upstream session, best effort.
 	Revoke(ctx context.Context, s *UpstreamSession) error
