@@ -25,6 +25,8 @@ type wobbly struct {
 	mu         sync.Mutex
 	jwksStatus int
 	holdAnswer time.Duration
+	staleJWKS  bool   // serve the key set as it was when this was set
+	stale      []byte // that key set
 }
 
 func newWobbly(t *testing.T) *wobbly {
@@ -38,10 +40,23 @@ func newWobbly(t *testing.T) *wobbly {
 	w.Server = ak
 	ts.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		w.mu.Lock()
-		status, hold := w.jwksStatus, w.holdAnswer
+		status, hold, stale := w.jwksStatus, w.holdAnswer, w.staleJWKS
 		w.mu.Unlock()
 		if strings.HasPrefix(r.URL.Path, "/sso/jwks/") && status != 0 {
 			http.Error(rw, "key set unavailable", status)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/sso/jwks/") {
+			rec := httptest.NewRecorder()
+			ak.Handler().ServeHTTP(rec, r)
+			w.mu.Lock()
+			if !stale || w.stale == nil {
+				w.stale = rec.Body.Bytes()
+			}
+			body := w.stale
+			w.mu.Unlock()
+			rw.Header().Set("Content-Type", "application/json")
+			rw.Write(body)
 			return
 		}
 		if r.URL.Path != "/user_management/authenticate" || hold == 0 {
@@ -220,5 +235,30 @@ func TestImpersonatedSession(t *testing.T) {
 	// A plain session has none.
 	if g := signIn(t, p, "grace@example.com"); g.Identity.Impersonator != nil {
 		t.Fatalf("plain session has an impersonator: %+v", g.Identity.Impersonator)
+	}
+}
+
+// Just after a rotation WorkOS may sign with a key its published key set
+// does not list yet: the renewal is kept (ErrUpstreamUnverified), not
+// refused, and the retry works once the set lists the key.
+func TestHostileRefreshKeyNotYetPublished(t *testing.T) {
+	ak := newWobbly(t)
+	p := newProvider(t, ak.Server, nil)
+	s := signIn(t, p, "ada@example.com")
+	ak.mu.Lock()
+	ak.staleJWKS = true // the key set keeps serving what it served before the rotation
+	ak.mu.Unlock()
+	if _, err := ak.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := p.Refresh(context.Background(), s)
+	if !errors.Is(err, oauth.ErrUpstreamUnverified) || kept == nil || kept.RefreshToken == s.RefreshToken {
+		t.Fatalf("refresh signed with an unpublished key: %v, %+v; want the renewal kept", err, kept)
+	}
+	ak.mu.Lock()
+	ak.staleJWKS = false
+	ak.mu.Unlock()
+	if _, err := p.Refresh(context.Background(), kept); err != nil {
+		t.Fatalf("retry once the key is published: %v", err)
 	}
 }

@@ -105,10 +105,15 @@ var renewedRetries = []time.Duration{200 * time.Millisecond, 600 * time.Millisec
 // caller, so this cannot be used to hammer the key set endpoint. The error
 // left after the last attempt still wraps oauth.ErrUpstreamUnavailable when
 // it was a passing one, or ErrInvalidToken when the token is refused.
+//
+// A key WorkOS signed with that its key set does not list even when just
+// fetched counts as passing too: just after a rotation the published set
+// may lag behind the signer. Nothing is trusted meanwhile; the caller keeps
+// the renewal and tries again later.
 func (v *verifier) verifyIssued(ctx context.Context, token string) (*accessClaims, error) {
 	c, err := v.verifyWith(ctx, token, false)
 	for _, d := range renewedRetries {
-		if err == nil || !errors.Is(err, oauth.ErrUpstreamUnavailable) {
+		if err == nil || !(errors.Is(err, oauth.ErrUpstreamUnavailable) || errors.Is(err, errUnknownKey)) {
 			break
 		}
 		t := time.NewTimer(d)
@@ -120,8 +125,15 @@ func (v *verifier) verifyIssued(ctx context.Context, token string) (*accessClaim
 		}
 		c, err = v.verifyWith(ctx, token, true)
 	}
+	if errors.Is(err, errUnknownKey) && !errors.Is(err, oauth.ErrUpstreamUnavailable) {
+		err = fmt.Errorf("%w: %w", oauth.ErrUpstreamUnavailable, err)
+	}
 	return c, err
 }
+
+// errUnknownKey is wrapped (beside ErrInvalidToken) when a token names a
+// key the key set does not hold.
+var errUnknownKey = errors.New("key not in the key set")
 
 // verify checks the token's signature and claims and returns the claims.
 func (v *verifier) verify(ctx context.Context, token string) (*accessClaims, error) {
@@ -273,7 +285,7 @@ func (ks *keySet) key(ctx context.Context, kid string, force bool) (*rsa.PublicK
 		return nil, fmt.Errorf("authkit: no key %q held, and the last key set fetch failed: %w", kid, oauth.ErrUpstreamUnavailable)
 	}
 	if !ok {
-		return nil, refuse("no key %q in the key set", kid)
+		return nil, fmt.Errorf("%w: %w: no key %q in the key set", ErrInvalidToken, errUnknownKey, kid)
 	}
 	return k, nil
 }
