@@ -319,7 +319,8 @@ func TestWhoAmIImpersonated(t *testing.T) {
 
 // Every tool call is logged with the caller, their organization, the tool
 // and, in an impersonated session, the impersonator; never the arguments.
-// A refused call is logged too.
+// Calls in an impersonated session and refused calls are logged at Info,
+// the rest at Debug.
 func TestToolCallLogLine(t *testing.T) {
 	tb := defaultTable(t, OfflineRenderer{})
 	var buf lockedLog
@@ -348,6 +349,22 @@ func TestToolCallLogLine(t *testing.T) {
 	}
 	if strings.Contains(out, "123456789") || strings.Contains(out, "secret plans") {
 		t.Errorf("log holds arguments: %q", out)
+	}
+
+	// A call in a plain session is logged at Debug, with the same
+	// attributes: nothing at Info, so the hot path pays nothing for it.
+	plain := oauth.WithIdentity(context.Background(), &oauth.Identity{Subject: "user_02", OrganizationID: "org_01"})
+	var info, debug lockedLog
+	tb.SetLogger(slog.New(slog.NewTextHandler(&info, nil)))
+	tb.CallTool(plain, "add", json.RawMessage(`{"a":1,"b":2}`))
+	if info.String() != "" {
+		t.Errorf("a plain call logged at Info: %q", info.String())
+	}
+	tb.SetLogger(slog.New(slog.NewTextHandler(&debug, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	tb.CallTool(plain, "add", json.RawMessage(`{"a":1,"b":2}`))
+	if line := debug.String(); !strings.Contains(line, "level=DEBUG") || !strings.Contains(line, "tools: call") ||
+		!strings.Contains(line, "tool=add") || !strings.Contains(line, "user=user_02") || strings.Contains(line, "impersonator") {
+		t.Errorf("plain call debug line %q", line)
 	}
 }
 
