@@ -9,6 +9,7 @@ package oauth
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +54,18 @@ type metadataFetcher struct {
 
 	mu    sync.Mutex
 	cache map[string]metadataEntry
+	// inFlight holds the fetch under way for each document not yet in
+	// cache, so that concurrent authorizations naming it share one fetch
+	// instead of each sending a request to the client's host.
+	inFlight map[string]*metadataFlight
+}
+
+// metadataFlight is one fetch of a document that several callers may be
+// waiting for; its fields are set before done is closed.
+type metadataFlight struct {
+	done   chan struct{}
+	client *Client
+	err    error
 }
 
 type metadataEntry struct {
@@ -63,6 +77,32 @@ type metadataEntry struct {
 // errPrivateAddress is returned when a metadata document URL resolves to
 // an address inside our own network.
 var errPrivateAddress = errors.New("refusing to fetch client metadata from a loopback, private, link-local or multicast address")
+
+var errRedirected = errors.New("the URL redirects; the document must be served directly")
+
+// fetchFailure says why a fetch failed in words of our own. The error
+// itself names our resolver, addresses and ports, which anyone who names
+// a client_id would read in the answer; it goes to no one.
+func fetchFailure(err error) string {
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	switch {
+	case errors.Is(err, errPrivateAddress):
+		return errPrivateAddress.Error()
+	case errors.Is(err, errRedirected):
+		return errRedirected.Error()
+	case errors.As(err, &dnsErr):
+		return "the host name does not resolve"
+	case errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err):
+		return "no answer in time"
+	case errors.As(err, &certErr) || errors.As(err, &recErr):
+		return "the TLS handshake failed"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "the connection was refused"
+	}
+	return "the document could not be fetched"
+}
 
 // ssrfGuard is a net.Dialer Control function: it runs after DNS resolution
 // on the very address being connected to, so it holds for every redirect
@@ -150,37 +190,56 @@ func newMetadataFetcher(base *http.Client, allowPrivate bool, now func() time.Ti
 		// The document must be at the client_id URL itself: its client_id
 		// must equal the URL we asked for, so a redirect could only lead to a
 		// mismatch. Refusing redirects also keeps the fetch a single request.
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return errors.New("client metadata document URL redirects; it must be served directly")
-		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return errRedirected },
 	}
-	return &metadataFetcher{http: c, now: now, cache: map[string]metadataEntry{}}
+	return &metadataFetcher{http: c, now: now, cache: map[string]metadataEntry{}, inFlight: map[string]*metadataFlight{}}
 }
 
 // client returns the client described by the metadata document at
 // clientID, from cache or freshly fetched. Document errors come back as an
 // *oauthError (invalid_client_metadata) with a description that helps the
 // client's developer.
+//
+// Callers that ask for the same uncached document at once share one fetch.
+// The fetch runs apart from any one caller's context, bounded by its own
+// timeout: a caller that gives up stops waiting but neither cancels the
+// fetch for the others nor decides what is cached, so anyone who starts and
+// abandons requests can neither lock a client out nor make us fetch again.
 func (f *metadataFetcher) client(ctx context.Context, clientID string, scopes []string) (*Client, error) {
 	now := f.now()
 	f.mu.Lock()
-	e, ok := f.cache[clientID]
-	f.mu.Unlock()
-	if ok && now.Before(e.expires) {
+	if e, ok := f.cache[clientID]; ok && now.Before(e.expires) {
+		f.mu.Unlock()
 		return e.client, e.err
 	}
+	fl, ok := f.inFlight[clientID]
+	if !ok {
+		fl = &metadataFlight{done: make(chan struct{})}
+		f.inFlight[clientID] = fl
+		// Scopes are the server's configuration, the same for every
+		// caller, so the first caller's are everyone's.
+		go f.fly(context.WithoutCancel(ctx), clientID, scopes, fl)
+	}
+	f.mu.Unlock()
+	select {
+	case <-fl.done:
+		return fl.client, fl.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// fly fetches the document for a flight, caches the outcome as the
+// document's Cache-Control allows (failures briefly, so a bad client_id
+// cannot make us fetch in a loop), and releases the flight's waiters.
+func (f *metadataFetcher) fly(ctx context.Context, clientID string, scopes []string, fl *metadataFlight) {
 	c, ttl, err := f.fetch(ctx, clientID, scopes)
 	if err != nil {
-		if ctx.Err() != nil {
-			// The requester gave up, which says nothing about the
-			// document: caching this would let anyone who starts and
-			// abandons requests lock a client out.
-			return nil, err
-		}
 		ttl = metadataErrorTTL
 	}
+	now := f.now()
+	f.mu.Lock()
 	if ttl > 0 {
-		f.mu.Lock()
 		if len(f.cache) >= metadataCacheMax {
 			for k, v := range f.cache {
 				if !now.Before(v.expires) || len(f.cache) >= metadataCacheMax {
@@ -189,9 +248,11 @@ func (f *metadataFetcher) client(ctx context.Context, clientID string, scopes []
 			}
 		}
 		f.cache[clientID] = metadataEntry{c, err, now.Add(ttl)}
-		f.mu.Unlock()
 	}
-	return c, err
+	delete(f.inFlight, clientID)
+	fl.client, fl.err = c, err
+	f.mu.Unlock()
+	close(fl.done)
 }
 
 func (f *metadataFetcher) fetch(ctx context.Context, clientID string, scopes []string) (*Client, time.Duration, error) {
@@ -210,7 +271,7 @@ func (f *metadataFetcher) fetch(ctx context.Context, clientID string, scopes []s
 		if errors.Is(err, errPrivateAddress) {
 			return nil, 0, bad("%v", errPrivateAddress)
 		}
-		return nil, 0, bad("fetch failed: %v", err)
+		return nil, 0, bad("fetch failed: %s", fetchFailure(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -221,7 +282,7 @@ func (f *metadataFetcher) fetch(ctx context.Context, clientID string, scopes []s
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataDocument+1))
 	if err != nil {
-		return nil, 0, bad("reading: %v", err)
+		return nil, 0, bad("reading the document failed: %s", fetchFailure(err))
 	}
 	if len(body) > maxMetadataDocument {
 		return nil, 0, bad("larger than %d bytes", maxMetadataDocument)
