@@ -1,7 +1,7 @@
 package oauth
 
 // The stored form of the records every signed-in user keeps: grants, access
-// and refresh token records. They are most of what the store holds (one of
+// and refresh token records, and registered clients. They are most of what the store holds (one of
 // each per user), so they are written in a compact binary form rather than
 // JSON: field names, RFC 3339 times, base64 of sealed bytes and hex of
 // SHA-256 hashes made a grant about twice its content.
@@ -40,6 +40,7 @@ var (
 	_ binaryRecord = (*grant)(nil)
 	_ binaryRecord = (*accessRecord)(nil)
 	_ binaryRecord = (*refreshRecord)(nil)
+	_ binaryRecord = (*Client)(nil)
 )
 
 // unmarshalRecord decodes a stored record into v, in whichever form it was
@@ -287,4 +288,66 @@ func (rr *refreshRecord) appendRecord(b []byte) []byte {
 func (rr *refreshRecord) readRecord(r *recordReader) error {
 	*rr = refreshRecord{GrantID: r.string(), ClientID: r.string()}
 	return r.err
+}
+
+// clientUnused is Client.Unused in a client record's flags.
+const clientUnused = 1
+
+func (c *Client) appendRecord(b []byte) []byte {
+	b = append(b, recordBinaryV1)
+	var flags byte
+	if c.Unused {
+		flags |= clientUnused
+	}
+	b = append(b, flags)
+	b = recordAppendString(b, c.ClientID)
+	b = recordAppendHash(b, c.SecretHash)
+	b = recordAppendString(b, c.TokenEndpointAuthMethod)
+	b = recordAppendList(b, c.RedirectURIs, recordAppendString)
+	b = recordAppendList(b, c.GrantTypes, recordAppendString)
+	b = recordAppendList(b, c.ResponseTypes, recordAppendString)
+	b = recordAppendString(b, c.ClientName)
+	b = recordAppendString(b, c.ClientURI)
+	b = recordAppendString(b, c.LogoURI)
+	b = recordAppendString(b, c.Scope)
+	b = recordAppendList(b, c.Contacts, recordAppendString)
+	b = recordAppendString(b, c.TOSURI)
+	b = recordAppendString(b, c.PolicyURI)
+	b = recordAppendString(b, c.SoftwareID)
+	b = recordAppendString(b, c.SoftwareVersion)
+	return binary.AppendVarint(b, c.IssuedAt)
+}
+
+func (c *Client) readRecord(r *recordReader) error {
+	*c = Client{}
+	flags := r.take(1)
+	if r.err != nil {
+		return r.err
+	}
+	c.Unused = flags[0]&clientUnused != 0
+	c.ClientID = r.string()
+	c.SecretHash = r.hash()
+	c.TokenEndpointAuthMethod = r.string()
+	c.RedirectURIs = r.list(r.string)
+	c.GrantTypes = r.list(r.string)
+	c.ResponseTypes = r.list(r.string)
+	c.ClientName = r.string()
+	c.ClientURI = r.string()
+	c.LogoURI = r.string()
+	c.Scope = r.string()
+	c.Contacts = r.list(r.string)
+	c.TOSURI = r.string()
+	c.PolicyURI = r.string()
+	c.SoftwareID = r.string()
+	c.SoftwareVersion = r.string()
+	if r.err != nil {
+		return r.err
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		return errRecordShort
+	}
+	r.b = r.b[n:]
+	c.IssuedAt = v
+	return nil
 }

@@ -193,12 +193,13 @@ type FileStore struct {
 
 	// Owned by the flusher goroutine (before it starts: OpenFileStore; after
 	// it ends: Close).
-	file       storeFile
-	size       int64              // bytes of good records in file
-	dirty      bool               // a failed write may have left bytes after size
-	compactAt  int64              // after a failed compaction, wait for the file to grow past this
-	compacting chan fileCompacted // non-nil while a compactor runs; it sends its result here
-	compactFor []chan struct{}    // callers of fileCompactNow the running compaction will answer
+	file         storeFile
+	size         int64              // bytes of good records in file
+	dirty        bool               // a failed write may have left bytes after size
+	compactAt    int64              // after a failed compaction, wait for the file to grow past this
+	compacting   chan fileCompacted // non-nil while a compactor runs; it sends its result here
+	compactLimit int64              // past this size, writes wait for the running compaction
+	compactFor   []chan struct{}    // callers of fileCompactNow the running compaction will answer
 }
 
 var _ Store = (*FileStore)(nil)
@@ -765,7 +766,15 @@ func (s *FileStore) fileFlusher() {
 		case r := <-done:
 			s.fileCompactFinish(r)
 		}
-		for s.fileFlushOne() {
+		for {
+			if s.compacting != nil && s.size > s.compactLimit {
+				// Writes outran the compactor: let it finish first,
+				// so the log stays bounded (see fileCompactStart).
+				s.fileCompactFinish(<-s.compacting)
+			}
+			if !s.fileFlushOne() {
+				break
+			}
 		}
 		s.mu.Lock()
 		closed := s.closed && len(s.cur.ops) == 0
@@ -952,10 +961,13 @@ type fileCompacted struct {
 }
 
 // fileCompactStart starts a compactor beside the flusher. Only the flusher
-// calls it.
+// calls it. Writes go on meanwhile, unless they add more than half the log
+// (or compactFloor, if more) before it is done: then they wait for it, so
+// a compactor slower than the writers cannot let the file grow for ever.
 func (s *FileStore) fileCompactStart() {
 	s.compacting = make(chan fileCompacted, 1)
 	base := s.size
+	s.compactLimit = base + max(s.cfg.compactFloor, base/2)
 	go func(c chan<- fileCompacted) { c <- s.fileCompactWrite(base) }(s.compacting)
 }
 
