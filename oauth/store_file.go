@@ -35,19 +35,32 @@ package oauth
 // batch is told it succeeded (group commit: writers stage records and wait;
 // one background goroutine writes whatever was staged since its last fsync
 // and fsyncs once for all of it). A process killed mid-write leaves at most
-// a torn last record: cut short, with a bad checksum and nothing but zeros
-// after it, or zeros where it should start. On open such a tail is logged,
-// cut off and forgotten: it was never acknowledged. A bad record with good records
-// after it is not a crash artefact, so it stops the open with an error rather
-// than silently dropping data.
+// a torn last record: shorter than its header says, a header cut short (or
+// half written, with nothing but zeros after it), or a record of full length
+// whose end was never written (zeros from a 512-byte boundary inside it to
+// the end of the file, blocks a crash left allocated but unwritten). On open
+// such a tail is logged, cut off and forgotten: it was never acknowledged.
+// Any other bad record, the last one included, may hold an acknowledged
+// write, so it stops the open with an error naming the file, the offset and
+// what to do, rather than silently dropping data.
+//
+// The log is streamed at start-up (never read whole), so opening holds the
+// map and one read buffer.
 //
 // # Compaction
 //
 // Overwrites, deletions and expiries leave dead records behind. When the
 // file grows past twice the live data plus fileCompactFloor (and on open, if
-// it holds any dead record), the live, unexpired records are written to
-// path+".tmp", fsynced, renamed over the file and the directory is fsynced,
-// so a crash at any point leaves either the old file or the new one whole.
+// it holds any dead record), a compactor goroutine writes path+".tmp": the
+// live, unexpired records read from the map a chunk at a time while writes
+// go on, then a copy of the log from where it stood when compaction began.
+// Between two batches the flusher copies what was appended since, fsyncs,
+// renames it over the file and fsyncs the directory, so a crash at any point
+// leaves either the old file or the new one whole, and writers wait only for
+// that last step (or, if they add more than half the log meanwhile, for the
+// compactor, so the file stays bounded). Expired records are swept from the
+// map every memSweepEvery, written to or not, and the compaction that the
+// smaller live size then calls for takes them off the disk.
 
 import (
 	"bufio"
@@ -207,9 +220,10 @@ var _ StoreCounter = (*FileStore)(nil)
 
 // OpenFileStore opens or creates the store file at path (mode 0600; its
 // directory must exist), replays it into memory, cuts off a torn last record
-// and compacts away dead records. It fails if the file holds a corrupt record
-// that is not the last one, if it is not a store file, or if another
-// FileStore has it open.
+// and compacts away dead records. It fails if the file holds a damaged record
+// other than a torn last one (see the top of store_file.go), if it is not a
+// store file, if another FileStore has it open, or, with ErrStoreUnsupported,
+// on a system other than Linux, macOS and the other Unix-like ones.
 func OpenFileStore(path string, opts ...FileStoreOption) (*FileStore, error) {
 	cfg := fileConfig{now: time.Now, compactFloor: fileCompactFloor, sweepEvery: memSweepEvery}
 	for _, o := range opts {
@@ -309,6 +323,12 @@ func (s *FileStore) fileOpen() error {
 		if string(magic) != fileMagic {
 			return fmt.Errorf("oauth: %s is not a store file (no %q header)", s.path, fileMagic)
 		}
+		// Size the map for the file at once: growing it record by record
+		// rehashes it a dozen times and holds two tables at each step. The
+		// guess of 256 bytes a record is a little under what the
+		// authorization server's records take (about 300), so that one
+		// table suffices.
+		s.m = make(map[storeKey]memEntry, min(fi.Size()/256, 1<<24))
 		good, err := s.fileReplay(r, fi.Size())
 		if err != nil {
 			return err
