@@ -191,6 +191,10 @@ func (r *recordReader) list(item func() string) []string {
 // client and ID, as every grant's does: they are not written twice.
 const grantIdentityOwn = 1
 
+// grantImpersonated flags a grant whose Identity has an Impersonator,
+// written after the session ID.
+const grantImpersonated = 2
+
 func (g *grant) appendRecord(b []byte) []byte {
 	b = append(b, recordBinaryV1)
 	b = recordAppendString(b, g.ID)
@@ -202,6 +206,9 @@ func (g *grant) appendRecord(b []byte) []byte {
 	if id.ClientID == g.ClientID && id.GrantID == g.ID {
 		flags |= grantIdentityOwn
 	}
+	if id.Impersonator != nil {
+		flags |= grantImpersonated
+	}
 	b = append(b, flags)
 	b = recordAppendString(b, id.Subject)
 	b = recordAppendString(b, id.Email)
@@ -211,6 +218,10 @@ func (g *grant) appendRecord(b []byte) []byte {
 	b = recordAppendString(b, id.Role)
 	b = recordAppendList(b, id.Permissions, recordAppendString)
 	b = recordAppendString(b, id.SessionID)
+	if id.Impersonator != nil {
+		b = recordAppendString(b, id.Impersonator.Email)
+		b = recordAppendString(b, id.Impersonator.Reason)
+	}
 	if flags&grantIdentityOwn == 0 {
 		b = recordAppendString(b, id.ClientID)
 		b = recordAppendString(b, id.GrantID)
@@ -225,6 +236,8 @@ func (g *grant) appendRecord(b []byte) []byte {
 	b = recordAppendList(b, g.Spent, recordAppendHash)
 	b = recordAppendHash(b, g.AccessHash)
 	b = recordAppendHash(b, g.PrevAccessHash)
+	b = recordAppendString(b, string(g.CurrentAccessSealed))
+	b = recordAppendTime(b, g.UpstreamInDoubt)
 	return b
 }
 
@@ -247,6 +260,9 @@ func (g *grant) readRecord(r *recordReader) error {
 	if r.err != nil {
 		return r.err
 	}
+	if flags[0]&grantImpersonated != 0 {
+		id.Impersonator = &Impersonator{Email: r.string(), Reason: r.string()}
+	}
 	if flags[0]&grantIdentityOwn != 0 {
 		id.ClientID, id.GrantID = g.ClientID, g.ID
 	} else {
@@ -263,6 +279,8 @@ func (g *grant) readRecord(r *recordReader) error {
 	g.Spent = r.list(r.hash)
 	g.AccessHash = r.hash()
 	g.PrevAccessHash = r.hash()
+	g.CurrentAccessSealed = r.bytes()
+	g.UpstreamInDoubt = r.time()
 	return r.err
 }
 

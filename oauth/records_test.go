@@ -27,6 +27,9 @@ func recordFill(t *testing.T, v reflect.Value, name string) {
 		default:
 			t.Fatalf("recordFill: no rule for %s (%s)", name, v.Type())
 		}
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		recordFill(t, v.Elem(), name)
 	case reflect.Struct:
 		if v.Type() == reflect.TypeFor[time.Time]() {
 			v.Set(reflect.ValueOf(time.Unix(1767323045, int64(len(name))).UTC()))
