@@ -323,12 +323,6 @@ func (s *FileStore) fileOpen() error {
 		if string(magic) != fileMagic {
 			return fmt.Errorf("oauth: %s is not a store file (no %q header)", s.path, fileMagic)
 		}
-		// Size the map for the file at once: growing it record by record
-		// rehashes it a dozen times and holds two tables at each step. The
-		// guess of 256 bytes a record is a little under what the
-		// authorization server's records take (about 300), so that one
-		// table suffices.
-		s.m = make(map[storeKey]memEntry, min(fi.Size()/256, 1<<24))
 		good, err := s.fileReplay(r, fi.Size())
 		if err != nil {
 			return err
