@@ -329,7 +329,7 @@ func (s *Server) keepClient(ctx context.Context, clientID string) {
 			return nil, time.Time{}, nil
 		}
 		var c Client
-		if err := json.Unmarshal(cur, &c); err != nil {
+		if err := unmarshalRecord(cur, &c); err != nil {
 			return nil, time.Time{}, err
 		}
 		c.Unused = false

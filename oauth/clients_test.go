@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -133,7 +134,9 @@ func TestRegisterConfidentialClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(raw), secret) || !strings.Contains(string(raw), hashToken(secret)) {
+	// The record holds the SHA-256 of the secret (as 32 bytes: records.go).
+	hash, _ := hex.DecodeString(hashToken(secret))
+	if strings.Contains(string(raw), secret) || !strings.Contains(string(raw), string(hash)) {
 		t.Fatalf("store must hold the secret's hash only: %s", raw)
 	}
 	// Default method is client_secret_basic (RFC 7591 s2).

@@ -1,7 +1,7 @@
 package oauth
 
 // The stored form of the records every signed-in user keeps: grants, access
-// and refresh token records. They are most of what the store holds (one of
+// and refresh token records, and registered clients. They are most of what the store holds (one of
 // each per user), so they are written in a compact binary form rather than
 // JSON: field names, RFC 3339 times, base64 of sealed bytes and hex of
 // SHA-256 hashes made a grant about twice its content.
@@ -40,6 +40,7 @@ var (
 	_ binaryRecord = (*grant)(nil)
 	_ binaryRecord = (*accessRecord)(nil)
 	_ binaryRecord = (*refreshRecord)(nil)
+	_ binaryRecord = (*Client)(nil)
 )
 
 // unmarshalRecord decodes a stored record into v, in whichever form it was
@@ -190,6 +191,10 @@ func (r *recordReader) list(item func() string) []string {
 // client and ID, as every grant's does: they are not written twice.
 const grantIdentityOwn = 1
 
+// grantImpersonated flags a grant whose Identity has an Impersonator,
+// written after the session ID.
+const grantImpersonated = 2
+
 func (g *grant) appendRecord(b []byte) []byte {
 	b = append(b, recordBinaryV1)
 	b = recordAppendString(b, g.ID)
@@ -201,6 +206,9 @@ func (g *grant) appendRecord(b []byte) []byte {
 	if id.ClientID == g.ClientID && id.GrantID == g.ID {
 		flags |= grantIdentityOwn
 	}
+	if id.Impersonator != nil {
+		flags |= grantImpersonated
+	}
 	b = append(b, flags)
 	b = recordAppendString(b, id.Subject)
 	b = recordAppendString(b, id.Email)
@@ -210,6 +218,10 @@ func (g *grant) appendRecord(b []byte) []byte {
 	b = recordAppendString(b, id.Role)
 	b = recordAppendList(b, id.Permissions, recordAppendString)
 	b = recordAppendString(b, id.SessionID)
+	if id.Impersonator != nil {
+		b = recordAppendString(b, id.Impersonator.Email)
+		b = recordAppendString(b, id.Impersonator.Reason)
+	}
 	if flags&grantIdentityOwn == 0 {
 		b = recordAppendString(b, id.ClientID)
 		b = recordAppendString(b, id.GrantID)
@@ -224,6 +236,8 @@ func (g *grant) appendRecord(b []byte) []byte {
 	b = recordAppendList(b, g.Spent, recordAppendHash)
 	b = recordAppendHash(b, g.AccessHash)
 	b = recordAppendHash(b, g.PrevAccessHash)
+	b = recordAppendString(b, string(g.CurrentAccessSealed))
+	b = recordAppendTime(b, g.UpstreamInDoubt)
 	return b
 }
 
@@ -246,6 +260,9 @@ func (g *grant) readRecord(r *recordReader) error {
 	if r.err != nil {
 		return r.err
 	}
+	if flags[0]&grantImpersonated != 0 {
+		id.Impersonator = &Impersonator{Email: r.string(), Reason: r.string()}
+	}
 	if flags[0]&grantIdentityOwn != 0 {
 		id.ClientID, id.GrantID = g.ClientID, g.ID
 	} else {
@@ -262,6 +279,8 @@ func (g *grant) readRecord(r *recordReader) error {
 	g.Spent = r.list(r.hash)
 	g.AccessHash = r.hash()
 	g.PrevAccessHash = r.hash()
+	g.CurrentAccessSealed = r.bytes()
+	g.UpstreamInDoubt = r.time()
 	return r.err
 }
 
@@ -287,4 +306,66 @@ func (rr *refreshRecord) appendRecord(b []byte) []byte {
 func (rr *refreshRecord) readRecord(r *recordReader) error {
 	*rr = refreshRecord{GrantID: r.string(), ClientID: r.string()}
 	return r.err
+}
+
+// clientUnused is Client.Unused in a client record's flags.
+const clientUnused = 1
+
+func (c *Client) appendRecord(b []byte) []byte {
+	b = append(b, recordBinaryV1)
+	var flags byte
+	if c.Unused {
+		flags |= clientUnused
+	}
+	b = append(b, flags)
+	b = recordAppendString(b, c.ClientID)
+	b = recordAppendHash(b, c.SecretHash)
+	b = recordAppendString(b, c.TokenEndpointAuthMethod)
+	b = recordAppendList(b, c.RedirectURIs, recordAppendString)
+	b = recordAppendList(b, c.GrantTypes, recordAppendString)
+	b = recordAppendList(b, c.ResponseTypes, recordAppendString)
+	b = recordAppendString(b, c.ClientName)
+	b = recordAppendString(b, c.ClientURI)
+	b = recordAppendString(b, c.LogoURI)
+	b = recordAppendString(b, c.Scope)
+	b = recordAppendList(b, c.Contacts, recordAppendString)
+	b = recordAppendString(b, c.TOSURI)
+	b = recordAppendString(b, c.PolicyURI)
+	b = recordAppendString(b, c.SoftwareID)
+	b = recordAppendString(b, c.SoftwareVersion)
+	return binary.AppendVarint(b, c.IssuedAt)
+}
+
+func (c *Client) readRecord(r *recordReader) error {
+	*c = Client{}
+	flags := r.take(1)
+	if r.err != nil {
+		return r.err
+	}
+	c.Unused = flags[0]&clientUnused != 0
+	c.ClientID = r.string()
+	c.SecretHash = r.hash()
+	c.TokenEndpointAuthMethod = r.string()
+	c.RedirectURIs = r.list(r.string)
+	c.GrantTypes = r.list(r.string)
+	c.ResponseTypes = r.list(r.string)
+	c.ClientName = r.string()
+	c.ClientURI = r.string()
+	c.LogoURI = r.string()
+	c.Scope = r.string()
+	c.Contacts = r.list(r.string)
+	c.TOSURI = r.string()
+	c.PolicyURI = r.string()
+	c.SoftwareID = r.string()
+	c.SoftwareVersion = r.string()
+	if r.err != nil {
+		return r.err
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		return errRecordShort
+	}
+	r.b = r.b[n:]
+	c.IssuedAt = v
+	return nil
 }

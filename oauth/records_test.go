@@ -16,6 +16,8 @@ func recordFill(t *testing.T, v reflect.Value, name string) {
 		v.SetString("value of " + name)
 	case reflect.Bool:
 		v.SetBool(true)
+	case reflect.Int64:
+		v.SetInt(int64(len(name)) << 40)
 	case reflect.Slice:
 		switch v.Type().Elem().Kind() {
 		case reflect.Uint8:
@@ -25,6 +27,9 @@ func recordFill(t *testing.T, v reflect.Value, name string) {
 		default:
 			t.Fatalf("recordFill: no rule for %s (%s)", name, v.Type())
 		}
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		recordFill(t, v.Elem(), name)
 	case reflect.Struct:
 		if v.Type() == reflect.TypeFor[time.Time]() {
 			v.Set(reflect.ValueOf(time.Unix(1767323045, int64(len(name))).UTC()))
@@ -48,6 +53,9 @@ func TestBinaryRecordsRoundTrip(t *testing.T) {
 		Spent:    []string{hashToken("s1"), hashToken("s2")}, ExpiresAt: time.Unix(1767323045, 0).UTC()}
 	filled := &grant{}
 	recordFill(t, reflect.ValueOf(filled).Elem(), "grant")
+	client := &Client{}
+	recordFill(t, reflect.ValueOf(client).Elem(), "client")
+	client.MetadataDocument = false // never stored: such clients are fetched
 	access, refresh := &accessRecord{}, &refreshRecord{}
 	recordFill(t, reflect.ValueOf(access).Elem(), "access")
 	recordFill(t, reflect.ValueOf(refresh).Elem(), "refresh")
@@ -59,6 +67,7 @@ func TestBinaryRecordsRoundTrip(t *testing.T) {
 		"grant, every field":  {filled, func() binaryRecord { return &grant{} }},
 		"access":              {access, func() binaryRecord { return &accessRecord{} }},
 		"refresh":             {refresh, func() binaryRecord { return &refreshRecord{} }},
+		"client":              {client, func() binaryRecord { return &Client{} }},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, err := marshalRecord(c.in)

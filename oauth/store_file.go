@@ -35,19 +35,32 @@ package oauth
 // batch is told it succeeded (group commit: writers stage records and wait;
 // one background goroutine writes whatever was staged since its last fsync
 // and fsyncs once for all of it). A process killed mid-write leaves at most
-// a torn last record: cut short, with a bad checksum and nothing but zeros
-// after it, or zeros where it should start. On open such a tail is logged,
-// cut off and forgotten: it was never acknowledged. A bad record with good records
-// after it is not a crash artefact, so it stops the open with an error rather
-// than silently dropping data.
+// a torn last record: shorter than its header says, a header cut short (or
+// half written, with nothing but zeros after it), or a record of full length
+// whose end was never written (zeros from a 512-byte boundary inside it to
+// the end of the file, blocks a crash left allocated but unwritten). On open
+// such a tail is logged, cut off and forgotten: it was never acknowledged.
+// Any other bad record, the last one included, may hold an acknowledged
+// write, so it stops the open with an error naming the file, the offset and
+// what to do, rather than silently dropping data.
+//
+// The log is streamed at start-up (never read whole), so opening holds the
+// map and one read buffer.
 //
 // # Compaction
 //
 // Overwrites, deletions and expiries leave dead records behind. When the
 // file grows past twice the live data plus fileCompactFloor (and on open, if
-// it holds any dead record), the live, unexpired records are written to
-// path+".tmp", fsynced, renamed over the file and the directory is fsynced,
-// so a crash at any point leaves either the old file or the new one whole.
+// it holds any dead record), a compactor goroutine writes path+".tmp": the
+// live, unexpired records read from the map a chunk at a time while writes
+// go on, then a copy of the log from where it stood when compaction began.
+// Between two batches the flusher copies what was appended since, fsyncs,
+// renames it over the file and fsyncs the directory, so a crash at any point
+// leaves either the old file or the new one whole, and writers wait only for
+// that last step (or, if they add more than half the log meanwhile, for the
+// compactor, so the file stays bounded). Expired records are swept from the
+// map every memSweepEvery, written to or not, and the compaction that the
+// smaller live size then calls for takes them off the disk.
 
 import (
 	"bufio"
@@ -193,12 +206,13 @@ type FileStore struct {
 
 	// Owned by the flusher goroutine (before it starts: OpenFileStore; after
 	// it ends: Close).
-	file       storeFile
-	size       int64              // bytes of good records in file
-	dirty      bool               // a failed write may have left bytes after size
-	compactAt  int64              // after a failed compaction, wait for the file to grow past this
-	compacting chan fileCompacted // non-nil while a compactor runs; it sends its result here
-	compactFor []chan struct{}    // callers of fileCompactNow the running compaction will answer
+	file         storeFile
+	size         int64              // bytes of good records in file
+	dirty        bool               // a failed write may have left bytes after size
+	compactAt    int64              // after a failed compaction, wait for the file to grow past this
+	compacting   chan fileCompacted // non-nil while a compactor runs; it sends its result here
+	compactLimit int64              // past this size, writes wait for the running compaction
+	compactFor   []chan struct{}    // callers of fileCompactNow the running compaction will answer
 }
 
 var _ Store = (*FileStore)(nil)
@@ -206,9 +220,10 @@ var _ StoreCounter = (*FileStore)(nil)
 
 // OpenFileStore opens or creates the store file at path (mode 0600; its
 // directory must exist), replays it into memory, cuts off a torn last record
-// and compacts away dead records. It fails if the file holds a corrupt record
-// that is not the last one, if it is not a store file, or if another
-// FileStore has it open.
+// and compacts away dead records. It fails if the file holds a damaged record
+// other than a torn last one (see the top of store_file.go), if it is not a
+// store file, if another FileStore has it open, or, with ErrStoreUnsupported,
+// on a system other than Linux, macOS and the other Unix-like ones.
 func OpenFileStore(path string, opts ...FileStoreOption) (*FileStore, error) {
 	cfg := fileConfig{now: time.Now, compactFloor: fileCompactFloor, sweepEvery: memSweepEvery}
 	for _, o := range opts {
@@ -765,7 +780,15 @@ func (s *FileStore) fileFlusher() {
 		case r := <-done:
 			s.fileCompactFinish(r)
 		}
-		for s.fileFlushOne() {
+		for {
+			if s.compacting != nil && s.size > s.compactLimit {
+				// Writes outran the compactor: let it finish first,
+				// so the log stays bounded (see fileCompactStart).
+				s.fileCompactFinish(<-s.compacting)
+			}
+			if !s.fileFlushOne() {
+				break
+			}
 		}
 		s.mu.Lock()
 		closed := s.closed && len(s.cur.ops) == 0
@@ -952,10 +975,13 @@ type fileCompacted struct {
 }
 
 // fileCompactStart starts a compactor beside the flusher. Only the flusher
-// calls it.
+// calls it. Writes go on meanwhile, unless they add more than half the log
+// (or compactFloor, if more) before it is done: then they wait for it, so
+// a compactor slower than the writers cannot let the file grow for ever.
 func (s *FileStore) fileCompactStart() {
 	s.compacting = make(chan fileCompacted, 1)
 	base := s.size
+	s.compactLimit = base + max(s.cfg.compactFloor, base/2)
 	go func(c chan<- fileCompacted) { c <- s.fileCompactWrite(base) }(s.compacting)
 }
 

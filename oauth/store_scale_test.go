@@ -32,7 +32,10 @@ import (
 	"time"
 )
 
-var scaleGrants = flag.Int("store.grants", 10000, "how many grants BenchmarkFileStoreScale stores")
+var (
+	scaleGrants = flag.Int("store.grants", 10000, "how many grants BenchmarkFileStoreScale stores")
+	scaleDir    = flag.String("store.dir", "", "where BenchmarkFileStoreScale keeps its oauth.log (default: a temporary directory)")
+)
 
 // scaleProvider is never called: the benchmark hands createGrant the
 // upstream session a sign-in would have produced.
@@ -176,8 +179,12 @@ func scalePeak() (stop func() int64) {
 
 func BenchmarkFileStoreScale(b *testing.B) {
 	n := *scaleGrants
-	dir := b.TempDir()
+	dir := *scaleDir
+	if dir == "" {
+		dir = b.TempDir()
+	}
 	path := filepath.Join(dir, "oauth.log")
+	os.Remove(path)
 	ctx := context.Background()
 	// The clock moves past the codes' lifetime after the fill: what is
 	// measured is what stays, a grant with its current tokens and client.
