@@ -391,6 +391,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 			// still carry the identity they had until they refresh too,
 			// so their sessions' lists have not changed yet.
 			mcpServer.NotifyToolListChangedByCredential(e.Key)
+		case events.StreamMessage:
+			// A client's response POSTed to another replica, for a
+			// request a handler here waits on.
+			mcpServer.DeliverRelayed(e.Key, e.Data)
 		}
 	})()
 
@@ -405,6 +409,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		// A store shared with other processes: so are Streamable HTTP
 		// sessions, so that any of them serves a session any opened.
 		httpOpts.Sessions = sessionDirectory{st}
+		httpOpts.Relay = busRelay{bus}
 	}
 	mux.Handle(basePath+"/mcp", oauth.CORS(authServer.RequireBearer(mcpURL, mcpServer.StreamableHTTPHandler(httpOpts))))
 	sse := oauth.CORS(authServer.RequireBearer(sseURL, mcpServer.SSEHandler(httpOpts)))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"time"
 
+	"remote-mcp-authkit/events"
 	"remote-mcp-authkit/store"
 )
 
@@ -38,4 +39,14 @@ func (d sessionDirectory) Load(ctx context.Context, id string) ([]byte, error) {
 
 func (d sessionDirectory) Delete(ctx context.Context, id string) error {
 	return d.st.Delete(ctx, kindSession, sessionKey(id))
+}
+
+// busRelay sends a client's response to a server-to-client request to the
+// other replicas (mcp.HTTPOptions.Relay) as an events.StreamMessage keyed
+// by the session id; the replica whose handler waits takes it. The session
+// id alone grants nothing (a request must also carry its owner's token).
+type busRelay struct{ bus events.Bus }
+
+func (r busRelay) Send(ctx context.Context, sessionID string, msg []byte) error {
+	return r.bus.Publish(ctx, events.Event{Kind: events.StreamMessage, Key: sessionID, Data: msg})
 }

@@ -177,6 +177,11 @@ type HTTPOptions struct {
 	// served here (shared.go says what is and is not shared). Nil: sessions
 	// live in this process only.
 	Sessions SessionDirectory
+	// Relay, with Sessions, carries a client's response to a
+	// server-to-client request (sampling, elicitation, roots/list) to the
+	// process whose handler waits for it, when the client POSTs it to
+	// another. The receiving process hands it to Server.DeliverRelayed.
+	Relay Relay
 }
 
 // ResourceContents is the content of one resource (schema:

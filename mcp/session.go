@@ -83,6 +83,7 @@ type Session struct {
 	// session is this process's alone; saved is when it was last saved.
 	dir   SessionDirectory
 	saved atomic.Int64
+	relay Relay         // with dir: where responses for other processes go
 	idle  time.Duration // ended by the server's sweepIdle past this
 }
 
@@ -347,6 +348,11 @@ func (s *Session) Request(ctx context.Context, method string, params any) (json.
 	}
 	s.nextID++
 	id := json.RawMessage(strconv.AppendInt(nil, s.nextID, 10))
+	if s.dir != nil {
+		// Shared: the response may reach another process, which relays
+		// it here by the tag (shared.go).
+		id = json.RawMessage(strconv.Quote(s.server.tag + "-" + string(id)))
+	}
 	ch := make(chan *message, 1)
 	s.pending[string(id)] = ch
 	s.mu.Unlock()
@@ -386,7 +392,9 @@ func (s *Session) deliverResponse(m *message) {
 	s.mu.Unlock()
 	if ch != nil {
 		ch <- m
+		return
 	}
+	s.relayResponse(m)
 }
 
 // setLevel answers logging/setLevel.

@@ -7,17 +7,21 @@ package mcp
 // adopts the session, so the request is served rather than answered 404.
 //
 // What is shared is what initialize decided (owner, credential, protocol
-// version, client info and capabilities). What lives in one process stays
-// there: open streams (a GET stream is served by the process it reached;
-// notifications are sent by every process that holds a copy, so one sent
-// because of a shared event, such as tools/list_changed after a permission
-// change, reaches it), requests in flight (cancellation reaches them only on
+// version, client info and capabilities). A client's response to a
+// server-to-client request, POSTed to another process than the one whose
+// handler waits, is relayed there (HTTPOptions.Relay); such requests on a
+// shared session carry string ids tagged with their process. What lives in
+// one process stays there: open streams (a GET stream is served by the
+// process it reached; a notification sent because of a shared event, such
+// as tools/list_changed after a permission change, is sent by every process
+// and so reaches it), requests in flight (cancellation reaches them only on
 // their own process) and logging/setLevel (per process). HTTP+SSE sessions
 // are not shared: their stream and their POSTs are bound together.
 
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -55,7 +59,7 @@ func (h *streamableHandler) share(ctx context.Context, sess *Session) {
 	if h.opts.Sessions == nil {
 		return
 	}
-	sess.dir = h.opts.Sessions
+	sess.dir, sess.relay = h.opts.Sessions, h.opts.Relay
 	h.save(ctx, sess)
 }
 
@@ -117,7 +121,7 @@ func (h *streamableHandler) adopt(ctx context.Context, id string) *Session {
 	}
 	sess := h.s.newSession(id, rec.Owner, false, h.opts.idleTimeout())
 	sess.cred = rec.Credential
-	sess.dir = h.opts.Sessions
+	sess.dir, sess.relay = h.opts.Sessions, h.opts.Relay
 	sess.saved.Store(time.Now().UnixNano())
 	sess.setInitialized(rec.Version, rec.ClientInfo, rec.ClientCaps)
 	sess.markReady()
@@ -150,4 +154,63 @@ func (s *Session) forget() {
 			s.server.logger.Warn("mcp: deleting a shared session record", "err", err)
 		}
 	}()
+}
+
+// Relay carries a client's response to a server-to-client request between
+// processes sharing sessions. Send must deliver msg to Server.DeliverRelayed
+// of every other process (the one whose handler waits takes it, the others
+// drop it); it may refuse a message too large for its transport, and the
+// waiting handler then runs into its own deadline.
+type Relay interface {
+	Send(ctx context.Context, sessionID string, msg []byte) error
+}
+
+// relayResponse sends a response nobody here waits for to the process whose
+// request it answers, when its id carries another process's tag.
+func (s *Session) relayResponse(m *message) {
+	if s.relay == nil {
+		return
+	}
+	var id string
+	if json.Unmarshal(m.ID, &id) != nil || strings.HasPrefix(id, s.server.tag+"-") || !strings.Contains(id, "-") {
+		return // ours (late, after cancellation) or not one of our requests
+	}
+	b, err := json.Marshal(relayedResponse{ID: m.ID, Result: m.Result, Error: m.Error})
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), dirTimeout)
+		err = s.relay.Send(ctx, s.id, b)
+		cancel()
+	}
+	if err != nil {
+		s.server.logger.Warn("mcp: relaying a response to another process", "err", err)
+	}
+}
+
+// relayedResponse is a response as relayed between processes.
+type relayedResponse struct {
+	ID     json.RawMessage `json:"id"`
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  *JSONRPCError   `json:"error,omitempty"`
+}
+
+// DeliverRelayed hands a response relayed by another process (Relay) to the
+// request of session sessionID waiting for it here, if any; anything else
+// is dropped.
+func (s *Server) DeliverRelayed(sessionID string, msg []byte) {
+	sess := s.session(sessionID)
+	if sess == nil {
+		return
+	}
+	var r relayedResponse
+	if json.Unmarshal(msg, &r) != nil || r.ID == nil || (r.Result == nil && r.Error == nil) {
+		return
+	}
+	m := &message{JSONRPC: true, ID: r.ID, Result: r.Result, Error: r.Error}
+	sess.mu.Lock()
+	ch := sess.pending[string(m.ID)]
+	delete(sess.pending, string(m.ID))
+	sess.mu.Unlock()
+	if ch != nil {
+		ch <- m
+	}
 }

@@ -2,7 +2,9 @@ package mcp
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -129,4 +131,80 @@ func TestSharedSessionClosedByCredential(t *testing.T) {
 	ca.initialize("2025-06-18")
 	sa.CloseSessionsByCredential("grant-1")
 	waitFor(t, "the shared record deleted", func() bool { return !dir.has(ca.sid) })
+}
+
+// relayTo delivers relayed responses to other servers, as the events bus
+// would between processes.
+type relayTo struct {
+	mu    sync.Mutex
+	peers []*Server
+	sent  int
+}
+
+func (r *relayTo) Send(ctx context.Context, sid string, msg []byte) error {
+	r.mu.Lock()
+	r.sent++
+	peers := append([]*Server(nil), r.peers...)
+	r.mu.Unlock()
+	for _, p := range peers {
+		p.DeliverRelayed(sid, msg)
+	}
+	return nil
+}
+
+// A tool on server a asks the client something (roots/list); the client
+// POSTs its answer to server b, which relays it to a, whose handler
+// completes the call on the stream it opened.
+func TestSharedSessionRelaysResponses(t *testing.T) {
+	dir := &mapDirectory{records: map[string][]byte{}}
+	relay := &relayTo{}
+	opts := HTTPOptions{Sessions: dir, Relay: relay}
+	sa, a := newTestServer(t, newTestTools(), opts)
+	sb, b := newTestServer(t, newTestTools(), opts)
+	relay.peers = []*Server{sa, sb}
+
+	ca := newHTTPClient(t, a.URL+"/mcp")
+	ca.initialize("2025-06-18")
+	resp := ca.do(http.MethodPost, `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"ask","arguments":{}}}`, nil)
+	defer resp.Body.Close()
+	var ask rpcReply
+	readEvents(resp.Body, func(ev clientEvent) bool {
+		if ev.Data == "" {
+			return false
+		}
+		if err := json.Unmarshal([]byte(ev.Data), &ask); err != nil {
+			t.Fatal(err)
+		}
+		return true
+	})
+	if ask.Method != "roots/list" {
+		t.Fatalf("first message %+v, want the roots/list request", ask)
+	}
+	cb := newHTTPClient(t, b.URL+"/mcp")
+	cb.sid, cb.version = ca.sid, ca.version
+	answer := `{"jsonrpc":"2.0","id":` + string(ask.ID) + `,"result":{"roots":[{"uri":"file:///relayed"}]}}`
+	r := cb.do(http.MethodPost, answer, nil)
+	r.Body.Close()
+	if r.StatusCode != http.StatusAccepted {
+		t.Fatalf("response POSTed to b: %d", r.StatusCode)
+	}
+	done := make(chan []clientEvent, 1)
+	go func() { done <- readEvents(resp.Body, nil) }()
+	select {
+	case evs := <-done:
+		var got rpcReply
+		for _, ev := range evs {
+			if ev.Data != "" {
+				json.Unmarshal([]byte(ev.Data), &got)
+			}
+		}
+		if !strings.Contains(string(got.Result), "file:///relayed") {
+			t.Fatalf("tool result %s, want the relayed roots", got.Result)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler on a never got the response POSTed to b")
+	}
+	if relay.sent != 1 {
+		t.Errorf("%d relayed messages, want 1", relay.sent)
+	}
 }
