@@ -366,6 +366,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		Resources:                       []string{mcpURL, sseURL},
 		Store:                           st,
 		Events:                          bus,
+		Replicated:                      opts.Store != nil,
 		Provider:                        provider,
 		Secret:                          secret,
 		AllowPrivateClientMetadataHosts: cfg.allowPrivCIMD,

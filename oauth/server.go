@@ -127,6 +127,13 @@ type Config struct {
 	// goroutine outside our locks, before the upstream session is ended;
 	// keep it quick.
 	OnGrantRevoked func(id Identity)
+	// Replicated says Store is shared by several processes (replicas
+	// behind a load balancer). A refresh then also holds a lease record on
+	// its grant in the store, so that two replicas never refresh one grant
+	// upstream at once: the second would present an upstream refresh token
+	// the first already rotated. One process needs no lease (an in-process
+	// lock does it).
+	Replicated bool
 	// Events carries revocations, identity changes and dropped access
 	// tokens between processes that share Store, so that each keeps its
 	// bearer cache exact (package events). The server publishes on it and

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -574,6 +575,11 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 	mu := &s.refreshL[stripe(rr.GrantID)]
 	mu.Lock()
 	defer mu.Unlock()
+	release, err := s.leaseGrant(ctx, rr.GrantID)
+	if err != nil {
+		return nil, s.grantError(err)
+	}
+	defer release()
 
 	var g grant
 	if err := s.getJSON(ctx, kindGrant, rr.GrantID, &g); err != nil {
@@ -948,6 +954,67 @@ func (s *Server) revokeGrant(ctx context.Context, grantID string) (after func(),
 		defer cancel()
 		if err := s.cfg.Provider.Revoke(rctx, sess); err != nil {
 			s.log.Warn("oauth: upstream revoke failed", "grant", grantID, "err", err)
+		}
+	}, nil
+}
+
+// kindRefreshLease holds a grant's refresh lease (Config.Replicated).
+const kindRefreshLease = "refresh_lease"
+
+// leaseWait is how often a refresh waiting for another process's lease
+// looks again.
+const leaseWait = 20 * time.Millisecond
+
+var errLeaseHeld = errors.New("oauth: refresh lease held by another process")
+
+// leaseGrant takes the grant's refresh lease, waiting while another process
+// holds it, so that refreshes of one grant run one at a time across every
+// process sharing the store (Config.Replicated); the waiter then finds the
+// grant rotated and takes the grace path, as a waiter on the in-process
+// lock does. A lease expires by itself after the longest a refresh may
+// take, so a process killed while holding one delays the grant's next
+// refresh by that much at most. release gives it back.
+func (s *Server) leaseGrant(ctx context.Context, grantID string) (release func(), err error) {
+	if !s.cfg.Replicated {
+		return func() {}, nil
+	}
+	var b [16]byte
+	rand.Read(b[:])
+	holder := hex.EncodeToString(b[:])
+	ttl := s.cfg.ProviderTimeout + 5*time.Second
+	giveUp := time.Now().Add(ttl + time.Second)
+	for {
+		err := s.cfg.Store.Update(ctx, kindRefreshLease, grantID, func(cur []byte) ([]byte, time.Time, error) {
+			if cur != nil {
+				return nil, time.Time{}, errLeaseHeld
+			}
+			return []byte(holder), s.now().Add(ttl), nil
+		})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errLeaseHeld) {
+			return nil, err
+		}
+		if time.Now().After(giveUp) {
+			return nil, &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", "another refresh of this grant is still running; retry"}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(leaseWait):
+		}
+	}
+	return func() {
+		// Detached: the lease must go even when the client hung up.
+		err := s.cfg.Store.Update(context.WithoutCancel(ctx), kindRefreshLease, grantID, func(cur []byte) ([]byte, time.Time, error) {
+			if string(cur) != holder {
+				return nil, time.Time{}, errLeaseHeld // expired and taken by another: not ours
+			}
+			return nil, time.Time{}, nil
+		})
+		if err != nil && !errors.Is(err, errLeaseHeld) {
+			s.log.Warn("oauth: releasing a refresh lease", "grant", grantID, "err", err)
 		}
 	}, nil
 }
