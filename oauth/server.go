@@ -89,11 +89,17 @@ type Config struct {
 	// ServiceName names this server on the consent and error pages.
 	// Default "MCP server".
 	ServiceName string
-	// Scopes are the scopes clients may request (advertised as
-	// scopes_supported). Empty means this server does not use scopes: the
-	// scope parameter is ignored and tokens carry none; what a user may do is
-	// decided by the permissions of their Identity instead.
-	Scopes []string
+	// Scopes are the scopes clients may request (RFC 6749 s3.3), in the
+	// order the consent page lists them: the baseline ones (no Permission)
+	// and one per upstream permission worth asking for separately. The
+	// authorization server metadata advertises them all plus
+	// offline_access; the protected resource metadata and the 401
+	// challenge name the baseline only, the minimal set for basic use (MCP
+	// 2026-07-28 "Scope Selection Strategy"). Empty means this server does
+	// not use scopes: the scope parameter is ignored, tokens carry none
+	// (Identity.Scopes nil) and what a user may do is decided by the
+	// permissions of their Identity alone.
+	Scopes []Scope
 	// OnGrantIdentityChanged is called after a refresh in which the
 	// upstream identity changed (role, organization or permissions), so that
 	// live MCP sessions of that user can be told their tool list changed.
@@ -161,6 +167,9 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.Provider == nil {
 		return nil, errors.New("oauth: Config.Provider is required")
+	}
+	if err := checkScopes(cfg.Scopes); err != nil {
+		return nil, err
 	}
 	if len(cfg.Secret) < 32 {
 		return nil, errors.New("oauth: Config.Secret must be at least 32 bytes")
