@@ -285,6 +285,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		AllowPrivateClientMetadataHosts: cfg.allowPrivCIMD,
 		Logger:                          logger,
 		ServiceName:                     "Remote MCP with AuthKit",
+		// The tool table decides the scopes: a baseline for the tools
+		// anyone signed in may use, one per permission a tool requires.
+		Scopes: table.Scopes(),
 		OnGrantIdentityChanged: func(old, new oauth.Identity) {
 			// Permissions decide which tools a user sees (tools/list is
 			// computed per identity), so tell the live sessions opened
