@@ -6,9 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestStepUp is least privilege end to end through real HTTP: Ada's
@@ -123,4 +127,54 @@ func challengeParam(h, name string) string {
 		return rest[:j]
 	}
 	return ""
+}
+
+// TestInteropStepUp runs .ci/interop2/stepup.mjs: the MCP TypeScript SDK v2
+// client (@modelcontextprotocol/client) signs in with the baseline scope the
+// 401 names, calls generateImage, meets 403 insufficient_scope, and steps
+// up through our consent page in a real Chromium (playwright-core), which
+// shows only the new scope; the retried call returns an image.
+func TestInteropStepUp(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		skipOrFail(t, "node is not installed")
+	}
+	dir := filepath.Join(".ci", "interop2")
+	for _, p := range []string{"@modelcontextprotocol/client", "playwright-core"} {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", p, "package.json")); err != nil {
+			skipOrFail(t, "%s is not installed in %s (npm ci)", p, dir)
+		}
+	}
+	chromium := os.Getenv("MCP_BROWSER_CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		skipOrFail(t, "no Chromium at %s (apt-get install chromium)", chromium)
+	}
+	srv := startServer(t, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "stepup.mjs", srv.base+"/mcp")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "MCP_BROWSER_CHROMIUM="+chromium)
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	t.Logf("stepup.mjs output:\n%s", out)
+	if err != nil {
+		t.Fatalf("stepup.mjs: %v", err)
+	}
+	for _, want := range []string{
+		"sign-in: consent page asks about tools:basic",
+		"baseline: tools=add,whoami",
+		"step-up: pages consent,signin",
+		"step-up: consent page asks about image_generation",
+		"stepped up: generateImage returned image",
+		"stepped up: tools=add,generateImage,whoami",
+		"interop2: ok",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("stepup.mjs output lacks %q", want)
+		}
+	}
 }

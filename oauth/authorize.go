@@ -246,9 +246,11 @@ func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 		CodeChallenge: challenge, Resource: resource, Scope: strings.Join(requested, " "),
 	}
 	// OpenID Connect Core s3.1.2.1 prompt=consent: the client asks that the
-	// user be asked again.
+	// user be asked again. The page then shows, still asking only about
+	// what is new: clients send prompt=consent with every request that
+	// carries offline_access (OpenID Connect Core s11), step-ups included.
 	forceConsent := slices.Contains(strings.Fields(q.Get("prompt")), "consent")
-	if forceConsent || !approved {
+	if !approved {
 		remembered = nil
 	}
 	// The approval this browser remembers covers a set of scopes: a client

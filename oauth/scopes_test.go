@@ -227,9 +227,20 @@ func TestScopesDefaultAndOfflineAccess(t *testing.T) {
 	if out["scope"] != "tools:basic image_generation" {
 		t.Errorf("no scope asked: token scope %v", out["scope"])
 	}
-	out = e.signInScopes(newBrowser(), id, "tools:basic offline_access", nil)
+	b := newBrowser()
+	out = e.signInScopes(b, id, "tools:basic offline_access", nil)
 	if out["scope"] != "tools:basic offline_access" || out["refresh_token"] == nil {
 		t.Errorf("offline_access: %v", out)
+	}
+	// A step-up from a client that sends prompt=consent with offline_access
+	// (OpenID Connect Core s11) is asked about the new scope only.
+	p := authParams(id)
+	p.Set("scope", "tools:basic image_generation offline_access")
+	p.Set("prompt", "consent")
+	resp := e.get(b, e.url("/authorize?"+p.Encode()))
+	body = readBody(resp)
+	if resp.StatusCode != 200 || !slices.Equal(scopeBoxes(body), []string{"image_generation"}) {
+		t.Errorf("step-up with prompt=consent: %d boxes %v", resp.StatusCode, scopeBoxes(body))
 	}
 }
 
