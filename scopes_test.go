@@ -15,6 +15,37 @@ import (
 	"time"
 )
 
+// TestInitialScopeDefault: by default the 401 and the protected resource
+// metadata name every scope, so that a client that cannot step up still
+// reaches every tool; the consent page then offers each, and a person who
+// approves only the baseline gives the client the basic tools alone.
+func TestInitialScopeDefault(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
+	defer cancel()
+	srv := startServer(t, false)
+	mcpURL := srv.base + "/mcp"
+	res, err := http.Post(mcpURL, "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	scope := challengeParam(res.Header.Get("WWW-Authenticate"), "scope")
+	if scope != "tools:basic image_generation" {
+		t.Fatalf("401 challenge %q", res.Header.Get("WWW-Authenticate"))
+	}
+	c := discover(ctx, t, mcpURL)
+	c.register(ctx, t, "Ada's client")
+	c.scope = scope
+	b := newBrowser(t)
+	tok := c.authorize(ctx, t, b, "ada@example.com")
+	if tok.Scope != scope || !slices.Equal(b.scopeBoxes, []string{"tools:basic", "image_generation"}) {
+		t.Fatalf("token scope %q, consent boxes %v", tok.Scope, b.scopeBoxes)
+	}
+	if _, err := parseConfig([]string{"-initial-scope", "some"}, func(string) string { return "" }); err == nil {
+		t.Error("-initial-scope some was accepted")
+	}
+}
+
 // TestStepUp is least privilege end to end through real HTTP: Ada's
 // client asks for the baseline scope the 401 names, sees the basic tools
 // only, meets 403 insufficient_scope calling generateImage, re-authorizes
@@ -25,11 +56,11 @@ import (
 func TestStepUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 	defer cancel()
-	srv := startServer(t, false)
+	srv := startServerEnv(t, false, "", map[string]string{"INITIAL_SCOPE": "baseline"})
 	mcpURL := srv.base + "/mcp"
 
-	// The 401 names the baseline scope (MCP 2026-07-28 "Scope Selection
-	// Strategy").
+	// With INITIAL_SCOPE=baseline the 401 names the baseline scope (MCP
+	// 2026-07-28 "Scope Selection Strategy").
 	res, err := http.Post(mcpURL, "application/json", strings.NewReader(`{}`))
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +183,7 @@ func TestInteropStepUp(t *testing.T) {
 	if _, err := os.Stat(chromium); err != nil {
 		skipOrFail(t, "no Chromium at %s (apt-get install chromium)", chromium)
 	}
-	srv := startServer(t, false)
+	srv := startServerEnv(t, false, "", map[string]string{"INITIAL_SCOPE": "baseline"})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "stepup.mjs", srv.base+"/mcp")

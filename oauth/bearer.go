@@ -249,10 +249,10 @@ func (e *accessEntry) identity() *Identity {
 func (s *Server) RequireBearer(resource string, next http.Handler) http.Handler {
 	want := strings.TrimSuffix(resource, "/")
 	challenge := `Bearer resource_metadata="` + ProtectedResourceMetadataURL(resource) + `"`
-	if base := s.baselineScopes(); len(base) > 0 {
-		// MCP 2026-07-28 "Scope Selection Strategy": the scope to request
-		// first, the baseline; more is asked for by step-up.
-		challenge += `, scope="` + strings.Join(base, " ") + `"`
+	if first := s.initialScopes(); len(first) > 0 {
+		// MCP 2026-07-28 "Scope Selection Strategy": the scopes to request
+		// first (Config.InitialScopes); more is asked for by step-up.
+		challenge += `, scope="` + strings.Join(first, " ") + `"`
 	}
 	deny := func(w http.ResponseWriter, status int, code, desc string) {
 		v := challenge

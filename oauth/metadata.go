@@ -100,10 +100,11 @@ func (s *Server) protectedResourceMetadataHandler(resource string) http.Handler 
 		Resource:               resource,
 		AuthorizationServers:   []string{s.cfg.Issuer},
 		BearerMethodsSupported: []string{"header"}, // RFC 6750 s2.1 only
-		// MCP 2026-07-28 "Scope Selection Strategy": the minimal set for
-		// basic use; the rest is asked for by step-up. offline_access is
-		// never here ("Refresh Tokens": no requirement of the resource).
-		ScopesSupported: s.baselineScopes(),
+		// MCP 2026-07-28 "Scope Selection Strategy": what a client asks
+		// for first (Config.InitialScopes); more is asked for by step-up.
+		// offline_access is never here ("Refresh Tokens": no requirement
+		// of the resource).
+		ScopesSupported: s.initialScopes(),
 		ResourceName:    s.cfg.ServiceName,
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

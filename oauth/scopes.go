@@ -26,10 +26,7 @@ type Scope struct {
 	Description string
 	// Permission is the upstream permission (Identity.Permissions) a person
 	// must hold for the scope to be granted; "" for a baseline scope,
-	// granted to anyone signed in. Baseline scopes are what the protected
-	// resource metadata and the 401 challenge name (MCP 2026-07-28 "Scope
-	// Selection Strategy": the minimal set for basic use); the others are
-	// requested by step-up.
+	// granted to anyone signed in.
 	Permission string
 }
 
@@ -46,8 +43,8 @@ const ScopeOfflineAccess = "offline_access"
 // or put in a cookie stays small.
 const maxScopeName = 128
 
-// checkScopes validates Config.Scopes.
-func checkScopes(scopes []Scope) error {
+// checkScopes validates Config.Scopes and Config.InitialScopes.
+func checkScopes(scopes []Scope, initial []string) error {
 	seen := map[string]bool{}
 	for _, sc := range scopes {
 		if !validScopeToken(sc.Name) {
@@ -60,6 +57,11 @@ func checkScopes(scopes []Scope) error {
 			return fmt.Errorf("oauth: scope %q is declared twice", sc.Name)
 		}
 		seen[sc.Name] = true
+	}
+	for _, n := range initial {
+		if !seen[n] {
+			return fmt.Errorf("oauth: initial scope %q is not one of Config.Scopes", n)
+		}
 	}
 	return nil
 }
@@ -92,13 +94,16 @@ func (s *Server) scopeNames() []string {
 	return append(names, ScopeOfflineAccess)
 }
 
-// baselineScopes lists the scopes granted to anyone signed in.
-func (s *Server) baselineScopes() []string {
+// initialScopes lists the scopes a client should ask for first
+// (Config.InitialScopes): what the 401 challenge and the protected resource
+// metadata name. Never offline_access (MCP 2026-07-28 "Refresh Tokens").
+func (s *Server) initialScopes() []string {
+	if len(s.cfg.InitialScopes) > 0 {
+		return s.ordered(s.cfg.InitialScopes)
+	}
 	var names []string
 	for _, sc := range s.cfg.Scopes {
-		if sc.Permission == "" {
-			names = append(names, sc.Name)
-		}
+		names = append(names, sc.Name)
 	}
 	return names
 }

@@ -97,13 +97,15 @@ func TestScopesAdvertised(t *testing.T) {
 	if got, _ := json.Marshal(as["scopes_supported"]); string(got) != `["tools:basic","image_generation","offline_access"]` {
 		t.Errorf("authorization server scopes_supported %s", got)
 	}
-	// MCP 2026-07-28: the minimal set, never offline_access.
+	// By default clients are told to ask for every scope (each still
+	// approved on the consent page); never offline_access (MCP 2026-07-28
+	// "Refresh Tokens").
 	prm := get("/.well-known/oauth-protected-resource/mcp")
-	if got, _ := json.Marshal(prm["scopes_supported"]); string(got) != `["tools:basic"]` {
+	if got, _ := json.Marshal(prm["scopes_supported"]); string(got) != `["tools:basic","image_generation"]` {
 		t.Errorf("protected resource scopes_supported %s", got)
 	}
 	resp, _ := e.call("/mcp", "")
-	if h := resp.Header.Get("WWW-Authenticate"); !strings.Contains(h, `scope="tools:basic"`) || strings.Contains(h, "image_generation") {
+	if h := resp.Header.Get("WWW-Authenticate"); !strings.Contains(h, `scope="tools:basic image_generation"`) {
 		t.Errorf("401 challenge %q", h)
 	}
 	for _, bad := range [][]Scope{{{Name: "a b"}}, {{Name: "x"}, {Name: "x"}}, {{Name: ScopeOfflineAccess}}, {{Name: `q"`}}} {
@@ -112,6 +114,29 @@ func TestScopesAdvertised(t *testing.T) {
 		if _, err := NewServer(cfg); err == nil {
 			t.Errorf("NewServer accepted scopes %v", bad)
 		}
+	}
+	cfg := e.srv.cfg
+	cfg.InitialScopes = []string{"nope"}
+	if _, err := NewServer(cfg); err == nil {
+		t.Error("NewServer accepted an initial scope it does not offer")
+	}
+
+	// InitialScopes: the minimal set first (MCP 2026-07-28 "Scope
+	// Selection Strategy"), the rest by step-up.
+	m := newEnv(t, func(c *Config) {
+		c.Scopes = e.srv.cfg.Scopes
+		c.InitialScopes = []string{"tools:basic"}
+	})
+	resp = m.get(http.DefaultClient, m.url("/.well-known/oauth-protected-resource/mcp"))
+	var doc ProtectedResourceMetadata
+	json.NewDecoder(resp.Body).Decode(&doc)
+	resp.Body.Close()
+	if !slices.Equal(doc.ScopesSupported, []string{"tools:basic"}) {
+		t.Errorf("minimal protected resource scopes_supported %v", doc.ScopesSupported)
+	}
+	resp, _ = m.call("/mcp", "")
+	if h := resp.Header.Get("WWW-Authenticate"); !strings.Contains(h, `scope="tools:basic"`) || strings.Contains(h, "image_generation") {
+		t.Errorf("minimal 401 challenge %q", h)
 	}
 }
 

@@ -100,6 +100,16 @@ type Config struct {
 	// (Identity.Scopes nil) and what a user may do is decided by the
 	// permissions of their Identity alone.
 	Scopes []Scope
+	// InitialScopes are the scopes the 401 challenge and the protected
+	// resource metadata name: what a client asks for first (MCP 2026-07-28
+	// "Scope Selection Strategy"), then steps up from. Each must be in
+	// Scopes. Empty means all of Scopes, so that a client that cannot step
+	// up still reaches every tool the person approves on the consent page:
+	// the TypeScript SDK 1.x, for one, answers insufficient_scope by
+	// refreshing its token, which can never widen it (RFC 6749 s6). Set it
+	// to the baseline scopes when the clients in use step up by
+	// re-authorizing (the SDK 2.x does) for least privilege from the start.
+	InitialScopes []string
 	// OnGrantIdentityChanged is called after a refresh in which the
 	// upstream identity changed (role, organization or permissions), so that
 	// live MCP sessions of that user can be told their tool list changed.
@@ -168,7 +178,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Provider == nil {
 		return nil, errors.New("oauth: Config.Provider is required")
 	}
-	if err := checkScopes(cfg.Scopes); err != nil {
+	if err := checkScopes(cfg.Scopes, cfg.InitialScopes); err != nil {
 		return nil, err
 	}
 	if len(cfg.Secret) < 32 {
