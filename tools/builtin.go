@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 
 	"remote-mcp-authkit/mcp"
@@ -86,6 +87,9 @@ type WhoAmIResult struct {
 	Organization *WhoAmIOrganization `json:"organization,omitempty"`
 	Role         string              `json:"role,omitempty"`
 	Permissions  []string            `json:"permissions"`
+	// Scopes are what the client's token carries (oauth.Identity.Scopes),
+	// so a person sees why a tool they hold the permission for is missing.
+	Scopes []string `json:"scopes,omitempty"`
 }
 
 // WhoAmIUser is the signed-in user in a WhoAmIResult.
@@ -109,7 +113,7 @@ func WhoAmI() Tool {
 	return Tool{
 		Name:        "whoami",
 		Title:       "Who am I",
-		Description: "Show the signed-in user, their organization, role and permissions as this server sees them.",
+		Description: "Show the signed-in user, their organization, role and permissions, and the scopes this client was granted, as this server sees them.",
 		InputSchema: &Schema{Type: "object", Properties: map[string]*Schema{}, AdditionalProperties: Ptr(false)},
 		OutputSchema: &Schema{
 			Type: "object",
@@ -133,6 +137,7 @@ func WhoAmI() Tool {
 				},
 				"role":        str("The user's role in the organization."),
 				"permissions": {Type: "array", Items: &Schema{Type: "string"}, Description: "The permissions the user holds."},
+				"scopes":      {Type: "array", Items: &Schema{Type: "string"}, Description: "The OAuth scopes this client's access token carries; absent when the token is not limited by scopes."},
 			},
 			Required: []string{"user", "permissions"},
 		},
@@ -152,6 +157,7 @@ func WhoAmI() Tool {
 				User:        WhoAmIUser{ID: id.Subject, Email: id.Email, Name: id.Name},
 				Role:        id.Role,
 				Permissions: append([]string{}, id.Permissions...),
+				Scopes:      slices.Clone(id.Scopes),
 			}
 			if id.OrganizationID != "" {
 				res.Organization = &WhoAmIOrganization{ID: id.OrganizationID, Name: id.Organization}

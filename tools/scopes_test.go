@@ -115,3 +115,18 @@ func TestScopeErrorIsStepUp(t *testing.T) {
 		t.Errorf("with the scope: %v %+v", err, res)
 	}
 }
+
+// whoami shows the token's scopes beside the permissions, so a person can
+// see why a tool they may use is not listed.
+func TestWhoAmIShowsScopes(t *testing.T) {
+	tb := defaultTable(t, OfflineRenderer{})
+	id := &oauth.Identity{Subject: "u", Permissions: []string{"image_generation"}, Scopes: []string{"tools:basic"}}
+	res, err := tb.CallTool(oauth.WithIdentity(context.Background(), id), "whoami", nil)
+	if err != nil || res.IsError {
+		t.Fatalf("whoami: %+v %v", res, err)
+	}
+	got, _ := json.Marshal(res.StructuredContent)
+	if !strings.Contains(string(got), `"permissions":["image_generation"],"scopes":["tools:basic"]`) {
+		t.Errorf("whoami %s", got)
+	}
+}
