@@ -37,16 +37,16 @@ var consentPage = template.Must(template.New("consent").Parse(`<!doctype html>
 <title>Allow access? · {{.Service}}</title><style>` + pageStyle + `</style></head>
 <body><h1>Allow <strong><bdi>{{.ClientName}}</bdi></strong> to use {{.Service}}?</h1>
 <div class="box">
-<p><strong><bdi>{{.ClientName}}</bdi></strong>{{if .ClientHost}} (from <code><bdi>{{.ClientHost}}</bdi></code>){{else}} (a name the application chose; this server has not verified it){{end}} wants to use this server's MCP tools <strong>as you</strong>, with your permissions, until you revoke its access.</p>
+<p><strong><bdi>{{.ClientName}}</bdi></strong>{{if .ClientHost}} (from <code><bdi>{{.ClientHost}}</bdi></code>){{else}} (a name the application chose; this server has not verified it){{end}} wants to use this server's MCP tools <strong>as you</strong>, {{if or .Scopes .Known}}within your permissions and what you allow below{{else}}with your permissions{{end}}, until you revoke its access.</p>
 <p>After you sign in, you will be sent back to <code><bdi>{{.RedirectHost}}</bdi></code> (<code><bdi>{{.RedirectURI}}</bdi></code>).</p>
 {{if .LocalWarning}}<p><strong>Check:</strong> this application returns to a program on your own computer. Any program on this computer could claim to be <bdi>{{.ClientName}}</bdi>; allow only if you just started it yourself.</p>{{end}}
 <p class="muted">Resource: <code>{{.Resource}}</code></p>
 </div>
 <p class="muted">Only allow applications you started yourself. If you did not just connect an MCP client, choose Deny.</p>
 <form method="post" action="{{.Action}}">
-{{if .Scopes}}<fieldset class="scopes"><legend>{{if .Known}}It now also asks to:{{else}}It asks to:{{end}}</legend>
+{{if or .Scopes .Known}}<fieldset class="scopes"><legend>{{if not .Scopes}}It asks again for what you allowed before.{{else if .Known}}It now also asks to:{{else}}It asks to:{{end}}</legend>
 {{range .Scopes}}<label>{{if .Fixed}}<input type="checkbox" checked disabled>{{else}}<input type="checkbox" name="scope" value="{{.Name}}" checked>{{end}} {{.Description}} <code>{{.Name}}</code></label>
-{{end}}<p class="muted">Untick what you do not want to allow; the application can ask again when it needs it.{{if .Known}} Already allowed: {{range $i, $n := .Known}}{{if $i}}, {{end}}<code>{{$n}}</code>{{end}}.{{end}}</p></fieldset>
+{{end}}<p class="muted">{{if .Scopes}}Untick what you do not want to allow; the application can ask again when it needs it.{{end}}{{if .Known}} Already allowed: {{range $i, $n := .Known}}{{if $i}}, {{end}}<code>{{$n}}</code>{{end}}.{{end}}</p></fieldset>
 {{end}}<input type="hidden" name="pending" value="{{.Pending}}">
 <input type="hidden" name="csrf_token" value="{{.CSRF}}">
 <button class="primary" type="submit" name="decision" value="approve">Allow and sign in</button>

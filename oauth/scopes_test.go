@@ -174,14 +174,26 @@ func TestScopesConsentFewerThenStepUp(t *testing.T) {
 	if st, _ := e.consentPageFor(e.browser, id, "image_generation tools:basic"); st != http.StatusFound {
 		t.Errorf("both remembered: %d", st)
 	}
+	// prompt=consent with nothing new: the page, naming what was allowed.
+	p := authParams(id)
+	p.Set("scope", "tools:basic image_generation")
+	p.Set("prompt", "consent")
+	pending, csrf := e.consentForm(e.browser, p)
+	if len(e.ticked) != 0 {
+		t.Errorf("prompt=consent, nothing new: boxes %v", e.ticked)
+	}
+	q := e.followToClient(e.browser, e.postConsent(e.browser, pending, csrf, "approve"))
+	if st, out, _ := e.token(codeForm(id, q.Get("code")), "", ""); st != 200 || out["scope"] != "tools:basic image_generation" {
+		t.Errorf("prompt=consent, nothing new: %d %v", st, out)
+	}
 	// Unticking everything is a denial.
 	other := newBrowser()
 	st, body = e.consentPageFor(other, id, "image_generation")
 	if st != 200 {
 		t.Fatal(st, body)
 	}
-	pending, csrf := rePending.FindStringSubmatch(body)[1], reCSRF.FindStringSubmatch(body)[1]
-	q := e.followToClient(other, e.postConsentScopes(other, pending, csrf, "approve", nil))
+	pending, csrf = rePending.FindStringSubmatch(body)[1], reCSRF.FindStringSubmatch(body)[1]
+	q = e.followToClient(other, e.postConsentScopes(other, pending, csrf, "approve", nil))
 	if q.Get("error") != "access_denied" {
 		t.Errorf("nothing ticked: %v", q)
 	}
