@@ -321,6 +321,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
+	table.SetLogger(logger)
 	mcpServer := mcp.NewServer(mcp.ServerOptions{
 		Info:         mcp.Implementation{Name: "remote-mcp-authkit", Title: "Remote MCP with AuthKit", Version: version},
 		Instructions: "Tools gated by your AuthKit permissions: add two numbers, see who you are signed in as, and (with the image_generation permission) generate images.",
