@@ -418,3 +418,34 @@ func TestInsufficientScopeChallenge(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
+
+// Inside the grace period the previous refresh token gets the current pair
+// back, unchanged, unless it asks for fewer scopes: then a new access token
+// carries only those, never the current one, which carries more.
+func TestScopesGraceNarrowing(t *testing.T) {
+	e := scopeEnv(t)
+	id := e.publicClient()
+	out := e.signInScopes(e.browser, id, "tools:basic image_generation", nil)
+	rt := out["refresh_token"].(string)
+	st, cur, _ := e.token(refreshForm(id, rt), "", "")
+	if st != 200 {
+		t.Fatal(st, cur)
+	}
+	st, again, _ := e.token(refreshForm(id, rt), "", "")
+	if st != 200 || again["access_token"] != cur["access_token"] || again["scope"] != "tools:basic image_generation" {
+		t.Fatalf("grace, no scope: %d %v (current %v)", st, again, cur)
+	}
+	f := refreshForm(id, rt)
+	f.Set("scope", "tools:basic")
+	st, narrow, _ := e.token(f, "", "")
+	if st != 200 || narrow["access_token"] == cur["access_token"] || narrow["scope"] != "tools:basic" {
+		t.Fatalf("grace, narrowed: %d %v", st, narrow)
+	}
+	if got := e.scopesSeen(narrow["access_token"].(string)); !slices.Equal(got, []string{"tools:basic"}) {
+		t.Errorf("grace-narrowed token's scopes %v", got)
+	}
+	f.Set("scope", "tools:basic admin")
+	if st, out, _ := e.token(f, "", ""); st != 400 || out["error"] != "invalid_scope" {
+		t.Errorf("grace, widened: %d %v", st, out)
+	}
+}
