@@ -161,10 +161,12 @@ func challengeParam(h, name string) string {
 }
 
 // TestInteropStepUp runs .ci/interop2/stepup.mjs: the MCP TypeScript SDK v2
-// client (@modelcontextprotocol/client) signs in with the baseline scope the
-// 401 names, calls generateImage, meets 403 insufficient_scope, and steps
-// up through our consent page in a real Chromium (playwright-core), which
-// shows only the new scope; the retried call returns an image.
+// client (@modelcontextprotocol/client) signs in with the baseline scope
+// (the one the 401 names under -initial-scope baseline, or, on the default,
+// the one the person leaves ticked on the consent page), calls
+// generateImage, meets 403 insufficient_scope, and steps up through our
+// consent page in a real Chromium (playwright-core), which shows only the
+// new scope; the retried call returns an image.
 func TestInteropStepUp(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -183,10 +185,28 @@ func TestInteropStepUp(t *testing.T) {
 	if _, err := os.Stat(chromium); err != nil {
 		skipOrFail(t, "no Chromium at %s (apt-get install chromium)", chromium)
 	}
-	srv := startServerEnv(t, false, "", map[string]string{"INITIAL_SCOPE": "baseline"})
+	for _, tc := range []struct {
+		name, initial, flag, firstBoxes string
+	}{
+		// The SDK asks for what the 401 names, the baseline.
+		{"initial scope baseline", "baseline", "", "tools:basic"},
+		// The SDK asks for every scope; the person allows the baseline only.
+		{"person unticks", "all", "--untick", "tools:basic,image_generation"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runStepUp(t, node, dir, chromium, startServerEnv(t, false, "", map[string]string{"INITIAL_SCOPE": tc.initial}), tc.flag, tc.firstBoxes)
+		})
+	}
+}
+
+func runStepUp(t *testing.T, node, dir, chromium string, srv *testServer, flag, firstBoxes string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "stepup.mjs", srv.base+"/mcp")
+	args := []string{"stepup.mjs", srv.base + "/mcp"}
+	if flag != "" {
+		args = []string{"stepup.mjs", flag, srv.base + "/mcp"}
+	}
+	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "MCP_BROWSER_CHROMIUM="+chromium)
 	cmd.WaitDelay = 5 * time.Second
@@ -196,7 +216,7 @@ func TestInteropStepUp(t *testing.T) {
 		t.Fatalf("stepup.mjs: %v", err)
 	}
 	for _, want := range []string{
-		"sign-in: consent page asks about tools:basic",
+		"sign-in: consent page asks about " + firstBoxes,
 		"baseline: tools=add,whoami",
 		"step-up: pages consent,signin",
 		"step-up: consent page asks about image_generation",

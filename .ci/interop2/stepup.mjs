@@ -1,7 +1,12 @@
 // Step-up authorization with the MCP TypeScript SDK v2 client and a real
 // browser (MCP 2026-07-28 "Scope Challenge Handling", SEP-2350).
 //
-// Usage: node stepup.mjs http://127.0.0.1:PORT/mcp
+// Usage: node stepup.mjs [--untick] http://127.0.0.1:PORT/mcp
+//
+// Against a server started with -initial-scope baseline the SDK asks for
+// the baseline scope first. With --untick (for a server on the default,
+// -initial-scope all) the SDK asks for every scope and the person unticks
+// all but the baseline on the first consent page; the step-up is the same.
 //
 // The server must sign in through the AuthKit emulator, whose demo user
 // ada@example.com holds the image_generation permission. Everything MCP and
@@ -129,6 +134,12 @@ class Provider {
       visit.boxes = await this.page
         .locator('input[type=checkbox][name=scope]')
         .evaluateAll((els) => els.map((e) => `${e.value}${e.checked ? '' : '(unticked)'}`));
+      if (this.untick && this.visits.length === 1) {
+        // The person allows the basic tools only.
+        for (const box of await this.page.locator('input[type=checkbox][name=scope]').all()) {
+          if ((await box.getAttribute('value')) !== 'tools:basic') await box.uncheck();
+        }
+      }
       await allow.click();
     }
     await this.page.waitForLoadState();
@@ -150,7 +161,10 @@ const names = async (client) =>
     .join(',');
 
 async function main() {
-  const mcpURL = new URL(process.argv[2] || fail('usage: node stepup.mjs http://HOST:PORT/mcp'));
+  const args = process.argv.slice(2);
+  const untick = args[0] === '--untick';
+  if (untick) args.shift();
+  const mcpURL = new URL(args[0] || fail('usage: node stepup.mjs [--untick] http://HOST:PORT/mcp'));
   const pkg = JSON.parse(
     readFileSync(new URL('./node_modules/@modelcontextprotocol/client/package.json', import.meta.url), 'utf8'),
   );
@@ -167,6 +181,7 @@ async function main() {
   try {
     const page = await browser.newPage();
     const provider = new Provider(page, listener);
+    provider.untick = untick;
     const transport = new StreamableHTTPClientTransport(mcpURL, { authProvider: provider });
     let client = new Client({ name: 'remote-mcp-authkit-interop2', version: '1.0.0' });
 
@@ -180,11 +195,12 @@ async function main() {
     await transport.finishAuth(provider.callback);
     const first = provider.visits[0];
     check(
-      first?.scope?.split(' ').includes('tools:basic') && !first.scope.includes('image_generation'),
+      first?.scope?.split(' ').includes('tools:basic') && first.scope.includes('image_generation') === untick,
       `sign-in: scope requested "${first?.scope}"`,
       first,
     );
-    check(first.boxes?.join(',') === 'tools:basic', `sign-in: consent page asks about ${first.boxes}`, first);
+    const firstBoxes = untick ? 'tools:basic,image_generation' : 'tools:basic';
+    check(first.boxes?.join(',') === firstBoxes, `sign-in: consent page asks about ${first.boxes}`, first);
     check(!provider.tokens().scope.includes('image_generation'), `sign-in: token scope "${provider.tokens().scope}"`);
 
     client = new Client({ name: 'remote-mcp-authkit-interop2', version: '1.0.0' });
