@@ -125,24 +125,24 @@ func (s *Server) scope(name string) (Scope, bool) {
 // offers, offline_access aside: the server's documented default, which is
 // what every token carried before scopes existed, so that a client that
 // knows nothing of scopes keeps working; the consent page and the person's
-// permissions narrow it as for any request. A scope the server never
-// offered is refused (invalid_scope), not ignored, so that a client learns
-// of its mistake. The result keeps the server's order and no duplicate.
+// permissions narrow it as for any request; so does a request for
+// offline_access alone, which names no scope of the resource. A scope the
+// server never offered is refused (invalid_scope), not ignored, so that a
+// client learns of its mistake. The result keeps the server's order and no
+// duplicate.
 func (s *Server) requestedScopes(param string) ([]string, error) {
 	if len(s.cfg.Scopes) == 0 {
 		return nil, nil // scopes unused: permissions come from the Identity
 	}
 	fields := strings.Fields(param)
-	if len(fields) == 0 {
-		out := make([]string, 0, len(s.cfg.Scopes))
-		for _, sc := range s.cfg.Scopes {
-			out = append(out, sc.Name)
-		}
-		return out, nil
-	}
 	for _, f := range fields {
 		if _, ok := s.scope(f); !ok {
 			return nil, fmt.Errorf("scope %q is not offered by this server; it offers: %s", clip(f), strings.Join(s.scopeNames(), " "))
+		}
+	}
+	if !hasResourceScope(fields) {
+		for _, sc := range s.cfg.Scopes {
+			fields = append(fields, sc.Name)
 		}
 	}
 	return s.ordered(fields), nil

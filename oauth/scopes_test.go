@@ -269,6 +269,10 @@ func TestScopesDefaultAndOfflineAccess(t *testing.T) {
 	if out["scope"] != "tools:basic offline_access" || out["refresh_token"] == nil {
 		t.Errorf("offline_access: %v", out)
 	}
+	// offline_access alone names nothing of the resource: the default too.
+	if out := e.signInScopes(newBrowser(), id, "offline_access", nil); out["scope"] != "tools:basic image_generation offline_access" {
+		t.Errorf("offline_access alone: token scope %v", out["scope"])
+	}
 	// A step-up from a client that sends prompt=consent with offline_access
 	// (OpenID Connect Core s11) is asked about the new scope only.
 	p := authParams(id)
