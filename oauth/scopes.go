@@ -137,7 +137,9 @@ func (s *Server) requestedScopes(param string) ([]string, error) {
 	fields := strings.Fields(param)
 	for _, f := range fields {
 		if _, ok := s.scope(f); !ok {
-			return nil, fmt.Errorf("scope %q is not offered by this server; it offers: %s", clip(f), strings.Join(s.scopeNames(), " "))
+			// The value is not repeated: before approval this text is
+			// shown on our page, which repeats nothing from the request.
+			return nil, fmt.Errorf("the scope parameter names a scope this server does not offer; it offers: %s", strings.Join(s.scopeNames(), " "))
 		}
 	}
 	if !hasResourceScope(fields) {
@@ -215,14 +217,6 @@ func (s *Server) approvedOf(g *grant) []string {
 		return all
 	}
 	return strings.Fields(g.Scope)
-}
-
-// clip shortens a client's text quoted in an error description.
-func clip(v string) string {
-	if len(v) > 40 {
-		return v[:40] + "..."
-	}
-	return v
 }
 
 // encodeScopes and decodeScopes carry a scope list in a cookie value,

@@ -292,8 +292,8 @@ func TestScopesHostile(t *testing.T) {
 	e := scopeEnv(t)
 	id := e.publicClient()
 	// Never offered: on our page before any approval...
-	st, body := e.consentPageFor(e.browser, id, "tools:basic admin")
-	if st != 400 || !strings.Contains(body, "invalid_scope") {
+	st, body := e.consentPageFor(e.browser, id, "tools:basic admin‮")
+	if st != 400 || !strings.Contains(body, "invalid_scope") || strings.Contains(body, "admin") || strings.ContainsRune(body, '‮') {
 		t.Errorf("unknown scope before approval: %d %s", st, body)
 	}
 	// ...and to the client once approved.
