@@ -44,3 +44,15 @@ func TestHTTPErrorFromTool(t *testing.T) {
 		t.Fatal("no result after the refusal")
 	}
 }
+
+// Over HTTP+SSE the POST is answered 202 before the request runs, so the
+// client gets the JSON-RPC error alone, on the stream.
+func TestHTTPErrorOverSSE(t *testing.T) {
+	_, ts := newTestServer(t, forbiddingTools{newTestTools()}, HTTPOptions{})
+	c := openLegacy(t, ts.URL, "/sse", nil)
+	c.send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`, "1")
+	got := c.send(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"gated","arguments":{}}}`, "2")
+	if last := got[len(got)-1]; last.Error == nil || last.Error.Code != CodeInvalidParams {
+		t.Fatalf("answer %+v", got)
+	}
+}
