@@ -715,6 +715,9 @@ func (s *Server) callTool(ctx context.Context, p *requestParams) (any, error) {
 		if errors.Is(err, ErrUnknownTool) {
 			return nil, NewInvalidParams("invalid params: unknown tool: %s", name)
 		}
+		if je := noteHTTPError(ctx, err); je != nil {
+			return nil, je
+		}
 		var je *JSONRPCError
 		if errors.As(err, &je) {
 			return nil, je
