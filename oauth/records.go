@@ -15,6 +15,9 @@ package oauth
 //	time    varint Unix nanoseconds, 0 for the zero time
 //	hash    1 and 32 bytes for a SHA-256 in lower-case hex (what hashToken
 //	        returns), else 0 and a string
+//	id      1+i and 17 bytes for recordIDPrefixes[i] followed by the 26
+//	        base32 characters of rand.Text (5 bits each), else 0 and a
+//	        string
 //	list    uvarint count, then each item
 
 import (
@@ -23,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -86,6 +90,37 @@ func recordAppendHash(b []byte, h string) []byte {
 		}
 	}
 	return recordAppendString(append(b, 0), h)
+}
+
+// recordIDPrefixes are the prefixes of the IDs records hold (grant and
+// client IDs, each followed by rand.Text's 26 characters).
+var recordIDPrefixes = []string{"grant_", prefixClientID}
+
+const recordBase32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" // RFC 4648, as rand.Text writes
+
+func recordAppendID(b []byte, id string) []byte {
+	for i, p := range recordIDPrefixes {
+		rest, ok := strings.CutPrefix(id, p)
+		if !ok || len(rest) != 26 {
+			continue
+		}
+		var packed [17]byte
+		bit := 0
+		for j := range len(rest) {
+			v := strings.IndexByte(recordBase32, rest[j])
+			if v < 0 {
+				return recordAppendString(append(b, 0), id)
+			}
+			for k := 4; k >= 0; k-- {
+				if v>>k&1 != 0 {
+					packed[bit/8] |= 0x80 >> (bit % 8)
+				}
+				bit++
+			}
+		}
+		return append(append(b, byte(1+i)), packed[:]...)
+	}
+	return recordAppendString(append(b, 0), id)
 }
 
 func recordAppendList(b []byte, list []string, item func([]byte, string) []byte) []byte {
@@ -171,6 +206,35 @@ func (r *recordReader) hash() string {
 	}
 }
 
+func (r *recordReader) id() string {
+	tag := r.take(1)
+	switch {
+	case r.err != nil:
+		return ""
+	case tag[0] == 0:
+		return r.string()
+	case int(tag[0]) > len(recordIDPrefixes):
+		r.err = fmt.Errorf("bad id tag %d", tag[0])
+		return ""
+	}
+	packed := r.take(17)
+	if r.err != nil {
+		return ""
+	}
+	p := recordIDPrefixes[tag[0]-1]
+	out := make([]byte, len(p)+26)
+	copy(out, p)
+	for j := range 26 {
+		v := 0
+		for k := range 5 {
+			bit := j*5 + k
+			v = v<<1 | int(packed[bit/8]>>(7-bit%8)&1)
+		}
+		out[len(p)+j] = recordBase32[v]
+	}
+	return string(out)
+}
+
 func (r *recordReader) list(item func() string) []string {
 	n := r.uvarint()
 	if n > uint64(len(r.b)) { // every item takes at least a byte
@@ -197,8 +261,8 @@ const grantImpersonated = 2
 
 func (g *grant) appendRecord(b []byte) []byte {
 	b = append(b, recordBinaryV1)
-	b = recordAppendString(b, g.ID)
-	b = recordAppendString(b, g.ClientID)
+	b = recordAppendID(b, g.ID)
+	b = recordAppendID(b, g.ClientID)
 	b = recordAppendString(b, g.Resource)
 	b = recordAppendString(b, g.Scope)
 	id := g.Identity
@@ -223,8 +287,8 @@ func (g *grant) appendRecord(b []byte) []byte {
 		b = recordAppendString(b, id.Impersonator.Reason)
 	}
 	if flags&grantIdentityOwn == 0 {
-		b = recordAppendString(b, id.ClientID)
-		b = recordAppendString(b, id.GrantID)
+		b = recordAppendID(b, id.ClientID)
+		b = recordAppendID(b, id.GrantID)
 	}
 	b = recordAppendString(b, string(g.Upstream))
 	b = recordAppendTime(b, g.CreatedAt)
@@ -243,8 +307,8 @@ func (g *grant) appendRecord(b []byte) []byte {
 
 func (g *grant) readRecord(r *recordReader) error {
 	*g = grant{}
-	g.ID = r.string()
-	g.ClientID = r.string()
+	g.ID = r.id()
+	g.ClientID = r.id()
 	g.Resource = r.string()
 	g.Scope = r.string()
 	flags := r.take(1)
@@ -266,8 +330,8 @@ func (g *grant) readRecord(r *recordReader) error {
 	if flags[0]&grantIdentityOwn != 0 {
 		id.ClientID, id.GrantID = g.ClientID, g.ID
 	} else {
-		id.ClientID = r.string()
-		id.GrantID = r.string()
+		id.ClientID = r.id()
+		id.GrantID = r.id()
 	}
 	g.Upstream = r.bytes()
 	g.CreatedAt = r.time()
@@ -286,25 +350,25 @@ func (g *grant) readRecord(r *recordReader) error {
 
 func (a *accessRecord) appendRecord(b []byte) []byte {
 	b = append(b, recordBinaryV1)
-	b = recordAppendString(b, a.GrantID)
-	b = recordAppendString(b, a.ClientID)
+	b = recordAppendID(b, a.GrantID)
+	b = recordAppendID(b, a.ClientID)
 	b = recordAppendString(b, a.Resource)
 	return recordAppendTime(b, a.ExpiresAt)
 }
 
 func (a *accessRecord) readRecord(r *recordReader) error {
-	*a = accessRecord{GrantID: r.string(), ClientID: r.string(), Resource: r.string(), ExpiresAt: r.time()}
+	*a = accessRecord{GrantID: r.id(), ClientID: r.id(), Resource: r.string(), ExpiresAt: r.time()}
 	return r.err
 }
 
 func (rr *refreshRecord) appendRecord(b []byte) []byte {
 	b = append(b, recordBinaryV1)
-	b = recordAppendString(b, rr.GrantID)
-	return recordAppendString(b, rr.ClientID)
+	b = recordAppendID(b, rr.GrantID)
+	return recordAppendID(b, rr.ClientID)
 }
 
 func (rr *refreshRecord) readRecord(r *recordReader) error {
-	*rr = refreshRecord{GrantID: r.string(), ClientID: r.string()}
+	*rr = refreshRecord{GrantID: r.id(), ClientID: r.id()}
 	return r.err
 }
 
@@ -318,7 +382,7 @@ func (c *Client) appendRecord(b []byte) []byte {
 		flags |= clientUnused
 	}
 	b = append(b, flags)
-	b = recordAppendString(b, c.ClientID)
+	b = recordAppendID(b, c.ClientID)
 	b = recordAppendHash(b, c.SecretHash)
 	b = recordAppendString(b, c.TokenEndpointAuthMethod)
 	b = recordAppendList(b, c.RedirectURIs, recordAppendString)
@@ -343,7 +407,7 @@ func (c *Client) readRecord(r *recordReader) error {
 		return r.err
 	}
 	c.Unused = flags[0]&clientUnused != 0
-	c.ClientID = r.string()
+	c.ClientID = r.id()
 	c.SecretHash = r.hash()
 	c.TokenEndpointAuthMethod = r.string()
 	c.RedirectURIs = r.list(r.string)

@@ -1,8 +1,10 @@
 package oauth
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -48,9 +50,10 @@ func recordFill(t *testing.T, v reflect.Value, name string) {
 // here), an old JSON record reads the same, and a damaged record is an
 // error, never a panic.
 func TestBinaryRecordsRoundTrip(t *testing.T) {
-	own := &grant{ID: "grant_X", ClientID: "mcp_client_Y", RefreshHash: hashToken("r"), AccessHash: hashToken("a"),
-		Identity: Identity{Subject: "user_1", Permissions: []string{"p"}, ClientID: "mcp_client_Y", GrantID: "grant_X"},
+	own := &grant{ID: "grant_" + rand.Text(), ClientID: prefixClientID + rand.Text(), RefreshHash: hashToken("r"), AccessHash: hashToken("a"),
+		Identity: Identity{Subject: "user_1", Permissions: []string{"p"}},
 		Spent:    []string{hashToken("s1"), hashToken("s2")}, ExpiresAt: time.Unix(1767323045, 0).UTC()}
+	own.Identity.ClientID, own.Identity.GrantID = own.ClientID, own.ID
 	filled := &grant{}
 	recordFill(t, reflect.ValueOf(filled).Elem(), "grant")
 	client := &Client{}
@@ -107,5 +110,26 @@ func TestBinaryRecordsRoundTrip(t *testing.T) {
 				t.Fatal("an unknown format decoded without error")
 			}
 		})
+	}
+}
+
+// TestRecordIDs: IDs of ours pack into 18 bytes and come back exact; any
+// other string is kept as it is.
+func TestRecordIDs(t *testing.T) {
+	ids := []string{"", "grant_", "grant_abc", "mcp_client_" + strings.ToLower(rand.Text()), "grant_" + rand.Text() + "A",
+		"grant_" + strings.Repeat("8", 26), "https://app.example.com/client.json", "other_" + rand.Text()}
+	for range 1000 {
+		ids = append(ids, "grant_"+rand.Text(), prefixClientID+rand.Text())
+	}
+	ids = append(ids, "grant_"+strings.Repeat("A", 26), "grant_"+strings.Repeat("7", 26))
+	for _, id := range ids {
+		b := recordAppendID(nil, id)
+		r := &recordReader{b: b}
+		if got := r.id(); got != id || r.err != nil || len(r.b) != 0 {
+			t.Fatalf("%q came back as %q (%v, %d bytes left)", id, got, r.err, len(r.b))
+		}
+		if strings.HasPrefix(id, "grant_") && len(id) == 32 && !strings.ContainsAny(id[6:], "8abc") && len(b) != 18 {
+			t.Fatalf("%q takes %d bytes, want 18", id, len(b))
+		}
 	}
 }

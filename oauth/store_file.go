@@ -1111,7 +1111,9 @@ func (s *FileStore) fileCompactFinish(r fileCompacted) {
 			r.f.Close()
 			os.Remove(s.path + ".tmp")
 		}
-		s.cfg.logger.Error("store: compaction failed; still appending to the old file", "path", s.path, "err", err)
+		if !errors.Is(err, ErrStoreClosed) { // a compactor stopped by Close
+			s.cfg.logger.Error("store: compaction failed; still appending to the old file", "path", s.path, "err", err)
+		}
 		s.compactAt = 2 * s.size
 		return
 	}

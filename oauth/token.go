@@ -182,27 +182,28 @@ func (s *Server) createGrant(ctx context.Context, req *authRequest, sess *Upstre
 // sign-in or refresh that verified it, so keeping it would cost every grant
 // its size on disk and in memory for nothing.
 func (s *Server) sealUpstream(g *grant, sess *UpstreamSession) error {
-	b, err := marshalRecord(sealedUpstream{RefreshToken: sess.RefreshToken})
-	if err != nil {
-		return err
-	}
+	b := append([]byte{sealedUpstreamRaw}, sess.RefreshToken...)
 	g.Upstream = s.keys.seal(b, "grant:"+g.ID)
 	return nil
 }
 
-// sealedUpstream is what Grant.Upstream seals. Grants stored before it
-// sealed a whole UpstreamSession; openUpstream reads both.
-type sealedUpstream struct {
-	RefreshToken string `json:"refresh_token,omitempty"`
-}
+// sealedUpstreamRaw starts what Grant.Upstream seals: the upstream refresh
+// token follows as it is. Grants stored before sealed a JSON object (a
+// whole UpstreamSession, then only its refresh token); openUpstream reads
+// all three.
+const sealedUpstreamRaw = 1
 
 func (s *Server) openUpstream(g *grant) (*UpstreamSession, error) {
 	b, err := s.keys.open(g.Upstream, "grant:"+g.ID)
 	if err != nil {
 		return nil, err
 	}
-	var sealed sealedUpstream
-	if err := json.Unmarshal(b, &sealed); err != nil {
+	var sealed struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if len(b) > 0 && b[0] == sealedUpstreamRaw {
+		sealed.RefreshToken = string(b[1:])
+	} else if err := json.Unmarshal(b, &sealed); err != nil {
 		return nil, err
 	}
 	id := g.Identity
