@@ -259,6 +259,10 @@ const grantIdentityOwn = 1
 // written after the session ID.
 const grantImpersonated = 2
 
+// grantScoped flags a grant whose Identity carries Scopes (nil means not
+// limited by scopes, so an empty list is written too), written last.
+const grantScoped = 4
+
 func (g *grant) appendRecord(b []byte) []byte {
 	b = append(b, recordBinaryV1)
 	b = recordAppendID(b, g.ID)
@@ -272,6 +276,9 @@ func (g *grant) appendRecord(b []byte) []byte {
 	}
 	if id.Impersonator != nil {
 		flags |= grantImpersonated
+	}
+	if id.Scopes != nil {
+		flags |= grantScoped
 	}
 	b = append(b, flags)
 	b = recordAppendString(b, id.Subject)
@@ -302,6 +309,10 @@ func (g *grant) appendRecord(b []byte) []byte {
 	b = recordAppendHash(b, g.PrevAccessHash)
 	b = recordAppendString(b, string(g.CurrentAccessSealed))
 	b = recordAppendTime(b, g.UpstreamInDoubt)
+	b = recordAppendString(b, id.Resource)
+	if flags&grantScoped != 0 {
+		b = recordAppendList(b, id.Scopes, recordAppendString)
+	}
 	return b
 }
 
@@ -345,6 +356,13 @@ func (g *grant) readRecord(r *recordReader) error {
 	g.PrevAccessHash = r.hash()
 	g.CurrentAccessSealed = r.bytes()
 	g.UpstreamInDoubt = r.time()
+	id.Resource = r.string()
+	if r.err == nil && flags[0]&grantScoped != 0 {
+		id.Scopes = r.list(r.string)
+		if id.Scopes == nil {
+			id.Scopes = []string{}
+		}
+	}
 	return r.err
 }
 
@@ -353,11 +371,12 @@ func (a *accessRecord) appendRecord(b []byte) []byte {
 	b = recordAppendID(b, a.GrantID)
 	b = recordAppendID(b, a.ClientID)
 	b = recordAppendString(b, a.Resource)
-	return recordAppendTime(b, a.ExpiresAt)
+	b = recordAppendTime(b, a.ExpiresAt)
+	return recordAppendString(b, a.Scope)
 }
 
 func (a *accessRecord) readRecord(r *recordReader) error {
-	*a = accessRecord{GrantID: r.id(), ClientID: r.id(), Resource: r.string(), ExpiresAt: r.time()}
+	*a = accessRecord{GrantID: r.id(), ClientID: r.id(), Resource: r.string(), ExpiresAt: r.time(), Scope: r.string()}
 	return r.err
 }
 
