@@ -48,7 +48,19 @@ type Bus struct {
 
 	mu        sync.Mutex
 	listening chan struct{} // closed while a LISTEN is in effect; replaced on loss
+
+	idle time.Duration // see idleCheck; tests shorten it
 }
+
+// idleCheck is how long the listener waits for a notification before it
+// checks the connection with a round trip, and that round trip's bound. A
+// connection cut without a FIN or RST (a network partition, a balancer in
+// between dropping it) otherwise looks idle for as long as TCP keepalive
+// takes to notice, and every event sent meanwhile would be lost unseen.
+const (
+	idleCheck   = 15 * time.Second
+	pingTimeout = 5 * time.Second
+)
 
 // reconnectMin and reconnectMax bound the wait between attempts to listen
 // again.
@@ -77,7 +89,7 @@ func NewBus(pool *pgxpool.Pool, connString string, opts ...BusOption) *Bus {
 	var o [8]byte
 	rand.Read(o[:])
 	b := &Bus{pool: pool, connStr: connString, channel: DefaultChannel, origin: hex.EncodeToString(o[:]),
-		log: slog.Default(), done: make(chan struct{}), listening: make(chan struct{})}
+		log: slog.Default(), done: make(chan struct{}), listening: make(chan struct{}), idle: idleCheck}
 	for _, opt := range opts {
 		opt(b)
 	}
@@ -170,7 +182,9 @@ func (b *Bus) listen(ctx context.Context) {
 // listenOnce connects, LISTENs, calls up and hands on notifications until
 // the connection fails or ctx ends.
 func (b *Bus) listenOnce(ctx context.Context, up func()) error {
-	conn, err := pgx.Connect(ctx, b.connStr)
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, err := pgx.Connect(cctx, b.connStr)
+	cancel()
 	if err != nil {
 		return err
 	}
@@ -180,7 +194,20 @@ func (b *Bus) listenOnce(ctx context.Context, up func()) error {
 	}
 	up()
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		wctx, cancel := context.WithTimeout(ctx, b.idle)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			// Quiet for a while: is the server still there? A timed-out
+			// wait leaves the connection usable.
+			pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+			_, err = conn.Exec(pctx, "SELECT 1")
+			cancel()
+			if err != nil {
+				return fmt.Errorf("pg: the events connection did not answer: %w", err)
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
+	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,4 +138,86 @@ func TestBusReconnects(t *testing.T) {
 	if e := rb.next(t, events.GrantRevoked); e.Key != "after" {
 		t.Fatalf("after reconnect: %+v", e)
 	}
+}
+
+// blackhole is a TCP proxy to PostgreSQL that can stop forwarding without
+// closing anything, as a network partition does.
+type blackhole struct {
+	ln     net.Listener
+	target string
+	cut    atomic.Bool
+}
+
+func (p *blackhole) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		pipe := func(dst, src net.Conn) {
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := src.Read(buf)
+				if err != nil {
+					return
+				}
+				if p.cut.Load() {
+					continue // swallowed: the peer never hears of it
+				}
+				if _, err := dst.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+		}
+		go pipe(s, c)
+		go pipe(c, s)
+	}
+}
+
+// A listener whose connection goes silent (no FIN, no RST) notices within
+// its idle check, tells its subscribers (Resync) and listens again once
+// the path is back.
+func TestBusNoticesSilentConnection(t *testing.T) {
+	base := testURL(t)
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		t.Skip("DATABASE_URL is not a URL with a host")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	p := &blackhole{ln: ln, target: u.Host}
+	go p.serve()
+	viaProxy := *u
+	viaProxy.Host = ln.Addr().String()
+	q := viaProxy.Query()
+	q.Set("connect_timeout", "1")
+	viaProxy.RawQuery = q.Encode()
+
+	pool, err := pgxpool.New(context.Background(), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	b := NewBus(pool, viaProxy.String(), WithChannel(testChannel()))
+	b.idle = 200 * time.Millisecond
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.WaitListening(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rb := make(recorder, 16)
+	b.Subscribe(rb.fn)
+	p.cut.Store(true)
+	rb.next(t, events.Resync) // noticed: idle check, then a ping that never returns
+	p.cut.Store(false)
+	rb.next(t, events.Resync) // listening again
 }
