@@ -25,10 +25,12 @@ func sessionKey(id string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// Save stores the record until the idle timeout; renewals extend it.
 func (d sessionDirectory) Save(ctx context.Context, id string, rec []byte, ttl time.Duration) error {
 	return d.st.Put(ctx, kindSession, sessionKey(id), rec, time.Now().Add(ttl))
 }
 
+// Load returns the record, nil when there is none.
 func (d sessionDirectory) Load(ctx context.Context, id string) ([]byte, error) {
 	b, err := d.st.Get(ctx, kindSession, sessionKey(id))
 	if errors.Is(err, store.ErrNotFound) {
@@ -37,6 +39,7 @@ func (d sessionDirectory) Load(ctx context.Context, id string) ([]byte, error) {
 	return b, err
 }
 
+// Delete removes the record.
 func (d sessionDirectory) Delete(ctx context.Context, id string) error {
 	return d.st.Delete(ctx, kindSession, sessionKey(id))
 }
@@ -47,6 +50,7 @@ func (d sessionDirectory) Delete(ctx context.Context, id string) error {
 // id alone grants nothing (a request must also carry its owner's token).
 type busRelay struct{ bus events.Bus }
 
+// Send publishes msg for the replica holding the session.
 func (r busRelay) Send(ctx context.Context, sessionID string, msg []byte) error {
 	return r.bus.Publish(ctx, events.Event{Kind: events.StreamMessage, Key: sessionID, Data: msg})
 }

@@ -43,6 +43,7 @@ const (
 	Resync Kind = 5
 )
 
+// String names the kind, for logs.
 func (k Kind) String() string {
 	switch k {
 	case GrantRevoked:
