@@ -129,7 +129,9 @@ type Config struct {
 	// upstream identity changed (role, organization or permissions), so that
 	// live MCP sessions of that user can be told their tool list changed.
 	// It runs on the request goroutine after the change is stored; keep it
-	// quick.
+	// quick. It runs in the process that refreshed only; to reach the
+	// sessions of every process sharing the store, subscribe to Events
+	// (events.GrantChanged) instead, as package app does.
 	OnGrantIdentityChanged func(old, new Identity)
 	// OnGrantRevoked is called once a grant's revocation is stored, with
 	// the identity the grant carried (ClientID and GrantID set), from every
@@ -141,7 +143,9 @@ type Config struct {
 	// open streams) lives on until this hook ends it: pass id.GrantID to
 	// mcp.Server.CloseSessionsByCredential. It runs on the revoking
 	// goroutine outside our locks, before the upstream session is ended;
-	// keep it quick.
+	// keep it quick. It runs in the revoking process only; every process
+	// sharing the store hears of the revocation through Events
+	// (events.GrantRevoked), which is what package app listens to.
 	OnGrantRevoked func(id Identity)
 	// Replicated says Store is shared by several processes (replicas
 	// behind a load balancer). A refresh then also holds a lease record on
