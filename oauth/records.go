@@ -18,7 +18,8 @@ package oauth
 //	id      1+i and 17 bytes for recordIDPrefixes[i] followed by the 26
 //	        base32 characters of rand.Text (5 bits each), else 0 and a
 //	        string
-//	list    uvarint count, then each item
+//	list    uvarint count, then each item (a list that may be nil, as
+//	        opposed to empty: the count plus one, 0 for nil)
 
 import (
 	"encoding/binary"
@@ -121,6 +122,19 @@ func recordAppendID(b []byte, id string) []byte {
 		return append(append(b, byte(1+i)), packed[:]...)
 	}
 	return recordAppendString(append(b, 0), id)
+}
+
+// recordAppendOptionalList is a list that keeps nil apart from empty:
+// uvarint 0 for nil, else the count plus one, then the strings.
+func recordAppendOptionalList(b []byte, list []string) []byte {
+	if list == nil {
+		return binary.AppendUvarint(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(list))+1)
+	for _, s := range list {
+		b = recordAppendString(b, s)
+	}
+	return b
 }
 
 func recordAppendList(b []byte, list []string, item func([]byte, string) []byte) []byte {
@@ -235,6 +249,22 @@ func (r *recordReader) id() string {
 	return string(out)
 }
 
+func (r *recordReader) optionalList() []string {
+	n := r.uvarint()
+	switch {
+	case r.err != nil || n == 0:
+		return nil
+	case n-1 > uint64(len(r.b)):
+		r.err = errRecordShort
+		return nil
+	}
+	list := make([]string, n-1)
+	for i := range list {
+		list[i] = r.string()
+	}
+	return list
+}
+
 func (r *recordReader) list(item func() string) []string {
 	n := r.uvarint()
 	if n > uint64(len(r.b)) { // every item takes at least a byte
@@ -252,16 +282,13 @@ func (r *recordReader) list(item func() string) []string {
 }
 
 // grantIdentityOwn flags a grant whose Identity names the grant's own
-// client and ID, as every grant's does: they are not written twice.
+// client, ID and resource, as every grant's does: they are not written
+// twice.
 const grantIdentityOwn = 1
 
 // grantImpersonated flags a grant whose Identity has an Impersonator,
 // written after the session ID.
 const grantImpersonated = 2
-
-// grantScoped flags a grant whose Identity carries Scopes (nil means not
-// limited by scopes, so an empty list is written too), written last.
-const grantScoped = 4
 
 func (g *grant) appendRecord(b []byte) []byte {
 	b = append(b, recordBinaryV1)
@@ -271,14 +298,11 @@ func (g *grant) appendRecord(b []byte) []byte {
 	b = recordAppendString(b, g.Scope)
 	id := g.Identity
 	var flags byte
-	if id.ClientID == g.ClientID && id.GrantID == g.ID {
+	if id.ClientID == g.ClientID && id.GrantID == g.ID && id.Resource == g.Resource {
 		flags |= grantIdentityOwn
 	}
 	if id.Impersonator != nil {
 		flags |= grantImpersonated
-	}
-	if id.Scopes != nil {
-		flags |= grantScoped
 	}
 	b = append(b, flags)
 	b = recordAppendString(b, id.Subject)
@@ -296,7 +320,9 @@ func (g *grant) appendRecord(b []byte) []byte {
 	if flags&grantIdentityOwn == 0 {
 		b = recordAppendID(b, id.ClientID)
 		b = recordAppendID(b, id.GrantID)
+		b = recordAppendString(b, id.Resource)
 	}
+	b = recordAppendOptionalList(b, id.Scopes)
 	b = recordAppendString(b, string(g.Upstream))
 	b = recordAppendTime(b, g.CreatedAt)
 	b = recordAppendTime(b, g.ExpiresAt)
@@ -309,10 +335,6 @@ func (g *grant) appendRecord(b []byte) []byte {
 	b = recordAppendHash(b, g.PrevAccessHash)
 	b = recordAppendString(b, string(g.CurrentAccessSealed))
 	b = recordAppendTime(b, g.UpstreamInDoubt)
-	b = recordAppendString(b, id.Resource)
-	if flags&grantScoped != 0 {
-		b = recordAppendList(b, id.Scopes, recordAppendString)
-	}
 	return b
 }
 
@@ -339,11 +361,13 @@ func (g *grant) readRecord(r *recordReader) error {
 		id.Impersonator = &Impersonator{Email: r.string(), Reason: r.string()}
 	}
 	if flags[0]&grantIdentityOwn != 0 {
-		id.ClientID, id.GrantID = g.ClientID, g.ID
+		id.ClientID, id.GrantID, id.Resource = g.ClientID, g.ID, g.Resource
 	} else {
 		id.ClientID = r.id()
 		id.GrantID = r.id()
+		id.Resource = r.string()
 	}
+	id.Scopes = r.optionalList()
 	g.Upstream = r.bytes()
 	g.CreatedAt = r.time()
 	g.ExpiresAt = r.time()
@@ -356,13 +380,6 @@ func (g *grant) readRecord(r *recordReader) error {
 	g.PrevAccessHash = r.hash()
 	g.CurrentAccessSealed = r.bytes()
 	g.UpstreamInDoubt = r.time()
-	id.Resource = r.string()
-	if r.err == nil && flags[0]&grantScoped != 0 {
-		id.Scopes = r.list(r.string)
-		if id.Scopes == nil {
-			id.Scopes = []string{}
-		}
-	}
 	return r.err
 }
 

@@ -54,6 +54,7 @@ func TestBinaryRecordsRoundTrip(t *testing.T) {
 		Identity: Identity{Subject: "user_1", Permissions: []string{"p"}},
 		Spent:    []string{hashToken("s1"), hashToken("s2")}, ExpiresAt: time.Unix(1767323045, 0).UTC()}
 	own.Identity.ClientID, own.Identity.GrantID = own.ClientID, own.ID
+	own.Identity.Scopes = []string{} // none granted, which is not "scopes unused" (nil)
 	filled := &grant{}
 	recordFill(t, reflect.ValueOf(filled).Elem(), "grant")
 	client := &Client{}

@@ -98,6 +98,9 @@ const (
 	// fileChunk is how many records compaction and sweeps handle per hold
 	// of the lock, so that neither makes a reader or writer wait long.
 	fileChunk = 512
+	// fileSyncEvery is how much of a new file compaction writes between
+	// fsyncs.
+	fileSyncEvery = 8 << 20
 )
 
 var fileCRC = crc32.MakeTable(crc32.Castagnoli)
@@ -1012,6 +1015,7 @@ func (s *FileStore) fileCompactWrite(base int64) fileCompacted {
 	}
 	batch := make([]kv, 0, fileChunk)
 	var chunk []byte
+	unsynced := 0
 	flush := func() {
 		now := s.cfg.now()
 		for _, r := range batch {
@@ -1020,7 +1024,16 @@ func (s *FileStore) fileCompactWrite(base int64) fileCompacted {
 			}
 		}
 		w.Write(chunk)
+		unsynced += len(chunk)
 		chunk, batch = chunk[:0], batch[:0]
+		// Sync as it goes, so that the disk never has the whole new file
+		// to write at once while the writers' fsyncs queue behind it.
+		if unsynced >= fileSyncEvery {
+			unsynced = 0
+			if w.Flush() == nil {
+				f.Sync()
+			}
+		}
 	}
 	s.mu.RLock()
 	for k, e := range s.m {
