@@ -87,8 +87,11 @@ type Session struct {
 	// session is this process's alone; saved is when it was last saved.
 	dir   SessionDirectory
 	saved atomic.Int64
-	relay Relay         // with dir: where responses for other processes go
-	idle  time.Duration // ended by the server's sweepIdle past this
+	relay Relay // with dir: where responses for other processes go
+	// sseOpts are the options of the HTTP+SSE handler that opened a shared
+	// legacy session, whose bounds apply to messages forwarded to it.
+	sseOpts *HTTPOptions
+	idle    time.Duration // ended by the server's sweepIdle past this
 }
 
 func (s *Server) newSession(id, owner string, legacy bool, idle time.Duration) *Session {

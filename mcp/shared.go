@@ -15,12 +15,16 @@ package mcp
 // process it reached; a notification sent because of a shared event, such
 // as tools/list_changed after a permission change, is sent by every process
 // and so reaches it), requests in flight (cancellation reaches them only on
-// their own process) and logging/setLevel (per process). HTTP+SSE sessions
-// are not shared: their stream and their POSTs are bound together.
+// their own process) and logging/setLevel (per process). An HTTP+SSE
+// session is not adopted (its stream is where every answer goes): a message
+// POSTed for it to another process is forwarded to the one holding the
+// stream, through Relay as well.
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"time"
 )
@@ -42,6 +46,9 @@ type SessionDirectory interface {
 
 // sessionRecord is a session's stored form.
 type sessionRecord struct {
+	// SSE marks an HTTP+SSE session, whose stream stays on the process
+	// that opened it: other processes forward POSTed messages there.
+	SSE        bool            `json:"s,omitempty"`
 	Owner      string          `json:"o"`
 	Credential string          `json:"c,omitempty"`
 	Version    string          `json:"v"`
@@ -186,11 +193,13 @@ func (s *Session) relayResponse(m *message) {
 	}
 }
 
-// relayedResponse is a response as relayed between processes.
+// relayedResponse is a response as relayed between processes, or, with
+// SSE set, a message POSTed for an HTTP+SSE session held elsewhere.
 type relayedResponse struct {
-	ID     json.RawMessage `json:"id"`
+	ID     json.RawMessage `json:"id,omitempty"`
 	Result json.RawMessage `json:"result,omitempty"`
 	Error  *JSONRPCError   `json:"error,omitempty"`
+	SSE    json.RawMessage `json:"sse,omitempty"`
 }
 
 // DeliverRelayed hands a response relayed by another process (Relay) to the
@@ -202,7 +211,14 @@ func (s *Server) DeliverRelayed(sessionID string, msg []byte) {
 		return
 	}
 	var r relayedResponse
-	if json.Unmarshal(msg, &r) != nil || r.ID == nil || (r.Result == nil && r.Error == nil) {
+	if json.Unmarshal(msg, &r) != nil {
+		return
+	}
+	if r.SSE != nil {
+		s.deliverSSE(sess, r.SSE)
+		return
+	}
+	if r.ID == nil || (r.Result == nil && r.Error == nil) {
 		return
 	}
 	m := &message{JSONRPC: true, ID: r.ID, Result: r.Result, Error: r.Error}
@@ -213,4 +229,124 @@ func (s *Server) DeliverRelayed(sessionID string, msg []byte) {
 	if ch != nil {
 		ch <- m
 	}
+}
+
+// sseRecordTTL is how long an HTTP+SSE session's record lives: the stream
+// that keeps the session alive is not seen by the directory, and the
+// record is deleted when it closes; this bounds what a process that died
+// with streams open leaves behind.
+const sseRecordTTL = 24 * time.Hour
+
+// shareSSE records an HTTP+SSE session so that other processes forward
+// messages POSTed for it here (needs Sessions and Relay).
+func (h *sseHandler) shareSSE(ctx context.Context, sess *Session) {
+	if h.opts.Sessions == nil || h.opts.Relay == nil {
+		return
+	}
+	b, err := json.Marshal(sessionRecord{SSE: true, Owner: sess.owner, Credential: sess.cred})
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dirTimeout)
+		err = h.opts.Sessions.Save(ctx, sess.id, b, sseRecordTTL)
+		cancel()
+	}
+	if err != nil {
+		h.s.logger.Warn("mcp: saving a shared session record", "err", err)
+		return
+	}
+	sess.dir, sess.relay, sess.sseOpts = h.opts.Sessions, h.opts.Relay, &h.opts
+}
+
+// forward takes a message POSTed for an HTTP+SSE session this process
+// does not hold: when the directory has it, the owner is checked and the
+// message relayed to the process holding its stream, which answers there.
+// It reports whether it answered w.
+func (h *sseHandler) forward(w http.ResponseWriter, r *http.Request, sid string) bool {
+	if h.opts.Sessions == nil || h.opts.Relay == nil || len(sid) > maxSessionIDLen {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), dirTimeout)
+	b, err := h.opts.Sessions.Load(ctx, sid)
+	cancel()
+	var rec sessionRecord
+	if err != nil || b == nil || json.Unmarshal(b, &rec) != nil || !rec.SSE {
+		return false
+	}
+	if subtle.ConstantTimeCompare([]byte(rec.Owner), []byte(h.opts.owner(r))) != 1 {
+		writeError(w, http.StatusForbidden, nil, NewInvalidRequest("forbidden: the session belongs to another principal"))
+		return true
+	}
+	body, ok := readBody(w, r, h.opts.maxBody())
+	if !ok {
+		return true
+	}
+	if _, m, rpcErr := decodeBody(body); rpcErr != nil {
+		var id []byte
+		if m != nil {
+			id = m.ID
+		}
+		writeError(w, http.StatusBadRequest, id, rpcErr)
+		return true
+	}
+	msg, err := json.Marshal(relayedResponse{SSE: body})
+	if err == nil {
+		ctx, cancel := context.WithTimeout(r.Context(), dirTimeout)
+		err = h.opts.Relay.Send(ctx, sid, msg)
+		cancel()
+	}
+	if err != nil {
+		h.s.logger.Warn("mcp: forwarding an HTTP+SSE message", "err", err)
+		writeError(w, http.StatusServiceUnavailable, nil, NewInternalError("could not forward the message to the server holding this session's stream: %v", err))
+		return true
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return true
+}
+
+// deliverSSE handles a message another process forwarded for an HTTP+SSE
+// session held here, as sseHandler.message does for one POSTed here: the
+// same bounds, with a refusal answered on the stream (the client reads its
+// answers there; its POST got 202 elsewhere).
+func (s *Server) deliverSSE(sess *Session, body []byte) {
+	if !sess.legacy || sess.sseOpts == nil {
+		return
+	}
+	d, m, rpcErr := decodeBody(body)
+	if rpcErr != nil {
+		return // checked by the forwarding process
+	}
+	if d.batch && batchRefused(sess) != nil {
+		return
+	}
+	base := context.Background()
+	if !d.batch && !m.isRequest() {
+		s.handleMessage(base, sess, m, sess.standalone)
+		return
+	}
+	opts := sess.sseOpts
+	if q := sess.standalone.queued(); q >= opts.maxQueuedBytes() || !sess.enter(opts.maxRequests()) {
+		if m != nil && m.ID != nil {
+			if b, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": m.ID, "error": &JSONRPCError{Code: codeServerBusy,
+				Message: "server busy: this session has as many requests in progress, or as much unread on its stream, as it may; retry"}}); err == nil {
+				sess.standalone.reply(b)
+			}
+		}
+		return
+	}
+	if !s.addWorker() {
+		sess.leave()
+		return
+	}
+	go func() {
+		defer s.wg.Done()
+		defer sess.leave()
+		var resp []byte
+		if d.batch {
+			resp, _ = s.handleBatch(base, sess, d)
+		} else {
+			resp = s.handleMessage(base, sess, m, sess.standalone)
+		}
+		if resp != nil {
+			sess.standalone.reply(resp)
+		}
+	}()
 }

@@ -208,3 +208,45 @@ func TestSharedSessionRelaysResponses(t *testing.T) {
 		t.Errorf("%d relayed messages, want 1", relay.sent)
 	}
 }
+
+// HTTP+SSE across servers: the stream stays on the server it reached, and
+// a message POSTed to another is forwarded there and answered on it. Other
+// owners get 403; once the stream closes the session is gone everywhere.
+func TestSharedSSEForwardsMessages(t *testing.T) {
+	dir := &mapDirectory{records: map[string][]byte{}}
+	relay := &relayTo{}
+	owner := func(r *http.Request) string { return r.Header.Get("X-Owner") }
+	opts := HTTPOptions{SessionOwner: owner, Sessions: dir, Relay: relay}
+	sa, a := newTestServer(t, newTestTools(), opts)
+	sb, b := newTestServer(t, newTestTools(), opts)
+	relay.peers = []*Server{sa, sb}
+
+	c := openLegacy(t, a.URL, "/sse", http.Header{"X-Owner": {"ada"}})
+	c.base = b.URL // every POST goes to the other server
+	init := c.send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"old","version":"1"}}}`, "1")
+	if init[len(init)-1].Error != nil {
+		t.Fatalf("initialize through the other server: %+v", init[len(init)-1].Error)
+	}
+	resp := c.post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`, nil)
+	resp.Body.Close()
+	out := c.send(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"via b"}}}`, "2")
+	if last := out[len(out)-1]; last.Error != nil || !strings.Contains(string(last.Result), "via b") {
+		t.Fatalf("tools/call through the other server: %+v", last)
+	}
+	if sb.session(strings.TrimPrefix(c.endpoint, "/sse/message?sessionId=")) != nil {
+		t.Error("the other server adopted an HTTP+SSE session")
+	}
+	eve := c.post(`{"jsonrpc":"2.0","id":3,"method":"ping"}`, func(r *http.Request) { r.Header.Set("X-Owner", "eve") })
+	eve.Body.Close()
+	if eve.StatusCode != http.StatusForbidden {
+		t.Fatalf("another owner through the other server: %d, want 403", eve.StatusCode)
+	}
+	c.close()
+	sid := strings.TrimPrefix(c.endpoint, "/sse/message?sessionId=")
+	waitFor(t, "the shared record deleted", func() bool { return !dir.has(sid) })
+	gone := c.post(`{"jsonrpc":"2.0","id":4,"method":"ping"}`, nil)
+	gone.Body.Close()
+	if gone.StatusCode != http.StatusNotFound {
+		t.Fatalf("after the stream closed: %d, want 404", gone.StatusCode)
+	}
+}

@@ -7,6 +7,7 @@
 package cluster
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -320,6 +321,88 @@ func TestCluster(t *testing.T) {
 		for i := range 10 {
 			if err := cl.add(ctx, i, 1); err != nil {
 				t.Fatalf("call %d: %v", i, err)
+			}
+		}
+	})
+
+	t.Run("HTTP+SSE through the balancer", func(t *testing.T) {
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		// A token for the /sse resource (RFC 8707: its own audience).
+		tok, err := signin.SignIn(sctx, signin.Options{BaseURL: c.lb, Resource: c.lb + "/sse", Email: "ada@example.com", ClientID: tok.ClientID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequestWithContext(sctx, "GET", c.lb+"/sse", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET /sse: %d", resp.StatusCode)
+		}
+		events := make(chan [2]string, 16) // event, data
+		go func() {
+			defer close(events)
+			sc := bufio.NewScanner(resp.Body)
+			var ev, data string
+			for sc.Scan() {
+				switch line := sc.Text(); {
+				case line == "":
+					if data != "" {
+						events <- [2]string{ev, data}
+					}
+					ev, data = "", ""
+				case strings.HasPrefix(line, "event:"):
+					ev = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
+				case strings.HasPrefix(line, "data:"):
+					data = strings.TrimSpace(strings.TrimPrefix(line, "data:"))
+				}
+			}
+		}()
+		next := func() [2]string {
+			select {
+			case e, ok := <-events:
+				if !ok {
+					t.Fatal("the stream ended")
+				}
+				return e
+			case <-sctx.Done():
+				t.Fatal("no event")
+			}
+			return [2]string{}
+		}
+		endpoint := next()
+		if endpoint[0] != "endpoint" {
+			t.Fatalf("first event %v", endpoint)
+		}
+		post := func(body string) {
+			req, _ := http.NewRequestWithContext(sctx, "POST", c.lb+endpoint[1], strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 202 {
+				t.Fatalf("POST %s: %d", body, resp.StatusCode)
+			}
+		}
+		post(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"cluster-test","version":"1"}}}`)
+		if e := next(); !strings.Contains(e[1], `"protocolVersion"`) {
+			t.Fatalf("initialize answer %v", e)
+		}
+		post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+		// Round robin: these POSTs alternate between the replicas, and
+		// every answer comes on the one stream.
+		for i := range 6 {
+			post(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"add","arguments":{"a":%d,"b":1}}}`, 10+i, i))
+			if e := next(); !strings.Contains(e[1], fmt.Sprintf(`"id":%d`, 10+i)) || !strings.Contains(e[1], fmt.Sprint(i+1)) {
+				t.Fatalf("call %d: answer %v", i, e)
 			}
 		}
 	})
