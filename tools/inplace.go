@@ -11,6 +11,7 @@ package tools
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"slices"
 	"strconv"
@@ -22,6 +23,19 @@ import (
 // conforms reports whether v, one JSON value that jsonscan.Valid accepted
 // with no whitespace around it, is valid for s and needs no change.
 func (s *Schema) conforms(v []byte) bool {
+	if s.boolean != nil {
+		return *s.boolean
+	}
+	// $ref applies beside the other keywords (Core section 8.2.3.1).
+	if s.target != nil && !s.target.conforms(v) {
+		return false
+	}
+	if s.bare {
+		return true
+	}
+	if s.slow {
+		return false
+	}
 	k := jsonscan.KindOf(v)
 	switch s.Type {
 	case "object":
@@ -33,7 +47,7 @@ func (s *Schema) conforms(v []byte) bool {
 			return false
 		}
 		for e := range jsonscan.Elements(v) {
-			if !s.Items.conforms(e) {
+			if s.Items != nil && !s.Items.conforms(e) {
 				return false
 			}
 		}
@@ -191,6 +205,14 @@ func (s *Schema) inEnum(v []byte) bool {
 			}
 		case int:
 			if k == jsonscan.Number && parseFloat(v) == float64(e) {
+				return true
+			}
+		case json.Number: // from ParseSchema
+			f, err := strconv.ParseFloat(string(e), 64)
+			if err != nil {
+				return false
+			}
+			if k == jsonscan.Number && parseFloat(v) == f {
 				return true
 			}
 		default:

@@ -34,8 +34,9 @@ type Tool struct {
 	// InputSchema describes the arguments; it must be of type object.
 	// Arguments are validated against it before Handler runs.
 	InputSchema *Schema
-	// OutputSchema, when set, describes StructuredContent; a result that does
-	// not conform is replaced by an isError result, because the
+	// OutputSchema, when set, describes StructuredContent, which may be any
+	// JSON value (MCP 2026-07-28, tools, "Structured Content"); a result
+	// that does not conform is replaced by an isError result, because the
 	// specification says servers MUST conform to it.
 	OutputSchema *Schema
 	Annotations  mcp.ToolAnnotations
@@ -94,9 +95,7 @@ func NewTable(tools ...Tool) (*Table, error) {
 			return nil, fmt.Errorf("tools: tool %q: inputSchema: %v", tool.Name, err)
 		}
 		if tool.OutputSchema != nil {
-			if tool.OutputSchema.Type != "object" {
-				return nil, fmt.Errorf("tools: tool %q: outputSchema must be of type object", tool.Name)
-			}
+			// Any JSON value since MCP 2026-07-28 ("Structured Content").
 			if err := tool.OutputSchema.check("outputSchema"); err != nil {
 				return nil, fmt.Errorf("tools: tool %q: %v", tool.Name, err)
 			}

@@ -236,7 +236,7 @@ func TestNewTableRefusesBadTools(t *testing.T) {
 	stringSchema := ok
 	stringSchema.InputSchema = &Schema{Type: "string"}
 	badSchema := ok
-	badSchema.InputSchema = &Schema{Type: "object", Required: []string{"ghost"}}
+	badSchema.InputSchema = &Schema{Type: "object", Required: []string{"ghost"}, AdditionalProperties: Ptr(false)}
 	badOutput := ok
 	badOutput.OutputSchema = &Schema{Type: "object", Properties: map[string]*Schema{"x": {Type: "float"}}}
 	cases := []struct {
@@ -298,5 +298,32 @@ func TestListedToolShape(t *testing.T) {
 	}
 	if _, ok := tools[1]["outputSchema"]; !ok {
 		t.Errorf("whoami has no outputSchema: %s", b)
+	}
+}
+
+// TestOutputSchemaOfAnyType: since MCP 2026-07-28 structuredContent may be
+// any JSON value, checked against an outputSchema of any type.
+func TestOutputSchemaOfAnyType(t *testing.T) {
+	list := echoTool("list", nil, nil)
+	list.OutputSchema = &Schema{Type: "array", Items: &Schema{Type: "string"}, MaxItems: Ptr(2)}
+	var out any
+	list.Handler = func(context.Context, *oauth.Identity, json.RawMessage) (*mcp.CallToolResult, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{mcp.TextContent("x")}, StructuredContent: out}, nil
+	}
+	tb, err := NewTable(list)
+	if err != nil {
+		t.Fatalf("NewTable refused an array outputSchema: %v", err)
+	}
+	if got := string(tb.ListTools(context.Background())[0].OutputSchema); got != `{"type":"array","items":{"type":"string"},"maxItems":2}` {
+		t.Errorf("tools/list shows outputSchema %s", got)
+	}
+	out = []string{"a", "b"}
+	if res, err := tb.CallTool(context.Background(), "list", nil); err != nil || res.IsError {
+		t.Errorf("a conforming array: %+v, %v", res, err)
+	}
+	out = []string{"a", "b", "c"}
+	res, err := tb.CallTool(context.Background(), "list", nil)
+	if err != nil || !res.IsError || !strings.Contains(res.Content[0].Text, "at most 2 items") {
+		t.Errorf("a long array: %+v, %v; want an isError result about maxItems", res, err)
 	}
 }
