@@ -114,6 +114,12 @@ type ServerOptions struct {
 	Instructions string
 	// Tools, when non-nil, makes the server declare the tools capability.
 	Tools ToolSet
+	// ToolsVaryByCaller says that Tools answers ListTools per caller (by
+	// permission, say): modern tools/list results then carry cacheScope
+	// "private", so that no shared cache serves one user's list to
+	// another (2026-07-28 server/utilities/caching, "Cache Scope Field").
+	// Without it they are "public".
+	ToolsVaryByCaller bool
 	// PageSize bounds every paginated list; 0 means 50.
 	PageSize int
 	// Logger receives the server's own diagnostics (panics in handlers,

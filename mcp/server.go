@@ -1,9 +1,9 @@
 package mcp
 
-// The MCP method layer, shared by both transports: lifecycle (basic/lifecycle),
-// ping (basic/utilities/ping), cancellation (basic/utilities/cancellation),
-// logging (server/utilities/logging), tools (server/tools), and the table of
-// methods other files add with HandleMethod.
+// The MCP method layer, shared by both transports and both eras: the legacy
+// lifecycle (basic/lifecycle), cancellation, logging (server/utilities/logging),
+// tools (server/tools), and the dispatcher that answers every method of the
+// index (protocol.go), plus those callers add with HandleMethod.
 
 import (
 	"context"
@@ -54,6 +54,14 @@ type Server struct {
 
 	sweep idleSweep // of idle sessions, under mu (session.go)
 
+	// extensions are the modern capabilities.extensions (AddExtension).
+	extensions map[string]any
+	// env and metaMember are the modern result envelope, written once
+	// (modern.go).
+	envOnce    sync.Once
+	env        []byte
+	metaMember []byte
+
 	// features holds the resources, prompts and completion tables
 	// (resources.go), which exist only once something is registered.
 	features *serverFeatures
@@ -80,9 +88,11 @@ func NewServer(opts ServerOptions) *Server {
 	}
 }
 
-// HandleMethod adds (or replaces) the handler of a method that the built-in
-// table does not answer, such as resources/list or completion/complete. A
-// method whose name starts with "notifications/" is a notification handler.
+// HandleMethod adds (or replaces) the handler of a method that the index
+// (protocol.go) does not list: a vendor method, served in both eras. A
+// method whose name starts with "notifications/" is a notification handler
+// (legacy sessions only: 2026-07-28 defines no client notifications over
+// HTTP). The index's own methods cannot be replaced.
 func (s *Server) HandleMethod(method string, h MethodHandler) {
 	s.mu.Lock()
 	s.handlers[method] = h
@@ -256,7 +266,10 @@ func (s *Server) removeSession(sess *Session) {
 type requestState struct {
 	context.Context
 
-	sess          *Session
+	sess *Session // nil in the modern era: there is no session
+	// meta is the request's 2026-07-28 per-request _meta; nil in the
+	// legacy era, whose session holds the same facts.
+	meta          *RequestMeta
 	id            json.RawMessage
 	key           string // string(id), the in-flight table key
 	progressToken json.RawMessage
@@ -345,6 +358,13 @@ type requestParams struct {
 	name          []byte          // the last "name" that is a string, still quoted
 	nameType      string          // the type of the first "name" that is neither a string nor null
 	arguments     json.RawMessage
+	// meta is the _meta object (nil when absent, null or not an object);
+	// the modern era reads its io.modelcontextprotocol/* members
+	// (modern.go), the legacy era only its progress token.
+	meta     json.RawMessage
+	metaType jsonscan.Kind // the kind of _meta when present
+	hasMeta  bool
+	uri      []byte // the last "uri" that is a string, still quoted (Mcp-Name of resources/read)
 }
 
 // readParams reads params, which validate left absent or an object. Where
@@ -371,9 +391,15 @@ func readParams(params json.RawMessage) requestParams {
 			}
 		case "arguments":
 			p.arguments = value
+		case "uri":
+			if jsonscan.KindOf(value) == jsonscan.String {
+				p.uri = value
+			}
 		case "_meta":
-			switch jsonscan.KindOf(value) {
+			p.hasMeta, p.metaType = true, jsonscan.KindOf(value)
+			switch p.metaType {
 			case jsonscan.Object:
+				p.meta = value
 				for name, value := range jsonscan.Members(value) {
 					if string(memberName(buf[:0], name)) == "progressToken" {
 						token = value
@@ -391,8 +417,10 @@ func readParams(params json.RawMessage) requestParams {
 	return p
 }
 
-// call dispatches one request method, turning a handler panic into -32603.
-// For tools/call, p holds its params as readParams read them.
+// call dispatches one request method through the index (protocol.go),
+// turning a handler panic into -32603. A method of the index outside the
+// request's era, or whose capability the server does not declare, is
+// -32601; so is a name neither the index nor HandleMethod knows.
 func (s *Server) call(ctx context.Context, method string, params json.RawMessage, p *requestParams) (result any, rpcErr *JSONRPCError) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -401,22 +429,18 @@ func (s *Server) call(ctx context.Context, method string, params json.RawMessage
 		}
 	}()
 	var err error
-	switch method {
-	case "ping":
-		return emptyResult, nil
-	case "logging/setLevel":
-		result, err = s.setLevel(ctx, params)
-	case "tools/list":
-		if s.opts.Tools == nil {
-			return nil, NewMethodNotFound("method not found: %s (this server has no tools)", method)
+	if m := clientMethods[method]; m != nil {
+		era := EraOf(ctx)
+		switch {
+		case m.eras&era == 0:
+			return nil, eraMethodNotFound(m, era)
+		case m.handle == nil:
+			return nil, NewInvalidRequest("invalid request: %s cannot be answered here (%s)", method, m.spec)
+		case !s.serves(m.capability):
+			return nil, NewMethodNotFound("method not found: %s (this server does not declare the %s capability)", method, m.capability)
 		}
-		result, err = s.listTools(ctx, params)
-	case "tools/call":
-		if s.opts.Tools == nil {
-			return nil, NewMethodNotFound("method not found: %s (this server has no tools)", method)
-		}
-		result, err = s.callTool(ctx, p)
-	default:
+		result, err = m.handle(s, ctx, params, p)
+	} else {
 		s.mu.RLock()
 		h := s.handlers[method]
 		s.mu.RUnlock()
@@ -574,15 +598,7 @@ func (s *Server) initialize(sess *Session, params json.RawMessage) (any, *JSONRP
 		ServerInfo      Implementation `json:"serverInfo"`
 		Instructions    string         `json:"instructions,omitempty"`
 	}
-	caps := map[string]any{"logging": struct{}{}}
-	if s.opts.Tools != nil {
-		caps["tools"] = map[string]bool{"listChanged": true}
-	}
-	s.mu.RLock()
-	for k, v := range s.caps {
-		caps[k] = v
-	}
-	s.mu.RUnlock()
+	caps := s.capabilities(EraLegacy)
 	info := s.opts.Info
 	if info.Name == "" {
 		info.Name = "mcp-server"
