@@ -38,6 +38,9 @@ type Tool struct {
 	InputSchema  json.RawMessage  `json:"inputSchema"`
 	OutputSchema json.RawMessage  `json:"outputSchema,omitempty"`
 	Annotations  *ToolAnnotations `json:"annotations,omitempty"`
+	// Execution says whether a call may run as a task of the tasks
+	// extension (tasks.go); the server reads it through TaskSupporter.
+	Execution *ToolExecution `json:"execution,omitempty"`
 }
 
 // ToolAnnotations are hints about a tool's behaviour (schema: ToolAnnotations).
@@ -120,6 +123,11 @@ type ServerOptions struct {
 	// another (2026-07-28 server/utilities/caching, "Cache Scope Field").
 	// Without it they are "public".
 	ToolsVaryByCaller bool
+	// Tasks, when non-nil, serves the tasks extension
+	// (io.modelcontextprotocol/tasks, tasks.go) in the 2026-07-28 era:
+	// tools whose ToolSet says so (TaskSupporter) may run as tasks the
+	// client polls.
+	Tasks *TaskOptions
 	// PageSize bounds every paginated list; 0 means 50.
 	PageSize int
 	// Logger receives the server's own diagnostics (panics in handlers,

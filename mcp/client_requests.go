@@ -267,6 +267,9 @@ func elicit(ctx context.Context, peer clientPeer, p *ElicitParams) (*ElicitResul
 // error when ctx ends first (the client is then sent
 // notifications/cancelled).
 func CreateMessage(ctx context.Context, params *CreateMessageParams) (*CreateMessageResult, error) {
+	if run := taskFromContext(ctx); run != nil {
+		return createMessage(ctx, run, params) // a task's input request (tasks.go)
+	}
 	sess := SessionFromContext(ctx)
 	if sess == nil {
 		return nil, ErrNoSession
@@ -280,6 +283,9 @@ func CreateMessage(ctx context.Context, params *CreateMessageParams) (*CreateMes
 // elicitation in the mode asked for, the client's *JSONRPCError, or ctx's
 // error. Never use form mode for secrets (elicitation, "Security").
 func Elicit(ctx context.Context, params *ElicitParams) (*ElicitResult, error) {
+	if run := taskFromContext(ctx); run != nil {
+		return elicit(ctx, run, params) // a task's input request (tasks.go)
+	}
 	sess := SessionFromContext(ctx)
 	if sess == nil {
 		return nil, ErrNoSession

@@ -144,6 +144,16 @@ var protocol = []methodInfo{
 		handle: func(s *Server, ctx context.Context, _ json.RawMessage, p *requestParams) (any, error) {
 			return s.callTool(ctx, p)
 		}},
+	// The tasks extension (io.modelcontextprotocol/tasks, tasks.go): a
+	// tools/call may answer with a task, polled, updated and cancelled
+	// through these. The capability is the extension's, on when
+	// ServerOptions.Tasks is set; the client must declare it per request.
+	{name: "tasks/get", dir: clientRequest, eras: EraModern, capability: "tasks",
+		spec: "SEP-2663 io.modelcontextprotocol/tasks, \"Task Polling\"", handle: (*Server).tasksGet},
+	{name: "tasks/update", dir: clientRequest, eras: EraModern, capability: "tasks",
+		spec: "SEP-2663 io.modelcontextprotocol/tasks, \"Task Update Requests\"", handle: (*Server).tasksUpdate},
+	{name: "tasks/cancel", dir: clientRequest, eras: EraModern, capability: "tasks",
+		spec: "SEP-2663 io.modelcontextprotocol/tasks, \"Task Cancellation\"", handle: (*Server).tasksCancel},
 	{name: "notifications/tools/list_changed", dir: serverNotification, eras: BothEras, capability: "tools",
 		spec: "2026-07-28 server/tools, \"List Changed Notification\""},
 
@@ -260,6 +270,8 @@ func (s *Server) serves(capability string) bool {
 		return s.opts.Tools != nil
 	case "logging":
 		return true
+	case "tasks":
+		return s.tasks != nil
 	}
 	s.mu.RLock()
 	_, ok := s.caps[capability]

@@ -56,6 +56,8 @@ type Server struct {
 
 	// extensions are the modern capabilities.extensions (AddExtension).
 	extensions map[string]any
+	// tasks runs the tasks extension (tasks.go); nil when it is off.
+	tasks *taskRunner
 	// env and metaMember are the modern result envelope, written once
 	// (modern.go).
 	envOnce    sync.Once
@@ -77,7 +79,7 @@ func NewServer(opts ServerOptions) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Server{
+	s := &Server{
 		opts:     opts,
 		logger:   logger,
 		handlers: make(map[string]MethodHandler),
@@ -86,6 +88,11 @@ func NewServer(opts ServerOptions) *Server {
 		byOwner:  make(map[string]map[*Session]struct{}),
 		features: &serverFeatures{},
 	}
+	if opts.Tasks != nil {
+		s.tasks = newTaskRunner(s, opts.Tasks)
+		s.AddExtension(TasksExtension, struct{}{})
+	}
+	return s
 }
 
 // HandleMethod adds (or replaces) the handler of a method that the index
@@ -184,6 +191,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, k := range keepers {
 		k.closeAll() // any stream no session still held
 	}
+	if s.tasks != nil {
+		s.tasks.cancelAll() // their work fails; the stored state stays
+	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
@@ -267,6 +277,9 @@ type requestState struct {
 	context.Context
 
 	sess *Session // nil in the modern era: there is no session
+	// owner is HTTPOptions.SessionOwner of a modern request (the legacy
+	// era's is the session's): whose tasks it may see.
+	owner string
 	// meta is the request's 2026-07-28 per-request _meta; nil in the
 	// legacy era, whose session holds the same facts.
 	meta          *RequestMeta
@@ -365,6 +378,7 @@ type requestParams struct {
 	metaType jsonscan.Kind // the kind of _meta when present
 	hasMeta  bool
 	uri      []byte // the last "uri" that is a string, still quoted (Mcp-Name of resources/read)
+	taskID   []byte // the last "taskId" that is a string, still quoted (Mcp-Name of tasks/*)
 }
 
 // readParams reads params, which validate left absent or an object. Where
@@ -394,6 +408,10 @@ func readParams(params json.RawMessage) requestParams {
 		case "uri":
 			if jsonscan.KindOf(value) == jsonscan.String {
 				p.uri = value
+			}
+		case "taskId":
+			if jsonscan.KindOf(value) == jsonscan.String {
+				p.taskID = value
 			}
 		case "_meta":
 			p.hasMeta, p.metaType = true, jsonscan.KindOf(value)
@@ -726,6 +744,28 @@ func (s *Server) callTool(ctx context.Context, p *requestParams) (any, error) {
 	if rpcErr != nil {
 		return nil, rpcErr
 	}
+	// The tasks extension (tasks.go): the server decides, per call, to
+	// answer with a task the client polls.
+	asTask, rpcErr := s.taskDecision(ctx, name)
+	if rpcErr != nil {
+		return nil, rpcErr
+	}
+	if asTask {
+		res, err := s.tasks.start(ctx, name, args, s.opts.Tools.(TaskSupporter).TaskSupport(name) == TaskRequired)
+		if res != nil || err != nil {
+			return res, err
+		}
+	}
+	res, err := s.runTool(ctx, name, args)
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// runTool runs a tool synchronously: the ToolSet's answer, its errors
+// mapped to the protocol's.
+func (s *Server) runTool(ctx context.Context, name string, args json.RawMessage) (*CallToolResult, error) {
 	res, err := s.opts.Tools.CallTool(ctx, name, args)
 	if err != nil {
 		if errors.Is(err, ErrUnknownTool) {

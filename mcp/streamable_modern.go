@@ -100,6 +100,9 @@ func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, m
 	}
 	x := &modernExchange{w: w, r: r, opts: &h.opts}
 	rs := &requestState{meta: meta, id: m.ID, key: string(m.ID), out: x, progressToken: p.progressToken}
+	if h.opts.SessionOwner != nil {
+		rs.owner = h.opts.SessionOwner(r)
+	}
 	// Closing the response stream cancels the request
 	// (basic/transports/streamable-http, "Cancellation"), so the request's
 	// context is the HTTP request's own.
@@ -140,6 +143,10 @@ func checkModernHeaders(r *http.Request, m *message, p *requestParams, meta *Req
 		body = p.name
 	case "resources/read":
 		body = p.uri
+	case "tasks/get", "tasks/update", "tasks/cancel":
+		// The tasks extension routes by task (tasks.md, "Streamable
+		// HTTP: Routing Headers").
+		body = p.taskID
 	default:
 		return nil
 	}

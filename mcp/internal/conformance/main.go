@@ -122,7 +122,8 @@ func newServer() *mcp.Server {
 	srv := mcp.NewServer(mcp.ServerOptions{
 		Info:         mcp.Implementation{Name: "remote-mcp-authkit-conformance", Version: "1.0.0"},
 		Instructions: "Conformance fixture: serves what the MCP conformance suite tests.",
-		Tools:        fixtureTools(),
+		Tools:        append(fixtureTools(), taskTools()...),
+		Tasks:        &mcp.TaskOptions{TTL: 5 * time.Minute, PollInterval: 200 * time.Millisecond, MaxPerOwner: 64},
 	})
 	addResources(srv)
 	addPrompts(srv)
