@@ -272,7 +272,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		Info:         mcp.Implementation{Name: "remote-mcp-authkit", Title: "Remote MCP with AuthKit", Version: version},
 		Instructions: "Tools gated by your AuthKit permissions: add two numbers, see who you are signed in as, and (with the image_generation permission) generate images.",
 		Tools:        table,
-		Logger:       logger,
+		// generateImage may run as a task (io.modelcontextprotocol/tasks):
+		// in this process's memory, ten minutes, 16 per user.
+		Tasks:  &mcp.TaskOptions{},
+		Logger: logger,
 	})
 
 	mcpURL, sseURL := cfg.baseURL+"/mcp", cfg.baseURL+"/sse"

@@ -746,12 +746,12 @@ func (s *Server) callTool(ctx context.Context, p *requestParams) (any, error) {
 	}
 	// The tasks extension (tasks.go): the server decides, per call, to
 	// answer with a task the client polls.
-	asTask, rpcErr := s.taskDecision(ctx, name)
+	asTask, required, rpcErr := s.taskDecision(ctx, name)
 	if rpcErr != nil {
 		return nil, rpcErr
 	}
 	if asTask {
-		res, err := s.tasks.start(ctx, name, args, s.opts.Tools.(TaskSupporter).TaskSupport(name) == TaskRequired)
+		res, err := s.tasks.start(ctx, name, args, required)
 		if res != nil || err != nil {
 			return res, err
 		}

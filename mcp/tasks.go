@@ -53,10 +53,12 @@ type ToolExecution struct {
 
 // TaskSupporter is implemented by a ToolSet whose tools may run as tasks:
 // TaskSupport returns TaskForbidden, TaskOptional or TaskRequired for the
-// named tool (what its tools/list entry says in execution.taskSupport).
+// named tool (what its tools/list entry says in execution.taskSupport), as
+// the caller in ctx may call it: a tool the caller may not call is
+// TaskForbidden, so that CallTool refuses it at once rather than in a task.
 // The server asks it on every modern tools/call, so it must be cheap.
 type TaskSupporter interface {
-	TaskSupport(name string) string
+	TaskSupport(ctx context.Context, name string) string
 }
 
 // TaskStatus is a task's state (tasks.md, "Task Status"); completed,
@@ -324,27 +326,28 @@ func missingTasksExtension() *JSONRPCError {
 	return NewMissingRequiredClientCapability(map[string]any{"extensions": map[string]any{TasksExtension: struct{}{}}})
 }
 
-// taskDecision says how callTool runs a modern call: synchronously (nil,
-// nil), as a task (run true), or not at all (an error).
-func (s *Server) taskDecision(ctx context.Context, name string) (run bool, err *JSONRPCError) {
+// taskDecision says how callTool runs a modern call: synchronously, as a
+// task (run; required when the tool runs no other way), or not at all (an
+// error).
+func (s *Server) taskDecision(ctx context.Context, name string) (run, required bool, err *JSONRPCError) {
 	if s.tasks == nil || EraOf(ctx) != EraModern {
-		return false, nil
+		return false, false, nil
 	}
 	ts, ok := s.opts.Tools.(TaskSupporter)
 	if !ok {
-		return false, nil
+		return false, false, nil
 	}
-	support := ts.TaskSupport(name)
+	support := ts.TaskSupport(ctx, name)
 	if support != TaskOptional && support != TaskRequired {
-		return false, nil
+		return false, false, nil
 	}
 	if !clientDeclaresExtension(ClientCapabilitiesFromContext(ctx), TasksExtension) {
 		if support == TaskRequired {
-			return false, missingTasksExtension()
+			return false, true, missingTasksExtension()
 		}
-		return false, nil
+		return false, false, nil
 	}
-	return true, nil
+	return true, support == TaskRequired, nil
 }
 
 // taskContext is the context a task's work runs in: the creating

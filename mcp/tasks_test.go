@@ -29,7 +29,7 @@ func (tt *taskTools) ListTools(context.Context) []Tool {
 	}
 }
 
-func (tt *taskTools) TaskSupport(name string) string {
+func (tt *taskTools) TaskSupport(_ context.Context, name string) string {
 	for _, t := range tt.ListTools(context.Background()) {
 		if t.Name == name && t.Execution != nil {
 			return t.Execution.TaskSupport

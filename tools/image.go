@@ -161,6 +161,9 @@ func GenerateImage(gen ImageGenerator) Tool {
 		Name:        "generateImage",
 		Title:       "Generate an image",
 		Description: "Generate an image using the `flux-1-schnell` model. Works best with 8 steps.",
+		// A slow call to an image service: a client that declared the tasks
+		// extension gets a task to poll instead of a long-held request.
+		TaskSupport: mcp.TaskOptional,
 		InputSchema: &Schema{
 			Type: "object",
 			Properties: map[string]*Schema{

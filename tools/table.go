@@ -40,6 +40,11 @@ type Tool struct {
 	// specification says servers MUST conform to it.
 	OutputSchema *Schema
 	Annotations  mcp.ToolAnnotations
+	// TaskSupport is mcp.TaskOptional for a slow tool a modern client that
+	// declared the tasks extension may run as a task it polls (SEP-2663),
+	// mcp.TaskRequired for one that only runs so; "" or mcp.TaskForbidden
+	// runs every call synchronously. Listed as execution.taskSupport.
+	TaskSupport string
 	// Permissions the caller must all hold (oauth.Identity.Permissions).
 	Permissions []string
 	// Organizations, when not empty, lists the organization ids whose
@@ -102,6 +107,13 @@ func NewTable(tools ...Tool) (*Table, error) {
 			if listed.OutputSchema, err = json.Marshal(tool.OutputSchema); err != nil {
 				return nil, fmt.Errorf("tools: tool %q: outputSchema: %v", tool.Name, err)
 			}
+		}
+		switch tool.TaskSupport {
+		case "", mcp.TaskForbidden:
+		case mcp.TaskOptional, mcp.TaskRequired:
+			listed.Execution = &mcp.ToolExecution{TaskSupport: tool.TaskSupport}
+		default:
+			return nil, fmt.Errorf("tools: tool %q: TaskSupport %q is not forbidden, optional or required", tool.Name, tool.TaskSupport)
 		}
 		if tool.Annotations != (mcp.ToolAnnotations{}) {
 			a := tool.Annotations
@@ -254,6 +266,19 @@ func (t *Table) ListTools(ctx context.Context) []mcp.Tool {
 	}
 	return out
 }
+
+// TaskSupport implements mcp.TaskSupporter: the tool's TaskSupport, or
+// mcp.TaskForbidden for a tool the caller in ctx may not call (CallTool
+// then refuses it at once, not in a task) or the table does not have.
+func (t *Table) TaskSupport(ctx context.Context, name string) string {
+	tool, err := t.allowed(oauth.IdentityFromContext(ctx), name)
+	if err != nil || tool.TaskSupport == "" {
+		return mcp.TaskForbidden
+	}
+	return tool.TaskSupport
+}
+
+var _ mcp.TaskSupporter = (*Table)(nil)
 
 // CallTool answers tools/call for the identity in ctx: it checks access
 // again, then the size and the schema of the arguments, then runs the

@@ -327,3 +327,39 @@ func TestOutputSchemaOfAnyType(t *testing.T) {
 		t.Errorf("a long array: %+v, %v; want an isError result about maxItems", res, err)
 	}
 }
+
+// TestTaskSupport: a tool's TaskSupport is listed as execution.taskSupport
+// and answered to the server through mcp.TaskSupporter.
+func TestTaskSupport(t *testing.T) {
+	slow := echoTool("slow", nil, nil)
+	slow.TaskSupport = mcp.TaskOptional
+	plain := echoTool("plain", nil, nil)
+	gated := echoTool("gated", []string{"image_generation"}, nil)
+	gated.TaskSupport = mcp.TaskOptional
+	tb, err := NewTable(slow, plain, gated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tb.TaskSupport(context.Background(), "slow"); got != mcp.TaskOptional {
+		t.Errorf("TaskSupport(slow) = %q", got)
+	}
+	if got := tb.TaskSupport(context.Background(), "plain") + tb.TaskSupport(context.Background(), "nope"); got != mcp.TaskForbidden+mcp.TaskForbidden {
+		t.Errorf("TaskSupport(plain), (nope) = %q", got)
+	}
+	// A caller who may not call the tool is refused at once, not in a task.
+	if got := tb.TaskSupport(context.Background(), "gated"); got != mcp.TaskForbidden {
+		t.Errorf("TaskSupport(gated) without the permission = %q", got)
+	}
+	list := tb.ListTools(context.Background())
+	if list[0].Execution == nil || list[0].Execution.TaskSupport != "optional" || list[1].Execution != nil {
+		t.Errorf("listed execution: %+v, %+v", list[0].Execution, list[1].Execution)
+	}
+	if g := GenerateImage(OfflineRenderer{}); g.TaskSupport != mcp.TaskOptional {
+		t.Errorf("generateImage TaskSupport %q", g.TaskSupport)
+	}
+	bad := echoTool("bad", nil, nil)
+	bad.TaskSupport = "sometimes"
+	if _, err := NewTable(bad); err == nil || !strings.Contains(err.Error(), `TaskSupport "sometimes"`) {
+		t.Errorf("NewTable with a bad TaskSupport: %v", err)
+	}
+}

@@ -16,7 +16,7 @@ import (
 
 // TaskSupport makes toolTable an mcp.TaskSupporter: what each tool's
 // execution.taskSupport says.
-func (t toolTable) TaskSupport(name string) string {
+func (t toolTable) TaskSupport(_ context.Context, name string) string {
 	for _, x := range t {
 		if x.Name == name && x.Execution != nil {
 			return x.Execution.TaskSupport
