@@ -18,7 +18,9 @@ package main
 
 import (
 	"context"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"expvar"
 	"flag"
@@ -268,14 +270,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
+	// The key that seals multi round-trip requestStates (mcp/mrtr.go) is
+	// derived from the server secret (HKDF, RFC 5869), so every process of
+	// a deployment sharing SERVER_SECRET accepts the others' states, and
+	// the key is never the secret itself.
+	stateKey, err := hkdf.Key(sha256.New, secret, nil, "remote-mcp-authkit mcp requestState v1", 32)
+	if err != nil {
+		return err
+	}
 	mcpServer := mcp.NewServer(mcp.ServerOptions{
 		Info:         mcp.Implementation{Name: "remote-mcp-authkit", Title: "Remote MCP with AuthKit", Version: version},
 		Instructions: "Tools gated by your AuthKit permissions: add two numbers, see who you are signed in as, and (with the image_generation permission) generate images.",
 		Tools:        table,
 		// generateImage may run as a task (io.modelcontextprotocol/tasks):
 		// in this process's memory, ten minutes, 16 per user.
-		Tasks:  &mcp.TaskOptions{},
-		Logger: logger,
+		Tasks:    &mcp.TaskOptions{},
+		StateKey: stateKey,
+		Logger:   logger,
 	})
 
 	mcpURL, sseURL := cfg.baseURL+"/mcp", cfg.baseURL+"/sse"

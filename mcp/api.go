@@ -128,6 +128,13 @@ type ServerOptions struct {
 	// tools whose ToolSet says so (TaskSupporter) may run as tasks the
 	// client polls.
 	Tasks *TaskOptions
+	// StateKey keys the HMAC that seals the requestState of a multi
+	// round-trip request (2026-07-28 basic/patterns/mrtr; mrtr.go), so a
+	// client can neither read nor change it and it binds the user and the
+	// request. Give every process of one deployment the same key (derived
+	// from the server secret), or a retry that reaches another process is
+	// refused; nil means a random key for this process. At least 32 bytes.
+	StateKey []byte
 	// PageSize bounds every paginated list; 0 means 50.
 	PageSize int
 	// Logger receives the server's own diagnostics (panics in handlers,

@@ -270,6 +270,9 @@ func CreateMessage(ctx context.Context, params *CreateMessageParams) (*CreateMes
 	if run := taskFromContext(ctx); run != nil {
 		return createMessage(ctx, run, params) // a task's input request (tasks.go)
 	}
+	if peer := modernPeerOf(ctx); peer != nil {
+		return createMessage(ctx, peer, params) // an input request of an InputRequiredResult (mrtr.go)
+	}
 	sess := SessionFromContext(ctx)
 	if sess == nil {
 		return nil, ErrNoSession
@@ -285,6 +288,9 @@ func CreateMessage(ctx context.Context, params *CreateMessageParams) (*CreateMes
 func Elicit(ctx context.Context, params *ElicitParams) (*ElicitResult, error) {
 	if run := taskFromContext(ctx); run != nil {
 		return elicit(ctx, run, params) // a task's input request (tasks.go)
+	}
+	if peer := modernPeerOf(ctx); peer != nil {
+		return elicit(ctx, peer, params) // an input request of an InputRequiredResult (mrtr.go)
 	}
 	sess := SessionFromContext(ctx)
 	if sess == nil {

@@ -58,6 +58,8 @@ type Server struct {
 	extensions map[string]any
 	// tasks runs the tasks extension (tasks.go); nil when it is off.
 	tasks *taskRunner
+	// stateKey seals multi round-trip requestStates (mrtr.go).
+	stateKey []byte
 	// env and metaMember are the modern result envelope, written once
 	// (modern.go).
 	envOnce    sync.Once
@@ -87,6 +89,10 @@ func NewServer(opts ServerOptions) *Server {
 		sessions: make(map[string]*Session),
 		byOwner:  make(map[string]map[*Session]struct{}),
 		features: &serverFeatures{},
+	}
+	s.stateKey = opts.StateKey
+	if len(s.stateKey) == 0 {
+		s.stateKey = newStateKey()
 	}
 	if opts.Tasks != nil {
 		s.tasks = newTaskRunner(s, opts.Tasks)
@@ -280,6 +286,9 @@ type requestState struct {
 	// owner is HTTPOptions.SessionOwner of a modern request (the legacy
 	// era's is the session's): whose tasks it may see.
 	owner string
+	// mrtr is what the retry of a modern tools/call, prompts/get or
+	// resources/read brought (mrtr.go); nil otherwise.
+	mrtr *mrtrInput
 	// meta is the request's 2026-07-28 per-request _meta; nil in the
 	// legacy era, whose session holds the same facts.
 	meta          *RequestMeta
@@ -379,6 +388,12 @@ type requestParams struct {
 	hasMeta  bool
 	uri      []byte // the last "uri" that is a string, still quoted (Mcp-Name of resources/read)
 	taskID   []byte // the last "taskId" that is a string, still quoted (Mcp-Name of tasks/*)
+	// inputResponses and requestState of a multi round-trip retry
+	// (mrtr.go), as sent.
+	inputResponses    json.RawMessage
+	requestState      json.RawMessage
+	hasInputResponses bool
+	hasRequestState   bool
 }
 
 // readParams reads params, which validate left absent or an object. Where
@@ -413,6 +428,10 @@ func readParams(params json.RawMessage) requestParams {
 			if jsonscan.KindOf(value) == jsonscan.String {
 				p.taskID = value
 			}
+		case "inputResponses":
+			p.inputResponses, p.hasInputResponses = value, true
+		case "requestState":
+			p.requestState, p.hasRequestState = value, true
 		case "_meta":
 			p.hasMeta, p.metaType = true, jsonscan.KindOf(value)
 			switch p.metaType {
@@ -449,6 +468,15 @@ func (s *Server) call(ctx context.Context, method string, params json.RawMessage
 	var err error
 	if m := clientMethods[method]; m != nil {
 		era := EraOf(ctx)
+		if era == EraModern && mrtrMethod(method) {
+			in, rpcErr := s.readMRTR(ctx, method, p)
+			if rpcErr != nil {
+				return nil, rpcErr
+			}
+			if rs := requestFromContext(ctx); rs != nil {
+				rs.mrtr = in
+			}
+		}
 		switch {
 		case m.eras&era == 0:
 			return nil, eraMethodNotFound(m, era)
@@ -471,6 +499,10 @@ func (s *Server) call(ctx context.Context, method string, params json.RawMessage
 		var je *JSONRPCError
 		if errors.As(err, &je) {
 			return nil, je
+		}
+		var ir *InputRequired
+		if errors.As(err, &ir) {
+			return s.answerInputRequired(ctx, method, p, ir)
 		}
 		s.logger.Error("mcp: method handler failed", "method", method, "err", err)
 		return nil, NewInternalError("internal error while handling %s", method)
@@ -774,6 +806,10 @@ func (s *Server) runTool(ctx context.Context, name string, args json.RawMessage)
 		var je *JSONRPCError
 		if errors.As(err, &je) {
 			return nil, je
+		}
+		var ir *InputRequired
+		if errors.As(err, &ir) {
+			return nil, ir // answered as input_required (mrtr.go)
 		}
 		if ctx.Err() != nil {
 			return nil, NewInternalError("tool %s was cancelled", name)

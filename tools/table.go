@@ -299,6 +299,10 @@ func (t *Table) CallTool(ctx context.Context, name string, arguments json.RawMes
 		return ErrorResult(err.Error()), nil
 	}
 	res, err := tool.Handler(ctx, id, args)
+	var ir *mcp.InputRequired
+	if errors.As(err, &ir) {
+		return nil, err // the server answers input_required (2026-07-28 basic/patterns/mrtr)
+	}
 	if err != nil {
 		return ErrorResult(err.Error()), nil
 	}

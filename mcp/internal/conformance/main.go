@@ -122,11 +122,12 @@ func newServer() *mcp.Server {
 	srv := mcp.NewServer(mcp.ServerOptions{
 		Info:         mcp.Implementation{Name: "remote-mcp-authkit-conformance", Version: "1.0.0"},
 		Instructions: "Conformance fixture: serves what the MCP conformance suite tests.",
-		Tools:        append(fixtureTools(), taskTools()...),
+		Tools:        append(append(fixtureTools(), taskTools()...), mrtrTools()...),
 		Tasks:        &mcp.TaskOptions{TTL: 5 * time.Minute, PollInterval: 200 * time.Millisecond, MaxPerOwner: 64},
 	})
 	addResources(srv)
 	addPrompts(srv)
+	addMRTRPrompt(srv)
 	srv.SetCompletion(complete)
 	return srv
 }
