@@ -783,12 +783,16 @@ func (s *Server) callTool(ctx context.Context, p *requestParams) (any, error) {
 		return nil, rpcErr
 	}
 	if asTask {
-		res, err := s.tasks.start(ctx, name, args, required)
+		res, err := s.tasks.start(ctx, name, func(ctx context.Context) (*CallToolResult, error) { return s.runTool(ctx, name, args) }, required)
 		if res != nil || err != nil {
 			return res, err
 		}
 	}
 	res, err := s.runTool(ctx, name, args)
+	var cat *ContinueAsTask
+	if errors.As(err, &cat) {
+		return s.continueAsTask(ctx, name, cat)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -798,7 +802,16 @@ func (s *Server) callTool(ctx context.Context, p *requestParams) (any, error) {
 // runTool runs a tool synchronously: the ToolSet's answer, its errors
 // mapped to the protocol's.
 func (s *Server) runTool(ctx context.Context, name string, args json.RawMessage) (*CallToolResult, error) {
-	res, err := s.opts.Tools.CallTool(ctx, name, args)
+	return s.toolOutcome(ctx, name, func(ctx context.Context) (*CallToolResult, error) {
+		return s.opts.Tools.CallTool(ctx, name, args)
+	})
+}
+
+// toolOutcome runs call and maps its errors to the protocol's: unknown
+// tool and JSON-RPC errors as errors, the handler's requests for
+// input_required or a task passed on, any other failure an isError result.
+func (s *Server) toolOutcome(ctx context.Context, name string, call func(context.Context) (*CallToolResult, error)) (*CallToolResult, error) {
+	res, err := call(ctx)
 	if err != nil {
 		if errors.Is(err, ErrUnknownTool) {
 			return nil, NewInvalidParams("invalid params: unknown tool: %s", name)
@@ -810,6 +823,10 @@ func (s *Server) runTool(ctx context.Context, name string, args json.RawMessage)
 		var ir *InputRequired
 		if errors.As(err, &ir) {
 			return nil, ir // answered as input_required (mrtr.go)
+		}
+		var cat *ContinueAsTask
+		if errors.As(err, &cat) {
+			return nil, cat // answered with a task (tasks.go)
 		}
 		if ctx.Err() != nil {
 			return nil, NewInternalError("tool %s was cancelled", name)

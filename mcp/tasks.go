@@ -326,6 +326,32 @@ func missingTasksExtension() *JSONRPCError {
 	return NewMissingRequiredClientCapability(map[string]any{"extensions": map[string]any{TasksExtension: struct{}{}}})
 }
 
+// ContinueAsTask is returned by a tool handler, in the 2026-07-28 era, to
+// finish its call as a task once it has what it needs: input gathered
+// through InputRequired rounds first, as tasks.md ("Task Creation") says
+// such rounds should be resolved before the task is created. The server
+// answers a CreateTaskResult and runs Run in the background, in the task's
+// context. A client that did not declare the tasks extension gets -32021
+// naming it; outside the modern era, or with no ServerOptions.Tasks, Run
+// runs at once.
+type ContinueAsTask struct {
+	Run func(ctx context.Context) (*CallToolResult, error)
+}
+
+// Error says what the handler asked for, should the error escape.
+func (*ContinueAsTask) Error() string { return "mcp: continue the call as a task" }
+
+// continueAsTask answers a handler's ContinueAsTask.
+func (s *Server) continueAsTask(ctx context.Context, name string, c *ContinueAsTask) (any, error) {
+	if s.tasks == nil || EraOf(ctx) != EraModern {
+		return s.toolOutcome(ctx, name, c.Run)
+	}
+	if !clientDeclaresExtension(ClientCapabilitiesFromContext(ctx), TasksExtension) {
+		return nil, missingTasksExtension()
+	}
+	return s.tasks.start(ctx, name, func(ctx context.Context) (*CallToolResult, error) { return s.toolOutcome(ctx, name, c.Run) }, true)
+}
+
 // taskDecision says how callTool runs a modern call: synchronously, as a
 // task (run; required when the tool runs no other way), or not at all (an
 // error).
@@ -420,7 +446,7 @@ func wireOf(t *Task, detailed bool) taskWire {
 // start creates a task for tools/call name and runs the call in the
 // background; it returns the CreateTaskResult, or nil when the owner has no
 // room for another task and the call may run synchronously instead.
-func (r *taskRunner) start(ctx context.Context, name string, args json.RawMessage, required bool) (any, error) {
+func (r *taskRunner) start(ctx context.Context, name string, run func(context.Context) (*CallToolResult, error), required bool) (any, error) {
 	now := time.Now()
 	t := &Task{ID: rand.Text(), Owner: ownerOf(ctx), Tool: name, Status: TaskWorking, CreatedAt: now, LastUpdatedAt: now,
 		TTL: r.ttl, PollInterval: r.poll}
@@ -433,23 +459,23 @@ func (r *taskRunner) start(ctx context.Context, name string, args json.RawMessag
 		}
 		return nil, err
 	}
-	run := &taskRun{id: t.ID, owner: t.Owner, caps: ClientCapabilitiesFromContext(ctx), r: r, waiters: make(map[string]chan json.RawMessage)}
+	tr := &taskRun{id: t.ID, owner: t.Owner, caps: ClientCapabilitiesFromContext(ctx), r: r, waiters: make(map[string]chan json.RawMessage)}
 	// The work ends with the task's TTL at the latest.
 	base, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.ttl)
-	run.cancel = cancel
+	tr.cancel = cancel
 	r.mu.Lock()
-	r.runs[t.ID] = run
+	r.runs[t.ID] = tr
 	r.mu.Unlock()
 	if !r.s.addWorker() {
 		cancel()
-		r.finish(run, nil, NewInternalError("the server is shutting down"))
+		r.finish(tr, nil, NewInternalError("the server is shutting down"))
 		return &createTaskResult{ResultType: "task", taskWire: wireOf(t, false)}, nil
 	}
 	go func() {
 		defer r.s.wg.Done()
 		defer cancel()
-		res, err := r.work(&taskContext{Context: base, run: run}, name, args)
-		r.finish(run, res, err)
+		res, err := r.work(&taskContext{Context: base, run: tr}, name, run)
+		r.finish(tr, res, err)
 	}()
 	return &createTaskResult{ResultType: "task", taskWire: wireOf(t, false)}, nil
 }
@@ -464,14 +490,14 @@ func (r *taskRunner) cancelAll() {
 }
 
 // work runs the tool, turning a panic into the task's failure.
-func (r *taskRunner) work(ctx context.Context, name string, args json.RawMessage) (res *CallToolResult, rpcErr *JSONRPCError) {
+func (r *taskRunner) work(ctx context.Context, name string, run func(context.Context) (*CallToolResult, error)) (res *CallToolResult, rpcErr *JSONRPCError) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.s.logger.Error("mcp: panic in task", "tool", name, "panic", p, "stack", string(debug.Stack()))
 			res, rpcErr = nil, NewInternalError("internal error while running tool %s", name)
 		}
 	}()
-	out, err := r.s.runTool(ctx, name, args)
+	out, err := run(ctx)
 	if err != nil {
 		var je *JSONRPCError
 		if errors.As(err, &je) {

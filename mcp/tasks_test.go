@@ -26,6 +26,7 @@ func (tt *taskTools) ListTools(context.Context) []Tool {
 		{Name: "must", InputSchema: objSchema, Execution: &ToolExecution{TaskSupport: TaskRequired}},
 		{Name: "quick", InputSchema: objSchema},
 		{Name: "confirm", InputSchema: objSchema, Execution: &ToolExecution{TaskSupport: TaskOptional}},
+		{Name: "gather", InputSchema: objSchema},
 	}
 }
 
@@ -48,6 +49,14 @@ func (tt *taskTools) CallTool(ctx context.Context, name string, _ json.RawMessag
 			tt.cancelled <- struct{}{}
 			return nil, ctx.Err()
 		}
+	case "gather":
+		r, ok := InputResponses(ctx)["who"]
+		if !ok {
+			return nil, &InputRequired{Requests: map[string]InputRequest{"who": ElicitInput(&ElicitParams{Message: "Who?"})}}
+		}
+		return nil, &ContinueAsTask{Run: func(context.Context) (*CallToolResult, error) {
+			return &CallToolResult{Content: []Content{TextContent("gathered " + string(r))}}, nil
+		}}
 	case "quick":
 		return &CallToolResult{Content: []Content{TextContent("quick")}}, nil
 	case "confirm":
@@ -339,5 +348,32 @@ func TestMemoryTaskStore(t *testing.T) {
 	}
 	if err := m.Create(ctx, mk("c", "ada"), 1); err != nil {
 		t.Fatalf("an expired task still counted: %v", err)
+	}
+}
+
+// TestInputThenTask: a handler gathers input with an InputRequiredResult,
+// then continues as a task (ContinueAsTask): the first answer carries no
+// task, the retry creates one whose result has the input.
+func TestInputThenTask(t *testing.T) {
+	_, url := newTaskServer(t, TaskOptions{})
+	first := taskCall(t, url, "ada", tasksCaps, "tools/call", `"name":"gather","arguments":{}`)
+	var ir struct {
+		ResultType string `json:"resultType"`
+		TaskID     string `json:"taskId"`
+	}
+	if json.Unmarshal(first.Result, &ir); ir.ResultType != "input_required" || ir.TaskID != "" {
+		t.Fatalf("first round: %s %+v", first.Result, first.Error)
+	}
+	retry := `"name":"gather","arguments":{},"inputResponses":{"who":{"action":"accept","content":{"n":"Ada"}}}`
+	if r := taskCall(t, url, "ada", `{"elicitation":{}}`, "tools/call", retry); r.Error == nil || r.Error.Code != CodeMissingRequiredClientCapability {
+		t.Fatalf("retry without the tasks extension: %s %+v", r.Result, r.Error)
+	}
+	created := decodeTask(t, taskCall(t, url, "ada", tasksCaps, "tools/call", retry))
+	if created.ResultType != "task" {
+		t.Fatalf("retry: %+v", created)
+	}
+	done := waitStatus(t, url, "ada", created.TaskID, "completed")
+	if !strings.Contains(done.Result.Content[0].Text, `"n":"Ada"`) {
+		t.Fatalf("task result: %+v", done.Result)
 	}
 }

@@ -300,8 +300,9 @@ func (t *Table) CallTool(ctx context.Context, name string, arguments json.RawMes
 	}
 	res, err := tool.Handler(ctx, id, args)
 	var ir *mcp.InputRequired
-	if errors.As(err, &ir) {
-		return nil, err // the server answers input_required (2026-07-28 basic/patterns/mrtr)
+	var cat *mcp.ContinueAsTask
+	if errors.As(err, &ir) || errors.As(err, &cat) {
+		return nil, err // the server answers input_required or a task (2026-07-28 basic/patterns/mrtr, SEP-2663)
 	}
 	if err != nil {
 		return ErrorResult(err.Error()), nil

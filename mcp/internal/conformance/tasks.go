@@ -14,9 +14,17 @@ import (
 	"remote-mcp-authkit/mcp"
 )
 
+// handlerDecides names the tools listed with task support whose handler
+// itself turns the call into a task (mcp.ContinueAsTask) after gathering
+// input: the server runs them synchronously until then.
+var handlerDecides = map[string]bool{"test_tool_with_task": true}
+
 // TaskSupport makes toolTable an mcp.TaskSupporter: what each tool's
 // execution.taskSupport says.
 func (t toolTable) TaskSupport(_ context.Context, name string) string {
+	if handlerDecides[name] {
+		return mcp.TaskForbidden
+	}
 	for _, x := range t {
 		if x.Name == name && x.Execution != nil {
 			return x.Execution.TaskSupport
@@ -73,6 +81,23 @@ func taskTools() toolTable {
 					return nil, err
 				}
 				return text("confirm_delete: " + res.Action), nil
+			}},
+		// tasks-mrtr-composition: the name is gathered with an
+		// InputRequiredResult first, then the call becomes a task.
+		{mcp.Tool{Name: "test_tool_with_task", Description: "Asks for a name (input_required), then continues as a task",
+			InputSchema: noArguments, Execution: taskSupport(mcp.TaskRequired)},
+			func(ctx context.Context, _ json.RawMessage) (*mcp.CallToolResult, error) {
+				r, ok := responses(ctx, "user_name")
+				if !ok {
+					return nil, ask(nil, "user_name", askName)
+				}
+				name := field(r[0], "name")
+				return nil, &mcp.ContinueAsTask{Run: func(ctx context.Context) (*mcp.CallToolResult, error) {
+					if err := sleep(ctx, 200*time.Millisecond); err != nil {
+						return nil, err
+					}
+					return text("Hello from the task, " + name + "!"), nil
+				}}
 			}},
 		{mcp.Tool{Name: "multi_input", Description: "Asks two questions at once (two input requests), then answers",
 			InputSchema: noArguments, Execution: taskSupport(mcp.TaskOptional)},
