@@ -86,6 +86,9 @@ func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, m
 	if rpcErr == nil && !modernVersion(meta.ProtocolVersion) {
 		rpcErr = newUnsupportedProtocolVersion(meta.ProtocolVersion)
 	}
+	if rpcErr == nil && m.Method == "tools/call" && len(p.name) > 2 {
+		rpcErr = h.s.checkParamHeaders(r.Context(), r, unquote(p.name), p.arguments)
+	}
 	if rpcErr != nil {
 		// Malformed _meta: -32602 with 400 (basic/index); the header and
 		// version errors are 400 by their own rules.
