@@ -21,7 +21,7 @@ import (
 	"net/http"
 	"slices"
 
-	"remote-mcp-authkit/mcp/jsonscan"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // subscriptionFilter is SubscriptionFilter (schema.ts): the notification

@@ -188,6 +188,13 @@ func TestModernToolCall(t *testing.T) {
 	if e := c.rpcError("server/discover", nil); e.Code != CodeMethodNotFound {
 		t.Fatalf("server/discover in a legacy session: %+v", e)
 	}
+	// A version nobody serves, without _meta, is the legacy era's error,
+	// as it was before the modern era existed.
+	c.version = "1999-01-01"
+	resp, ans := c.call("tools/list", nil)
+	if resp.StatusCode != 400 || len(ans) != 1 || ans[0].Error == nil || ans[0].Error.Code != CodeInvalidRequest {
+		t.Fatalf("unknown version header in a session: %d %+v", resp.StatusCode, ans)
+	}
 }
 
 // TestModernLogLevel: no notifications/message without _meta logLevel; with

@@ -16,7 +16,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"remote-mcp-authkit/mcp/jsonscan"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // headerParam is one annotated property: the chain of properties keys that

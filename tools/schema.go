@@ -17,7 +17,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"remote-mcp-authkit/mcp/jsonscan"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // Schema is a JSON Schema restricted to what the validator enforces: the
