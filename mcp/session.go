@@ -301,6 +301,12 @@ func (s *Session) close() {
 	}
 	s.mu.Unlock()
 	s.server.removeSession(s)
+	if s.listen != nil {
+		// The server ends the subscription: it says so with the listen
+		// request's response ("Graceful Closure"), which a client whose
+		// connection already went never reads.
+		_ = s.standalone.send(s.listen.closing(s.server))
+	}
 	for _, st := range streams {
 		st.detach()
 	}
