@@ -55,7 +55,8 @@ func browserPrereqs() string {
 // TestBrowserSignIn runs the whole sign-in as a person would: consent,
 // sign-in with a demo user, back to the client with a code that buys a
 // token for /mcp; remembered consent; Deny; error pages; a phone-sized
-// screen; no console errors; no framing. See .ci/browser/signin.mjs.
+// screen; no console errors; no framing; no consent posted from a page on
+// another local port with a planted nonce. See .ci/browser/signin.mjs.
 func TestBrowserSignIn(t *testing.T) {
 	if why := browserPrereqs(); why != "" {
 		if os.Getenv("MCP_BROWSER") == "1" {

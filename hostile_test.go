@@ -718,6 +718,13 @@ func TestHostileAuthorize(t *testing.T) {
 	client := s.register(hxRedirect, "https://app.example.com/cb")
 
 	t.Run("PKCE downgrade", func(t *testing.T) {
+		// A browser that approved the client hears the error at the
+		// client (RFC 6749 s4.1.2.1); any other is shown it here, so a
+		// client registered a second ago cannot use our origin as a
+		// redirector (RFC 9700 s4.11.2).
+		approved := hxBrowser()
+		pending, csrf := s.consent(approved, hxAuthParams(client))
+		s.approve(approved, pending, csrf)
 		for name, mod := range map[string]func(url.Values){
 			"plain":              func(v url.Values) { v.Set("code_challenge_method", "plain"); v.Set("code_challenge", hxVerifier) },
 			"no method":          func(v url.Values) { v.Del("code_challenge_method") },
@@ -729,13 +736,33 @@ func TestHostileAuthorize(t *testing.T) {
 			p := hxAuthParams(client)
 			mod(p)
 			st, h, body := s.get("/authorize?" + p.Encode())
-			loc, _ := url.Parse(h.Get("Location"))
+			hxPage(t, name+", not approved", st, h, body, 400, "invalid_request")
+			st, loc, body := s.follow(approved, s.base+"/authorize?"+p.Encode())
 			if st != http.StatusFound || loc == nil || !strings.HasPrefix(loc.String(), hxRedirect+"?") {
-				t.Errorf("%s: %d %q %s", name, st, h.Get("Location"), hxTrunc(body))
+				t.Errorf("%s: %d %v %s", name, st, loc, hxTrunc(body))
 				continue
 			}
 			if q := loc.Query(); q.Get("error") != "invalid_request" || q.Get("state") != "st-1" || q.Get("iss") != s.base || q.Get("code") != "" {
 				t.Errorf("%s: error response %v", name, q)
+			}
+		}
+	})
+
+	t.Run("no redirect before approval", func(t *testing.T) {
+		// Registered a second ago, with a redirect URI of any scheme: a
+		// broken request shows our page and sends the browser nowhere.
+		for _, uri := range []string{"https://phish.example/login", "com.example.app:/cb"} {
+			fresh := s.register(uri)
+			for name, mod := range map[string]func(url.Values){
+				"unsupported response_type": func(v url.Values) { v.Set("response_type", "token") },
+				"foreign resource":          func(v url.Values) { v.Set("resource", "https://other.example/mcp") },
+				"no PKCE":                   func(v url.Values) { v.Del("code_challenge") },
+			} {
+				p := hxAuthParams(fresh)
+				p.Set("redirect_uri", uri)
+				mod(p)
+				st, h, body := s.get("/authorize?" + p.Encode())
+				hxPage(t, uri+", "+name, st, h, body, 400, "nothing was sent back")
 			}
 		}
 	})
@@ -781,7 +808,8 @@ func TestHostileAuthorize(t *testing.T) {
 
 	t.Run("registration refuses unsafe redirect URIs", func(t *testing.T) {
 		for _, uri := range []string{"javascript:alert(1)", "data:text/html,x", "http://evil.example/cb", "https://a.example/cb#f",
-			"https://u:p@a.example/cb", "file:///etc/passwd", "/relative", "https://a.example/c b", "https://a.example/\x00"} {
+			"https://u:p@a.example/cb", "file:///etc/passwd", "/relative", "https://a.example/c b", "https://a.example/\x00",
+			"search-ms:query=x&crumb=location:\\\\evil.example\\s", "https://a.example/\u202ecb"} {
 			b, _ := json.Marshal(map[string]any{"redirect_uris": []string{uri}, "token_endpoint_auth_method": "none"})
 			req, _ := http.NewRequest("POST", s.base+"/register", bytes.NewReader(b))
 			req.Header.Set("Content-Type", "application/json")
@@ -789,6 +817,36 @@ func TestHostileAuthorize(t *testing.T) {
 			var out map[string]any
 			json.Unmarshal([]byte(body), &out)
 			hxOAuthErr(t, uri, st, out, 400, "invalid_redirect_uri")
+		}
+	})
+
+	t.Run("client text", func(t *testing.T) {
+		// U+202E in a name turned "this server has not verified it"
+		// around on the consent page.
+		// (Two cases: registrations from one address are limited.)
+		for _, name := range []string{"Evil\u202e", "a\u2066b"} {
+			b, _ := json.Marshal(map[string]any{"redirect_uris": []string{hxRedirect}, "token_endpoint_auth_method": "none", "client_name": name})
+			req, _ := http.NewRequest("POST", s.base+"/register", bytes.NewReader(b))
+			req.Header.Set("Content-Type", "application/json")
+			st, _, body := s.do(req)
+			var out map[string]any
+			json.Unmarshal([]byte(body), &out)
+			hxOAuthErr(t, fmt.Sprintf("client_name %q", name), st, out, 400, "invalid_client_metadata")
+		}
+		// The name is isolated where it is shown.
+		st, _, body := s.get("/authorize?" + hxAuthParams(client).Encode())
+		if st != 200 || !strings.Contains(body, "<bdi>hostile</bdi>") {
+			t.Errorf("consent page does not isolate the client's name: %d %s", st, hxTrunc(body))
+		}
+	})
+
+	t.Run("error pages repeat no request text", func(t *testing.T) {
+		p := hxAuthParams(client)
+		p.Set("redirect_uri", "https://evil.example/Your-account-is-locked.-Call-555-0100")
+		st, h, body := s.get("/authorize?" + p.Encode())
+		hxPage(t, "unregistered redirect URI", st, h, body, 400, "Redirect URI not registered")
+		if strings.Contains(body, "evil.example") || strings.Contains(body, "555-0100") {
+			t.Errorf("the page repeats the request's redirect_uri: %s", hxTrunc(body))
 		}
 	})
 
@@ -884,6 +942,35 @@ func TestHostileConsent(t *testing.T) {
 	}
 	st, h, body := post(victim, url.Values{"pending": {pending}, "csrf_token": {csrf}, "decision": {strings.Repeat("x", 9000)}})
 	hxPage(t, "oversized form", st, h, body, 400, "Malformed form")
+
+	// Cookies do not keep ports apart: a program on another local port
+	// can plant the attacker's own nonce in the victim's browser and post
+	// the attacker's form from its page. The browser says where the post
+	// came from, and only our own origin is accepted.
+	evilPending, evilCSRF := s.consent(attacker, hxAuthParams(client))
+	authz, _ := url.Parse(s.base + "/authorize")
+	for name, hdr := range map[string]map[string]string{
+		"planted nonce, posted from another port": {"Sec-Fetch-Site": "same-site", "Origin": "http://127.0.0.1:1"},
+		"planted nonce, posted cross-site":        {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+		"planted nonce, old browser, other port":  {"Origin": "http://127.0.0.1:1"},
+	} {
+		planted := hxBrowser()
+		planted.Jar.SetCookies(authz, attacker.Jar.Cookies(authz))
+		req, _ := http.NewRequest("POST", s.base+"/authorize", strings.NewReader(url.Values{
+			"pending": {evilPending}, "csrf_token": {evilCSRF}, "decision": {"approve"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := hxNoFollow(planted).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hxPage(t, name, resp.StatusCode, resp.Header, hxBody(t, resp), 403, "Request refused")
+		if len(planted.Jar.Cookies(authz)) != len(attacker.Jar.Cookies(authz)) {
+			t.Errorf("%s: the refused post set a cookie", name)
+		}
+	}
 
 	// The victim's own form still works: nothing above consumed it.
 	cb := s.callbackURL(victim, s.approve(victim, pending, csrf), "ada@example.com")

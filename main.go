@@ -78,6 +78,7 @@ type config struct {
 	debugAddr       string
 	devUsersFile    string
 	allowPrivCIMD   bool
+	diagnostics     bool
 
 	authkit authkit.Config // zero ClientID: development sign-in
 	secret  string
@@ -108,6 +109,8 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		"JSON file replacing the emulator's demo users (development sign-in only; env DEV_USERS_FILE)")
 	fs.BoolVar(&c.allowPrivCIMD, "dev-allow-private-client-metadata", false,
 		"let client ID metadata documents be fetched from loopback and private addresses (development only)")
+	fs.BoolVar(&c.diagnostics, "conformance-diagnostics", false,
+		"also serve the diagnostic tools the MCP conformance suite calls (test_missing_capability, test_logging_tool); for conformance runs only")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -267,6 +270,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return err
 	}
 	table, err := tools.Default(gen)
+	if err == nil && cfg.diagnostics {
+		table, err = tools.NewTable(append([]tools.Tool{tools.Add(), tools.WhoAmI(), tools.GenerateImage(gen)}, tools.Diagnostics()...)...)
+	}
 	if err != nil {
 		return err
 	}
@@ -282,12 +288,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		Info:         mcp.Implementation{Name: "remote-mcp-authkit", Title: "Remote MCP with AuthKit", Version: version},
 		Instructions: "Tools gated by your AuthKit permissions: add two numbers, see who you are signed in as, and (with the image_generation permission) generate images.",
 		Tools:        table,
+		// tools/list is computed per identity (permissions), so modern
+		// results say cacheScope "private".
+		ToolsVaryByCaller: true,
 		// generateImage may run as a task (io.modelcontextprotocol/tasks):
 		// in this process's memory, ten minutes, 16 per user.
 		Tasks:    &mcp.TaskOptions{},
 		StateKey: stateKey,
 		Logger:   logger,
 	})
+
+	addGuide(mcpServer)
 
 	mcpURL, sseURL := cfg.baseURL+"/mcp", cfg.baseURL+"/sse"
 	authServer, err := oauth.NewServer(oauth.Config{

@@ -19,7 +19,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"remote-mcp-authkit/mcp/jsonscan"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // The error codes JSON-RPC 2.0 reserves (section 5.1, "Error object").

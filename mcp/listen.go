@@ -21,7 +21,7 @@ import (
 	"net/http"
 	"slices"
 
-	"remote-mcp-authkit/mcp/jsonscan"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // subscriptionFilter is SubscriptionFilter (schema.ts): the notification
@@ -109,12 +109,15 @@ func (h *streamableHandler) listen(w http.ResponseWriter, r *http.Request, m *me
 	if err == nil {
 		ack, _ := json.Marshal(&wireRequest{JSONRPC: "2.0", Method: "notifications/subscriptions/acknowledged",
 			Params: &ackParams{Meta: subscriptionMeta{ID: m.ID}, Notifications: filter}})
-		err = st.send(ack)
-		// Only now may change notifications reach it: the acknowledgment
-		// is the first message ("Acknowledgment").
+		// The acknowledgment is the first message ("Acknowledgment"): the
+		// listener becomes visible to change notifications (a version)
+		// while the stream's lock holds them back until it is sent.
+		st.mu.Lock()
 		sess.mu.Lock()
 		sess.version, sess.ready = meta.ProtocolVersion, true
 		sess.mu.Unlock()
+		err = st.sendLocked(ack)
+		st.mu.Unlock()
 	}
 	if sw.isHijacked() {
 		if err != nil {
@@ -204,4 +207,13 @@ func (s *Session) becomeListener(l *listener) {
 	delete(s.streams, s.standalone.id)
 	s.standalone.resumable = false
 	s.mu.Unlock()
+}
+
+// closing is the response to the listen request that ends the
+// subscription gracefully: SubscriptionsListenResult, whose _meta names the
+// subscription beside the server.
+func (l *listener) closing(s *Server) []byte {
+	return s.encodeModernResponse(l.id, &struct {
+		Meta subscriptionMeta `json:"_meta"`
+	}{subscriptionMeta{ID: l.id}}, nil, nil)
 }

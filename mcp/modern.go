@@ -12,7 +12,7 @@ import (
 	"slices"
 	"strconv"
 
-	"remote-mcp-authkit/mcp/jsonscan"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // The reserved _meta keys of 2026-07-28 (basic/index, "_meta", "Reserved

@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -187,6 +188,13 @@ func TestModernToolCall(t *testing.T) {
 	if e := c.rpcError("server/discover", nil); e.Code != CodeMethodNotFound {
 		t.Fatalf("server/discover in a legacy session: %+v", e)
 	}
+	// A version nobody serves, without _meta, is the legacy era's error,
+	// as it was before the modern era existed.
+	c.version = "1999-01-01"
+	resp, ans := c.call("tools/list", nil)
+	if resp.StatusCode != 400 || len(ans) != 1 || ans[0].Error == nil || ans[0].Error.Code != CodeInvalidRequest {
+		t.Fatalf("unknown version header in a session: %d %+v", resp.StatusCode, ans)
+	}
 }
 
 // TestModernLogLevel: no notifications/message without _meta logLevel; with
@@ -282,5 +290,85 @@ func TestModernListen(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("listener stream did not end after CloseSessions")
+	}
+}
+
+// headerTools has one tool whose inputSchema mirrors parameters into
+// headers (x-mcp-header), one of them nested.
+type headerTools struct{ testTools }
+
+func (h *headerTools) ListTools(ctx context.Context) []Tool {
+	return append(h.testTools.ListTools(ctx), Tool{Name: "sql", InputSchema: json.RawMessage(
+		`{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region"},"limit":{"type":"integer","x-mcp-header":"Limit"},"opts":{"type":"object","properties":{"dry":{"type":"boolean","x-mcp-header":"Dry"}}},"query":{"type":"string"}}}`)})
+}
+
+func (h *headerTools) CallTool(ctx context.Context, name string, args json.RawMessage) (*CallToolResult, error) {
+	if name == "sql" {
+		return &CallToolResult{Content: []Content{TextContent("ran")}}, nil
+	}
+	return h.testTools.CallTool(ctx, name, args)
+}
+
+func TestModernParamHeaders(t *testing.T) {
+	_, ts := newTestServer(t, &headerTools{*newTestTools()}, HTTPOptions{})
+	headers := func(kv ...string) func(*http.Request) {
+		return func(r *http.Request) {
+			for i := 0; i < len(kv); i += 2 {
+				r.Header.Set(kv[i], kv[i+1])
+			}
+		}
+	}
+	cases := []struct {
+		name, args string
+		mod        func(*http.Request)
+		ok         bool
+	}{
+		{"all present", `{"region":"us-west1","limit":42,"opts":{"dry":true},"query":"q"}`, headers("Mcp-Param-Region", "us-west1", "Mcp-Param-Limit", "42", "Mcp-Param-Dry", "true"), true},
+		{"absent and null arguments need no header", `{"region":null,"query":"q"}`, nil, true},
+		{"integer compared as a number", `{"limit":42}`, headers("Mcp-Param-Limit", "42.0"), true},
+		{"base64 value", `{"region":"Hello, 世界"}`, headers("Mcp-Param-Region", "=?base64?SGVsbG8sIOS4lueVjA==?="), true},
+		{"header name is case-insensitive", `{"region":"eu"}`, headers("mcp-param-region", "eu"), true},
+		{"missing header", `{"region":"us-west1"}`, nil, false},
+		{"missing nested header", `{"opts":{"dry":false}}`, nil, false},
+		{"mismatch", `{"region":"us-west1"}`, headers("Mcp-Param-Region", "eu-west1"), false},
+		{"boolean mismatch", `{"opts":{"dry":false}}`, headers("Mcp-Param-Dry", "true"), false},
+		{"bad base64 padding", `{"region":"Hello"}`, headers("Mcp-Param-Region", "=?base64?SGVsbG8?="), false},
+		{"bad base64 alphabet", `{"region":"Hello"}`, headers("Mcp-Param-Region", "=?base64?SGVs!!!bG8=?="), false},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, msgs := modernPost(t, ts.URL+"/mcp", i+1, "tools/call", withMeta(`"name":"sql","arguments":`+c.args), c.mod)
+			if c.ok {
+				if resp.StatusCode != 200 || len(msgs) != 1 || msgs[0].Error != nil {
+					t.Fatalf("want success: %d %+v", resp.StatusCode, msgs)
+				}
+				return
+			}
+			if resp.StatusCode != 400 || len(msgs) != 1 || msgs[0].Error == nil || msgs[0].Error.Code != CodeHeaderMismatch {
+				t.Fatalf("want 400 -32020: %d %+v", resp.StatusCode, msgs)
+			}
+		})
+	}
+}
+
+// TestResourceNotFoundByEra: -32002 for a legacy session, -32602 for a
+// modern request (2026-07-28 changelog, minor change 6).
+func TestResourceNotFoundByEra(t *testing.T) {
+	s, ts := newTestServer(t, nil, HTTPOptions{})
+	s.AddResource(Resource{URI: "test://a", Name: "a"}, func(context.Context, string, map[string]string) ([]ResourceContents, error) {
+		return []ResourceContents{{Text: "a"}}, nil
+	})
+	c := newHTTPClient(t, ts.URL+"/mcp")
+	c.initialize("2025-11-25")
+	if e := c.rpcError("resources/read", map[string]string{"uri": "test://nope"}); e.Code != CodeResourceNotFound {
+		t.Fatalf("legacy: %+v", e)
+	}
+	resp, msgs := modernPost(t, ts.URL+"/mcp", 1, "resources/read", withMeta(`"uri":"test://nope"`), nil)
+	if len(msgs) != 1 || msgs[0].Error == nil || msgs[0].Error.Code != CodeInvalidParams || string(msgs[0].Error.Data) != `{"uri":"test://nope"}` {
+		t.Fatalf("modern: %d %+v", resp.StatusCode, msgs)
+	}
+	_, msgs = modernPost(t, ts.URL+"/mcp", 2, "resources/read", withMeta(`"uri":"test://a"`), nil)
+	if len(msgs) != 1 || !strings.Contains(string(msgs[0].Result), `"ttlMs":60000,"cacheScope":"public"`) {
+		t.Fatalf("read: %+v", msgs)
 	}
 }

@@ -39,7 +39,7 @@ import (
 	"sync"
 	"time"
 
-	"remote-mcp-authkit/mcp/jsonscan"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // InputRequest is one request of an InputRequiredResult (schema:

@@ -149,11 +149,11 @@ var protocol = []methodInfo{
 	// through these. The capability is the extension's, on when
 	// ServerOptions.Tasks is set; the client must declare it per request.
 	{name: "tasks/get", dir: clientRequest, eras: EraModern, capability: "tasks",
-		spec: "SEP-2663 io.modelcontextprotocol/tasks, \"Task Polling\"", handle: (*Server).tasksGet},
+		spec: "2026-07-28 extension io.modelcontextprotocol/tasks (SEP-2663), \"Task Polling\"", handle: (*Server).tasksGet},
 	{name: "tasks/update", dir: clientRequest, eras: EraModern, capability: "tasks",
-		spec: "SEP-2663 io.modelcontextprotocol/tasks, \"Task Update Requests\"", handle: (*Server).tasksUpdate},
+		spec: "2026-07-28 extension io.modelcontextprotocol/tasks (SEP-2663), \"Task Update Requests\"", handle: (*Server).tasksUpdate},
 	{name: "tasks/cancel", dir: clientRequest, eras: EraModern, capability: "tasks",
-		spec: "SEP-2663 io.modelcontextprotocol/tasks, \"Task Cancellation\"", handle: (*Server).tasksCancel},
+		spec: "2026-07-28 extension io.modelcontextprotocol/tasks (SEP-2663), \"Task Cancellation\"", handle: (*Server).tasksCancel},
 	{name: "notifications/tools/list_changed", dir: serverNotification, eras: BothEras, capability: "tools",
 		spec: "2026-07-28 server/tools, \"List Changed Notification\""},
 

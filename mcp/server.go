@@ -18,7 +18,7 @@ import (
 	"strings"
 	"sync"
 
-	"remote-mcp-authkit/mcp/jsonscan"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // MethodHandler answers one request method. params is the request's params

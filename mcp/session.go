@@ -301,6 +301,12 @@ func (s *Session) close() {
 	}
 	s.mu.Unlock()
 	s.server.removeSession(s)
+	if s.listen != nil {
+		// The server ends the subscription: it says so with the listen
+		// request's response ("Graceful Closure"), which a client whose
+		// connection already went never reads.
+		_ = s.standalone.send(s.listen.closing(s.server))
+	}
 	for _, st := range streams {
 		st.detach()
 	}
@@ -418,7 +424,8 @@ func (s *Server) setLevel(ctx context.Context, params json.RawMessage) (any, err
 var errNoRequest = errors.New("mcp: not called from a request handler")
 
 // Log sends notifications/message to the client of the request ctx belongs
-// to, when level is at or above the threshold the client chose with
+// to (logging is deprecated by 2026-07-28, SEP-2577, and still served in
+// both eras), when level is at or above the threshold the client chose with
 // logging/setLevel (info until it chooses). data is any JSON value.
 //
 // In the modern era the threshold is the request's own

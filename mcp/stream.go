@@ -14,7 +14,6 @@ package mcp
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -34,16 +33,14 @@ const (
 
 var errStreamBusy = errors.New("mcp: stream already has a connection")
 
-// sseWriter writes SSE events on one HTTP response, or on the bare
-// connection once a GET stream is hijacked (idle.go). Writes are serialized
-// by mu; each sets its own write deadline (through http.ResponseController,
-// or on the hijacked net.Conn), so a stalled client is dropped without
-// relying on http.Server.WriteTimeout (which would also cut healthy long
-// streams).
+// sseWriter writes SSE events on one connection: through its sink, the
+// HTTP response (httpSink) or, once an idle stream is hijacked (idle.go),
+// the bare connection (connSink). Writes are serialized by mu; each has a
+// deadline of its own, so a stalled client is dropped without relying on
+// http.Server.WriteTimeout (which would also cut healthy long streams).
 type sseWriter struct {
 	mu        sync.Mutex
-	w         http.ResponseWriter
-	rc        *http.ResponseController
+	sink      sseSink
 	timeout   time.Duration
 	started   bool
 	dead      bool
@@ -53,15 +50,38 @@ type sseWriter struct {
 	stopWatch func() bool
 	buf       []byte
 
-	// Hijacked streams (idle.go): conn replaces w once hijacked; keeper
-	// sends their keep-alives and wrote tells it the stream was not idle;
-	// release does what the returned handler would have done at the end.
-	keeper   *streamKeeper
-	release  func()
-	conn     net.Conn
-	hijacked bool
-	wrote    bool
+	// The hand-off (handOff): a writer given a keeper is hijacked when it
+	// starts, if the request allows it; the keeper then sends its
+	// keep-alives, and release does what the returned handler would have
+	// done at the end.
+	keeper  *streamKeeper
+	release func()
 }
+
+// sseSink is where a stream's bytes go.
+type sseSink interface {
+	// write sends b to the client now, within timeout.
+	write(b []byte, timeout time.Duration) error
+	// end lets go of the connection once the stream is dead.
+	end()
+}
+
+// httpSink writes through net/http: the handler's goroutine stays until
+// the stream ends.
+type httpSink struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (s *httpSink) write(b []byte, timeout time.Duration) error {
+	_ = s.rc.SetWriteDeadline(time.Now().Add(timeout)) // ErrNotSupported on test recorders
+	if _, err := s.w.Write(b); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+func (s *httpSink) end() {}
 
 var (
 	sseHeaderValue  = []string{"text/event-stream"}
@@ -73,7 +93,7 @@ var (
 // newSSEWriter prepares an SSE response on w: it sets the headers, and
 // start sends them.
 func newSSEWriter(w http.ResponseWriter, opts *HTTPOptions) *sseWriter {
-	sw := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: opts.writeTimeout(),
+	sw := &sseWriter{sink: &httpSink{w: w, rc: http.NewResponseController(w)}, timeout: opts.writeTimeout(),
 		gone: make(chan struct{}), keepAlive: opts.keepAlive()}
 	h := w.Header()
 	h["Content-Type"] = sseHeaderValue
@@ -96,7 +116,7 @@ func (sw *sseWriter) start(r *http.Request) error {
 	if ok, err := sw.hijackLocked(r); ok {
 		return err
 	}
-	sw.w.WriteHeader(http.StatusOK)
+	sw.sink.(*httpSink).w.WriteHeader(http.StatusOK)
 	if err := sw.flushLocked(); err != nil {
 		return err
 	}
@@ -105,34 +125,16 @@ func (sw *sseWriter) start(r *http.Request) error {
 	return nil
 }
 
+// flushLocked writes what buf holds; a failed write kills the writer.
 func (sw *sseWriter) flushLocked() error {
-	if sw.conn != nil {
-		_ = sw.conn.SetWriteDeadline(time.Now().Add(sw.timeout))
-		if _, err := sw.conn.Write(sw.buf); err != nil {
-			sw.killLocked()
-			return err
-		}
-		// An idle stream holds no runtime timer: a pending deadline on
-		// each of 10,000 streams would grow the runtime's per-P timer
-		// heaps, which never shrink, by some 160 KiB for good.
-		_ = sw.conn.SetWriteDeadline(time.Time{})
-		sw.wrote = true
-		if cap(sw.buf) > 1<<10 {
-			sw.buf = nil // an idle stream should not keep a large event's buffer
-		} else {
-			sw.buf = sw.buf[:0]
-		}
-		return nil
-	}
-	_ = sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout)) // ErrNotSupported on test recorders
-	if _, err := sw.w.Write(sw.buf); err != nil {
+	if err := sw.sink.write(sw.buf, sw.timeout); err != nil {
 		sw.killLocked()
 		return err
 	}
-	sw.buf = sw.buf[:0]
-	if err := sw.rc.Flush(); err != nil {
-		sw.killLocked()
-		return err
+	if cap(sw.buf) > 1<<10 {
+		sw.buf = nil // an idle stream should not keep a large event's buffer
+	} else {
+		sw.buf = sw.buf[:0]
 	}
 	return nil
 }
@@ -221,8 +223,8 @@ func (sw *sseWriter) killLocked() {
 	if sw.stopWatch != nil {
 		sw.stopWatch() // does not wait for the AfterFunc, so safe from within it
 	}
-	if sw.conn != nil {
-		_ = sw.conn.Close()
+	sw.sink.end()
+	if _, hijacked := sw.sink.(*connSink); hijacked {
 		sw.keeper.remove(sw)
 		if sw.release != nil {
 			// Not here: the caller may hold the stream's lock, which

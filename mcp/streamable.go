@@ -109,7 +109,7 @@ func (h *streamableHandler) post(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, nil, rpcErr)
 		return
 	}
-	if rpcErr != nil && !d.batch && !legacyVersion(headerValue(r.Header, headerProtocolVersion)) && headerValue(r.Header, headerProtocolVersion) != "" {
+	if rpcErr != nil && !d.batch && modernVersion(headerValue(r.Header, headerProtocolVersion)) {
 		// A modern request that is not valid JSON-RPC: 400, with its id
 		// (2026-07-28 basic/index, "Error Responses").
 		writeError(w, http.StatusBadRequest, m.ID, rpcErr)

@@ -9,9 +9,9 @@ package mcp
 // of subscriptions/listen (listen.go).
 //
 // Which era a POST belongs to is decided before anything is read twice
-// (modernRequest): an MCP-Protocol-Version header naming no legacy
-// revision is modern; so is a request without a session whose _meta names
-// a protocol version. Everything else keeps the legacy path unchanged.
+// (modernRequest): an MCP-Protocol-Version header naming a modern revision
+// is modern; so is a request whose _meta names a protocol version.
+// Everything else keeps the legacy path, unchanged.
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 	"strings"
 	"sync"
 
-	"remote-mcp-authkit/mcp/jsonscan"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // Standard request headers (2026-07-28 basic/transports/streamable-http,
@@ -34,14 +34,21 @@ const (
 
 // modernRequest reports whether a POST that is not a batch is in the modern
 // era (2026-07-28 basic/versioning, "Backward Compatibility": "A request
-// carrying modern per-request _meta is served statelessly"). p is filled
-// when the decision needed the params.
+// carrying modern per-request _meta is served statelessly"): its
+// MCP-Protocol-Version header names a modern revision, or its _meta names a
+// protocol version. The params are read only when the header leaves the
+// question open (absent without a session, or a version nobody serves), so
+// a legacy session's request is never read twice; p is filled when they
+// were.
 func modernRequest(r *http.Request, m *message, p *requestParams, parsed *bool) bool {
-	if v := headerValue(r.Header, headerProtocolVersion); v != "" {
-		return !legacyVersion(v)
-	}
-	if headerValue(r.Header, headerSessionID) != "" || m.Method == "initialize" {
+	v := headerValue(r.Header, headerProtocolVersion)
+	switch {
+	case modernVersion(v):
+		return true
+	case legacyVersion(v), m.Method == "initialize":
 		return false
+	case v == "" && headerValue(r.Header, headerSessionID) != "":
+		return false // 2024-11-05 and 2025-03-26 sessions send no version header
 	}
 	*p, *parsed = readParams(m.Params), true
 	for name := range jsonscan.Members(p.meta) {
@@ -85,6 +92,9 @@ func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, m
 	}
 	if rpcErr == nil && !modernVersion(meta.ProtocolVersion) {
 		rpcErr = newUnsupportedProtocolVersion(meta.ProtocolVersion)
+	}
+	if rpcErr == nil && m.Method == "tools/call" && len(p.name) > 2 {
+		rpcErr = h.s.checkParamHeaders(r.Context(), r, unquote(p.name), p.arguments)
 	}
 	if rpcErr != nil {
 		// Malformed _meta: -32602 with 400 (basic/index); the header and

@@ -25,7 +25,7 @@ import (
 	"sync"
 	"time"
 
-	"remote-mcp-authkit/mcp/jsonscan"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // TasksExtension is the identifier of the tasks extension, as declared in

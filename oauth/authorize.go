@@ -25,8 +25,8 @@ const (
 	maxQueryLen      = 8 << 10
 	maxStateLen      = 1024
 	maxConsentForm   = 8 << 10
-	cookieBrowser    = "mcp_browser" // per-browser nonce for the consent CSRF token
-	cookieState      = "mcp_state_"  // + hash prefix of our upstream state
+	cookieBrowser    = "mcp_browser_" // + hash prefix of the pending id: the nonce its CSRF token is bound to
+	cookieState      = "mcp_state_"   // + hash prefix of our upstream state
 	cookieConsent    = "mcp_consent_"
 	maxProviderError = 200
 )
@@ -127,7 +127,13 @@ func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 				"The application that sent you here is not registered with this server (or its registration was removed).",
 				"Reconnect the server in your MCP client so that it registers again.")
 		case errors.As(err, &oe):
-			s.showError(w, http.StatusBadRequest, "Application metadata is invalid", oe.description, "Tell the application's developer.")
+			// The description quotes the client_id and the document, both
+			// anyone's to choose: it goes to our log, and the page says only
+			// what happened, in our words.
+			s.log.Warn("oauth: client metadata document refused", "err", oe.description)
+			s.showError(w, http.StatusBadRequest, "Application metadata is invalid",
+				"The application identifies itself with a client metadata document that this server could not fetch or accept, so it cannot tell who the application is.",
+				"Tell the application's developer; this server's log has the details.")
 		default:
 			s.log.Error("oauth: client lookup", "err", err)
 			s.showError(w, http.StatusServiceUnavailable, "Temporarily unavailable", "The server could not look up the application.", "Try again in a minute.")
@@ -144,16 +150,45 @@ func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 		}
 		resolved = client.RedirectURIs[0]
 	} else if !matchRedirectURI(client.RedirectURIs, redirectURI) {
+		// The address is not repeated: it is anyone's text, and on our
+		// page it would read as ours.
 		s.showError(w, http.StatusBadRequest, "Redirect URI not registered",
-			"The application asked to return to an address it did not register, so this server will not send you there: "+redirectURI,
+			"The application asked to return to an address it did not register, so this server will not send you there.",
 			"If you did not expect this, close this page. Otherwise reconnect the server in your MCP client.")
 		return
 	}
+	if err := validateRedirectURI(resolved); err != nil {
+		// Registered before today's rules refused its scheme.
+		s.showError(w, http.StatusBadRequest, "Redirect URI not allowed",
+			"The application registered an address to return to that this server no longer sends anyone to.",
+			"Reconnect the server in your MCP client so that it registers again.")
+		return
+	}
 
-	// From here on errors go back to the client (RFC 6749 s4.1.2.1).
+	// MCP 2025-11-25 "Localhost Redirect URI Risks": anyone can name a
+	// metadata document URL as client_id and listen on a loopback port, or
+	// claim a private-use scheme just as easily, so for such a client the
+	// consent page always shows, with a warning.
+	localDoc := client.MetadataDocument && isLocalRedirect(resolved)
+	// RFC 9700 s4.11.2: anyone can register a client a second before and
+	// send a broken request, to use this server's origin as a redirector to
+	// their page. Errors go back to the client (RFC 6749 s4.1.2.1) only
+	// once the person has approved it in this browser; before that they are
+	// shown here and the person decides where to go.
+	approved := !localDoc && s.hasConsent(r, client.ClientID)
 	state := q.Get("state")
 	fail := func(code, desc string) {
-		s.redirectError(w, r, resolved, state, code, desc)
+		if approved {
+			s.redirectError(w, r, resolved, state, code, desc)
+			return
+		}
+		status := http.StatusBadRequest
+		if code == "server_error" {
+			status = http.StatusServiceUnavailable
+		}
+		s.showError(w, status, "The application's request was refused",
+			"This server did not accept the application's sign-in request ("+code+": "+desc+"), so nothing happened and nothing was sent back to the application.",
+			"Tell the application's developer, or go back to your MCP client and connect again.")
 	}
 	if len(state) > maxStateLen {
 		state = ""
@@ -204,14 +239,10 @@ func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 		RedirectURI: redirectURI, ResolvedURI: resolved, State: state,
 		CodeChallenge: challenge, Resource: resource, Scope: scope,
 	}
-	// MCP 2025-11-25 "Localhost Redirect URI Risks": anyone can name a
-	// metadata document URL as client_id and listen on a loopback port, so
-	// for such a client the consent page always shows, with a warning.
-	loopbackDoc := client.MetadataDocument && isLoopbackRedirect(resolved)
 	// OpenID Connect Core s3.1.2.1 prompt=consent: the client asks that the
 	// user be asked again.
 	forceConsent := slices.Contains(strings.Fields(q.Get("prompt")), "consent")
-	if !loopbackDoc && !forceConsent && s.hasConsent(r, client.ClientID) {
+	if approved && !forceConsent {
 		s.startUpstream(w, r, &req)
 		return
 	}
@@ -221,30 +252,51 @@ func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 		fail("server_error", "could not store the authorization request")
 		return
 	}
-	// Reuse this browser's nonce (other tabs' forms stay valid) but renew
-	// its lifetime to cover this pending authorization.
+	// A fresh nonce for this form alone, never one the request brought: a
+	// value planted in this browser (cookies do not keep ports apart, so
+	// any local program on plain http can set one) is never adopted, and
+	// each tab's form has a cookie of its own.
 	nonce := newToken("")
-	if c, err := r.Cookie(s.cookieName(cookieBrowser)); err == nil && len(c.Value) == 43 {
-		nonce = c.Value
-	}
-	s.setCookie(w, cookieBrowser, nonce, s.path("/authorize"), pendingTTL)
+	s.setCookie(w, nonceCookie(pending), nonce, s.path("/authorize"), pendingTTL)
 	host := ""
 	if client.MetadataDocument {
 		if u, err := url.Parse(client.ClientID); err == nil {
-			host = u.Host
+			host = stripUnsafe(u.Host) // "%E2%80%AE" in a host parses to U+202E
 		}
 	}
 	pageHeaders(w)
 	consentPage.Execute(w, consentData{
 		Service: s.cfg.ServiceName, ClientName: client.displayName(), ClientHost: host,
-		RedirectHost: redirectHost(resolved), RedirectURI: resolved, Scope: scope, Resource: resource, LoopbackWarning: loopbackDoc,
+		RedirectHost: redirectHost(resolved), RedirectURI: resolved, Scope: scope, Resource: resource, LocalWarning: localDoc,
 		Action: s.path("/authorize"), Pending: pending, CSRF: mac(s.keys.csrf, pending, nonce),
 	})
 }
 
-func isLoopbackRedirect(uri string) bool {
+// isLocalRedirect reports whether uri returns to a program on the
+// person's own computer, which any other local program could be: an http
+// loopback URI (RFC 8252 s7.3) or a private-use scheme (RFC 8252 s7.1).
+// Only https reaches a host that DNS and TLS vouch for.
+func isLocalRedirect(uri string) bool {
 	u, err := url.Parse(uri)
-	return err == nil && u.Scheme == "http" && isLoopbackHost(u.Hostname())
+	return err != nil || !strings.EqualFold(u.Scheme, "https")
+}
+
+// nonceCookie names the cookie holding the CSRF nonce of one pending
+// authorization.
+func nonceCookie(pending string) string { return cookieBrowser + hashToken(pending)[:16] }
+
+// sameOrigin refuses a state-changing request that a browser sent from
+// another origin (Fetch Metadata Sec-Fetch-Site, else Origin), with the
+// standard library's check. Our issuer's origin is trusted by name, so
+// the check holds behind a proxy that rewrites Host. A request with
+// neither header is not a browser's, or comes from one too old to send
+// them, and has only its CSRF token to show.
+func (s *Server) sameOrigin(r *http.Request) error {
+	p := http.NewCrossOriginProtection()
+	if err := p.AddTrustedOrigin(s.issuer.Scheme + "://" + s.issuer.Host); err != nil {
+		return err
+	}
+	return p.Check(r)
 }
 
 // redirectHost is what the consent page shows of a redirect URI: its host,
@@ -404,24 +456,34 @@ func (s *Server) rememberConsent(w http.ResponseWriter, clientID string) {
 	s.setCookie(w, consentCookieName(clientID), exp+"."+mac(s.keys.consent, clientID, exp), s.path("/authorize"), s.cfg.ConsentTTL)
 }
 
-// consentDecision handles the consent form. The CSRF token is
-// HMAC(csrf key, pending id, browser nonce), where the nonce sits in an
-// HttpOnly cookie: a form posted from another site carries either no nonce
-// or a pending id minted for another browser, and fails (RFC 9700 s4.7,
-// double submit bound to the session).
+// consentDecision handles the consent form. A browser must send it from
+// our own origin (Sec-Fetch-Site / Origin), and its CSRF token is
+// HMAC(csrf key, pending id, nonce), where the nonce was minted with the
+// page and sits in an HttpOnly cookie named after the pending id: a form
+// posted from another site is refused by the browser's own word, and a
+// pending id minted for another browser has no nonce here (RFC 9700 s4.7,
+// double submit bound to the session). Over plain http a program on
+// another local port can plant cookies, which the origin check defeats.
 func (s *Server) consentDecision(w http.ResponseWriter, r *http.Request) {
 	const restart = "Go back to your MCP client and connect again."
+	const refused = "This approval did not come from the consent page this server showed in this browser (or the page expired), so it was ignored."
+	if err := s.sameOrigin(r); err != nil {
+		s.showError(w, http.StatusForbidden, "Request refused", refused, restart)
+		return
+	}
 	r.Body = limitedBody(w, r, maxConsentForm)
 	if err := r.ParseForm(); err != nil {
 		s.showError(w, http.StatusBadRequest, "Malformed form", "The consent form could not be read.", restart)
 		return
 	}
 	pending, token := r.PostForm.Get("pending"), r.PostForm.Get("csrf_token")
-	nonce, err := r.Cookie(s.cookieName(cookieBrowser))
-	if pending == "" || token == "" || err != nil || !macEqual(token, mac(s.keys.csrf, pending, nonce.Value)) {
-		s.showError(w, http.StatusForbidden, "Request refused",
-			"This approval did not come from the consent page this server showed in this browser (or the page expired), so it was ignored.",
-			restart)
+	if pending == "" || token == "" {
+		s.showError(w, http.StatusForbidden, "Request refused", refused, restart)
+		return
+	}
+	nonce, err := r.Cookie(s.cookieName(nonceCookie(pending)))
+	if err != nil || !macEqual(token, mac(s.keys.csrf, pending, nonce.Value)) {
+		s.showError(w, http.StatusForbidden, "Request refused", refused, restart)
 		return
 	}
 	var req authRequest
@@ -464,6 +526,7 @@ func (s *Server) startUpstream(w http.ResponseWriter, r *http.Request, req *auth
 	}
 	s.setCookie(w, cookieState+key[:16], mac(s.keys.binding, state), s.path("/callback"), pendingTTL)
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer") // our pages send referrers to ourselves only
 	status := http.StatusFound
 	if r.Method == http.MethodPost {
 		status = http.StatusSeeOther

@@ -61,10 +61,14 @@ func TestAuthorizeUntrustedErrorsShowPage(t *testing.T) {
 	}
 }
 
-func TestAuthorizeErrorsRedirect(t *testing.T) {
-	e := newEnv(t)
-	id := e.publicClient()
-	for _, tc := range []struct {
+// authorizeErrorCases are authorization requests that are wrong in
+// something other than the client or its redirect URI.
+func authorizeErrorCases(e *env) []struct {
+	name string
+	mod  func(url.Values)
+	code string
+} {
+	return []struct {
 		name string
 		mod  func(url.Values)
 		code string
@@ -78,7 +82,16 @@ func TestAuthorizeErrorsRedirect(t *testing.T) {
 		{"foreign resource", func(v url.Values) { v.Set("resource", "https://other.example/mcp") }, "invalid_target"},
 		{"two resources", func(v url.Values) { v.Add("resource", e.ts.URL+"/mcp"); v.Add("resource", e.ts.URL+"/sse") }, "invalid_target"},
 		{"repeated state", func(v url.Values) { v.Add("state", "again") }, "invalid_request"},
-	} {
+	}
+}
+
+// Once the person has approved the client in this browser, errors go back
+// to it (RFC 6749 s4.1.2.1).
+func TestAuthorizeErrorsRedirect(t *testing.T) {
+	e := newEnv(t)
+	id := e.publicClient()
+	e.authorize(id)
+	for _, tc := range authorizeErrorCases(e) {
 		p := authParams(id)
 		tc.mod(p)
 		resp := e.get(e.browser, e.url("/authorize?"+p.Encode()))

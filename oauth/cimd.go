@@ -9,6 +9,7 @@ package oauth
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,6 +65,32 @@ type metadataEntry struct {
 // errPrivateAddress is returned when a metadata document URL resolves to
 // an address inside our own network.
 var errPrivateAddress = errors.New("refusing to fetch client metadata from a loopback, private, link-local or multicast address")
+
+var errRedirected = errors.New("the URL redirects; the document must be served directly")
+
+// fetchFailure says why a fetch failed in words of our own. The error
+// itself names our resolver, addresses and ports, which anyone who names
+// a client_id would read in the answer; it goes to no one.
+func fetchFailure(err error) string {
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	switch {
+	case errors.Is(err, errPrivateAddress):
+		return errPrivateAddress.Error()
+	case errors.Is(err, errRedirected):
+		return errRedirected.Error()
+	case errors.As(err, &dnsErr):
+		return "the host name does not resolve"
+	case errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err):
+		return "no answer in time"
+	case errors.As(err, &certErr) || errors.As(err, &recErr):
+		return "the TLS handshake failed"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "the connection was refused"
+	}
+	return "the document could not be fetched"
+}
 
 // ssrfGuard is a net.Dialer Control function: it runs after DNS resolution
 // on the very address being connected to, so it holds for every redirect
@@ -150,9 +178,7 @@ func newMetadataFetcher(base *http.Client, allowPrivate bool, now func() time.Ti
 		// The document must be at the client_id URL itself: its client_id
 		// must equal the URL we asked for, so a redirect could only lead to a
 		// mismatch. Refusing redirects also keeps the fetch a single request.
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return errors.New("client metadata document URL redirects; it must be served directly")
-		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return errRedirected },
 	}
 	return &metadataFetcher{http: c, now: now, cache: map[string]metadataEntry{}}
 }
@@ -210,7 +236,7 @@ func (f *metadataFetcher) fetch(ctx context.Context, clientID string, scopes []s
 		if errors.Is(err, errPrivateAddress) {
 			return nil, 0, bad("%v", errPrivateAddress)
 		}
-		return nil, 0, bad("fetch failed: %v", err)
+		return nil, 0, bad("fetch failed: %s", fetchFailure(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -221,7 +247,7 @@ func (f *metadataFetcher) fetch(ctx context.Context, clientID string, scopes []s
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataDocument+1))
 	if err != nil {
-		return nil, 0, bad("reading: %v", err)
+		return nil, 0, bad("reading the document failed: %s", fetchFailure(err))
 	}
 	if len(body) > maxMetadataDocument {
 		return nil, 0, bad("larger than %d bytes", maxMetadataDocument)

@@ -1,6 +1,8 @@
 package oauth
 
-// Clients: dynamic client registration (RFC 7591), redirect URI rules
+// Clients: dynamic client registration (RFC 7591; deprecated by MCP
+// 2026-07-28 in favour of client ID metadata documents, and kept for the
+// clients that still register this way), redirect URI rules
 // (OAuth 2.1 s2.3.1, RFC 8252 s7) and client authentication at the token
 // and revocation endpoints (RFC 6749 s2.3.1).
 
@@ -21,6 +23,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Size limits for registration requests. Real clients send well under 2 KiB.
@@ -60,13 +64,15 @@ func (c *Client) public() bool { return c.TokenEndpointAuthMethod == "none" }
 
 // displayName is how the consent page names the client: its client_name,
 // or for a metadata document client without one, the document's host.
+// Characters that would change how the page around it reads are dropped,
+// for registrations stored before they were refused.
 func (c *Client) displayName() string {
-	if c.ClientName != "" {
-		return c.ClientName
+	if name := strings.TrimSpace(stripUnsafe(c.ClientName)); name != "" {
+		return name
 	}
 	if c.MetadataDocument {
 		if u, err := url.Parse(c.ClientID); err == nil {
-			return u.Host
+			return stripUnsafe(u.Host)
 		}
 	}
 	return "An unnamed application"
@@ -180,6 +186,9 @@ func (c *Client) validateMetadata(scopes []string) *oauthError {
 		if len(v) > maxFieldLen {
 			return bad("%s is longer than %d bytes", name, maxFieldLen)
 		}
+		if err := checkText(name, v); err != nil {
+			return bad("%v", err)
+		}
 	}
 	for name, v := range map[string]string{"client_uri": c.ClientURI, "logo_uri": c.LogoURI,
 		"tos_uri": c.TOSURI, "policy_uri": c.PolicyURI} {
@@ -188,6 +197,9 @@ func (c *Client) validateMetadata(scopes []string) *oauthError {
 		}
 		if len(v) > maxURILen {
 			return bad("%s is longer than %d bytes", name, maxURILen)
+		}
+		if err := checkText(name, v); err != nil {
+			return bad("%v", err)
 		}
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return bad("%s must be an http(s) URL", name)
@@ -199,6 +211,9 @@ func (c *Client) validateMetadata(scopes []string) *oauthError {
 	for _, v := range c.Contacts {
 		if len(v) > maxFieldLen {
 			return bad("contact longer than %d bytes", maxFieldLen)
+		}
+		if err := checkText("contacts", v); err != nil {
+			return bad("%v", err)
 		}
 	}
 	if len(scopes) > 0 && c.Scope != "" {
@@ -271,7 +286,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 // an https URL, its client ID metadata document. It returns ErrNotFound for
 // an unknown client and a descriptive error for a bad metadata document.
 func (s *Server) lookupClient(ctx context.Context, clientID string) (*Client, error) {
-	if clientID == "" || len(clientID) > maxURILen {
+	if clientID == "" || len(clientID) > maxURILen || strings.ContainsFunc(clientID, unsafeRune) {
 		return nil, ErrNotFound
 	}
 	if isMetadataDocumentURL(clientID) {
@@ -284,11 +299,57 @@ func (s *Server) lookupClient(ctx context.Context, clientID string) (*Client, er
 	return &c, nil
 }
 
+// Text the client chose.
+
+// unsafeRune reports a character that changes how the text around it
+// reads instead of adding to it: controls (Unicode Cc: C0, DEL, C1), the
+// bidirectional formatting characters (Bidi_Control: U+061C, U+200E-200F,
+// U+202A-202E, U+2066-2069; U+202E turns the rest of a line around) and
+// the line and paragraph separators. None belongs in a name or a URI.
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029'
+}
+
+// stripUnsafe drops every unsafeRune from s.
+func stripUnsafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unsafeRune(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// checkText refuses a client-chosen value holding an unsafeRune, naming
+// the field and the character so that its developer can find it.
+func checkText(field, v string) error {
+	if i := strings.IndexFunc(v, unsafeRune); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(v[i:])
+		return fmt.Errorf("%s contains U+%04X, a control or bidirectional formatting character", field, r)
+	}
+	return nil
+}
+
 // Redirect URIs.
 
-// refusedSchemes can run script or read local data in the browser that
-// follows the redirect; no OAuth client needs them.
-var refusedSchemes = []string{"javascript", "data", "file", "vbscript", "about", "blob", "ws", "wss", "ftp"}
+// refusedSchemes are schemes whose handler is the browser itself or the
+// operating system, never one application: they run script, read local or
+// remote files, start programs or place calls (search-ms: shows a remote
+// share as if it were a local folder, ms-msdt: ran code). No OAuth client
+// returns through them. Schemes starting with refusedSchemePrefixes are
+// refused too: ms- is Windows' own, web+ goes to whichever website
+// registered it.
+var (
+	refusedSchemes = []string{
+		"javascript", "vbscript", "data", "blob", "about", "file", "filesystem", "view-source", "jar",
+		"ws", "wss", "ftp", "ftps", "sftp", "smb", "cifs", "nfs", "afp", "ssh", "telnet", "ldap", "ldaps", "gopher", "news", "nntp",
+		"mailto", "tel", "sms", "callto", "webcal",
+		"search", "search-ms", "shell", "mk", "its", "hcp", "res",
+		"intent", "android-app", "itms", "itms-apps", "itms-services", "shortcuts",
+		"chrome", "chrome-extension", "chrome-search", "edge", "moz-extension", "resource",
+	}
+	refusedSchemePrefixes = []string{"ms-", "web+", "x-apple"}
+)
 
 // validateRedirectURI applies OAuth 2.1 s2.3.1 and RFC 8252 s7 to a
 // redirect URI offered at registration:
@@ -297,8 +358,9 @@ var refusedSchemes = []string{"javascript", "data", "file", "vbscript", "about",
 //   - http only to a loopback host (RFC 8252 s7.3, s8.3: localhost,
 //     127.0.0.0/8, [::1]);
 //   - a private-use scheme (RFC 8252 s7.1) such as cursor://..., but none
-//     that a browser would execute or resolve locally (javascript:, data:,
-//     file:, ...).
+//     that the browser or the operating system handles itself
+//     (refusedSchemes: javascript:, data:, file:, search-ms:, ...);
+//   - no control or bidirectional formatting character (unsafeRune).
 func validateRedirectURI(raw string) error {
 	if raw == "" {
 		return errors.New("redirect URI is empty")
@@ -314,6 +376,9 @@ func validateRedirectURI(raw string) error {
 			return fmt.Errorf("redirect URI %q contains whitespace or control characters", raw)
 		}
 	}
+	if err := checkText("redirect URI", raw); err != nil {
+		return err
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("redirect URI %q does not parse: %v", raw, err)
@@ -322,8 +387,8 @@ func validateRedirectURI(raw string) error {
 		return fmt.Errorf("redirect URI %q must be absolute (RFC 6749 s3.1.2)", raw)
 	}
 	scheme := strings.ToLower(u.Scheme)
-	if slices.Contains(refusedSchemes, scheme) {
-		return fmt.Errorf("redirect URI scheme %q is not allowed", scheme)
+	if slices.Contains(refusedSchemes, scheme) || slices.ContainsFunc(refusedSchemePrefixes, func(p string) bool { return strings.HasPrefix(scheme, p) }) {
+		return fmt.Errorf("redirect URI scheme %q is not allowed: it opens the browser or the operating system, not an application", scheme)
 	}
 	if u.User != nil {
 		return fmt.Errorf("redirect URI %q must not contain userinfo", raw)

@@ -67,13 +67,18 @@ func TestHostileDiskFailure(t *testing.T) {
 	if st != http.StatusServiceUnavailable || out["error"] != "temporarily_unavailable" {
 		t.Errorf("code exchange on a failing disk: %d %v", st, out)
 	}
-	// The authorization request cannot be stored: the browser goes back to
-	// the client with server_error.
-	resp := e.get(newBrowser(), e.url("/authorize?"+authParams(client).Encode()))
+	// The authorization request cannot be stored: a browser that approved
+	// the client goes back to it with server_error; any other is shown a
+	// page (RFC 9700 s4.11.2).
+	resp := e.get(e.browser, e.url("/authorize?"+authParams(client).Encode()))
 	readBody(resp)
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	if resp.StatusCode != http.StatusFound || loc == nil || loc.Query().Get("error") != "server_error" || !strings.HasPrefix(loc.String(), testRedirect) {
 		t.Errorf("authorize on a failing disk: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp = e.get(newBrowser(), e.url("/authorize?"+authParams(client).Encode()))
+	if body := readBody(resp); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Location") != "" || !strings.Contains(body, "server_error") {
+		t.Errorf("authorize on a failing disk, not yet approved: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	// Reads still work: the access token issued before is accepted.
 	if resp, body := e.call("/mcp", access); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"sub"`) {

@@ -16,7 +16,11 @@ func pageHeaders(w http.ResponseWriter) {
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: under no-referrer a browser sends
+	// "Origin: null" with our own consent form, and one without
+	// Sec-Fetch-Site would then fail the origin check. No other site gets
+	// anything.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 }
@@ -30,11 +34,11 @@ button.primary{background:#1f5fd6;color:#fff;border-color:#1f5fd6}.muted{color:#
 var consentPage = template.Must(template.New("consent").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Allow access? · {{.Service}}</title><style>` + pageStyle + `</style></head>
-<body><h1>Allow <strong>{{.ClientName}}</strong> to use {{.Service}}?</h1>
+<body><h1>Allow <strong><bdi>{{.ClientName}}</bdi></strong> to use {{.Service}}?</h1>
 <div class="box">
-<p><strong>{{.ClientName}}</strong>{{if .ClientHost}} (from <code>{{.ClientHost}}</code>){{else}} (a name the application chose; this server has not verified it){{end}} wants to use this server's MCP tools <strong>as you</strong>, with your permissions, until you revoke its access.</p>
-<p>After you sign in, you will be sent back to <code>{{.RedirectHost}}</code> (<code>{{.RedirectURI}}</code>).</p>
-{{if .LoopbackWarning}}<p><strong>Check:</strong> this application returns to a program on your own computer. Any program on this computer could claim to be {{.ClientName}}; allow only if you just started it yourself.</p>{{end}}
+<p><strong><bdi>{{.ClientName}}</bdi></strong>{{if .ClientHost}} (from <code><bdi>{{.ClientHost}}</bdi></code>){{else}} (a name the application chose; this server has not verified it){{end}} wants to use this server's MCP tools <strong>as you</strong>, with your permissions, until you revoke its access.</p>
+<p>After you sign in, you will be sent back to <code><bdi>{{.RedirectHost}}</bdi></code> (<code><bdi>{{.RedirectURI}}</bdi></code>).</p>
+{{if .LocalWarning}}<p><strong>Check:</strong> this application returns to a program on your own computer. Any program on this computer could claim to be <bdi>{{.ClientName}}</bdi>; allow only if you just started it yourself.</p>{{end}}
 {{if .Scope}}<p>Requested scope: <code>{{.Scope}}</code></p>{{end}}
 <p class="muted">Resource: <code>{{.Resource}}</code></p>
 </div>
@@ -46,11 +50,15 @@ var consentPage = template.Must(template.New("consent").Parse(`<!doctype html>
 <button type="submit" name="decision" value="deny">Deny</button>
 </form></body></html>`))
 
+// consentData fills consentPage. Every field the client chose (its name,
+// host and redirect URI) is rendered inside <bdi>, so that whatever
+// direction its text takes stays inside it (HTML s4.5.23) and cannot turn
+// our own words around it.
 type consentData struct {
 	Service, ClientName, ClientHost, RedirectHost, RedirectURI string
 	Scope, Resource                                            string
 	Action, Pending, CSRF                                      string
-	LoopbackWarning                                            bool
+	LocalWarning                                               bool
 }
 
 var errorPage = template.Must(template.New("error").Parse(`<!doctype html>

@@ -9,8 +9,8 @@ import (
 	"math"
 	"strconv"
 
+	"remote-mcp-authkit/internal/jsonscan"
 	"remote-mcp-authkit/mcp"
-	"remote-mcp-authkit/mcp/jsonscan"
 	"remote-mcp-authkit/oauth"
 )
 

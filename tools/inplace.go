@@ -1,7 +1,7 @@
 package tools
 
 // The fast path of Schema.Validate: the same JSON Schema keywords, checked
-// on the argument bytes themselves (mcp/jsonscan) instead of on a decoded
+// on the argument bytes themselves (internal/jsonscan) instead of on a decoded
 // map[string]any. It answers only one question with certainty: "these
 // arguments are valid and Validate would hand them back unchanged". Anything
 // else (a default to fill in, an integer to rewrite, a broken rule, a name
@@ -17,7 +17,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"remote-mcp-authkit/mcp/jsonscan"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // conforms reports whether v, one JSON value that jsonscan.Valid accepted

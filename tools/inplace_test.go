@@ -11,7 +11,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"remote-mcp-authkit/mcp/jsonscan"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // colorName is a named string type: its enum members are left to the decoding

@@ -21,7 +21,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"remote-mcp-authkit/mcp/jsonscan"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // Schema is a JSON Schema 2020-12 document or subschema. Any keyword may be

@@ -20,7 +20,8 @@ import (
 // without authentication). args have been validated against the tool's
 // InputSchema and carry its defaults. A returned error becomes an isError
 // result whose text is the error's message, so the message must be written
-// for the user and must not contain secrets.
+// for the user and must not contain secrets; a *mcp.JSONRPCError is
+// answered as that JSON-RPC error instead.
 type Handler func(ctx context.Context, id *oauth.Identity, args json.RawMessage) (*mcp.CallToolResult, error)
 
 // Tool is one row of a Table: what tools/list shows, who may use it, and the
@@ -305,6 +306,11 @@ func (t *Table) CallTool(ctx context.Context, name string, arguments json.RawMes
 		return nil, err // the server answers input_required or a task (2026-07-28 basic/patterns/mrtr, SEP-2663)
 	}
 	if err != nil {
+		// A JSON-RPC error is the protocol's answer, not the tool's
+		// failure (2026-07-28: MissingRequiredClientCapability, -32021).
+		if rpcErr, ok := errors.AsType[*mcp.JSONRPCError](err); ok {
+			return nil, rpcErr
+		}
 		return ErrorResult(err.Error()), nil
 	}
 	if res == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -361,5 +362,33 @@ func TestTaskSupport(t *testing.T) {
 	bad.TaskSupport = "sometimes"
 	if _, err := NewTable(bad); err == nil || !strings.Contains(err.Error(), `TaskSupport "sometimes"`) {
 		t.Errorf("NewTable with a bad TaskSupport: %v", err)
+	}
+}
+
+// A handler's *mcp.JSONRPCError is the protocol's answer (a missing client
+// capability, say), passed through rather than turned into a result.
+func TestHandlerJSONRPCErrorPassesThrough(t *testing.T) {
+	tb, err := NewTable(Diagnostics()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Outside a modern request the diagnostic answers as a tool failure.
+	res, err := tb.CallTool(context.Background(), "test_missing_capability", nil)
+	if err != nil || !res.IsError {
+		t.Fatalf("legacy: %+v, %v", res, err)
+	}
+	wrapped := echoTool("wrapped", nil, nil)
+	wrapped.Handler = func(context.Context, *oauth.Identity, json.RawMessage) (*mcp.CallToolResult, error) {
+		return nil, fmt.Errorf("needs: %w", mcp.NewMissingRequiredClientCapability(map[string]any{"elicitation": struct{}{}}))
+	}
+	tb, err = NewTable(wrapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = tb.CallTool(context.Background(), "wrapped", nil)
+	var rpcErr *mcp.JSONRPCError
+	if res != nil || !errors.As(err, &rpcErr) || rpcErr.Code != mcp.CodeMissingRequiredClientCapability ||
+		string(rpcErr.Data) != `{"requiredCapabilities":{"elicitation":{}}}` {
+		t.Fatalf("got %+v, %v", res, err)
 	}
 }

@@ -73,6 +73,22 @@ function startRedirectListener() {
         '<iframe id="f" width="600" height="400" src="' + target.replace(/[&"<>]/g, (c) => '&#' + c.charCodeAt(0) + ';') + '"></iframe>');
       return;
     }
+    if (u.pathname === '/attack') {
+      // A hostile page on another local port: cookies do not keep ports
+      // apart, so it plants the attacker's nonce cookie for the server's
+      // host and auto-posts the attacker's consent form.
+      const esc = (v) => (v || '').replace(/[&"<>']/g, (c) => '&#' + c.charCodeAt(0) + ';');
+      const p = u.searchParams;
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+      res.end('<!doctype html><meta charset="utf-8"><title>Attack</title>' +
+        '<form method="post" action="' + esc(p.get('target')) + '">' +
+        '<input type="hidden" name="pending" value="' + esc(p.get('pending')) + '">' +
+        '<input type="hidden" name="csrf_token" value="' + esc(p.get('csrf')) + '">' +
+        '<input type="hidden" name="decision" value="approve"></form>' +
+        '<script>document.cookie = ' + JSON.stringify(p.get('cookie')).replace(/</g, '\\u003c') + ' + "; path=/authorize";' +
+        'document.forms[0].submit();</script>');
+      return;
+    }
     res.writeHead(204);
     res.end();
   });
@@ -297,6 +313,7 @@ async function desktop(listener) {
     checkPageHeaders(res, 'consent page');
     const text = await page.locator('body').innerText();
     ok(text.includes(clientName), 'consent page names the client', text);
+    ok(await page.locator('h1 bdi').innerText() === clientName, 'consent page isolates the client name in <bdi>');
     ok(text.includes(new URL(redirectURI).host), 'consent page shows the redirect host', text);
     const approve = page.getByRole('button', { name: /allow/i });
     const deny = page.getByRole('button', { name: /deny/i });
@@ -425,8 +442,8 @@ async function mobile(listener) {
     await checkNarrow(page, 'error page (375px)');
     await shot(page, 'error-unknown-client-mobile');
 
-    // An unregistered redirect URI is named on the error page; a long one
-    // must wrap, not push the page sideways.
+    // An unregistered redirect URI gets a page that does not repeat it
+    // (anyone's text would read as ours); the page fits a phone.
     const longURI = listener.base + '/not-registered/' + 'x'.repeat(150);
     const badRes = await page.goto(authorization(clientID, longURI).url);
     ok(badRes.status() === 400 && /redirect uri not registered/i.test(await page.locator('h1').innerText()),
@@ -441,10 +458,40 @@ async function mobile(listener) {
   }
 }
 
+// A page on another local port plants the attacker's own nonce cookie in a
+// browser that has none of its own (a fresh profile) and posts the
+// attacker's consent form: the browser says the post is not same-origin,
+// and the server refuses it.
+async function crossPortConsent(listener) {
+  const redirectURI = listener.base + '/cb';
+  const attackedID = await registerClient('Attacked Client', redirectURI);
+  const { context, close } = await launch({ viewport: { width: 1280, height: 800 } });
+  try {
+    const attackRes = await fetch(authorization(attackedID, redirectURI).url, { redirect: 'manual' });
+    const attackPage = await attackRes.text();
+    const hidden = (name) => (attackPage.match(new RegExp('name="' + name + '" value="([^"]+)"')) || [])[1];
+    const nonce = (attackRes.headers.getSetCookie?.() || []).map((c) => c.split(';')[0]).find((c) => c.startsWith('mcp_browser_'));
+    ok(attackRes.status === 200 && hidden('pending') && hidden('csrf_token') && nonce, 'the attacker got a consent form and its nonce', attackRes.status);
+    const attacker = await context.newPage();
+    const q = new URLSearchParams({ target: server + '/authorize', pending: hidden('pending'), csrf: hidden('csrf_token'), cookie: nonce });
+    const [postRes] = await Promise.all([
+      attacker.waitForResponse((r) => r.url() === server + '/authorize' && r.request().method() === 'POST'),
+      attacker.goto(listener.base + '/attack?' + q),
+    ]);
+    const sent = await postRes.request().allHeaders();
+    ok(sent['sec-fetch-site'] === 'same-site' && sent.origin === listener.base, 'the browser marked the post same-site, from the other port', sent);
+    ok(sent.cookie?.includes(nonce), 'the planted nonce went with it', sent.cookie);
+    ok(postRes.status() === 403, 'a consent form posted from another local port with a planted nonce is refused', postRes.status());
+  } finally {
+    await close();
+  }
+}
+
 const listener = await startRedirectListener();
 try {
   await desktop(listener);
   await mobile(listener);
+  await crossPortConsent(listener);
   console.log(`screenshots: ${shots}`);
   console.log(`browser: all ${checks} checks passed`);
 } catch (e) {

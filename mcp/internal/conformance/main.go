@@ -119,10 +119,13 @@ func main() {
 // newServer builds the fixture's server: the tools, resources, prompts and
 // completion the scenarios name.
 func newServer() *mcp.Server {
-	srv := mcp.NewServer(mcp.ServerOptions{
+	tools := &fixtureToolSet{table: append(append(fixtureTools(), taskTools()...), mrtrTools()...)}
+	var srv *mcp.Server
+	tools.table = append(tools.table, modernTools(tools, func() *mcp.Server { return srv })...)
+	srv = mcp.NewServer(mcp.ServerOptions{
 		Info:         mcp.Implementation{Name: "remote-mcp-authkit-conformance", Version: "1.0.0"},
 		Instructions: "Conformance fixture: serves what the MCP conformance suite tests.",
-		Tools:        append(append(fixtureTools(), taskTools()...), mrtrTools()...),
+		Tools:        tools,
 		Tasks:        &mcp.TaskOptions{TTL: 5 * time.Minute, PollInterval: 200 * time.Millisecond, MaxPerOwner: 64},
 	})
 	addResources(srv)

@@ -19,8 +19,12 @@ import (
 // input: the server runs them synchronously until then.
 var handlerDecides = map[string]bool{"test_tool_with_task": true}
 
-// TaskSupport makes toolTable an mcp.TaskSupporter: what each tool's
-// execution.taskSupport says.
+// TaskSupport makes fixtureToolSet an mcp.TaskSupporter.
+func (f *fixtureToolSet) TaskSupport(ctx context.Context, name string) string {
+	return f.table.TaskSupport(ctx, name)
+}
+
+// TaskSupport says what each tool's execution.taskSupport says.
 func (t toolTable) TaskSupport(_ context.Context, name string) string {
 	if handlerDecides[name] {
 		return mcp.TaskForbidden

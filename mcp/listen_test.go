@@ -1,0 +1,168 @@
+package mcp
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// openListener opens subscriptions/listen over a bare TCP connection read
+// through a tiny buffer, so that the test's own side adds little to the
+// heap the test measures.
+func openListener(t *testing.T, ts *httptest.Server, id int, filter string, header map[string]string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"subscriptions/listen","params":{"_meta":%s,"notifications":%s}}`, id, modernMeta, filter)
+	var b strings.Builder
+	fmt.Fprintf(&b, "POST /mcp HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"+
+		"MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: subscriptions/listen\r\nContent-Length: %d\r\n", len(body))
+	for k, v := range header {
+		fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+	}
+	b.WriteString("\r\n" + body)
+	if _, err := io.WriteString(conn, b.String()); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReaderSize(conn, 16)
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	status, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(status, " 200 ") {
+		t.Fatalf("listen: %q %v", status, err)
+	}
+	for { // the head, then the acknowledgment
+		l, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(l, "notifications/subscriptions/acknowledged") {
+			break
+		}
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	return conn, br
+}
+
+// nextData returns the data of the next event on a listener.
+func nextData(t *testing.T, conn net.Conn, br *bufio.Reader) string {
+	t.Helper()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	defer conn.SetReadDeadline(time.Time{})
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("listener ended: %v", err)
+		}
+		if d, ok := strings.CutPrefix(strings.TrimRight(l, "\r\n"), "data: "); ok {
+			return d
+		}
+	}
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// Idle listeners are hijacked as idle GET streams are: no goroutine each,
+// and about the memory of one (a few KiB); closing them releases both.
+func TestIdleListenersCostLikeIdleStreams(t *testing.T) {
+	const n = 200
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{KeepAlive: time.Hour, MaxSessionsPerOwner: 1000})
+	// One listener first, so that one-time costs (the keeper goroutine,
+	// the envelope, pools) are not counted per listener.
+	c0, _ := openListener(t, ts, 0, `{"toolsListChanged":true}`, nil)
+	defer c0.Close()
+	time.Sleep(20 * time.Millisecond)
+	goroutines, heap := runtime.NumGoroutine(), heapInUse()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i], _ = openListener(t, ts, i+1, `{"toolsListChanged":true}`, nil)
+	}
+	perListener := (int64(heapInUse()) - int64(heap)) / n
+	t.Logf("%d idle listeners: %d bytes of heap each (server and test client), %d goroutines more", n, perListener, runtime.NumGoroutine()-goroutines)
+	if got := runtime.NumGoroutine(); got > goroutines+3 {
+		t.Fatalf("%d idle listeners hold %d goroutines", n, got-goroutines)
+	}
+	if perListener > 8<<10 {
+		t.Fatalf("an idle listener costs %d bytes of heap; an idle GET stream costs about 5 KiB", perListener)
+	}
+	if got := len(s.Sessions()); got != n+1 {
+		t.Fatalf("%d listeners registered, want %d", got, n+1)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	waitFor(t, "listeners to end with their connections", func() bool { return len(s.Sessions()) == 1 })
+	waitFor(t, fmt.Sprintf("goroutines back to %d", goroutines), func() bool { return runtime.NumGoroutine() <= goroutines })
+}
+
+// Listeners count against the owner's session limit: the least recently
+// active one (here, the oldest) ends when a new one would pass it.
+func TestListenersCountAgainstSessionLimit(t *testing.T) {
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{MaxSessionsPerOwner: 2,
+		SessionOwner: func(r *http.Request) string { return r.Header.Get("X-User") }})
+	alice := map[string]string{"X-User": "alice"}
+	c1, br1 := openListener(t, ts, 1, `{"toolsListChanged":true}`, alice)
+	defer c1.Close()
+	time.Sleep(5 * time.Millisecond)
+	c2, _ := openListener(t, ts, 2, `{"toolsListChanged":true}`, alice)
+	defer c2.Close()
+	time.Sleep(5 * time.Millisecond)
+	c3, _ := openListener(t, ts, 3, `{"toolsListChanged":true}`, alice)
+	defer c3.Close()
+	cb, _ := openListener(t, ts, 4, `{"toolsListChanged":true}`, map[string]string{"X-User": "bob"})
+	defer cb.Close()
+	_ = c1.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(br1); err != nil {
+		t.Fatalf("the oldest listener should have ended: %v", err)
+	}
+	if got := len(s.sessionsOf("alice")); got != 2 {
+		t.Fatalf("alice has %d listeners, want 2", got)
+	}
+}
+
+// What a credential's refresh or revocation does to the legacy sessions it
+// opened, it does to its listeners: a changed identity is told
+// toolsListChanged, a revoked one's streams end; other credentials' are
+// untouched.
+func TestListenersFollowTheirCredential(t *testing.T) {
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{
+		SessionOwner:      func(r *http.Request) string { return "alice" },
+		SessionCredential: func(r *http.Request) string { return r.Header.Get("X-Grant") },
+	})
+	ca, bra := openListener(t, ts, 1, `{"toolsListChanged":true}`, map[string]string{"X-Grant": "g1"})
+	defer ca.Close()
+	cb, brb := openListener(t, ts, 2, `{"toolsListChanged":true}`, map[string]string{"X-Grant": "g2"})
+	defer cb.Close()
+	s.NotifyToolListChangedByCredential("g1")
+	if d := nextData(t, ca, bra); d != `{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":1}}}` {
+		t.Fatalf("g1 listener got %s", d)
+	}
+	s.CloseSessionsByCredential("g1")
+	// It ends gracefully: the listen request's response, then EOF.
+	if d := nextData(t, ca, bra); d != `{"jsonrpc":"2.0","id":1,"result":{"resultType":"complete","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"test-server","title":"Test","version":"0.1"},"io.modelcontextprotocol/subscriptionId":1}}}` {
+		t.Fatalf("closing response: %s", d)
+	}
+	_ = ca.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(bra); err != nil {
+		t.Fatalf("the revoked credential's listener should have ended: %v", err)
+	}
+	// g2's listener saw neither: the next thing on it is its own news.
+	s.NotifyToolListChangedByCredential("g2")
+	if d := nextData(t, cb, brb); !strings.Contains(d, `list_changed`) || !strings.Contains(d, `subscriptionId":2}`) {
+		t.Fatalf("g2 listener got %s", d)
+	}
+}
