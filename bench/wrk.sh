@@ -27,7 +27,10 @@ go build -o bin/mcpload ./cmd/mcpload
 
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-declare -A PORT=([bare]=18910 [gosdk]=18911 [mcpgo]=18912 [ours]=18913)
+# ours-modern is the same product and port as ours, called in the MCP
+# 2026-07-28 era: no session, the version and capabilities in each
+# request's _meta, the routing headers it requires.
+declare -A PORT=([bare]=18910 [gosdk]=18911 [mcpgo]=18912 [ours]=18913 [ours-modern]=18913)
 for s in bare gosdk mcpgo; do
 	"bin/$s" -addr "127.0.0.1:${PORT[$s]}" -max-lifetime 30m >/dev/null 2>&1 &
 	pids+=($!)
@@ -42,6 +45,26 @@ token=$(bin/mcpload -signin "http://127.0.0.1:${PORT[ours]}" -print-token -q)
 
 # session SERVER: initialize + initialized, then write wrk's script for a
 # tools/call add on that session.
+# modern: wrk's script for a stateless 2026-07-28 tools/call add.
+modern() {
+	{
+		echo 'local n, threads = 0, 0'
+		echo 'function setup(thread) threads = threads + 1; thread:set("tid", threads) end'
+		echo 'local meta = [["_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"wrk","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}]]'
+		echo 'function request() n = n + 1; return wrk.format(nil, nil, nil, string.format([[{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3},%s}}]], tid * 1000000000 + n, meta)) end'
+		echo 'wrk.method = "POST"'
+		echo 'wrk.headers["Content-Type"] = "application/json"'
+		echo 'wrk.headers["Accept"] = "application/json, text/event-stream"'
+		echo 'wrk.headers["MCP-Protocol-Version"] = "2026-07-28"'
+		echo 'wrk.headers["Mcp-Method"] = "tools/call"'
+		echo 'wrk.headers["Mcp-Name"] = "add"'
+		echo "wrk.headers[\"Authorization\"] = \"Bearer $token\""
+		echo 'done = function(summary, latency, requests)'
+		echo '  io.write(string.format("RESULT %d %d %d %.2f\n", summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.duration, latency:percentile(99) / 1000))'
+		echo 'end'
+	} >"$tmp/ours-modern.lua"
+}
+
 session() {
 	local s="$1" url="http://127.0.0.1:${PORT[$1]}/mcp" auth=()
 	[ "$s" = ours ] && auth=(-H "Authorization: Bearer $token")
@@ -69,12 +92,14 @@ session() {
 		echo 'end'
 	} >"$tmp/$s.lua"
 }
-servers=(bare ours mcpgo gosdk)
-for s in "${servers[@]}"; do session "$s"; done
+servers=(bare ours ours-modern mcpgo gosdk)
+for s in bare ours mcpgo gosdk; do session "$s"; done
+modern
 
 declare -A RPS
 for r in $(seq "$rounds"); do
-	order=("${servers[@]:r%4}" "${servers[@]:0:r%4}")
+	k=$((r % ${#servers[@]}))
+	order=("${servers[@]:k}" "${servers[@]:0:k}")
 	for s in "${order[@]}"; do
 		line=$(wrk -t2 -c"$conns" -d"$dur" -s "$tmp/$s.lua" "http://127.0.0.1:${PORT[$s]}/mcp" | grep '^RESULT')
 		read -r _ n errs us p99 <<<"$line"
@@ -94,5 +119,6 @@ for s in "${servers[@]}"; do
 	m=$(echo "${RPS[$s]}" | median)
 	echo "| $s | $m | $(awk -v a="$m" -v b="$base" 'BEGIN{printf "%.2f", a/b}') |"
 done
-ours=$(echo "${RPS[ours]}" | median); mg=$(echo "${RPS[mcpgo]}" | median)
+ours=$(echo "${RPS[ours]}" | median); mg=$(echo "${RPS[mcpgo]}" | median); om=$(echo "${RPS[ours-modern]}" | median)
 echo "ours vs mcpgo: $(awk -v a="$ours" -v b="$mg" 'BEGIN{printf "%.2f", a/b}')x (ours has bearer authentication on; the peers have none)"
+echo "ours-modern vs mcpgo: $(awk -v a="$om" -v b="$mg" 'BEGIN{printf "%.2f", a/b}')x; ours-modern vs ours (legacy session): $(awk -v a="$om" -v b="$ours" 'BEGIN{printf "%.2f", a/b}')x"

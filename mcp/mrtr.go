@@ -129,6 +129,9 @@ type mrtrInput struct {
 // Request"): inputResponses an object of objects, requestState a string
 // this server sealed for this owner, method and target.
 func (s *Server) readMRTR(ctx context.Context, method string, p *requestParams) (*mrtrInput, *JSONRPCError) {
+	if !p.hasInputResponses && !p.hasRequestState {
+		return nil, nil // a first round: nothing to carry (modernPeerOf makes one when asked)
+	}
 	in := &mrtrInput{}
 	if p.hasInputResponses {
 		if jsonscan.KindOf(p.inputResponses) != jsonscan.Object {
@@ -251,6 +254,8 @@ func newStateKey() []byte {
 
 func mrtrFromContext(ctx context.Context) *mrtrInput {
 	if rs := requestFromContext(ctx); rs != nil {
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
 		return rs.mrtr
 	}
 	return nil
@@ -303,8 +308,14 @@ func (m modernPeer) Request(_ context.Context, method string, params any) (json.
 // modernPeerOf returns the peer of a modern request that may answer
 // input_required, or nil.
 func modernPeerOf(ctx context.Context) clientPeer {
-	if in := mrtrFromContext(ctx); in != nil {
-		return modernPeer{ctx: ctx, in: in}
+	rs := requestFromContext(ctx)
+	if rs == nil || !rs.mrtrOK {
+		return nil
 	}
-	return nil
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.mrtr == nil {
+		rs.mrtr = &mrtrInput{} // a first round
+	}
+	return modernPeer{ctx: ctx, in: rs.mrtr}
 }

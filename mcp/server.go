@@ -287,8 +287,10 @@ type requestState struct {
 	// era's is the session's): whose tasks it may see.
 	owner string
 	// mrtr is what the retry of a modern tools/call, prompts/get or
-	// resources/read brought (mrtr.go); nil otherwise.
-	mrtr *mrtrInput
+	// resources/read brought (mrtr.go), nil on a first round; mrtrOK says
+	// the request may answer input_required. mrtr is guarded by mu.
+	mrtr   *mrtrInput
+	mrtrOK bool
 	// meta is the request's 2026-07-28 per-request _meta; nil in the
 	// legacy era, whose session holds the same facts.
 	meta          *RequestMeta
@@ -474,7 +476,9 @@ func (s *Server) call(ctx context.Context, method string, params json.RawMessage
 				return nil, rpcErr
 			}
 			if rs := requestFromContext(ctx); rs != nil {
-				rs.mrtr = in
+				rs.mu.Lock()
+				rs.mrtr, rs.mrtrOK = in, true
+				rs.mu.Unlock()
 			}
 		}
 		switch {
