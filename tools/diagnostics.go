@@ -51,5 +51,18 @@ func Diagnostics() []Tool {
 				return &mcp.CallToolResult{Content: []mcp.Content{mcp.TextContent("logged")}}, nil
 			},
 		},
+		{
+			Name:        "test_streaming_elicitation",
+			Description: "Conformance diagnostic: asks for a name through mcp.Elicit, a server-to-client request in a legacy session and an InputRequiredResult in 2026-07-28, never a request on the response stream.",
+			InputSchema: none,
+			Handler: func(ctx context.Context, _ *oauth.Identity, _ json.RawMessage) (*mcp.CallToolResult, error) {
+				res, err := mcp.Elicit(ctx, &mcp.ElicitParams{Message: "What is your name?",
+					RequestedSchema: json.RawMessage(`{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}`)})
+				if err != nil {
+					return nil, err
+				}
+				return &mcp.CallToolResult{Content: []mcp.Content{mcp.TextContent("elicitation: " + res.Action)}}, nil
+			},
+		},
 	}
 }

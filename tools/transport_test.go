@@ -310,3 +310,45 @@ func TestTransportUpstreamFailure(t *testing.T) {
 		t.Fatalf("want a warning log and an isError result, got %+v", msgs)
 	}
 }
+
+// TestModernElicitIsInputRequired: a table tool that asks through
+// mcp.Elicit answers a 2026-07-28 call with an InputRequiredResult (the
+// table passes the request for input through, rather than making it an
+// isError result), and the retry with the response completes.
+func TestModernElicitIsInputRequired(t *testing.T) {
+	table, err := NewTable(Diagnostics()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := serveTable(t, table, nil)
+	c.session = ""
+	call := func(extra string) rpcMessage {
+		body := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"test_streaming_elicitation","arguments":{}` + extra +
+			`,"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"elicitation":{}}}}}`
+		req, _ := http.NewRequest(http.MethodPost, c.url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("MCP-Protocol-Version", "2026-07-28")
+		req.Header.Set("Mcp-Method", "tools/call")
+		req.Header.Set("Mcp-Name", "test_streaming_elicitation")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs := readMessages(t, resp)
+		for _, m := range msgs {
+			if m.Method != "" && !strings.HasPrefix(m.Method, "notifications/") {
+				t.Fatalf("a request on the response stream: %+v", m)
+			}
+		}
+		return msgs[len(msgs)-1]
+	}
+	first := call("")
+	if first.Error != nil || !strings.Contains(string(first.Result), `"resultType":"input_required"`) || !strings.Contains(string(first.Result), `"elicitation-create-1"`) {
+		t.Fatalf("first round: %s %+v", first.Result, first.Error)
+	}
+	done := call(`,"inputResponses":{"elicitation-create-1":{"action":"decline"}}`)
+	if done.Error != nil || !strings.Contains(string(done.Result), `"text":"elicitation: decline"`) {
+		t.Fatalf("retry: %s %+v", done.Result, done.Error)
+	}
+}
