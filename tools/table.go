@@ -70,6 +70,11 @@ type Table struct {
 type entry struct {
 	Tool
 	listed mcp.Tool // what tools/list shows, marshalled once
+	// legacyOutput is false when OutputSchema describes something other
+	// than an object: the legacy revisions allow only object
+	// structuredContent (2025-11-25 schema: outputSchema type "object"), so
+	// legacy callers see the tool without it, and its text content only.
+	legacyOutput bool
 }
 
 var _ mcp.ToolSet = (*Table)(nil)
@@ -123,7 +128,7 @@ func NewTable(tools ...Tool) (*Table, error) {
 		tool.Permissions = slices.Clone(tool.Permissions)
 		tool.Organizations = slices.Clone(tool.Organizations)
 		t.byName[tool.Name] = len(t.tools)
-		t.tools = append(t.tools, entry{Tool: tool, listed: listed})
+		t.tools = append(t.tools, entry{Tool: tool, listed: listed, legacyOutput: tool.OutputSchema == nil || tool.OutputSchema.Type == "object"})
 	}
 	return t, nil
 }
@@ -259,10 +264,14 @@ func (t *Table) allowed(id *oauth.Identity, name string) (*Tool, error) {
 // every call, so a permission granted or taken away shows at the next list.
 func (t *Table) ListTools(ctx context.Context) []mcp.Tool {
 	id := oauth.IdentityFromContext(ctx)
+	legacy := mcp.EraOf(ctx) == mcp.EraLegacy
 	out := make([]mcp.Tool, 0, len(t.tools))
 	for i := range t.tools {
 		if access(&t.tools[i].Tool, id) == nil {
 			out = append(out, t.tools[i].listed)
+			if legacy && !t.tools[i].legacyOutput {
+				out[len(out)-1].OutputSchema = nil
+			}
 		}
 	}
 	return out
@@ -319,6 +328,14 @@ func (t *Table) CallTool(ctx context.Context, name string, arguments json.RawMes
 	if tool.OutputSchema != nil && !res.IsError {
 		if err := checkOutput(tool.OutputSchema, res.StructuredContent); err != nil {
 			return ErrorResult(fmt.Sprintf("tool %q produced a result that does not match its outputSchema: %v", name, err)), nil
+		}
+		if !t.tools[t.byName[name]].legacyOutput && mcp.EraOf(ctx) == mcp.EraLegacy {
+			// A legacy client may only be sent object structured content;
+			// the text blocks carry the same value (tools, "Structured
+			// Content": servers SHOULD also serialize it as text).
+			c := *res
+			c.StructuredContent = nil
+			res = &c
 		}
 	}
 	return res, nil

@@ -7,6 +7,7 @@ package tools
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -350,5 +351,54 @@ func TestModernElicitIsInputRequired(t *testing.T) {
 	done := call(`,"inputResponses":{"elicitation-create-1":{"action":"decline"}}`)
 	if done.Error != nil || !strings.Contains(string(done.Result), `"text":"elicitation: decline"`) {
 		t.Fatalf("retry: %s %+v", done.Result, done.Error)
+	}
+}
+
+// modernCall posts one 2026-07-28 request (no session) to c's endpoint.
+func (c *mcpClient) modernCall(method, name, params string) rpcMessage {
+	c.t.Helper()
+	body := `{"jsonrpc":"2.0","id":3,"method":"` + method + `","params":{` + params +
+		`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`
+	req, _ := http.NewRequest(http.MethodPost, c.url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("MCP-Protocol-Version", "2026-07-28")
+	req.Header.Set("Mcp-Method", method)
+	if name != "" {
+		req.Header.Set("Mcp-Name", name)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	msgs := readMessages(c.t, resp)
+	return msgs[len(msgs)-1]
+}
+
+// TestNonObjectStructuredContentByEra: since 2026-07-28 structuredContent
+// may be any JSON value; the legacy revisions allow only an object, so a
+// legacy caller sees the tool without its array outputSchema, and its
+// result without structuredContent (the text carries the value).
+func TestNonObjectStructuredContentByEra(t *testing.T) {
+	list := echoTool("list", nil, nil)
+	list.OutputSchema = &Schema{Type: "array", Items: &Schema{Type: "string"}}
+	list.Handler = func(context.Context, *oauth.Identity, json.RawMessage) (*mcp.CallToolResult, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{mcp.TextContent(`["a","b"]`)}, StructuredContent: []string{"a", "b"}}, nil
+	}
+	table, err := NewTable(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := serveTable(t, table, nil)
+	legacyList := readMessages(t, c.post(`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`))
+	legacyCall := readMessages(t, c.post(`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"list","arguments":{}}}`))
+	if strings.Contains(string(legacyList[0].Result), "outputSchema") || strings.Contains(string(legacyCall[0].Result), "structuredContent") ||
+		!strings.Contains(string(legacyCall[0].Result), `[\"a\",\"b\"]`) {
+		t.Errorf("legacy: list %s, call %s", legacyList[0].Result, legacyCall[0].Result)
+	}
+	modernList := c.modernCall("tools/list", "", "")
+	modernCall := c.modernCall("tools/call", "list", `"name":"list","arguments":{},`)
+	if !strings.Contains(string(modernList.Result), `"outputSchema":{"type":"array"`) || !strings.Contains(string(modernCall.Result), `"structuredContent":["a","b"]`) {
+		t.Errorf("modern: list %s, call %s", modernList.Result, modernCall.Result)
 	}
 }
