@@ -264,7 +264,7 @@ func (t *Table) allowed(id *oauth.Identity, name string) (*Tool, error) {
 // every call, so a permission granted or taken away shows at the next list.
 func (t *Table) ListTools(ctx context.Context) []mcp.Tool {
 	id := oauth.IdentityFromContext(ctx)
-	legacy := mcp.EraOf(ctx) == mcp.EraLegacy
+	legacy := mcp.SessionFromContext(ctx) != nil // a legacy request: those have a session
 	out := make([]mcp.Tool, 0, len(t.tools))
 	for i := range t.tools {
 		if access(&t.tools[i].Tool, id) == nil {
@@ -329,7 +329,7 @@ func (t *Table) CallTool(ctx context.Context, name string, arguments json.RawMes
 		if err := checkOutput(tool.OutputSchema, res.StructuredContent); err != nil {
 			return ErrorResult(fmt.Sprintf("tool %q produced a result that does not match its outputSchema: %v", name, err)), nil
 		}
-		if !t.tools[t.byName[name]].legacyOutput && mcp.EraOf(ctx) == mcp.EraLegacy {
+		if !t.tools[t.byName[name]].legacyOutput && mcp.SessionFromContext(ctx) != nil {
 			// A legacy client may only be sent object structured content;
 			// the text blocks carry the same value (tools, "Structured
 			// Content": servers SHOULD also serialize it as text).
