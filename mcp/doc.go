@@ -38,7 +38,14 @@
 //   - session.go: legacy sessions, cancellation, logging (Log, deprecated by
 //     2026-07-28), progress (NotifyProgress), in both eras.
 //   - client_requests.go: server-to-client requests of legacy sessions
-//     (sampling, deprecated by 2026-07-28; elicitation).
+//     (sampling, deprecated by 2026-07-28; elicitation). Elicit and
+//     CreateMessage are the one API a handler uses in every era.
+//   - mrtr.go: multi round-trip requests (2026-07-28
+//     basic/patterns/mrtr): InputRequired and InputRequiredResult instead
+//     of server-to-client requests, the HMAC-sealed requestState.
+//   - tasks.go: the tasks extension (io.modelcontextprotocol/tasks,
+//     SEP-2663): CreateTaskResult, tasks/get, tasks/update, tasks/cancel,
+//     tasks bound to their owner, and the TaskStore seam with its contract.
 //   - resources.go, prompts.go, completion.go: the server features.
 //   - listen.go: subscriptions/listen (modern).
 //   - credential.go: closing or notifying what one credential opened
