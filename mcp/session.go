@@ -489,6 +489,10 @@ func (s *Session) Log(ctx context.Context, level LoggingLevel, logger string, da
 // no _meta.progressToken. progress must increase from call to call; total
 // is omitted when 0 (unknown).
 func NotifyProgress(ctx context.Context, progress, total float64, message string) error {
+	if run := taskFromContext(ctx); run != nil {
+		run.status(message) // a task has no stream; its statusMessage says it (tasks.go)
+		return nil
+	}
 	rs := requestFromContext(ctx)
 	if rs == nil || rs.progressToken == nil {
 		return nil

@@ -644,6 +644,21 @@ func (s *Server) tasksCancel(ctx context.Context, params json.RawMessage, _ *req
 	return emptyResult, nil
 }
 
+// status records a progress message of the work as the task's
+// statusMessage, which tasks.md ("Tasks") offers for progress descriptions
+// while the task is working; the task has no stream to carry
+// notifications/progress.
+func (run *taskRun) status(message string) {
+	if message == "" {
+		return
+	}
+	_, _ = run.r.store.Update(context.Background(), run.owner, run.id, func(t *Task) {
+		if !t.Status.Terminal() {
+			t.StatusMessage, t.LastUpdatedAt = truncate(message, 256), time.Now()
+		}
+	})
+}
+
 // ClientCapabilities is the creating request's: what the task may ask for.
 func (run *taskRun) ClientCapabilities() json.RawMessage { return run.caps }
 

@@ -42,6 +42,7 @@ func (tt *taskTools) TaskSupport(_ context.Context, name string) string {
 func (tt *taskTools) CallTool(ctx context.Context, name string, _ json.RawMessage) (*CallToolResult, error) {
 	switch name {
 	case "job", "must":
+		_ = NotifyProgress(ctx, 1, 0, "warming up")
 		select {
 		case <-tt.release:
 			return &CallToolResult{Content: []Content{TextContent("done")}}, nil
@@ -137,6 +138,22 @@ func decodeTask(t *testing.T, r rpcReply) wireTask {
 	return w
 }
 
+// waitMessage polls tasks/get until the task has a statusMessage.
+func waitMessage(t *testing.T, url, user, id string) string {
+	t.Helper()
+	for range 500 {
+		var w struct {
+			StatusMessage string `json:"statusMessage"`
+		}
+		r := taskCall(t, url, user, tasksCaps, "tasks/get", `"taskId":"`+id+`"`)
+		if json.Unmarshal(r.Result, &w); w.StatusMessage != "" {
+			return w.StatusMessage
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return ""
+}
+
 // waitStatus polls tasks/get until the task has status want.
 func waitStatus(t *testing.T, url, user, id string, want string) wireTask {
 	t.Helper()
@@ -166,6 +183,11 @@ func TestTaskLifecycle(t *testing.T) {
 	got := decodeTask(t, taskCall(t, url, "ada", tasksCaps, "tasks/get", `"taskId":"`+created.TaskID+`"`))
 	if got.ResultType != "complete" || got.Status != "working" || got.Result != nil {
 		t.Fatalf("tasks/get while working: %+v", got)
+	}
+	// The work's progress message is the task's statusMessage: a task has
+	// no stream for notifications/progress.
+	if w := waitMessage(t, url, "ada", created.TaskID); w != "warming up" {
+		t.Fatalf("statusMessage %q", w)
 	}
 	close(tt.release)
 	done := waitStatus(t, url, "ada", created.TaskID, "completed")
