@@ -77,6 +77,10 @@ type config struct {
 	devUsersFile    string
 	allowPrivCIMD   bool
 	diagnostics     bool
+	// devPublicBaseURL lets the development sign-in run under a base URL
+	// whose host is not loopback (a tunnel the developer owns); see
+	// checkDevBaseURL.
+	devPublicBaseURL bool
 
 	authkit authkit.Config // zero ClientID: development sign-in
 	secret  string
@@ -109,6 +113,8 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		"let client ID metadata documents be fetched from loopback and private addresses (development only)")
 	fs.BoolVar(&c.diagnostics, "conformance-diagnostics", false,
 		"also serve the diagnostic tools the MCP conformance suite calls (test_missing_capability, test_logging_tool); for conformance runs only")
+	fs.BoolVar(&c.devPublicBaseURL, devPublicFlag, false,
+		"DANGEROUS: let the development sign-in (\"sign in as anyone\") run under a -base-url whose host is not loopback, e.g. a tunnel you own; whoever reaches that URL can sign in as any demo user")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -163,6 +169,29 @@ func isLoopbackAddr(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// devPublicFlag is the opt-in that lets the development sign-in be served
+// under a public base URL. Its name says what it does, so that nobody passes
+// it by accident and a reader of a command line sees the risk.
+const devPublicFlag = "dev-allow-public-base-url"
+
+// checkDevBaseURL refuses a development sign-in whose base URL names a host
+// other than loopback, unless explicitly allowed. Listening on loopback is
+// not enough: a tunnel or reverse proxy that forwards a public name to the
+// loopback listener would serve the "sign in as anyone" emulator to whoever
+// reaches that name, and the base URL is what says such a name is intended.
+func checkDevBaseURL(baseURL string, allowed bool) error {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return err
+	}
+	host := u.Hostname()
+	ip := net.ParseIP(host)
+	if strings.EqualFold(host, "localhost") || (ip != nil && ip.IsLoopback()) || allowed {
+		return nil
+	}
+	return fmt.Errorf("refusing -base-url %s: the development sign-in (no WorkOS account configured) lets anyone who reaches the server sign in as a demo user, and %q is not a loopback host, so it would be served to whoever reaches that name through a tunnel or proxy; use a loopback base URL, set WORKOS_CLIENT_ID and WORKOS_CLIENT_SECRET, or, for a tunnel only you can reach, pass -%s", baseURL, host, devPublicFlag)
+}
+
 // run starts the server and blocks until ctx ends, then shuts down
 // gracefully. ready, when non-nil, receives the bound address once the
 // server is listening (tests use it with -addr 127.0.0.1:0).
@@ -175,6 +204,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	dev := cfg.authkit.ClientID == ""
 	if dev && !isLoopbackAddr(cfg.addr) {
 		return fmt.Errorf("refusing to listen on %s: the development sign-in (no WorkOS account configured) lets anyone sign in as a demo user, so it only listens on loopback; set WORKOS_CLIENT_ID and WORKOS_CLIENT_SECRET to serve other addresses", cfg.addr)
+	}
+	if dev {
+		if err := checkDevBaseURL(cfg.baseURL, cfg.devPublicBaseURL); err != nil {
+			return err
+		}
 	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
@@ -239,7 +273,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	mux := http.NewServeMux()
 	akCfg := cfg.authkit
 	if dev {
-		opts := []authkittest.Option{authkittest.WithRedirectURIs(cfg.baseURL + "/callback")}
+		// The server secret keys the emulator's sealed codes, refresh tokens
+		// and session ids and derives its signing key, so a client signed in
+		// before a restart (same data directory, or same SERVER_SECRET) keeps
+		// refreshing after it, and replicas sharing the secret agree.
+		opts := []authkittest.Option{authkittest.WithRedirectURIs(cfg.baseURL + "/callback"), authkittest.WithSecret(secret)}
 		if cfg.devUsersFile != "" {
 			opts = append(opts, authkittest.WithUsersFile(cfg.devUsersFile))
 		}
@@ -255,6 +293,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 			"  AuthKit is emulated at %s with demo users (ada@example.com, grace@example.com);\n"+
 			"  anyone who can reach this server can sign in as them, so it listens on loopback only.\n"+
 			"  Set WORKOS_CLIENT_ID and WORKOS_CLIENT_SECRET to sign in with AuthKit.\n\n", emu.URL)
+		if u, _ := url.Parse(cfg.baseURL); checkDevBaseURL(cfg.baseURL, false) != nil {
+			fmt.Fprintf(logOut, "  !!! -%s is set: the base URL's host %s is not loopback.\n"+
+				"  !!! ANYONE WHO CAN REACH %s CAN SIGN IN AS ANY DEMO USER.\n"+
+				"  !!! Use it only for a tunnel or proxy that you alone can reach.\n\n", devPublicFlag, u.Hostname(), cfg.baseURL)
+			logger.Warn("development sign-in served under a public base URL", "base_url", cfg.baseURL, "flag", "-"+devPublicFlag)
+		}
 	}
 	akCfg.Logger = logger
 	provider, err := authkit.New(akCfg)
@@ -274,6 +318,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
+	table.SetLogger(logger)
 	mcpServer := mcp.NewServer(mcp.ServerOptions{
 		Info:         mcp.Implementation{Name: "remote-mcp-authkit", Title: "Remote MCP with AuthKit", Version: version},
 		Instructions: "Tools gated by your AuthKit permissions: add two numbers, see who you are signed in as, and (with the image_generation permission) generate images.",

@@ -38,6 +38,7 @@ import (
 	"html"
 	"image/png"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -107,6 +108,13 @@ func startServer(t *testing.T, external bool) *testServer {
 // path of its site unchanged.
 func startServerArgs(t *testing.T, external bool, basePath string) *testServer {
 	t.Helper()
+	return startServerEnv(t, external, basePath, nil)
+}
+
+// startServerEnv is startServerArgs with more environment variables, such
+// as an image service's.
+func startServerEnv(t *testing.T, external bool, basePath string, extraEnv map[string]string) *testServer {
+	t.Helper()
 	args := []string{"-addr", "127.0.0.1:0", "-memory"}
 	if basePath != "" {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -117,7 +125,10 @@ func startServerArgs(t *testing.T, external bool, basePath string) *testServer {
 		ln.Close()
 		args = []string{"-addr", addr, "-memory", "-base-url", "http://" + addr + basePath}
 	}
-	env := map[string]string{}
+	env := maps.Clone(extraEnv)
+	if env == nil {
+		env = map[string]string{}
+	}
 	ts := &testServer{logs: &logBuffer{}}
 	if external {
 		ts.emu = authkittest.NewServer()

@@ -1,13 +1,19 @@
 package oauth
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"remote-mcp-authkit/internal/netguard"
 )
 
 // metadataHost serves client ID metadata documents over TLS on loopback.
@@ -16,6 +22,10 @@ type metadataHost struct {
 	fetches atomic.Int32
 	doc     func(url string) (status int, header map[string]string, body string)
 }
+
+// ssrfGuard is the check the metadata fetcher's dialer runs on every
+// address it connects to.
+var ssrfGuard = netguard.Control
 
 func newMetadataHost(t *testing.T) *metadataHost {
 	m := &metadataHost{}
@@ -233,5 +243,97 @@ func TestClientIDMetadataDocumentLoopbackAlwaysAsks(t *testing.T) {
 	page := readBody(resp)
 	if resp.StatusCode != 200 || !strings.Contains(page, "Any program on this computer") {
 		t.Fatalf("consent skipped or warning missing: %d", resp.StatusCode)
+	}
+}
+
+// TestClientIDMetadataDocumentSharedFetch: concurrent authorizations naming
+// one uncached metadata document send one request to its host between them.
+// The host holds the first request until every authorization has arrived
+// or a few seconds pass, so without the sharing each authorization's fetch
+// reaches it while the first is still held.
+func TestClientIDMetadataDocumentSharedFetch(t *testing.T) {
+	const n = 20
+	e, m := cimdEnv(t, true)
+	release := make(chan struct{})
+	var once sync.Once
+	m.doc = func(u string) (int, map[string]string, string) {
+		if m.fetches.Load() >= n {
+			once.Do(func() { close(release) })
+		}
+		select {
+		case <-release:
+		case <-time.After(3 * time.Second):
+		}
+		return 200, nil, goodDoc(u)
+	}
+	clientID := m.srv.URL + "/shared/client.json"
+	var wg sync.WaitGroup
+	pages := make([]string, n)
+	status := make([]int, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := newBrowser().Get(e.url("/authorize?" + authParams(clientID).Encode()))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			status[i], pages[i] = resp.StatusCode, readBody(resp)
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if status[i] != 200 || !strings.Contains(pages[i], "Doc Client") {
+			t.Fatalf("authorization %d: %d %s", i, status[i], pages[i])
+		}
+	}
+	if got := m.fetches.Load(); got != 1 {
+		t.Errorf("%d concurrent authorizations fetched the document %d times, want 1", n, got)
+	}
+}
+
+// TestClientIDMetadataDocumentFetchOutlivesCaller: a caller that gives up
+// while the document is being fetched gets its context's error at once,
+// and neither cancels the fetch for the caller that still waits nor leaves
+// a failure in the cache.
+func TestClientIDMetadataDocumentFetchOutlivesCaller(t *testing.T) {
+	e, m := cimdEnv(t, true)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	m.doc = func(u string) (int, map[string]string, string) {
+		once.Do(func() { close(arrived) })
+		select {
+		case <-release:
+		case <-time.After(10 * time.Second):
+		}
+		return 200, nil, goodDoc(u)
+	}
+	clientID := m.srv.URL + "/slow/client.json"
+	ctx, cancel := context.WithCancel(t.Context())
+	gaveUp := make(chan error, 1)
+	go func() {
+		_, err := e.srv.cimd.client(ctx, clientID, nil)
+		gaveUp <- err
+	}()
+	<-arrived
+	waited := make(chan error, 1)
+	go func() {
+		c, err := e.srv.cimd.client(t.Context(), clientID, nil)
+		if err == nil && c.ClientName != "Doc Client" {
+			err = fmt.Errorf("client %+v", c)
+		}
+		waited <- err
+	}()
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the caller that gave up got %v, want context.Canceled", err)
+	}
+	close(release)
+	if err := <-waited; err != nil {
+		t.Fatalf("the caller that waited: %v", err)
+	}
+	if _, err := e.srv.cimd.client(t.Context(), clientID, nil); err != nil || m.fetches.Load() != 1 {
+		t.Fatalf("after the fetch: %v, %d fetches, want the cached document from 1", err, m.fetches.Load())
 	}
 }

@@ -177,58 +177,72 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) {
 }
 
 // grantCode redeems an authorization code (RFC 6749 section 4.1.3),
-// checking the PKCE verifier against the stored S256 challenge (RFC 7636
-// section 4.6). A code is single use: it is deleted on the first attempt,
+// checking the PKCE verifier against the sealed S256 challenge (RFC 7636
+// section 4.6). A code is single use: it is spent on the first attempt,
 // whatever the outcome (RFC 6749 section 4.1.2).
 func (s *Server) grantCode(w http.ResponseWriter, req authenticateRequest) {
 	now := s.cfg.now()
-	s.mu.Lock()
-	c, ok := s.codes[req.Code]
-	delete(s.codes, req.Code)
-	s.mu.Unlock()
-	if req.Code == "" || !ok || now.After(c.expires) {
+	var c codeState
+	ok := s.seal.open(kindCode, req.Code, &c) && now.UnixNano() <= c.Exp
+	if ok {
+		s.mu.Lock()
+		ok = spend(s.spentCodes, c.ID, time.Unix(0, c.Exp), now)
+		s.mu.Unlock()
+	}
+	if !ok {
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "The code has expired or is invalid.")
 		return
 	}
-	if c.challenge != "" {
-		if !validVerifier(req.CodeVerifier) || !equalSecret(s256(req.CodeVerifier), c.challenge) {
+	if c.Challenge != "" {
+		if !validVerifier(req.CodeVerifier) || !equalSecret(s256(req.CodeVerifier), c.Challenge) {
 			oauthError(w, http.StatusBadRequest, "invalid_grant", "The code_verifier does not match the code_challenge.")
 			return
 		}
 	}
-	s.issue(w, c.email, "", now)
+	s.issue(w, refreshState{Email: c.Email}, now)
 }
 
 // grantRefresh rotates a refresh token (RFC 6749 section 6): the old one is
 // spent, a new one is returned with a fresh access token carrying the
-// user's current role and permissions.
+// user's current role and permissions. The token is sealed (state.go), so
+// any process with the secret can redeem it; single use is enforced by the
+// generation it carries, which must not be older than the newest this
+// process has seen for the session.
 func (s *Server) grantRefresh(w http.ResponseWriter, req authenticateRequest) {
 	now := s.cfg.now()
-	s.mu.Lock()
-	sid, ok := s.refresh[req.RefreshToken]
-	var ss *session
-	if ok {
-		ss = s.sessions[sid]
-	}
-	if req.RefreshToken == "" || !ok || ss == nil {
-		s.mu.Unlock()
+	var rt refreshState
+	if !s.seal.open(kindRefresh, req.RefreshToken, &rt) || !s.seal.validSessionID(rt.SID) {
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "The refresh token is invalid or has already been used.")
 		return
 	}
-	if ss.revoked {
-		delete(s.refresh, req.RefreshToken)
+	s.mu.Lock()
+	ss := s.knownSession(rt.SID)
+	if ss.email == "" {
+		ss.email = rt.Email
+	}
+	// Sessions started before the user's sessions were revoked are over;
+	// strictly before, so that a sign-in right after the revocation, on a
+	// clock that has not moved, starts one that is not.
+	if cut, ok := s.revokedBefore[rt.Email]; ss.revoked || (ok && rt.Created < cut) {
+		ss.revoked = true
 		s.mu.Unlock()
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "Session has already ended.")
 		return
 	}
-	if u := s.users[ss.email]; req.OrganizationID != "" && (u == nil || u.OrganizationID != req.OrganizationID) {
+	if rt.Gen < ss.gen {
+		s.mu.Unlock()
+		oauthError(w, http.StatusBadRequest, "invalid_grant", "The refresh token is invalid or has already been used.")
+		return
+	}
+	if u := s.users[rt.Email]; req.OrganizationID != "" && (u == nil || u.OrganizationID != req.OrganizationID) {
 		s.mu.Unlock()
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "The user is not a member of the organization.")
 		return
 	}
-	delete(s.refresh, req.RefreshToken)
+	rt.Gen++
+	ss.gen = rt.Gen
 	s.mu.Unlock()
-	s.issue(w, ss.email, sid, now)
+	s.issue(w, rt, now)
 }
 
 // authenticateResponse is usermanagement.AuthenticateResponse's wire form.
@@ -238,6 +252,15 @@ type authenticateResponse struct {
 	AccessToken          string  `json:"access_token"`
 	RefreshToken         string  `json:"refresh_token"`
 	AuthenticationMethod string  `json:"authentication_method"`
+	// Impersonator is present on a sign-in when the session is an
+	// impersonation.
+	Impersonator *impersonator `json:"impersonator,omitempty"`
+}
+
+// impersonator is the "impersonator" of WorkOS's authenticate answer.
+type impersonator struct {
+	Email  string `json:"email"`
+	Reason string `json:"reason"`
 }
 
 // apiUser is WorkOS's user object (common.User in workos-go).
@@ -252,11 +275,12 @@ type apiUser struct {
 	UpdatedAt     string `json:"updated_at"`
 }
 
-// issue answers an authenticate call for the user: a new session when sid
-// is empty (a sign-in), else a refresh of that session.
-func (s *Server) issue(w http.ResponseWriter, email, sid string, now time.Time) {
+// issue answers an authenticate call: a new session when rt.SID is empty (a
+// sign-in), else the refresh rt describes (its generation already
+// advanced).
+func (s *Server) issue(w http.ResponseWriter, rt refreshState, now time.Time) {
 	s.mu.Lock()
-	u0, ok := s.users[email]
+	u0, ok := s.users[rt.Email]
 	if !ok {
 		s.mu.Unlock()
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "The user no longer exists.")
@@ -264,40 +288,37 @@ func (s *Server) issue(w http.ResponseWriter, email, sid string, now time.Time) 
 	}
 	u := *u0
 	u.Permissions = append([]string(nil), u0.Permissions...)
-	if sid == "" {
-		if len(s.sessions) >= maxSessions {
-			for id, ss := range s.sessions {
-				if ss.revoked {
-					delete(s.sessions, id)
-				}
-			}
-		}
-		if len(s.sessions) >= maxSessions {
-			s.mu.Unlock()
-			apiError(w, http.StatusTooManyRequests, "rate_limit_exceeded", "Too many sessions.")
-			return
-		}
-		sid = "session_" + rand.Text()
-		s.sessions[sid] = &session{id: sid, email: email, created: now}
+	if rt.SID == "" {
+		rt.SID, rt.Created = s.seal.newSessionID(), now.UnixNano()
+		ss := s.knownSession(rt.SID)
+		ss.email = rt.Email
 	}
-	refresh := rand.Text() + rand.Text()
-	s.refresh[refresh] = sid
 	s.mu.Unlock()
+	refresh, err := s.seal.seal(kindRefresh, rt)
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, "server_error", "Could not seal the refresh token.")
+		return
+	}
 
-	access, err := s.sign(u, sid, now)
+	access, err := s.sign(u, rt.SID, now)
 	if err != nil {
 		apiError(w, http.StatusInternalServerError, "server_error", "Could not sign the access token.")
 		return
 	}
 	created := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339Nano)
-	writeJSON(w, http.StatusOK, authenticateResponse{
+	res := authenticateResponse{
 		User: apiUser{Object: "user", ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
 			EmailVerified: true, CreatedAt: created, UpdatedAt: created},
 		OrganizationID:       u.OrganizationID,
 		AccessToken:          access,
 		RefreshToken:         refresh,
 		AuthenticationMethod: "Password",
-	})
+	}
+	if u.Impersonator != "" {
+		res.Impersonator = &impersonator{Email: u.Impersonator, Reason: u.ImpersonationReason}
+		res.AuthenticationMethod = "Impersonation"
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 // revokeSession serves POST /user_management/sessions/revoke, which WorkOS
@@ -320,16 +341,15 @@ func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnprocessableEntity, "invalid_request_parameters", "session_id is required.")
 		return
 	}
-	s.mu.Lock()
-	ss, ok := s.sessions[body.SessionID]
-	if ok {
-		ss.revoked = true
-	}
-	s.mu.Unlock()
-	if !ok {
+	// A session id is ours when its MAC checks (state.go), whether or not
+	// this process has seen the session.
+	if !s.seal.validSessionID(body.SessionID) {
 		apiError(w, http.StatusNotFound, "entity_not_found", "Session not found.")
 		return
 	}
+	s.mu.Lock()
+	s.knownSession(body.SessionID).revoked = true
+	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
@@ -410,6 +430,13 @@ type accessClaims struct {
 	Permissions []string `json:"permissions"`
 	Exp         int64    `json:"exp"`
 	Iat         int64    `json:"iat"`
+	Act         *actor   `json:"act,omitempty"`
+}
+
+// actor is the act claim (RFC 8693 s4.1) of an impersonated session's
+// tokens: WorkOS names the impersonator's email as its sub.
+type actor struct {
+	Sub string `json:"sub"`
 }
 
 // sign makes an RS256 JWT (RFC 7515, RFC 7518 section 3.3) for the user.
@@ -425,6 +452,9 @@ func (s *Server) sign(u User, sid string, now time.Time) (string, error) {
 	}
 	if u.Role != "" {
 		c.Roles = []string{u.Role}
+	}
+	if u.Impersonator != "" {
+		c.Act = &actor{Sub: u.Impersonator}
 	}
 	s.mu.Lock()
 	k := s.keys[0]

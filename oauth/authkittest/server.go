@@ -16,7 +16,8 @@
 //
 // Access tokens are RS256 JWTs shaped like WorkOS's (iss, sub, sid, jti,
 // org_id, role, roles, permissions, exp, iat; kid in the header) signed by a
-// key generated when the emulator starts. Error bodies are shaped like
+// key generated when the emulator starts, or derived from the secret given
+// with WithSecret (see state.go for what that secret makes durable). Error bodies are shaped like
 // WorkOS's ({"error": ..., "error_description": ...}) so that workos-go's
 // error parsing and authkit's error mapping see what production would send.
 //
@@ -52,16 +53,21 @@ import (
 //	  "role": "admin", "permissions": ["image_generation"]}]
 //
 // Only email is required; id defaults to a stable value derived from the
-// email, role to "member".
+// email, role to "member". A user with "impersonator" set (and optionally
+// "impersonation_reason") signs in as an impersonated session: the
+// authenticate answer names the impersonator and the access tokens carry
+// an act claim, as WorkOS does when a dashboard administrator impersonates.
 type User struct {
-	ID               string   `json:"id,omitempty"`
-	Email            string   `json:"email"`
-	FirstName        string   `json:"first_name,omitempty"`
-	LastName         string   `json:"last_name,omitempty"`
-	OrganizationID   string   `json:"organization_id,omitempty"`
-	OrganizationName string   `json:"organization_name,omitempty"`
-	Role             string   `json:"role,omitempty"`
-	Permissions      []string `json:"permissions,omitempty"`
+	ID                  string   `json:"id,omitempty"`
+	Email               string   `json:"email"`
+	FirstName           string   `json:"first_name,omitempty"`
+	LastName            string   `json:"last_name,omitempty"`
+	OrganizationID      string   `json:"organization_id,omitempty"`
+	OrganizationName    string   `json:"organization_name,omitempty"`
+	Role                string   `json:"role,omitempty"`
+	Permissions         []string `json:"permissions,omitempty"`
+	Impersonator        string   `json:"impersonator,omitempty"`
+	ImpersonationReason string   `json:"impersonation_reason,omitempty"`
 }
 
 // DefaultUsers are the demo users when no WithUsers or WithUsersFile option
@@ -81,8 +87,8 @@ func DefaultUsers() []User {
 // Limits that keep the emulator's memory bounded whatever a client sends.
 const (
 	maxBodyBytes   = 64 << 10
-	maxPending     = 10000 // sign-in pages not yet answered, codes not yet redeemed
-	maxSessions    = 100000
+	maxSpent       = 10000  // spent sign-in pages and codes remembered, each until it would expire
+	maxSessions    = 100000 // sessions (and refresh generations) remembered in memory
 	maxUsers       = 1000
 	maxUsersFile   = 1 << 20
 	signInTTL      = 10 * time.Minute
@@ -100,6 +106,25 @@ type config struct {
 	redirectURIs     []string
 	users            []User
 	now              func() time.Time
+	secret           []byte
+}
+
+// WithSecret makes the emulator's state durable and shared: its sign-in
+// pages, codes, refresh tokens and session ids are sealed or authenticated
+// under keys derived from secret, and its signing key is derived from it.
+// An emulator restarted with the same secret, or another process given it,
+// accepts the refresh tokens this one issued and publishes the same key, as
+// WorkOS keeps working across restarts of the server in front of it. The
+// secret should be at least 32 random bytes. Without this option the
+// secret is random per emulator.
+func WithSecret(secret []byte) Option {
+	return func(c *config) error {
+		if len(secret) < 32 {
+			return fmt.Errorf("authkittest: secret of %d bytes, want at least 32", len(secret))
+		}
+		c.secret = bytes.Clone(secret)
+		return nil
+	}
 }
 
 // WithClientID sets the client ID the emulator accepts (default
@@ -281,16 +306,23 @@ type Server struct {
 	ts      *httptest.Server // nil when mounted by NewHandler
 	handler http.Handler
 
-	mu       sync.Mutex
-	keys     []signingKey     // current first; the previous one stays published after RotateKey
-	users    map[string]*User // by email
-	order    []string         // emails, in configured order (the page lists them so)
-	signIns  map[string]*signIn
-	codes    map[string]*authCode
-	sessions map[string]*session // by session id
-	refresh  map[string]string   // refresh token -> session id
-	fault    Fault
-	requests map[string]int
+	seal *sealer
+
+	mu    sync.Mutex
+	keys  []signingKey     // current first; the previous one stays published after RotateKey
+	users map[string]*User // by email
+	order []string         // emails, in configured order (the page lists them so)
+	// What this process remembers to enforce single use and revocation
+	// (see state.go): spent sign-in pages and codes by id, with when they
+	// would have expired; the sessions it created, refreshed or revoked;
+	// and per user the time before which RevokeSessions ended every
+	// session.
+	spentSignIns  map[string]time.Time
+	spentCodes    map[string]time.Time
+	sessions      map[string]*session // by session id
+	revokedBefore map[string]int64    // email -> unix nanoseconds
+	fault         Fault
+	requests      map[string]int
 }
 
 type signingKey struct {
@@ -307,22 +339,13 @@ func newSigningKey() (signingKey, error) {
 	return signingKey{kid: "sso_oidc_key_pair_" + rand.Text(), key: key}, nil
 }
 
-type signIn struct {
-	clientID, redirectURI, state string
-	challenge                    string
-	csrf                         string
-	expires                      time.Time
-}
-
-type authCode struct {
-	email, redirectURI, challenge string
-	expires                       time.Time
-}
-
+// session is what this process knows of a session: its user (empty when
+// only its revocation was seen), whether it was revoked here, and the
+// newest refresh token generation issued or redeemed for it here.
 type session struct {
-	id, email string
-	revoked   bool
-	created   time.Time
+	email   string
+	revoked bool
+	gen     int
 }
 
 // NewServer starts an emulator on a loopback port. Like httptest.NewServer
@@ -377,19 +400,33 @@ func newServer(opts []Option) (*Server, error) {
 	if cfg.users == nil {
 		cfg.users, _ = normalizeUsers(DefaultUsers())
 	}
-	key, err := newSigningKey()
+	var key signingKey
+	var err error
+	secret := cfg.secret
+	if secret == nil {
+		secret = make([]byte, 32)
+		rand.Read(secret)
+		key, err = newSigningKey()
+	} else {
+		key, err = derivedSigningKey(secret)
+	}
+	if err != nil {
+		return nil, err
+	}
+	seal, err := newSealer(secret)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
-		cfg:      cfg,
-		keys:     []signingKey{key},
-		users:    map[string]*User{},
-		signIns:  map[string]*signIn{},
-		codes:    map[string]*authCode{},
-		sessions: map[string]*session{},
-		refresh:  map[string]string{},
-		requests: map[string]int{},
+		cfg:           cfg,
+		seal:          seal,
+		keys:          []signingKey{key},
+		users:         map[string]*User{},
+		spentSignIns:  map[string]time.Time{},
+		spentCodes:    map[string]time.Time{},
+		sessions:      map[string]*session{},
+		revokedBefore: map[string]int64{},
+		requests:      map[string]int{},
 	}
 	for i := range cfg.users {
 		u := cfg.users[i]
@@ -461,11 +498,17 @@ func (s *Server) updateUser(email string, fn func(*User)) error {
 
 // RevokeSessions ends every session of the user, as an administrator
 // signing them out in the WorkOS dashboard would: the next refresh of any of
-// them fails with invalid_grant. It returns how many sessions it ended.
+// them fails with invalid_grant, also of sessions this process has not seen
+// (started before a restart, or by another process with the same secret).
+// It returns how many of the sessions this process knows it ended.
 func (s *Server) RevokeSessions(email string) int {
 	email = strings.ToLower(email)
+	now := s.cfg.now().UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.users[email]; ok {
+		s.revokedBefore[email] = now
+	}
 	n := 0
 	for _, ss := range s.sessions {
 		if ss.email == email && !ss.revoked {
@@ -477,13 +520,63 @@ func (s *Server) RevokeSessions(email string) int {
 }
 
 // SessionRevoked reports whether the session with this id (the sid claim)
-// has been revoked, through the API or RevokeSessions. Unknown ids count as
-// not revoked.
+// has been revoked in this process, through the API or RevokeSessions.
+// Unknown ids count as not revoked.
 func (s *Server) SessionRevoked(sid string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss, ok := s.sessions[sid]
 	return ok && ss.revoked
+}
+
+// knownSession returns this process's record of a session, making one if
+// needed; it runs under s.mu. The records are bounded: past maxSessions,
+// records of sessions not revoked go first (they hold only a refresh
+// generation, whose loss lets one rotated-out refresh token of that session
+// work once more), then revoked ones.
+func (s *Server) knownSession(sid string) *session {
+	if ss, ok := s.sessions[sid]; ok {
+		return ss
+	}
+	for _, revoked := range []bool{false, true} {
+		for id, ss := range s.sessions {
+			if len(s.sessions) < maxSessions {
+				break
+			}
+			if ss.revoked == revoked {
+				delete(s.sessions, id)
+			}
+		}
+	}
+	ss := &session{}
+	s.sessions[sid] = ss
+	return ss
+}
+
+// spend records that a sign-in page or code was used, until it would have
+// expired anyway; it reports false if it already was. It runs under s.mu.
+// Past maxSpent, expired entries are dropped first, then any: a flood of
+// sign-ins can at worst make an old page or code usable a second time,
+// never refuse a new one.
+func spend(m map[string]time.Time, id string, exp, now time.Time) bool {
+	if _, ok := m[id]; ok {
+		return false
+	}
+	if len(m) >= maxSpent {
+		for k, v := range m {
+			if now.After(v) {
+				delete(m, k)
+			}
+		}
+		for k := range m {
+			if len(m) < maxSpent {
+				break
+			}
+			delete(m, k)
+		}
+	}
+	m[id] = exp
+	return true
 }
 
 // RotateKey starts signing with a new key, as WorkOS does from time to
@@ -524,19 +617,4 @@ func (s *Server) count(endpoint string) {
 	s.mu.Lock()
 	s.requests[endpoint]++
 	s.mu.Unlock()
-}
-
-// prune drops expired sign-ins and codes; it runs under s.mu whenever one
-// is added, which keeps both maps bounded by what can be live at once.
-func (s *Server) prune(now time.Time) {
-	for k, v := range s.signIns {
-		if now.After(v.expires) {
-			delete(s.signIns, k)
-		}
-	}
-	for k, v := range s.codes {
-		if now.After(v.expires) {
-			delete(s.codes, k)
-		}
-	}
 }

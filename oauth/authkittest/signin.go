@@ -3,8 +3,12 @@ package authkittest
 // The hosted sign-in page: what the browser sees at AuthKit's
 // /user_management/authorize. Instead of a password form it lists the demo
 // users, one button each. The form is protected against cross-site
-// submission by a CSRF token that must match both the server-side record of
-// the page and a cookie set with it (double submit).
+// submission by a CSRF token that must match both the page's sealed state
+// and a cookie set with it (double submit).
+//
+// Serving the page stores nothing: the authorization request it answers
+// travels sealed in the form (state.go), so anonymous GETs of this URL, as
+// many as anyone sends, leave no trace that could crowd out a real sign-in.
 
 import (
 	"crypto/rand"
@@ -13,6 +17,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 )
 
 const csrfCookie = "authkittest_csrf"
@@ -86,18 +91,13 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	id, csrf := rand.Text(), rand.Text()
-	now := s.cfg.now()
-	s.mu.Lock()
-	s.prune(now)
-	if len(s.signIns) >= maxPending {
-		s.mu.Unlock()
-		http.Error(w, "too many sign-ins in progress", http.StatusServiceUnavailable)
+	csrf := rand.Text()
+	id, err := s.seal.seal(kindSignIn, signInState{ID: rand.Text(), RedirectURI: redirect, State: state,
+		Challenge: challenge, CSRF: csrf, Exp: s.cfg.now().Add(signInTTL).UnixNano()})
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	s.signIns[id] = &signIn{clientID: s.cfg.clientID, redirectURI: redirect, state: state,
-		challenge: challenge, csrf: csrf, expires: now.Add(signInTTL)}
-	s.mu.Unlock()
 
 	http.SetCookie(w, &http.Cookie{
 		Name: csrfCookie, Value: csrf, Path: s.authorizePath(),
@@ -133,9 +133,9 @@ func (s *Server) authorizePath() string {
 	return p
 }
 
-// signInSubmit serves the sign-in form: it checks the CSRF token, spends
-// the sign-in record, issues a short-lived single-use code bound to the
-// redirect URI and PKCE challenge, and redirects back with code and state
+// signInSubmit serves the sign-in form: it opens the page's sealed state,
+// checks the CSRF token, spends the page, issues a short-lived single-use
+// code bound to the PKCE challenge, and redirects back with code and state
 // (RFC 6749 section 4.1.2).
 func (s *Server) signInSubmit(w http.ResponseWriter, r *http.Request) {
 	s.count("authorize")
@@ -148,43 +148,47 @@ func (s *Server) signInSubmit(w http.ResponseWriter, r *http.Request) {
 	cookie, err := r.Cookie(csrfCookie)
 	now := s.cfg.now()
 
-	s.mu.Lock()
-	si, ok := s.signIns[id]
-	if !ok || now.After(si.expires) {
-		s.mu.Unlock()
-		http.Error(w, "sign-in refused: this page has expired or was already used; start again", http.StatusBadRequest)
+	var si signInState
+	expired := "sign-in refused: this page has expired or was already used; start again"
+	if !s.seal.open(kindSignIn, id, &si) || now.UnixNano() > si.Exp {
+		http.Error(w, expired, http.StatusBadRequest)
 		return
 	}
-	if err != nil || !equalSecret(cookie.Value, si.csrf) || !equalSecret(csrf, si.csrf) {
-		s.mu.Unlock()
+	s.mu.Lock()
+	_, spent := s.spentSignIns[si.ID]
+	_, known := s.users[email]
+	s.mu.Unlock()
+	switch {
+	case spent:
+		http.Error(w, expired, http.StatusBadRequest)
+		return
+	case err != nil || !equalSecret(cookie.Value, si.CSRF) || !equalSecret(csrf, si.CSRF):
 		http.Error(w, "sign-in refused: CSRF token missing or wrong", http.StatusForbidden)
 		return
-	}
-	if _, known := s.users[email]; !known {
-		s.mu.Unlock()
+	case !known:
 		http.Error(w, "sign-in refused: no such user", http.StatusBadRequest)
 		return
 	}
-	delete(s.signIns, id)
-	if len(s.codes) >= maxPending {
-		s.prune(now)
-	}
-	if len(s.codes) >= maxPending {
-		s.mu.Unlock()
-		http.Error(w, "too many sign-ins in progress", http.StatusServiceUnavailable)
+	s.mu.Lock()
+	fresh := spend(s.spentSignIns, si.ID, time.Unix(0, si.Exp), now)
+	s.mu.Unlock()
+	if !fresh { // a concurrent submission of the same page won
+		http.Error(w, expired, http.StatusBadRequest)
 		return
 	}
-	code := rand.Text()
-	s.codes[code] = &authCode{email: email, redirectURI: si.redirectURI, challenge: si.challenge,
-		expires: now.Add(s.cfg.codeTTL)}
-	s.mu.Unlock()
+	code, err := s.seal.seal(kindCode, codeState{ID: rand.Text(), Email: email, Challenge: si.Challenge,
+		Exp: now.Add(s.cfg.codeTTL).UnixNano()})
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
 
 	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: "", Path: s.authorizePath(), MaxAge: -1})
-	ru, _ := url.Parse(si.redirectURI) // checked when the page was served
+	ru, _ := url.Parse(si.RedirectURI) // checked when the page was served
 	q := ru.Query()
 	q.Set("code", code)
-	if si.state != "" {
-		q.Set("state", si.state)
+	if si.State != "" {
+		q.Set("state", si.State)
 	}
 	ru.RawQuery = q.Encode()
 	http.Redirect(w, r, ru.String(), http.StatusFound)
