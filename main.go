@@ -320,6 +320,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
+	table.SetLogger(logger)
 	// The key that seals multi round-trip requestStates (mcp/mrtr.go) is
 	// derived from the server secret (HKDF, RFC 5869), so every process of
 	// a deployment sharing SERVER_SECRET accepts the others' states, and

@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -164,5 +165,21 @@ func TestListenersFollowTheirCredential(t *testing.T) {
 	s.NotifyToolListChangedByCredential("g2")
 	if d := nextData(t, cb, brb); !strings.Contains(d, `list_changed`) || !strings.Contains(d, `subscriptionId":2}`) {
 		t.Fatalf("g2 listener got %s", d)
+	}
+}
+
+// resourceSubscriptions replaces resources/subscribe: a listener hears of
+// the URIs it named and no others; prompts it did not opt in to stay away.
+func TestListenerResourceSubscriptions(t *testing.T) {
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{})
+	s.AddResource(Resource{URI: "test://a", Name: "a"}, staticText("a"))
+	s.AddResource(Resource{URI: "test://b", Name: "b"}, staticText("b"))
+	c, br := openListener(t, ts, 7, `{"resourceSubscriptions":["test://a"],"toolsListChanged":true}`, nil)
+	defer c.Close()
+	s.NotifyResourceUpdated("test://b")
+	s.AddPrompt(Prompt{Name: "p"}, func(context.Context, map[string]string) (*GetPromptResult, error) { return &GetPromptResult{}, nil })
+	s.NotifyResourceUpdated("test://a")
+	if d := nextData(t, c, br); d != `{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":7},"uri":"test://a"}}` {
+		t.Fatalf("got %s", d)
 	}
 }

@@ -164,26 +164,18 @@ func ClientHasCapability(ctx context.Context, capability string) bool {
 // field is malformed: -32602, and 400 on HTTP (basic/index, "Per-request
 // protocol fields").
 func readRequestMeta(p *requestParams) (*RequestMeta, *JSONRPCError) {
+	x := p.x
+	if x == nil {
+		x = &modernParams{}
+	}
 	switch {
-	case !p.hasMeta || p.metaType == jsonscan.Null:
+	case !x.hasMeta || x.metaType == jsonscan.Null:
 		return nil, NewInvalidParams("invalid params: params._meta is required in protocol version 2026-07-28, with %s and %s (basic/index, \"_meta\"); legacy clients send initialize first", MetaProtocolVersion, MetaClientCapabilities)
-	case p.metaType != jsonscan.Object:
-		return nil, NewInvalidParams("invalid params: params._meta must be an object, not %s", kindName(p.metaType))
+	case x.metaType != jsonscan.Object:
+		return nil, NewInvalidParams("invalid params: params._meta must be an object, not %s", kindName(x.metaType))
 	}
-	m := &RequestMeta{}
-	var version, caps, level []byte
-	for name, value := range jsonscan.Members(p.meta) {
-		switch {
-		case jsonscan.Equal(name, MetaProtocolVersion):
-			version = value
-		case jsonscan.Equal(name, MetaClientCapabilities):
-			caps = value
-		case jsonscan.Equal(name, MetaClientInfo):
-			m.clientInfo = value
-		case jsonscan.Equal(name, MetaLogLevel):
-			level = value
-		}
-	}
+	m := &RequestMeta{clientInfo: x.metaInfo}
+	version, caps, level := x.metaVersion, x.metaCaps, x.metaLevel
 	switch k := jsonscan.KindOf(version); k {
 	case jsonscan.Invalid:
 		return nil, NewInvalidParams("invalid params: params._meta[%q] is required", MetaProtocolVersion)

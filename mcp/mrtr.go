@@ -128,8 +128,9 @@ type mrtrInput struct {
 // to a method that supports them (basic/patterns/mrtr, "Retrying the
 // Request"): inputResponses an object of objects, requestState a string
 // this server sealed for this owner, method and target.
-func (s *Server) readMRTR(ctx context.Context, method string, p *requestParams) (*mrtrInput, *JSONRPCError) {
-	if !p.hasInputResponses && !p.hasRequestState {
+func (s *Server) readMRTR(ctx context.Context, method string, rp *requestParams) (*mrtrInput, *JSONRPCError) {
+	p := rp.x
+	if p == nil || !p.hasInputResponses && !p.hasRequestState {
 		return nil, nil // a first round: nothing to carry (modernPeerOf makes one when asked)
 	}
 	in := &mrtrInput{}
@@ -151,7 +152,7 @@ func (s *Server) readMRTR(ctx context.Context, method string, p *requestParams) 
 		if jsonscan.KindOf(p.requestState) != jsonscan.String || len(p.requestState) > maxRequestState {
 			return nil, NewInvalidParams("invalid params: requestState must be the string the server sent (at most %d bytes)", maxRequestState)
 		}
-		state, err := s.openState(unquote(p.requestState), ownerOf(ctx), method, mrtrTarget(method, p), time.Now())
+		state, err := s.openState(unquote(p.requestState), ownerOf(ctx), method, mrtrTarget(method, rp), time.Now())
 		if err != nil {
 			return nil, NewInvalidParams("invalid params: requestState %v; send the request again without inputResponses and requestState", err)
 		}
@@ -163,7 +164,10 @@ func (s *Server) readMRTR(ctx context.Context, method string, p *requestParams) 
 // mrtrTarget is what a request names: the tool, prompt or resource.
 func mrtrTarget(method string, p *requestParams) string {
 	if method == "resources/read" {
-		return unquote(p.uri)
+		if p.x == nil {
+			return ""
+		}
+		return unquote(p.x.uri)
 	}
 	return unquote(p.name)
 }

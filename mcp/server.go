@@ -382,13 +382,20 @@ type requestParams struct {
 	name          []byte          // the last "name" that is a string, still quoted
 	nameType      string          // the type of the first "name" that is neither a string nor null
 	arguments     json.RawMessage
-	// meta is the _meta object (nil when absent, null or not an object);
-	// the modern era reads its io.modelcontextprotocol/* members
-	// (modern.go), the legacy era only its progress token.
-	meta     json.RawMessage
-	metaType jsonscan.Kind // the kind of _meta when present
+	// x holds what only the modern era reads, allocated when the params
+	// have a uri or a _meta, so that a legacy call's params stay small.
+	x *modernParams
+}
+
+// modernParams are the members of params that the 2026-07-28 binding
+// checks (modern.go, streamable_modern.go): the _meta object and its
+// per-request fields, as found, the uri and taskId that Mcp-Name mirrors,
+// and a multi round-trip retry's inputResponses and requestState (mrtr.go).
+type modernParams struct {
+	meta     json.RawMessage // the _meta object (nil when absent, null or not an object)
+	metaType jsonscan.Kind   // the kind of _meta when present
 	hasMeta  bool
-	uri      []byte // the last "uri" that is a string, still quoted (Mcp-Name of resources/read)
+	uri      []byte // the last "uri" that is a string, still quoted
 	taskID   []byte // the last "taskId" that is a string, still quoted (Mcp-Name of tasks/*)
 	// inputResponses and requestState of a multi round-trip retry
 	// (mrtr.go), as sent.
@@ -396,6 +403,16 @@ type requestParams struct {
 	requestState      json.RawMessage
 	hasInputResponses bool
 	hasRequestState   bool
+
+	metaVersion, metaCaps, metaInfo, metaLevel json.RawMessage
+}
+
+// ext returns p.x, allocating it on first use.
+func (p *requestParams) ext() *modernParams {
+	if p.x == nil {
+		p.x = new(modernParams)
+	}
+	return p.x
 }
 
 // readParams reads params, which validate left absent or an object. Where
@@ -424,24 +441,37 @@ func readParams(params json.RawMessage) requestParams {
 			p.arguments = value
 		case "uri":
 			if jsonscan.KindOf(value) == jsonscan.String {
-				p.uri = value
+				p.ext().uri = value
 			}
 		case "taskId":
 			if jsonscan.KindOf(value) == jsonscan.String {
-				p.taskID = value
+				p.ext().taskID = value
 			}
 		case "inputResponses":
-			p.inputResponses, p.hasInputResponses = value, true
+			x := p.ext()
+			x.inputResponses, x.hasInputResponses = value, true
 		case "requestState":
-			p.requestState, p.hasRequestState = value, true
+			x := p.ext()
+			x.requestState, x.hasRequestState = value, true
 		case "_meta":
-			p.hasMeta, p.metaType = true, jsonscan.KindOf(value)
-			switch p.metaType {
+			x := p.ext()
+			x.hasMeta, x.metaType = true, jsonscan.KindOf(value)
+			switch x.metaType {
 			case jsonscan.Object:
-				p.meta = value
+				x.meta = value
+				x.metaVersion, x.metaCaps, x.metaInfo, x.metaLevel = nil, nil, nil, nil // the last _meta counts
 				for name, value := range jsonscan.Members(value) {
-					if string(memberName(buf[:0], name)) == "progressToken" {
+					switch string(memberName(buf[:0], name)) {
+					case "progressToken":
 						token = value
+					case MetaProtocolVersion:
+						x.metaVersion = value
+					case MetaClientCapabilities:
+						x.metaCaps = value
+					case MetaClientInfo:
+						x.metaInfo = value
+					case MetaLogLevel:
+						x.metaLevel = value
 					}
 				}
 			case jsonscan.Null:

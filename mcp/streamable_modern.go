@@ -19,8 +19,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-
-	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // Standard request headers (2026-07-28 basic/transports/streamable-http,
@@ -51,12 +49,7 @@ func modernRequest(r *http.Request, m *message, p *requestParams, parsed *bool) 
 		return false // 2024-11-05 and 2025-03-26 sessions send no version header
 	}
 	*p, *parsed = readParams(m.Params), true
-	for name := range jsonscan.Members(p.meta) {
-		if jsonscan.Equal(name, MetaProtocolVersion) {
-			return true
-		}
-	}
-	return false
+	return p.x != nil && p.x.metaVersion != nil
 }
 
 // modernStatus is the HTTP status of a modern error response
@@ -152,11 +145,15 @@ func checkModernHeaders(r *http.Request, m *message, p *requestParams, meta *Req
 	case "tools/call", "prompts/get":
 		body = p.name
 	case "resources/read":
-		body = p.uri
+		if p.x != nil {
+			body = p.x.uri
+		}
 	case "tasks/get", "tasks/update", "tasks/cancel":
 		// The tasks extension routes by task (tasks.md, "Streamable
 		// HTTP: Routing Headers").
-		body = p.taskID
+		if p.x != nil {
+			body = p.x.taskID
+		}
 	default:
 		return nil
 	}

@@ -623,7 +623,11 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		fail("server_error", "could not store the authorization code")
 		return
 	}
-	s.log.Info("oauth: authorized", "client_id", req.ClientID, "sub", g.Identity.Subject, "grant", g.ID)
+	if imp := g.Identity.ImpersonatorEmail(); imp != "" {
+		s.log.Info("oauth: authorized", "client_id", req.ClientID, "sub", g.Identity.Subject, "grant", g.ID, "impersonator", imp)
+	} else {
+		s.log.Info("oauth: authorized", "client_id", req.ClientID, "sub", g.Identity.Subject, "grant", g.ID)
+	}
 	// RFC 6749 s4.1.2 and RFC 9207 s2.
 	v := url.Values{"code": {authCode}, "iss": {s.cfg.Issuer}}
 	if req.State != "" {

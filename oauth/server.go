@@ -48,9 +48,11 @@ type Config struct {
 	// Default 60s (OAuth 2.1 s4.1.2 recommends at most 10 minutes; short is
 	// safer).
 	CodeTTL time.Duration
-	// RefreshGrace is how long the refresh token just rotated out stays
-	// usable, for a client whose refresh response was lost in transit.
-	// Default 30s. See handleRefresh for the exact rule.
+	// RefreshGrace is how long a retry with the refresh token just rotated
+	// out (parallel refreshes, a response lost in transit) is answered with
+	// the current pair as it is. After it, that token is still honoured
+	// while its successor has never been presented, with a replacement
+	// pair. Default 30s. See refresh in token.go for the exact rule.
 	RefreshGrace time.Duration
 	// ConsentTTL is how long a browser's "approved this client" cookie
 	// lets it skip the consent page. Default 30 days; negative disables

@@ -61,6 +61,28 @@ type grant struct {
 	// may still carry. Issuing a new one deletes the one before those two.
 	AccessHash     string `json:"access_hash,omitempty"`
 	PrevAccessHash string `json:"prev_access_hash,omitempty"`
+	// CurrentAccessSealed is the newest access token itself, sealed (AAD
+	// "access:"+ID), so that a retry with the previous refresh token is
+	// handed the current pair instead of minting access tokens that evict
+	// each other (see refresh).
+	CurrentAccessSealed []byte `json:"current_access_sealed,omitempty"`
+	// UpstreamInDoubt is when an upstream renewal went unanswered (the
+	// provider received it; whether it carried it out is unknown), zero
+	// otherwise: a retry that then finds the upstream token spent can say
+	// why.
+	UpstreamInDoubt time.Time `json:"upstream_in_doubt,omitzero"`
+}
+
+// setCurrent records access and refresh as the grant's newest pair, the
+// tokens themselves sealed, and returns the hash of the access token no
+// longer kept ("" if none), for the caller to delete once the grant is
+// stored.
+func (g *grant) setCurrent(k *keys, access, refresh string) (evicted string) {
+	evicted = g.pushAccess(hashToken(access))
+	g.CurrentAccessSealed = k.seal([]byte(access), "access:"+g.ID)
+	g.RefreshHash = hashToken(refresh)
+	g.CurrentSealed = k.seal([]byte(refresh), "refresh:"+g.ID)
+	return evicted
 }
 
 // pushAccess makes accessHash the grant's current access token and returns
@@ -354,9 +376,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, form url.Valu
 	refresh, access := newToken(prefixRefreshToken), newToken(prefixAccessToken)
 	var evicted string
 	g, err := s.updateGrant(ctx, rec.GrantID, func(g *grant) error {
-		evicted = g.pushAccess(hashToken(access))
-		g.RefreshHash = hashToken(refresh)
-		g.CurrentSealed = s.keys.seal([]byte(refresh), "refresh:"+g.ID)
+		evicted = g.setCurrent(s.keys, access, refresh)
 		g.ExpiresAt = s.now().Add(s.cfg.RefreshTokenTTL)
 		return nil
 	})
@@ -367,6 +387,14 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, form url.Valu
 }
 
 var errGrantGone = errors.New("grant revoked or expired")
+
+// storeGone maps a store's ErrNotFound for a grant to errGrantGone.
+func storeGone(err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return errGrantGone
+	}
+	return err
+}
 
 // updateGrant atomically applies fn to a grant and stores it.
 func (s *Server) updateGrant(ctx context.Context, id string, fn func(*grant) error) (*grant, error) {
@@ -459,14 +487,29 @@ func (s *Server) dropRefresh(ctx context.Context, hs []string) {
 // refresh is the refresh token grant, RFC 6749 s6 and OAuth 2.1 s4.3.
 //
 // Rotation (OAuth 2.1 s4.3.1, RFC 9700 s4.14.2): every use of the current
-// refresh token returns a new one, and the used one becomes "previous". For
-// RefreshGrace the previous token still works, for a client whose response
-// was lost or that refreshed twice at once; it then receives a fresh access
-// token and the same current refresh token the first request received, not
-// a new one. So a grant has a single chain of refresh tokens at any time and
-// no race between two of a client's requests can fork it. Any other use of
-// an old refresh token is reuse: the token leaked, and the whole grant is
-// revoked.
+// refresh token returns a new one, and the used one becomes "previous". A
+// grant has a single chain of refresh tokens at any time and no race
+// between two of a client's requests can fork it:
+//
+//   - The current token rotates (rotate): upstream is renewed, a new pair
+//     is issued.
+//   - The previous token inside RefreshGrace (a client that refreshed twice
+//     at once, or whose answer was lost): the current pair is handed back
+//     as it is, the same access token and the same refresh token
+//     (currentPair), so every 200 of a burst of parallel refreshes carries
+//     tokens that work; minting one access token per request would evict
+//     them from each other.
+//   - The previous token after RefreshGrace (replaceUndelivered): the
+//     current token has never been presented, or it would have rotated and
+//     pushed the previous one out. Nothing proves the client ever received
+//     it: the server may have died between storing the rotation and
+//     answering it, and the outage may have lasted any time. So the
+//     current pair is replaced by a new one, and the replaced refresh
+//     token goes among the spent ones. If its holder shows up later, that
+//     is reuse and the grant is revoked.
+//   - Any other token of the grant (spent: its successor has been
+//     presented, so the client received that successor) is reuse: the
+//     token leaked, and the whole grant is revoked.
 //
 // Reuse detection is bounded (RFC 9700 s4.14.2 asks that reuse of an
 // invalidated refresh token be detected, but a store that keeps every spent
@@ -520,11 +563,10 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 		}
 		return nil, s.grantError(err)
 	}
-	now := s.now()
 	current := subtle.ConstantTimeCompare([]byte(h), []byte(g.RefreshHash)) == 1
-	grace := !current && g.PrevRefreshHash != "" &&
-		subtle.ConstantTimeCompare([]byte(h), []byte(g.PrevRefreshHash)) == 1 && now.Before(g.PrevRefreshUntil)
-	if !current && !grace {
+	previous := !current && g.PrevRefreshHash != "" &&
+		subtle.ConstantTimeCompare([]byte(h), []byte(g.PrevRefreshHash)) == 1
+	if !current && !previous {
 		s.log.Warn("oauth: refresh token reused; revoking grant", "client_id", client.ClientID, "grant", g.ID)
 		after, _ = s.revokeGrant(ctx, g.ID)
 		return nil, errInvalidGrant("refresh token was already used; the grant is revoked, authorize again")
@@ -537,62 +579,150 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 		// RFC 6749 s6: a refresh may narrow the scope, never widen it.
 		return nil, &oauthError{http.StatusBadRequest, "invalid_scope", "scope exceeds what was granted"}
 	}
-
-	access := newToken(prefixAccessToken)
-	if grace {
-		b, err := s.keys.open(g.CurrentSealed, "refresh:"+g.ID)
-		if err != nil {
-			return nil, s.grantError(err)
+	switch {
+	case current:
+		var revoke bool
+		resp, e := s.rotate(ctx, &g, h, scope, &revoke)
+		if revoke {
+			after, _ = s.revokeGrant(ctx, g.ID)
 		}
-		var evicted string
-		updated, err := s.updateGrant(ctx, g.ID, func(cur *grant) error {
-			evicted = cur.pushAccess(hashToken(access))
-			return nil
-		})
-		if err != nil {
-			return nil, s.grantError(err)
-		}
-		return s.issueTokens(ctx, updated, access, evicted, string(b), scope)
+		return resp, e
+	case s.now().Before(g.PrevRefreshUntil):
+		return s.currentPair(ctx, &g, scope)
+	default:
+		return s.replaceUndelivered(ctx, &g, h, scope)
 	}
+}
 
-	// Renew upstream first: if the provider is down the client keeps its
-	// refresh token and may retry.
-	sess, err := s.openUpstream(&g)
+// currentPair answers the previous refresh token inside the grace period
+// with the grant's current pair, unchanged, without calling upstream. Only
+// when there is no current access token worth handing back (a grant stored
+// before they were kept, or one past half its lifetime) is a new one
+// minted.
+func (s *Server) currentPair(ctx context.Context, g *grant, scope string) (*tokenResponse, *oauthError) {
+	rt, err := s.keys.open(g.CurrentSealed, "refresh:"+g.ID)
 	if err != nil {
 		return nil, s.grantError(err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProviderTimeout)
+	if len(g.CurrentAccessSealed) > 0 {
+		at, err := s.keys.open(g.CurrentAccessSealed, "access:"+g.ID)
+		var ar accessRecord
+		if err == nil && s.getJSON(ctx, kindAccess, g.AccessHash, &ar) == nil {
+			if left := ar.ExpiresAt.Sub(s.now()); left >= s.cfg.AccessTokenTTL/2 {
+				// A revocation since the grant was read must not be
+				// answered with tokens that no longer work.
+				if _, err := s.cfg.Store.Get(ctx, kindGrant, g.ID); err != nil {
+					return nil, s.grantError(storeGone(err))
+				}
+				return &tokenResponse{
+					AccessToken: string(at), TokenType: "Bearer", ExpiresIn: int64(left / time.Second),
+					RefreshToken: string(rt), Scope: scope,
+				}, nil
+			}
+		}
+	}
+	access := newToken(prefixAccessToken)
+	var evicted string
+	updated, err := s.updateGrant(ctx, g.ID, func(cur *grant) error {
+		evicted = cur.pushAccess(hashToken(access))
+		cur.CurrentAccessSealed = s.keys.seal([]byte(access), "access:"+cur.ID)
+		return nil
+	})
+	if err != nil {
+		return nil, s.grantError(err)
+	}
+	return s.issueTokens(ctx, updated, access, evicted, string(rt), scope)
+}
+
+// replaceUndelivered answers the previous refresh token after the grace
+// period, while its successor has never been presented: the successor may
+// never have reached the client (a crash between storing the rotation and
+// answering it). A new pair replaces the current one; the replaced refresh
+// token joins the spent ones, so that whoever holds it is caught as a
+// reuser when they present it, and the replaced access token is deleted.
+// The previous refresh token stays the previous one, so a client that loses
+// this answer too can present it again.
+func (s *Server) replaceUndelivered(ctx context.Context, g *grant, h, scope string) (*tokenResponse, *oauthError) {
+	now := s.now()
+	next, access := newToken(prefixRefreshToken), newToken(prefixAccessToken)
+	var evictedAccess string
+	var evictedRefresh []string
+	updated, err := s.updateGrant(ctx, g.ID, func(cur *grant) error {
+		if cur.PrevRefreshHash != h || cur.RefreshHash != g.RefreshHash {
+			return errInvalidGrant("refresh token was rotated concurrently; retry")
+		}
+		evictedRefresh = cur.pushSpent(cur.RefreshHash)
+		evictedAccess = cur.AccessHash
+		cur.AccessHash = hashToken(access)
+		cur.CurrentAccessSealed = s.keys.seal([]byte(access), "access:"+cur.ID)
+		cur.RefreshHash = hashToken(next)
+		cur.CurrentSealed = s.keys.seal([]byte(next), "refresh:"+cur.ID)
+		cur.PrevRefreshUntil = now.Add(s.cfg.RefreshGrace)
+		cur.ExpiresAt = now.Add(s.cfg.RefreshTokenTTL)
+		return nil
+	})
+	if err != nil {
+		return nil, s.grantError(err)
+	}
+	s.log.Info("oauth: previous refresh token presented after the grace period and its successor never used; replacing the successor",
+		"client_id", g.ClientID, "grant", g.ID)
+	s.dropRefresh(ctx, evictedRefresh)
+	return s.issueTokens(ctx, updated, access, evictedAccess, next, scope)
+}
+
+// rotate renews the upstream session and then rotates the grant's refresh
+// token (the current one, hash h, was presented). It sets *revoke when the
+// grant must end.
+//
+// Upstream refresh tokens are single use (WorkOS: "Refresh tokens may only
+// be used once"), so whatever the provider returned is stored before the
+// client hears anything, and a retry is advised only where one can work:
+//
+//   - provider unreachable or 5xx: nothing was spent; retry.
+//   - renewed but not verifiable yet (ErrUpstreamUnverified): the new
+//     upstream tokens are stored, our refresh token is not rotated; the
+//     retry renews with the stored upstream token.
+//   - request sent, no answer in time (ErrUpstreamUnanswered): the
+//     provider may or may not have renewed the session. The grant is marked
+//     and the answer says both outcomes; if the retry then finds the
+//     upstream token spent, the grant ends with that explanation.
+//   - answer refused on verification (ErrUpstreamInvalid) or session ended
+//     (ErrUpstreamRevoked): the grant ends.
+//
+// The provider call is detached from the client's request: a client hanging
+// up must not abort a renewal halfway, after the provider spent the
+// upstream token and before we stored its successor.
+func (s *Server) rotate(ctx context.Context, g *grant, h, scope string, revoke *bool) (*tokenResponse, *oauthError) {
+	now := s.now()
+	sess, err := s.openUpstream(g)
+	if err != nil {
+		return nil, s.grantError(err)
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProviderTimeout)
 	fresh, err := s.cfg.Provider.Refresh(pctx, sess)
 	cancel()
 	if err == nil && (fresh == nil || fresh.Identity.Subject == "") {
 		err = errors.New("provider returned no subject")
 	}
 	if err != nil {
-		if errors.Is(err, ErrUpstreamRevoked) {
-			s.log.Info("oauth: upstream session ended; revoking grant", "grant", g.ID)
-			after, _ = s.revokeGrant(ctx, g.ID)
-			return nil, errInvalidGrant("the sign-in session ended upstream; authorize again")
-		}
-		s.log.Warn("oauth: upstream refresh failed", "grant", g.ID, "err", err)
-		return nil, &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", "the identity provider could not be reached; retry shortly with the same refresh token"}
+		return s.upstreamFailed(ctx, g, h, sess, fresh, err, revoke)
 	}
 	old := g.Identity
 	newID := fresh.Identity
 	newID.ClientID, newID.GrantID = g.ClientID, g.ID
-	next := newToken(prefixRefreshToken)
+	next, access := newToken(prefixRefreshToken), newToken(prefixAccessToken)
 	var evictedAccess string
 	var evictedRefresh []string
 	updated, err := s.updateGrant(ctx, g.ID, func(cur *grant) error {
 		if cur.RefreshHash != h {
 			return errInvalidGrant("refresh token was rotated concurrently; retry")
 		}
-		evictedAccess = cur.pushAccess(hashToken(access))
 		evictedRefresh = cur.pushSpent(cur.PrevRefreshHash)
 		cur.PrevRefreshHash, cur.PrevRefreshUntil = cur.RefreshHash, now.Add(s.cfg.RefreshGrace)
-		cur.RefreshHash = hashToken(next)
-		cur.CurrentSealed = s.keys.seal([]byte(next), "refresh:"+cur.ID)
+		evictedAccess = cur.setCurrent(s.keys, access, next)
 		cur.Identity = newID
 		cur.ExpiresAt = now.Add(s.cfg.RefreshTokenTTL)
+		cur.UpstreamInDoubt = time.Time{}
 		return s.sealUpstream(cur, fresh)
 	})
 	if err != nil {
@@ -600,6 +730,13 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 	}
 	s.cache.setIdentity(g.ID, &updated.Identity)
 	s.dropRefresh(ctx, evictedRefresh)
+	// The token just presented is now the previous one, which may have to
+	// serve a client that never receives this answer, however long until
+	// it is back (see refresh): its record lives as long as the grant.
+	rr := refreshRecord{GrantID: g.ID, ClientID: g.ClientID}
+	if err := s.putJSON(ctx, kindRefresh, h, &rr, now.Add(s.cfg.RefreshTokenTTL)); err != nil {
+		s.log.Warn("oauth: extending the previous refresh token's record", "grant", g.ID, "err", err)
+	}
 	if identityChanged(&old, &newID) {
 		s.log.Info("oauth: identity changed on refresh", "grant", g.ID, "sub", newID.Subject)
 		if s.cfg.OnGrantIdentityChanged != nil {
@@ -607,6 +744,54 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 		}
 	}
 	return s.issueTokens(ctx, updated, access, evictedAccess, next, scope)
+}
+
+// upstreamFailed answers a failed upstream renewal; see rotate.
+func (s *Server) upstreamFailed(ctx context.Context, g *grant, h string, sess, fresh *UpstreamSession, err error, revoke *bool) (*tokenResponse, *oauthError) {
+	wait := s.cfg.ProviderTimeout.String()
+	switch {
+	case errors.Is(err, ErrUpstreamUnverified) && fresh != nil && fresh.RefreshToken != "":
+		// Keep the renewed upstream tokens under the identity we trust.
+		kept := *sess
+		kept.AccessToken, kept.RefreshToken = fresh.AccessToken, fresh.RefreshToken
+		if _, uerr := s.updateGrant(ctx, g.ID, func(cur *grant) error {
+			if cur.RefreshHash != h {
+				return errInvalidGrant("refresh token was rotated concurrently; retry")
+			}
+			cur.UpstreamInDoubt = time.Time{}
+			return s.sealUpstream(cur, &kept)
+		}); uerr != nil {
+			return nil, s.grantError(uerr)
+		}
+		s.log.Warn("oauth: upstream renewed the session but its answer could not be verified yet; kept it for a retry", "grant", g.ID, "err", err)
+		return nil, &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable",
+			"the identity provider renewed the sign-in session but its signing keys could not be fetched to verify it; the renewal is kept: retry shortly with the same refresh token"}
+	case errors.Is(err, ErrUpstreamUnanswered):
+		if _, uerr := s.updateGrant(ctx, g.ID, func(cur *grant) error {
+			cur.UpstreamInDoubt = s.now()
+			return nil
+		}); uerr != nil {
+			return nil, s.grantError(uerr)
+		}
+		s.log.Warn("oauth: upstream received the refresh but did not answer in time", "grant", g.ID, "err", err)
+		return nil, &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable",
+			"the identity provider received the session renewal but its answer did not arrive (waited at most " + wait + ")" +
+				". If it never carried it out, a retry with the same refresh token works; if it did, its answer is lost with the single-use upstream token in it, and the retry ends this grant: then authorize again"}
+	case errors.Is(err, ErrUpstreamRevoked):
+		*revoke = true
+		if !g.UpstreamInDoubt.IsZero() {
+			s.log.Info("oauth: upstream refresh token spent by an unanswered renewal; revoking grant", "grant", g.ID)
+			return nil, errInvalidGrant("the identity provider renewed the sign-in session in an earlier attempt whose answer never arrived; its refresh tokens are single use, so this session cannot be renewed: authorize again")
+		}
+		s.log.Info("oauth: upstream session ended; revoking grant", "grant", g.ID)
+		return nil, errInvalidGrant("the sign-in session ended upstream; authorize again")
+	case errors.Is(err, ErrUpstreamInvalid):
+		*revoke = true
+		s.log.Warn("oauth: upstream answer failed verification; revoking grant", "grant", g.ID, "err", err)
+		return nil, errInvalidGrant("the identity provider answered the session renewal with a token that failed verification; the grant is ended: authorize again")
+	}
+	s.log.Warn("oauth: upstream refresh failed", "grant", g.ID, "err", err)
+	return nil, &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", "the identity provider could not be reached; retry shortly with the same refresh token"}
 }
 
 func stripe(id string) int {

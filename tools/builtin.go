@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 
@@ -86,6 +87,15 @@ type WhoAmIResult struct {
 	Organization *WhoAmIOrganization `json:"organization,omitempty"`
 	Role         string              `json:"role,omitempty"`
 	Permissions  []string            `json:"permissions"`
+	// Impersonator is present when someone else is acting as User (an
+	// impersonated session): everything done here is done by them.
+	Impersonator *WhoAmIImpersonator `json:"impersonator,omitempty"`
+}
+
+// WhoAmIImpersonator is who is acting as the user in a WhoAmIResult.
+type WhoAmIImpersonator struct {
+	Email  string `json:"email"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // WhoAmIUser is the signed-in user in a WhoAmIResult.
@@ -131,6 +141,15 @@ func WhoAmI() Tool {
 					},
 					Required: []string{"id"},
 				},
+				"impersonator": {
+					Type:        "object",
+					Description: "Present when someone else is acting as the user (an impersonated session).",
+					Properties: map[string]*Schema{
+						"email":  str("Who is acting as the user."),
+						"reason": str("The reason they gave."),
+					},
+					Required: []string{"email"},
+				},
 				"role":        str("The user's role in the organization."),
 				"permissions": {Type: "array", Items: &Schema{Type: "string"}, Description: "The permissions the user holds."},
 			},
@@ -156,16 +175,30 @@ func WhoAmI() Tool {
 			if id.OrganizationID != "" {
 				res.Organization = &WhoAmIOrganization{ID: id.OrganizationID, Name: id.Organization}
 			}
+			if id.Impersonator != nil {
+				res.Impersonator = &WhoAmIImpersonator{Email: id.Impersonator.Email, Reason: id.Impersonator.Reason}
+			}
 			text, err := json.MarshalIndent(res, "", "  ")
 			if err != nil {
 				return nil, err
 			}
 			// Structured content plus the same JSON as text, for clients
 			// that predate structuredContent (tools, "Structured Content").
-			return &mcp.CallToolResult{
-				Content:           []mcp.Content{mcp.TextContent(string(text))},
-				StructuredContent: res,
-			}, nil
+			content := []mcp.Content{mcp.TextContent(string(text))}
+			if imp := res.Impersonator; imp != nil {
+				// Said in words too, so that nobody reading the answer
+				// misses that this is not the user acting.
+				who := res.User.Email
+				if who == "" {
+					who = res.User.ID
+				}
+				line := fmt.Sprintf("Impersonated session: %s is acting as %s.", imp.Email, who)
+				if imp.Reason != "" {
+					line += fmt.Sprintf(" Reason given: %q.", imp.Reason)
+				}
+				content = append(content, mcp.TextContent(line))
+			}
+			return &mcp.CallToolResult{Content: content, StructuredContent: res}, nil
 		},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -65,6 +66,47 @@ const MaxArgumentBytes = 64 << 10
 type Table struct {
 	tools  []entry
 	byName map[string]int
+	log    *slog.Logger
+}
+
+// SetLogger sets where each tool call is logged (who called which tool,
+// and who acted as them in an impersonated session; never the arguments,
+// which may hold secrets): at Info for a call in an impersonated session
+// or a refused one, at Debug for the rest. The default is slog.Default().
+// Call it before the table serves.
+func (t *Table) SetLogger(l *slog.Logger) { t.log = l }
+
+// logCall logs one tools/call: the audit trail of who did what. A call
+// in an impersonated session, and a refused call, is logged at Info; any
+// other call at Debug. Measured on tools/call add (bench/compare.sh), an
+// Info line per call cost 15 to 35% of the throughput, so the ordinary
+// call pays only the Enabled check.
+func (t *Table) logCall(ctx context.Context, id *oauth.Identity, name string, refused error) {
+	l := t.log
+	if l == nil {
+		l = slog.Default()
+	}
+	imp := id.ImpersonatorEmail()
+	level := slog.LevelDebug
+	if imp != "" || refused != nil {
+		level = slog.LevelInfo
+	}
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	var buf [7]slog.Attr
+	attrs := append(buf[:0], slog.String("tool", name))
+	if id != nil {
+		attrs = append(attrs, slog.String("user", id.Subject), slog.String("org", id.OrganizationID), slog.String("client_id", id.ClientID))
+		if imp != "" {
+			attrs = append(attrs, slog.String("impersonator", imp))
+		}
+	}
+	if refused != nil {
+		l.LogAttrs(ctx, level, "tools: call refused", append(attrs, slog.String("reason", refused.Error()))...)
+		return
+	}
+	l.LogAttrs(ctx, level, "tools: call", attrs...)
 }
 
 type entry struct {
@@ -299,8 +341,12 @@ func (t *Table) CallTool(ctx context.Context, name string, arguments json.RawMes
 	id := oauth.IdentityFromContext(ctx)
 	tool, err := t.allowed(id, name)
 	if err != nil {
+		if !errors.Is(err, mcp.ErrUnknownTool) {
+			t.logCall(ctx, id, name, err)
+		}
 		return nil, err
 	}
+	t.logCall(ctx, id, name, nil)
 	if len(arguments) > MaxArgumentBytes {
 		return ErrorResult(fmt.Sprintf("invalid arguments: they are %d bytes long; the limit is %d", len(arguments), MaxArgumentBytes)), nil
 	}
