@@ -5,17 +5,20 @@
 # of the CPU and their differences show more clearly; mcpload stays the tool
 # that checks every answer (wrk only counts non-2xx responses).
 #
-# Usage: bench/wrk.sh [-d 5s] [-c 50] [-rounds 3]
+# Usage: bench/wrk.sh [-d 5s] [-c 50] [-rounds 3] [-servers "bare ours ours-modern mcpgo gosdk"]
+# (-servers "ours ours-modern" compares the two eras of the product alone,
+# in tightly alternated rounds.)
 # Everything listens on 127.0.0.1; servers are killed on exit.
 set -euo pipefail
 cd "$(dirname "$0")"
-dur=5s conns=50 rounds=3
+dur=5s conns=50 rounds=3 only="bare ours ours-modern mcpgo gosdk"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-d) dur="$2"; shift 2 ;;
 	-c) conns="$2"; shift 2 ;;
 	-rounds) rounds="$2"; shift 2 ;;
-	*) echo "usage: $0 [-d 5s] [-c 50] [-rounds 3]" >&2; exit 2 ;;
+	-servers) only="$2"; shift 2 ;;
+	*) echo "usage: $0 [-d 5s] [-c 50] [-rounds 3] [-servers LIST]" >&2; exit 2 ;;
 	esac
 done
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
@@ -92,7 +95,7 @@ session() {
 		echo 'end'
 	} >"$tmp/$s.lua"
 }
-servers=(bare ours ours-modern mcpgo gosdk)
+read -r -a servers <<<"$only"
 for s in bare ours mcpgo gosdk; do session "$s"; done
 modern
 
@@ -101,6 +104,9 @@ for r in $(seq "$rounds"); do
 	k=$((r % ${#servers[@]}))
 	order=("${servers[@]:k}" "${servers[@]:0:k}")
 	for s in "${order[@]}"; do
+		# A second of warm-up first: whichever server ran second in a round
+		# used to measure faster, whatever it was.
+		wrk -t2 -c"$conns" -d1s -s "$tmp/$s.lua" "http://127.0.0.1:${PORT[$s]}/mcp" >/dev/null
 		line=$(wrk -t2 -c"$conns" -d"$dur" -s "$tmp/$s.lua" "http://127.0.0.1:${PORT[$s]}/mcp" | grep '^RESULT')
 		read -r _ n errs us p99 <<<"$line"
 		rps=$(awk -v n="$n" -v us="$us" 'BEGIN{printf "%.0f", n/(us/1e6)}')
@@ -109,16 +115,17 @@ for r in $(seq "$rounds"); do
 	done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (a == "" || b == "") print "-"; else printf "%.2f", a/b}'; }
 echo
 echo "wrk, Streamable HTTP tools/call add, $conns connections, $rounds rounds x $dur, order rotated"
 echo "| server | median req/s | vs bare |"
 echo "|---|---:|---:|"
-base=$(echo "${RPS[bare]}" | median)
+base=$(echo "${RPS[bare]:-}" | median)
 for s in "${servers[@]}"; do
 	m=$(echo "${RPS[$s]}" | median)
-	echo "| $s | $m | $(awk -v a="$m" -v b="$base" 'BEGIN{printf "%.2f", a/b}') |"
+	echo "| $s | $m | $(ratio "$m" "$base") |"
 done
-ours=$(echo "${RPS[ours]}" | median); mg=$(echo "${RPS[mcpgo]}" | median); om=$(echo "${RPS[ours-modern]}" | median)
-echo "ours vs mcpgo: $(awk -v a="$ours" -v b="$mg" 'BEGIN{printf "%.2f", a/b}')x (ours has bearer authentication on; the peers have none)"
-echo "ours-modern vs mcpgo: $(awk -v a="$om" -v b="$mg" 'BEGIN{printf "%.2f", a/b}')x; ours-modern vs ours (legacy session): $(awk -v a="$om" -v b="$ours" 'BEGIN{printf "%.2f", a/b}')x"
+ours=$(echo "${RPS[ours]:-}" | median); mg=$(echo "${RPS[mcpgo]:-}" | median); om=$(echo "${RPS[ours-modern]:-}" | median)
+echo "ours vs mcpgo: $(ratio "$ours" "$mg")x (ours has bearer authentication on; the peers have none)"
+echo "ours-modern vs mcpgo: $(ratio "$om" "$mg")x; ours-modern vs ours (legacy session): $(ratio "$om" "$ours")x"
