@@ -103,6 +103,15 @@ type ToolSet interface {
 	CallTool(ctx context.Context, name string, arguments json.RawMessage) (*CallToolResult, error)
 }
 
+// ToolLookup is implemented by a ToolSet that can find one tool as the
+// caller in ctx would see it in tools/list, without listing all of them:
+// the 2026-07-28 binding reads a called tool's inputSchema on every
+// tools/call (x-mcp-header, param_headers.go), and a list per call would
+// cost an allocation and a permission check per tool.
+type ToolLookup interface {
+	LookupTool(ctx context.Context, name string) (Tool, bool)
+}
+
 // ErrUnknownTool is wrapped by ToolSet.CallTool for a name the caller cannot
 // call; the server answers it with JSON-RPC -32602, as the tools page of the
 // specification shows.

@@ -103,10 +103,15 @@ func (s *Server) checkParamHeaders(ctx context.Context, r *http.Request, name st
 		return nil
 	}
 	var schema json.RawMessage
-	for _, t := range s.opts.Tools.ListTools(ctx) {
-		if t.Name == name {
-			schema = t.InputSchema
-			break
+	if l, ok := s.opts.Tools.(ToolLookup); ok {
+		t, _ := l.LookupTool(ctx, name)
+		schema = t.InputSchema
+	} else {
+		for _, t := range s.opts.Tools.ListTools(ctx) {
+			if t.Name == name {
+				schema = t.InputSchema
+				break
+			}
 		}
 	}
 	for _, hp := range headerParams(schema) {

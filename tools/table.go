@@ -319,6 +319,22 @@ func (t *Table) ListTools(ctx context.Context) []mcp.Tool {
 	return out
 }
 
+// LookupTool implements mcp.ToolLookup: the tool as ListTools would show
+// it to the caller in ctx, found without listing the others.
+func (t *Table) LookupTool(ctx context.Context, name string) (mcp.Tool, bool) {
+	i, ok := t.byName[name]
+	if !ok || access(&t.tools[i].Tool, oauth.IdentityFromContext(ctx)) != nil {
+		return mcp.Tool{}, false
+	}
+	tool := t.tools[i].listed
+	if !t.tools[i].legacyOutput && mcp.SessionFromContext(ctx) != nil {
+		tool.OutputSchema = nil
+	}
+	return tool, true
+}
+
+var _ mcp.ToolLookup = (*Table)(nil)
+
 // TaskSupport implements mcp.TaskSupporter: the tool's TaskSupport, or
 // mcp.TaskForbidden for a tool the caller in ctx may not call (CallTool
 // then refuses it at once, not in a task) or the table does not have.

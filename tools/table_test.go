@@ -392,3 +392,24 @@ func TestHandlerJSONRPCErrorPassesThrough(t *testing.T) {
 		t.Fatalf("got %+v, %v", res, err)
 	}
 }
+
+// TestLookupTool: LookupTool finds what ListTools would show the caller,
+// and nothing the caller may not see.
+func TestLookupTool(t *testing.T) {
+	tb, err := NewTable(echoTool("open", nil, nil), echoTool("gated", []string{"image_generation"}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	listed := tb.ListTools(ctx)
+	got, ok := tb.LookupTool(ctx, "open")
+	if !ok || got.Name != "open" || string(got.InputSchema) != string(listed[0].InputSchema) {
+		t.Errorf("LookupTool(open) = %+v, %v; listed %+v", got, ok, listed[0])
+	}
+	if _, ok := tb.LookupTool(ctx, "gated"); ok {
+		t.Error("LookupTool found a tool the caller may not see")
+	}
+	if _, ok := tb.LookupTool(ctx, "nope"); ok {
+		t.Error("LookupTool found a tool that does not exist")
+	}
+}

@@ -402,3 +402,46 @@ func TestNonObjectStructuredContentByEra(t *testing.T) {
 		t.Errorf("modern: list %s, call %s", modernList.Result, modernCall.Result)
 	}
 }
+
+// TestParamHeaderThroughTable: an x-mcp-header a tool declares (a keyword
+// the argument check keeps in Extra) is enforced on a 2026-07-28 call
+// through the table's LookupTool.
+func TestParamHeaderThroughTable(t *testing.T) {
+	region := echoTool("region", nil, nil)
+	region.InputSchema = &Schema{Type: "object", Properties: map[string]*Schema{
+		"region": {Type: "string", Extra: map[string]any{"x-mcp-header": "Region"}},
+	}}
+	table, err := NewTable(region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := serveTable(t, table, nil)
+	call := func(header string) rpcMessage {
+		body := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"region","arguments":{"region":"eu"},` +
+			`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`
+		req, _ := http.NewRequest(http.MethodPost, c.url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("MCP-Protocol-Version", "2026-07-28")
+		req.Header.Set("Mcp-Method", "tools/call")
+		req.Header.Set("Mcp-Name", "region")
+		if header != "" {
+			req.Header.Set("Mcp-Param-Region", header)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs := readMessages(t, resp)
+		return msgs[len(msgs)-1]
+	}
+	if m := call(""); m.Error == nil || m.Error.Code != mcp.CodeHeaderMismatch {
+		t.Errorf("without Mcp-Param-Region: %s %+v", m.Result, m.Error)
+	}
+	if m := call("us"); m.Error == nil || m.Error.Code != mcp.CodeHeaderMismatch {
+		t.Errorf("with a different Mcp-Param-Region: %s %+v", m.Result, m.Error)
+	}
+	if m := call("eu"); m.Error != nil {
+		t.Errorf("with the right Mcp-Param-Region: %+v", m.Error)
+	}
+}
