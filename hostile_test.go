@@ -205,11 +205,13 @@ func (s *hxServer) consent(b *http.Client, params url.Values) (pending, csrf str
 	return html.UnescapeString(p[1]), html.UnescapeString(c[1])
 }
 
-// approve posts the consent form and returns the redirect to the sign-in
-// page (the upstream authorization URL).
+// approve posts the consent form with every scope box ticked (a box for a
+// scope the request did not ask for counts for nothing) and returns the
+// redirect to the sign-in page (the upstream authorization URL).
 func (s *hxServer) approve(b *http.Client, pending, csrf string) string {
 	s.t.Helper()
-	resp, err := hxNoFollow(b).PostForm(s.base+"/authorize", url.Values{"pending": {pending}, "csrf_token": {csrf}, "decision": {"approve"}})
+	resp, err := hxNoFollow(b).PostForm(s.base+"/authorize", url.Values{"pending": {pending}, "csrf_token": {csrf}, "decision": {"approve"},
+		"scope": {"tools:basic", "image_generation"}})
 	if err != nil {
 		s.t.Fatal(err)
 	}

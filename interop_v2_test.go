@@ -1,7 +1,7 @@
 package main
 
 // Interoperability with the official TypeScript SDK v2 client, which
-// speaks the stateless 2026-07-28 revision: .ci/interop/v2/client.mjs,
+// speaks the stateless 2026-07-28 revision: .ci/interop2/modern.mjs,
 // with the sign-in pages in the distribution's Chromium.
 
 import (
@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// TestInteropTypeScriptSDKv2 runs .ci/interop/v2/client.mjs against the
+// TestInteropTypeScriptSDKv2 runs .ci/interop2/modern.mjs against the
 // product's /mcp in development mode: @modelcontextprotocol/client 2.4.0
 // negotiates the era (once 'auto', which must choose 2026-07-28, once
 // pinned to it), signs in through the SDK's OAuth with Chromium on the
@@ -28,7 +28,7 @@ func TestInteropTypeScriptSDKv2(t *testing.T) {
 	if err != nil {
 		skipOrFail(t, "node is not installed")
 	}
-	dir := filepath.Join(".ci", "interop", "v2")
+	dir := filepath.Join(".ci", "interop2")
 	for _, p := range []string{
 		filepath.Join(dir, "node_modules", "@modelcontextprotocol", "client", "package.json"),
 		filepath.Join(dir, "node_modules", "playwright-core", "package.json"),
@@ -47,16 +47,16 @@ func TestInteropTypeScriptSDKv2(t *testing.T) {
 	srv := startServer(t, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*flowTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "client.mjs", srv.base+"/mcp")
+	cmd := exec.CommandContext(ctx, node, "modern.mjs", srv.base+"/mcp")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "MCP_BROWSER_CHROMIUM="+chromium)
 	cmd.WaitDelay = 5 * time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	t.Logf("client.mjs output:\n%s%s", out, stderr.String())
+	t.Logf("modern.mjs output:\n%s%s", out, stderr.String())
 	if err != nil {
-		t.Fatalf("client.mjs: %v", err)
+		t.Fatalf("modern.mjs: %v", err)
 	}
 	var wants []string
 	for _, mode := range []string{"auto", "pinned"} {
@@ -74,7 +74,7 @@ func TestInteropTypeScriptSDKv2(t *testing.T) {
 	wants = append(wants, "interop-v2: ok")
 	for _, want := range wants {
 		if !strings.Contains(string(out), want) {
-			t.Errorf("client.mjs did not print %q", want)
+			t.Errorf("modern.mjs did not print %q", want)
 		}
 	}
 }

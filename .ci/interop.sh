@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Interoperability with other MCP clients: installs the pinned packages of
-# .ci/interop (the official TypeScript SDK v1), .ci/interop/v2 (the SDK v2
-# client, @modelcontextprotocol/client, and playwright-core) and
-# .ci/interop/inspector (the MCP Inspector and Node 22), once per lockfile,
-# and runs the Go tests TestInteropTypeScriptSDK (.ci/interop/client.mjs:
-# OAuth sign-in through the SDK, Streamable HTTP and HTTP+SSE),
-# TestInteropTypeScriptSDKv2 (.ci/interop/v2/client.mjs: the 2026-07-28
-# era, negotiated and pinned, with the sign-in pages in Chromium) and
-# TestInteropInspector (the Inspector's CLI with tokens from the real
-# sign-in). MCP_INTEROP=1 makes a missing install a failure, not a skip.
+# .ci/interop (the official TypeScript SDK) and .ci/interop/inspector (the
+# MCP Inspector and Node 22), once per lockfile, and runs the Go tests
+# TestInteropTypeScriptSDK (.ci/interop/client.mjs: OAuth sign-in through the
+# SDK, Streamable HTTP and HTTP+SSE) and TestInteropInspector (the
+# Inspector's CLI with tokens from the real sign-in), and from .ci/interop2
+# (the SDK v2 client, @modelcontextprotocol/client, with playwright-core)
+# TestInteropStepUp (.ci/interop2/stepup.mjs: step-up authorization through
+# the consent page in a real Chromium) and TestInteropTypeScriptSDKv2
+# (.ci/interop2/modern.mjs: the 2026-07-28 era, negotiated and pinned, with
+# the sign-in pages in Chromium). MCP_INTEROP=1 makes a missing install a
+# failure, not a skip.
 #
 # Needs: go, node (20 or later) with npm on PATH, and Chromium
-# (MCP_BROWSER_CHROMIUM, default /usr/bin/chromium: apt-get install
-# chromium; playwright-core never downloads a browser).
+# (/usr/bin/chromium, or MCP_BROWSER_CHROMIUM) for the step-up and v2 tests;
+# playwright-core never downloads a browser.
 # Usage: bash .ci/interop.sh        (from anywhere in the repository)
 set -euo pipefail
 
@@ -49,9 +51,9 @@ install() {
 # The TypeScript SDK runs on the machine's Node (20 or later); the
 # Inspector needs Node 22, which its folder installs beside it.
 install "$dir"
-install "$dir/v2"
 install "$dir/inspector"
+install "$ci_dir/interop2"
 
-echo "interop: Node $(node --version), @modelcontextprotocol/sdk $(node -p 'require(process.argv[1]).version' "$dir/node_modules/@modelcontextprotocol/sdk/package.json"), @modelcontextprotocol/client $(node -p 'require(process.argv[1]).version' "$dir/v2/node_modules/@modelcontextprotocol/client/package.json")"
+echo "interop: Node $(node --version), @modelcontextprotocol/sdk $(node -p 'require(process.argv[1]).version' "$dir/node_modules/@modelcontextprotocol/sdk/package.json"), @modelcontextprotocol/client $(node -p 'require(process.argv[1]).version' "$ci_dir/interop2/node_modules/@modelcontextprotocol/client/package.json")"
 cd "$root"
 MCP_INTEROP=1 exec go test -run '^TestInterop' -count=1 -v .

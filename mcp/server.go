@@ -850,6 +850,9 @@ func (s *Server) toolOutcome(ctx context.Context, name string, call func(context
 		if errors.Is(err, ErrUnknownTool) {
 			return nil, NewInvalidParams("invalid params: unknown tool: %s", name)
 		}
+		if je := noteHTTPError(ctx, err); je != nil {
+			return nil, je
+		}
 		var je *JSONRPCError
 		if errors.As(err, &je) {
 			return nil, je

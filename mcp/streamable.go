@@ -274,6 +274,17 @@ type postExchange struct {
 	async    bool
 	detached bool
 	release  sync.WaitGroup
+
+	httpErr *HTTPError // the request's answer needs this status (httperror.go)
+}
+
+// failHTTP records that the request's JSON-RPC error is to be sent with
+// an HTTP status and headers of its own; finish uses it if the response is
+// still plain JSON then.
+func (x *postExchange) failHTTP(e *HTTPError) {
+	x.mu.Lock()
+	x.httpErr = e
+	x.mu.Unlock()
 }
 
 // send carries a message related to the request. After the response has
@@ -309,7 +320,7 @@ func (x *postExchange) openStreamLocked() {
 func (x *postExchange) finish(resp []byte) {
 	x.mu.Lock()
 	x.done = true
-	st, sw, detached := x.st, x.sw, x.detached
+	st, sw, detached, he := x.st, x.sw, x.detached, x.httpErr
 	x.mu.Unlock()
 	if detached {
 		// The handler has returned: the response goes to the stream, for
@@ -326,6 +337,16 @@ func (x *postExchange) finish(resp []byte) {
 			h["Content-Type"] = sseHeaderValue
 			h["Cache-Control"] = noCacheValue
 			x.w.WriteHeader(http.StatusOK)
+			return
+		}
+		if he != nil {
+			h := x.w.Header()
+			for k, v := range he.Header {
+				h[k] = v
+			}
+			h["Content-Type"] = jsonHeaderValue
+			x.w.WriteHeader(he.Status)
+			_, _ = x.w.Write(resp)
 			return
 		}
 		writeJSON(x.w, resp)

@@ -2,7 +2,7 @@
 // (@modelcontextprotocol/client), which speaks the stateless 2026-07-28
 // revision, against the product's own /mcp.
 //
-// Usage: node client.mjs http://127.0.0.1:PORT/mcp
+// Usage: node modern.mjs http://127.0.0.1:PORT/mcp
 //
 // The server must run in development mode (the AuthKit emulator's sign-in
 // page, its demo users ada@example.com with image_generation and
@@ -236,7 +236,7 @@ async function taskRun(label, url, adaToken, graceToken) {
 }
 
 async function main() {
-  const arg = process.argv[2] || fail('usage: node client.mjs http://HOST:PORT/mcp');
+  const arg = process.argv[2] || fail('usage: node modern.mjs http://HOST:PORT/mcp');
   const url = new URL(arg);
   const pkg = JSON.parse(readFileSync(new URL('./node_modules/@modelcontextprotocol/client/package.json', import.meta.url), 'utf8'));
   console.log(`interop-v2: @modelcontextprotocol/client ${pkg.version} on Node ${process.version}`);
