@@ -378,9 +378,10 @@ func (s *Server) taskDecision(ctx context.Context, name string) (run, required b
 
 // taskContext is the context a task's work runs in: the creating
 // request's values (the caller's identity) without its cancellation or its
-// response stream, which end with the CreateTaskResult. Progress and log
-// notifications therefore go nowhere (tasks.md: they are not supported on
-// tasks), and Elicit and CreateMessage become the task's input requests.
+// response stream, which end with the CreateTaskResult. There is no stream
+// for progress and log notifications (tasks.md: they are not supported on
+// tasks): NotifyProgress sets the task's statusMessage instead, and Log
+// sends nothing; Elicit and CreateMessage become the task's input requests.
 type taskContext struct {
 	context.Context
 	run *taskRun
