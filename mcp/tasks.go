@@ -153,6 +153,7 @@ type TaskStore interface {
 type MemoryTaskStore struct {
 	mu        sync.Mutex
 	tasks     map[string]*Task
+	byOwner   map[string]map[string]struct{} // task ids by owner, so that Create counts one owner's only
 	lastSweep time.Time
 	now       func() time.Time // for tests
 }
@@ -161,7 +162,7 @@ var _ TaskStore = (*MemoryTaskStore)(nil)
 
 // NewMemoryTaskStore returns an empty in-process store.
 func NewMemoryTaskStore() *MemoryTaskStore {
-	return &MemoryTaskStore{tasks: make(map[string]*Task), now: time.Now}
+	return &MemoryTaskStore{tasks: make(map[string]*Task), byOwner: make(map[string]map[string]struct{}), now: time.Now}
 }
 
 // sweep deletes every expired task, at most once a second, so that tasks
@@ -173,7 +174,22 @@ func (m *MemoryTaskStore) sweep(now time.Time) {
 	m.lastSweep = now
 	for id, t := range m.tasks {
 		if t.expired(now) {
-			delete(m.tasks, id)
+			m.remove(id)
+		}
+	}
+}
+
+// remove forgets task id, with mu held.
+func (m *MemoryTaskStore) remove(id string) {
+	t := m.tasks[id]
+	if t == nil {
+		return
+	}
+	delete(m.tasks, id)
+	if mine := m.byOwner[t.Owner]; mine != nil {
+		delete(mine, id)
+		if len(mine) == 0 {
+			delete(m.byOwner, t.Owner)
 		}
 	}
 }
@@ -184,16 +200,27 @@ func (m *MemoryTaskStore) Create(_ context.Context, t *Task, maxPerOwner int) er
 	defer m.mu.Unlock()
 	now := m.now()
 	m.sweep(now)
+	mine := m.byOwner[t.Owner]
 	n := 0
-	for _, x := range m.tasks {
-		if x.Owner == t.Owner && !x.expired(now) {
+	for id := range mine {
+		if m.tasks[id].expired(now) {
+			m.remove(id)
+		} else {
 			n++
 		}
 	}
 	if n >= maxPerOwner {
 		return ErrTooManyTasks
 	}
+	if _, taken := m.tasks[t.ID]; taken {
+		return errors.New("mcp: task id already in use")
+	}
 	m.tasks[t.ID] = t.clone()
+	if mine = m.byOwner[t.Owner]; mine == nil {
+		mine = make(map[string]struct{})
+		m.byOwner[t.Owner] = mine
+	}
+	mine[t.ID] = struct{}{}
 	return nil
 }
 
@@ -204,7 +231,7 @@ func (m *MemoryTaskStore) find(owner, id string) (*Task, error) {
 		return nil, ErrTaskNotFound
 	}
 	if t.expired(m.now()) {
-		delete(m.tasks, id)
+		m.remove(id)
 		return nil, ErrTaskNotFound
 	}
 	return t, nil

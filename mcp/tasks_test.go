@@ -371,6 +371,15 @@ func TestMemoryTaskStore(t *testing.T) {
 	if err := m.Create(ctx, mk("c", "ada"), 1); err != nil {
 		t.Fatalf("an expired task still counted: %v", err)
 	}
+	if len(m.tasks) != 1 || len(m.byOwner["ada"]) != 1 {
+		t.Fatalf("expired tasks kept: %d tasks, %d of ada's indexed", len(m.tasks), len(m.byOwner["ada"]))
+	}
+	// The sweep forgets tasks nobody asks about again, and their owners.
+	now = now.Add(2 * time.Minute)
+	_ = m.Create(ctx, &Task{ID: "d", Owner: "grace", CreatedAt: now, TTL: time.Minute}, 1)
+	if _, kept := m.byOwner["ada"]; kept || len(m.tasks) != 1 {
+		t.Fatalf("after a sweep: %d tasks, ada indexed %v", len(m.tasks), kept)
+	}
 }
 
 // TestInputThenTask: a handler gathers input with an InputRequiredResult,
