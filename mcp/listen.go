@@ -16,6 +16,7 @@ package mcp
 // stream does. When its connection ends, so does the listener.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -84,7 +85,9 @@ func (h *streamableHandler) listen(w http.ResponseWriter, r *http.Request, m *me
 	filter = h.s.honored(filter)
 	sess := h.s.newSession(newSessionID(), h.opts.owner(r), false, h.opts.idleTimeout())
 	sess.cred = h.opts.credential(r)
-	sess.becomeListener(&listener{id: m.ID, filter: filter})
+	// The id is copied: a slice of the request body would keep the whole
+	// body alive as long as the listener.
+	sess.becomeListener(&listener{id: bytes.Clone(m.ID), filter: filter})
 	if err := h.s.addSession(sess, h.opts.maxSessions()); err != nil {
 		sess.close()
 		writeError(w, http.StatusServiceUnavailable, m.ID, NewInternalError("server is shutting down"))

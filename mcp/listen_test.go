@@ -77,37 +77,105 @@ func heapInUse() uint64 {
 	return m.HeapAlloc
 }
 
+// rawInitialize opens a legacy session over a bare connection and returns
+// its id; the connection is closed.
+func rawInitialize(t *testing.T, ts *httptest.Server) string {
+	t.Helper()
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+	fmt.Fprintf(conn, "POST /mcp HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	sid := resp.Header.Get("Mcp-Session-Id")
+	if sid == "" {
+		t.Fatalf("initialize: %s", resp.Status)
+	}
+	return sid
+}
+
+// openRawGET opens a legacy session's GET stream over a bare connection
+// read through a tiny buffer, as openListener does for a listener.
+func openRawGET(t *testing.T, ts *httptest.Server, sid string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "GET /mcp HTTP/1.1\r\nHost: test\r\nAccept: text/event-stream\r\nMcp-Session-Id: %s\r\nMCP-Protocol-Version: 2025-11-25\r\n\r\n", sid)
+	br := bufio.NewReaderSize(conn, 16)
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	status, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(status, " 200 ") {
+		t.Fatalf("GET: %q %v", status, err)
+	}
+	for { // the head, then the priming event
+		l, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(l, "retry:") {
+			break
+		}
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	return conn
+}
+
 // Idle listeners are hijacked as idle GET streams are: no goroutine each,
-// and about the memory of one (a few KiB); closing them releases both.
+// and no more memory than a legacy session with its idle GET stream,
+// measured the same way in the same process; closing them releases both.
 func TestIdleListenersCostLikeIdleStreams(t *testing.T) {
 	const n = 200
 	s, ts := newTestServer(t, newTestTools(), HTTPOptions{KeepAlive: time.Hour, MaxSessionsPerOwner: 1000})
-	// One listener first, so that one-time costs (the keeper goroutine,
-	// the envelope, pools) are not counted per listener.
+	// One of each first, so that one-time costs (the keeper goroutines,
+	// the envelope, pools) are not counted per stream.
 	c0, _ := openListener(t, ts, 0, `{"toolsListChanged":true}`, nil)
 	defer c0.Close()
+	g0 := openRawGET(t, ts, rawInitialize(t, ts))
+	defer g0.Close()
 	time.Sleep(20 * time.Millisecond)
+
 	goroutines, heap := runtime.NumGoroutine(), heapInUse()
+	gets := make([]net.Conn, n)
+	for i := range gets {
+		gets[i] = openRawGET(t, ts, rawInitialize(t, ts))
+	}
+	perGET := (int64(heapInUse()) - int64(heap)) / n
+	if got := runtime.NumGoroutine(); got > goroutines+3 {
+		t.Fatalf("%d idle GET streams hold %d goroutines", n, got-goroutines)
+	}
+
+	goroutines, heap = runtime.NumGoroutine(), heapInUse()
 	conns := make([]net.Conn, n)
 	for i := range conns {
 		conns[i], _ = openListener(t, ts, i+1, `{"toolsListChanged":true}`, nil)
 	}
 	perListener := (int64(heapInUse()) - int64(heap)) / n
-	t.Logf("%d idle listeners: %d bytes of heap each (server and test client), %d goroutines more", n, perListener, runtime.NumGoroutine()-goroutines)
+	t.Logf("heap per idle stream, server and test client: legacy session with its GET stream %d bytes, listener %d bytes", perGET, perListener)
 	if got := runtime.NumGoroutine(); got > goroutines+3 {
 		t.Fatalf("%d idle listeners hold %d goroutines", n, got-goroutines)
 	}
-	if perListener > 8<<10 {
-		t.Fatalf("an idle listener costs %d bytes of heap; an idle GET stream costs about 5 KiB", perListener)
+	if perListener > perGET+perGET/8 {
+		t.Fatalf("an idle listener costs %d bytes of heap, a legacy session with its idle GET stream %d", perListener, perGET)
 	}
-	if got := len(s.Sessions()); got != n+1 {
-		t.Fatalf("%d listeners registered, want %d", got, n+1)
+	if got := len(s.Sessions()); got != 2*n+2 {
+		t.Fatalf("%d sessions and listeners registered, want %d", got, 2*n+2)
 	}
 	for _, c := range conns {
 		c.Close()
 	}
-	waitFor(t, "listeners to end with their connections", func() bool { return len(s.Sessions()) == 1 })
+	waitFor(t, "listeners to end with their connections", func() bool { return len(s.Sessions()) == n+2 })
 	waitFor(t, fmt.Sprintf("goroutines back to %d", goroutines), func() bool { return runtime.NumGoroutine() <= goroutines })
+	for _, c := range gets {
+		c.Close()
+	}
 }
 
 // Listeners count against the owner's session limit: the least recently

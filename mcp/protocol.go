@@ -94,9 +94,14 @@ type methodInfo struct {
 	// cache, on modern CacheableResult methods, is the hint sent with
 	// every complete result.
 	cache *cacheHint
-	// handle answers a client request; nil where the transport answers it
-	// (initialize, subscriptions/listen) or for server-sent messages.
+	// handle answers a client request; nil where it is answered before
+	// dispatch (initialize, which makes the session's state:
+	// Server.handleRequest; subscriptions/listen, whose response is a
+	// stream: the transport) or for server-sent messages.
 	handle handlerFunc
+	// notify acts on a client notification of a legacy session; nil ones
+	// go to a HandleMethod handler, if any, or are ignored.
+	notify func(sess *Session, params json.RawMessage)
 }
 
 var private = true
@@ -111,9 +116,9 @@ const listTTL = 60_000
 var protocol = []methodInfo{
 	// Lifecycle and discovery.
 	{name: "initialize", dir: clientRequest, eras: EraLegacy,
-		spec: "2025-11-25 basic/lifecycle, \"Initialization\""}, // the transports answer it: it creates the session
+		spec: "2025-11-25 basic/lifecycle, \"Initialization\""}, // answered by Server.handleRequest: it sets up the session
 	{name: "notifications/initialized", dir: clientNotification, eras: EraLegacy,
-		spec: "2025-11-25 basic/lifecycle, \"Initialization\""},
+		spec: "2025-11-25 basic/lifecycle, \"Initialization\"", notify: func(sess *Session, _ json.RawMessage) { sess.markReady() }},
 	{name: "server/discover", dir: clientRequest, eras: EraModern,
 		spec: "2026-07-28 server/discover", cache: &cacheHint{ttlMs: listTTL},
 		handle: (*Server).discover},
@@ -123,7 +128,7 @@ var protocol = []methodInfo{
 	{name: "ping", dir: serverRequest, eras: EraLegacy,
 		spec: "2025-11-25 basic/utilities/ping"},
 	{name: "notifications/cancelled", dir: clientNotification, eras: EraLegacy,
-		spec: "2025-11-25 basic/utilities/cancellation (2026-07-28 HTTP: closing the response stream cancels)"},
+		spec: "2025-11-25 basic/utilities/cancellation (2026-07-28 HTTP: closing the response stream cancels)", notify: cancelled},
 	{name: "notifications/progress", dir: serverNotification, eras: BothEras,
 		spec: "2026-07-28 basic/patterns/progress"},
 
@@ -231,6 +236,17 @@ var clientMethods = func() map[string]*methodInfo {
 	m := make(map[string]*methodInfo)
 	for i := range protocol {
 		if protocol[i].dir == clientRequest {
+			m[protocol[i].name] = &protocol[i]
+		}
+	}
+	return m
+}()
+
+// clientNotifications indexes the client notifications of protocol.
+var clientNotifications = func() map[string]*methodInfo {
+	m := make(map[string]*methodInfo)
+	for i := range protocol {
+		if protocol[i].dir == clientNotification {
 			m[protocol[i].name] = &protocol[i]
 		}
 	}

@@ -544,39 +544,29 @@ func (s *Server) call(ctx context.Context, method string, params json.RawMessage
 	return result, nil
 }
 
-// handleNotification acts on a notification from the client; notifications
-// are never answered (JSON-RPC section 4.1).
+// handleNotification acts on a notification from the client of a legacy
+// session, through the index (protocol.go) or a HandleMethod handler;
+// notifications are never answered (JSON-RPC section 4.1).
 func (s *Server) handleNotification(base context.Context, sess *Session, m *message) {
 	sess.touch()
-	switch m.Method {
-	case "notifications/initialized":
-		sess.markReady()
-	case "notifications/cancelled":
-		var p struct {
-			RequestID json.RawMessage `json:"requestId"`
-			Reason    string          `json:"reason"`
+	if n := clientNotifications[string(m.Method)]; n != nil && n.notify != nil {
+		n.notify(sess, m.Params)
+		return
+	}
+	s.mu.RLock()
+	h := s.handlers[string(m.Method)]
+	s.mu.RUnlock()
+	if h == nil {
+		return // unknown notifications are ignored
+	}
+	ctx := &requestState{Context: base, sess: sess}
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.Error("mcp: panic in notification handler", "method", m.Method, "panic", p, "stack", string(debug.Stack()))
 		}
-		if json.Unmarshal(m.Params, &p) == nil && p.RequestID != nil {
-			sess.cancelRequest(string(p.RequestID))
-		}
-	default:
-		s.mu.RLock()
-		h := s.handlers[string(m.Method)]
-		s.mu.RUnlock()
-		if h == nil {
-			return // unknown notifications are ignored
-		}
-		ctx := &requestState{Context: base, sess: sess}
-		func() {
-			defer func() {
-				if p := recover(); p != nil {
-					s.logger.Error("mcp: panic in notification handler", "method", m.Method, "panic", p, "stack", string(debug.Stack()))
-				}
-			}()
-			if _, err := h(ctx, m.Params); err != nil {
-				s.logger.Warn("mcp: notification handler failed", "method", m.Method, "err", err)
-			}
-		}()
+	}()
+	if _, err := h(ctx, m.Params); err != nil {
+		s.logger.Warn("mcp: notification handler failed", "method", m.Method, "err", err)
 	}
 }
 
@@ -901,4 +891,16 @@ func (s *Server) addWorker() bool {
 	}
 	s.wg.Add(1)
 	return true
+}
+
+// cancelled acts on notifications/cancelled (basic/utilities/cancellation):
+// the named request's context ends, and it gets no response.
+func cancelled(sess *Session, params json.RawMessage) {
+	var p struct {
+		RequestID json.RawMessage `json:"requestId"`
+		Reason    string          `json:"reason"`
+	}
+	if json.Unmarshal(params, &p) == nil && p.RequestID != nil {
+		sess.cancelRequest(string(p.RequestID))
+	}
 }
