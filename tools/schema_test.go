@@ -393,3 +393,27 @@ func TestDefaultsThroughRef(t *testing.T) {
 		t.Fatalf("got %s, %v", got, err)
 	}
 }
+
+// TestRefPointers: $ref follows JSON Pointers through nested $defs, with
+// RFC 6901's escapes (~1 for "/", ~0 for "~").
+func TestRefPointers(t *testing.T) {
+	s := &Schema{Type: "object",
+		Properties: map[string]*Schema{
+			"a": {Ref: "#/$defs/outer/$defs/inner"},
+			"b": {Ref: "#/$defs/x~1y~0z"},
+		},
+		Defs: map[string]*Schema{
+			"outer": {Defs: map[string]*Schema{"inner": {Type: "integer"}}},
+			"x/y~z": {Type: "string"},
+		}}
+	if err := s.check("s"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Validate(json.RawMessage(`{"a":1,"b":"x"}`)); err != nil {
+		t.Fatalf("valid: %v", err)
+	}
+	_, err := s.Validate(json.RawMessage(`{"a":"1","b":2}`))
+	if err == nil || !strings.Contains(err.Error(), "a: must be an integer") || !strings.Contains(err.Error(), "b: must be a string") {
+		t.Fatalf("invalid: %v", err)
+	}
+}
