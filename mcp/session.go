@@ -304,8 +304,8 @@ func (s *Session) close() {
 	if s.listen != nil {
 		// The server ends the subscription: it says so with the listen
 		// request's response ("Graceful Closure"), which a client whose
-		// connection already went never reads.
-		_ = s.standalone.send(s.listen.closing(s.server))
+		// connection already went never reads, and the stream ends.
+		s.standalone.finish(s.listen.closing(s.server))
 	}
 	for _, st := range streams {
 		st.detach()
