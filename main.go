@@ -81,6 +81,10 @@ type config struct {
 	// whose host is not loopback (a tunnel the developer owns); see
 	// checkDevBaseURL.
 	devPublicBaseURL bool
+	// initialScope is what the 401 challenge and the protected resource
+	// metadata ask clients to request first: "all" scopes, or the
+	// "baseline" only (then clients step up for the rest).
+	initialScope string
 
 	authkit authkit.Config // zero ClientID: development sign-in
 	secret  string
@@ -115,8 +119,13 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		"also serve the diagnostic tools the MCP conformance suite calls (test_missing_capability, test_logging_tool); for conformance runs only")
 	fs.BoolVar(&c.devPublicBaseURL, devPublicFlag, false,
 		"DANGEROUS: let the development sign-in (\"sign in as anyone\") run under a -base-url whose host is not loopback, e.g. a tunnel you own; whoever reaches that URL can sign in as any demo user")
+	fs.StringVar(&c.initialScope, "initial-scope", envOr(getenv, "INITIAL_SCOPE", "all"),
+		"scopes clients are told to ask for first (env INITIAL_SCOPE): all (each still approved on the consent page), or baseline (least privilege from the start; the rest by step-up, which clients such as the TypeScript SDK 1.x cannot do)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if c.initialScope != "all" && c.initialScope != "baseline" {
+		return nil, fmt.Errorf("-initial-scope %q: want all or baseline", c.initialScope)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -341,6 +350,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		AllowPrivateClientMetadataHosts: cfg.allowPrivCIMD,
 		Logger:                          logger,
 		ServiceName:                     "Remote MCP with AuthKit",
+		// The tool table decides the scopes: a baseline for the tools
+		// anyone signed in may use, one per permission a tool requires.
+		Scopes:        table.Scopes(),
+		InitialScopes: initialScopes(cfg.initialScope, table.Scopes()),
 		OnGrantIdentityChanged: func(old, new oauth.Identity) {
 			// Permissions decide which tools a user sees (tools/list is
 			// computed per identity), so tell the live sessions opened
@@ -455,4 +468,19 @@ func startDebug(addr string) (io.Closer, error) {
 	s := &http.Server{Handler: m, ReadHeaderTimeout: 5 * time.Second}
 	go s.Serve(ln)
 	return s, nil
+}
+
+// initialScopes is oauth.Config.InitialScopes for -initial-scope: nil for
+// all, else the scopes no permission gates.
+func initialScopes(mode string, scopes []oauth.Scope) []string {
+	if mode != "baseline" {
+		return nil
+	}
+	var out []string
+	for _, sc := range scopes {
+		if sc.Permission == "" {
+			out = append(out, sc.Name)
+		}
+	}
+	return out
 }

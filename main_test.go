@@ -186,6 +186,8 @@ type browser struct {
 	hc *http.Client
 	// Pages seen during the last authorize, in order: "consent", "signin".
 	seen []string
+	// The scope boxes of the last consent page, all left ticked.
+	scopeBoxes []string
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -212,6 +214,7 @@ var (
 	formTagRe = regexp.MustCompile(`<form\b[^>]*\bmethod="post"[^>]*\baction="([^"]*)"`)
 	hiddenRe  = regexp.MustCompile(`<input\b[^>]*\btype="hidden"[^>]*\bname="([^"]*)"[^>]*\bvalue="([^"]*)"`)
 	buttonRe  = regexp.MustCompile(`<button\b[^>]*\btype="submit"[^>]*\bname="([^"]*)"[^>]*\bvalue="([^"]*)"`)
+	checkedRe = regexp.MustCompile(`<input\b[^>]*\btype="checkbox"[^>]*\bname="([^"]*)"[^>]*\bvalue="([^"]*)"[^>]*\bchecked`)
 )
 
 func parseForm(page string) (*htmlForm, error) {
@@ -222,6 +225,10 @@ func parseForm(page string) (*htmlForm, error) {
 	f := &htmlForm{action: html.UnescapeString(m[1]), hidden: url.Values{}}
 	for _, h := range hiddenRe.FindAllStringSubmatch(page, -1) {
 		f.hidden.Set(html.UnescapeString(h[1]), html.UnescapeString(h[2]))
+	}
+	// Ticked boxes are sent as a browser sends them.
+	for _, c := range checkedRe.FindAllStringSubmatch(page, -1) {
+		f.hidden.Add(html.UnescapeString(c[1]), html.UnescapeString(c[2]))
 	}
 	for _, b := range buttonRe.FindAllStringSubmatch(page, -1) {
 		f.buttons = append(f.buttons, [2]string{html.UnescapeString(b[1]), html.UnescapeString(b[2])})
@@ -301,6 +308,7 @@ func (b *browser) authorize(ctx context.Context, authURL, redirectURI, email str
 				return nil, fmt.Errorf("consent form without a CSRF token")
 			}
 			b.seen = append(b.seen, "consent")
+			b.scopeBoxes = form.hidden["scope"]
 			res, err = b.submit(ctx, here, form, "decision", "approve")
 		case form.hidden.Has("sign_in"): // the AuthKit (emulator) sign-in page
 			b.seen = append(b.seen, "signin")
@@ -323,6 +331,7 @@ type oauthClient struct {
 	asMeta      map[string]any
 	clientID    string
 	redirectURI string
+	scope       string // the scope parameter of authorization requests; "" for none
 }
 
 // tokenSet is a token endpoint response (RFC 6749 s5.1).
@@ -466,6 +475,9 @@ func (c *oauthClient) authorize(ctx context.Context, t *testing.T, b *browser, e
 		"code_challenge_method": {"S256"},
 		"state":                 {state},
 		"resource":              {c.resource},
+	}
+	if c.scope != "" {
+		q.Set("scope", c.scope)
 	}
 	back, err := b.authorize(ctx, c.endpoint("authorization")+"?"+q.Encode(), c.redirectURI, email)
 	if err != nil {

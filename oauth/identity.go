@@ -25,11 +25,29 @@ type Identity struct {
 	// They are set by the authorization server, not by the provider.
 	ClientID string `json:"client_id,omitempty"`
 	GrantID  string `json:"grant_id,omitempty"`
+	// Resource is the MCP endpoint the grant is bound to (RFC 8707), set
+	// by the authorization server, so that a refusal can name its metadata
+	// (InsufficientScopeChallenge).
+	Resource string `json:"resource,omitempty"`
+	// Scopes are the scopes the request's token carries (RFC 6749 s3.3):
+	// those the client asked for, the person approved and the person's
+	// permissions allow. nil means the request is not limited by scopes (a
+	// server configured without any, an identity made outside OAuth, or a
+	// grant stored before scopes existed, until its next refresh); a
+	// non-nil empty list means no scope at all. omitzero, not omitempty,
+	// keeps that difference through JSON.
+	Scopes []string `json:"scopes,omitzero"`
 	// Impersonator is set when the upstream session is an impersonation:
 	// someone else (a WorkOS dashboard administrator) is acting as this
 	// user. Everything done through the session is done by them, which
 	// whoami and the log lines say.
 	Impersonator *Impersonator `json:"impersonator,omitempty"`
+}
+
+// HasScope reports whether the identity's token carries scope s, or is not
+// limited by scopes (Scopes nil).
+func (id *Identity) HasScope(s string) bool {
+	return id != nil && (id.Scopes == nil || slices.Contains(id.Scopes, s))
 }
 
 // Impersonator is who acts as a user in an impersonated session (WorkOS:

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -33,11 +34,15 @@ const (
 // codes, access tokens and refresh tokens are issued from, and what
 // revocation removes.
 type grant struct {
-	ID        string    `json:"id"`
-	ClientID  string    `json:"client_id"`
-	Resource  string    `json:"resource"`
+	ID       string `json:"id"`
+	ClientID string `json:"client_id"`
+	Resource string `json:"resource"`
+	// Scope is what the person approved (space separated): the ceiling
+	// of every token of the grant (RFC 6749 s6). What a token carries is
+	// Identity.Scopes: this, narrowed by the permissions at the last
+	// sign-in or refresh.
 	Scope     string    `json:"scope,omitempty"`
-	Identity  Identity  `json:"identity"` // ClientID and GrantID set
+	Identity  Identity  `json:"identity"` // ClientID, GrantID, Resource and Scopes set
 	Upstream  []byte    `json:"upstream"` // sealed UpstreamSession (AES-GCM, AAD "grant:"+ID)
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
@@ -140,6 +145,10 @@ type accessRecord struct {
 	ClientID  string    `json:"client_id"`
 	Resource  string    `json:"resource"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Scope, when set, narrows this token below its grant's scopes: the
+	// client asked for less at the token request (RFC 6749 s6). Absent for
+	// nearly every token, so records stay as small as before.
+	Scope string `json:"scope,omitempty"`
 }
 
 type refreshRecord struct {
@@ -154,7 +163,10 @@ func (s *Server) createGrant(ctx context.Context, req *authRequest, sess *Upstre
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL + codeReplayKeep),
 	}
 	g.Identity = sess.Identity
-	g.Identity.ClientID, g.Identity.GrantID = req.ClientID, g.ID
+	g.Identity.ClientID, g.Identity.GrantID, g.Identity.Resource = req.ClientID, g.ID, req.Resource
+	if len(s.cfg.Scopes) > 0 {
+		g.Identity.Scopes = s.permitted(strings.Fields(req.Scope), &g.Identity)
+	}
 	if err := s.sealUpstream(g, sess); err != nil {
 		return nil, err
 	}
@@ -375,15 +387,56 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, form url.Valu
 	}
 	refresh, access := newToken(prefixRefreshToken), newToken(prefixAccessToken)
 	var evicted string
+	var narrow []string
 	g, err := s.updateGrant(ctx, rec.GrantID, func(g *grant) error {
+		// The authorization code grant has no scope parameter (RFC 6749
+		// s4.1.3); one sent anyway may narrow, never widen, what was
+		// approved at the authorization request (s3.3).
+		var e *oauthError
+		if narrow, e = s.narrowScope(form.Get("scope"), g, &g.Identity); e != nil {
+			return e
+		}
 		evicted = g.setCurrent(s.keys, access, refresh)
 		g.ExpiresAt = s.now().Add(s.cfg.RefreshTokenTTL)
 		return nil
 	})
+	if oe := (*oauthError)(nil); errors.As(err, &oe) && oe.code == "invalid_scope" {
+		return reject(oe)
+	}
 	if err != nil {
 		return nil, s.grantError(err)
 	}
-	return s.issueTokens(ctx, g, access, evicted, refresh, g.Scope)
+	return s.issueTokens(ctx, g, access, evicted, refresh, narrow)
+}
+
+// scopeCeiling refuses a scope parameter that names a scope the person
+// did not approve for the grant (RFC 6749 s6), with invalid_scope.
+func (s *Server) scopeCeiling(param string, g *grant) *oauthError {
+	fields := strings.Fields(param)
+	if len(fields) == 0 || len(s.cfg.Scopes) == 0 || subset(fields, s.approvedOf(g)) {
+		return nil
+	}
+	return &oauthError{http.StatusBadRequest, "invalid_scope", "scope asks for more than the grant's approved scopes (" + strings.Join(s.approvedOf(g), " ") + "); authorize again to ask for more"}
+}
+
+// narrowScope checks the scope parameter of a token request against the
+// grant: RFC 6749 s6, "MUST NOT include any scope not originally granted by
+// the resource owner" (what the person approved), else invalid_scope. It
+// returns what the access token carries below id's scopes: nil for all of
+// them (no parameter, or scopes unused).
+func (s *Server) narrowScope(param string, g *grant, id *Identity) ([]string, *oauthError) {
+	if e := s.scopeCeiling(param, g); e != nil {
+		return nil, e
+	}
+	fields := strings.Fields(param)
+	if len(fields) == 0 || len(s.cfg.Scopes) == 0 {
+		return nil, nil
+	}
+	narrow := intersect(id.Scopes, fields)
+	if !hasResourceScope(narrow) {
+		return nil, &oauthError{http.StatusBadRequest, "invalid_scope", "none of the requested scopes is granted to this account"}
+	}
+	return narrow, nil
 }
 
 var errGrantGone = errors.New("grant revoked or expired")
@@ -432,10 +485,18 @@ func (s *Server) grantError(err error) *oauthError {
 // the access token the grant no longer keeps (evicted, its hash, or ""), and
 // returns the RFC 6749 s5.1 response. The caller has already recorded
 // access as the grant's current access token.
-func (s *Server) issueTokens(ctx context.Context, g *grant, access, evicted, refresh, scope string) (*tokenResponse, *oauthError) {
+// narrow, when not nil, is the access token's scopes below the grant's.
+// The response names the token's scopes (RFC 6749 s5.1: required when they
+// differ from the request's, which only we know; always sent).
+func (s *Server) issueTokens(ctx context.Context, g *grant, access, evicted, refresh string, narrow []string) (*tokenResponse, *oauthError) {
 	now := s.now()
 	s.dropAccess(ctx, evicted)
 	ar := accessRecord{GrantID: g.ID, ClientID: g.ClientID, Resource: g.Resource, ExpiresAt: now.Add(s.cfg.AccessTokenTTL)}
+	scope := strings.Join(g.Identity.Scopes, " ")
+	if narrow != nil {
+		ar.Scope = strings.Join(narrow, " ")
+		scope = ar.Scope
+	}
 	if err := s.putJSON(ctx, kindAccess, hashToken(access), &ar, ar.ExpiresAt); err != nil {
 		return nil, s.grantError(err)
 	}
@@ -574,23 +635,24 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 	if res := form.Get("resource"); res != "" && !sameResource(res, g.Resource) {
 		return nil, &oauthError{http.StatusBadRequest, "invalid_target", "resource does not match the grant's (" + g.Resource + ")"}
 	}
-	scope, ok := s.resolveScope(form.Get("scope"), g.Scope)
-	if !ok {
-		// RFC 6749 s6: a refresh may narrow the scope, never widen it.
-		return nil, &oauthError{http.StatusBadRequest, "invalid_scope", "scope exceeds what was granted"}
+	// RFC 6749 s6: a refresh may narrow the scope, never widen it beyond
+	// what the person approved.
+	param := form.Get("scope")
+	if e := s.scopeCeiling(param, &g); e != nil {
+		return nil, e
 	}
 	switch {
 	case current:
 		var revoke bool
-		resp, e := s.rotate(ctx, &g, h, scope, &revoke)
+		resp, e := s.rotate(ctx, &g, h, param, &revoke)
 		if revoke {
 			after, _ = s.revokeGrant(ctx, g.ID)
 		}
 		return resp, e
 	case s.now().Before(g.PrevRefreshUntil):
-		return s.currentPair(ctx, &g, scope)
+		return s.currentPair(ctx, &g, param)
 	default:
-		return s.replaceUndelivered(ctx, &g, h, scope)
+		return s.replaceUndelivered(ctx, &g, h, param)
 	}
 }
 
@@ -599,12 +661,16 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 // when there is no current access token worth handing back (a grant stored
 // before they were kept, or one past half its lifetime) is a new one
 // minted.
-func (s *Server) currentPair(ctx context.Context, g *grant, scope string) (*tokenResponse, *oauthError) {
+//
+// param is the request's scope parameter, already checked against what
+// the person approved: a request that narrows gets a new access token with
+// those scopes (RFC 6749 s6), never the current one, which may carry more.
+func (s *Server) currentPair(ctx context.Context, g *grant, param string) (*tokenResponse, *oauthError) {
 	rt, err := s.keys.open(g.CurrentSealed, "refresh:"+g.ID)
 	if err != nil {
 		return nil, s.grantError(err)
 	}
-	if len(g.CurrentAccessSealed) > 0 {
+	if len(g.CurrentAccessSealed) > 0 && strings.TrimSpace(param) == "" {
 		at, err := s.keys.open(g.CurrentAccessSealed, "access:"+g.ID)
 		var ar accessRecord
 		if err == nil && s.getJSON(ctx, kindAccess, g.AccessHash, &ar) == nil {
@@ -613,6 +679,10 @@ func (s *Server) currentPair(ctx context.Context, g *grant, scope string) (*toke
 				// answered with tokens that no longer work.
 				if _, err := s.cfg.Store.Get(ctx, kindGrant, g.ID); err != nil {
 					return nil, s.grantError(storeGone(err))
+				}
+				scope := ar.Scope
+				if scope == "" {
+					scope = strings.Join(g.Identity.Scopes, " ")
 				}
 				return &tokenResponse{
 					AccessToken: string(at), TokenType: "Bearer", ExpiresIn: int64(left / time.Second),
@@ -623,7 +693,12 @@ func (s *Server) currentPair(ctx context.Context, g *grant, scope string) (*toke
 	}
 	access := newToken(prefixAccessToken)
 	var evicted string
+	var narrow []string
 	updated, err := s.updateGrant(ctx, g.ID, func(cur *grant) error {
+		var e *oauthError
+		if narrow, e = s.narrowScope(param, cur, &cur.Identity); e != nil {
+			return e
+		}
 		evicted = cur.pushAccess(hashToken(access))
 		cur.CurrentAccessSealed = s.keys.seal([]byte(access), "access:"+cur.ID)
 		return nil
@@ -631,7 +706,7 @@ func (s *Server) currentPair(ctx context.Context, g *grant, scope string) (*toke
 	if err != nil {
 		return nil, s.grantError(err)
 	}
-	return s.issueTokens(ctx, updated, access, evicted, string(rt), scope)
+	return s.issueTokens(ctx, updated, access, evicted, string(rt), narrow)
 }
 
 // replaceUndelivered answers the previous refresh token after the grace
@@ -642,14 +717,19 @@ func (s *Server) currentPair(ctx context.Context, g *grant, scope string) (*toke
 // reuser when they present it, and the replaced access token is deleted.
 // The previous refresh token stays the previous one, so a client that loses
 // this answer too can present it again.
-func (s *Server) replaceUndelivered(ctx context.Context, g *grant, h, scope string) (*tokenResponse, *oauthError) {
+func (s *Server) replaceUndelivered(ctx context.Context, g *grant, h, param string) (*tokenResponse, *oauthError) {
 	now := s.now()
 	next, access := newToken(prefixRefreshToken), newToken(prefixAccessToken)
 	var evictedAccess string
 	var evictedRefresh []string
+	var narrow []string
 	updated, err := s.updateGrant(ctx, g.ID, func(cur *grant) error {
 		if cur.PrevRefreshHash != h || cur.RefreshHash != g.RefreshHash {
 			return errInvalidGrant("refresh token was rotated concurrently; retry")
+		}
+		var e *oauthError
+		if narrow, e = s.narrowScope(param, cur, &cur.Identity); e != nil {
+			return e
 		}
 		evictedRefresh = cur.pushSpent(cur.RefreshHash)
 		evictedAccess = cur.AccessHash
@@ -667,7 +747,7 @@ func (s *Server) replaceUndelivered(ctx context.Context, g *grant, h, scope stri
 	s.log.Info("oauth: previous refresh token presented after the grace period and its successor never used; replacing the successor",
 		"client_id", g.ClientID, "grant", g.ID)
 	s.dropRefresh(ctx, evictedRefresh)
-	return s.issueTokens(ctx, updated, access, evictedAccess, next, scope)
+	return s.issueTokens(ctx, updated, access, evictedAccess, next, narrow)
 }
 
 // rotate renews the upstream session and then rotates the grant's refresh
@@ -692,7 +772,7 @@ func (s *Server) replaceUndelivered(ctx context.Context, g *grant, h, scope stri
 // The provider call is detached from the client's request: a client hanging
 // up must not abort a renewal halfway, after the provider spent the
 // upstream token and before we stored its successor.
-func (s *Server) rotate(ctx context.Context, g *grant, h, scope string, revoke *bool) (*tokenResponse, *oauthError) {
+func (s *Server) rotate(ctx context.Context, g *grant, h, param string, revoke *bool) (*tokenResponse, *oauthError) {
 	now := s.now()
 	sess, err := s.openUpstream(g)
 	if err != nil {
@@ -709,14 +789,26 @@ func (s *Server) rotate(ctx context.Context, g *grant, h, scope string, revoke *
 	}
 	old := g.Identity
 	newID := fresh.Identity
-	newID.ClientID, newID.GrantID = g.ClientID, g.ID
+	newID.ClientID, newID.GrantID, newID.Resource = g.ClientID, g.ID, g.Resource
 	next, access := newToken(prefixRefreshToken), newToken(prefixAccessToken)
 	var evictedAccess string
 	var evictedRefresh []string
+	var narrow []string
 	updated, err := s.updateGrant(ctx, g.ID, func(cur *grant) error {
 		if cur.RefreshHash != h {
 			return errInvalidGrant("refresh token was rotated concurrently; retry")
 		}
+		if len(s.cfg.Scopes) > 0 {
+			// Re-narrowed to today's permissions, within what the person
+			// approved (a grant from before scopes approved everything).
+			approved := s.approvedOf(cur)
+			cur.Scope = strings.Join(approved, " ")
+			newID.Scopes = s.permitted(approved, &newID)
+		}
+		// The upstream session has rotated already, so nothing may fail
+		// here: a request narrowed to scopes the permissions no longer
+		// allow gets the grant's scopes, as the response says.
+		narrow, _ = s.narrowScope(param, cur, &newID)
 		evictedRefresh = cur.pushSpent(cur.PrevRefreshHash)
 		cur.PrevRefreshHash, cur.PrevRefreshUntil = cur.RefreshHash, now.Add(s.cfg.RefreshGrace)
 		evictedAccess = cur.setCurrent(s.keys, access, next)
@@ -743,7 +835,7 @@ func (s *Server) rotate(ctx context.Context, g *grant, h, scope string, revoke *
 			s.cfg.OnGrantIdentityChanged(old, newID)
 		}
 	}
-	return s.issueTokens(ctx, updated, access, evictedAccess, next, scope)
+	return s.issueTokens(ctx, updated, access, evictedAccess, next, narrow)
 }
 
 // upstreamFailed answers a failed upstream renewal; see rotate.
@@ -803,7 +895,8 @@ func stripe(id string) int {
 // identityChanged reports a change that affects what the user may do:
 // subject, organization, role or the set of permissions.
 func identityChanged(a, b *Identity) bool {
-	if a.Subject != b.Subject || a.OrganizationID != b.OrganizationID || a.Role != b.Role {
+	if a.Subject != b.Subject || a.OrganizationID != b.OrganizationID || a.Role != b.Role ||
+		(a.Scopes == nil) != (b.Scopes == nil) || !slices.Equal(a.Scopes, b.Scopes) {
 		return true
 	}
 	pa, pb := slices.Clone(a.Permissions), slices.Clone(b.Permissions)

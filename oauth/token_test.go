@@ -388,7 +388,7 @@ func TestRefreshIdentityChange(t *testing.T) {
 }
 
 func TestRefreshScopeAndResource(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.Scopes = []string{"mcp:tools", "mcp:admin"} })
+	e := newEnv(t, func(c *Config) { c.Scopes = []Scope{{Name: "mcp:tools"}, {Name: "mcp:admin"}} })
 	id := e.publicClient()
 	p := authParams(id)
 	p.Set("scope", "mcp:tools")

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"remote-mcp-authkit/internal/jsonscan"
@@ -87,6 +88,9 @@ type WhoAmIResult struct {
 	Organization *WhoAmIOrganization `json:"organization,omitempty"`
 	Role         string              `json:"role,omitempty"`
 	Permissions  []string            `json:"permissions"`
+	// Scopes are what the client's token carries (oauth.Identity.Scopes),
+	// so a person sees why a tool they hold the permission for is missing.
+	Scopes []string `json:"scopes,omitempty"`
 	// Impersonator is present when someone else is acting as User (an
 	// impersonated session): everything done here is done by them.
 	Impersonator *WhoAmIImpersonator `json:"impersonator,omitempty"`
@@ -119,7 +123,7 @@ func WhoAmI() Tool {
 	return Tool{
 		Name:        "whoami",
 		Title:       "Who am I",
-		Description: "Show the signed-in user, their organization, role and permissions as this server sees them.",
+		Description: "Show the signed-in user, their organization, role and permissions, and the scopes this client was granted, as this server sees them.",
 		InputSchema: &Schema{Type: "object", Properties: map[string]*Schema{}, AdditionalProperties: Ptr(false)},
 		OutputSchema: &Schema{
 			Type: "object",
@@ -152,6 +156,7 @@ func WhoAmI() Tool {
 				},
 				"role":        str("The user's role in the organization."),
 				"permissions": {Type: "array", Items: &Schema{Type: "string"}, Description: "The permissions the user holds."},
+				"scopes":      {Type: "array", Items: &Schema{Type: "string"}, Description: "The OAuth scopes this client's access token carries; absent when the token is not limited by scopes."},
 			},
 			Required: []string{"user", "permissions"},
 		},
@@ -171,6 +176,7 @@ func WhoAmI() Tool {
 				User:        WhoAmIUser{ID: id.Subject, Email: id.Email, Name: id.Name},
 				Role:        id.Role,
 				Permissions: append([]string{}, id.Permissions...),
+				Scopes:      slices.Clone(id.Scopes),
 			}
 			if id.OrganizationID != "" {
 				res.Organization = &WhoAmIOrganization{ID: id.OrganizationID, Name: id.Organization}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -151,6 +152,11 @@ func NewTable(tools ...Tool) (*Table, error) {
 			a := tool.Annotations
 			listed.Annotations = &a
 		}
+		for _, p := range tool.Permissions {
+			if p == BaselineScope || p == oauth.ScopeOfflineAccess || !validScopeToken(p) {
+				return nil, fmt.Errorf("tools: tool %q: permission %q cannot name a scope of its own (it must be a scope token other than %q and %q)", tool.Name, p, BaselineScope, oauth.ScopeOfflineAccess)
+			}
+		}
 		tool.Permissions = slices.Clone(tool.Permissions)
 		tool.Organizations = slices.Clone(tool.Organizations)
 		t.byName[tool.Name] = len(t.tools)
@@ -233,8 +239,30 @@ func (e *AccessError) As(target any) bool {
 	return true
 }
 
-// access returns nil when id may use tool, else the *AccessError.
+// access returns nil when id may use tool, else the *AccessError (the
+// person may not) or the *ScopeError (the person may, the token may not).
 func access(tool *Tool, id *oauth.Identity) error {
+	if err := permitted(tool, id); err != nil {
+		return err
+	}
+	if id == nil || id.Scopes == nil {
+		return nil // not limited by scopes
+	}
+	var missing []string
+	for _, sc := range tool.scopes() {
+		if !id.HasScope(sc) {
+			missing = append(missing, sc)
+		}
+	}
+	if len(missing) > 0 {
+		return &ScopeError{Tool: tool.Name, MissingScopes: missing, id: id}
+	}
+	return nil
+}
+
+// permitted returns nil when id's permissions and organization allow tool,
+// else the *AccessError.
+func permitted(tool *Tool, id *oauth.Identity) error {
 	if len(tool.Permissions) == 0 && len(tool.Organizations) == 0 {
 		return nil
 	}
@@ -269,8 +297,9 @@ func (t *Table) Visible(id *oauth.Identity) []string {
 }
 
 // Allowed returns nil when id may call the named tool, an *AccessError when
-// it may not, and an error wrapping mcp.ErrUnknownTool when there is no such
-// tool.
+// the person may not, a *ScopeError when the person may but the token's
+// scopes do not cover it, and an error wrapping mcp.ErrUnknownTool when there
+// is no such tool.
 func (t *Table) Allowed(id *oauth.Identity, name string) error {
 	_, err := t.allowed(id, name)
 	return err
@@ -280,6 +309,11 @@ func (t *Table) Allowed(id *oauth.Identity, name string) error {
 func (t *Table) allowed(id *oauth.Identity, name string) (*Tool, error) {
 	i, ok := t.byName[name]
 	if !ok {
+		// The name is the client's, of any length up to the body's; a
+		// registered name has at most 128 bytes, so that much is quoted.
+		if len(name) > 128 {
+			name = strings.ToValidUTF8(name[:128], "") + "..."
+		}
 		return nil, fmt.Errorf("%w %q", mcp.ErrUnknownTool, name)
 	}
 	tool := &t.tools[i].Tool
@@ -301,8 +335,8 @@ func (t *Table) ListTools(ctx context.Context) []mcp.Tool {
 
 // CallTool answers tools/call for the identity in ctx: it checks access
 // again, then the size and the schema of the arguments, then runs the
-// handler. Only a refused tool (*AccessError) or an unknown one (wrapping
-// mcp.ErrUnknownTool) is an error; everything else, including the handler's own
+// handler. Only a refused tool (*AccessError, *ScopeError) or an unknown one
+// (wrapping mcp.ErrUnknownTool) is an error; everything else, including the handler's own
 // failures, is a result with IsError set, so that the model sees it.
 func (t *Table) CallTool(ctx context.Context, name string, arguments json.RawMessage) (*mcp.CallToolResult, error) {
 	id := oauth.IdentityFromContext(ctx)
@@ -360,4 +394,120 @@ func checkOutput(s *Schema, structured any) error {
 // "Error Handling": tool execution errors are results with isError true).
 func ErrorResult(text string) *mcp.CallToolResult {
 	return &mcp.CallToolResult{Content: []mcp.Content{mcp.TextContent(text)}, IsError: true}
+}
+
+// BaselineScope is the OAuth scope of the tools anyone signed in may use
+// (those without Permissions). Every permission a tool requires is a scope
+// of the same name besides (Table.Scopes).
+const BaselineScope = "tools:basic"
+
+// scopes are the OAuth scopes a token needs to use the tool: one per
+// required permission, or the baseline for a tool that needs none.
+func (t *Tool) scopes() []string {
+	if len(t.Permissions) == 0 {
+		return []string{BaselineScope}
+	}
+	return t.Permissions
+}
+
+// Scopes derives the OAuth scopes of the table's tools, for
+// oauth.Config.Scopes: the baseline (if any tool needs no permission),
+// then one per permission a tool requires, in table order, each described
+// by the tools it opens. A new gated tool brings its scope with it.
+func (t *Table) Scopes() []oauth.Scope {
+	var order []string
+	users := map[string][]string{}
+	for i := range t.tools {
+		tool := &t.tools[i].Tool
+		title := tool.Title
+		if title == "" {
+			title = tool.Name
+		}
+		for _, sc := range tool.scopes() {
+			if _, ok := users[sc]; !ok {
+				order = append(order, sc)
+			}
+			users[sc] = append(users[sc], title)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b string) int {
+		switch {
+		case a == b:
+			return 0
+		case a == BaselineScope:
+			return -1
+		case b == BaselineScope:
+			return 1
+		}
+		return 0
+	})
+	out := make([]oauth.Scope, 0, len(order))
+	for _, sc := range order {
+		s := oauth.Scope{Name: sc}
+		if sc == BaselineScope {
+			s.Description = "Use the basic tools: " + strings.Join(users[sc], ", ") + "."
+		} else {
+			s.Permission = sc
+			s.Description = "Use the tools that need your " + sc + " permission: " + strings.Join(users[sc], ", ") + "."
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// validScopeToken reports whether s can be a scope (RFC 6749 s3.3:
+// 1*( %x21 / %x23-5B / %x5D-7E )).
+func validScopeToken(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// ScopeError says that the person may use a tool but the request's token
+// does not carry the scopes it needs: MCP 2026-07-28 "Runtime Insufficient
+// Scope Errors". Over Streamable HTTP the answer is 403 with a
+// WWW-Authenticate insufficient_scope challenge naming the scopes to ask
+// for, so that the client steps up (re-authorizes with them, and the
+// person approves them on the consent page); the body, and the whole
+// answer where no status can be sent, is JSON-RPC -32602 naming them.
+type ScopeError struct {
+	Tool          string
+	MissingScopes []string
+	id            *oauth.Identity
+}
+
+// Error names the tool and the scopes the token lacks.
+func (e *ScopeError) Error() string {
+	return fmt.Sprintf("tool %q needs the OAuth scope %s, which this access token does not carry; authorize again asking for it",
+		e.Tool, strings.Join(e.MissingScopes, " "))
+}
+
+// As lets errors.As turn the refusal into the answer the server sends: an
+// *mcp.HTTPError (403 with the challenge) or its *mcp.JSONRPCError.
+func (e *ScopeError) As(target any) bool {
+	rpc := func() *mcp.JSONRPCError {
+		je := mcp.NewInvalidParams("invalid params: %s", e.Error())
+		je.Data, _ = json.Marshal(struct {
+			Tool          string   `json:"tool"`
+			MissingScopes []string `json:"missingScopes"`
+		}{e.Tool, e.MissingScopes})
+		return je
+	}
+	switch p := target.(type) {
+	case **mcp.HTTPError:
+		desc := "tool " + e.Tool + " needs the scope " + strings.Join(e.MissingScopes, " ")
+		*p = &mcp.HTTPError{Status: http.StatusForbidden, RPC: rpc(),
+			Header: http.Header{"Www-Authenticate": {oauth.InsufficientScopeChallenge(e.id, e.MissingScopes, desc)}}}
+		return true
+	case **mcp.JSONRPCError:
+		*p = rpc()
+		return true
+	}
+	return false
 }
