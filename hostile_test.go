@@ -1261,6 +1261,15 @@ func TestHostileLegacySSE(t *testing.T) {
 	if l := next(`"id":"alive"`); !strings.Contains(l, `"name":"add"`) {
 		t.Errorf("tools/list over the stream: %s", l)
 	}
+	// An unknown tool name of 2 MB is quoted in its error by a short
+	// prefix only (issue 11), not echoed whole onto the stream.
+	huge := `{"jsonrpc":"2.0","id":"huge","method":"tools/call","params":{"name":"` + strings.Repeat("x", 2<<20) + `"}}`
+	if st, _, body := s.do(post(ada, endpoint, js, huge)); st != 202 {
+		t.Fatalf("tools/call with a 2 MB name: %d %s", st, body)
+	}
+	if l := next(`"id":"huge"`); len(l) > 1024 || !strings.Contains(l, "unknown tool: xxx") {
+		t.Errorf("the error for a 2 MB tool name is %d bytes: %.300s", len(l), l)
+	}
 }
 
 // TestHostileHugeHeaders: headers past MaxHeaderBytes get 431, and the

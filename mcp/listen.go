@@ -119,8 +119,12 @@ func (h *streamableHandler) listen(w http.ResponseWriter, r *http.Request, m *me
 		sess.mu.Lock()
 		sess.version, sess.ready = meta.ProtocolVersion, true
 		sess.mu.Unlock()
-		err = st.sendLocked(ack)
+		var w *sseWriter
+		w, err = st.sendLocked(ack, true)
 		st.mu.Unlock()
+		if err == nil {
+			err = w.flush() // once no lock is held (stream.go)
+		}
 	}
 	if sw.isHijacked() {
 		if err != nil {

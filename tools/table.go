@@ -325,6 +325,11 @@ func (t *Table) Allowed(id *oauth.Identity, name string) error {
 func (t *Table) allowed(id *oauth.Identity, name string) (*Tool, error) {
 	i, ok := t.byName[name]
 	if !ok {
+		// The name is the client's, of any length up to the body's; a
+		// registered name has at most 128 bytes, so that much is quoted.
+		if len(name) > 128 {
+			name = strings.ToValidUTF8(name[:128], "") + "..."
+		}
 		return nil, fmt.Errorf("%w %q", mcp.ErrUnknownTool, name)
 	}
 	tool := &t.tools[i].Tool
