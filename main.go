@@ -74,6 +74,10 @@ type config struct {
 	maxSessions     int
 	readTimeout     time.Duration
 	debugAddr       string
+	// shutdownDrain is how long /readyz answers 503 before the listener
+	// closes at shutdown, so that a load balancer polling it stops sending
+	// requests first.
+	shutdownDrain time.Duration
 	devUsersFile    string
 	allowPrivCIMD   bool
 	// devPublicBaseURL lets the development sign-in run under a base URL
@@ -106,6 +110,8 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		"how long a client may take to send a whole request (its headers: at most 10s)")
 	fs.StringVar(&c.debugAddr, "debug-addr", "",
 		"loopback address for /debug/vars (expvar, goroutines, memstats) and POST /debug/gc; empty: off")
+	fs.DurationVar(&c.shutdownDrain, "shutdown-drain", 0,
+		"at shutdown, answer /readyz with 503 for this long before closing the listener, so a load balancer drains this process first")
 	fs.StringVar(&c.devUsersFile, "dev-users", getenv("DEV_USERS_FILE"),
 		"JSON file replacing the emulator's demo users (development sign-in only; env DEV_USERS_FILE)")
 	fs.BoolVar(&c.allowPrivCIMD, "dev-allow-private-client-metadata", false,
@@ -359,6 +365,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	mux.Handle(basePath+"/sse", sse)
 	mux.Handle(basePath+"/sse/message", sse)
 	mux.Handle("/", authServer.Handler())
+	hc := &health{store: store}
+	mux.HandleFunc(basePath+"/healthz", hc.livez)
+	mux.HandleFunc(basePath+"/readyz", hc.readyz)
 
 	srv := &http.Server{
 		Handler: mux,
@@ -398,7 +407,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
+	// Unready first: a balancer polling /readyz sees 503 and stops sending
+	// new requests while the listener still serves the ones it sent.
+	hc.draining.Store(true)
+	logger.Info("shutting down", "drain", cfg.shutdownDrain)
+	if cfg.shutdownDrain > 0 {
+		select {
+		case <-time.After(cfg.shutdownDrain):
+		case err := <-errc:
+			return err
+		}
+	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// Streams first: http.Server.Shutdown waits for active handlers, and an

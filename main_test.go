@@ -105,7 +105,7 @@ func startServer(t *testing.T, external bool) *testServer {
 // then listens on a free port it is told in advance, with -base-url
 // http://127.0.0.1:PORT/path, as behind a reverse proxy that forwards a
 // path of its site unchanged.
-func startServerArgs(t *testing.T, external bool, basePath string) *testServer {
+func startServerArgs(t *testing.T, external bool, basePath string, extra ...string) *testServer {
 	t.Helper()
 	args := []string{"-addr", "127.0.0.1:0", "-memory"}
 	if basePath != "" {
@@ -117,6 +117,7 @@ func startServerArgs(t *testing.T, external bool, basePath string) *testServer {
 		ln.Close()
 		args = []string{"-addr", addr, "-memory", "-base-url", "http://" + addr + basePath}
 	}
+	args = append(args, extra...)
 	env := map[string]string{}
 	ts := &testServer{logs: &logBuffer{}}
 	if external {

@@ -84,6 +84,8 @@ func (s *testStore) Update(_ context.Context, kind, key string, fn func([]byte) 
 
 func (s *testStore) Close() error { return nil }
 
+func (s *testStore) Ping(context.Context) error { return nil }
+
 // count returns how many live records of kind exist.
 func (s *testStore) count(kind string) int {
 	s.mu.Lock()
