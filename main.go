@@ -78,8 +78,8 @@ type config struct {
 	// closes at shutdown, so that a load balancer polling it stops sending
 	// requests first.
 	shutdownDrain time.Duration
-	devUsersFile    string
-	allowPrivCIMD   bool
+	devUsersFile  string
+	allowPrivCIMD bool
 	// devPublicBaseURL lets the development sign-in run under a base URL
 	// whose host is not loopback (a tunnel the developer owns); see
 	// checkDevBaseURL.
