@@ -78,8 +78,11 @@ type config struct {
 	// closes at shutdown, so that a load balancer polling it stops sending
 	// requests first.
 	shutdownDrain time.Duration
-	devUsersFile  string
-	allowPrivCIMD bool
+	// toolRateLimits replace the tool table's declared limits per tool
+	// (tools.ParseRateLimits).
+	toolRateLimits map[string]tools.RateLimit
+	devUsersFile   string
+	allowPrivCIMD  bool
 	// devPublicBaseURL lets the development sign-in run under a base URL
 	// whose host is not loopback (a tunnel the developer owns); see
 	// checkDevBaseURL.
@@ -118,8 +121,14 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		"let client ID metadata documents be fetched from loopback and private addresses (development only)")
 	fs.BoolVar(&c.devPublicBaseURL, devPublicFlag, false,
 		"DANGEROUS: let the development sign-in (\"sign in as anyone\") run under a -base-url whose host is not loopback, e.g. a tunnel you own; whoever reaches that URL can sign in as any demo user")
+	limits := fs.String("tool-rate-limits", getenv("TOOL_RATE_LIMITS"),
+		"per-user tool call limits replacing the table's, e.g. generateImage=10/1m,add=100/1m or generateImage=off (env TOOL_RATE_LIMITS); each replica enforces its own")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	var err error
+	if c.toolRateLimits, err = tools.ParseRateLimits(*limits); err != nil {
+		return nil, fmt.Errorf("-tool-rate-limits: %w", err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -317,6 +326,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	table, err := tools.Default(gen)
 	if err != nil {
 		return err
+	}
+	for name, l := range cfg.toolRateLimits {
+		if err := table.SetRateLimit(name, l); err != nil {
+			return err
+		}
 	}
 	mcpServer := mcp.NewServer(mcp.ServerOptions{
 		Info:         mcp.Implementation{Name: "remote-mcp-authkit", Title: "Remote MCP with AuthKit", Version: version},

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"remote-mcp-authkit/mcp"
 	"remote-mcp-authkit/oauth"
@@ -44,7 +45,11 @@ type Tool struct {
 	// Organizations, when not empty, lists the organization ids whose
 	// members may use the tool; empty means any organization, or none.
 	Organizations []string
-	Handler       Handler
+	// RateLimit is how often one user may call the tool (zero: no limit).
+	// Declare it for tools that spend something scarce, such as an image
+	// service's budget; the operator may change it (Table.SetRateLimit).
+	RateLimit RateLimit
+	Handler   Handler
 }
 
 // MaxArgumentBytes caps the JSON arguments of one call. The transport caps
@@ -56,13 +61,65 @@ const MaxArgumentBytes = 64 << 10
 // mcp.ToolSet and is safe for concurrent use (it is never modified after
 // NewTable).
 type Table struct {
-	tools  []entry
-	byName map[string]int
+	tools    []entry
+	byName   map[string]int
+	observer func(ctx context.Context, c CallInfo)
+	now      func() time.Time
 }
 
 type entry struct {
 	Tool
-	listed mcp.Tool // what tools/list shows, marshalled once
+	listed  mcp.Tool     // what tools/list shows, marshalled once
+	limiter *callLimiter // nil: no limit
+}
+
+// CallInfo describes one tools/call the table answered, for metrics and
+// the audit trail. It never holds the arguments, which may carry secrets.
+type CallInfo struct {
+	Tool     string
+	Identity *oauth.Identity // nil for an unauthenticated caller
+	// Outcome is one of the Outcome constants.
+	Outcome  string
+	Duration time.Duration
+}
+
+// Outcomes of a tools/call, as CallInfo reports them.
+const (
+	OutcomeOK          = "ok"           // the tool ran and succeeded
+	OutcomeError       = "error"        // the tool ran and answered isError
+	OutcomeInvalid     = "invalid"      // the arguments were refused before it ran
+	OutcomeRefused     = "refused"      // the caller may not use the tool
+	OutcomeRateLimited = "rate_limited" // the caller is past the tool's RateLimit
+)
+
+// SetObserver sets a function told of every call of a tool in the table
+// (not of unknown names, which are the caller's words), after it is
+// answered, on the caller's goroutine: keep it quick. Call it before the
+// table serves.
+func (t *Table) SetObserver(fn func(ctx context.Context, c CallInfo)) { t.observer = fn }
+
+// SetRateLimit replaces the named tool's RateLimit (a zero one removes it),
+// for an operator's configuration. Call it before the table serves.
+func (t *Table) SetRateLimit(name string, l RateLimit) error {
+	i, ok := t.byName[name]
+	if !ok {
+		return fmt.Errorf("tools: rate limit for %q: no such tool (the tools are %s)", name, strings.Join(t.Visible(&oauth.Identity{}), ", "))
+	}
+	t.tools[i].RateLimit = l
+	t.tools[i].limiter = nil
+	if !l.IsZero() {
+		t.tools[i].limiter = newCallLimiter(l)
+	}
+	return nil
+}
+
+// RateLimits returns every tool's limit, for the operator's start-up log.
+func (t *Table) RateLimits() map[string]RateLimit {
+	out := make(map[string]RateLimit, len(t.tools))
+	for i := range t.tools {
+		out[t.tools[i].Name] = t.tools[i].RateLimit
+	}
+	return out
 }
 
 var _ mcp.ToolSet = (*Table)(nil)
@@ -71,7 +128,7 @@ var _ mcp.ToolSet = (*Table)(nil)
 // order. It refuses duplicate or malformed names, a missing handler, and
 // schemas the validator could not enforce.
 func NewTable(tools ...Tool) (*Table, error) {
-	t := &Table{byName: make(map[string]int, len(tools))}
+	t := &Table{byName: make(map[string]int, len(tools)), now: time.Now}
 	for _, tool := range tools {
 		if err := checkName(tool.Name); err != nil {
 			return nil, err
@@ -110,8 +167,12 @@ func NewTable(tools ...Tool) (*Table, error) {
 		}
 		tool.Permissions = slices.Clone(tool.Permissions)
 		tool.Organizations = slices.Clone(tool.Organizations)
+		e := entry{Tool: tool, listed: listed}
+		if !tool.RateLimit.IsZero() {
+			e.limiter = newCallLimiter(tool.RateLimit)
+		}
 		t.byName[tool.Name] = len(t.tools)
-		t.tools = append(t.tools, entry{Tool: tool, listed: listed})
+		t.tools = append(t.tools, e)
 	}
 	return t, nil
 }
@@ -257,36 +318,71 @@ func (t *Table) ListTools(ctx context.Context) []mcp.Tool {
 }
 
 // CallTool answers tools/call for the identity in ctx: it checks access
-// again, then the size and the schema of the arguments, then runs the
-// handler. Only a refused tool (*AccessError) or an unknown one (wrapping
-// mcp.ErrUnknownTool) is an error; everything else, including the handler's own
-// failures, is a result with IsError set, so that the model sees it.
+// again, then the size and the schema of the arguments, then the caller's
+// rate limit for the tool, then runs the handler. Only a refused tool
+// (*AccessError) or an unknown one (wrapping mcp.ErrUnknownTool) is an
+// error; everything else, including the handler's own failures and a call
+// past its rate limit, is a result with IsError set, so that the model sees
+// it.
 func (t *Table) CallTool(ctx context.Context, name string, arguments json.RawMessage) (*mcp.CallToolResult, error) {
+	if t.observer == nil {
+		res, _, err := t.callTool(ctx, name, arguments)
+		return res, err
+	}
+	start := time.Now()
+	res, outcome, err := t.callTool(ctx, name, arguments)
+	if outcome != "" {
+		t.observer(ctx, CallInfo{Tool: name, Identity: oauth.IdentityFromContext(ctx), Outcome: outcome, Duration: time.Since(start)})
+	}
+	return res, err
+}
+
+// callTool is CallTool, also saying how the call ended ("" for an unknown
+// tool).
+func (t *Table) callTool(ctx context.Context, name string, arguments json.RawMessage) (*mcp.CallToolResult, string, error) {
 	id := oauth.IdentityFromContext(ctx)
-	tool, err := t.allowed(id, name)
-	if err != nil {
-		return nil, err
+	i, ok := t.byName[name]
+	if !ok {
+		return nil, "", fmt.Errorf("%w %q", mcp.ErrUnknownTool, name)
+	}
+	e := &t.tools[i]
+	tool := &e.Tool
+	if err := access(tool, id); err != nil {
+		return nil, OutcomeRefused, err
 	}
 	if len(arguments) > MaxArgumentBytes {
-		return ErrorResult(fmt.Sprintf("invalid arguments: they are %d bytes long; the limit is %d", len(arguments), MaxArgumentBytes)), nil
+		return ErrorResult(fmt.Sprintf("invalid arguments: they are %d bytes long; the limit is %d", len(arguments), MaxArgumentBytes)), OutcomeInvalid, nil
 	}
 	args, err := tool.InputSchema.Validate(arguments)
 	if err != nil {
-		return ErrorResult(err.Error()), nil
+		return ErrorResult(err.Error()), OutcomeInvalid, nil
+	}
+	if e.limiter != nil {
+		user := ""
+		if id != nil {
+			user = id.Subject
+		}
+		now := t.now()
+		if ok, retry := e.limiter.allow(user, now); !ok {
+			return rateLimitedResult(name, tool.RateLimit, retry, now), OutcomeRateLimited, nil
+		}
 	}
 	res, err := tool.Handler(ctx, id, args)
 	if err != nil {
-		return ErrorResult(err.Error()), nil
+		return ErrorResult(err.Error()), OutcomeError, nil
 	}
 	if res == nil {
-		return ErrorResult(fmt.Sprintf("tool %q returned no result", name)), nil
+		return ErrorResult(fmt.Sprintf("tool %q returned no result", name)), OutcomeError, nil
 	}
 	if tool.OutputSchema != nil && !res.IsError {
 		if err := checkOutput(tool.OutputSchema, res.StructuredContent); err != nil {
-			return ErrorResult(fmt.Sprintf("tool %q produced a result that does not match its outputSchema: %v", name, err)), nil
+			return ErrorResult(fmt.Sprintf("tool %q produced a result that does not match its outputSchema: %v", name, err)), OutcomeError, nil
 		}
 	}
-	return res, nil
+	if res.IsError {
+		return res, OutcomeError, nil
+	}
+	return res, OutcomeOK, nil
 }
 
 func checkOutput(s *Schema, structured any) error {
