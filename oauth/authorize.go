@@ -42,6 +42,10 @@ type authRequest struct {
 	CodeChallenge string `json:"code_challenge"`
 	Resource      string `json:"resource"`
 	Scope         string `json:"scope,omitempty"`
+	// Consented is set when the person approved the client on the consent
+	// page (not when a remembered approval skipped it), so that the
+	// sign-in that follows can record the consent with who gave it.
+	Consented bool `json:"consented,omitempty"`
 }
 
 // upstreamRecord waits, under the hash of our upstream state, for the
@@ -99,6 +103,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 	const restart = "Go back to your MCP client and connect again."
 	if ok, retry := s.authzLim.allow(rateKey(r)); !ok {
+		s.emit(r.Context(), r, Event{Kind: EventRateLimited, Endpoint: "authorize"})
 		w.Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())+1))
 		s.showError(w, http.StatusTooManyRequests, "Too many requests", "This browser or network sent too many sign-in requests.", "Wait a minute, then try again.")
 		return
@@ -495,6 +500,7 @@ func (s *Server) consentDecision(w http.ResponseWriter, r *http.Request) {
 	switch r.PostForm.Get("decision") {
 	case "approve":
 		s.rememberConsent(w, req.ClientID)
+		req.Consented = true
 		s.startUpstream(w, r, &req)
 	case "deny":
 		s.redirectError(w, r, req.ResolvedURI, req.State, "access_denied", "the user denied access")
@@ -624,6 +630,10 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("oauth: authorized", "client_id", req.ClientID, "sub", g.Identity.Subject, "grant", g.ID)
+	if req.Consented {
+		s.emit(r.Context(), r, Event{Kind: EventConsented, Identity: &g.Identity, ClientID: req.ClientID, ClientName: req.ClientName, GrantID: g.ID})
+	}
+	s.emit(r.Context(), r, Event{Kind: EventSignedIn, Identity: &g.Identity, ClientID: req.ClientID, ClientName: req.ClientName, GrantID: g.ID})
 	// RFC 6749 s4.1.2 and RFC 9207 s2.
 	v := url.Values{"code": {authCode}, "iss": {s.cfg.Issuer}}
 	if req.State != "" {

@@ -224,6 +224,8 @@ type tokenResponse struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
+	// grant is what the tokens were issued from, for Config.OnEvent.
+	grant *grant
 }
 
 // handleToken is the token endpoint.
@@ -260,6 +262,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if e != nil {
 		writeJSONError(w, e)
 		return
+	}
+	if g := resp.grant; g != nil {
+		s.emit(r.Context(), r, Event{Kind: EventTokenIssued, Identity: &g.Identity, ClientID: g.ClientID, GrantID: g.ID, GrantType: grantType})
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -426,7 +431,7 @@ func (s *Server) issueTokens(ctx context.Context, g *grant, access, evicted, ref
 	}
 	return &tokenResponse{
 		AccessToken: access, TokenType: "Bearer", ExpiresIn: int64(s.cfg.AccessTokenTTL / time.Second),
-		RefreshToken: refresh, Scope: scope,
+		RefreshToken: refresh, Scope: scope, grant: g,
 	}, nil
 }
 
@@ -526,6 +531,7 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 		subtle.ConstantTimeCompare([]byte(h), []byte(g.PrevRefreshHash)) == 1 && now.Before(g.PrevRefreshUntil)
 	if !current && !grace {
 		s.log.Warn("oauth: refresh token reused; revoking grant", "client_id", client.ClientID, "grant", g.ID)
+		s.emit(ctx, nil, Event{Kind: EventRefreshReused, Identity: &g.Identity, ClientID: client.ClientID, GrantID: g.ID})
 		after, _ = s.revokeGrant(ctx, g.ID)
 		return nil, errInvalidGrant("refresh token was already used; the grant is revoked, authorize again")
 	}
@@ -720,11 +726,12 @@ func (s *Server) revokeGrant(ctx context.Context, grantID string) (after func(),
 	}
 	s.dropRefresh(ctx, refresh)
 	return func() {
+		id := g.Identity
+		id.ClientID, id.GrantID = g.ClientID, grantID
 		if s.cfg.OnGrantRevoked != nil {
-			id := g.Identity
-			id.ClientID, id.GrantID = g.ClientID, grantID
 			s.cfg.OnGrantRevoked(id)
 		}
+		s.emit(ctx, nil, Event{Kind: EventGrantRevoked, Identity: &id, ClientID: g.ClientID, GrantID: grantID})
 		if g.Upstream == nil {
 			return
 		}
