@@ -37,6 +37,7 @@ import (
 	"syscall"
 	"time"
 
+	"remote-mcp-authkit/audit"
 	"remote-mcp-authkit/mcp"
 	"remote-mcp-authkit/oauth"
 	"remote-mcp-authkit/oauth/authkit"
@@ -81,8 +82,10 @@ type config struct {
 	// toolRateLimits replace the tool table's declared limits per tool
 	// (tools.ParseRateLimits).
 	toolRateLimits map[string]tools.RateLimit
-	devUsersFile   string
-	allowPrivCIMD  bool
+	// auditWorkOS sends the audit trail to WorkOS Audit Logs too.
+	auditWorkOS   bool
+	devUsersFile  string
+	allowPrivCIMD bool
 	// devPublicBaseURL lets the development sign-in run under a base URL
 	// whose host is not loopback (a tunnel the developer owns); see
 	// checkDevBaseURL.
@@ -121,6 +124,8 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		"let client ID metadata documents be fetched from loopback and private addresses (development only)")
 	fs.BoolVar(&c.devPublicBaseURL, devPublicFlag, false,
 		"DANGEROUS: let the development sign-in (\"sign in as anyone\") run under a -base-url whose host is not loopback, e.g. a tunnel you own; whoever reaches that URL can sign in as any demo user")
+	fs.BoolVar(&c.auditWorkOS, "audit-workos", getenv("AUDIT_WORKOS") == "1",
+		"send audit events to WorkOS Audit Logs as well as the log (env AUDIT_WORKOS=1); in development they go to the emulator, shown at /_authkit/audit_logs/events")
 	limits := fs.String("tool-rate-limits", getenv("TOOL_RATE_LIMITS"),
 		"per-user tool call limits replacing the table's, e.g. generateImage=10/1m,add=100/1m or generateImage=off (env TOOL_RATE_LIMITS); each replica enforces its own")
 	if err := fs.Parse(args); err != nil {
@@ -313,6 +318,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		}
 	}
 	akCfg.Logger = logger
+
+	// The audit trail: always the log; WorkOS Audit Logs when asked, from
+	// a queue that never holds a request up.
+	var auditSink audit.Sink
+	if cfg.auditWorkOS {
+		ws := audit.NewWorkOS(audit.WorkOSConfig{APIKey: akCfg.APIKey, APIURL: akCfg.APIURL, HTTPClient: akCfg.HTTPClient, Logger: logger})
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			ws.Close(ctx)
+		}()
+		auditSink = ws
+	}
+	trail := audit.New(logger, auditSink)
 	provider, err := authkit.New(akCfg)
 	if err != nil {
 		return err
@@ -327,6 +346,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
+	table.SetObserver(func(ctx context.Context, c tools.CallInfo) {
+		auditToolCall(ctx, trail, c)
+	})
 	for name, l := range cfg.toolRateLimits {
 		if err := table.SetRateLimit(name, l); err != nil {
 			return err
@@ -356,6 +378,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 			// still carry the identity they had until they refresh too,
 			// so their sessions' lists have not changed yet.
 			mcpServer.NotifyToolListChangedByCredential(new.GrantID)
+		},
+		OnEvent: func(ctx context.Context, e oauth.Event) {
+			auditOAuth(ctx, trail, e)
 		},
 		OnGrantRevoked: func(id oauth.Identity) {
 			// The grant's tokens are refused from now on; the sessions

@@ -6,8 +6,11 @@ package main
 
 import (
 	"context"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // signedIn starts a development-mode server with extra flags and returns an
@@ -38,5 +41,58 @@ func TestToolRateLimitReached(t *testing.T) {
 	r, rerr := callTool(t, m, "add", map[string]any{"a": 1, "b": 2})
 	if rerr != nil || !r.IsError || !strings.Contains(r.Content[0].Text, "rate limited: add may be called 2 times per 1m0s by each user; retry after 30 seconds") {
 		t.Fatalf("past the limit: %+v %v", r, rerr)
+	}
+}
+
+// The audit trail in development: sign-in, consent, token issue and a tool
+// call are log records, and with -audit-workos they reach the built-in
+// emulator through workos-go, which lists them at /_authkit/audit_logs/events.
+func TestAuditTrailToEmulator(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
+	defer cancel()
+	srv, m := signedIn(ctx, t, "ada@example.com", "-audit-workos")
+	if r, rerr := callTool(t, m, "add", map[string]any{"a": 2, "b": 3}); rerr != nil || r.IsError {
+		t.Fatalf("add: %+v %v", r, rerr)
+	}
+	want := []string{"user.consented", "user.signed_in", "token.issued", "tool.called"}
+	var got []string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var list struct {
+			Data []struct {
+				OrganizationID string `json:"organization_id"`
+				IdempotencyKey string `json:"idempotency_key"`
+				Event          struct {
+					Action string `json:"action"`
+					Actor  struct{ ID, Name string }
+				} `json:"event"`
+			} `json:"data"`
+		}
+		if err := getJSON(ctx, http.DefaultClient, srv.base+"/_authkit/audit_logs/events", &list); err != nil {
+			t.Fatal(err)
+		}
+		got = got[:0]
+		for _, e := range list.Data {
+			if e.OrganizationID == "" || e.IdempotencyKey == "" || e.Event.Actor.Name != "ada@example.com" {
+				t.Fatalf("event without organization, key or actor: %+v", e)
+			}
+			got = append(got, e.Event.Action)
+		}
+		if slices.Equal(got, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("emulator received %v, want %v", got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	logs := srv.logs.String()
+	for _, a := range want {
+		if !strings.Contains(logs, "msg=audit action="+a) {
+			t.Errorf("no audit record for %s in the log", a)
+		}
+	}
+	if !strings.Contains(logs, "tool=add outcome=ok") {
+		t.Errorf("the tool call's record lacks its tool or outcome:\n%s", logs)
 	}
 }
