@@ -53,6 +53,9 @@ type authRequest struct {
 type upstreamRecord struct {
 	Request  authRequest `json:"request"`
 	Verifier []byte      `json:"verifier"` // sealed upstream PKCE verifier
+	// Account marks a sign-in to the account page (account.go), which
+	// has no client request.
+	Account bool `json:"account,omitempty"`
 }
 
 // cookieName adds the __Host- prefix (RFC 6265bis s4.1.3.2) when we are
@@ -571,6 +574,10 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setCookie(w, cookieState+key[:16], "", s.path("/callback"), -1)
+	if rec.Account {
+		s.finishAccountSignIn(w, r, q, &rec, key)
+		return
+	}
 	req := &rec.Request
 	fail := func(code, desc string) {
 		s.redirectError(w, r, req.ResolvedURI, req.State, code, desc)

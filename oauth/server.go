@@ -278,6 +278,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc(base+"/callback", s.handleCallback)
 	mux.Handle(base+"/token", s.cors.wrap(http.HandlerFunc(s.handleToken)))
 	mux.Handle(base+"/revoke", s.cors.wrap(http.HandlerFunc(s.handleRevoke)))
+	mux.HandleFunc(base+"/account", s.handleAccount)
+	mux.HandleFunc(base+"/account/revoke", s.handleAccountRevoke)
+	mux.HandleFunc(base+"/account/signout", s.handleAccountSignOut)
 	return mux
 }
 

@@ -33,14 +33,18 @@ const (
 // codes, access tokens and refresh tokens are issued from, and what
 // revocation removes.
 type grant struct {
-	ID        string    `json:"id"`
-	ClientID  string    `json:"client_id"`
-	Resource  string    `json:"resource"`
-	Scope     string    `json:"scope,omitempty"`
-	Identity  Identity  `json:"identity"` // ClientID and GrantID set
-	Upstream  []byte    `json:"upstream"` // sealed UpstreamSession (AES-GCM, AAD "grant:"+ID)
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
+	ID       string `json:"id"`
+	ClientID string `json:"client_id"`
+	Resource string `json:"resource"`
+	Scope    string `json:"scope,omitempty"`
+	// ClientName (as the client declared it) and RedirectURI (where its
+	// code went) are what the account page shows.
+	ClientName  string    `json:"client_name,omitempty"`
+	RedirectURI string    `json:"redirect_uri,omitempty"`
+	Identity    Identity  `json:"identity"` // ClientID and GrantID set
+	Upstream    []byte    `json:"upstream"` // sealed UpstreamSession (AES-GCM, AAD "grant:"+ID)
+	CreatedAt   time.Time `json:"created_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
 	// Refresh token rotation (OAuth 2.1 s4.3.1): the hash of the current
 	// refresh token, and the one it replaced, still honoured until
 	// PrevRefreshUntil. CurrentSealed is the current refresh token itself,
@@ -129,6 +133,7 @@ func (s *Server) createGrant(ctx context.Context, req *authRequest, sess *Upstre
 	now := s.now()
 	g := &grant{
 		ID: "grant_" + rand.Text(), ClientID: req.ClientID, Resource: req.Resource, Scope: req.Scope,
+		ClientName: req.ClientName, RedirectURI: req.ResolvedURI,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL + codeReplayKeep),
 	}
 	g.Identity = sess.Identity
@@ -136,7 +141,15 @@ func (s *Server) createGrant(ctx context.Context, req *authRequest, sess *Upstre
 	if err := s.sealUpstream(g, sess); err != nil {
 		return nil, err
 	}
-	return g, s.putJSON(ctx, kindGrant, g.ID, g, g.ExpiresAt)
+	if err := s.putJSON(ctx, kindGrant, g.ID, g, g.ExpiresAt); err != nil {
+		return nil, err
+	}
+	// The account page finds a person's grants through this index; a
+	// failure costs only the listing, so the sign-in goes on.
+	if err := s.indexGrant(ctx, g.Identity.Subject, g.ID); err != nil {
+		s.log.Warn("oauth: indexing grant for the account page", "grant", g.ID, "err", err)
+	}
+	return g, nil
 }
 
 func (s *Server) sealUpstream(g *grant, sess *UpstreamSession) error {
