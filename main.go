@@ -74,7 +74,11 @@ type config struct {
 	idleTimeout     time.Duration
 	maxSessions     int
 	readTimeout     time.Duration
-	debugAddr       string
+	// adminAddr serves /metrics and /debug/vars (loopback only); -debug-addr
+	// is its older name.
+	adminAddr string
+	logFormat string
+	logLevel  slog.Level
 	// shutdownDrain is how long /readyz answers 503 before the listener
 	// closes at shutdown, so that a load balancer polling it stops sending
 	// requests first.
@@ -114,8 +118,11 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		"end MCP sessions idle for this long")
 	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second,
 		"how long a client may take to send a whole request (its headers: at most 10s)")
-	fs.StringVar(&c.debugAddr, "debug-addr", "",
-		"loopback address for /debug/vars (expvar, goroutines, memstats) and POST /debug/gc; empty: off")
+	fs.StringVar(&c.adminAddr, "admin-addr", getenv("ADMIN_ADDR"),
+		"loopback address of the admin listener: /metrics (Prometheus), /debug/vars (expvar) and POST /debug/gc (env ADMIN_ADDR); empty: off")
+	debugAddr := fs.String("debug-addr", "", "older name of -admin-addr")
+	fs.StringVar(&c.logFormat, "log-format", envOr(getenv, "LOG_FORMAT", "text"), "log format: text or json (env LOG_FORMAT)")
+	logLevel := fs.String("log-level", envOr(getenv, "LOG_LEVEL", "info"), "least severe log level written: debug, info, warn or error (env LOG_LEVEL); warn drops the request and audit lines")
 	fs.DurationVar(&c.shutdownDrain, "shutdown-drain", 0,
 		"at shutdown, answer /readyz with 503 for this long before closing the listener, so a load balancer drains this process first")
 	fs.StringVar(&c.devUsersFile, "dev-users", getenv("DEV_USERS_FILE"),
@@ -130,6 +137,19 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		"per-user tool call limits replacing the table's, e.g. generateImage=10/1m,add=100/1m or generateImage=off (env TOOL_RATE_LIMITS); each replica enforces its own")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	switch {
+	case *debugAddr == "":
+	case c.adminAddr == "" || c.adminAddr == *debugAddr:
+		c.adminAddr = *debugAddr
+	default:
+		return nil, fmt.Errorf("-debug-addr %s and -admin-addr %s: -debug-addr is the older name of -admin-addr; give one", *debugAddr, c.adminAddr)
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return nil, fmt.Errorf("-log-format %q: want text or json", c.logFormat)
+	}
+	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", *logLevel)
 	}
 	var err error
 	if c.toolRateLimits, err = tools.ParseRateLimits(*limits); err != nil {
@@ -217,7 +237,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(logOut, nil))
+	hopts := &slog.HandlerOptions{Level: cfg.logLevel}
+	logger := slog.New(slog.NewTextHandler(logOut, hopts))
+	if cfg.logFormat == "json" {
+		logger = slog.New(slog.NewJSONHandler(logOut, hopts))
+	}
+	om := newOpsMetrics()
 	dev := cfg.authkit.ClientID == ""
 	if dev && !isLoopbackAddr(cfg.addr) {
 		return fmt.Errorf("refusing to listen on %s: the development sign-in (no WorkOS account configured) lets anyone sign in as a demo user, so it only listens on loopback; set WORKOS_CLIENT_ID and WORKOS_CLIENT_SECRET to serve other addresses", cfg.addr)
@@ -277,6 +302,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		store = fstore
 	}
 	defer store.Close()
+	store = meteredStore{Store: store, m: om}
 
 	// Every endpoint lives under the public URL's path ("" at the site's
 	// root), as behind a reverse proxy that forwards a path unchanged. The
@@ -318,6 +344,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		}
 	}
 	akCfg.Logger = logger
+	akCfg.HTTPClient = om.meterWorkOS(akCfg.HTTPClient)
 
 	// The audit trail: always the log; WorkOS Audit Logs when asked, from
 	// a queue that never holds a request up.
@@ -330,6 +357,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 			ws.Close(ctx)
 		}()
 		auditSink = ws
+		om.watchAudit(ws)
 	}
 	trail := audit.New(logger, auditSink)
 	provider, err := authkit.New(akCfg)
@@ -342,12 +370,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
-	table, err := tools.Default(gen)
+	table, err := tools.Default(meteredImages{ImageGenerator: gen, m: om})
 	if err != nil {
 		return err
 	}
 	table.SetObserver(func(ctx context.Context, c tools.CallInfo) {
-		auditToolCall(ctx, trail, c)
+		om.toolCall(c)
+		auditToolCall(ctx, trail, om, c)
 	})
 	for name, l := range cfg.toolRateLimits {
 		if err := table.SetRateLimit(name, l); err != nil {
@@ -359,7 +388,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		Instructions: "Tools gated by your AuthKit permissions: add two numbers, see who you are signed in as, and (with the image_generation permission) generate images.",
 		Tools:        table,
 		Logger:       logger,
+		Observe: func(ctx context.Context, info mcp.RequestInfo) {
+			om.mcpRequest(info)
+			recordMCP(ctx, info)
+		},
 	})
+	om.watchMCP(mcpServer)
 
 	mcpURL, sseURL := cfg.baseURL+"/mcp", cfg.baseURL+"/sse"
 	authServer, err := oauth.NewServer(oauth.Config{
@@ -380,7 +414,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 			mcpServer.NotifyToolListChangedByCredential(new.GrantID)
 		},
 		OnEvent: func(ctx context.Context, e oauth.Event) {
-			auditOAuth(ctx, trail, e)
+			om.oauthEvent(e)
+			auditOAuth(ctx, trail, om, e)
 		},
 		OnGrantRevoked: func(id oauth.Identity) {
 			// The grant's tokens are refused from now on; the sessions
@@ -399,8 +434,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		SessionIdleTimeout:  cfg.idleTimeout,
 		MaxSessionsPerOwner: cfg.maxSessions,
 	}
-	mux.Handle(basePath+"/mcp", oauth.CORS(authServer.RequireBearer(mcpURL, mcpServer.StreamableHTTPHandler(httpOpts))))
-	sse := oauth.CORS(authServer.RequireBearer(sseURL, mcpServer.SSEHandler(httpOpts)))
+	mux.Handle(basePath+"/mcp", oauth.CORS(authServer.RequireBearer(mcpURL, tagIdentity(mcpServer.StreamableHTTPHandler(httpOpts)))))
+	sse := oauth.CORS(authServer.RequireBearer(sseURL, tagIdentity(mcpServer.SSEHandler(httpOpts))))
 	mux.Handle(basePath+"/sse", sse)
 	mux.Handle(basePath+"/sse/message", sse)
 	mux.Handle("/", authServer.Handler())
@@ -409,7 +444,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	mux.HandleFunc(basePath+"/readyz", hc.readyz)
 
 	srv := &http.Server{
-		Handler: mux,
+		Handler: observeHTTP(om, logger, basePath, mux),
 		// Headers must arrive promptly, and the whole request (headers and
 		// body) within ReadTimeout, so a client that stalls mid-body is cut
 		// off. ReadTimeout does not cut SSE streams: net/http clears the
@@ -423,15 +458,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 
-	if cfg.debugAddr != "" {
-		if !isLoopbackAddr(cfg.debugAddr) {
-			return fmt.Errorf("-debug-addr %s: the debug listener is served on loopback only", cfg.debugAddr)
+	if cfg.adminAddr != "" {
+		if !isLoopbackAddr(cfg.adminAddr) {
+			return fmt.Errorf("-admin-addr %s: the admin listener is served on loopback only", cfg.adminAddr)
 		}
-		dbg, err := startDebug(cfg.debugAddr)
+		adm, addr, err := startAdmin(cfg.adminAddr, om)
 		if err != nil {
 			return err
 		}
-		defer dbg.Close()
+		defer adm.Close()
+		logger.Info("admin listener", "metrics", "http://"+addr+"/metrics", "vars", "http://"+addr+"/debug/vars")
 	}
 
 	errc := make(chan error, 1)
@@ -477,14 +513,16 @@ func originOf(base string) string {
 // (tests start the server more than once in one process).
 var publishGoroutines sync.Once
 
-// startDebug serves expvar (with goroutine count and memstats) and a GC
-// trigger on a separate loopback listener, for the load tool's before/after
-// figures. It is never mounted on the public listener.
-func startDebug(addr string) (io.Closer, error) {
+// startAdmin serves the metrics, expvar (with goroutine count and
+// memstats) and a GC trigger on a separate loopback listener: for the
+// operator's scraper and the load tool's before/after figures. It is never
+// mounted on the public listener.
+func startAdmin(addr string, om *opsMetrics) (io.Closer, string, error) {
 	publishGoroutines.Do(func() {
 		expvar.Publish("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
 	})
 	m := http.NewServeMux()
+	m.Handle("GET /metrics", om.reg.Handler())
 	m.Handle("/debug/vars", expvar.Handler())
 	m.HandleFunc("POST /debug/gc", func(w http.ResponseWriter, r *http.Request) {
 		// Two cycles: memory held by a finalizer or a sync.Pool's victim
@@ -496,9 +534,9 @@ func startDebug(addr string) (io.Closer, error) {
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	s := &http.Server{Handler: m, ReadHeaderTimeout: 5 * time.Second}
 	go s.Serve(ln)
-	return s, nil
+	return s, ln.Addr().String(), nil
 }

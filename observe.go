@@ -33,11 +33,12 @@ func impersonator(id *oauth.Identity) string {
 }
 
 // auditOAuth records an authorization server event in the audit trail.
-func auditOAuth(ctx context.Context, trail *audit.Trail, e oauth.Event) {
+func auditOAuth(ctx context.Context, trail *audit.Trail, om *opsMetrics, e oauth.Event) {
 	action, ok := auditActions[e.Kind]
 	if !ok {
 		return
 	}
+	om.auditEvents.Inc(action)
 	ev := audit.Event{Action: action, ClientID: e.ClientID, ClientName: e.ClientName, GrantID: e.GrantID,
 		GrantType: e.GrantType, RemoteAddr: e.RemoteAddr, UserAgent: e.UserAgent}
 	if id := e.Identity; id != nil {
@@ -49,7 +50,8 @@ func auditOAuth(ctx context.Context, trail *audit.Trail, e oauth.Event) {
 // auditToolCall records a tools/call in the audit trail: who, in which
 // organization, through which client, which tool and how it ended; never
 // its arguments.
-func auditToolCall(ctx context.Context, trail *audit.Trail, c tools.CallInfo) {
+func auditToolCall(ctx context.Context, trail *audit.Trail, om *opsMetrics, c tools.CallInfo) {
+	om.auditEvents.Inc(audit.ActionToolCalled)
 	ev := audit.Event{Action: audit.ActionToolCalled, Tool: c.Tool, Outcome: c.Outcome}
 	if id := c.Identity; id != nil {
 		ev.UserID, ev.UserEmail, ev.OrganizationID, ev.Impersonator = id.Subject, id.Email, id.OrganizationID, impersonator(id)
