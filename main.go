@@ -237,11 +237,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
+	// Records are written in batches (logwriter.go): a request's log and
+	// audit lines must not each cost a write system call.
+	lw := newLogWriter(logOut)
+	defer lw.Close()
 	hopts := &slog.HandlerOptions{Level: cfg.logLevel}
-	logger := slog.New(slog.NewTextHandler(logOut, hopts))
-	if cfg.logFormat == "json" {
-		logger = slog.New(slog.NewJSONHandler(logOut, hopts))
-	}
+	logger := slog.New(newFastHandler(lw, cfg.logFormat == "json", hopts))
 	om := newOpsMetrics()
 	dev := cfg.authkit.ClientID == ""
 	if dev && !isLoopbackAddr(cfg.addr) {
@@ -332,12 +333,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		// The server talks to the emulator in-process, so it needn't be able
 		// to reach its own public URL.
 		akCfg = authkit.Config{ClientID: emu.ClientID(), APIKey: emu.APIKey(), APIURL: emu.URL, HTTPClient: emu.Client()}
-		fmt.Fprintf(logOut, "\n  development sign-in: no WorkOS account configured\n"+
+		fmt.Fprintf(lw, "\n  development sign-in: no WorkOS account configured\n"+
 			"  AuthKit is emulated at %s with demo users (ada@example.com, grace@example.com);\n"+
 			"  anyone who can reach this server can sign in as them, so it listens on loopback only.\n"+
 			"  Set WORKOS_CLIENT_ID and WORKOS_CLIENT_SECRET to sign in with AuthKit.\n\n", emu.URL)
 		if u, _ := url.Parse(cfg.baseURL); checkDevBaseURL(cfg.baseURL, false) != nil {
-			fmt.Fprintf(logOut, "  !!! -%s is set: the base URL's host %s is not loopback.\n"+
+			fmt.Fprintf(lw, "  !!! -%s is set: the base URL's host %s is not loopback.\n"+
 				"  !!! ANYONE WHO CAN REACH %s CAN SIGN IN AS ANY DEMO USER.\n"+
 				"  !!! Use it only for a tunnel or proxy that you alone can reach.\n\n", devPublicFlag, u.Hostname(), cfg.baseURL)
 			logger.Warn("development sign-in served under a public base URL", "base_url", cfg.baseURL, "flag", "-"+devPublicFlag)
@@ -473,6 +474,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("serving MCP", "mcp", mcpURL, "sse", sseURL, "issuer", cfg.baseURL, "dev", dev)
+	lw.Flush() // what start-up logged is there before anyone is told
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

@@ -94,6 +94,9 @@ func TestAuditTrailToEmulator(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	if err := srv.stop(); err != nil { // the log is complete once the server stopped
+		t.Fatal(err)
+	}
 	logs := srv.logs.String()
 	for _, a := range want {
 		if !strings.Contains(logs, "msg=audit action="+a) {
@@ -252,6 +255,9 @@ func TestRequestLog(t *testing.T) {
 		}
 		io.Copy(io.Discard, res.Body)
 		res.Body.Close()
+	}
+	if err := srv.stop(); err != nil { // the log is complete once the server stopped
+		t.Fatal(err)
 	}
 	var lines []map[string]any
 	for _, l := range strings.Split(srv.logs.String(), "\n") {

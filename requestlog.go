@@ -185,7 +185,7 @@ func observeHTTP(m *opsMetrics, logger *slog.Logger, basePath string, next http.
 		if rec.traceparent != "" {
 			attrs = append(attrs, slog.String("traceparent", rec.traceparent))
 		}
-		logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		logRecord(r.Context(), logger, slog.LevelInfo, "request", attrs...)
 	})
 }
 

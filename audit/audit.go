@@ -12,6 +12,8 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
+	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -79,33 +81,46 @@ func New(log *slog.Logger, sink Sink) *Trail {
 	return &Trail{log: log, sink: sink}
 }
 
+// idPrefix makes event ids unique across processes and restarts; a
+// counter makes them unique within one, at no cost per event.
+var (
+	idPrefix  = "audit_" + rand.Text()[:16] + "_"
+	idCounter atomic.Uint64
+)
+
+// NewID returns a fresh event id: the idempotency key of its sends.
+func NewID() string { return idPrefix + strconv.FormatUint(idCounter.Add(1), 36) }
+
+// attrHandler is a handler that takes a record as its parts (the product's
+// log handler does), which spares building a slog.Record.
+type attrHandler interface {
+	HandleAttrs(ctx context.Context, t time.Time, level slog.Level, msg string, attrs []slog.Attr) error
+}
+
 // Record logs e as a distinct record (message "audit", level Info) and
 // hands it to the sink. It never blocks on the network.
 func (t *Trail) Record(ctx context.Context, e Event) {
 	if e.ID == "" {
-		e.ID = "audit_" + rand.Text()
+		e.ID = NewID()
 	}
 	if e.OccurredAt.IsZero() {
 		e.OccurredAt = time.Now().UTC()
 	}
-	if t.log.Enabled(ctx, slog.LevelInfo) {
-		attrs := make([]slog.Attr, 0, 12)
-		attrs = append(attrs, slog.String("action", e.Action), slog.String("id", e.ID))
-		add := func(k, v string) {
-			if v != "" {
-				attrs = append(attrs, slog.String(k, v))
+	if h := t.log.Handler(); h.Enabled(ctx, slog.LevelInfo) {
+		var buf [11]slog.Attr
+		attrs := append(buf[:0], slog.String("action", e.Action), slog.String("id", e.ID))
+		for _, kv := range [...]struct{ k, v string }{{"user_id", e.UserID}, {"org_id", e.OrganizationID},
+			{"impersonator", e.Impersonator}, {"client_id", e.ClientID}, {"grant_id", e.GrantID}, {"tool", e.Tool},
+			{"outcome", e.Outcome}, {"grant_type", e.GrantType}, {"remote_addr", e.RemoteAddr}} {
+			if kv.v != "" {
+				attrs = append(attrs, slog.String(kv.k, kv.v))
 			}
 		}
-		add("user_id", e.UserID)
-		add("org_id", e.OrganizationID)
-		add("impersonator", e.Impersonator)
-		add("client_id", e.ClientID)
-		add("grant_id", e.GrantID)
-		add("tool", e.Tool)
-		add("outcome", e.Outcome)
-		add("grant_type", e.GrantType)
-		add("remote_addr", e.RemoteAddr)
-		t.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
+		if ah, ok := h.(attrHandler); ok {
+			ah.HandleAttrs(ctx, time.Now(), slog.LevelInfo, "audit", attrs)
+		} else {
+			t.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
+		}
 	}
 	if t.sink != nil {
 		t.sink.Enqueue(e)
