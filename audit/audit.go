@@ -100,13 +100,18 @@ type attrHandler interface {
 // Record logs e as a distinct record (message "audit", level Info) and
 // hands it to the sink. It never blocks on the network.
 func (t *Trail) Record(ctx context.Context, e Event) {
+	h := t.log.Handler()
+	logged := h.Enabled(ctx, slog.LevelInfo)
+	if !logged && t.sink == nil {
+		return // nobody would see it: -log-level above info, no sink
+	}
 	if e.ID == "" {
 		e.ID = NewID()
 	}
 	if e.OccurredAt.IsZero() {
 		e.OccurredAt = time.Now().UTC()
 	}
-	if h := t.log.Handler(); h.Enabled(ctx, slog.LevelInfo) {
+	if logged {
 		var buf [11]slog.Attr
 		attrs := append(buf[:0], slog.String("action", e.Action), slog.String("id", e.ID))
 		for _, kv := range [...]struct{ k, v string }{{"user_id", e.UserID}, {"org_id", e.OrganizationID},
