@@ -189,6 +189,10 @@ func TestHostileDevRestartKeepsSignIn(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
+	// The next server listens on the same address: a keep-alive connection
+	// to the one just stopped must not be reused for a POST (which is not
+	// retried), so drop the pool's idle connections.
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 
 	a, log, _, err = runOnce(t, nil, "-addr", addr, "-data-dir", dir)
 	if err != nil {

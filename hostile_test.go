@@ -205,11 +205,13 @@ func (s *hxServer) consent(b *http.Client, params url.Values) (pending, csrf str
 	return html.UnescapeString(p[1]), html.UnescapeString(c[1])
 }
 
-// approve posts the consent form and returns the redirect to the sign-in
-// page (the upstream authorization URL).
+// approve posts the consent form with every scope box ticked (a box for a
+// scope the request did not ask for counts for nothing) and returns the
+// redirect to the sign-in page (the upstream authorization URL).
 func (s *hxServer) approve(b *http.Client, pending, csrf string) string {
 	s.t.Helper()
-	resp, err := hxNoFollow(b).PostForm(s.base+"/authorize", url.Values{"pending": {pending}, "csrf_token": {csrf}, "decision": {"approve"}})
+	resp, err := hxNoFollow(b).PostForm(s.base+"/authorize", url.Values{"pending": {pending}, "csrf_token": {csrf}, "decision": {"approve"},
+		"scope": {"tools:basic", "image_generation"}})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -1258,6 +1260,15 @@ func TestHostileLegacySSE(t *testing.T) {
 	}
 	if l := next(`"id":"alive"`); !strings.Contains(l, `"name":"add"`) {
 		t.Errorf("tools/list over the stream: %s", l)
+	}
+	// An unknown tool name of 2 MB is quoted in its error by a short
+	// prefix only (issue 11), not echoed whole onto the stream.
+	huge := `{"jsonrpc":"2.0","id":"huge","method":"tools/call","params":{"name":"` + strings.Repeat("x", 2<<20) + `"}}`
+	if st, _, body := s.do(post(ada, endpoint, js, huge)); st != 202 {
+		t.Fatalf("tools/call with a 2 MB name: %d %s", st, body)
+	}
+	if l := next(`"id":"huge"`); len(l) > 1024 || !strings.Contains(l, "unknown tool: xxx") {
+		t.Errorf("the error for a 2 MB tool name is %d bytes: %.300s", len(l), l)
 	}
 }
 

@@ -1,19 +1,22 @@
 package main
 
-// The log's writer: records are gathered and written in batches by one
-// goroutine (group commit), so that a request's log line costs a copy
-// into memory, not a write system call of its own. Under light load a
-// line is written at once (the writer wakes for it); under heavy load the
-// lines of many requests share one write.
+// The log's writer: records are written in batches (group commit), so
+// that a request's log line does not cost a write system call of its own
+// under load. The first record to arrive when nothing is being written is
+// written at once by its own caller, with whatever others add meanwhile;
+// records that arrive during a write join the next batch, written by that
+// caller or, after two batches, handed to a goroutine so no request waits
+// long for other requests' lines. Without concurrency every record is
+// written before its Write returns.
 
 import (
 	"io"
 	"sync"
 )
 
-// maxLogPending bounds the bytes waiting to be written; past it a record
-// is written by its own caller, so a slow log destination slows requests
-// down rather than growing memory.
+// maxLogPending bounds the bytes waiting to be written; past it, callers
+// wait for the writer, so a slow log destination slows requests down
+// rather than growing memory.
 const maxLogPending = 1 << 20
 
 // logWriter is an io.Writer for slog handlers, which call Write once per
@@ -21,58 +24,68 @@ const maxLogPending = 1 << 20
 type logWriter struct {
 	out io.Writer
 
-	outMu  sync.Mutex // held while a batch is taken and written: keeps records in order
-	mu     sync.Mutex
-	buf    []byte
-	spare  []byte
-	closed bool          // under mu: records are written by their callers
-	kick   chan struct{} // capacity 1: there is something to write
-	done   chan struct{} // closed when the flusher has exited
-	stop   chan struct{}
+	mu      sync.Mutex
+	drained *sync.Cond // signalled when a batch is taken
+	buf     []byte
+	spare   []byte
+	writing bool // someone is draining buf: they will write what is added
+	closed  bool
+	kick    chan struct{} // capacity 1: the flusher should drain
+	done    chan struct{} // closed when the flusher has exited
+	stop    chan struct{}
 }
 
 func newLogWriter(out io.Writer) *logWriter {
 	w := &logWriter{out: out, kick: make(chan struct{}, 1), done: make(chan struct{}), stop: make(chan struct{})}
+	w.drained = sync.NewCond(&w.mu)
 	go w.run()
 	return w
 }
 
-// Write queues p (a whole record) for writing.
+// Write queues p (a whole record) and, when nobody is writing, writes it.
 func (w *logWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
-	full := w.closed || len(w.buf)+len(p) > maxLogPending
-	if !full {
-		w.buf = append(w.buf, p...)
+	for len(w.buf) > 0 && len(w.buf)+len(p) > maxLogPending {
+		w.drained.Wait()
 	}
-	w.mu.Unlock()
-	if full {
-		// Write what waits, then this record, in order.
-		w.outMu.Lock()
-		w.flushLocked()
-		_, err := w.out.Write(p)
-		w.outMu.Unlock()
-		return len(p), err
+	w.buf = append(w.buf, p...)
+	if w.writing {
+		w.mu.Unlock()
+		return len(p), nil
 	}
-	select {
-	case w.kick <- struct{}{}:
-	default:
-	}
+	w.writing = true
+	w.drain(2) // unlocks
 	return len(p), nil
 }
 
-// flushLocked writes what waits; the caller holds outMu.
-func (w *logWriter) flushLocked() {
-	w.mu.Lock()
-	batch := w.buf
-	w.buf = w.spare[:0]
-	w.mu.Unlock()
-	if len(batch) > 0 {
+// drain writes batches until buf is empty, or, after rounds batches (0:
+// no limit), hands the rest to the flusher. It is called with mu held and
+// writing set, and returns with mu released.
+func (w *logWriter) drain(rounds int) {
+	for n := 1; ; n++ {
+		batch := w.buf
+		if len(batch) == 0 {
+			w.writing = false
+			w.drained.Broadcast() // Flush may wait for the writer to finish
+			w.mu.Unlock()
+			return
+		}
+		w.buf = w.spare[:0]
+		w.drained.Broadcast()
+		w.mu.Unlock()
 		w.out.Write(batch)
-	}
-	if cap(batch) <= 4*maxLogPending {
-		w.spare = batch[:0]
-	} else {
-		w.spare = nil
+		w.mu.Lock()
+		if cap(batch) <= 4*maxLogPending {
+			w.spare = batch[:0]
+		}
+		if rounds > 0 && n >= rounds && len(w.buf) > 0 && !w.closed {
+			w.mu.Unlock() // writing stays set: the flusher takes over
+			select {
+			case w.kick <- struct{}{}:
+			default:
+			}
+			return
+		}
 	}
 }
 
@@ -81,25 +94,36 @@ func (w *logWriter) run() {
 	for {
 		select {
 		case <-w.kick:
-			w.outMu.Lock()
-			w.flushLocked()
-			w.outMu.Unlock()
+			w.mu.Lock()
+			w.drain(0)
 		case <-w.stop:
 			return
 		}
 	}
 }
 
-// Flush writes whatever waits, and returns once it is written.
+// Flush returns once everything written before it is out.
 func (w *logWriter) Flush() {
-	w.outMu.Lock()
-	w.flushLocked()
-	w.outMu.Unlock()
+	w.mu.Lock()
+	for w.writing {
+		w.mu.Unlock()
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+		w.mu.Lock()
+		if w.writing {
+			w.drained.Wait()
+		}
+	}
+	w.writing = true
+	w.drain(0)
 }
 
 // Close writes whatever waits and stops the flusher; later records are
 // written by their callers.
 func (w *logWriter) Close() error {
+	w.Flush()
 	w.mu.Lock()
 	w.closed = true
 	w.mu.Unlock()

@@ -61,3 +61,18 @@ func TestLogWriterBatches(t *testing.T) {
 		t.Fatalf("%d writes for 4000 records: not batched", out.writes)
 	}
 }
+
+// With nothing else writing, a record is out before Write returns: a test
+// (or a person) reading the log after a response finds its line.
+func TestLogWriterUncontendedIsSynchronous(t *testing.T) {
+	var out bytes.Buffer
+	w := newLogWriter(&out)
+	defer w.Close()
+	for i := range 100 {
+		line := fmt.Sprintf("line %d\n", i)
+		fmt.Fprint(w, line)
+		if !strings.HasSuffix(out.String(), line) {
+			t.Fatalf("after Write %d the output is %q", i, out.String())
+		}
+	}
+}

@@ -94,6 +94,10 @@ type config struct {
 	// whose host is not loopback (a tunnel the developer owns); see
 	// checkDevBaseURL.
 	devPublicBaseURL bool
+	// initialScope is what the 401 challenge and the protected resource
+	// metadata ask clients to request first: "all" scopes, or the
+	// "baseline" only (then clients step up for the rest).
+	initialScope string
 
 	authkit authkit.Config // zero ClientID: development sign-in
 	secret  string
@@ -135,8 +139,13 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		"send audit events to WorkOS Audit Logs as well as the log (env AUDIT_WORKOS=1); in development they go to the emulator, shown at /_authkit/audit_logs/events")
 	limits := fs.String("tool-rate-limits", getenv("TOOL_RATE_LIMITS"),
 		"per-user tool call limits replacing the table's, e.g. generateImage=10/1m,add=100/1m or generateImage=off (env TOOL_RATE_LIMITS); each replica enforces its own")
+	fs.StringVar(&c.initialScope, "initial-scope", envOr(getenv, "INITIAL_SCOPE", "all"),
+		"scopes clients are told to ask for first (env INITIAL_SCOPE): all (each still approved on the consent page), or baseline (least privilege from the start; the rest by step-up, which clients such as the TypeScript SDK 1.x cannot do)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if c.initialScope != "all" && c.initialScope != "baseline" {
+		return nil, fmt.Errorf("-initial-scope %q: want all or baseline", c.initialScope)
 	}
 	switch {
 	case *debugAddr == "":
@@ -375,6 +384,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
+	table.SetLogger(logger)
 	table.SetObserver(func(ctx context.Context, c tools.CallInfo) {
 		om.toolCall(c)
 		auditToolCall(ctx, trail, om, c)
@@ -406,6 +416,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		AllowPrivateClientMetadataHosts: cfg.allowPrivCIMD,
 		Logger:                          logger,
 		ServiceName:                     "Remote MCP with AuthKit",
+		// The tool table decides the scopes: a baseline for the tools
+		// anyone signed in may use, one per permission a tool requires.
+		Scopes:        table.Scopes(),
+		InitialScopes: initialScopes(cfg.initialScope, table.Scopes()),
 		OnGrantIdentityChanged: func(old, new oauth.Identity) {
 			// Permissions decide which tools a user sees (tools/list is
 			// computed per identity), so tell the live sessions opened
@@ -541,4 +555,19 @@ func startAdmin(addr string, om *opsMetrics) (io.Closer, string, error) {
 	s := &http.Server{Handler: m, ReadHeaderTimeout: 5 * time.Second}
 	go s.Serve(ln)
 	return s, ln.Addr().String(), nil
+}
+
+// initialScopes is oauth.Config.InitialScopes for -initial-scope: nil for
+// all, else the scopes no permission gates.
+func initialScopes(mode string, scopes []oauth.Scope) []string {
+	if mode != "baseline" {
+		return nil
+	}
+	var out []string
+	for _, sc := range scopes {
+		if sc.Permission == "" {
+			out = append(out, sc.Name)
+		}
+	}
+	return out
 }

@@ -38,6 +38,7 @@ import (
 	"html"
 	"image/png"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -107,6 +108,13 @@ func startServer(t *testing.T, external bool) *testServer {
 // path of its site unchanged.
 func startServerArgs(t *testing.T, external bool, basePath string, extra ...string) *testServer {
 	t.Helper()
+	return startServerEnv(t, external, basePath, nil, extra...)
+}
+
+// startServerEnv is startServerArgs with more environment variables, such
+// as an image service's, and extra flags.
+func startServerEnv(t *testing.T, external bool, basePath string, extraEnv map[string]string, extra ...string) *testServer {
+	t.Helper()
 	args := []string{"-addr", "127.0.0.1:0", "-memory"}
 	if basePath != "" {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -118,7 +126,10 @@ func startServerArgs(t *testing.T, external bool, basePath string, extra ...stri
 		args = []string{"-addr", addr, "-memory", "-base-url", "http://" + addr + basePath}
 	}
 	args = append(args, extra...)
-	env := map[string]string{}
+	env := maps.Clone(extraEnv)
+	if env == nil {
+		env = map[string]string{}
+	}
 	ts := &testServer{logs: &logBuffer{}}
 	if external {
 		ts.emu = authkittest.NewServer()
@@ -176,6 +187,8 @@ type browser struct {
 	hc *http.Client
 	// Pages seen during the last authorize, in order: "consent", "signin".
 	seen []string
+	// The scope boxes of the last consent page, all left ticked.
+	scopeBoxes []string
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -202,6 +215,7 @@ var (
 	formTagRe = regexp.MustCompile(`<form\b[^>]*\bmethod="post"[^>]*\baction="([^"]*)"`)
 	hiddenRe  = regexp.MustCompile(`<input\b[^>]*\btype="hidden"[^>]*\bname="([^"]*)"[^>]*\bvalue="([^"]*)"`)
 	buttonRe  = regexp.MustCompile(`<button\b[^>]*\btype="submit"[^>]*\bname="([^"]*)"[^>]*\bvalue="([^"]*)"`)
+	checkedRe = regexp.MustCompile(`<input\b[^>]*\btype="checkbox"[^>]*\bname="([^"]*)"[^>]*\bvalue="([^"]*)"[^>]*\bchecked`)
 )
 
 func parseForm(page string) (*htmlForm, error) {
@@ -212,6 +226,10 @@ func parseForm(page string) (*htmlForm, error) {
 	f := &htmlForm{action: html.UnescapeString(m[1]), hidden: url.Values{}}
 	for _, h := range hiddenRe.FindAllStringSubmatch(page, -1) {
 		f.hidden.Set(html.UnescapeString(h[1]), html.UnescapeString(h[2]))
+	}
+	// Ticked boxes are sent as a browser sends them.
+	for _, c := range checkedRe.FindAllStringSubmatch(page, -1) {
+		f.hidden.Add(html.UnescapeString(c[1]), html.UnescapeString(c[2]))
 	}
 	for _, b := range buttonRe.FindAllStringSubmatch(page, -1) {
 		f.buttons = append(f.buttons, [2]string{html.UnescapeString(b[1]), html.UnescapeString(b[2])})
@@ -291,6 +309,7 @@ func (b *browser) authorize(ctx context.Context, authURL, redirectURI, email str
 				return nil, fmt.Errorf("consent form without a CSRF token")
 			}
 			b.seen = append(b.seen, "consent")
+			b.scopeBoxes = form.hidden["scope"]
 			res, err = b.submit(ctx, here, form, "decision", "approve")
 		case form.hidden.Has("sign_in"): // the AuthKit (emulator) sign-in page
 			b.seen = append(b.seen, "signin")
@@ -313,6 +332,7 @@ type oauthClient struct {
 	asMeta      map[string]any
 	clientID    string
 	redirectURI string
+	scope       string // the scope parameter of authorization requests; "" for none
 }
 
 // tokenSet is a token endpoint response (RFC 6749 s5.1).
@@ -456,6 +476,9 @@ func (c *oauthClient) authorize(ctx context.Context, t *testing.T, b *browser, e
 		"code_challenge_method": {"S256"},
 		"state":                 {state},
 		"resource":              {c.resource},
+	}
+	if c.scope != "" {
+		q.Set("scope", c.scope)
 	}
 	back, err := b.authorize(ctx, c.endpoint("authorization")+"?"+q.Encode(), c.redirectURI, email)
 	if err != nil {

@@ -25,12 +25,8 @@ var auditActions = map[string]string{
 }
 
 // impersonator names who acted as the user in an impersonated upstream
-// session. The seam for the identity's impersonation field: until
-// oauth.Identity carries it, nobody is known to impersonate.
-func impersonator(id *oauth.Identity) string {
-	_ = id
-	return ""
-}
+// session (WorkOS impersonation), "" when nobody did.
+func impersonator(id *oauth.Identity) string { return id.ImpersonatorEmail() }
 
 // auditOAuth records an authorization server event in the audit trail.
 func auditOAuth(ctx context.Context, trail *audit.Trail, om *opsMetrics, e oauth.Event) {

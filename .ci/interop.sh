@@ -4,10 +4,14 @@
 # MCP Inspector and Node 22), once per lockfile, and runs the Go tests
 # TestInteropTypeScriptSDK (.ci/interop/client.mjs: OAuth sign-in through the
 # SDK, Streamable HTTP and HTTP+SSE) and TestInteropInspector (the
-# Inspector's CLI with tokens from the real sign-in). MCP_INTEROP=1 makes a
-# missing install a failure, not a skip.
+# Inspector's CLI with tokens from the real sign-in), and from .ci/interop2
+# (the SDK v2 client, @modelcontextprotocol/client, with playwright-core)
+# TestInteropStepUp (.ci/interop2/stepup.mjs: step-up authorization through
+# the consent page in a real Chromium). MCP_INTEROP=1 makes a missing
+# install a failure, not a skip.
 #
-# Needs: go, and node (20 or later) with npm on PATH.
+# Needs: go, node (20 or later) with npm on PATH, and Chromium
+# (/usr/bin/chromium, or MCP_BROWSER_CHROMIUM) for the step-up test.
 # Usage: bash .ci/interop.sh        (from anywhere in the repository)
 set -euo pipefail
 
@@ -45,7 +49,8 @@ install() {
 # Inspector needs Node 22, which its folder installs beside it.
 install "$dir"
 install "$dir/inspector"
+install "$ci_dir/interop2"
 
-echo "interop: Node $(node --version), @modelcontextprotocol/sdk $(node -p 'require(process.argv[1]).version' "$dir/node_modules/@modelcontextprotocol/sdk/package.json")"
+echo "interop: Node $(node --version), @modelcontextprotocol/sdk $(node -p 'require(process.argv[1]).version' "$dir/node_modules/@modelcontextprotocol/sdk/package.json"), @modelcontextprotocol/client $(node -p 'require(process.argv[1]).version' "$ci_dir/interop2/node_modules/@modelcontextprotocol/client/package.json")"
 cd "$root"
 MCP_INTEROP=1 exec go test -run '^TestInterop' -count=1 -v .

@@ -173,6 +173,28 @@ type HTTPOptions struct {
 	// write on the connection), so a client that stops reading is dropped
 	// while healthy streams may stay open for hours; 0 means 10 s.
 	WriteTimeout time.Duration
+	// MaxRequestsPerSession bounds the requests of one session in
+	// progress at once: received, and their answer not yet written to the
+	// connection. Each holds its body and then its answer, and an HTTP+SSE
+	// POST is answered 202 at once while its answer waits on the
+	// session's stream, so without a bound a client that stops reading
+	// its stream could make the server hold any number of answers. Past
+	// it, a POSTed request (or batch) gets 429 Too Many Requests with
+	// Retry-After and a JSON-RPC error -32000 with the request's id;
+	// notifications and responses are always taken. 0 means 16.
+	MaxRequestsPerSession int
+	// MaxQueuedBytes bounds the server messages waiting for the reader of
+	// one stream (an HTTP+SSE stream, a Streamable HTTP GET stream or a
+	// POST's SSE response) that reads slower than the server writes. An
+	// HTTP+SSE POST arriving while its session's stream holds this much
+	// gets 429 with Retry-After, as above. The answers to requests
+	// already admitted are always queued, so a stream holds at most this
+	// plus MaxRequestsPerSession answers; any other message (a
+	// notification, a log message, a server's request) that would take a
+	// stream past it ends the connection instead, as a failed write
+	// would: a Streamable HTTP client resumes with Last-Event-ID, an
+	// HTTP+SSE session ends with its stream. 0 means 4 MiB.
+	MaxQueuedBytes int
 	// MaxSessionsPerOwner bounds the live sessions of one owner; a new
 	// session beyond it ends that owner's least recently active one (its
 	// client gets 404 and starts afresh). 0 means 100.

@@ -240,7 +240,7 @@ func elicit(ctx context.Context, peer clientPeer, p *ElicitParams) (*ElicitResul
 			return nil, fmt.Errorf("elicitation/create: %w: elicitation.url", ErrClientCapability)
 		}
 	default:
-		return nil, fmt.Errorf("elicitation/create: unknown mode %q: want form or url", p.Mode)
+		return nil, fmt.Errorf("elicitation/create: unknown mode %q: want form or url", truncate(p.Mode, maxEchoedName))
 	}
 	raw, err := peer.Request(ctx, "elicitation/create", p)
 	if err != nil {
@@ -253,7 +253,7 @@ func elicit(ctx context.Context, peer clientPeer, p *ElicitParams) (*ElicitResul
 	switch res.Action {
 	case "accept", "decline", "cancel":
 	default:
-		return nil, fmt.Errorf("elicitation/create: malformed result: action %q, want accept, decline or cancel", res.Action)
+		return nil, fmt.Errorf("elicitation/create: malformed result: action %q, want accept, decline or cancel", truncate(res.Action, maxEchoedName))
 	}
 	return &res, nil
 }

@@ -113,10 +113,11 @@ func (c *completer) complete(ctx context.Context, params json.RawMessage) (any, 
 			e, ok = c.prompts.find(p.Ref.Name)
 		}
 		if !ok {
-			return nil, errorWithData(NewInvalidParams("Unknown prompt: %s", p.Ref.Name), map[string]string{"name": p.Ref.Name})
+			name := truncate(p.Ref.Name, maxEchoedName)
+			return nil, errorWithData(NewInvalidParams("Unknown prompt: %s", name), map[string]string{"name": name})
 		}
 		if !slices.ContainsFunc(e.Arguments, func(a PromptArgument) bool { return a.Name == p.Argument.Name }) {
-			return nil, NewInvalidParams("Prompt %s has no argument %s", p.Ref.Name, p.Argument.Name)
+			return nil, NewInvalidParams("Prompt %s has no argument %s", p.Ref.Name, truncate(p.Argument.Name, maxEchoedName))
 		}
 	case "ref/resource":
 		var vars []string
@@ -125,13 +126,14 @@ func (c *completer) complete(ctx context.Context, params json.RawMessage) (any, 
 			vars, ok = c.resources.templateVariables(p.Ref.URI)
 		}
 		if !ok {
-			return nil, errorWithData(NewInvalidParams("Unknown resource template: %s", p.Ref.URI), map[string]string{"uri": p.Ref.URI})
+			uri := truncate(p.Ref.URI, maxEchoedName)
+			return nil, errorWithData(NewInvalidParams("Unknown resource template: %s", uri), map[string]string{"uri": uri})
 		}
 		if !slices.Contains(vars, p.Argument.Name) {
-			return nil, NewInvalidParams("Resource template %s has no variable %s", p.Ref.URI, p.Argument.Name)
+			return nil, NewInvalidParams("Resource template %s has no variable %s", p.Ref.URI, truncate(p.Argument.Name, maxEchoedName))
 		}
 	default:
-		return nil, NewInvalidParams("Unknown reference type %q: want ref/prompt or ref/resource", p.Ref.Type)
+		return nil, NewInvalidParams("Unknown reference type %q: want ref/prompt or ref/resource", truncate(p.Ref.Type, maxEchoedName))
 	}
 	req := CompleteRequest{Ref: p.Ref, Argument: *p.Argument}
 	if p.Context != nil {

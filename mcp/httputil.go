@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -23,6 +24,8 @@ const (
 	defaultIdleTimeout  = 30 * time.Minute
 	defaultWriteTimeout = 10 * time.Second
 	defaultMaxSessions  = 100
+	defaultMaxRequests  = 16
+	defaultMaxQueued    = 4 << 20
 )
 
 func (o *HTTPOptions) maxBody() int64 {
@@ -37,6 +40,20 @@ func (o *HTTPOptions) maxSessions() int {
 		return o.MaxSessionsPerOwner
 	}
 	return defaultMaxSessions
+}
+
+func (o *HTTPOptions) maxRequests() int {
+	if o.MaxRequestsPerSession > 0 {
+		return o.MaxRequestsPerSession
+	}
+	return defaultMaxRequests
+}
+
+func (o *HTTPOptions) maxQueuedBytes() int {
+	if o.MaxQueuedBytes > 0 {
+		return o.MaxQueuedBytes
+	}
+	return defaultMaxQueued
 }
 
 func (o *HTTPOptions) keepAlive() time.Duration {
@@ -76,6 +93,47 @@ func (s *Server) sessionFor(r *http.Request, opts *HTTPOptions, legacy bool) *Se
 	return sess
 }
 
+// codeServerBusy is the JSON-RPC error of a request refused at the
+// session's bounds, from the range JSON-RPC 2.0 section 5.1 leaves to
+// implementation-defined server errors.
+const codeServerBusy = -32000
+
+// retryAfterSeconds is the Retry-After of that refusal: long enough for a
+// client that reads its stream to catch up.
+const retryAfterSeconds = "1"
+
+// admit takes one of the session's request slots (a request, or a
+// batch, whose answer is yet to be written) for m, or answers 429 Too
+// Many Requests with Retry-After (RFC 6585 section 4; RFC 9110 section
+// 10.2.3) and a JSON-RPC error: at HTTPOptions.MaxRequestsPerSession, and,
+// when the answer will wait on the session's stream st, while that
+// stream's client has HTTPOptions.MaxQueuedBytes or more still to read.
+// The caller gives the slot back with sess.leave.
+func admit(w http.ResponseWriter, sess *Session, opts *HTTPOptions, m *message, st *stream) bool {
+	var id []byte
+	if m != nil {
+		id = m.ID
+	}
+	var err *JSONRPCError
+	if st != nil {
+		if q, limit := st.queued(), opts.maxQueuedBytes(); q >= limit {
+			err = &JSONRPCError{Code: codeServerBusy, Message: fmt.Sprintf(
+				"server busy: this session's stream holds %d bytes its client has not read (the limit is %d); read the stream, then retry", q, limit)}
+		}
+	}
+	if err == nil {
+		limit := opts.maxRequests()
+		if sess.enter(limit) {
+			return true
+		}
+		err = &JSONRPCError{Code: codeServerBusy, Message: fmt.Sprintf(
+			"server busy: this session already has %d requests in progress, the limit; retry once one is answered", limit)}
+	}
+	w.Header().Set("Retry-After", retryAfterSeconds)
+	writeError(w, http.StatusTooManyRequests, id, err)
+	return false
+}
+
 // ownerMatches compares in constant time, so that response timing does not
 // reveal how much of another user's owner string a request got right.
 func ownerMatches(sess *Session, owner string) bool {
@@ -92,7 +150,7 @@ func checkOrigin(w http.ResponseWriter, r *http.Request, allowed []string) bool 
 	if originAllowed(r, allowed) {
 		return true
 	}
-	writeError(w, http.StatusForbidden, nil, NewInvalidRequest("forbidden: Origin %q is not allowed", r.Header.Get("Origin")))
+	writeError(w, http.StatusForbidden, nil, NewInvalidRequest("forbidden: Origin %q is not allowed", truncate(r.Header.Get("Origin"), maxEchoedName)))
 	return false
 }
 

@@ -12,8 +12,9 @@ package mcp
 // validated: the response head is written by hand (a close-delimited body,
 // RFC 9112 section 6.3 item 8, so no chunked framing is needed), net/http's
 // buffers are dropped, and the handler returns. What remains is an
-// sseWriter holding the net.Conn; whoever sends writes to it under its
-// mutex with a per-write deadline, and one keep-alive goroutine per handler
+// sseWriter holding the net.Conn; whoever sends queues under its mutex and
+// writes without it, with a per-write deadline (stream.go), and one
+// keep-alive goroutine per handler
 // (a streamKeeper) pings all idle streams.
 //
 // With no reader per connection, a client that went away is noticed by the
@@ -39,16 +40,16 @@ import (
 const probeWait = time.Millisecond
 
 // hijackLocked takes the connection from net/http, if the request allows
-// it, and writes the status line and headers of the SSE response; it
+// it, and queues the status line and headers of the SSE response; it
 // reports whether the stream now runs on the bare connection. It is called
 // with sw.mu held, from start.
-func (sw *sseWriter) hijackLocked(r *http.Request) (bool, error) {
+func (sw *sseWriter) hijackLocked(r *http.Request) bool {
 	if sw.keeper == nil || r.ProtoMajor != 1 {
-		return false, nil
+		return false
 	}
 	conn, brw, err := sw.rc.Hijack()
 	if err != nil {
-		return false, nil // HTTP/2, a test recorder: keep the goroutine path
+		return false // HTTP/2, a test recorder: keep the goroutine path
 	}
 	_ = brw.Flush() // nothing was written through w, but leave no byte behind
 	h := sw.w.Header()
@@ -63,9 +64,9 @@ func (sw *sseWriter) hijackLocked(r *http.Request) (bool, error) {
 	head.WriteString("Connection: close\r\n\r\n")
 	sw.conn, sw.hijacked = conn, true
 	sw.w, sw.rc = nil, nil // let net/http's response and buffers go
-	sw.buf = head.Bytes()
+	sw.buf = append(head.Bytes(), sw.buf...)
 	sw.keeper.add(sw)
-	return true, sw.flushLocked()
+	return true
 }
 
 // alive reports whether the connection can still carry the stream. A
@@ -130,30 +131,42 @@ func (sw *sseWriter) killIfEnded(sess *Session) {
 // keepAliveTick is the keeper's visit. A connection the client closed is
 // ended, which is how a departure is noticed without a reader goroutine.
 // When ping is set, a stream that carried nothing since the previous
-// pinging visit gets a comment line. A stream whose lock is held is being
-// written to, which is as good as either.
+// pinging visit gets a comment line, written on the keeper's worker
+// without the stream's lock. A stream whose lock is held, or whose queue
+// is being written, is busy, which is as good as either.
 func (sw *sseWriter) keepAliveTick(ping bool) {
 	if !sw.mu.TryLock() {
 		return
 	}
-	defer sw.mu.Unlock()
-	if sw.dead {
+	if sw.dead || sw.writing {
+		sw.mu.Unlock()
 		return
 	}
 	if gone, _ := peerGone(sw.conn); gone {
 		sw.killLocked()
+		sw.mu.Unlock()
 		return
 	}
-	if !ping {
+	if !ping || sw.closing {
+		sw.mu.Unlock()
 		return
 	}
 	if sw.wrote {
 		sw.wrote = false
+		sw.mu.Unlock()
 		return
 	}
-	sw.buf = append(sw.buf[:0], ": keep-alive\n\n"...)
-	_ = sw.flushLocked()
-	sw.wrote = false
+	if len(sw.buf) == 0 {
+		sw.buf = append(sw.buf, ": keep-alive\n\n"...)
+	}
+	claimed := sw.claimLocked()
+	sw.mu.Unlock()
+	if claimed {
+		_ = sw.drain()
+		sw.mu.Lock()
+		sw.wrote = false
+		sw.mu.Unlock()
+	}
 }
 
 // streamKeeper watches a handler's hijacked streams from one goroutine,

@@ -237,7 +237,7 @@ func (m *message) decodeError(v []byte) *JSONRPCError {
 		}
 		value = te.Value
 	}
-	return NewInvalidRequest("invalid request: field %q must not be %s", field, value)
+	return NewInvalidRequest("invalid request: field %q must not be %s", field, truncate(value, maxEchoedName))
 }
 
 // maxEscapedName bounds the member names worth unescaping: the longest name
@@ -337,14 +337,23 @@ func (m *message) validate() *JSONRPCError {
 	return nil
 }
 
-// truncate returns the first n bytes of b, and "..." when there were more,
-// for quoting a client's input in an error.
+// truncate returns the first n bytes of b (fewer, so as not to cut a
+// UTF-8 sequence), and "..." when there were more, for quoting a client's
+// input in an error: an error never echoes more of it than that.
 func truncate[T ~string | ~[]byte](b T, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "..."
+	if len(b) <= n {
+		return string(b)
 	}
-	return string(b)
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return string(b[:n]) + "..."
 }
+
+// maxEchoedName bounds how much of a name a client sent (a tool, method,
+// prompt or argument name, a URI) an error quotes: 128 bytes, the longest
+// tool name the specification recommends (server/tools, "Tool Names").
+const maxEchoedName = 128
 
 // decodedBody is the content of one HTTP body: a single message or a batch
 // (section 6). For a batch, errs[i] is the validation error of msgs[i].

@@ -97,12 +97,14 @@ func (x *postExchange) serve(base context.Context, m *message) (resp []byte) {
 // whichever connection resumed the stream.
 func (x *postExchange) closeConnection() error {
 	x.mu.Lock()
-	defer x.mu.Unlock()
 	if !x.async || x.done {
+		x.mu.Unlock()
 		return ErrStreamNotClosable
 	}
 	if x.detached {
-		x.st.detach()
+		st := x.st
+		x.mu.Unlock()
+		st.detach()
 		return nil
 	}
 	if x.st == nil {
@@ -110,7 +112,11 @@ func (x *postExchange) closeConnection() error {
 	}
 	x.detached = true
 	x.st.detachIf(x.sw)
-	x.sw.kill() // from now on nothing writes to x.w
+	sw := x.sw
+	x.mu.Unlock()
+	// What was queued (the priming event the client resumes from) is
+	// written first; from then on nothing writes to x.w.
+	sw.shut()
 	x.sess.streamClosed()
 	x.release.Done()
 	return nil

@@ -164,13 +164,15 @@ func (t *promptTable) get(ctx context.Context, params json.RawMessage) (any, err
 	}
 	e, ok := t.find(p.Name)
 	if !ok {
-		return nil, errorWithData(NewInvalidParams("Unknown prompt: %s", p.Name), map[string]string{"name": p.Name})
+		name := truncate(p.Name, maxEchoedName)
+		return nil, errorWithData(NewInvalidParams("Unknown prompt: %s", name), map[string]string{"name": name})
 	}
 	if len(p.Arguments) > maxPromptArguments {
 		return nil, NewInvalidParams("Too many arguments: at most %d", maxPromptArguments)
 	}
 	for name, v := range p.Arguments {
 		if !slices.ContainsFunc(e.Arguments, func(a PromptArgument) bool { return a.Name == name }) {
+			name = truncate(name, maxEchoedName)
 			return nil, errorWithData(NewInvalidParams("Unknown argument for prompt %s: %s", p.Name, name), map[string]string{"argument": name})
 		}
 		if len(v) > maxPromptArgumentBytes {

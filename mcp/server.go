@@ -434,7 +434,7 @@ func (s *Server) call(ctx context.Context, method string, params json.RawMessage
 		h := s.handlers[method]
 		s.mu.RUnlock()
 		if h == nil || strings.HasPrefix(method, "notifications/") {
-			return nil, NewMethodNotFound("method not found: %s", method)
+			return nil, NewMethodNotFound("method not found: %s", truncate(method, maxEchoedName))
 		}
 		result, err = h(ctx, params)
 	}
@@ -611,9 +611,10 @@ func (s *Server) initialize(sess *Session, params json.RawMessage) (any, *JSONRP
 func invalidParamsFrom(err error) *JSONRPCError {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
-		return NewInvalidParams("invalid params: params.%s must not be %s", te.Field, te.Value)
+		// Value holds a number's literal, which may be megabytes long.
+		return NewInvalidParams("invalid params: params.%s must not be %s", truncate(te.Field, maxEchoedName), truncate(te.Value, maxEchoedName))
 	}
-	return NewInvalidParams("invalid params: %v", err)
+	return NewInvalidParams("invalid params: %s", truncate(err.Error(), 4*maxEchoedName))
 }
 
 // DecodeParams decodes params into v, answering -32602 that names the field
@@ -726,7 +727,11 @@ func (s *Server) callTool(ctx context.Context, p *requestParams) (any, error) {
 	res, err := s.opts.Tools.CallTool(ctx, name, args)
 	if err != nil {
 		if errors.Is(err, ErrUnknownTool) {
-			return nil, NewInvalidParams("invalid params: unknown tool: %s", name)
+			// The name is the client's, of any length up to the body's.
+			return nil, NewInvalidParams("invalid params: unknown tool: %s", truncate(name, maxEchoedName))
+		}
+		if je := noteHTTPError(ctx, err); je != nil {
+			return nil, je
 		}
 		var je *JSONRPCError
 		if errors.As(err, &je) {

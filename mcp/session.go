@@ -77,6 +77,10 @@ type Session struct {
 	closed     bool
 	done       chan struct{}
 
+	// admitted counts the requests in progress through the transports,
+	// within HTTPOptions.MaxRequestsPerSession (admit).
+	admitted atomic.Int32
+
 	level      atomic.Int32
 	lastActive atomic.Int64
 	idle       time.Duration // ended by the server's sweepIdle past this
@@ -181,6 +185,18 @@ func (s *Session) endRequest(rs *requestState) {
 	s.mu.Unlock()
 	s.touch()
 }
+
+// enter takes a request slot, if fewer than limit are taken.
+func (s *Session) enter(limit int) bool {
+	if int(s.admitted.Add(1)) > limit {
+		s.admitted.Add(-1)
+		return false
+	}
+	return true
+}
+
+// leave gives back the slot enter took.
+func (s *Session) leave() { s.admitted.Add(-1) }
 
 // cancelRequest implements basic/utilities/cancellation for an id the
 // client names: the handler's context is cancelled and no response is sent.

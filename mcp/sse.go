@@ -83,6 +83,7 @@ func (h *sseHandler) open(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	if err != nil {
+		sw.stop()
 		return
 	}
 	sw.holdOpen(r.Context(), sess)
@@ -125,14 +126,30 @@ func (h *sseHandler) message(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	base := context.WithoutCancel(r.Context())
+	if !d.batch && !m.isRequest() {
+		// Notifications and responses produce no answer: handled here,
+		// as Streamable HTTP does, they cost no goroutine and no slot,
+		// so a cancellation or the answer to a server's request always
+		// gets through to a session at its bound.
+		h.s.handleMessage(base, sess, m, sess.standalone)
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	// Every answer waits on the session's stream, so a client that stops
+	// reading it would otherwise make the server hold them all.
+	if !admit(w, sess, &h.opts, m, sess.standalone) {
+		return
+	}
 	if !h.s.addWorker() {
+		sess.leave()
 		writeError(w, http.StatusServiceUnavailable, nil, NewInternalError("server is shutting down"))
 		return
 	}
-	base := context.WithoutCancel(r.Context())
 	w.WriteHeader(http.StatusAccepted)
 	go func() {
 		defer h.s.wg.Done()
+		defer sess.leave()
 		var resp []byte
 		if d.batch {
 			resp, _ = h.s.handleBatch(base, sess, d)
@@ -140,7 +157,7 @@ func (h *sseHandler) message(w http.ResponseWriter, r *http.Request) {
 			resp = h.s.handleMessage(base, sess, m, sess.standalone)
 		}
 		if resp != nil {
-			if err := sess.standalone.send(resp); err != nil {
+			if err := sess.standalone.reply(resp); err != nil {
 				h.s.logger.Debug("mcp: response not delivered", "session", sess.id, "err", err)
 			}
 		}

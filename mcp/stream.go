@@ -34,12 +34,23 @@ const (
 
 var errStreamBusy = errors.New("mcp: stream already has a connection")
 
+// errSlowReader ends a connection whose queue would pass
+// HTTPOptions.MaxQueuedBytes.
+var errSlowReader = errors.New("mcp: the stream's reader is too slow: its queue is full")
+
 // sseWriter writes SSE events on one HTTP response, or on the bare
-// connection once a GET stream is hijacked (idle.go). Writes are serialized
-// by mu; each sets its own write deadline (through http.ResponseController,
-// or on the hijacked net.Conn), so a stalled client is dropped without
-// relying on http.Server.WriteTimeout (which would also cut healthy long
-// streams).
+// connection once a GET stream is hijacked (idle.go).
+//
+// Events are queued under mu and written without it: whoever finds the
+// queue unclaimed (a sender, the keep-alive) writes it, batch after batch,
+// while later senders only append and return. So a client that stops
+// reading blocks one writer for at most the write timeout, and nothing
+// that needs mu (another sender, a session's end, a GET probing the
+// stream) waits for the socket. Each write sets its own deadline (through
+// http.ResponseController, or on the hijacked net.Conn), so a stalled
+// client is dropped without relying on http.Server.WriteTimeout (which
+// would also cut healthy long streams). The queue is bounded (maxQueue):
+// past it a connection is ended rather than let grow.
 type sseWriter struct {
 	mu        sync.Mutex
 	w         http.ResponseWriter
@@ -51,7 +62,25 @@ type sseWriter struct {
 	keepAlive time.Duration
 	timer     *time.Timer
 	stopWatch func() bool
-	buf       []byte
+	buf       []byte // queued, not yet handed to the connection
+
+	// The queue's writer (see above): writing while one is at work,
+	// inWrite the bytes it took, unflushed when the response head is
+	// still in net/http's buffer. closing ends the connection once the
+	// queue is written. writers lets a handler wait until nothing uses
+	// its ResponseWriter any more.
+	writing   bool
+	unflushed bool
+	closing   bool
+	inWrite   int
+	maxQueue  int
+	writers   sync.WaitGroup
+
+	// The stream seqs of the last event queued and of the last one
+	// written, so that the stream knows what its client may have missed
+	// when the connection ends with events still queued.
+	queuedSeq  uint64
+	writtenSeq uint64
 
 	// Hijacked streams (idle.go): conn replaces w once hijacked; keeper
 	// sends their keep-alives and wrote tells it the stream was not idle;
@@ -74,7 +103,7 @@ var (
 // start sends them.
 func newSSEWriter(w http.ResponseWriter, opts *HTTPOptions) *sseWriter {
 	sw := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: opts.writeTimeout(),
-		gone: make(chan struct{}), keepAlive: opts.keepAlive()}
+		gone: make(chan struct{}), keepAlive: opts.keepAlive(), maxQueue: opts.maxQueuedBytes()}
 	h := w.Header()
 	h["Content-Type"] = sseHeaderValue
 	h["Cache-Control"] = noCacheValue
@@ -82,10 +111,10 @@ func newSSEWriter(w http.ResponseWriter, opts *HTTPOptions) *sseWriter {
 	return sw
 }
 
-// start sends the status line and headers and arms the keep-alive timer.
-// The connection counts as gone as soon as r's context ends (the client
-// went away), so a resumed stream can take over without waiting for a
-// failed write.
+// start queues the status line and headers and arms the keep-alive timer;
+// flush sends them. The connection counts as gone as soon as r's context
+// ends (the client went away), so a resumed stream can take over without
+// waiting for a failed write.
 func (sw *sseWriter) start(r *http.Request) error {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
@@ -93,65 +122,142 @@ func (sw *sseWriter) start(r *http.Request) error {
 		return nil
 	}
 	sw.started = true
-	if ok, err := sw.hijackLocked(r); ok {
-		return err
+	if sw.hijackLocked(r) {
+		return nil
 	}
 	sw.w.WriteHeader(http.StatusOK)
-	if err := sw.flushLocked(); err != nil {
-		return err
-	}
+	sw.unflushed = true
 	sw.stopWatch = context.AfterFunc(r.Context(), sw.kill)
 	sw.timer = time.AfterFunc(sw.keepAlive, sw.ping)
 	return nil
 }
 
-func (sw *sseWriter) flushLocked() error {
+// claimLocked makes the caller the queue's writer, if there is something
+// to write and nobody writing it; the caller then runs drain, without mu.
+func (sw *sseWriter) claimLocked() bool {
+	if sw.dead || sw.writing || len(sw.buf) == 0 && !sw.unflushed {
+		return false
+	}
+	sw.writing = true
+	sw.writers.Add(1)
+	return true
+}
+
+// flush writes the queue unless another goroutine is writing it already
+// (which then writes what was queued meanwhile too). It returns the
+// error of a write this call made.
+func (sw *sseWriter) flush() error {
+	if sw == nil {
+		return nil
+	}
+	sw.mu.Lock()
+	claimed := sw.claimLocked()
+	sw.mu.Unlock()
+	if !claimed {
+		return nil
+	}
+	return sw.drain()
+}
+
+// flushAsync is flush on a goroutine of its own: at most one per
+// connection, as only one writes at a time.
+func (sw *sseWriter) flushAsync() {
+	if sw == nil {
+		return
+	}
+	sw.mu.Lock()
+	claimed := sw.claimLocked()
+	sw.mu.Unlock()
+	if claimed {
+		go func() { _ = sw.drain() }()
+	}
+}
+
+// drain writes the queue, a batch at a time, until it is empty. mu is
+// held only between writes.
+func (sw *sseWriter) drain() error {
+	defer sw.writers.Done()
+	var err error
+	sw.mu.Lock()
+	for !sw.dead && (len(sw.buf) > 0 || sw.unflushed) {
+		chunk, seq := sw.buf, sw.queuedSeq
+		sw.buf, sw.unflushed, sw.inWrite = nil, false, len(chunk)
+		sw.mu.Unlock()
+		err = sw.write(chunk)
+		sw.mu.Lock()
+		sw.inWrite = 0
+		if err != nil {
+			sw.killLocked()
+			break
+		}
+		sw.wrote = true
+		sw.writtenSeq = seq
+		// An idle stream should not keep a large event's buffer.
+		if len(sw.buf) == 0 && cap(chunk) <= 1<<10 {
+			sw.buf = chunk[:0]
+		}
+	}
+	sw.writing = false
+	if sw.closing && !sw.dead {
+		sw.killLocked()
+	}
+	sw.mu.Unlock()
+	return err
+}
+
+// write hands one batch to the connection, under a deadline.
+func (sw *sseWriter) write(b []byte) error {
 	if sw.conn != nil {
 		_ = sw.conn.SetWriteDeadline(time.Now().Add(sw.timeout))
-		if _, err := sw.conn.Write(sw.buf); err != nil {
-			sw.killLocked()
-			return err
-		}
+		_, err := sw.conn.Write(b)
 		// An idle stream holds no runtime timer: a pending deadline on
 		// each of 10,000 streams would grow the runtime's per-P timer
 		// heaps, which never shrink, by some 160 KiB for good.
 		_ = sw.conn.SetWriteDeadline(time.Time{})
-		sw.wrote = true
-		if cap(sw.buf) > 1<<10 {
-			sw.buf = nil // an idle stream should not keep a large event's buffer
-		} else {
-			sw.buf = sw.buf[:0]
-		}
-		return nil
+		return err
 	}
 	_ = sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout)) // ErrNotSupported on test recorders
-	if _, err := sw.w.Write(sw.buf); err != nil {
-		sw.killLocked()
-		return err
+	if len(b) > 0 {
+		if _, err := sw.w.Write(b); err != nil {
+			return err
+		}
 	}
-	sw.buf = sw.buf[:0]
-	if err := sw.rc.Flush(); err != nil {
-		sw.killLocked()
-		return err
-	}
-	return nil
+	return sw.rc.Flush()
 }
 
-// event writes one event. id and data may be empty (a priming event has an
-// id and empty data); retry > 0 adds the retry field.
+// event queues one event and writes it (see flush). id and data may be
+// empty (a priming event has an id and empty data); retry > 0 adds the
+// retry field.
 func (sw *sseWriter) event(name, id string, data []byte, retry int) error {
 	sw.mu.Lock()
-	defer sw.mu.Unlock()
-	return sw.eventLocked(name, id, data, retry)
+	err := sw.queueLocked(name, id, data, retry, true, 0)
+	sw.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return sw.flush()
 }
 
 var errStreamGone = errors.New("mcp: stream connection is gone")
 
-func (sw *sseWriter) eventLocked(name, id string, data []byte, retry int) error {
-	if sw.dead {
+// queueLocked appends one event to the queue. An answer (bounded) is
+// always queued: it belongs to a request admitted against the session's
+// bounds (HTTPOptions.MaxRequestsPerSession and MaxQueuedBytes), or to a
+// replay, which the replay log bounds. Any other message that would take
+// a non-empty queue past maxQueue ends the connection instead: its reader
+// is too slow, and the queue must not grow without end. seq is the
+// event's seq on its stream, 0 for an event of no stream's (the endpoint
+// event, a priming event).
+func (sw *sseWriter) queueLocked(name, id string, data []byte, retry int, bounded bool, seq uint64) error {
+	if sw.dead || sw.closing {
 		return errStreamGone
 	}
-	b := sw.buf[:0]
+	queued := len(sw.buf) + sw.inWrite
+	if !bounded && queued > 0 && queued+len(data) > sw.maxQueue {
+		sw.killLocked()
+		return errSlowReader
+	}
+	b := sw.buf
 	if name != "" {
 		b = append(b, "event: "...)
 		b = append(b, name...)
@@ -172,20 +278,48 @@ func (sw *sseWriter) eventLocked(name, id string, data []byte, retry int) error 
 	b = append(b, data...)
 	b = append(b, "\n\n"...)
 	sw.buf = b
-	return sw.flushLocked()
+	if seq > 0 {
+		sw.queuedSeq = seq
+	}
+	return nil
+}
+
+// written returns the seq of the last event of its stream that the
+// connection carried.
+func (sw *sseWriter) written() uint64 {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return sw.writtenSeq
+}
+
+// queued returns the bytes waiting for the connection: queued, or taken
+// by a write that has not returned.
+func (sw *sseWriter) queued() int {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return len(sw.buf) + sw.inWrite
 }
 
 // ping writes a comment line so that proxies keep an idle stream open.
 func (sw *sseWriter) ping() {
 	sw.mu.Lock()
-	defer sw.mu.Unlock()
-	if sw.dead {
+	if sw.dead || sw.closing {
+		sw.mu.Unlock()
 		return
 	}
-	sw.buf = append(sw.buf[:0], ": keep-alive\n\n"...)
-	if sw.flushLocked() == nil {
+	if !sw.writing && len(sw.buf) == 0 {
+		sw.buf = append(sw.buf, ": keep-alive\n\n"...)
+	}
+	claimed := sw.claimLocked()
+	sw.mu.Unlock()
+	if claimed && sw.drain() != nil {
+		return
+	}
+	sw.mu.Lock()
+	if !sw.dead {
 		sw.timer.Reset(sw.keepAlive)
 	}
+	sw.mu.Unlock()
 }
 
 // holdOpen keeps a stream served by its handler's goroutine (the path for
@@ -197,12 +331,41 @@ func (sw *sseWriter) holdOpen(ctx context.Context, sess *Session) {
 	case <-sess.done:
 	case <-ctx.Done():
 	}
-	sw.kill()
+	sw.stop()
 }
 
-// kill marks the connection unusable; its handler returns, and nothing is
-// written to it again (a ResponseWriter must not be used after ServeHTTP
-// returns).
+// stop ends the connection at once and waits until nothing writes to it,
+// for a handler about to return: a ResponseWriter must not be used after
+// ServeHTTP returns.
+func (sw *sseWriter) stop() {
+	sw.kill()
+	sw.writers.Wait()
+}
+
+// end ends the connection once what is queued is written (a stream's
+// last event, a priming event before closing for polling); nothing more
+// can be queued. shut is end for the handler that owns the response: it
+// also writes the queue and waits for that.
+func (sw *sseWriter) end() {
+	sw.mu.Lock()
+	sw.closing = true
+	if !sw.writing && len(sw.buf) == 0 && !sw.unflushed {
+		sw.killLocked()
+	}
+	sw.mu.Unlock()
+}
+
+func (sw *sseWriter) shut() {
+	sw.end()
+	_ = sw.flush()
+	sw.writers.Wait()
+}
+
+// kill marks the connection unusable and drops its queue; its handler
+// returns, and nothing is written to it again. A write in progress is cut
+// short (a hijacked connection is closed, a deadline in the past ends a
+// ResponseWriter's), so kill never waits for a client that stopped
+// reading.
 func (sw *sseWriter) kill() {
 	sw.mu.Lock()
 	sw.killLocked()
@@ -214,12 +377,16 @@ func (sw *sseWriter) killLocked() {
 		return
 	}
 	sw.dead = true
+	sw.buf = nil
 	close(sw.gone)
 	if sw.timer != nil {
 		sw.timer.Stop()
 	}
 	if sw.stopWatch != nil {
 		sw.stopWatch() // does not wait for the AfterFunc, so safe from within it
+	}
+	if sw.writing && sw.rc != nil {
+		_ = sw.rc.SetWriteDeadline(time.Now())
 	}
 	if sw.conn != nil {
 		_ = sw.conn.Close()
@@ -247,7 +414,7 @@ type stream struct {
 
 	mu        sync.Mutex
 	seq       uint64
-	delivered uint64 // highest seq written to a connection
+	delivered uint64 // highest seq written by a connection no longer st.w (see fold)
 	events    []sseEvent
 	size      int
 	w         *sseWriter
@@ -298,34 +465,86 @@ func (st *stream) name() string {
 	return ""
 }
 
-// send appends a message to the stream and writes it to the connection
-// when one is attached. Without a connection a resumable stream keeps the
-// message for the next one; the legacy stream has nowhere to keep it.
+// send appends a message to the stream and has it written to the
+// connection when one is attached, by a goroutine of its own if nobody is
+// writing yet: the sender (a notification from anywhere, even another
+// user's request) does not wait for this client. Without a connection a
+// resumable stream keeps the message for the next one; the legacy stream
+// has nowhere to keep it.
 func (st *stream) send(msg []byte) error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.sendLocked(msg)
+	w, err := st.queue(msg, false)
+	w.flushAsync()
+	return err
 }
 
-func (st *stream) sendLocked(msg []byte) error {
+// reply is send for the answer to a request admitted against the
+// session's bounds, which the connection's queue takes whatever its
+// length (sseWriter.queueLocked). The request's goroutine writes it if
+// nobody is writing yet, so the request holds its slot until then.
+func (st *stream) reply(msg []byte) error {
+	w, err := st.queue(msg, true)
+	_ = w.flush()
+	return err
+}
+
+// queue appends a message to the stream and to its connection's queue,
+// and returns the connection for the caller to flush once it holds no
+// lock.
+func (st *stream) queue(msg []byte, bounded bool) (*sseWriter, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.sendLocked(msg, bounded)
+}
+
+func (st *stream) sendLocked(msg []byte, bounded bool) (*sseWriter, error) {
 	if st.finished {
-		return errStreamGone
+		return nil, errStreamGone
 	}
 	st.seq++
 	if st.resumable {
 		st.record(sseEvent{seq: st.seq, data: msg})
 	}
-	if st.w != nil {
-		if err := st.w.event(st.name(), st.eventID(st.seq), msg, 0); err == nil {
-			st.delivered = st.seq
-			return nil
+	if w := st.w; w != nil {
+		w.mu.Lock()
+		err := w.queueLocked(st.name(), st.eventID(st.seq), msg, 0, bounded, st.seq)
+		w.mu.Unlock()
+		if err == nil {
+			return w, nil
 		}
-		st.w = nil
+		st.dropLocked()
 	}
 	if !st.resumable {
-		return errStreamGone
+		return nil, errStreamGone
 	}
-	return nil
+	return nil, nil
+}
+
+// dropLocked lets go of the stream's connection, keeping what it
+// delivered.
+func (st *stream) dropLocked() {
+	if st.w != nil {
+		st.delivered = max(st.delivered, st.w.written())
+		st.w = nil
+	}
+}
+
+// deliveredLocked is the highest seq a connection carried to the client.
+func (st *stream) deliveredLocked() uint64 {
+	if st.w != nil {
+		return max(st.delivered, st.w.written())
+	}
+	return st.delivered
+}
+
+// queued returns the bytes waiting for the stream's connection.
+func (st *stream) queued() int {
+	st.mu.Lock()
+	w := st.w
+	st.mu.Unlock()
+	if w == nil {
+		return 0
+	}
+	return w.queued()
 }
 
 func (st *stream) record(ev sseEvent) {
@@ -344,35 +563,43 @@ func (st *stream) record(ev sseEvent) {
 // attach makes sw the stream's connection. It replays the events after
 // seq `after` (or, when resume is false, those no connection has carried
 // yet), and primes the client with an event id when prime is set
-// (2025-11-25 transports, "Sending Messages to the Server" 6).
+// (2025-11-25 transports, "Sending Messages to the Server" 6). What it
+// sends is queued; the caller writes it with sw.flush once it holds no
+// lock.
 func (st *stream) attach(r *http.Request, sw *sseWriter, after uint64, resume, prime bool) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.w != nil && st.w.alive() {
 		return errStreamBusy
 	}
+	st.dropLocked()
 	if !resume {
 		after = st.delivered
 	}
 	if err := sw.start(r); err != nil {
 		return err
 	}
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
 	if prime && st.resumable {
-		if err := sw.event("", st.eventID(after), nil, retryMillis); err != nil {
+		if err := sw.queueLocked("", st.eventID(after), nil, retryMillis, true, 0); err != nil {
 			return err
 		}
 	}
+	// The replay is bounded by the log (maxReplayBytes and the newest
+	// event), so it is queued whatever its size.
 	for _, ev := range st.events {
 		if ev.seq <= after {
 			continue
 		}
-		if err := sw.event(st.name(), st.eventID(ev.seq), ev.data, 0); err != nil {
+		if err := sw.queueLocked(st.name(), st.eventID(ev.seq), ev.data, 0, true, ev.seq); err != nil {
 			return err
 		}
-		st.delivered = max(st.delivered, ev.seq)
 	}
 	if st.finished {
-		sw.kill() // nothing more will come: let the handler return
+		// Nothing more will come: end once the replay is written, so the
+		// handler returns.
+		sw.closing = true
 		return nil
 	}
 	st.w = sw
@@ -383,7 +610,7 @@ func (st *stream) attach(r *http.Request, sw *sseWriter, after uint64, resume, p
 func (st *stream) detachIf(sw *sseWriter) {
 	st.mu.Lock()
 	if st.w == sw {
-		st.w = nil
+		st.dropLocked()
 	}
 	st.mu.Unlock()
 }
@@ -392,7 +619,7 @@ func (st *stream) detachIf(sw *sseWriter) {
 func (st *stream) detach() {
 	st.mu.Lock()
 	w := st.w
-	st.w = nil
+	st.dropLocked()
 	st.mu.Unlock()
 	if w != nil {
 		w.kill()
@@ -401,19 +628,25 @@ func (st *stream) detach() {
 
 // finish sends the request's response (if any) as the stream's last event
 // and ends the stream: a POST stream ends after its response (transports:
-// "the server SHOULD terminate the SSE stream").
+// "the server SHOULD terminate the SSE stream"). Its connection ends once
+// the response is written.
 func (st *stream) finish(resp []byte) {
 	st.mu.Lock()
 	if resp != nil {
-		_ = st.sendLocked(resp)
+		_, _ = st.sendLocked(resp, true)
 	}
 	st.finished = true
 	w := st.w
-	st.w = nil
 	st.mu.Unlock()
 	if w != nil {
-		w.kill()
+		w.end()
+		_ = w.flush()
 	}
+	st.mu.Lock()
+	if st.w == w {
+		st.dropLocked() // after the flush, to count what it wrote
+	}
+	st.mu.Unlock()
 	st.sess.retire(st)
 }
 
@@ -422,7 +655,7 @@ func (st *stream) finish(resp []byte) {
 // dropped at once.
 func (s *Session) retire(st *stream) {
 	st.mu.Lock()
-	complete := st.delivered == st.seq
+	complete := st.deliveredLocked() == st.seq
 	st.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()

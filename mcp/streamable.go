@@ -65,7 +65,7 @@ func checkVersionHeader(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	if !supportedVersion(v) {
-		writeError(w, http.StatusBadRequest, nil, NewInvalidRequest("bad request: unsupported MCP-Protocol-Version %q", v))
+		writeError(w, http.StatusBadRequest, nil, NewInvalidRequest("bad request: unsupported MCP-Protocol-Version %q", truncate(v, maxEchoedName)))
 		return false
 	}
 	return true
@@ -123,6 +123,10 @@ func (h *streamableHandler) post(w http.ResponseWriter, r *http.Request) {
 	}
 	base := context.WithoutCancel(r.Context())
 	if d.batch {
+		if !admit(w, sess, &h.opts, nil, nil) {
+			return
+		}
+		defer sess.leave()
 		resp, err := h.s.handleBatch(base, sess, d)
 		switch {
 		case err != nil:
@@ -141,8 +145,12 @@ func (h *streamableHandler) post(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
+	if !admit(w, sess, &h.opts, m, nil) {
+		return
+	}
 	x := &postExchange{h: h, sess: sess, w: w, r: r}
 	if !x.startAsync() {
+		defer sess.leave()
 		x.finish(h.s.handleRequest(base, sess, m, x))
 		return
 	}
@@ -150,7 +158,10 @@ func (h *streamableHandler) post(w http.ResponseWriter, r *http.Request) {
 	// goroutine, so that CloseSSEStream can end this response while the
 	// request goes on. Until released (by the response written, or by
 	// CloseSSEStream) this handler waits; after that nothing touches w.
-	go x.run(base, m)
+	go func() {
+		defer sess.leave()
+		x.run(base, m)
+	}()
 	x.release.Wait()
 }
 
@@ -211,13 +222,16 @@ func (h *streamableHandler) get(w http.ResponseWriter, r *http.Request) {
 	// release to run when the connection ends.
 	sw.handOff(h.keeper, release)
 	err := st.attach(r, sw, after, resume, !resume && sess.primed())
+	if err == nil {
+		err = sw.flush()
+	}
 	if sw.isHijacked() {
 		sw.killIfEnded(sess)
 		return
 	}
 	defer release()
 	if err != nil {
-		sw.kill()
+		sw.stop()
 		if err == errStreamBusy {
 			h := w.Header()
 			delete(h, "Cache-Control")
@@ -259,6 +273,17 @@ type postExchange struct {
 	async    bool
 	detached bool
 	release  sync.WaitGroup
+
+	httpErr *HTTPError // the request's answer needs this status (httperror.go)
+}
+
+// failHTTP records that the request's JSON-RPC error is to be sent with
+// an HTTP status and headers of its own; finish uses it if the response is
+// still plain JSON then.
+func (x *postExchange) failHTTP(e *HTTPError) {
+	x.mu.Lock()
+	x.httpErr = e
+	x.mu.Unlock()
 }
 
 // send carries a message related to the request. After the response has
@@ -266,17 +291,21 @@ type postExchange struct {
 // (from a goroutine the handler left behind) goes to the session's stream.
 func (x *postExchange) send(msg []byte) error {
 	x.mu.Lock()
-	defer x.mu.Unlock()
 	if x.done {
+		x.mu.Unlock()
 		return x.sess.standalone.send(msg)
 	}
 	if x.st == nil {
 		x.openStreamLocked()
 	}
-	return x.st.send(msg)
+	w, err := x.st.queue(msg, false)
+	x.mu.Unlock()
+	_ = w.flush() // with no lock held: the client may be slow to read
+	return err
 }
 
-// openStreamLocked turns the response into the request's SSE stream.
+// openStreamLocked turns the response into the request's SSE stream. The
+// head (and priming event) are queued on x.sw, for the caller to flush.
 func (x *postExchange) openStreamLocked() {
 	x.st = x.sess.newStream(true)
 	x.sw = newSSEWriter(x.w, &x.h.opts)
@@ -294,7 +323,7 @@ func (x *postExchange) openStreamLocked() {
 func (x *postExchange) finish(resp []byte) {
 	x.mu.Lock()
 	x.done = true
-	st, sw, detached := x.st, x.sw, x.detached
+	st, sw, detached, he := x.st, x.sw, x.detached, x.httpErr
 	x.mu.Unlock()
 	if detached {
 		// The handler has returned: the response goes to the stream, for
@@ -313,10 +342,20 @@ func (x *postExchange) finish(resp []byte) {
 			x.w.WriteHeader(http.StatusOK)
 			return
 		}
+		if he != nil {
+			h := x.w.Header()
+			for k, v := range he.Header {
+				h[k] = v
+			}
+			h["Content-Type"] = jsonHeaderValue
+			x.w.WriteHeader(he.Status)
+			_, _ = x.w.Write(resp)
+			return
+		}
 		writeJSON(x.w, resp)
 		return
 	}
 	st.finish(resp)
-	sw.kill() // the ResponseWriter must not be touched after we return
+	sw.shut() // the ResponseWriter must not be touched after we return
 	x.sess.streamClosed()
 }

@@ -112,7 +112,7 @@ func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
 		data.Email = sess.Subject
 	}
 	for _, g := range grants {
-		row := accountGrant{ID: g.ID, ClientName: g.ClientName, RedirectURI: g.RedirectURI,
+		row := accountGrant{ID: g.ID, ClientName: g.ClientName, RedirectURI: g.RedirectURI, Scope: g.Scope,
 			Connected: g.CreatedAt.UTC().Format("2006-01-02 15:04 MST"), Permissions: g.Identity.Permissions}
 		last := g.ExpiresAt.Add(-s.cfg.RefreshTokenTTL)
 		if last.Before(g.CreatedAt) {
@@ -334,8 +334,8 @@ func (s *Server) userGrants(ctx context.Context, sub string) ([]grant, error) {
 }
 
 type accountGrant struct {
-	ID, ClientName, RedirectURI, Connected, LastUsed string
-	Permissions                                      []string
+	ID, ClientName, RedirectURI, Connected, LastUsed, Scope string
+	Permissions                                             []string
 }
 
 type accountData struct {
@@ -356,7 +356,8 @@ var accountPage = template.Must(template.New("account").Parse(`<!doctype html>
 <dl><dt>Returns to</dt><dd><code><bdi>{{.RedirectURI}}</bdi></code></dd>
 <dt>Connected</dt><dd>{{.Connected}}</dd>
 <dt>Last given tokens</dt><dd>{{.LastUsed}}</dd>
-<dt>Permissions</dt><dd>{{range $i, $p := .Permissions}}{{if $i}}, {{end}}<code>{{$p}}</code>{{else}}none{{end}}</dd></dl>
+<dt>Permissions</dt><dd>{{range $i, $p := .Permissions}}{{if $i}}, {{end}}<code>{{$p}}</code>{{else}}none{{end}}</dd>
+{{if .Scope}}<dt>Scopes approved</dt><dd><code>{{.Scope}}</code></dd>{{end}}</dl>
 <form method="post" action="{{$.RevokeAction}}"><input type="hidden" name="csrf_token" value="{{$.CSRF}}"><input type="hidden" name="grant_id" value="{{.ID}}">
 <button type="submit">Revoke access</button></form></div>
 {{else}}<div class="box"><p id="none">No applications are connected to your account.</p></div>{{end}}

@@ -41,7 +41,12 @@ type authRequest struct {
 	State         string `json:"state,omitempty"`
 	CodeChallenge string `json:"code_challenge"`
 	Resource      string `json:"resource"`
-	Scope         string `json:"scope,omitempty"`
+	// Scope is what the client asked for until the person decides, then
+	// what the person approved (RFC 6749 s3.3), space separated.
+	Scope string `json:"scope,omitempty"`
+	// Known are the requested scopes this browser approved for the client
+	// before: the consent page asks only about the others.
+	Known string `json:"known,omitempty"`
 	// Consented is set when the person approved the client on the consent
 	// page (not when a remembered approval skipped it), so that the
 	// sign-in that follows can record the consent with who gave it.
@@ -183,7 +188,8 @@ func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 	// their page. Errors go back to the client (RFC 6749 s4.1.2.1) only
 	// once the person has approved it in this browser; before that they are
 	// shown here and the person decides where to go.
-	approved := !localDoc && s.hasConsent(r, client.ClientID)
+	remembered, approved := s.consentScopes(r, client.ClientID)
+	approved = approved && !localDoc
 	state := q.Get("state")
 	fail := func(code, desc string) {
 		if approved {
@@ -237,23 +243,33 @@ func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 		fail("invalid_target", "resource must be one of this server's MCP endpoints: "+strings.Join(s.cfg.Resources, ", "))
 		return
 	}
-	scope, ok := s.resolveScope(q.Get("scope"), "")
-	if !ok {
-		fail("invalid_scope", "scope may only contain: "+strings.Join(s.cfg.Scopes, " "))
+	requested, err := s.requestedScopes(q.Get("scope"))
+	if err != nil {
+		fail("invalid_scope", err.Error())
 		return
 	}
 	req := authRequest{
 		ClientID: client.ClientID, ClientName: client.displayName(),
 		RedirectURI: redirectURI, ResolvedURI: resolved, State: state,
-		CodeChallenge: challenge, Resource: resource, Scope: scope,
+		CodeChallenge: challenge, Resource: resource, Scope: strings.Join(requested, " "),
 	}
 	// OpenID Connect Core s3.1.2.1 prompt=consent: the client asks that the
-	// user be asked again.
+	// user be asked again. The page then shows, still asking only about
+	// what is new: clients send prompt=consent with every request that
+	// carries offline_access (OpenID Connect Core s11), step-ups included.
 	forceConsent := slices.Contains(strings.Fields(q.Get("prompt")), "consent")
-	if approved && !forceConsent {
+	if !approved {
+		remembered = nil
+	}
+	// The approval this browser remembers covers a set of scopes: a client
+	// asking for no more than that goes straight on, one asking for more
+	// (a step-up) is asked again, about the new scopes only.
+	if approved && !forceConsent && subset(requested, remembered) {
 		s.startUpstream(w, r, &req)
 		return
 	}
+	known := intersect(requested, remembered)
+	req.Known = strings.Join(known, " ")
 	pending := newToken("")
 	if err := s.putJSON(r.Context(), kindPending, hashToken(pending), &req, s.now().Add(pendingTTL)); err != nil {
 		s.log.Error("oauth: storing pending authorization", "err", err)
@@ -272,12 +288,21 @@ func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 			host = stripUnsafe(u.Host) // "%E2%80%AE" in a host parses to U+202E
 		}
 	}
-	pageHeaders(w)
-	consentPage.Execute(w, consentData{
+	data := consentData{
 		Service: s.cfg.ServiceName, ClientName: client.displayName(), ClientHost: host,
-		RedirectHost: redirectHost(resolved), RedirectURI: resolved, Scope: scope, Resource: resource, LocalWarning: localDoc,
+		RedirectHost: redirectHost(resolved), RedirectURI: resolved, Resource: resource, LocalWarning: localDoc,
 		Action: s.path("/authorize"), Pending: pending, CSRF: mac(s.keys.csrf, pending, nonce),
-	})
+		Known: known,
+	}
+	for _, n := range requested {
+		if slices.Contains(known, n) {
+			continue
+		}
+		sc, _ := s.scope(n)
+		data.Scopes = append(data.Scopes, consentScope{Name: n, Description: sc.Description, Fixed: n == ScopeOfflineAccess})
+	}
+	pageHeaders(w)
+	consentPage.Execute(w, data)
 }
 
 // isLocalRedirect reports whether uri returns to a program on the
@@ -371,36 +396,6 @@ func foldSchemeHost(u string) string {
 	return strings.ToLower(scheme) + "://" + strings.ToLower(rest[:end]) + rest[end:]
 }
 
-// resolveScope validates a requested scope against Config.Scopes and, when
-// narrowing a grant, against granted. It returns the scope to record.
-func (s *Server) resolveScope(requested, granted string) (string, bool) {
-	if len(s.cfg.Scopes) == 0 {
-		return "", true // scopes unused: permissions come from the Identity
-	}
-	if requested == "" {
-		if granted != "" {
-			return granted, true
-		}
-		return strings.Join(s.cfg.Scopes, " "), true
-	}
-	allowed := s.cfg.Scopes
-	if granted != "" {
-		allowed = strings.Fields(granted)
-	}
-	for _, sc := range strings.Fields(requested) {
-		found := false
-		for _, a := range allowed {
-			if a == sc {
-				found = true
-			}
-		}
-		if !found {
-			return "", false
-		}
-	}
-	return strings.Join(strings.Fields(requested), " "), true
-}
-
 // redirectError sends an authorization error response to the client,
 // RFC 6749 s4.1.2.1, with iss per RFC 9207 s2.
 func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, redirectURI, state, code, desc string) {
@@ -429,39 +424,61 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, redirectURI st
 
 // Consent.
 
-// hasConsent reports whether this browser carries our signed cookie saying
-// it approved clientID before and the approval has not expired. The cookie
-// value is "<expiry unix>.<HMAC(consent key, client_id, expiry)>", so it
-// cannot be forged, moved to another client, or extended.
-func (s *Server) hasConsent(r *http.Request, clientID string) bool {
+// consentScopes reports whether this browser carries our signed cookie
+// saying it approved clientID before, unexpired, and for which scopes. The
+// cookie value is "<expiry unix>.<base64url scopes>.<HMAC(consent key,
+// client_id, expiry, scopes)>", so it cannot be forged, moved to another
+// client, widened or extended.
+func (s *Server) consentScopes(r *http.Request, clientID string) (scopes []string, ok bool) {
 	if s.cfg.ConsentTTL < 0 {
-		return false
+		return nil, false
 	}
 	c, err := r.Cookie(s.cookieName(consentCookieName(clientID)))
 	if err != nil {
-		return false
+		return nil, false
 	}
-	exp, sig, ok := strings.Cut(c.Value, ".")
-	if !ok {
-		return false
+	parts := strings.Split(c.Value, ".")
+	if len(parts) != 3 {
+		return nil, false
 	}
+	exp, enc, sig := parts[0], parts[1], parts[2]
 	n, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || s.now().Unix() >= n {
-		return false
+	if err != nil || s.now().Unix() >= n || !macEqual(sig, mac(s.keys.consent, clientID, exp, enc)) {
+		return nil, false
 	}
-	return macEqual(sig, mac(s.keys.consent, clientID, exp))
+	scopes, ok = decodeScopes(enc)
+	return scopes, ok
 }
 
 func consentCookieName(clientID string) string {
 	return cookieConsent + hashToken(clientID)[:16]
 }
 
-func (s *Server) rememberConsent(w http.ResponseWriter, clientID string) {
+// rememberConsent records in this browser that it approved clientID for
+// scopes.
+func (s *Server) rememberConsent(w http.ResponseWriter, clientID string, scopes []string) {
 	if s.cfg.ConsentTTL < 0 {
 		return
 	}
 	exp := strconv.FormatInt(s.now().Add(s.cfg.ConsentTTL).Unix(), 10)
-	s.setCookie(w, consentCookieName(clientID), exp+"."+mac(s.keys.consent, clientID, exp), s.path("/authorize"), s.cfg.ConsentTTL)
+	enc := encodeScopes(scopes)
+	s.setCookie(w, consentCookieName(clientID), exp+"."+enc+"."+mac(s.keys.consent, clientID, exp, enc), s.path("/authorize"), s.cfg.ConsentTTL)
+}
+
+// approvedScopes reads the person's answer from the consent form: the
+// scopes approved before (req.Known), offline_access if asked for (it
+// has no box: refresh tokens come either way), and each other requested
+// scope whose box is ticked. A box for a scope the request did not ask
+// for changes nothing.
+func (s *Server) approvedScopes(req *authRequest, ticked []string) []string {
+	known := strings.Fields(req.Known)
+	var out []string
+	for _, n := range strings.Fields(req.Scope) {
+		if slices.Contains(known, n) || n == ScopeOfflineAccess || slices.Contains(ticked, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // consentDecision handles the consent form. A browser must send it from
@@ -502,8 +519,21 @@ func (s *Server) consentDecision(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.PostForm.Get("decision") {
 	case "approve":
-		s.rememberConsent(w, req.ClientID)
 		req.Consented = true
+		if len(s.cfg.Scopes) == 0 {
+			s.rememberConsent(w, req.ClientID, nil)
+			s.startUpstream(w, r, &req)
+			return
+		}
+		approved := s.approvedScopes(&req, r.PostForm["scope"])
+		if !hasResourceScope(approved) {
+			// RFC 6749 s4.1.2.1: the person allowed nothing.
+			s.redirectError(w, r, req.ResolvedURI, req.State, "access_denied", "the user approved none of the requested scopes")
+			return
+		}
+		prev, _ := s.consentScopes(r, req.ClientID)
+		s.rememberConsent(w, req.ClientID, s.ordered(append(prev, approved...)))
+		req.Scope, req.Known = strings.Join(approved, " "), ""
 		s.startUpstream(w, r, &req)
 	case "deny":
 		s.redirectError(w, r, req.ResolvedURI, req.State, "access_denied", "the user denied access")
@@ -624,6 +654,13 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if len(s.cfg.Scopes) > 0 && !hasResourceScope(s.permitted(strings.Fields(req.Scope), &sess.Identity)) {
+		// Asked only for scopes whose permissions the person lacks: a
+		// token with no scope would be useless, and no step-up can help.
+		s.log.Info("oauth: no requested scope permitted", "client_id", req.ClientID, "sub", sess.Identity.Subject)
+		fail("access_denied", "this account has none of the permissions the requested scopes need")
+		return
+	}
 	g, err := s.createGrant(r.Context(), req, sess)
 	if err != nil {
 		s.log.Error("oauth: creating grant", "err", err)
@@ -636,7 +673,11 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		fail("server_error", "could not store the authorization code")
 		return
 	}
-	s.log.Info("oauth: authorized", "client_id", req.ClientID, "sub", g.Identity.Subject, "grant", g.ID)
+	if imp := g.Identity.ImpersonatorEmail(); imp != "" {
+		s.log.Info("oauth: authorized", "client_id", req.ClientID, "sub", g.Identity.Subject, "grant", g.ID, "impersonator", imp)
+	} else {
+		s.log.Info("oauth: authorized", "client_id", req.ClientID, "sub", g.Identity.Subject, "grant", g.ID)
+	}
 	if req.Consented {
 		s.emit(r.Context(), r, Event{Kind: EventConsented, Identity: &g.Identity, ClientID: req.ClientID, ClientName: req.ClientName, GrantID: g.ID})
 	}

@@ -38,8 +38,9 @@ type tokenCache struct {
 
 type accessEntry struct {
 	grant    *grantEntry
-	resource string // without trailing slash
-	expires  int64  // unix nanoseconds
+	narrow   []string // the token's scopes below its grant's (accessRecord.Scope); nil: the grant's
+	resource string   // without trailing slash
+	expires  int64    // unix nanoseconds
 	grantID  string
 	checked  atomic.Int64 // unix nanoseconds of the last look at the store
 }
@@ -91,6 +92,9 @@ func (c *tokenCache) put(key [32]byte, ar *accessRecord, id *Identity, now time.
 		c.grants[ar.GrantID] = g
 	}
 	e := &accessEntry{grant: g, resource: strings.TrimSuffix(ar.Resource, "/"), expires: ar.ExpiresAt.UnixNano(), grantID: ar.GrantID}
+	if ar.Scope != "" {
+		e.narrow = strings.Fields(ar.Scope)
+	}
 	e.checked.Store(now.UnixNano())
 	c.tokens[key] = e
 	return e
@@ -215,6 +219,23 @@ func (s *Server) recheck(ctx context.Context, key [32]byte, e *accessEntry, now 
 	return true
 }
 
+// identity is who the token speaks for: its grant's identity, with the
+// scopes narrowed when the token was issued for fewer (RFC 6749 s6). Only
+// a narrowed token costs a copy.
+func (e *accessEntry) identity() *Identity {
+	id := e.grant.identity.Load()
+	if e.narrow == nil {
+		return id
+	}
+	cp := *id
+	if cp.Scopes == nil {
+		cp.Scopes = e.narrow
+	} else {
+		cp.Scopes = intersect(e.narrow, cp.Scopes)
+	}
+	return &cp
+}
+
 // RequireBearer protects next, the MCP endpoint whose resource URL is
 // resource (one of Config.Resources). A request passes with an
 // "Authorization: Bearer" access token that we issued, that has not expired
@@ -228,9 +249,10 @@ func (s *Server) recheck(ctx context.Context, key [32]byte, e *accessEntry, now 
 func (s *Server) RequireBearer(resource string, next http.Handler) http.Handler {
 	want := strings.TrimSuffix(resource, "/")
 	challenge := `Bearer resource_metadata="` + ProtectedResourceMetadataURL(resource) + `"`
-	if len(s.cfg.Scopes) > 0 {
-		// MCP 2025-11-25 "Scope Selection Strategy": the scope to request.
-		challenge += `, scope="` + strings.Join(s.cfg.Scopes, " ") + `"`
+	if first := s.initialScopes(); len(first) > 0 {
+		// MCP 2026-07-28 "Scope Selection Strategy": the scopes to request
+		// first (Config.InitialScopes); more is asked for by step-up.
+		challenge += `, scope="` + strings.Join(first, " ") + `"`
 	}
 	deny := func(w http.ResponseWriter, status int, code, desc string) {
 		v := challenge
@@ -286,6 +308,6 @@ func (s *Server) RequireBearer(resource string, next http.Handler) http.Handler 
 			deny(w, http.StatusUnauthorized, "invalid_token", "the access token was issued for another resource")
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), e.grant.identity.Load())))
+		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), e.identity())))
 	})
 }

@@ -17,7 +17,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -25,6 +24,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"remote-mcp-authkit/internal/netguard"
 )
 
 const (
@@ -88,7 +89,7 @@ func fetchFailure(err error) string {
 	var certErr *tls.CertificateVerificationError
 	var recErr tls.RecordHeaderError
 	switch {
-	case errors.Is(err, errPrivateAddress):
+	case errors.Is(err, netguard.ErrNonPublicAddress):
 		return errPrivateAddress.Error()
 	case errors.Is(err, errRedirected):
 		return errRedirected.Error()
@@ -104,86 +105,12 @@ func fetchFailure(err error) string {
 	return "the document could not be fetched"
 }
 
-// ssrfGuard is a net.Dialer Control function: it runs after DNS resolution
-// on the very address being connected to, so it holds for every redirect
-// and cannot be dodged by DNS rebinding between a check and the dial.
-func ssrfGuard(network, address string, _ syscall.RawConn) error {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil {
-		return fmt.Errorf("%w: %s", errPrivateAddress, address)
-	}
-	ip := ap.Addr().Unmap()
-	if !publicAddr(ip) {
-		return fmt.Errorf("%w: %s", errPrivateAddress, ip)
-	}
-	return nil
-}
-
-// publicAddr reports whether ip is an ordinary global unicast address:
-// none of the private or special-purpose blocks of RFC 6890, nor an IPv6
-// address that carries one of those as an embedded IPv4 address a
-// translator or tunnel would deliver to.
-func publicAddr(ip netip.Addr) bool {
-	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
-		return false
-	}
-	for _, p := range specialPrefixes {
-		if p.Contains(ip) {
-			return false
-		}
-	}
-	if ip.Is6() {
-		b := ip.As16()
-		switch {
-		case nat64.Contains(ip): // RFC 6052 s2.2: the IPv4 address is the last 32 bits
-			return publicAddr(netip.AddrFrom4([4]byte(b[12:16])))
-		case sixToFour.Contains(ip): // RFC 3056 s2: bits 16-47
-			return publicAddr(netip.AddrFrom4([4]byte(b[2:6])))
-		}
-	}
-	return true
-}
-
-var (
-	// specialPrefixes are blocks, beyond what netip classifies, that
-	// reach into a local network or nowhere public (IANA special-purpose
-	// address registries, RFC 6890).
-	specialPrefixes = []netip.Prefix{
-		netip.MustParsePrefix("0.0.0.0/8"),      // "this network", RFC 791
-		netip.MustParsePrefix("100.64.0.0/10"),  // shared address space (CGNAT), RFC 6598
-		netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments, RFC 6890
-		netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking, RFC 2544
-		netip.MustParsePrefix("240.0.0.0/4"),    // reserved, and broadcast, RFC 1112
-		netip.MustParsePrefix("::/96"),          // IPv4-compatible, RFC 4291 s2.5.5.1
-		netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64, RFC 8215
-		netip.MustParsePrefix("fec0::/10"),      // site-local, RFC 3879
-		netip.MustParsePrefix("2001::/32"),      // Teredo, RFC 4380
-	}
-	nat64     = netip.MustParsePrefix("64:ff9b::/96")
-	sixToFour = netip.MustParsePrefix("2002::/16")
-)
-
 func newMetadataFetcher(base *http.Client, allowPrivate bool, now func() time.Time) *metadataFetcher {
-	var tr *http.Transport
+	var rt http.RoundTripper
 	if base != nil {
-		if t, ok := base.Transport.(*http.Transport); ok {
-			tr = t.Clone()
-		}
+		rt = base.Transport
 	}
-	if tr == nil {
-		tr = http.DefaultTransport.(*http.Transport).Clone()
-	}
-	tr.Proxy = nil // a proxy would dial for us, past the guard
-	// So would custom dialers copied from the given transport: for https
-	// DialTLSContext is used instead of DialContext.
-	tr.DialTLSContext, tr.DialTLS, tr.Dial = nil, nil, nil
-	d := &net.Dialer{Timeout: metadataFetchTimout}
-	if !allowPrivate {
-		d.Control = ssrfGuard
-	}
-	tr.DialContext = d.DialContext
-	tr.MaxResponseHeaderBytes = 16 << 10
+	tr := netguard.Transport(rt, metadataFetchTimout, allowPrivate)
 	c := &http.Client{
 		Transport: tr,
 		Timeout:   metadataFetchTimout,
@@ -268,7 +195,7 @@ func (f *metadataFetcher) fetch(ctx context.Context, clientID string, scopes []s
 	req.Header.Set("Accept", "application/json")
 	resp, err := f.http.Do(req)
 	if err != nil {
-		if errors.Is(err, errPrivateAddress) {
+		if errors.Is(err, netguard.ErrNonPublicAddress) {
 			return nil, 0, bad("%v", errPrivateAddress)
 		}
 		return nil, 0, bad("fetch failed: %s", fetchFailure(err))

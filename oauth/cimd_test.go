@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"remote-mcp-authkit/internal/netguard"
 )
 
 // metadataHost serves client ID metadata documents over TLS on loopback.
@@ -20,6 +22,10 @@ type metadataHost struct {
 	fetches atomic.Int32
 	doc     func(url string) (status int, header map[string]string, body string)
 }
+
+// ssrfGuard is the check the metadata fetcher's dialer runs on every
+// address it connects to.
+var ssrfGuard = netguard.Control
 
 func newMetadataHost(t *testing.T) *metadataHost {
 	m := &metadataHost{}

@@ -244,7 +244,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, registrationError("invalid_client_metadata", fmt.Sprintf("body larger than %d bytes, or too slow to arrive", maxRegistrationBody)))
 		return
 	}
-	c, e := parseRegistration(body, s.cfg.Scopes)
+	c, e := parseRegistration(body, s.scopeNames())
 	if e != nil {
 		writeJSONError(w, e)
 		return
@@ -290,7 +290,7 @@ func (s *Server) lookupClient(ctx context.Context, clientID string) (*Client, er
 		return nil, ErrNotFound
 	}
 	if isMetadataDocumentURL(clientID) {
-		return s.cimd.client(ctx, clientID, s.cfg.Scopes)
+		return s.cimd.client(ctx, clientID, s.scopeNames())
 	}
 	var c Client
 	if err := s.getJSON(ctx, kindClient, clientID, &c); err != nil {

@@ -230,6 +230,7 @@ type env struct {
 	provider *fakeProvider
 	browser  *http.Client // cookie jar, does not follow redirects
 	changed  []Identity   // OnGrantIdentityChanged calls (new identities)
+	ticked   []string     // the scope boxes on the last consent page consentForm read, all ticked as a browser shows them
 	mu       sync.Mutex
 }
 
@@ -341,7 +342,17 @@ func readBody(resp *http.Response) string {
 var (
 	rePending = regexp.MustCompile(`name="pending" value="([^"]+)"`)
 	reCSRF    = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+	reScope   = regexp.MustCompile(`<input type="checkbox" name="scope" value="([^"]+)" checked>`)
 )
+
+// scopeBoxes lists the scope checkboxes of a consent page.
+func scopeBoxes(body string) []string {
+	var out []string
+	for _, m := range reScope.FindAllStringSubmatch(body, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
 
 // consentForm GETs /authorize and returns the consent form fields.
 func (e *env) consentForm(c *http.Client, params url.Values) (pending, csrf string) {
@@ -355,12 +366,22 @@ func (e *env) consentForm(c *http.Client, params url.Values) (pending, csrf stri
 	if p == nil || k == nil {
 		e.t.Fatalf("no consent form in %s", body)
 	}
+	e.ticked = scopeBoxes(body)
 	return p[1], k[1]
 }
 
+// postConsent answers the consent form as a browser does when the person
+// leaves every scope box ticked.
 func (e *env) postConsent(c *http.Client, pending, csrf, decision string) *http.Response {
 	e.t.Helper()
-	resp, err := c.PostForm(e.url("/authorize"), url.Values{"pending": {pending}, "csrf_token": {csrf}, "decision": {decision}})
+	return e.postConsentScopes(c, pending, csrf, decision, e.ticked)
+}
+
+// postConsentScopes answers the consent form with only the given scope
+// boxes ticked.
+func (e *env) postConsentScopes(c *http.Client, pending, csrf, decision string, scopes []string) *http.Response {
+	e.t.Helper()
+	resp, err := c.PostForm(e.url("/authorize"), url.Values{"pending": {pending}, "csrf_token": {csrf}, "decision": {decision}, "scope": scopes})
 	if err != nil {
 		e.t.Fatal(err)
 	}

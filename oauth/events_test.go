@@ -25,7 +25,13 @@ func TestOnEvent(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("refresh: %d %v", st, out)
 	}
-	e.clock.Advance(time.Hour) // past the grace period: the old token is spent
+	e.clock.Advance(time.Hour)
+	// The new token used: the first one is spent for good, and its
+	// return is reuse (RFC 9700 s4.14.2).
+	st, out, _ = e.token(refreshForm(clientID, out["refresh_token"].(string)), "", "")
+	if st != 200 {
+		t.Fatalf("second refresh: %d %v", st, out)
+	}
 	if st, _, _ := e.token(refreshForm(clientID, rt), "", ""); st != 400 {
 		t.Fatalf("reused refresh token: %d, want 400", st)
 	}
@@ -45,7 +51,7 @@ func TestOnEvent(t *testing.T) {
 			}
 		}
 	}
-	want := "client.registered/ user.consented/ user.signed_in/ token.issued/authorization_code token.issued/refresh_token token.reused/ grant.revoked/"
+	want := "client.registered/ user.consented/ user.signed_in/ token.issued/authorization_code token.issued/refresh_token token.issued/refresh_token token.reused/ grant.revoked/"
 	if strings.Join(kinds, " ") != want {
 		t.Fatalf("events %s\nwant   %s", strings.Join(kinds, " "), want)
 	}

@@ -86,15 +86,29 @@ func TestOnGrantRevoked(t *testing.T) {
 			e.postForm("/revoke", url.Values{"token": {refresh}, "client_id": {e.publicClient()}}, "", "")
 			return false
 		}},
-		{"refresh reuse after the grace period", func(e *env, client, _, refresh string) bool {
-			if st, out, _ := e.token(refreshForm(client, refresh), "", ""); st != 200 {
+		{"refresh reuse after the successor was used", func(e *env, client, _, refresh string) bool {
+			st, out, _ := e.token(refreshForm(client, refresh), "", "")
+			if st != 200 {
 				e.t.Fatalf("refresh: %d %v", st, out)
+			}
+			if st, out, _ := e.token(refreshForm(client, out["refresh_token"].(string)), "", ""); st != 200 {
+				e.t.Fatalf("refresh with the successor: %d %v", st, out)
 			}
 			e.clock.Advance(time.Minute)
 			if st, out, _ := e.token(refreshForm(client, refresh), "", ""); st != 400 || out["error"] != "invalid_grant" {
 				e.t.Fatalf("reuse: %d %v", st, out)
 			}
 			return true
+		}},
+		{"previous refresh token after the grace period, successor never used", func(e *env, client, _, refresh string) bool {
+			if st, out, _ := e.token(refreshForm(client, refresh), "", ""); st != 200 {
+				e.t.Fatalf("refresh: %d %v", st, out)
+			}
+			e.clock.Advance(time.Minute)
+			if st, out, _ := e.token(refreshForm(client, refresh), "", ""); st != 200 {
+				e.t.Fatalf("previous token, successor unused: %d %v", st, out)
+			}
+			return false
 		}},
 		{"refresh reuse inside the grace period", func(e *env, client, _, refresh string) bool {
 			e.token(refreshForm(client, refresh), "", "")

@@ -25,6 +25,46 @@ type Identity struct {
 	// They are set by the authorization server, not by the provider.
 	ClientID string `json:"client_id,omitempty"`
 	GrantID  string `json:"grant_id,omitempty"`
+	// Resource is the MCP endpoint the grant is bound to (RFC 8707), set
+	// by the authorization server, so that a refusal can name its metadata
+	// (InsufficientScopeChallenge).
+	Resource string `json:"resource,omitempty"`
+	// Scopes are the scopes the request's token carries (RFC 6749 s3.3):
+	// those the client asked for, the person approved and the person's
+	// permissions allow. nil means the request is not limited by scopes (a
+	// server configured without any, an identity made outside OAuth, or a
+	// grant stored before scopes existed, until its next refresh); a
+	// non-nil empty list means no scope at all. omitzero, not omitempty,
+	// keeps that difference through JSON.
+	Scopes []string `json:"scopes,omitzero"`
+	// Impersonator is set when the upstream session is an impersonation:
+	// someone else (a WorkOS dashboard administrator) is acting as this
+	// user. Everything done through the session is done by them, which
+	// whoami and the log lines say.
+	Impersonator *Impersonator `json:"impersonator,omitempty"`
+}
+
+// HasScope reports whether the identity's token carries scope s, or is not
+// limited by scopes (Scopes nil).
+func (id *Identity) HasScope(s string) bool {
+	return id != nil && (id.Scopes == nil || slices.Contains(id.Scopes, s))
+}
+
+// Impersonator is who acts as a user in an impersonated session (WorkOS:
+// the "impersonator" of the authenticate response, the "act" claim of the
+// access token, RFC 8693 s4.1).
+type Impersonator struct {
+	Email  string `json:"email"`
+	Reason string `json:"reason,omitempty"` // as the impersonator gave it
+}
+
+// ImpersonatorEmail returns who is acting as the user, or "" when nobody
+// is: the value the log lines carry.
+func (id *Identity) ImpersonatorEmail() string {
+	if id == nil || id.Impersonator == nil {
+		return ""
+	}
+	return id.Impersonator.Email
 }
 
 // HasPermission reports whether the identity holds the named permission.
@@ -61,7 +101,12 @@ type IdentityProvider interface {
 	// Refresh renews an upstream session and re-reads the user's
 	// organization, role and permissions. It returns an error wrapping
 	// ErrUpstreamRevoked when the provider says the session is gone, and one
-	// wrapping ErrUpstreamUnavailable when it could not be reached.
+	// wrapping ErrUpstreamUnavailable when it could not be reached
+	// (ErrUpstreamUnanswered too when the request reached it and no answer
+	// came back). When the provider renewed the session but its answer
+	// cannot be verified yet, it returns the renewed tokens with an error
+	// wrapping ErrUpstreamUnverified; an answer refused on verification
+	// wraps ErrUpstreamInvalid.
 	Refresh(ctx context.Context, s *UpstreamSession) (*UpstreamSession, error)
 	// Revoke ends the upstream session, best effort.
 	Revoke(ctx context.Context, s *UpstreamSession) error
@@ -82,4 +127,20 @@ type UpstreamSession struct {
 var (
 	ErrUpstreamRevoked     = errors.New("upstream session revoked")
 	ErrUpstreamUnavailable = errors.New("identity provider unavailable")
+	// ErrUpstreamUnverified: the provider renewed the session, but what
+	// it returned could not be verified yet for a passing reason (its key
+	// set could not be fetched). Refresh then returns, beside the error, a
+	// session holding the new upstream tokens and no trusted identity:
+	// upstream refresh tokens are single use, so the caller must keep them
+	// and retry with them, never with the spent ones.
+	ErrUpstreamUnverified = errors.New("upstream answer could not be verified yet")
+	// ErrUpstreamInvalid: the provider answered, and its answer is not to
+	// be trusted (bad signature, wrong issuer, expired token). A retry
+	// cannot help; the session must be established again.
+	ErrUpstreamInvalid = errors.New("upstream answer failed verification")
+	// ErrUpstreamUnanswered: the provider received the request but no
+	// readable answer arrived (timeout, cut connection). It may have acted
+	// on it: a refresh it carried out spent the upstream refresh token we
+	// still hold. Errors wrapping it wrap ErrUpstreamUnavailable too.
+	ErrUpstreamUnanswered = errors.New("identity provider received the request; its answer did not arrive")
 )

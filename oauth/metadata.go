@@ -55,7 +55,7 @@ func (s *Server) Metadata() AuthorizationServerMetadata {
 		TokenEndpoint:                              s.endpoint("/token"),
 		RegistrationEndpoint:                       s.endpoint("/register"),
 		RevocationEndpoint:                         s.endpoint("/revoke"),
-		ScopesSupported:                            s.cfg.Scopes,
+		ScopesSupported:                            s.scopeNames(),
 		ResponseTypesSupported:                     []string{"code"},
 		ResponseModesSupported:                     []string{"query"},
 		GrantTypesSupported:                        []string{"authorization_code", "refresh_token"},
@@ -100,8 +100,12 @@ func (s *Server) protectedResourceMetadataHandler(resource string) http.Handler 
 		Resource:               resource,
 		AuthorizationServers:   []string{s.cfg.Issuer},
 		BearerMethodsSupported: []string{"header"}, // RFC 6750 s2.1 only
-		ScopesSupported:        s.cfg.Scopes,
-		ResourceName:           s.cfg.ServiceName,
+		// MCP 2026-07-28 "Scope Selection Strategy": what a client asks
+		// for first (Config.InitialScopes); more is asked for by step-up.
+		// offline_access is never here ("Refresh Tokens": no requirement
+		// of the resource).
+		ScopesSupported: s.initialScopes(),
+		ResourceName:    s.cfg.ServiceName,
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -48,9 +48,11 @@ type Config struct {
 	// Default 60s (OAuth 2.1 s4.1.2 recommends at most 10 minutes; short is
 	// safer).
 	CodeTTL time.Duration
-	// RefreshGrace is how long the refresh token just rotated out stays
-	// usable, for a client whose refresh response was lost in transit.
-	// Default 30s. See handleRefresh for the exact rule.
+	// RefreshGrace is how long a retry with the refresh token just rotated
+	// out (parallel refreshes, a response lost in transit) is answered with
+	// the current pair as it is. After it, that token is still honoured
+	// while its successor has never been presented, with a replacement
+	// pair. Default 30s. See refresh in token.go for the exact rule.
 	RefreshGrace time.Duration
 	// ConsentTTL is how long a browser's "approved this client" cookie
 	// lets it skip the consent page. Default 30 days; negative disables
@@ -89,11 +91,27 @@ type Config struct {
 	// ServiceName names this server on the consent and error pages.
 	// Default "MCP server".
 	ServiceName string
-	// Scopes are the scopes clients may request (advertised as
-	// scopes_supported). Empty means this server does not use scopes: the
-	// scope parameter is ignored and tokens carry none; what a user may do is
-	// decided by the permissions of their Identity instead.
-	Scopes []string
+	// Scopes are the scopes clients may request (RFC 6749 s3.3), in the
+	// order the consent page lists them: the baseline ones (no Permission)
+	// and one per upstream permission worth asking for separately. The
+	// authorization server metadata advertises them all plus
+	// offline_access; the protected resource metadata and the 401
+	// challenge name the baseline only, the minimal set for basic use (MCP
+	// 2026-07-28 "Scope Selection Strategy"). Empty means this server does
+	// not use scopes: the scope parameter is ignored, tokens carry none
+	// (Identity.Scopes nil) and what a user may do is decided by the
+	// permissions of their Identity alone.
+	Scopes []Scope
+	// InitialScopes are the scopes the 401 challenge and the protected
+	// resource metadata name: what a client asks for first (MCP 2026-07-28
+	// "Scope Selection Strategy"), then steps up from. Each must be in
+	// Scopes. Empty means all of Scopes, so that a client that cannot step
+	// up still reaches every tool the person approves on the consent page:
+	// the TypeScript SDK 1.x, for one, answers insufficient_scope by
+	// refreshing its token, which can never widen it (RFC 6749 s6). Set it
+	// to the baseline scopes when the clients in use step up by
+	// re-authorizing (the SDK 2.x does) for least privilege from the start.
+	InitialScopes []string
 	// OnGrantIdentityChanged is called after a refresh in which the
 	// upstream identity changed (role, organization or permissions), so that
 	// live MCP sessions of that user can be told their tool list changed.
@@ -166,6 +184,9 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.Provider == nil {
 		return nil, errors.New("oauth: Config.Provider is required")
+	}
+	if err := checkScopes(cfg.Scopes, cfg.InitialScopes); err != nil {
+		return nil, err
 	}
 	if len(cfg.Secret) < 32 {
 		return nil, errors.New("oauth: Config.Secret must be at least 32 bytes")

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -36,12 +37,16 @@ type grant struct {
 	ID       string `json:"id"`
 	ClientID string `json:"client_id"`
 	Resource string `json:"resource"`
-	Scope    string `json:"scope,omitempty"`
+	// Scope is what the person approved (space separated): the ceiling
+	// of every token of the grant (RFC 6749 s6). What a token carries is
+	// Identity.Scopes: this, narrowed by the permissions at the last
+	// sign-in or refresh.
+	Scope string `json:"scope,omitempty"`
 	// ClientName (as the client declared it) and RedirectURI (where its
 	// code went) are what the account page shows.
 	ClientName  string    `json:"client_name,omitempty"`
 	RedirectURI string    `json:"redirect_uri,omitempty"`
-	Identity    Identity  `json:"identity"` // ClientID and GrantID set
+	Identity    Identity  `json:"identity"` // ClientID, GrantID, Resource and Scopes set
 	Upstream    []byte    `json:"upstream"` // sealed UpstreamSession (AES-GCM, AAD "grant:"+ID)
 	CreatedAt   time.Time `json:"created_at"`
 	ExpiresAt   time.Time `json:"expires_at"`
@@ -65,6 +70,28 @@ type grant struct {
 	// may still carry. Issuing a new one deletes the one before those two.
 	AccessHash     string `json:"access_hash,omitempty"`
 	PrevAccessHash string `json:"prev_access_hash,omitempty"`
+	// CurrentAccessSealed is the newest access token itself, sealed (AAD
+	// "access:"+ID), so that a retry with the previous refresh token is
+	// handed the current pair instead of minting access tokens that evict
+	// each other (see refresh).
+	CurrentAccessSealed []byte `json:"current_access_sealed,omitempty"`
+	// UpstreamInDoubt is when an upstream renewal went unanswered (the
+	// provider received it; whether it carried it out is unknown), zero
+	// otherwise: a retry that then finds the upstream token spent can say
+	// why.
+	UpstreamInDoubt time.Time `json:"upstream_in_doubt,omitzero"`
+}
+
+// setCurrent records access and refresh as the grant's newest pair, the
+// tokens themselves sealed, and returns the hash of the access token no
+// longer kept ("" if none), for the caller to delete once the grant is
+// stored.
+func (g *grant) setCurrent(k *keys, access, refresh string) (evicted string) {
+	evicted = g.pushAccess(hashToken(access))
+	g.CurrentAccessSealed = k.seal([]byte(access), "access:"+g.ID)
+	g.RefreshHash = hashToken(refresh)
+	g.CurrentSealed = k.seal([]byte(refresh), "refresh:"+g.ID)
+	return evicted
 }
 
 // pushAccess makes accessHash the grant's current access token and returns
@@ -122,6 +149,10 @@ type accessRecord struct {
 	ClientID  string    `json:"client_id"`
 	Resource  string    `json:"resource"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Scope, when set, narrows this token below its grant's scopes: the
+	// client asked for less at the token request (RFC 6749 s6). Absent for
+	// nearly every token, so records stay as small as before.
+	Scope string `json:"scope,omitempty"`
 }
 
 type refreshRecord struct {
@@ -137,7 +168,10 @@ func (s *Server) createGrant(ctx context.Context, req *authRequest, sess *Upstre
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL + codeReplayKeep),
 	}
 	g.Identity = sess.Identity
-	g.Identity.ClientID, g.Identity.GrantID = req.ClientID, g.ID
+	g.Identity.ClientID, g.Identity.GrantID, g.Identity.Resource = req.ClientID, g.ID, req.Resource
+	if len(s.cfg.Scopes) > 0 {
+		g.Identity.Scopes = s.permitted(strings.Fields(req.Scope), &g.Identity)
+	}
 	if err := s.sealUpstream(g, sess); err != nil {
 		return nil, err
 	}
@@ -371,20 +405,67 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, form url.Valu
 	}
 	refresh, access := newToken(prefixRefreshToken), newToken(prefixAccessToken)
 	var evicted string
+	var narrow []string
 	g, err := s.updateGrant(ctx, rec.GrantID, func(g *grant) error {
-		evicted = g.pushAccess(hashToken(access))
-		g.RefreshHash = hashToken(refresh)
-		g.CurrentSealed = s.keys.seal([]byte(refresh), "refresh:"+g.ID)
+		// The authorization code grant has no scope parameter (RFC 6749
+		// s4.1.3); one sent anyway may narrow, never widen, what was
+		// approved at the authorization request (s3.3).
+		var e *oauthError
+		if narrow, e = s.narrowScope(form.Get("scope"), g, &g.Identity); e != nil {
+			return e
+		}
+		evicted = g.setCurrent(s.keys, access, refresh)
 		g.ExpiresAt = s.now().Add(s.cfg.RefreshTokenTTL)
 		return nil
 	})
+	if oe := (*oauthError)(nil); errors.As(err, &oe) && oe.code == "invalid_scope" {
+		return reject(oe)
+	}
 	if err != nil {
 		return nil, s.grantError(err)
 	}
-	return s.issueTokens(ctx, g, access, evicted, refresh, g.Scope)
+	return s.issueTokens(ctx, g, access, evicted, refresh, narrow)
+}
+
+// scopeCeiling refuses a scope parameter that names a scope the person
+// did not approve for the grant (RFC 6749 s6), with invalid_scope.
+func (s *Server) scopeCeiling(param string, g *grant) *oauthError {
+	fields := strings.Fields(param)
+	if len(fields) == 0 || len(s.cfg.Scopes) == 0 || subset(fields, s.approvedOf(g)) {
+		return nil
+	}
+	return &oauthError{http.StatusBadRequest, "invalid_scope", "scope asks for more than the grant's approved scopes (" + strings.Join(s.approvedOf(g), " ") + "); authorize again to ask for more"}
+}
+
+// narrowScope checks the scope parameter of a token request against the
+// grant: RFC 6749 s6, "MUST NOT include any scope not originally granted by
+// the resource owner" (what the person approved), else invalid_scope. It
+// returns what the access token carries below id's scopes: nil for all of
+// them (no parameter, or scopes unused).
+func (s *Server) narrowScope(param string, g *grant, id *Identity) ([]string, *oauthError) {
+	if e := s.scopeCeiling(param, g); e != nil {
+		return nil, e
+	}
+	fields := strings.Fields(param)
+	if len(fields) == 0 || len(s.cfg.Scopes) == 0 {
+		return nil, nil
+	}
+	narrow := intersect(id.Scopes, fields)
+	if !hasResourceScope(narrow) {
+		return nil, &oauthError{http.StatusBadRequest, "invalid_scope", "none of the requested scopes is granted to this account"}
+	}
+	return narrow, nil
 }
 
 var errGrantGone = errors.New("grant revoked or expired")
+
+// storeGone maps a store's ErrNotFound for a grant to errGrantGone.
+func storeGone(err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return errGrantGone
+	}
+	return err
+}
 
 // updateGrant atomically applies fn to a grant and stores it.
 func (s *Server) updateGrant(ctx context.Context, id string, fn func(*grant) error) (*grant, error) {
@@ -422,10 +503,18 @@ func (s *Server) grantError(err error) *oauthError {
 // the access token the grant no longer keeps (evicted, its hash, or ""), and
 // returns the RFC 6749 s5.1 response. The caller has already recorded
 // access as the grant's current access token.
-func (s *Server) issueTokens(ctx context.Context, g *grant, access, evicted, refresh, scope string) (*tokenResponse, *oauthError) {
+// narrow, when not nil, is the access token's scopes below the grant's.
+// The response names the token's scopes (RFC 6749 s5.1: required when they
+// differ from the request's, which only we know; always sent).
+func (s *Server) issueTokens(ctx context.Context, g *grant, access, evicted, refresh string, narrow []string) (*tokenResponse, *oauthError) {
 	now := s.now()
 	s.dropAccess(ctx, evicted)
 	ar := accessRecord{GrantID: g.ID, ClientID: g.ClientID, Resource: g.Resource, ExpiresAt: now.Add(s.cfg.AccessTokenTTL)}
+	scope := strings.Join(g.Identity.Scopes, " ")
+	if narrow != nil {
+		ar.Scope = strings.Join(narrow, " ")
+		scope = ar.Scope
+	}
 	if err := s.putJSON(ctx, kindAccess, hashToken(access), &ar, ar.ExpiresAt); err != nil {
 		return nil, s.grantError(err)
 	}
@@ -477,14 +566,29 @@ func (s *Server) dropRefresh(ctx context.Context, hs []string) {
 // refresh is the refresh token grant, RFC 6749 s6 and OAuth 2.1 s4.3.
 //
 // Rotation (OAuth 2.1 s4.3.1, RFC 9700 s4.14.2): every use of the current
-// refresh token returns a new one, and the used one becomes "previous". For
-// RefreshGrace the previous token still works, for a client whose response
-// was lost or that refreshed twice at once; it then receives a fresh access
-// token and the same current refresh token the first request received, not
-// a new one. So a grant has a single chain of refresh tokens at any time and
-// no race between two of a client's requests can fork it. Any other use of
-// an old refresh token is reuse: the token leaked, and the whole grant is
-// revoked.
+// refresh token returns a new one, and the used one becomes "previous". A
+// grant has a single chain of refresh tokens at any time and no race
+// between two of a client's requests can fork it:
+//
+//   - The current token rotates (rotate): upstream is renewed, a new pair
+//     is issued.
+//   - The previous token inside RefreshGrace (a client that refreshed twice
+//     at once, or whose answer was lost): the current pair is handed back
+//     as it is, the same access token and the same refresh token
+//     (currentPair), so every 200 of a burst of parallel refreshes carries
+//     tokens that work; minting one access token per request would evict
+//     them from each other.
+//   - The previous token after RefreshGrace (replaceUndelivered): the
+//     current token has never been presented, or it would have rotated and
+//     pushed the previous one out. Nothing proves the client ever received
+//     it: the server may have died between storing the rotation and
+//     answering it, and the outage may have lasted any time. So the
+//     current pair is replaced by a new one, and the replaced refresh
+//     token goes among the spent ones. If its holder shows up later, that
+//     is reuse and the grant is revoked.
+//   - Any other token of the grant (spent: its successor has been
+//     presented, so the client received that successor) is reuse: the
+//     token leaked, and the whole grant is revoked.
 //
 // Reuse detection is bounded (RFC 9700 s4.14.2 asks that reuse of an
 // invalidated refresh token be detected, but a store that keeps every spent
@@ -538,11 +642,10 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 		}
 		return nil, s.grantError(err)
 	}
-	now := s.now()
 	current := subtle.ConstantTimeCompare([]byte(h), []byte(g.RefreshHash)) == 1
-	grace := !current && g.PrevRefreshHash != "" &&
-		subtle.ConstantTimeCompare([]byte(h), []byte(g.PrevRefreshHash)) == 1 && now.Before(g.PrevRefreshUntil)
-	if !current && !grace {
+	previous := !current && g.PrevRefreshHash != "" &&
+		subtle.ConstantTimeCompare([]byte(h), []byte(g.PrevRefreshHash)) == 1
+	if !current && !previous {
 		s.log.Warn("oauth: refresh token reused; revoking grant", "client_id", client.ClientID, "grant", g.ID)
 		s.emit(ctx, nil, Event{Kind: EventRefreshReused, Identity: &g.Identity, ClientID: client.ClientID, GrantID: g.ID})
 		after, _ = s.revokeGrant(ctx, g.ID)
@@ -551,67 +654,186 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 	if res := form.Get("resource"); res != "" && !sameResource(res, g.Resource) {
 		return nil, &oauthError{http.StatusBadRequest, "invalid_target", "resource does not match the grant's (" + g.Resource + ")"}
 	}
-	scope, ok := s.resolveScope(form.Get("scope"), g.Scope)
-	if !ok {
-		// RFC 6749 s6: a refresh may narrow the scope, never widen it.
-		return nil, &oauthError{http.StatusBadRequest, "invalid_scope", "scope exceeds what was granted"}
+	// RFC 6749 s6: a refresh may narrow the scope, never widen it beyond
+	// what the person approved.
+	param := form.Get("scope")
+	if e := s.scopeCeiling(param, &g); e != nil {
+		return nil, e
 	}
-
-	access := newToken(prefixAccessToken)
-	if grace {
-		b, err := s.keys.open(g.CurrentSealed, "refresh:"+g.ID)
-		if err != nil {
-			return nil, s.grantError(err)
+	switch {
+	case current:
+		var revoke bool
+		resp, e := s.rotate(ctx, &g, h, param, &revoke)
+		if revoke {
+			after, _ = s.revokeGrant(ctx, g.ID)
 		}
-		var evicted string
-		updated, err := s.updateGrant(ctx, g.ID, func(cur *grant) error {
-			evicted = cur.pushAccess(hashToken(access))
-			return nil
-		})
-		if err != nil {
-			return nil, s.grantError(err)
-		}
-		return s.issueTokens(ctx, updated, access, evicted, string(b), scope)
+		return resp, e
+	case s.now().Before(g.PrevRefreshUntil):
+		return s.currentPair(ctx, &g, param)
+	default:
+		return s.replaceUndelivered(ctx, &g, h, param)
 	}
+}
 
-	// Renew upstream first: if the provider is down the client keeps its
-	// refresh token and may retry.
-	sess, err := s.openUpstream(&g)
+// currentPair answers the previous refresh token inside the grace period
+// with the grant's current pair, unchanged, without calling upstream. Only
+// when there is no current access token worth handing back (a grant stored
+// before they were kept, or one past half its lifetime) is a new one
+// minted.
+//
+// param is the request's scope parameter, already checked against what
+// the person approved: a request that narrows gets a new access token with
+// those scopes (RFC 6749 s6), never the current one, which may carry more.
+func (s *Server) currentPair(ctx context.Context, g *grant, param string) (*tokenResponse, *oauthError) {
+	rt, err := s.keys.open(g.CurrentSealed, "refresh:"+g.ID)
 	if err != nil {
 		return nil, s.grantError(err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProviderTimeout)
+	if len(g.CurrentAccessSealed) > 0 && strings.TrimSpace(param) == "" {
+		at, err := s.keys.open(g.CurrentAccessSealed, "access:"+g.ID)
+		var ar accessRecord
+		if err == nil && s.getJSON(ctx, kindAccess, g.AccessHash, &ar) == nil {
+			if left := ar.ExpiresAt.Sub(s.now()); left >= s.cfg.AccessTokenTTL/2 {
+				// A revocation since the grant was read must not be
+				// answered with tokens that no longer work.
+				if _, err := s.cfg.Store.Get(ctx, kindGrant, g.ID); err != nil {
+					return nil, s.grantError(storeGone(err))
+				}
+				scope := ar.Scope
+				if scope == "" {
+					scope = strings.Join(g.Identity.Scopes, " ")
+				}
+				return &tokenResponse{
+					AccessToken: string(at), TokenType: "Bearer", ExpiresIn: int64(left / time.Second),
+					RefreshToken: string(rt), Scope: scope,
+				}, nil
+			}
+		}
+	}
+	access := newToken(prefixAccessToken)
+	var evicted string
+	var narrow []string
+	updated, err := s.updateGrant(ctx, g.ID, func(cur *grant) error {
+		var e *oauthError
+		if narrow, e = s.narrowScope(param, cur, &cur.Identity); e != nil {
+			return e
+		}
+		evicted = cur.pushAccess(hashToken(access))
+		cur.CurrentAccessSealed = s.keys.seal([]byte(access), "access:"+cur.ID)
+		return nil
+	})
+	if err != nil {
+		return nil, s.grantError(err)
+	}
+	return s.issueTokens(ctx, updated, access, evicted, string(rt), narrow)
+}
+
+// replaceUndelivered answers the previous refresh token after the grace
+// period, while its successor has never been presented: the successor may
+// never have reached the client (a crash between storing the rotation and
+// answering it). A new pair replaces the current one; the replaced refresh
+// token joins the spent ones, so that whoever holds it is caught as a
+// reuser when they present it, and the replaced access token is deleted.
+// The previous refresh token stays the previous one, so a client that loses
+// this answer too can present it again.
+func (s *Server) replaceUndelivered(ctx context.Context, g *grant, h, param string) (*tokenResponse, *oauthError) {
+	now := s.now()
+	next, access := newToken(prefixRefreshToken), newToken(prefixAccessToken)
+	var evictedAccess string
+	var evictedRefresh []string
+	var narrow []string
+	updated, err := s.updateGrant(ctx, g.ID, func(cur *grant) error {
+		if cur.PrevRefreshHash != h || cur.RefreshHash != g.RefreshHash {
+			return errInvalidGrant("refresh token was rotated concurrently; retry")
+		}
+		var e *oauthError
+		if narrow, e = s.narrowScope(param, cur, &cur.Identity); e != nil {
+			return e
+		}
+		evictedRefresh = cur.pushSpent(cur.RefreshHash)
+		evictedAccess = cur.AccessHash
+		cur.AccessHash = hashToken(access)
+		cur.CurrentAccessSealed = s.keys.seal([]byte(access), "access:"+cur.ID)
+		cur.RefreshHash = hashToken(next)
+		cur.CurrentSealed = s.keys.seal([]byte(next), "refresh:"+cur.ID)
+		cur.PrevRefreshUntil = now.Add(s.cfg.RefreshGrace)
+		cur.ExpiresAt = now.Add(s.cfg.RefreshTokenTTL)
+		return nil
+	})
+	if err != nil {
+		return nil, s.grantError(err)
+	}
+	s.log.Info("oauth: previous refresh token presented after the grace period and its successor never used; replacing the successor",
+		"client_id", g.ClientID, "grant", g.ID)
+	s.dropRefresh(ctx, evictedRefresh)
+	return s.issueTokens(ctx, updated, access, evictedAccess, next, narrow)
+}
+
+// rotate renews the upstream session and then rotates the grant's refresh
+// token (the current one, hash h, was presented). It sets *revoke when the
+// grant must end.
+//
+// Upstream refresh tokens are single use (WorkOS: "Refresh tokens may only
+// be used once"), so whatever the provider returned is stored before the
+// client hears anything, and a retry is advised only where one can work:
+//
+//   - provider unreachable or 5xx: nothing was spent; retry.
+//   - renewed but not verifiable yet (ErrUpstreamUnverified): the new
+//     upstream tokens are stored, our refresh token is not rotated; the
+//     retry renews with the stored upstream token.
+//   - request sent, no answer in time (ErrUpstreamUnanswered): the
+//     provider may or may not have renewed the session. The grant is marked
+//     and the answer says both outcomes; if the retry then finds the
+//     upstream token spent, the grant ends with that explanation.
+//   - answer refused on verification (ErrUpstreamInvalid) or session ended
+//     (ErrUpstreamRevoked): the grant ends.
+//
+// The provider call is detached from the client's request: a client hanging
+// up must not abort a renewal halfway, after the provider spent the
+// upstream token and before we stored its successor.
+func (s *Server) rotate(ctx context.Context, g *grant, h, param string, revoke *bool) (*tokenResponse, *oauthError) {
+	now := s.now()
+	sess, err := s.openUpstream(g)
+	if err != nil {
+		return nil, s.grantError(err)
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProviderTimeout)
 	fresh, err := s.cfg.Provider.Refresh(pctx, sess)
 	cancel()
 	if err == nil && (fresh == nil || fresh.Identity.Subject == "") {
 		err = errors.New("provider returned no subject")
 	}
 	if err != nil {
-		if errors.Is(err, ErrUpstreamRevoked) {
-			s.log.Info("oauth: upstream session ended; revoking grant", "grant", g.ID)
-			after, _ = s.revokeGrant(ctx, g.ID)
-			return nil, errInvalidGrant("the sign-in session ended upstream; authorize again")
-		}
-		s.log.Warn("oauth: upstream refresh failed", "grant", g.ID, "err", err)
-		return nil, &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", "the identity provider could not be reached; retry shortly with the same refresh token"}
+		return s.upstreamFailed(ctx, g, h, sess, fresh, err, revoke)
 	}
 	old := g.Identity
 	newID := fresh.Identity
-	newID.ClientID, newID.GrantID = g.ClientID, g.ID
-	next := newToken(prefixRefreshToken)
+	newID.ClientID, newID.GrantID, newID.Resource = g.ClientID, g.ID, g.Resource
+	next, access := newToken(prefixRefreshToken), newToken(prefixAccessToken)
 	var evictedAccess string
 	var evictedRefresh []string
+	var narrow []string
 	updated, err := s.updateGrant(ctx, g.ID, func(cur *grant) error {
 		if cur.RefreshHash != h {
 			return errInvalidGrant("refresh token was rotated concurrently; retry")
 		}
-		evictedAccess = cur.pushAccess(hashToken(access))
+		if len(s.cfg.Scopes) > 0 {
+			// Re-narrowed to today's permissions, within what the person
+			// approved (a grant from before scopes approved everything).
+			approved := s.approvedOf(cur)
+			cur.Scope = strings.Join(approved, " ")
+			newID.Scopes = s.permitted(approved, &newID)
+		}
+		// The upstream session has rotated already, so nothing may fail
+		// here: a request narrowed to scopes the permissions no longer
+		// allow gets the grant's scopes, as the response says.
+		narrow, _ = s.narrowScope(param, cur, &newID)
 		evictedRefresh = cur.pushSpent(cur.PrevRefreshHash)
 		cur.PrevRefreshHash, cur.PrevRefreshUntil = cur.RefreshHash, now.Add(s.cfg.RefreshGrace)
-		cur.RefreshHash = hashToken(next)
-		cur.CurrentSealed = s.keys.seal([]byte(next), "refresh:"+cur.ID)
+		evictedAccess = cur.setCurrent(s.keys, access, next)
 		cur.Identity = newID
 		cur.ExpiresAt = now.Add(s.cfg.RefreshTokenTTL)
+		cur.UpstreamInDoubt = time.Time{}
 		return s.sealUpstream(cur, fresh)
 	})
 	if err != nil {
@@ -619,13 +841,68 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 	}
 	s.cache.setIdentity(g.ID, &updated.Identity)
 	s.dropRefresh(ctx, evictedRefresh)
+	// The token just presented is now the previous one, which may have to
+	// serve a client that never receives this answer, however long until
+	// it is back (see refresh): its record lives as long as the grant.
+	rr := refreshRecord{GrantID: g.ID, ClientID: g.ClientID}
+	if err := s.putJSON(ctx, kindRefresh, h, &rr, now.Add(s.cfg.RefreshTokenTTL)); err != nil {
+		s.log.Warn("oauth: extending the previous refresh token's record", "grant", g.ID, "err", err)
+	}
 	if identityChanged(&old, &newID) {
 		s.log.Info("oauth: identity changed on refresh", "grant", g.ID, "sub", newID.Subject)
 		if s.cfg.OnGrantIdentityChanged != nil {
 			s.cfg.OnGrantIdentityChanged(old, newID)
 		}
 	}
-	return s.issueTokens(ctx, updated, access, evictedAccess, next, scope)
+	return s.issueTokens(ctx, updated, access, evictedAccess, next, narrow)
+}
+
+// upstreamFailed answers a failed upstream renewal; see rotate.
+func (s *Server) upstreamFailed(ctx context.Context, g *grant, h string, sess, fresh *UpstreamSession, err error, revoke *bool) (*tokenResponse, *oauthError) {
+	wait := s.cfg.ProviderTimeout.String()
+	switch {
+	case errors.Is(err, ErrUpstreamUnverified) && fresh != nil && fresh.RefreshToken != "":
+		// Keep the renewed upstream tokens under the identity we trust.
+		kept := *sess
+		kept.AccessToken, kept.RefreshToken = fresh.AccessToken, fresh.RefreshToken
+		if _, uerr := s.updateGrant(ctx, g.ID, func(cur *grant) error {
+			if cur.RefreshHash != h {
+				return errInvalidGrant("refresh token was rotated concurrently; retry")
+			}
+			cur.UpstreamInDoubt = time.Time{}
+			return s.sealUpstream(cur, &kept)
+		}); uerr != nil {
+			return nil, s.grantError(uerr)
+		}
+		s.log.Warn("oauth: upstream renewed the session but its answer could not be verified yet; kept it for a retry", "grant", g.ID, "err", err)
+		return nil, &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable",
+			"the identity provider renewed the sign-in session but its signing keys could not be fetched to verify it; the renewal is kept: retry shortly with the same refresh token"}
+	case errors.Is(err, ErrUpstreamUnanswered):
+		if _, uerr := s.updateGrant(ctx, g.ID, func(cur *grant) error {
+			cur.UpstreamInDoubt = s.now()
+			return nil
+		}); uerr != nil {
+			return nil, s.grantError(uerr)
+		}
+		s.log.Warn("oauth: upstream received the refresh but did not answer in time", "grant", g.ID, "err", err)
+		return nil, &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable",
+			"the identity provider received the session renewal but its answer did not arrive (waited at most " + wait + ")" +
+				". If it never carried it out, a retry with the same refresh token works; if it did, its answer is lost with the single-use upstream token in it, and the retry ends this grant: then authorize again"}
+	case errors.Is(err, ErrUpstreamRevoked):
+		*revoke = true
+		if !g.UpstreamInDoubt.IsZero() {
+			s.log.Info("oauth: upstream refresh token spent by an unanswered renewal; revoking grant", "grant", g.ID)
+			return nil, errInvalidGrant("the identity provider renewed the sign-in session in an earlier attempt whose answer never arrived; its refresh tokens are single use, so this session cannot be renewed: authorize again")
+		}
+		s.log.Info("oauth: upstream session ended; revoking grant", "grant", g.ID)
+		return nil, errInvalidGrant("the sign-in session ended upstream; authorize again")
+	case errors.Is(err, ErrUpstreamInvalid):
+		*revoke = true
+		s.log.Warn("oauth: upstream answer failed verification; revoking grant", "grant", g.ID, "err", err)
+		return nil, errInvalidGrant("the identity provider answered the session renewal with a token that failed verification; the grant is ended: authorize again")
+	}
+	s.log.Warn("oauth: upstream refresh failed", "grant", g.ID, "err", err)
+	return nil, &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", "the identity provider could not be reached; retry shortly with the same refresh token"}
 }
 
 func stripe(id string) int {
@@ -637,7 +914,8 @@ func stripe(id string) int {
 // identityChanged reports a change that affects what the user may do:
 // subject, organization, role or the set of permissions.
 func identityChanged(a, b *Identity) bool {
-	if a.Subject != b.Subject || a.OrganizationID != b.OrganizationID || a.Role != b.Role {
+	if a.Subject != b.Subject || a.OrganizationID != b.OrganizationID || a.Role != b.Role ||
+		(a.Scopes == nil) != (b.Scopes == nil) || !slices.Equal(a.Scopes, b.Scopes) {
 		return true
 	}
 	pa, pb := slices.Clone(a.Permissions), slices.Clone(b.Permissions)

@@ -233,13 +233,13 @@ func TestRefreshGraceAndReuse(t *testing.T) {
 	e := newEnv(t)
 	id, _, rt1 := e.tokens()
 	_, out, _ := e.token(refreshForm(id, rt1), "", "")
-	rt2 := out["refresh_token"].(string)
+	rt2, at2 := out["refresh_token"].(string), out["access_token"].(string)
 
-	// Within the grace period the old token returns the same current
-	// refresh token and a fresh access token, without calling upstream.
+	// Within the grace period the old token returns the current pair as it
+	// is, without calling upstream.
 	e.clock.Advance(10 * time.Second)
 	st, out, _ := e.token(refreshForm(id, rt1), "", "")
-	if st != 200 || out["refresh_token"] != rt2 {
+	if st != 200 || out["refresh_token"] != rt2 || out["access_token"] != at2 {
 		t.Fatalf("grace: %d %v", st, out)
 	}
 	if resp, _ := e.call("/mcp", out["access_token"].(string)); resp.StatusCode != 200 {
@@ -248,7 +248,13 @@ func TestRefreshGraceAndReuse(t *testing.T) {
 	if len(e.provider.refreshed) != 1 {
 		t.Fatalf("grace called upstream: %v", e.provider.refreshed)
 	}
-	// After the grace period the old token is reuse: the grant goes.
+	// Once the client has used rt2, rt1 is reuse, inside the grace period
+	// or after it: the grant goes.
+	st, out, _ = e.token(refreshForm(id, rt2), "", "")
+	if st != 200 {
+		t.Fatalf("refresh with rt2: %d %v", st, out)
+	}
+	rt2 = out["refresh_token"].(string)
 	e.clock.Advance(30 * time.Second)
 	st, out, _ = e.token(refreshForm(id, rt1), "", "")
 	if st != 400 || out["error"] != "invalid_grant" {
@@ -382,7 +388,7 @@ func TestRefreshIdentityChange(t *testing.T) {
 }
 
 func TestRefreshScopeAndResource(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.Scopes = []string{"mcp:tools", "mcp:admin"} })
+	e := newEnv(t, func(c *Config) { c.Scopes = []Scope{{Name: "mcp:tools"}, {Name: "mcp:admin"}} })
 	id := e.publicClient()
 	p := authParams(id)
 	p.Set("scope", "mcp:tools")

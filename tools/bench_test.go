@@ -25,6 +25,23 @@ func BenchmarkListTools(b *testing.B) {
 	}
 }
 
+// BenchmarkListToolsScoped is BenchmarkListTools for a token limited by
+// scopes (every token a scoped server issues): the scope check per tool.
+func BenchmarkListToolsScoped(b *testing.B) {
+	tb, err := Default(OfflineRenderer{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := oauth.WithIdentity(context.Background(), &oauth.Identity{Subject: "u", Permissions: []string{"image_generation"},
+		Scopes: []string{BaselineScope, "image_generation", oauth.ScopeOfflineAccess}})
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(tb.ListTools(ctx)) != 3 {
+			b.Fatal("wrong list")
+		}
+	}
+}
+
 func BenchmarkCallToolAdd(b *testing.B) {
 	tb, err := Default(OfflineRenderer{})
 	if err != nil {

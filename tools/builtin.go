@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"remote-mcp-authkit/mcp"
@@ -86,6 +88,18 @@ type WhoAmIResult struct {
 	Organization *WhoAmIOrganization `json:"organization,omitempty"`
 	Role         string              `json:"role,omitempty"`
 	Permissions  []string            `json:"permissions"`
+	// Scopes are what the client's token carries (oauth.Identity.Scopes),
+	// so a person sees why a tool they hold the permission for is missing.
+	Scopes []string `json:"scopes,omitempty"`
+	// Impersonator is present when someone else is acting as User (an
+	// impersonated session): everything done here is done by them.
+	Impersonator *WhoAmIImpersonator `json:"impersonator,omitempty"`
+}
+
+// WhoAmIImpersonator is who is acting as the user in a WhoAmIResult.
+type WhoAmIImpersonator struct {
+	Email  string `json:"email"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // WhoAmIUser is the signed-in user in a WhoAmIResult.
@@ -109,7 +123,7 @@ func WhoAmI() Tool {
 	return Tool{
 		Name:        "whoami",
 		Title:       "Who am I",
-		Description: "Show the signed-in user, their organization, role and permissions as this server sees them.",
+		Description: "Show the signed-in user, their organization, role and permissions, and the scopes this client was granted, as this server sees them.",
 		InputSchema: &Schema{Type: "object", Properties: map[string]*Schema{}, AdditionalProperties: Ptr(false)},
 		OutputSchema: &Schema{
 			Type: "object",
@@ -131,8 +145,18 @@ func WhoAmI() Tool {
 					},
 					Required: []string{"id"},
 				},
+				"impersonator": {
+					Type:        "object",
+					Description: "Present when someone else is acting as the user (an impersonated session).",
+					Properties: map[string]*Schema{
+						"email":  str("Who is acting as the user."),
+						"reason": str("The reason they gave."),
+					},
+					Required: []string{"email"},
+				},
 				"role":        str("The user's role in the organization."),
 				"permissions": {Type: "array", Items: &Schema{Type: "string"}, Description: "The permissions the user holds."},
+				"scopes":      {Type: "array", Items: &Schema{Type: "string"}, Description: "The OAuth scopes this client's access token carries; absent when the token is not limited by scopes."},
 			},
 			Required: []string{"user", "permissions"},
 		},
@@ -152,9 +176,13 @@ func WhoAmI() Tool {
 				User:        WhoAmIUser{ID: id.Subject, Email: id.Email, Name: id.Name},
 				Role:        id.Role,
 				Permissions: append([]string{}, id.Permissions...),
+				Scopes:      slices.Clone(id.Scopes),
 			}
 			if id.OrganizationID != "" {
 				res.Organization = &WhoAmIOrganization{ID: id.OrganizationID, Name: id.Organization}
+			}
+			if id.Impersonator != nil {
+				res.Impersonator = &WhoAmIImpersonator{Email: id.Impersonator.Email, Reason: id.Impersonator.Reason}
 			}
 			text, err := json.MarshalIndent(res, "", "  ")
 			if err != nil {
@@ -162,10 +190,21 @@ func WhoAmI() Tool {
 			}
 			// Structured content plus the same JSON as text, for clients
 			// that predate structuredContent (tools, "Structured Content").
-			return &mcp.CallToolResult{
-				Content:           []mcp.Content{mcp.TextContent(string(text))},
-				StructuredContent: res,
-			}, nil
+			content := []mcp.Content{mcp.TextContent(string(text))}
+			if imp := res.Impersonator; imp != nil {
+				// Said in words too, so that nobody reading the answer
+				// misses that this is not the user acting.
+				who := res.User.Email
+				if who == "" {
+					who = res.User.ID
+				}
+				line := fmt.Sprintf("Impersonated session: %s is acting as %s.", imp.Email, who)
+				if imp.Reason != "" {
+					line += fmt.Sprintf(" Reason given: %q.", imp.Reason)
+				}
+				content = append(content, mcp.TextContent(line))
+			}
+			return &mcp.CallToolResult{Content: content, StructuredContent: res}, nil
 		},
 	}
 }

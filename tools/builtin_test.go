@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"image/png"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -285,4 +286,102 @@ func TestDefaultNeedsGenerator(t *testing.T) {
 
 func identityCtx(perms ...string) context.Context {
 	return oauth.WithIdentity(context.Background(), &oauth.Identity{Subject: "u", Permissions: perms})
+}
+
+// An impersonated session is visible: whoami names who is acting as the
+// user, in its structured result and in words.
+func TestWhoAmIImpersonated(t *testing.T) {
+	tb := defaultTable(t, OfflineRenderer{})
+	id := &oauth.Identity{
+		Subject: "user_01", Email: "ada@example.com", OrganizationID: "org_01", Role: "member",
+		Impersonator: &oauth.Impersonator{Email: "support@example.com", Reason: "ticket 42"},
+	}
+	res, err := tb.CallTool(oauth.WithIdentity(context.Background(), id), "whoami", nil)
+	if err != nil || res.IsError {
+		t.Fatalf("whoami: %+v, %v", res, err)
+	}
+	got, _ := json.Marshal(res.StructuredContent)
+	if !strings.Contains(string(got), `"impersonator":{"email":"support@example.com","reason":"ticket 42"}`) ||
+		!strings.Contains(string(got), `"user":{"id":"user_01","email":"ada@example.com"}`) {
+		t.Fatalf("structuredContent %s does not show who acts as whom", got)
+	}
+	if len(res.Content) != 2 || !strings.Contains(res.Content[1].Text, "support@example.com is acting as ada@example.com") ||
+		!strings.Contains(res.Content[1].Text, "ticket 42") {
+		t.Fatalf("content %+v does not say who acts as whom", res.Content)
+	}
+	// Without impersonation, nothing of it shows.
+	id.Impersonator = nil
+	res, _ = tb.CallTool(oauth.WithIdentity(context.Background(), id), "whoami", nil)
+	if got, _ := json.Marshal(res.StructuredContent); strings.Contains(string(got), "impersonator") || len(res.Content) != 1 {
+		t.Fatalf("whoami of a plain session: %s %+v", got, res.Content)
+	}
+}
+
+// Every tool call is logged with the caller, their organization, the tool
+// and, in an impersonated session, the impersonator; never the arguments.
+// Calls in an impersonated session and refused calls are logged at Info,
+// the rest at Debug.
+func TestToolCallLogLine(t *testing.T) {
+	tb := defaultTable(t, OfflineRenderer{})
+	var buf lockedLog
+	tb.SetLogger(slog.New(slog.NewTextHandler(&buf, nil)))
+	id := &oauth.Identity{Subject: "user_01", OrganizationID: "org_01", ClientID: "client_x",
+		Impersonator: &oauth.Impersonator{Email: "support@example.com"}}
+	ctx := oauth.WithIdentity(context.Background(), id)
+	if res, err := tb.CallTool(ctx, "add", json.RawMessage(`{"a":123456789,"b":987654321}`)); err != nil || res.IsError {
+		t.Fatalf("add: %+v %v", res, err)
+	}
+	if _, err := tb.CallTool(ctx, "generateImage", json.RawMessage(`{"prompt":"secret plans"}`)); err == nil {
+		t.Fatal("generateImage without the permission was not refused")
+	}
+	out := buf.String()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("log lines %q, want one per call", out)
+	}
+	for _, want := range []string{"tool=add", "user=user_01", "org=org_01", "client_id=client_x", "impersonator=support@example.com"} {
+		if !strings.Contains(lines[0], want) {
+			t.Errorf("call log line %q lacks %s", lines[0], want)
+		}
+	}
+	if !strings.Contains(lines[1], "call refused") || !strings.Contains(lines[1], "tool=generateImage") || !strings.Contains(lines[1], "impersonator=support@example.com") {
+		t.Errorf("refused call log line %q", lines[1])
+	}
+	if strings.Contains(out, "123456789") || strings.Contains(out, "secret plans") {
+		t.Errorf("log holds arguments: %q", out)
+	}
+
+	// A call in a plain session is logged at Debug, with the same
+	// attributes: nothing at Info, so the hot path pays nothing for it.
+	plain := oauth.WithIdentity(context.Background(), &oauth.Identity{Subject: "user_02", OrganizationID: "org_01"})
+	var info, debug lockedLog
+	tb.SetLogger(slog.New(slog.NewTextHandler(&info, nil)))
+	tb.CallTool(plain, "add", json.RawMessage(`{"a":1,"b":2}`))
+	if info.String() != "" {
+		t.Errorf("a plain call logged at Info: %q", info.String())
+	}
+	tb.SetLogger(slog.New(slog.NewTextHandler(&debug, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	tb.CallTool(plain, "add", json.RawMessage(`{"a":1,"b":2}`))
+	if line := debug.String(); !strings.Contains(line, "level=DEBUG") || !strings.Contains(line, "tools: call") ||
+		!strings.Contains(line, "tool=add") || !strings.Contains(line, "user=user_02") || strings.Contains(line, "impersonator") {
+		t.Errorf("plain call debug line %q", line)
+	}
+}
+
+// lockedLog is a log destination safe for concurrent writes.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -21,7 +21,7 @@ import (
 type ImageRequest struct {
 	Prompt string
 	// Steps is the number of diffusion steps (4 to 8 for flux-1-schnell).
-	// Services without such a knob ignore it.
+	// Services without such a parameter (the OpenAI images API) ignore it.
 	Steps int
 }
 
@@ -43,6 +43,23 @@ type ImageGenerator interface {
 	Name() string
 }
 
+// toolDescriber is implemented by the generators of this package, so that
+// generateImage's description says what the server will use instead of
+// naming a model it may not run.
+type toolDescriber interface {
+	// describe returns how the image is made, completing "Generate an
+	// image from a text prompt ..." (e.g. "with Workers AI (model
+	// @cf/black-forest-labs/flux-1-schnell)"), and a sentence on what the
+	// steps argument does there.
+	describe() (how, steps string)
+}
+
+var (
+	_ toolDescriber = (*WorkersAI)(nil)
+	_ toolDescriber = (*OpenAIImages)(nil)
+	_ toolDescriber = OfflineRenderer{}
+)
+
 // Kinds of upstream failure, wrapped by *UpstreamError so that callers can
 // tell them apart with errors.Is.
 var (
@@ -61,8 +78,9 @@ type UpstreamError struct {
 	Service    string // e.g. "Workers AI"
 	Kind       error  // one of the ErrUpstream... values
 	StatusCode int    // HTTP status, 0 when there was no response
-	// RetryAfter is the service's Retry-After header as sent (seconds or an
-	// HTTP date, RFC 9110 section 10.2.3), quoted back to the user.
+	// RetryAfter is the service's Retry-After header (RFC 9110 section
+	// 10.2.3) for the user to read: "20s" for a number of seconds, else the
+	// HTTP date as sent.
 	RetryAfter string
 	// Detail is what the service or the transport said, already cleaned of
 	// credentials and shortened.
@@ -81,7 +99,7 @@ func (e *UpstreamError) Error() string {
 	case ErrUpstreamRateLimited:
 		fmt.Fprintf(&b, "%s is rate limiting this server (HTTP 429)", e.Service)
 		if e.RetryAfter != "" {
-			fmt.Fprintf(&b, "; it asks to retry after %q", e.RetryAfter)
+			fmt.Fprintf(&b, "; retry after %s", e.RetryAfter)
 		}
 	case ErrUpstreamFailed:
 		if e.StatusCode != 0 {
@@ -157,10 +175,14 @@ var progressInterval = 2 * time.Second
 // GenerateImage is the image tool of the reference example, drawing with gen.
 // It needs the "image_generation" permission.
 func GenerateImage(gen ImageGenerator) Tool {
+	how, steps := "with "+gen.Name(), "Services without such a parameter ignore it."
+	if d, ok := gen.(toolDescriber); ok {
+		how, steps = d.describe()
+	}
 	return Tool{
 		Name:        "generateImage",
 		Title:       "Generate an image",
-		Description: "Generate an image using the `flux-1-schnell` model. Works best with 8 steps.",
+		Description: "Generate an image from a text prompt " + how + ".",
 		InputSchema: &Schema{
 			Type: "object",
 			Properties: map[string]*Schema{
@@ -172,7 +194,7 @@ func GenerateImage(gen ImageGenerator) Tool {
 				},
 				"steps": {
 					Type:        "integer",
-					Description: "The number of diffusion steps; higher values can improve quality but take longer. Must be between 4 and 8, inclusive.",
+					Description: "The number of diffusion steps, from 4 to 8, for image services that have such a parameter; higher values can improve quality but take longer. " + steps,
 					Minimum:     Ptr(4.0),
 					Maximum:     Ptr(8.0),
 					Default:     4,

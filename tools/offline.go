@@ -26,13 +26,19 @@ type OfflineRenderer struct{}
 // Name implements ImageGenerator.
 func (OfflineRenderer) Name() string { return "the offline renderer" }
 
+// describe implements toolDescriber.
+func (OfflineRenderer) describe() (string, string) {
+	return "with this server's offline renderer (no image model is configured: it draws an abstract pattern from the prompt)",
+		"The offline renderer draws more shapes for more steps."
+}
+
 // offlineNotice is shown beside every offline image, so that nobody mistakes
 // the picture for a model's work.
 const offlineNotice = "This image was drawn by the server's offline renderer, not by an image model: " +
 	"it is an abstract pattern derived from a hash of the prompt and the steps. " +
 	"To generate real images, the server's operator sets CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN " +
-	"(Workers AI, flux-1-schnell), or OPENAI_API_KEY with optional OPENAI_BASE_URL and OPENAI_IMAGE_MODEL " +
-	"(an OpenAI-compatible images endpoint)."
+	"(Workers AI, flux-1-schnell, optionally through AI Gateway with WORKERS_AI_BASE_URL), or OPENAI_API_KEY " +
+	"with optional OPENAI_BASE_URL and OPENAI_IMAGE_MODEL (an OpenAI-compatible images endpoint, gpt-image-2 by default)."
 
 // Generate implements ImageGenerator.
 func (OfflineRenderer) Generate(ctx context.Context, req ImageRequest) (*Image, error) {

@@ -288,7 +288,7 @@ func TestListedToolShape(t *testing.T) {
 	if string(gen["name"]) != `"generateImage"` {
 		t.Fatalf("third tool is %s", gen["name"])
 	}
-	wantSchema := `{"type":"object","properties":{"prompt":{"type":"string","description":"A text description of the image you want to generate.","minLength":1,"maxLength":2048},"steps":{"type":"integer","description":"The number of diffusion steps; higher values can improve quality but take longer. Must be between 4 and 8, inclusive.","minimum":4,"maximum":8,"default":4}},"required":["prompt"],"additionalProperties":false}`
+	wantSchema := `{"type":"object","properties":{"prompt":{"type":"string","description":"A text description of the image you want to generate.","minLength":1,"maxLength":2048},"steps":{"type":"integer","description":"The number of diffusion steps, from 4 to 8, for image services that have such a parameter; higher values can improve quality but take longer. The offline renderer draws more shapes for more steps.","minimum":4,"maximum":8,"default":4}},"required":["prompt"],"additionalProperties":false}`
 	if string(gen["inputSchema"]) != wantSchema {
 		t.Errorf("generateImage inputSchema:\n got %s\nwant %s", gen["inputSchema"], wantSchema)
 	}

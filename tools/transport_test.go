@@ -282,7 +282,7 @@ func TestTransportUpstreamFailure(t *testing.T) {
 	table := defaultTable(t, &WorkersAI{AccountID: "acc", APIToken: "cf-secret-token", BaseURL: f.URL})
 	c := serveTable(t, table, imageIdentity())
 	msgs := readMessages(t, c.post(`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"generateImage","arguments":{"prompt":"x"}}}`))
-	want := `could not generate the image: Workers AI is rate limiting this server (HTTP 429); it asks to retry after "20": 3040: Capacity temporarily exceeded`
+	want := `could not generate the image: Workers AI is rate limiting this server (HTTP 429); retry after 20s: 3040: Capacity temporarily exceeded`
 	var logged, result bool
 	for _, m := range msgs {
 		if strings.Contains(string(m.Params)+string(m.Result), "cf-secret-token") {

@@ -186,7 +186,7 @@ func TestWorkersAI(t *testing.T) {
 	f := newFakeService(t)
 	jpg, pngData := testJPEG(t), testPNG(t)
 	gen := &WorkersAI{
-		AccountID: "acct 42", APIToken: token, BaseURL: f.URL + "/client/v4/",
+		AccountID: "acct 42", APIToken: token, BaseURL: f.URL + "/client/v4/accounts/acct%2042/ai/run/",
 		Timeout: 300 * time.Millisecond, MaxResponseBytes: 64 << 10,
 	}
 	b64 := base64.StdEncoding.EncodeToString
@@ -206,8 +206,21 @@ func TestWorkersAI(t *testing.T) {
 			wantKind: ErrUpstreamCredentials, wantText: []string{"refused this server's credentials (HTTP 401)", "Authentication error", "CLOUDFLARE_API_TOKEN"}},
 		{name: "403 without body", reply: replyJSON(403, ``),
 			wantKind: ErrUpstreamCredentials, wantText: []string{"(HTTP 403)"}},
-		{name: "429 with Retry-After", reply: replyJSON(429, `{"success":false,"errors":[{"code":3040,"message":"Capacity temporarily exceeded"}]}`, "Retry-After", "30"),
-			wantKind: ErrUpstreamRateLimited, wantText: []string{`retry after "30"`, "Capacity temporarily exceeded"}},
+		{name: "recorded answer", reply: replyRecorded(t, "workersai/flux_ok"), wantMime: "image/jpeg", wantData: workersAIRecordedJPEG(t)},
+		{name: "recorded 429 with Retry-After", reply: replyRecorded(t, "workersai/capacity"),
+			wantKind: ErrUpstreamRateLimited, wantText: []string{"(HTTP 429); retry after 30s: 3040: AiError: Capacity temporarily exceeded"}},
+		{name: "recorded unknown property", reply: replyRecorded(t, "workersai/bad_input", "PROPS", "/width, /height"),
+			wantKind: ErrUpstreamRejected, wantText: []string{"(HTTP 400): 5006: AiError: Bad input: Additional or unevaluated properties '/width, /height' at '/' not allowed"}},
+		{name: "recorded steps too high", reply: replyRecorded(t, "workersai/bad_steps"),
+			wantKind: ErrUpstreamRejected, wantText: []string{"(HTTP 400): 5006:", "'/steps' must be <= 8"}},
+		{name: "recorded no such model", reply: replyRecorded(t, "workersai/no_such_model", "MODEL", DefaultWorkersAIModel),
+			wantKind: ErrUpstreamRejected, wantText: []string{"5007: No such model", `does not serve the model "` + DefaultWorkersAIModel + `"`, "OPENAI_API_KEY"}},
+		{name: "recorded authentication error", reply: replyRecorded(t, "workersai/auth_error"),
+			wantKind: ErrUpstreamCredentials, wantText: []string{"(HTTP 401): 10000: Authentication error. Check CLOUDFLARE_API_TOKEN"}},
+		{name: "recorded gateway rate limit", reply: replyRecorded(t, "workersai/gateway_rate_limited"),
+			wantKind: ErrUpstreamRateLimited, wantText: []string{"(HTTP 429); retry after 60s: 2003: Rate limited"}},
+		{name: "recorded gateway guardrail refusal", reply: replyRecorded(t, "workersai/gateway_prompt_blocked"),
+			wantKind: ErrUpstreamRejected, wantText: []string{"(HTTP 424): 2016: Prompt blocked due to security configurations. The gateway's guardrails refused this prompt; rephrase it"}},
 		{name: "500", reply: replyJSON(500, `<html>oops</html>`),
 			wantKind: ErrUpstreamFailed, wantText: []string{"Workers AI failed (HTTP 500). Try again later"}},
 		{name: "502 with envelope", reply: replyJSON(502, `{"success":false,"errors":[{"code":1,"message":"bad gateway"}]}`),
@@ -281,30 +294,41 @@ func TestOpenAIImages(t *testing.T) {
 	f := newFakeService(t)
 	pngData, jpg := testPNG(t), testJPEG(t)
 	gen := &OpenAIImages{
-		BaseURL: f.URL + "/v1", Model: "flux-dev", APIKey: key,
+		BaseURL: f.URL + "/v1", Model: "gpt-image-2", APIKey: key,
 		Timeout: 300 * time.Millisecond, MaxResponseBytes: 64 << 10,
 	}
 	b64 := base64.StdEncoding.EncodeToString
 	ok := func(img []byte) string { return `{"created":1,"data":[{"b64_json":"` + b64(img) + `"}]}` }
 	runUpstreamCases(t, f, gen, key, []upstreamCase{
-		{name: "success", reply: replyJSON(200, ok(pngData)), wantMime: "image/png", wantData: pngData},
+		{name: "recorded answer", reply: replyRecorded(t, "openai/generation_b64"), wantMime: "image/png", wantData: openAIRecordedPNG(t)},
 		{name: "success with a JPEG", reply: replyJSON(200, ok(jpg)), wantMime: "image/jpeg", wantData: jpg},
-		{name: "400 error object", reply: replyJSON(400, `{"error":{"message":"Your request was rejected by the safety system.","type":"invalid_request_error","code":"content_policy_violation"}}`),
-			wantKind: ErrUpstreamRejected, wantText: []string{"rejected the request (HTTP 400): content_policy_violation: Your request was rejected by the safety system"}},
-		{name: "401", reply: replyJSON(401, `{"error":{"message":"Incorrect API key provided: sk-test-5ecret.","type":"invalid_request_error","code":"invalid_api_key"}}`),
-			wantKind: ErrUpstreamCredentials, wantText: []string{"(HTTP 401)", "Incorrect API key provided: [redacted]. Check OPENAI_API_KEY"}},
+		{name: "recorded shut-down model", reply: replyRecorded(t, "openai/model_not_found", "MODEL", "gpt-image-2"),
+			wantKind: ErrUpstreamRejected, wantText: []string{"rejected the request (HTTP 404): model_not_found: The model `gpt-image-2` has been deprecated",
+				`It does not serve the image model "gpt-image-2" that OPENAI_IMAGE_MODEL names; set OPENAI_IMAGE_MODEL to a current image model`}},
+		{name: "recorded unknown parameter", reply: replyRecorded(t, "openai/unknown_parameter", "PARAM", "style"),
+			wantKind: ErrUpstreamRejected, wantText: []string{"(HTTP 400): unknown_parameter: Unknown parameter: 'style'", `The model "gpt-image-2" does not take a parameter`}},
+		{name: "recorded content-policy refusal", reply: replyRecorded(t, "openai/moderation_blocked"),
+			wantKind: ErrUpstreamRejected, wantText: []string{"(HTTP 400): moderation_blocked: Your request was rejected by the safety system", "refused this prompt; rephrase it"}},
+		{name: "recorded invalid key", reply: replyRecorded(t, "openai/invalid_api_key", "KEY", key),
+			wantKind: ErrUpstreamCredentials, wantText: []string{"(HTTP 401)", "Incorrect API key provided: [redacted]", "Check OPENAI_API_KEY"}},
+		{name: "recorded rate limit with Retry-After", reply: replyRecorded(t, "openai/rate_limit"),
+			wantKind: ErrUpstreamRateLimited, wantText: []string{"is rate limiting this server (HTTP 429); retry after 20s: rate_limit_exceeded: Rate limit reached"}},
+		{name: "recorded quota exhausted", reply: replyRecorded(t, "openai/insufficient_quota"),
+			wantKind: ErrUpstreamRateLimited, wantText: []string{"(HTTP 429): insufficient_quota: You exceeded your current quota", "retrying will not help"}},
+		{name: "recorded server error", reply: replyRecorded(t, "openai/server_error"),
+			wantKind: ErrUpstreamFailed, wantText: []string{"(HTTP 500): server_error: The server had an error", "Try again later"}},
 		{name: "429 with Retry-After date", reply: replyJSON(429, `{"error":{"message":"Rate limit reached","type":"requests","code":null}}`, "Retry-After", "Wed, 25 Nov 2026 20:00:00 GMT"),
-			wantKind: ErrUpstreamRateLimited, wantText: []string{`retry after "Wed, 25 Nov 2026 20:00:00 GMT"`, "requests: Rate limit reached"}},
-		{name: "500", reply: replyJSON(500, `{"error":{"message":"The server had an error","type":"server_error","code":null}}`),
-			wantKind: ErrUpstreamFailed, wantText: []string{"(HTTP 500)", "The server had an error"}},
+			wantKind: ErrUpstreamRateLimited, wantText: []string{"retry after Wed, 25 Nov 2026 20:00:00 GMT", "requests: Rate limit reached"}},
 		{name: "error object with 200", reply: replyJSON(200, `{"error":{"message":"odd","type":"x","code":null}}`),
 			wantKind: ErrUpstreamRejected, wantText: []string{"x: odd"}},
 		{name: "malformed JSON", reply: replyJSON(200, `not json`),
 			wantKind: ErrUpstreamMalformed, wantText: []string{"the body is not JSON"}},
 		{name: "empty data", reply: replyJSON(200, `{"data":[]}`),
-			wantKind: ErrUpstreamMalformed, wantText: []string{"no data[0].b64_json"}},
-		{name: "url instead of b64_json", reply: replyJSON(200, `{"data":[{"url":"https://example.com/x.png"}]}`),
-			wantKind: ErrUpstreamMalformed, wantText: []string{"no data[0].b64_json"}},
+			wantKind: ErrUpstreamMalformed, wantText: []string{"no data[0]"}},
+		{name: "neither b64_json nor url", reply: replyJSON(200, `{"data":[{"revised_prompt":"x"}]}`),
+			wantKind: ErrUpstreamMalformed, wantText: []string{"neither b64_json nor url"}},
+		{name: "url that is not http", reply: replyJSON(200, `{"data":[{"url":"file:///etc/passwd"}]}`),
+			wantKind: ErrUpstreamMalformed, wantText: []string{"data[0].url is not an http or https URL"}},
 		{name: "non-image bytes", reply: replyJSON(200, ok([]byte("just some text"))),
 			wantKind: ErrUpstreamMalformed, wantText: []string{"it looks like text/plain"}},
 		{name: "oversize body", reply: replyHuge(128 << 10),
@@ -323,11 +347,9 @@ func TestOpenAIImages(t *testing.T) {
 	if got.Method != "POST" || got.Path != "/v1/images/generations" || got.Authorization != "Bearer "+key || got.ContentType != "application/json" {
 		t.Errorf("request %+v", got)
 	}
-	if gb, _ := json.Marshal(got.Body); string(gb) != `{"model":"flux-dev","n":1,"prompt":"a lighthouse at dusk","response_format":"b64_json","size":"1024x1024"}` {
-		t.Errorf("body %s", gb)
-	}
 
-	// Without a key, no Authorization header is sent at all.
+	// Without a key, no Authorization header is sent at all; without a
+	// model, the default is asked for.
 	keyless := &OpenAIImages{BaseURL: f.URL + "/v1"}
 	f.set(replyJSON(200, ok(pngData)))
 	if _, err := keyless.Generate(context.Background(), ImageRequest{Prompt: "x"}); err != nil {
@@ -335,6 +357,13 @@ func TestOpenAIImages(t *testing.T) {
 	}
 	if got := f.requests()[0]; got.Authorization != "" || got.Body["model"] != DefaultOpenAIImageModel {
 		t.Errorf("keyless request %+v", got)
+	}
+	// The default model shut down: the message says which variable names
+	// another.
+	f.set(replyRecorded(t, "openai/model_not_found", "MODEL", DefaultOpenAIImageModel))
+	_, err := keyless.Generate(context.Background(), ImageRequest{Prompt: "x"})
+	if err == nil || !strings.Contains(err.Error(), `It does not serve the default image model "gpt-image-2"; set OPENAI_IMAGE_MODEL`) {
+		t.Errorf("default model refused: %v", err)
 	}
 }
 
@@ -348,7 +377,7 @@ func TestGenerateImageUpstreamFailureIsAnErrorResult(t *testing.T) {
 	if err != nil || !res.IsError {
 		t.Fatalf("%+v, %v", res, err)
 	}
-	want := `could not generate the image: Workers AI is rate limiting this server (HTTP 429); it asks to retry after "12"`
+	want := `could not generate the image: Workers AI is rate limiting this server (HTTP 429); retry after 12s`
 	if res.Content[0].Text != want {
 		t.Fatalf("got  %q\nwant %q", res.Content[0].Text, want)
 	}

@@ -76,13 +76,17 @@ function unescapeHTML(s) {
 }
 
 // parseForm reads the one POST form of our consent page or the emulator's
-// sign-in page: action, hidden inputs, submit buttons.
+// sign-in page: action, hidden inputs and ticked checkboxes (what a browser
+// sends: the consent page's scope boxes), submit buttons.
 function parseForm(html) {
   const form = html.match(/<form\b[^>]*\bmethod="post"[^>]*\baction="([^"]*)"/);
   if (!form) return null;
   const hidden = new URLSearchParams();
   for (const m of html.matchAll(/<input\b[^>]*\btype="hidden"[^>]*\bname="([^"]*)"[^>]*\bvalue="([^"]*)"/g)) {
     hidden.set(unescapeHTML(m[1]), unescapeHTML(m[2]));
+  }
+  for (const m of html.matchAll(/<input\b[^>]*\btype="checkbox"[^>]*\bname="([^"]*)"[^>]*\bvalue="([^"]*)"[^>]*\bchecked/g)) {
+    hidden.append(unescapeHTML(m[1]), unescapeHTML(m[2]));
   }
   const buttons = [...html.matchAll(/<button\b[^>]*\btype="submit"[^>]*\bname="([^"]*)"[^>]*\bvalue="([^"]*)"/g)].map(
     (m) => [unescapeHTML(m[1]), unescapeHTML(m[2])],

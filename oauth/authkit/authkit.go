@@ -18,11 +18,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/workos/workos-go/v4/pkg/organizations"
 	"github.com/workos/workos-go/v4/pkg/usermanagement"
@@ -57,12 +60,15 @@ type Config struct {
 	// DefaultAPIURL. Set it to a custom authentication domain, or to an
 	// authkittest emulator's URL in development.
 	APIURL string
-	// Issuers are the accepted values of the access token's iss claim.
-	// WorkOS has issued tokens with iss equal to the API URL (with or
-	// without a trailing slash) and, for user management, with
-	// "<API URL>/user_management/<client ID>"; empty means all three,
-	// derived from APIURL. Set it when a custom domain issues tokens under
-	// another name.
+	// Issuers are the accepted values of the access token's iss claim,
+	// WORKOS_ISSUER (comma separated). WorkOS issues tokens under several
+	// names, by environment: "<API URL>/user_management/<client ID>"
+	// (environments created since mid 2025), the bare API URL (older
+	// ones; with or without a trailing slash), "<API URL>/sso/<client
+	// ID>", and a custom authentication domain in place of the API URL.
+	// An entry that is a bare origin ("https://auth.example.com") stands
+	// for all four forms under it; an entry with a path is matched
+	// exactly. Empty means the four forms under APIURL.
 	Issuers []string
 	// HTTPClient carries every call to WorkOS. Empty means a client with a
 	// 10 s overall timeout.
@@ -157,9 +163,9 @@ func New(cfg Config) (*Provider, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	issuers := slices.Clone(cfg.Issuers)
-	if len(issuers) == 0 {
-		issuers = []string{api, api + "/", api + "/user_management/" + cfg.ClientID}
+	issuers, err := expandIssuers(cfg.Issuers, api, cfg.ClientID)
+	if err != nil {
+		return nil, err
 	}
 
 	// A client of our own, not workos-go's package-level one, so that two
@@ -194,6 +200,49 @@ func New(cfg Config) (*Provider, error) {
 			},
 		},
 	}, nil
+}
+
+// issuerForms are the names WorkOS issues access tokens under, for an
+// API base (the default API or a custom authentication domain) and a client.
+func issuerForms(base, clientID string) []string {
+	return []string{base + "/user_management/" + clientID, base, base + "/", base + "/sso/" + clientID}
+}
+
+// expandIssuers turns Config.Issuers into the exact accepted iss values:
+// the forms under api when none are given, each bare origin expanded to
+// its forms, every other entry kept as it is.
+func expandIssuers(in []string, api, clientID string) ([]string, error) {
+	if len(in) == 0 {
+		return issuerForms(api, clientID), nil
+	}
+	var out []string
+	for _, iss := range in {
+		u, err := url.Parse(iss)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("authkit: issuer (WORKOS_ISSUER) %q must be an absolute http(s) URL without query or fragment", iss)
+		}
+		if u.Path == "" || u.Path == "/" {
+			out = append(out, issuerForms(strings.TrimSuffix(iss, "/"), clientID)...)
+		} else {
+			out = append(out, iss)
+		}
+	}
+	return slices.Compact(out), nil
+}
+
+// refused logs a WorkOS access token we would not accept: why, which
+// issuer it named and which we expected, so a mismatched WORKOS_ISSUER or
+// WORKOS_API_URL is plain to see. The token is never logged; its iss is
+// read unverified, for the log only.
+func (p *Provider) refused(op, token string, err error) {
+	var claims struct {
+		Iss string `json:"iss"`
+	}
+	if parts := strings.Split(token, "."); len(token) <= maxTokenBytes && len(parts) == 3 {
+		decodeSegment(parts[1], &claims)
+	}
+	p.log.Warn("authkit: access token refused", "op", op, "err", err,
+		"iss", claims.Iss, "expected_issuers", p.verifier.issuers)
 }
 
 // AuthorizationURL returns AuthKit's hosted sign-in URL for this
@@ -234,9 +283,9 @@ func (p *Provider) Exchange(ctx context.Context, code, codeVerifier string) (*oa
 	if err != nil {
 		return nil, p.upstreamError(ctx, "code exchange", err, errCodeRejected)
 	}
-	c, err := p.verifier.verify(ctx, res.AccessToken)
+	c, err := p.verifier.verifyIssued(ctx, res.AccessToken)
 	if err != nil {
-		p.log.Warn("authkit: access token refused after code exchange", "err", err)
+		p.refused("code exchange", res.AccessToken, err)
 		return nil, err
 	}
 	if res.User.ID != "" && res.User.ID != c.Sub {
@@ -252,7 +301,14 @@ func (p *Provider) Exchange(ctx context.Context, code, codeVerifier string) (*oa
 		id.OrganizationID = res.OrganizationID
 	}
 	id.Organization = p.organizationName(ctx, id.OrganizationID)
-	p.log.Info("authkit: signed in", "user", id.Subject, "org", id.OrganizationID, "role", id.Role)
+	if res.Impersonator != nil && res.Impersonator.Email != "" {
+		id.Impersonator = &oauth.Impersonator{Email: clip(res.Impersonator.Email, maxEmailBytes), Reason: clip(res.Impersonator.Reason, maxReasonBytes)}
+	}
+	if imp := id.ImpersonatorEmail(); imp != "" {
+		p.log.Info("authkit: signed in", "user", id.Subject, "org", id.OrganizationID, "role", id.Role, "impersonator", imp)
+	} else {
+		p.log.Info("authkit: signed in", "user", id.Subject, "org", id.OrganizationID, "role", id.Role)
+	}
 	return &oauth.UpstreamSession{Identity: id, AccessToken: res.AccessToken, RefreshToken: res.RefreshToken}, nil
 }
 
@@ -260,30 +316,57 @@ func (p *Provider) Exchange(ctx context.Context, code, codeVerifier string) (*oa
 // refresh token) and re-reads role and permissions from the new, verified
 // access token. Email and name are kept from s: a refresh answer carries
 // only tokens.
+//
+// WorkOS refresh tokens are single use, so a renewal WorkOS carried out is
+// never thrown away: when the new access token cannot be verified for a
+// passing reason (after retries), Refresh returns a session holding the new
+// tokens, with s's identity, and an error wrapping
+// oauth.ErrUpstreamUnverified; the caller keeps it and retries with it.
+// A token that is refused outright wraps oauth.ErrUpstreamInvalid. A call
+// that reached WorkOS but whose answer did not arrive wraps
+// oauth.ErrUpstreamUnanswered: WorkOS may have spent s.RefreshToken.
 func (p *Provider) Refresh(ctx context.Context, s *oauth.UpstreamSession) (*oauth.UpstreamSession, error) {
 	if s == nil || s.RefreshToken == "" {
 		return nil, fmt.Errorf("authkit: refresh: %w: no upstream refresh token", oauth.ErrUpstreamRevoked)
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	res, err := p.um.AuthenticateWithRefreshToken(ctx, usermanagement.AuthenticateWithRefreshTokenOpts{
+	// Whether the request left in full: after that, WorkOS may have acted
+	// on it whatever becomes of the answer.
+	var sent atomic.Bool
+	tctx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err == nil {
+			sent.Store(true)
+		}
+	}})
+	res, err := p.um.AuthenticateWithRefreshToken(tctx, usermanagement.AuthenticateWithRefreshTokenOpts{
 		ClientID:       p.clientID,
 		RefreshToken:   s.RefreshToken,
 		OrganizationID: s.Identity.OrganizationID,
 	})
 	if err != nil {
+		if _, answered := httpError(err); !answered && sent.Load() {
+			p.log.Warn("authkit: WorkOS received the refresh but its answer did not arrive", "err", err)
+			return nil, fmt.Errorf("authkit: refresh: %w: %w (%w)", oauth.ErrUpstreamUnanswered, oauth.ErrUpstreamUnavailable, err)
+		}
 		return nil, p.upstreamError(ctx, "refresh", err, oauth.ErrUpstreamRevoked)
-	}
-	c, err := p.verifier.verify(ctx, res.AccessToken)
-	if err != nil {
-		p.log.Warn("authkit: access token refused after refresh", "err", err)
-		return nil, err
-	}
-	if s.Identity.Subject != "" && c.Sub != s.Identity.Subject {
-		return nil, refuse("refreshed token is for %q, the session was %q", c.Sub, s.Identity.Subject)
 	}
 	if res.RefreshToken == "" {
 		return nil, fmt.Errorf("authkit: refresh: %w: no refresh token in the answer", oauth.ErrUpstreamUnavailable)
+	}
+	c, err := p.verifier.verifyIssued(ctx, res.AccessToken)
+	if err != nil {
+		if errors.Is(err, oauth.ErrUpstreamUnavailable) {
+			p.log.Warn("authkit: refreshed access token not verifiable yet; keeping the renewal", "err", err)
+			kept := &oauth.UpstreamSession{Identity: s.Identity, AccessToken: res.AccessToken, RefreshToken: res.RefreshToken}
+			return kept, fmt.Errorf("authkit: refresh: %w: %w", oauth.ErrUpstreamUnverified, err)
+		}
+		p.refused("refresh", res.AccessToken, err)
+		return nil, fmt.Errorf("authkit: refresh: %w: %w", oauth.ErrUpstreamInvalid, err)
+	}
+	if s.Identity.Subject != "" && c.Sub != s.Identity.Subject {
+		return nil, fmt.Errorf("authkit: refresh: %w: %w", oauth.ErrUpstreamInvalid,
+			refuse("refreshed token is for %q, the session was %q", c.Sub, s.Identity.Subject))
 	}
 	id := identityFrom(c, s.Identity)
 	if id.Organization == "" {
@@ -359,7 +442,36 @@ func identityFrom(c *accessClaims, base oauth.Identity) oauth.Identity {
 		id.Role = c.Roles[0]
 	}
 	id.Permissions = slices.Clone(c.Permissions)
+	// The token says whether the session is an impersonation; the reason
+	// comes only with the sign-in answer, so it is kept from base.
+	id.Impersonator = nil
+	if c.Act != nil && c.Act.Sub != "" {
+		imp := &oauth.Impersonator{Email: clip(c.Act.Sub, maxEmailBytes)}
+		if base.Impersonator != nil && base.Impersonator.Email == imp.Email {
+			imp.Reason = base.Impersonator.Reason
+		}
+		id.Impersonator = imp
+	}
 	return id
+}
+
+// Bounds on what WorkOS says about an impersonator, which we keep with
+// every grant and show in whoami.
+const (
+	maxEmailBytes  = 320 // RFC 5321 s4.5.3.1: 64 for the local part, 255 for the domain
+	maxReasonBytes = 500
+)
+
+// clip cuts s to at most n bytes, on a UTF-8 boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // httpError finds the workos-go HTTP error in err. workos-go returns plain

@@ -16,6 +16,7 @@ var ErrNotConfigured = errors.New("authkit: WORKOS_CLIENT_ID and WORKOS_CLIENT_S
 //	WORKOS_CLIENT_ID      Config.ClientID
 //	WORKOS_CLIENT_SECRET  Config.APIKey (WORKOS_API_KEY is accepted too)
 //	WORKOS_API_URL        Config.APIURL (optional)
+//	WORKOS_ISSUER         Config.Issuers, comma separated (optional)
 //
 // getenv is usually os.Getenv. Setting only one of the two credentials is
 // an error, not a silent fall back to the emulator.
@@ -28,6 +29,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	if cfg.APIKey == "" {
 		cfg.APIKey = get("WORKOS_API_KEY")
+	}
+	for iss := range strings.SplitSeq(get("WORKOS_ISSUER"), ",") {
+		if iss = strings.TrimSpace(iss); iss != "" {
+			cfg.Issuers = append(cfg.Issuers, iss)
+		}
 	}
 	switch {
 	case cfg.ClientID == "" && cfg.APIKey == "":

@@ -54,6 +54,11 @@ type accessClaims struct {
 	Iat         int64    `json:"iat"`
 	Nbf         int64    `json:"nbf"`
 	Aud         audience `json:"aud"`
+	// Act names who acts as sub in an impersonated session (RFC 8693
+	// s4.1; WorkOS puts the impersonator's email in its sub).
+	Act *struct {
+		Sub string `json:"sub"`
+	} `json:"act"`
 }
 
 // audience is the aud claim, which RFC 7519 section 4.1.3 allows as one
@@ -88,10 +93,58 @@ func refuse(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidToken}, args...)...)
 }
 
+// renewedRetries are the pauses before each further attempt of
+// verifyIssued: about a second in all, well inside a provider timeout.
+var renewedRetries = []time.Duration{200 * time.Millisecond, 600 * time.Millisecond}
+
+// verifyIssued verifies a token WorkOS has just issued to us. A failure for
+// a passing reason (the key set could not be fetched, as happens when
+// WorkOS answers 500 just after a key rotation) is tried again after a
+// short pause, and each retry may refetch the key set whatever the refetch
+// interval: the token came from WorkOS over our own call, not from a
+// caller, so this cannot be used to hammer the key set endpoint. The error
+// left after the last attempt still wraps oauth.ErrUpstreamUnavailable when
+// it was a passing one, or ErrInvalidToken when the token is refused.
+//
+// A key WorkOS signed with that its key set does not list even when just
+// fetched counts as passing too: just after a rotation the published set
+// may lag behind the signer. Nothing is trusted meanwhile; the caller keeps
+// the renewal and tries again later.
+func (v *verifier) verifyIssued(ctx context.Context, token string) (*accessClaims, error) {
+	c, err := v.verifyWith(ctx, token, false)
+	for _, d := range renewedRetries {
+		if err == nil || !(errors.Is(err, oauth.ErrUpstreamUnavailable) || errors.Is(err, errUnknownKey)) {
+			break
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		}
+		c, err = v.verifyWith(ctx, token, true)
+	}
+	if errors.Is(err, errUnknownKey) && !errors.Is(err, oauth.ErrUpstreamUnavailable) {
+		err = fmt.Errorf("%w: %w", oauth.ErrUpstreamUnavailable, err)
+	}
+	return c, err
+}
+
+// errUnknownKey is wrapped (beside ErrInvalidToken) when a token names a
+// key the key set does not hold.
+var errUnknownKey = errors.New("key not in the key set")
+
 // verify checks the token's signature and claims and returns the claims.
-// The order matters: the header is judged before any key is looked up, so
-// a token with alg "none" or "HS256" never causes a key set fetch.
 func (v *verifier) verify(ctx context.Context, token string) (*accessClaims, error) {
+	return v.verifyWith(ctx, token, false)
+}
+
+// verifyWith is verify; refetch lets a key set fetch ignore the refetch
+// interval (see verifyIssued). The order matters: the header is judged
+// before any key is looked up, so a token with alg "none" or "HS256" never
+// causes a key set fetch.
+func (v *verifier) verifyWith(ctx context.Context, token string, refetch bool) (*accessClaims, error) {
 	if len(token) > maxTokenBytes {
 		return nil, refuse("token is %d bytes, more than %d", len(token), maxTokenBytes)
 	}
@@ -123,7 +176,7 @@ func (v *verifier) verify(ctx context.Context, token string) (*accessClaims, err
 	if err != nil {
 		return nil, refuse("signature is not base64url")
 	}
-	key, err := v.keys.key(ctx, header.Kid)
+	key, err := v.keys.key(ctx, header.Kid, refetch)
 	if err != nil {
 		return nil, err
 	}
@@ -197,10 +250,12 @@ type keySet struct {
 	keys      map[string]*rsa.PublicKey
 	fetched   time.Time // last successful fetch
 	refetched time.Time // last refetch, successful or not, of a set already held
+	failed    bool      // the last fetch failed
 }
 
-// key returns the public key with this id.
-func (ks *keySet) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+// key returns the public key with this id. force allows a fetch inside
+// the refetch interval (see verifyIssued).
+func (ks *keySet) key(ctx context.Context, kid string, force bool) (*rsa.PublicKey, error) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	now := ks.now()
@@ -210,11 +265,12 @@ func (ks *keySet) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	}
 	// With no keys at all nothing can be verified, so a fetch is always
 	// allowed; with keys in hand, refetches respect the interval.
-	if ks.keys == nil || ks.refetched.IsZero() || now.Sub(ks.refetched) >= ks.minInterval {
+	if force || ks.keys == nil || ks.refetched.IsZero() || now.Sub(ks.refetched) >= ks.minInterval {
 		if ks.keys != nil {
 			ks.refetched = now
 		}
 		keys, err := ks.fetch(ctx)
+		ks.failed = err != nil
 		if err != nil {
 			if ok {
 				return k, nil // stale but known: better than failing the sign-in
@@ -223,9 +279,13 @@ func (ks *keySet) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 		}
 		ks.keys, ks.fetched = keys, now
 		k, ok = keys[kid]
+	} else if !ok && ks.failed {
+		// The key may be a new one the last, failed, fetch would have
+		// brought: not a refusal, the key set is out of reach.
+		return nil, fmt.Errorf("authkit: no key %q held, and the last key set fetch failed: %w", kid, oauth.ErrUpstreamUnavailable)
 	}
 	if !ok {
-		return nil, refuse("no key %q in the key set", kid)
+		return nil, fmt.Errorf("%w: %w: no key %q in the key set", ErrInvalidToken, errUnknownKey, kid)
 	}
 	return k, nil
 }

@@ -254,6 +254,15 @@ type authenticateResponse struct {
 	AccessToken          string  `json:"access_token"`
 	RefreshToken         string  `json:"refresh_token"`
 	AuthenticationMethod string  `json:"authentication_method"`
+	// Impersonator is present on a sign-in when the session is an
+	// impersonation.
+	Impersonator *impersonator `json:"impersonator,omitempty"`
+}
+
+// impersonator is the "impersonator" of WorkOS's authenticate answer.
+type impersonator struct {
+	Email  string `json:"email"`
+	Reason string `json:"reason"`
 }
 
 // apiUser is WorkOS's user object (common.User in workos-go).
@@ -299,14 +308,19 @@ func (s *Server) issue(w http.ResponseWriter, rt refreshState, now time.Time) {
 		return
 	}
 	created := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339Nano)
-	writeJSON(w, http.StatusOK, authenticateResponse{
+	res := authenticateResponse{
 		User: apiUser{Object: "user", ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
 			EmailVerified: true, CreatedAt: created, UpdatedAt: created},
 		OrganizationID:       u.OrganizationID,
 		AccessToken:          access,
 		RefreshToken:         refresh,
 		AuthenticationMethod: "Password",
-	})
+	}
+	if u.Impersonator != "" {
+		res.Impersonator = &impersonator{Email: u.Impersonator, Reason: u.ImpersonationReason}
+		res.AuthenticationMethod = "Impersonation"
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 // revokeSession serves POST /user_management/sessions/revoke, which WorkOS
@@ -418,6 +432,13 @@ type accessClaims struct {
 	Permissions []string `json:"permissions"`
 	Exp         int64    `json:"exp"`
 	Iat         int64    `json:"iat"`
+	Act         *actor   `json:"act,omitempty"`
+}
+
+// actor is the act claim (RFC 8693 s4.1) of an impersonated session's
+// tokens: WorkOS names the impersonator's email as its sub.
+type actor struct {
+	Sub string `json:"sub"`
 }
 
 // sign makes an RS256 JWT (RFC 7515, RFC 7518 section 3.3) for the user.
@@ -433,6 +454,9 @@ func (s *Server) sign(u User, sid string, now time.Time) (string, error) {
 	}
 	if u.Role != "" {
 		c.Roles = []string{u.Role}
+	}
+	if u.Impersonator != "" {
+		c.Act = &actor{Sub: u.Impersonator}
 	}
 	s.mu.Lock()
 	k := s.keys[0]

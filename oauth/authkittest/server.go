@@ -53,16 +53,21 @@ import (
 //	  "role": "admin", "permissions": ["image_generation"]}]
 //
 // Only email is required; id defaults to a stable value derived from the
-// email, role to "member".
+// email, role to "member". A user with "impersonator" set (and optionally
+// "impersonation_reason") signs in as an impersonated session: the
+// authenticate answer names the impersonator and the access tokens carry
+// an act claim, as WorkOS does when a dashboard administrator impersonates.
 type User struct {
-	ID               string   `json:"id,omitempty"`
-	Email            string   `json:"email"`
-	FirstName        string   `json:"first_name,omitempty"`
-	LastName         string   `json:"last_name,omitempty"`
-	OrganizationID   string   `json:"organization_id,omitempty"`
-	OrganizationName string   `json:"organization_name,omitempty"`
-	Role             string   `json:"role,omitempty"`
-	Permissions      []string `json:"permissions,omitempty"`
+	ID                  string   `json:"id,omitempty"`
+	Email               string   `json:"email"`
+	FirstName           string   `json:"first_name,omitempty"`
+	LastName            string   `json:"last_name,omitempty"`
+	OrganizationID      string   `json:"organization_id,omitempty"`
+	OrganizationName    string   `json:"organization_name,omitempty"`
+	Role                string   `json:"role,omitempty"`
+	Permissions         []string `json:"permissions,omitempty"`
+	Impersonator        string   `json:"impersonator,omitempty"`
+	ImpersonationReason string   `json:"impersonation_reason,omitempty"`
 }
 
 // DefaultUsers are the demo users when no WithUsers or WithUsersFile option

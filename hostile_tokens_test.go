@@ -1,0 +1,102 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestHostileParallelRefresh: a client firing six refreshes with one
+// refresh token at once gets six 200s, and every access token among them
+// works: the retries inside the grace period are handed the current pair,
+// not access tokens that evict each other.
+func TestHostileParallelRefresh(t *testing.T) {
+	t.Parallel()
+	s := hxStart(t, nil, "-memory")
+	client, _, rt := s.tokens("ada@example.com")
+	const n = 6
+	outs := make([]map[string]any, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			st, _, out := s.postForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {client}})
+			if st != 200 {
+				t.Errorf("parallel refresh %d: %d %v", i, st, out)
+			}
+			outs[i] = out
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	for i, out := range outs {
+		tok, _ := out["access_token"].(string)
+		st, _, body := s.do(s.mcpReq(tok, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"hostile","version":"1"}}}`))
+		if st != http.StatusOK {
+			t.Errorf("access token of answer %d: %d %s", i, st, hxTrunc(body))
+		}
+	}
+}
+
+// TestHostileImpersonatedSession: a user the development sign-in marks as
+// impersonated (as WorkOS does when a dashboard administrator impersonates)
+// is shown as such by whoami, and the sign-in's and each tool call's log
+// lines name the impersonator.
+func TestHostileImpersonatedSession(t *testing.T) {
+	t.Parallel()
+	users := filepath.Join(t.TempDir(), "users.json")
+	if err := os.WriteFile(users, []byte(`[
+		{"email": "ada@example.com", "organization_id": "org_acme", "role": "admin",
+		 "impersonator": "support@example.com", "impersonation_reason": "ticket 42"},
+		{"email": "grace@example.com", "organization_id": "org_acme"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := hxStart(t, map[string]string{"DEV_USERS_FILE": users}, "-memory")
+	_, access, _ := s.tokens("ada@example.com")
+	sid := s.initialize(access)
+	st, _, body := s.do(s.mcpReq(access, sid, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`))
+	if st != http.StatusOK {
+		t.Fatalf("whoami: %d %s", st, body)
+	}
+	r := hxDecodeRPC(t, body)
+	var res struct {
+		StructuredContent struct {
+			User struct {
+				Email string `json:"email"`
+			} `json:"user"`
+			Impersonator *struct {
+				Email  string `json:"email"`
+				Reason string `json:"reason"`
+			} `json:"impersonator"`
+		} `json:"structuredContent"`
+	}
+	if r.Error != nil || json.Unmarshal(r.Result, &res) != nil {
+		t.Fatalf("whoami: %s", body)
+	}
+	sc := res.StructuredContent
+	if sc.User.Email != "ada@example.com" || sc.Impersonator == nil || sc.Impersonator.Email != "support@example.com" || sc.Impersonator.Reason != "ticket 42" {
+		t.Fatalf("whoami does not show who acts as whom: %s", body)
+	}
+	log := s.log.String()
+	var signIn, call bool
+	for line := range strings.SplitSeq(log, "\n") {
+		signIn = signIn || (strings.Contains(line, "signed in") && strings.Contains(line, "impersonator=support@example.com"))
+		call = call || (strings.Contains(line, "tools: call") && strings.Contains(line, "tool=whoami") && strings.Contains(line, "impersonator=support@example.com"))
+	}
+	if !signIn || !call {
+		t.Errorf("log lines name the impersonator: sign-in %v, tool call %v\n%s", signIn, call, log)
+	}
+	// Grace's session is a plain one.
+	_, access, _ = s.tokens("grace@example.com")
+	sid = s.initialize(access)
+	_, _, body = s.do(s.mcpReq(access, sid, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`))
+	if strings.Contains(body, "impersonator") {
+		t.Errorf("whoami of a plain session mentions an impersonator: %s", body)
+	}
+}
