@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -91,6 +92,8 @@ var (
 // NewID returns a fresh event id: the idempotency key of its sends.
 func NewID() string { return idPrefix + strconv.FormatUint(idCounter.Add(1), 36) }
 
+var attrPool = sync.Pool{New: func() any { s := make([]slog.Attr, 0, 11); return &s }}
+
 // attrHandler is a handler that takes a record as its parts (the product's
 // log handler does), which spares building a slog.Record.
 type attrHandler interface {
@@ -112,8 +115,11 @@ func (t *Trail) Record(ctx context.Context, e Event) {
 		e.OccurredAt = time.Now().UTC()
 	}
 	if logged {
-		var buf [11]slog.Attr
-		attrs := append(buf[:0], slog.String("action", e.Action), slog.String("id", e.ID))
+		// Pooled: handed to a handler through an interface, a local array
+		// would be allocated for every event.
+		bp := attrPool.Get().(*[]slog.Attr)
+		defer attrPool.Put(bp)
+		attrs := append((*bp)[:0], slog.String("action", e.Action), slog.String("id", e.ID))
 		for _, kv := range [...]struct{ k, v string }{{"user_id", e.UserID}, {"org_id", e.OrganizationID},
 			{"impersonator", e.Impersonator}, {"client_id", e.ClientID}, {"grant_id", e.GrantID}, {"tool", e.Tool},
 			{"outcome", e.Outcome}, {"grant_type", e.GrantType}, {"remote_addr", e.RemoteAddr}} {
@@ -126,6 +132,7 @@ func (t *Trail) Record(ctx context.Context, e Event) {
 		} else {
 			t.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
 		}
+		*bp = attrs
 	}
 	if t.sink != nil {
 		t.sink.Enqueue(e)
