@@ -62,17 +62,34 @@ func TestLogWriterBatches(t *testing.T) {
 	}
 }
 
-// With nothing else writing, a record is out before Write returns: a test
-// (or a person) reading the log after a response finds its line.
+// At a person's pace, a record is out before Write returns: someone
+// reading the log after a response finds its line. A burst is written by
+// the batch writer, in fewer writes than records.
 func TestLogWriterUncontendedIsSynchronous(t *testing.T) {
-	var out bytes.Buffer
-	w := newLogWriter(&out)
+	out := &slowWriter{}
+	w := newLogWriter(out)
 	defer w.Close()
-	for i := range 100 {
+	for i := range 20 {
+		time.Sleep(2 * busyGap)
 		line := fmt.Sprintf("line %d\n", i)
 		fmt.Fprint(w, line)
-		if !strings.HasSuffix(out.String(), line) {
-			t.Fatalf("after Write %d the output is %q", i, out.String())
+		out.mu.Lock()
+		got := out.b.String()
+		out.mu.Unlock()
+		if !strings.HasSuffix(got, line) {
+			t.Fatalf("after Write %d the output is %q", i, got)
 		}
+	}
+	out.mu.Lock()
+	before := out.writes
+	out.mu.Unlock()
+	for i := range 200 {
+		fmt.Fprintf(w, "burst %d\n", i)
+	}
+	w.Flush()
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	if n := out.writes - before; n > 50 || !strings.HasSuffix(out.b.String(), "burst 199\n") {
+		t.Fatalf("a burst of 200 records took %d writes", n)
 	}
 }

@@ -380,7 +380,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
-	table, err := tools.Default(meteredImages{ImageGenerator: gen, m: om})
+	table, err := tools.Default(tools.ObserveImages(gen, om.imageCall))
 	if err != nil {
 		return err
 	}

@@ -228,35 +228,11 @@ func (m *opsMetrics) meterWorkOS(hc *http.Client) *http.Client {
 	return &c
 }
 
-// meteredImages counts and times every call to the image service: the
-// seam around tools.ImageGenerator, so the generators stay as they are.
-type meteredImages struct {
-	tools.ImageGenerator
-	m *opsMetrics
-}
-
-func (g meteredImages) Generate(ctx context.Context, req tools.ImageRequest) (*tools.Image, error) {
-	start := time.Now()
-	img, err := g.ImageGenerator.Generate(ctx, req)
-	outcome := "ok"
-	switch {
-	case err == nil:
-	case errors.Is(err, tools.ErrUpstreamRateLimited):
-		outcome = "rate_limited"
-	case errors.Is(err, tools.ErrUpstreamTimeout):
-		outcome = "timeout"
-	case errors.Is(err, tools.ErrUpstreamCanceled):
-		outcome = "cancelled"
-	case errors.Is(err, tools.ErrUpstreamCredentials), errors.Is(err, tools.ErrUpstreamRejected):
-		outcome = "client_error"
-	case errors.Is(err, tools.ErrUpstreamFailed), errors.Is(err, tools.ErrUpstreamMalformed):
-		outcome = "server_error"
-	default:
-		outcome = "error"
-	}
-	g.m.upstreamReqs.Inc("image", "generate", outcome)
-	g.m.upstreamDur.Observe(time.Since(start).Seconds(), "image", "generate")
-	return img, err
+// imageCall counts and times a call to the image service
+// (tools.ObserveImages).
+func (m *opsMetrics) imageCall(outcome string, d time.Duration) {
+	m.upstreamReqs.Inc("image", "generate", outcome)
+	m.upstreamDur.Observe(d.Seconds(), "image", "generate")
 }
 
 // meteredStore counts the store's failures (a record not found is an
