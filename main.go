@@ -73,6 +73,7 @@ type config struct {
 	allowedOrigins  []string
 	idleTimeout     time.Duration
 	maxSessions     int
+	maxClients      int
 	readTimeout     time.Duration
 	// adminAddr serves /metrics and /debug/vars (loopback only); -debug-addr
 	// is its older name.
@@ -116,6 +117,8 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		"keep OAuth state in memory only (lost on restart; for tests and demos)")
 	origins := fs.String("allowed-origins", getenv("ALLOWED_ORIGINS"),
 		"comma-separated extra origins allowed to call /mcp and /sse from a browser (env ALLOWED_ORIGINS)")
+	fs.IntVar(&c.maxClients, "max-clients", 50000,
+		"registered OAuth clients kept at once; past it registration answers 503 until unused ones expire (24h)")
 	fs.IntVar(&c.maxSessions, "max-sessions-per-user", 100,
 		"live MCP sessions one user may hold; a new one past it ends that user's least recently active session")
 	fs.DurationVar(&c.idleTimeout, "session-idle-timeout", 30*time.Minute,
@@ -414,6 +417,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		Provider:                        provider,
 		Secret:                          secret,
 		AllowPrivateClientMetadataHosts: cfg.allowPrivCIMD,
+		MaxClients:                      cfg.maxClients,
 		Logger:                          logger,
 		ServiceName:                     "Remote MCP with AuthKit",
 		// The tool table decides the scopes: a baseline for the tools

@@ -281,6 +281,22 @@ func (s meteredStore) Ping(ctx context.Context) error {
 	return s.count("ping", s.Store.Ping(ctx))
 }
 
+// errCannotCount is Count's answer over a store without one.
+var errCannotCount = errors.New("the store cannot count its records")
+
+// Count forwards oauth.StoreCounter, which the authorization server looks
+// for to enforce Config.MaxClients: both stores of this product have it.
+func (s meteredStore) Count(ctx context.Context, kind string) (int, error) {
+	c, ok := s.Store.(oauth.StoreCounter)
+	if !ok {
+		return 0, errCannotCount
+	}
+	n, err := c.Count(ctx, kind)
+	return n, s.count("count", err)
+}
+
+var _ oauth.StoreCounter = meteredStore{}
+
 // statusLabels are the status codes as label values, made once.
 var statusLabels = func() (s [600]string) {
 	for i := range s {

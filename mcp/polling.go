@@ -104,7 +104,7 @@ func (x *postExchange) closeConnection() error {
 	if x.detached {
 		st := x.st
 		x.mu.Unlock()
-		st.detach()
+		st.close()
 		return nil
 	}
 	if x.st == nil {

@@ -626,6 +626,22 @@ func (st *stream) detach() {
 	}
 }
 
+// close ends the current connection once what was queued for it is
+// written (CloseSSEStream: the client is to resume from the last event it
+// saw, so the events sent before the close must reach it first). Unlike
+// detach, it does not drop the queue; a client that stopped reading is
+// still cut off by the write deadline.
+func (st *stream) close() {
+	st.mu.Lock()
+	w := st.w
+	st.dropLocked()
+	st.mu.Unlock()
+	if w != nil {
+		w.end()
+		w.flushAsync()
+	}
+}
+
 // finish sends the request's response (if any) as the stream's last event
 // and ends the stream: a POST stream ends after its response (transports:
 // "the server SHOULD terminate the SSE stream"). Its connection ends once

@@ -667,6 +667,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		fail("server_error", "could not store the grant")
 		return
 	}
+	s.keepClient(r.Context(), req.ClientID)
 	authCode, err := s.issueCode(r.Context(), req, g.ID)
 	if err != nil {
 		s.log.Error("oauth: storing code", "err", err)

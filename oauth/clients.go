@@ -53,6 +53,10 @@ type Client struct {
 	SoftwareID              string   `json:"software_id,omitempty"`
 	SoftwareVersion         string   `json:"software_version,omitempty"`
 	IssuedAt                int64    `json:"client_id_issued_at"`
+	// Unused marks a registration no authorization has completed for
+	// yet; it is stored with an expiry (Config.UnusedClientTTL) that the
+	// first completed sign-in removes.
+	Unused bool `json:"unused,omitempty"`
 	// MetadataDocument marks a client whose client_id is the URL of its
 	// client ID metadata document; it is never stored, only cached.
 	MetadataDocument bool `json:"-"`
@@ -251,14 +255,17 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	c.ClientID = prefixClientID + rand.Text() // 130 random bits
 	c.IssuedAt = s.now().Unix()
+	c.Unused = true
 	var secret string
 	if !c.public() {
 		secret = newToken(prefixClientSecret)
 		c.SecretHash = hashToken(secret)
 	}
-	if err := s.putJSON(r.Context(), kindClient, c.ClientID, c, time.Time{}); err != nil {
-		s.log.Error("oauth: storing client", "err", err)
-		writeJSONError(w, &oauthError{http.StatusInternalServerError, "server_error", "could not store the registration"})
+	if e := s.storeClient(r.Context(), c); e != nil {
+		if e.status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "3600")
+		}
+		writeJSONError(w, e)
 		return
 	}
 	s.log.Info("oauth: client registered", "client_id", c.ClientID, "client_name", c.ClientName, "auth", c.TokenEndpointAuthMethod)
@@ -270,6 +277,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		SecretHash            string `json:"secret_hash,omitempty"` // shadows the embedded field: never sent
 		ClientSecret          string `json:"client_secret,omitempty"`
 		ClientSecretExpiresAt *int64 `json:"client_secret_expires_at,omitempty"`
+		Unused                bool   `json:"unused,omitempty"` // ours, not RFC 7591's
 	}{Client: c, ClientSecret: secret}
 	if secret != "" {
 		zero := int64(0) // never expires
@@ -280,6 +288,59 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Pragma", "no-cache")
 	w.WriteHeader(http.StatusCreated)
 	json.NewEncoder(w).Encode(resp)
+}
+
+// storeClient stores a new registration, unless the store already holds
+// Config.MaxClients clients.
+func (s *Server) storeClient(ctx context.Context, c *Client) *oauthError {
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	if counter, ok := s.cfg.Store.(StoreCounter); ok {
+		n, err := counter.Count(ctx, kindClient)
+		if err != nil {
+			s.log.Error("oauth: counting clients", "err", err)
+			return &oauthError{http.StatusInternalServerError, "server_error", "could not store the registration"}
+		}
+		if n >= s.cfg.MaxClients {
+			s.log.Warn("oauth: registration refused: client limit reached", "max_clients", s.cfg.MaxClients)
+			return &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", fmt.Sprintf(
+				"this server already holds its limit of %d registered clients; registrations never used to sign in expire after %v, so retry later",
+				s.cfg.MaxClients, s.cfg.UnusedClientTTL)}
+		}
+	}
+	if err := s.putJSON(ctx, kindClient, c.ClientID, c, s.now().Add(s.cfg.UnusedClientTTL)); err != nil {
+		s.log.Error("oauth: storing client", "err", err)
+		return &oauthError{http.StatusInternalServerError, "server_error", "could not store the registration"}
+	}
+	return nil
+}
+
+// keepClient makes a registration permanent once an authorization for it
+// has completed: only registrations nobody ever used expire. A failure is
+// logged only; the client then expires as if unused.
+func (s *Server) keepClient(ctx context.Context, clientID string) {
+	if isMetadataDocumentURL(clientID) {
+		return
+	}
+	var c Client
+	if err := s.getJSON(ctx, kindClient, clientID, &c); err != nil || !c.Unused {
+		return
+	}
+	err := s.cfg.Store.Update(ctx, kindClient, clientID, func(cur []byte) ([]byte, time.Time, error) {
+		if cur == nil {
+			return nil, time.Time{}, nil
+		}
+		var c Client
+		if err := unmarshalRecord(cur, &c); err != nil {
+			return nil, time.Time{}, err
+		}
+		c.Unused = false
+		b, err := marshalRecord(&c)
+		return b, time.Time{}, err
+	})
+	if err != nil {
+		s.log.Warn("oauth: keeping a used client", "client_id", clientID, "err", err)
+	}
 }
 
 // lookupClient finds a client by ID: a registered one in the store, or, for

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -133,7 +134,9 @@ func TestRegisterConfidentialClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(raw), secret) || !strings.Contains(string(raw), hashToken(secret)) {
+	// The record holds the SHA-256 of the secret (as 32 bytes: records.go).
+	hash, _ := hex.DecodeString(hashToken(secret))
+	if strings.Contains(string(raw), secret) || !strings.Contains(string(raw), string(hash)) {
 		t.Fatalf("store must hold the secret's hash only: %s", raw)
 	}
 	// Default method is client_secret_basic (RFC 7591 s2).
@@ -209,4 +212,63 @@ func TestRegisterRateLimit(t *testing.T) {
 	if r := post(); r.StatusCode != 201 {
 		t.Fatalf("after refill: %d", r.StatusCode)
 	}
+}
+
+// TestRegistrationIsBounded: dynamic registration, open to anyone, cannot
+// grow the store without bound (issue 11 item 2).
+func TestRegistrationIsBounded(t *testing.T) {
+	ctx := t.Context()
+	t.Run("an unused registration expires, a used one stays", func(t *testing.T) {
+		e := newEnv(t)
+		unused := e.publicClient()
+		used, _, _ := e.tokens()
+		e.clock.Advance(24*time.Hour + time.Second)
+		if _, err := e.srv.lookupClient(ctx, unused); err != ErrNotFound {
+			t.Fatalf("a registration never used to sign in is still there a day later: %v", err)
+		}
+		e.clock.Advance(100 * 24 * time.Hour)
+		if _, err := e.srv.lookupClient(ctx, used); err != nil {
+			t.Fatalf("a client that completed a sign-in was dropped: %v", err)
+		}
+	})
+	t.Run("a cap on stored clients, with a clear error past it", func(t *testing.T) {
+		e := newEnv(t, func(c *Config) { c.MaxClients = 3 })
+		for range 3 {
+			e.publicClient()
+		}
+		body := `{"redirect_uris":["` + testRedirect + `"],"token_endpoint_auth_method":"none"}`
+		resp, err := http.Post(e.url("/register"), "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out map[string]string
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+			!strings.Contains(out["error_description"], "limit of 3 registered clients") {
+			t.Fatalf("fourth registration: %d %v (Retry-After %q), want 503 naming the limit", resp.StatusCode, out, resp.Header.Get("Retry-After"))
+		}
+		// Unused registrations expire, and make room.
+		e.clock.Advance(25 * time.Hour)
+		e.publicClient()
+	})
+	t.Run("a record costs about what was sent", func(t *testing.T) {
+		e := newEnv(t)
+		name := strings.Repeat("<&>", maxFieldLen/3)
+		body := `{"redirect_uris":["` + testRedirect + `"],"token_endpoint_auth_method":"none","client_name":"` + name + `"}`
+		code, out := e.register(map[string]any{"redirect_uris": []string{testRedirect}, "token_endpoint_auth_method": "none", "client_name": name})
+		if code != 201 {
+			t.Fatalf("register: %d %v", code, out)
+		}
+		stored, err := e.store.Get(ctx, kindClient, out["client_id"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(stored) > len(body)+300 {
+			t.Fatalf("a %d-byte registration is stored in %d bytes", len(body), len(stored))
+		}
+		if c, err := e.srv.lookupClient(ctx, out["client_id"].(string)); err != nil || c.ClientName != name {
+			t.Fatalf("stored client reads back as %v, %v", c, err)
+		}
+	})
 }

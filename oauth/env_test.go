@@ -86,6 +86,9 @@ func (s *testStore) Close() error { return nil }
 
 func (s *testStore) Ping(context.Context) error { return nil }
 
+// Count is StoreCounter, so that Config.MaxClients holds in tests too.
+func (s *testStore) Count(_ context.Context, kind string) (int, error) { return s.count(kind), nil }
+
 // count returns how many live records of kind exist.
 func (s *testStore) count(kind string) int {
 	s.mu.Lock()

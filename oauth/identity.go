@@ -113,8 +113,9 @@ type IdentityProvider interface {
 }
 
 // UpstreamSession is what a provider hands back after a sign-in or refresh.
-// The authorization server stores RefreshToken and AccessToken only
-// encrypted.
+// The authorization server stores only RefreshToken, encrypted, beside the
+// grant's Identity; AccessToken is not kept, so a session handed to Refresh
+// or Revoke carries none.
 type UpstreamSession struct {
 	Identity     Identity `json:"identity"`
 	AccessToken  string   `json:"access_token,omitempty"`

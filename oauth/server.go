@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -74,6 +75,16 @@ type Config struct {
 	// address; put the limit in the proxy instead, or raise these.
 	RegistrationRate  time.Duration
 	RegistrationBurst int
+	// MaxClients caps the dynamically registered clients stored at once
+	// (RFC 7591 registrations; metadata document clients are not stored).
+	// Past it /register answers 503 until some expire. Default 50000.
+	// Needs a Store that implements StoreCounter (both of ours do).
+	MaxClients int
+	// UnusedClientTTL is how long a registered client that never completes
+	// an authorization is kept: registration is open to anyone, so an
+	// abandoned one must not stay for ever. A client's first completed
+	// sign-in keeps it for good. Default 24h.
+	UnusedClientTTL time.Duration
 
 	// AllowPrivateClientMetadataHosts lets client ID metadata documents be
 	// fetched from loopback and private addresses. Only for development and
@@ -155,6 +166,7 @@ type Server struct {
 	cimd     *metadataFetcher
 	cache    tokenCache
 	refreshL [64]sync.Mutex // serialises refreshes per grant (striped by grant ID)
+	regMu    sync.Mutex     // serialises registrations, so that MaxClients holds
 }
 
 // NewServer validates cfg, fills in defaults and returns a Server.
@@ -202,6 +214,10 @@ func NewServer(cfg Config) (*Server, error) {
 	def(&cfg.RefreshGrace, 30*time.Second)
 	def(&cfg.ProviderTimeout, 10*time.Second)
 	def(&cfg.RegistrationRate, 6*time.Second)
+	def(&cfg.UnusedClientTTL, 24*time.Hour)
+	if cfg.MaxClients <= 0 {
+		cfg.MaxClients = 50000
+	}
 	if cfg.ConsentTTL == 0 {
 		cfg.ConsentTTL = 30 * 24 * time.Hour
 	}
@@ -216,6 +232,9 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if _, ok := cfg.Store.(StoreCounter); !ok {
+		cfg.Logger.Warn("oauth: the store cannot count its records; Config.MaxClients is not enforced")
 	}
 	if iss.Scheme == "http" && !isLoopbackHost(iss.Hostname()) {
 		cfg.Logger.Warn("oauth: issuer is plain http on a non-loopback host; tokens will travel unencrypted", "issuer", cfg.Issuer)
@@ -346,18 +365,36 @@ func (s *Server) getJSON(ctx context.Context, kind, key string, v any) error {
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := unmarshalRecord(b, v); err != nil {
 		return fmt.Errorf("oauth: corrupt %s record: %w", kind, err)
 	}
 	return nil
 }
 
 func (s *Server) putJSON(ctx context.Context, kind, key string, v any, expires time.Time) error {
-	b, err := json.Marshal(v)
+	b, err := marshalRecord(v)
 	if err != nil {
 		return err
 	}
 	return s.cfg.Store.Put(ctx, kind, key, b, expires)
+}
+
+// marshalRecord encodes a stored record: in its binary form (records.go)
+// if it has one, else as JSON. Unlike json.Marshal it leaves <, > and & as
+// they are: escaping them for HTML costs 6 bytes each, so a client name of
+// angle brackets would be stored at six times what was sent. Nothing
+// stored is ever written into HTML unescaped.
+func marshalRecord(v any) ([]byte, error) {
+	if br, ok := v.(binaryRecord); ok {
+		return br.appendRecord(nil), nil
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // take atomically reads and deletes (kind, key): the single-use primitive
@@ -370,7 +407,7 @@ func (s *Server) take(ctx context.Context, kind, key string, v any) error {
 	if got == nil {
 		return ErrNotFound
 	}
-	return json.Unmarshal(got, v)
+	return unmarshalRecord(got, v)
 }
 
 // takeBytes atomically reads and deletes (kind, key) and returns what it

@@ -38,3 +38,12 @@ type Store interface {
 
 // ErrNotFound is returned by Store.Get for an absent or expired record.
 var ErrNotFound = errors.New("oauth: record not found")
+
+// StoreCounter is what a Store may add so that the authorization server
+// can cap what it keeps: Count reports how many records of kind the store
+// holds. Records that expired less than a sweep ago (a minute for the two
+// stores here) may still be counted. With a Store that lacks it,
+// Config.MaxClients cannot be enforced and NewServer says so in the log.
+type StoreCounter interface {
+	Count(ctx context.Context, kind string) (int, error)
+}

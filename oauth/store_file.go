@@ -35,21 +35,35 @@ package oauth
 // batch is told it succeeded (group commit: writers stage records and wait;
 // one background goroutine writes whatever was staged since its last fsync
 // and fsyncs once for all of it). A process killed mid-write leaves at most
-// a torn last record: cut short, with a bad checksum and nothing but zeros
-// after it, or zeros where it should start. On open such a tail is logged,
-// cut off and forgotten: it was never acknowledged. A bad record with good records
-// after it is not a crash artefact, so it stops the open with an error rather
-// than silently dropping data.
+// a torn last record: shorter than its header says, a header cut short (or
+// half written, with nothing but zeros after it), or a record of full length
+// whose end was never written (zeros from a 512-byte boundary inside it to
+// the end of the file, blocks a crash left allocated but unwritten). On open
+// such a tail is logged, cut off and forgotten: it was never acknowledged.
+// Any other bad record, the last one included, may hold an acknowledged
+// write, so it stops the open with an error naming the file, the offset and
+// what to do, rather than silently dropping data.
+//
+// The log is streamed at start-up (never read whole), so opening holds the
+// map and one read buffer.
 //
 // # Compaction
 //
 // Overwrites, deletions and expiries leave dead records behind. When the
 // file grows past twice the live data plus fileCompactFloor (and on open, if
-// it holds any dead record), the live, unexpired records are written to
-// path+".tmp", fsynced, renamed over the file and the directory is fsynced,
-// so a crash at any point leaves either the old file or the new one whole.
+// it holds any dead record), a compactor goroutine writes path+".tmp": the
+// live, unexpired records read from the map a chunk at a time while writes
+// go on, then a copy of the log from where it stood when compaction began.
+// Between two batches the flusher copies what was appended since, fsyncs,
+// renames it over the file and fsyncs the directory, so a crash at any point
+// leaves either the old file or the new one whole, and writers wait only for
+// that last step (or, if they add more than half the log meanwhile, for the
+// compactor, so the file stays bounded). Expired records are swept from the
+// map every memSweepEvery, written to or not, and the compaction that the
+// smaller live size then calls for takes them off the disk.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -62,7 +76,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -77,6 +90,17 @@ const (
 		MaxStoreKindLen + MaxStoreKeyLen + MaxStoreValueLen
 	// fileCompactFloor keeps a small store from compacting on every write.
 	fileCompactFloor = 1 << 20
+	// fileReadBuffer is how much of the log start-up reads at a time.
+	fileReadBuffer = 256 << 10
+	// fileSector is the smallest unit a disk writes: a crash can leave a
+	// whole sector unwritten, never part of one.
+	fileSector = 512
+	// fileChunk is how many records compaction and sweeps handle per hold
+	// of the lock, so that neither makes a reader or writer wait long.
+	fileChunk = 512
+	// fileSyncEvery is how much of a new file compaction writes between
+	// fsyncs.
+	fileSyncEvery = 8 << 20
 )
 
 var fileCRC = crc32.MakeTable(crc32.Castagnoli)
@@ -85,9 +109,16 @@ var fileCRC = crc32.MakeTable(crc32.Castagnoli)
 // process or another, already has the file open.
 var ErrStoreInUse = errors.New("oauth: store file is in use")
 
+// ErrStoreUnsupported is returned by OpenFileStore on systems where the
+// file store cannot keep its promises (see store_lock_other.go): anything
+// but Linux, macOS and the other Unix-like systems.
+var ErrStoreUnsupported = errors.New("oauth: the file store runs on Linux, macOS and other Unix-like systems only " +
+	"(it needs flock, rename over an open file and directory fsync); use another Store here")
+
 // storeFile is what FileStore needs of its log file. *os.File satisfies it;
 // tests wrap it to inject disk errors.
 type storeFile interface {
+	ReadAt(p []byte, off int64) (int, error)
 	WriteAt(p []byte, off int64) (int, error)
 	Truncate(size int64) error
 	Sync() error
@@ -109,7 +140,9 @@ type fileConfig struct {
 	logger       *slog.Logger
 	now          func() time.Time          // expiry clock; tests replace it
 	compactFloor int64                     // see fileCompactFloor; tests lower it
+	sweepEvery   time.Duration             // see memSweepEvery; tests lower it
 	wrap         func(storeFile) storeFile // tests inject failures here
+	midCompact   func()                    // tests: runs in the compactor between the map and the tail
 }
 
 // fileOp is one staged write: a put, or a deletion when del is set.
@@ -150,8 +183,9 @@ type FileStore struct {
 	mu sync.RWMutex
 	// m holds only what is durable in the file. live is the size the
 	// records in m take in a compacted file.
-	m    map[storeKey]memEntry
-	live int64
+	m      map[storeKey]memEntry
+	live   int64
+	counts storeCounts
 	// pending is what staged but not yet durable writes will make of a key;
 	// Update reads through it so that writes in one batch chain correctly.
 	pending   map[storeKey]fileOp
@@ -159,27 +193,42 @@ type FileStore struct {
 	cur       *fileBatch // the batch being gathered
 	closed    bool
 	lastSweep time.Time
+	sweeping  bool // a sweep goroutine runs
+	// synced is size as of the last batch applied, for the compactor,
+	// which copies the log up to it while the flusher goes on appending.
+	synced int64
+	// compactReq holds the callers of fileCompactNow waiting for the
+	// next compaction to finish.
+	compactReq []chan struct{}
+	// kinds interns the kinds read from the log (replay only).
+	kinds map[string]string
 
 	kick        chan struct{} // tells the flusher there is a batch (capacity 1)
 	flusherDone chan struct{} // closed when the flusher has exited
+	background  sync.WaitGroup
 
 	// Owned by the flusher goroutine (before it starts: OpenFileStore; after
 	// it ends: Close).
-	file      storeFile
-	size      int64 // bytes of good records in file
-	dirty     bool  // a failed write may have left bytes after size
-	compactAt int64 // after a failed compaction, wait for the file to grow past this
+	file         storeFile
+	size         int64              // bytes of good records in file
+	dirty        bool               // a failed write may have left bytes after size
+	compactAt    int64              // after a failed compaction, wait for the file to grow past this
+	compacting   chan fileCompacted // non-nil while a compactor runs; it sends its result here
+	compactLimit int64              // past this size, writes wait for the running compaction
+	compactFor   []chan struct{}    // callers of fileCompactNow the running compaction will answer
 }
 
 var _ Store = (*FileStore)(nil)
+var _ StoreCounter = (*FileStore)(nil)
 
 // OpenFileStore opens or creates the store file at path (mode 0600; its
 // directory must exist), replays it into memory, cuts off a torn last record
-// and compacts away dead records. It fails if the file holds a corrupt record
-// that is not the last one, if it is not a store file, or if another
-// FileStore has it open.
+// and compacts away dead records. It fails if the file holds a damaged record
+// other than a torn last one (see the top of store_file.go), if it is not a
+// store file, if another FileStore has it open, or, with ErrStoreUnsupported,
+// on a system other than Linux, macOS and the other Unix-like ones.
 func OpenFileStore(path string, opts ...FileStoreOption) (*FileStore, error) {
-	cfg := fileConfig{now: time.Now, compactFloor: fileCompactFloor}
+	cfg := fileConfig{now: time.Now, compactFloor: fileCompactFloor, sweepEvery: memSweepEvery}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -190,22 +239,23 @@ func OpenFileStore(path string, opts ...FileStoreOption) (*FileStore, error) {
 		path:        path,
 		cfg:         cfg,
 		m:           make(map[storeKey]memEntry),
+		counts:      storeCounts{},
 		pending:     make(map[storeKey]fileOp),
 		cur:         fileNewBatch(),
 		kick:        make(chan struct{}, 1),
 		flusherDone: make(chan struct{}),
 	}
 
+	if !fileLockSupported {
+		return nil, fileLock(nil, path)
+	}
 	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("oauth: open store lock: %w", err)
 	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := fileLock(lock, path); err != nil {
 		lock.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s is open in another FileStore (this or another process)", ErrStoreInUse, path)
-		}
-		return nil, fmt.Errorf("oauth: lock store %s: %w", path, err)
+		return nil, err
 	}
 	s.lock = lock
 	if err := s.fileOpen(); err != nil {
@@ -245,14 +295,18 @@ func (s *FileStore) fileOpen() error {
 		}
 		s.cfg.logger.Warn("store file was readable by others; set its mode to 0600", "path", s.path, "was", fmt.Sprintf("%04o", fi.Mode().Perm()))
 	}
-	data, err := io.ReadAll(f)
-	if err != nil {
+	// The log is streamed, never read whole: start-up holds the map and one
+	// read buffer, not the file as well.
+	r := bufio.NewReaderSize(f, fileReadBuffer)
+	magic := make([]byte, len(fileMagic))
+	n, err := io.ReadFull(r, magic)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("oauth: read store: %w", err)
 	}
-
-	if len(data) < len(fileMagic) {
+	magic = magic[:n]
+	if n < len(fileMagic) {
 		// Empty, or a crash while writing the magic of a new file.
-		if !bytes.HasPrefix([]byte(fileMagic), data) {
+		if !bytes.HasPrefix([]byte(fileMagic), magic) {
 			return fmt.Errorf("oauth: %s is not a store file (no %q header)", s.path, fileMagic)
 		}
 		if err := f.Truncate(0); err != nil {
@@ -269,14 +323,14 @@ func (s *FileStore) fileOpen() error {
 		}
 		s.size = int64(len(fileMagic))
 	} else {
-		if string(data[:len(fileMagic)]) != fileMagic {
+		if string(magic) != fileMagic {
 			return fmt.Errorf("oauth: %s is not a store file (no %q header)", s.path, fileMagic)
 		}
-		good, err := s.fileReplay(data)
+		good, err := s.fileReplay(r, fi.Size())
 		if err != nil {
 			return err
 		}
-		if good < int64(len(data)) {
+		if good < fi.Size() {
 			if err := f.Truncate(good); err != nil {
 				return fmt.Errorf("oauth: cut torn tail of store: %w", err)
 			}
@@ -293,70 +347,134 @@ func (s *FileStore) fileOpen() error {
 	}
 	ok = true
 	s.lastSweep = s.cfg.now()
+	s.synced = s.size
 	if s.size > int64(len(fileMagic))+s.live {
-		s.fileCompact()
+		// Nothing else runs yet: compact in line.
+		s.fileCompactFinish(s.fileCompactWrite(s.size))
 	}
 	return nil
 }
 
-// fileReplay applies the records in data (which starts with the magic) to
-// s.m and returns the length of the good prefix. A torn last record is
-// logged and excluded; a bad record before the end is an error.
-func (s *FileStore) fileReplay(data []byte) (int64, error) {
+// fileReplay applies the records that r holds after the magic (the file
+// being size bytes long) to s.m, and returns the length of the good prefix.
+// A torn last record is logged and excluded; any other bad record is an
+// error.
+//
+// A torn record is one a crash cut short: shorter than its header says, a
+// header cut short or half written with only zeros after it, or a complete
+// length whose end was never written (zeros from a 512-byte boundary inside
+// it to the end of the file, as a filesystem shows blocks it allocated but
+// never wrote). A complete record with a bad checksum and any other bytes
+// is corruption, even the last one: it may be an acknowledged write.
+func (s *FileStore) fileReplay(r io.Reader, size int64) (int64, error) {
 	now := s.cfg.now()
-	off := len(fileMagic)
+	off := int64(len(fileMagic))
 	torn := func(why string) (int64, error) {
 		s.cfg.logger.Warn("store: discarding torn last record (a write that was never acknowledged)",
-			"path", s.path, "offset", off, "bytes", len(data)-off, "reason", why)
-		return int64(off), nil
+			"path", s.path, "offset", off, "bytes", size-off, "reason", why)
+		return off, nil
 	}
 	corrupt := func(format string, args ...any) (int64, error) {
 		return 0, fmt.Errorf("oauth: store %s: corrupt record at offset %d of a %d-byte file: %s; "+
-			"this is not a write cut short by a crash, so the open is refused rather than dropping what follows "+
+			"this is not a write cut short by a crash, so the open is refused rather than dropping data "+
 			"(restore a backup, or truncate the file to %d bytes to keep only the records before it)",
-			s.path, off, len(data), fmt.Sprintf(format, args...), off)
+			s.path, off, size, fmt.Sprintf(format, args...), off)
 	}
-	for off < len(data) {
-		rest := data[off:]
-		if len(rest) < fileRecordHeader {
+	readErr := func(err error) (int64, error) {
+		return 0, fmt.Errorf("oauth: read store %s at offset %d: %w", s.path, off, err)
+	}
+	var hdr [fileRecordHeader]byte
+	var payload []byte
+	for {
+		_, err := io.ReadFull(r, hdr[:])
+		switch {
+		case err == io.EOF:
+			return off, nil
+		case err == io.ErrUnexpectedEOF:
 			return torn("record header cut short")
+		case err != nil:
+			return readErr(err)
 		}
-		if crc32.Checksum(rest[:8], fileCRC) != binary.LittleEndian.Uint32(rest[8:]) {
+		if crc32.Checksum(hdr[:8], fileCRC) != binary.LittleEndian.Uint32(hdr[8:]) {
 			// A header half written before a crash can be followed only
 			// by zeros (the file was extended but the data not kept).
-			if fileAllZero(rest[fileRecordHeader:]) {
+			zero, err := fileRestZero(r)
+			if err != nil {
+				return readErr(err)
+			}
+			if zero {
 				return torn("header checksum mismatch at the end of the file")
 			}
 			return corrupt("header checksum mismatch")
 		}
-		n := int(binary.LittleEndian.Uint32(rest))
-		sum := binary.LittleEndian.Uint32(rest[4:])
-		if n == 0 || n > fileMaxPayload {
-			return corrupt("length %d out of range", n)
+		ln := int(binary.LittleEndian.Uint32(hdr[:]))
+		sum := binary.LittleEndian.Uint32(hdr[4:])
+		if ln == 0 || ln > fileMaxPayload {
+			return corrupt("length %d out of range", ln)
 		}
-		if len(rest) < fileRecordHeader+n {
+		if cap(payload) < ln {
+			payload = make([]byte, ln, max(ln, 2*cap(payload)))
+		}
+		payload = payload[:ln]
+		if _, err := io.ReadFull(r, payload); err == io.ErrUnexpectedEOF || err == io.EOF {
 			return torn("record cut short")
+		} else if err != nil {
+			return readErr(err)
 		}
-		payload := rest[fileRecordHeader : fileRecordHeader+n]
 		if crc32.Checksum(payload, fileCRC) != sum {
-			if fileAllZero(rest[fileRecordHeader+n:]) {
-				return torn("checksum mismatch in the last record")
+			zero, err := fileRestZero(r)
+			if err != nil {
+				return readErr(err)
+			}
+			if zero && fileUnwrittenEnd(off, payload) {
+				return torn("the end of the last record was never written")
 			}
 			return corrupt("checksum mismatch")
 		}
-		op, err := fileDecode(payload)
+		op, err := s.fileDecode(payload)
 		if err != nil {
 			return corrupt("%v", err)
 		}
 		if op.del || storeExpired(op.expires, now) {
 			op.del = true
 		} else {
-			op.value = storeClone(op.value) // do not pin the whole file in memory
+			op.value = storeClone(op.value) // payload is reused for the next record
 		}
 		s.fileApply(op)
-		off += fileRecordHeader + n
+		off += int64(fileRecordHeader + ln)
 	}
-	return int64(off), nil
+}
+
+// fileUnwrittenEnd reports whether the record at off with this payload
+// ends in zeros that begin at or before a 512-byte boundary of the file
+// inside the record: blocks a crash left unwritten. A flipped bit cannot
+// zero a whole aligned block.
+func fileUnwrittenEnd(off int64, payload []byte) bool {
+	z := len(payload)
+	for z > 0 && payload[z-1] == 0 {
+		z--
+	}
+	start := off + fileRecordHeader
+	firstZero := start + int64(z)
+	boundary := (firstZero + fileSector - 1) / fileSector * fileSector
+	return boundary < start+int64(len(payload))
+}
+
+// fileRestZero reads r to its end and reports whether every byte was zero.
+func fileRestZero(r io.Reader) (bool, error) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if !fileAllZero(buf[:n]) {
+			return false, nil
+		}
+		if err == io.EOF {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
 }
 
 func fileAllZero(b []byte) bool {
@@ -371,15 +489,31 @@ func fileAllZero(b []byte) bool {
 // fileApply makes op part of s.m. The caller holds s.mu for writing (or is
 // OpenFileStore).
 func (s *FileStore) fileApply(op fileOp) {
-	if old, ok := s.m[op.k]; ok {
-		s.live -= fileRecordLen(op.k, old.value, old.expires)
+	old, had := s.m[op.k]
+	if had {
+		s.live -= fileRecordLen(op.k, old.value, old.expiresAt())
 	}
+	s.counts.change(op.k.kind, had, !op.del)
 	if op.del {
 		delete(s.m, op.k)
 		return
 	}
-	s.m[op.k] = memEntry{value: op.value, expires: op.expires}
+	s.m[op.k] = newMemEntry(op.value, op.expires)
 	s.live += fileRecordLen(op.k, op.value, op.expires)
+}
+
+// Count reports how many records of kind the store holds, including any
+// that expired since the last sweep (at most memSweepEvery ago).
+func (s *FileStore) Count(ctx context.Context, kind string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return 0, ErrStoreClosed
+	}
+	return s.counts[kind], nil
 }
 
 // fileExpiry encodes an expiry for the log (see the format above).
@@ -431,8 +565,10 @@ func fileRecordLen(k storeKey, value []byte, expires time.Time) int64 {
 	return int64(n)
 }
 
-// fileDecode parses one payload. The returned value aliases p.
-func fileDecode(p []byte) (fileOp, error) {
+// fileDecode parses one payload. The returned value aliases p; the kind
+// is interned, so that a million records of a few kinds hold a few
+// strings, not a million.
+func (s *FileStore) fileDecode(p []byte) (fileOp, error) {
 	var op fileOp
 	if len(p) < 1 {
 		return op, errors.New("empty payload")
@@ -462,7 +598,15 @@ func fileDecode(p []byte) (fileOp, error) {
 	if err != nil {
 		return op, err
 	}
-	op.k = storeKey{string(kind), string(key)}
+	k, ok := s.kinds[string(kind)]
+	if !ok {
+		if s.kinds == nil {
+			s.kinds = make(map[string]string)
+		}
+		k = string(kind)
+		s.kinds[k] = k
+	}
+	op.k = storeKey{k, string(key)}
 	if !op.del {
 		exp, w := binary.Varint(p)
 		if w <= 0 || exp < 0 {
@@ -563,7 +707,7 @@ func (s *FileStore) fileUpdateStage(k storeKey, fn func([]byte) ([]byte, time.Ti
 		if !p.del && !storeExpired(p.expires, now) {
 			cur = storeClone(p.value)
 		}
-	} else if e, ok := s.m[k]; ok && !storeExpired(e.expires, now) {
+	} else if e, ok := s.m[k]; ok && !e.expired(now) {
 		cur = storeClone(e.value)
 	}
 	next, expires, err := storeRun(k, cur, fn)
@@ -619,24 +763,74 @@ func fileWait(b *fileBatch) error {
 
 // fileFlusher is the one goroutine that writes the log: each time it is
 // kicked it writes every batch staged so far, so writers that arrive during
-// an fsync share the next one. It exits once the store is closed and
-// nothing is left staged.
+// an fsync share the next one. It also starts sweeps and compactions, which
+// run beside it, and puts a finished compaction's file in place between two
+// batches. It exits once the store is closed and nothing is left staged.
 func (s *FileStore) fileFlusher() {
 	defer close(s.flusherDone)
-	for range s.kick {
-		for s.fileFlushOne() {
+	// Expired records leave memory, and then the file, even when nothing
+	// is written.
+	tick := time.NewTicker(s.cfg.sweepEvery)
+	defer tick.Stop()
+	for {
+		var done <-chan fileCompacted = s.compacting
+		select {
+		case <-s.kick:
+		case <-tick.C:
+			s.mu.Lock()
+			s.fileMaybeSweep()
+			s.mu.Unlock()
+		case r := <-done:
+			s.fileCompactFinish(r)
 		}
-		s.mu.RLock()
-		done := s.closed && len(s.cur.ops) == 0
-		s.mu.RUnlock()
-		if done {
+		for {
+			if s.compacting != nil && s.size > s.compactLimit {
+				// Writes outran the compactor: let it finish first,
+				// so the log stays bounded (see fileCompactStart).
+				s.fileCompactFinish(<-s.compacting)
+			}
+			if !s.fileFlushOne() {
+				break
+			}
+		}
+		s.mu.Lock()
+		closed := s.closed && len(s.cur.ops) == 0
+		req := s.compactReq
+		s.compactReq = nil
+		force := len(req) > 0
+		due := s.size > s.compactAt && s.size > 2*s.live+s.cfg.compactFloor
+		s.mu.Unlock()
+		if closed {
+			if s.compacting != nil {
+				// Let it finish, then keep the old file: it is whole.
+				r := <-s.compacting
+				s.fileCompactDiscard(r)
+			}
+			for _, c := range append(s.compactFor, req...) {
+				close(c)
+			}
 			return
+		}
+		s.compactFor = append(s.compactFor, req...)
+		if (force || due) && s.compacting == nil {
+			s.fileCompactStart()
 		}
 	}
 }
 
-// fileFlushOne writes and fsyncs the current batch, applies it to the map
-// and compacts if it is time. It reports whether there was a batch.
+// fileCompactNow makes the flusher compact the file and waits until that
+// compaction is in place (benchmarks use it to time one).
+func (s *FileStore) fileCompactNow() {
+	done := make(chan struct{})
+	s.mu.Lock()
+	s.compactReq = append(s.compactReq, done)
+	s.mu.Unlock()
+	s.fileKick()
+	<-done
+}
+
+// fileFlushOne writes and fsyncs the current batch and applies it to the
+// map. It reports whether there was a batch.
 func (s *FileStore) fileFlushOne() bool {
 	s.mu.Lock()
 	b := s.cur
@@ -650,7 +844,6 @@ func (s *FileStore) fileFlushOne() bool {
 	err := s.fileWrite(b.buf)
 
 	s.mu.Lock()
-	compact := false
 	if err != nil {
 		b.err = fmt.Errorf("oauth: store %s: write failed, nothing was stored: %w", s.path, err)
 		// Writes staged meanwhile may have read what b was to write.
@@ -667,14 +860,11 @@ func (s *FileStore) fileFlushOne() bool {
 				delete(s.pending, op.k)
 			}
 		}
+		s.synced = s.size
 		s.fileMaybeSweep()
-		compact = s.size > s.compactAt && s.size > 2*s.live+s.cfg.compactFloor
 	}
 	s.mu.Unlock()
 	close(b.done)
-	if compact {
-		s.fileCompact()
-	}
 	return true
 }
 
@@ -713,81 +903,261 @@ func (s *FileStore) fileRepair() error {
 	return nil
 }
 
-// fileMaybeSweep drops expired records from the map once per
-// memSweepEvery; replay would drop them too, so the file needs no record.
+// fileMaybeSweep starts a sweep of expired records once per memSweepEvery.
 // The caller holds s.mu.
 func (s *FileStore) fileMaybeSweep() {
 	now := s.cfg.now()
-	if now.Sub(s.lastSweep) < memSweepEvery {
+	if s.sweeping || s.closed || now.Sub(s.lastSweep) < s.cfg.sweepEvery {
 		return
 	}
 	s.lastSweep = now
-	s.fileSweep(now)
+	s.sweeping = true
+	s.background.Add(1)
+	go s.fileSweep(now)
 }
 
+// fileSweep drops the records expired at now from the map, a chunk at a
+// time so that no reader or writer waits for the whole map. Replay drops
+// them too, so the file needs no record; the next compaction, which a
+// smaller live size brings nearer, takes them off the disk.
 func (s *FileStore) fileSweep(now time.Time) {
+	defer s.background.Done()
+	// Look under the read lock, which readers share; take the write lock
+	// only to drop what was found.
+	var expired []storeKey
+	drop := func() {
+		s.mu.Lock()
+		for _, k := range expired {
+			// It may have been written again since it was seen.
+			if e, ok := s.m[k]; ok && e.expired(now) {
+				s.fileApply(fileOp{k: k, del: true})
+			}
+		}
+		s.mu.Unlock()
+		expired = expired[:0]
+	}
+	s.mu.RLock()
+	held := true
+	i := 0
 	for k, e := range s.m {
-		if storeExpired(e.expires, now) {
-			s.fileApply(fileOp{k: k, del: true})
+		// The map may change between chunks; Go's range over a map
+		// allows that, and each entry is judged as it is when reached.
+		if e.expired(now) {
+			expired = append(expired, k)
+		}
+		if i++; i%fileChunk == 0 {
+			closed := s.closed
+			s.mu.RUnlock()
+			held = false
+			if closed {
+				break
+			}
+			drop()
+			s.mu.RLock()
+			held = true
 		}
 	}
-}
-
-// fileCompact rewrites the file with only the live records (see the header
-// comment). Only the flusher (or OpenFileStore, before it starts) calls it.
-// A failure is logged and leaves the old file in use.
-func (s *FileStore) fileCompact() {
+	if held {
+		s.mu.RUnlock()
+	}
+	drop()
 	s.mu.Lock()
-	s.fileSweep(s.cfg.now())
+	s.sweeping = false
 	s.mu.Unlock()
-	// Only the flusher changes s.m, so it can read it without the lock;
-	// readers meanwhile only read it too. The snapshot is exactly what the
-	// file holds, since no batch is written until this returns.
-	buf := make([]byte, 0, int64(len(fileMagic))+s.live)
-	buf = append(buf, fileMagic...)
-	for k, e := range s.m {
-		buf = fileAppendRecord(buf, k, e.value, e.expires, false)
-	}
-	f, err := s.fileWriteCompacted(buf)
-	if err != nil {
-		s.cfg.logger.Error("store: compaction failed; still appending to the old file", "path", s.path, "err", err)
-		s.compactAt = 2 * s.size
-		return
-	}
-	if err := s.file.Close(); err != nil {
-		s.cfg.logger.Warn("store: closing the file compaction replaced", "path", s.path, "err", err)
-	}
-	s.file = f
-	s.size = int64(len(buf))
-	s.dirty = false
-	s.compactAt = 0
+	s.fileKick() // the flusher looks whether compaction is now due
 }
 
-func (s *FileStore) fileWriteCompacted(buf []byte) (storeFile, error) {
+// fileCompacted is what a compactor hands the flusher: the new file,
+// written and fsynced up to size, holding the log's records up to the old
+// file's offset upTo.
+type fileCompacted struct {
+	f    *os.File
+	size int64
+	upTo int64
+	err  error
+}
+
+// fileCompactStart starts a compactor beside the flusher. Only the flusher
+// calls it. Writes go on meanwhile, unless they add more than half the log
+// (or compactFloor, if more) before it is done: then they wait for it, so
+// a compactor slower than the writers cannot let the file grow for ever.
+func (s *FileStore) fileCompactStart() {
+	s.compacting = make(chan fileCompacted, 1)
+	base := s.size
+	s.compactLimit = base + max(s.cfg.compactFloor, base/2)
+	go func(c chan<- fileCompacted) { c <- s.fileCompactWrite(base) }(s.compacting)
+}
+
+// fileCompactWrite writes path+".tmp": first every live record, read from
+// the map a chunk at a time while writes go on, then a copy of the log from
+// base (where the flusher was when it started) to where it is now. The map
+// is not one consistent snapshot, but each record in it is at least as new
+// as base, and every write since base is in the copied tail, which replay
+// applies after them: the result reads as the log does.
+func (s *FileStore) fileCompactWrite(base int64) fileCompacted {
 	tmp := s.path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return nil, err
+		return fileCompacted{err: err}
 	}
-	if _, err = f.Write(buf); err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		err = os.Rename(tmp, s.path)
-	}
-	if err != nil {
+	fail := func(err error) fileCompacted {
 		f.Close()
 		os.Remove(tmp)
-		return nil, err
+		return fileCompacted{err: err}
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	w.WriteString(fileMagic)
+	// Under the read lock only copy a chunk of entries out (values are
+	// never changed in place); encode and write them after letting go.
+	type kv struct {
+		k storeKey
+		e memEntry
+	}
+	batch := make([]kv, 0, fileChunk)
+	var chunk []byte
+	unsynced := 0
+	flush := func() {
+		now := s.cfg.now()
+		for _, r := range batch {
+			if !r.e.expired(now) {
+				chunk = fileAppendRecord(chunk, r.k, r.e.value, r.e.expiresAt(), false)
+			}
+		}
+		w.Write(chunk)
+		unsynced += len(chunk)
+		chunk, batch = chunk[:0], batch[:0]
+		// Sync as it goes, so that the disk never has the whole new file
+		// to write at once while the writers' fsyncs queue behind it.
+		if unsynced >= fileSyncEvery {
+			unsynced = 0
+			if w.Flush() == nil {
+				f.Sync()
+			}
+		}
+	}
+	s.mu.RLock()
+	for k, e := range s.m {
+		batch = append(batch, kv{k, e})
+		if len(batch) == fileChunk {
+			closed := s.closed
+			s.mu.RUnlock()
+			if closed {
+				return fail(ErrStoreClosed)
+			}
+			flush()
+			s.mu.RLock()
+		}
+	}
+	s.mu.RUnlock()
+	flush()
+	if err := w.Flush(); err != nil {
+		return fail(err)
+	}
+	size := int64(len(fileMagic))
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	} else {
+		return fail(err)
+	}
+	if s.cfg.midCompact != nil {
+		s.cfg.midCompact()
+	}
+	// Most of the tail now, outside the flusher; the rest when it takes
+	// the file over.
+	s.mu.RLock()
+	upTo := s.synced
+	s.mu.RUnlock()
+	n, err := s.fileCopy(f, size, base, upTo)
+	if err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	return fileCompacted{f: f, size: size + n, upTo: upTo}
+}
+
+// fileCopy copies the old log's bytes [from, to) to f at off.
+func (s *FileStore) fileCopy(f *os.File, off, from, to int64) (int64, error) {
+	buf := make([]byte, min(to-from, 1<<20))
+	var n int64
+	for from+n < to {
+		chunk := buf[:min(int64(len(buf)), to-from-n)]
+		if _, err := s.file.ReadAt(chunk, from+n); err != nil {
+			return n, err
+		}
+		if _, err := f.WriteAt(chunk, off+n); err != nil {
+			return n, err
+		}
+		n += int64(len(chunk))
+	}
+	return n, nil
+}
+
+// fileCompactFinish puts a compacted file in place: it copies what the
+// flusher appended since the compactor's copy, fsyncs, renames it over the
+// log and fsyncs the directory, so a crash at any point leaves either the
+// old file or the new one whole. Only the flusher (or OpenFileStore, before
+// it starts) calls it; writers wait only for this last step. A failure is
+// logged and leaves the old file in use.
+func (s *FileStore) fileCompactFinish(r fileCompacted) {
+	s.compacting = nil
+	defer func() {
+		for _, c := range s.compactFor {
+			close(c)
+		}
+		s.compactFor = nil
+	}()
+	err := r.err
+	if err == nil && s.size > r.upTo {
+		var n int64
+		if n, err = s.fileCopy(r.f, r.size, r.upTo, s.size); err == nil {
+			r.size += n
+			err = r.f.Sync()
+		}
+	}
+	if err == nil {
+		err = os.Rename(s.path+".tmp", s.path)
+	}
+	if err != nil {
+		if r.f != nil {
+			r.f.Close()
+			os.Remove(s.path + ".tmp")
+		}
+		if !errors.Is(err, ErrStoreClosed) { // a compactor stopped by Close
+			s.cfg.logger.Error("store: compaction failed; still appending to the old file", "path", s.path, "err", err)
+		}
+		s.compactAt = 2 * s.size
+		return
 	}
 	// From here the new file is the store, whatever happens next.
 	if err := fileSyncDir(filepath.Dir(s.path)); err != nil {
 		s.cfg.logger.Error("store: fsync of the directory after compaction failed", "path", s.path, "err", err)
 	}
-	if s.cfg.wrap != nil {
-		return s.cfg.wrap(f), nil
+	if err := s.file.Close(); err != nil {
+		s.cfg.logger.Warn("store: closing the file compaction replaced", "path", s.path, "err", err)
 	}
-	return f, nil
+	if s.cfg.wrap != nil {
+		s.file = s.cfg.wrap(r.f)
+	} else {
+		s.file = r.f
+	}
+	s.mu.Lock()
+	s.size = r.size
+	s.synced = r.size
+	s.mu.Unlock()
+	s.dirty = false
+	s.compactAt = 0
+}
+
+// fileCompactDiscard throws a finished compaction away (the store is
+// closing; the old file is whole).
+func (s *FileStore) fileCompactDiscard(r fileCompacted) {
+	s.compacting = nil
+	if r.f != nil {
+		r.f.Close()
+		os.Remove(s.path + ".tmp")
+	}
 }
 
 // fileSyncDir makes a rename or a creation in dir durable.
@@ -816,6 +1186,7 @@ func (s *FileStore) Close() error {
 	s.mu.Unlock()
 	s.fileKick()
 	<-s.flusherDone
+	s.background.Wait()
 	err := s.file.Close()
 	s.mu.Lock()
 	s.m = nil
@@ -828,6 +1199,6 @@ func (s *FileStore) Close() error {
 }
 
 func (s *FileStore) fileUnlock() {
-	syscall.Flock(int(s.lock.Fd()), syscall.LOCK_UN)
+	fileUnlock(s.lock)
 	s.lock.Close()
 }

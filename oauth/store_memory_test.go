@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -510,5 +511,78 @@ func storeBenchPut(b *testing.B, s Store) {
 			}
 			i++
 		}
+	})
+}
+
+// TestStoreCount: both stores count their records per kind through
+// overwrites, deletions, Update and expiry sweeps, and the file store's
+// count survives a reopen.
+func TestStoreCount(t *testing.T) {
+	ctx := context.Background()
+	check := func(t *testing.T, s Store, kind string, want int) {
+		t.Helper()
+		n, err := s.(StoreCounter).Count(ctx, kind)
+		if err != nil || n != want {
+			t.Fatalf("Count(%q) = %d, %v; want %d", kind, n, err, want)
+		}
+	}
+	run := func(t *testing.T, s Store, clock *storeTestClock, reopen func() Store) {
+		for i := range 5 {
+			fileTestPut(t, s, "client", strconv.Itoa(i), "v")
+		}
+		fileTestPut(t, s, "client", "0", "overwritten")
+		fileTestPut(t, s, "grant", "g", "v")
+		if err := s.Delete(ctx, "client", "1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(ctx, "client", "absent"); err != nil {
+			t.Fatal(err)
+		}
+		s.Update(ctx, "client", "2", func([]byte) ([]byte, time.Time, error) { return nil, time.Time{}, nil })
+		s.Update(ctx, "client", "new", func([]byte) ([]byte, time.Time, error) { return []byte("v"), time.Time{}, nil })
+		if err := s.Put(ctx, "client", "short", []byte("v"), clock.Now().Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		check(t, s, "client", 5)
+		check(t, s, "grant", 1)
+		check(t, s, "none", 0)
+		clock.Advance(memSweepEvery + time.Second)
+		fileTestPut(t, s, "other", "x", "a write starts the sweep")
+		deadline := time.Now().Add(5 * time.Second)
+		for n, _ := s.(StoreCounter).Count(ctx, "client"); n != 4 && time.Now().Before(deadline); n, _ = s.(StoreCounter).Count(ctx, "client") {
+			time.Sleep(time.Millisecond) // the file store sweeps beside its writer
+		}
+		check(t, s, "client", 4)
+		if reopen != nil {
+			s = reopen()
+			check(t, s, "client", 4)
+			check(t, s, "grant", 1)
+		}
+		s.Close()
+		if _, err := s.(StoreCounter).Count(ctx, "client"); !errors.Is(err, ErrStoreClosed) {
+			t.Fatalf("Count after Close: %v", err)
+		}
+	}
+	t.Run("memory", func(t *testing.T) {
+		clock := newStoreTestClock()
+		s := NewMemoryStore()
+		s.now = clock.Now
+		run(t, s, clock, nil)
+	})
+	t.Run("file", func(t *testing.T) {
+		clock := newStoreTestClock()
+		path := filepath.Join(t.TempDir(), "store")
+		s, err := fileTestOpen(t, path, clock.Now, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(t, s, clock, func() Store {
+			s.Close()
+			s, err := fileTestOpen(t, path, clock.Now, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		})
 	})
 }

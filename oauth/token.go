@@ -186,22 +186,39 @@ func (s *Server) createGrant(ctx context.Context, req *authRequest, sess *Upstre
 	return g, nil
 }
 
+// sealUpstream seals the one secret of the upstream session a grant needs
+// later: its refresh token. The identity is the grant's own, and the
+// upstream access token (a JWT of about 1 KB) is never used after the
+// sign-in or refresh that verified it, so keeping it would cost every grant
+// its size on disk and in memory for nothing.
 func (s *Server) sealUpstream(g *grant, sess *UpstreamSession) error {
-	b, err := json.Marshal(sess)
-	if err != nil {
-		return err
-	}
+	b := append([]byte{sealedUpstreamRaw}, sess.RefreshToken...)
 	g.Upstream = s.keys.seal(b, "grant:"+g.ID)
 	return nil
 }
+
+// sealedUpstreamRaw starts what Grant.Upstream seals: the upstream refresh
+// token follows as it is. Grants stored before sealed a JSON object (a
+// whole UpstreamSession, then only its refresh token); openUpstream reads
+// all three.
+const sealedUpstreamRaw = 1
 
 func (s *Server) openUpstream(g *grant) (*UpstreamSession, error) {
 	b, err := s.keys.open(g.Upstream, "grant:"+g.ID)
 	if err != nil {
 		return nil, err
 	}
-	var sess UpstreamSession
-	return &sess, json.Unmarshal(b, &sess)
+	var sealed struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if len(b) > 0 && b[0] == sealedUpstreamRaw {
+		sealed.RefreshToken = string(b[1:])
+	} else if err := json.Unmarshal(b, &sealed); err != nil {
+		return nil, err
+	}
+	id := g.Identity
+	id.ClientID, id.GrantID = "", ""
+	return &UpstreamSession{Identity: id, RefreshToken: sealed.RefreshToken}, nil
 }
 
 // issueCode stores a one-time authorization code (RFC 6749 s4.1.2, OAuth
@@ -475,13 +492,13 @@ func (s *Server) updateGrant(ctx context.Context, id string, fn func(*grant) err
 			return nil, time.Time{}, errGrantGone
 		}
 		g = grant{}
-		if err := json.Unmarshal(cur, &g); err != nil {
+		if err := unmarshalRecord(cur, &g); err != nil {
 			return nil, time.Time{}, err
 		}
 		if err := fn(&g); err != nil {
 			return nil, time.Time{}, err
 		}
-		b, err := json.Marshal(&g)
+		b, err := marshalRecord(&g)
 		return b, g.ExpiresAt, err
 	})
 	return &g, err
@@ -1004,7 +1021,7 @@ func (s *Server) revokeGrant(ctx context.Context, grantID string) (after func(),
 		return nothing, nil
 	}
 	var g grant
-	if err := json.Unmarshal(old, &g); err != nil {
+	if err := unmarshalRecord(old, &g); err != nil {
 		// Gone all the same: whatever its tokens opened must end.
 		g = grant{ID: grantID}
 	}
