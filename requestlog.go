@@ -221,6 +221,11 @@ func recordMCP(ctx context.Context, info mcp.RequestInfo) {
 		return // a batch: the first request names the line
 	}
 	rec.mcpMethod, rec.mcpEra, rec.mcpError = info.Method, info.Era, info.ErrorCode
+	// The 2026-07-28 era carries the trace context in _meta; the HTTP
+	// header, when the client sent one too, stays the line's.
+	if rec.traceparent == "" && validTraceparent(info.TraceParent) {
+		rec.traceparent = info.TraceParent
+	}
 	if len(rec.mcpMethod) > maxLoggedTool {
 		rec.mcpMethod = rec.mcpMethod[:maxLoggedTool]
 	}

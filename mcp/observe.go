@@ -7,14 +7,10 @@ package mcp
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
-)
 
-// Eras of the protocol, as RequestInfo reports them.
-const (
-	// EraLegacy is 2024-11-05 to 2025-11-25: initialize, sessions,
-	// streams.
-	EraLegacy = "legacy"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // RequestInfo describes one request the server answered, for
@@ -24,7 +20,9 @@ type RequestInfo struct {
 	// labels metrics with it must bound it: see ErrorCode
 	// CodeMethodNotFound).
 	Method string
-	// Era is the protocol era the request was served in (EraLegacy).
+	// Era is the protocol era the request was served in: "legacy" or
+	// "modern" (Era.String's words are the specification's; these are
+	// label values).
 	Era string
 	// Tool is the tool named by a tools/call, as the client sent it.
 	Tool string
@@ -33,11 +31,48 @@ type RequestInfo struct {
 	// Cancelled is set when the client cancelled the request and no
 	// response was sent.
 	Cancelled bool
+	// TraceParent is params._meta.traceparent of a 2026-07-28 request
+	// (the W3C trace context, which that revision carries in _meta), as
+	// the client sent it: unchecked.
+	TraceParent string
+}
+
+// observeModern tells ServerOptions.Observe of one answered 2026-07-28
+// request.
+func (s *Server) observeModern(ctx context.Context, m *message, p *requestParams, rpcErr *JSONRPCError) {
+	info := RequestInfo{Method: string(m.Method), Era: "modern", TraceParent: metaTraceparent(m.Params)}
+	if rpcErr != nil {
+		info.ErrorCode = rpcErr.Code
+	}
+	if p != nil && len(p.name) >= 2 && info.Method == "tools/call" {
+		if name := string(p.name[1 : len(p.name)-1]); !strings.Contains(name, `\`) {
+			info.Tool = name
+		}
+	}
+	s.opts.Observe(ctx, info)
+}
+
+// metaTraceparent returns params._meta.traceparent when it is a string
+// without escapes, else "".
+func metaTraceparent(params json.RawMessage) string {
+	var buf [maxEscapedName]byte
+	for name, value := range jsonscan.Members(params) {
+		if string(memberName(buf[:0], name)) != "_meta" || jsonscan.KindOf(value) != jsonscan.Object {
+			continue
+		}
+		for name, value := range jsonscan.Members(value) {
+			if string(memberName(buf[:0], name)) == "traceparent" && jsonscan.KindOf(value) == jsonscan.String &&
+				len(value) >= 2 && len(value) <= 128 && !strings.Contains(string(value), `\`) {
+				return string(value[1 : len(value)-1])
+			}
+		}
+	}
+	return ""
 }
 
 // observe tells ServerOptions.Observe of one answered request.
 func (s *Server) observe(ctx context.Context, m *message, p *requestParams, rpcErr *JSONRPCError, cancelled bool) {
-	info := RequestInfo{Method: string(m.Method), Era: EraLegacy, Cancelled: cancelled}
+	info := RequestInfo{Method: string(m.Method), Era: "legacy", Cancelled: cancelled}
 	if rpcErr != nil {
 		info.ErrorCode = rpcErr.Code
 	}

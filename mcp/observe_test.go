@@ -72,3 +72,29 @@ func TestObserveAndStats(t *testing.T) {
 	resp.Body.Close()
 	waitFor(t, "the GET stream gone", func() bool { st := s.Stats(); return st.Streams == 0 && st.Listeners == 0 })
 }
+
+// A 2026-07-28 request is observed too, in the modern era, with the
+// traceparent its _meta carries.
+func TestObserveModern(t *testing.T) {
+	var mu sync.Mutex
+	var got []RequestInfo
+	s := NewServer(ServerOptions{Info: Implementation{Name: "t", Version: "1"}, Tools: newTestTools(), Logger: quietLogger(),
+		Observe: func(ctx context.Context, r RequestInfo) {
+			mu.Lock()
+			got = append(got, r)
+			mu.Unlock()
+		}})
+	ts := httptest.NewServer(s.StreamableHTTPHandler(HTTPOptions{}))
+	defer ts.Close()
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	meta := strings.Replace(modernMeta, "{", `{"traceparent":"`+tp+`",`, 1)
+	resp, msgs := modernPost(t, ts.URL, 3, "tools/call", `{"_meta":`+meta+`,"name":"echo","arguments":{"text":"hi"}}`, nil)
+	if resp.StatusCode != 200 || len(msgs) != 1 || msgs[0].Error != nil {
+		t.Fatalf("modern tools/call: %d %+v", resp.StatusCode, msgs)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0].Method != "tools/call" || got[0].Era != "modern" || got[0].Tool != "echo" || got[0].TraceParent != tp || got[0].ErrorCode != 0 {
+		t.Fatalf("observed %+v", got)
+	}
+}
