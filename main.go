@@ -75,6 +75,7 @@ type config struct {
 	allowedOrigins  []string
 	idleTimeout     time.Duration
 	maxSessions     int
+	maxInFlight     int
 	maxClients      int
 	readTimeout     time.Duration
 	// adminAddr serves /metrics and /debug/vars (loopback only); -debug-addr
@@ -124,6 +125,8 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		"registered OAuth clients kept at once; past it registration answers 503 until unused ones expire (24h)")
 	fs.IntVar(&c.maxSessions, "max-sessions-per-user", 100,
 		"live MCP sessions one user may hold; a new one past it ends that user's least recently active session")
+	fs.IntVar(&c.maxInFlight, "max-requests-per-session", 16,
+		"requests of one MCP session in progress at once; past it a POST gets 429 with Retry-After")
 	fs.DurationVar(&c.idleTimeout, "session-idle-timeout", 30*time.Minute,
 		"end MCP sessions idle for this long")
 	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second,
@@ -478,6 +481,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		AllowedOrigins:      append([]string{originOf(cfg.baseURL)}, cfg.allowedOrigins...),
 		SessionIdleTimeout:  cfg.idleTimeout,
 		MaxSessionsPerOwner: cfg.maxSessions,
+		// The bound on work in flight per session (hostile clients that stop
+		// reading: see HTTPOptions.MaxRequestsPerSession).
+		MaxRequestsPerSession: cfg.maxInFlight,
 	}
 	mux.Handle(basePath+"/mcp", oauth.CORS(authServer.RequireBearer(mcpURL, tagIdentity(mcpServer.StreamableHTTPHandler(httpOpts)))))
 	sse := oauth.CORS(authServer.RequireBearer(sseURL, tagIdentity(mcpServer.SSEHandler(httpOpts))))
