@@ -98,11 +98,11 @@ func TestHealthAndReadiness(t *testing.T) {
 	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok\n" {
 		t.Fatalf("/healthz: %d %q", code, body)
 	}
-	if code, body := get(t, base+"/readyz"); code != 200 || body != "ready\n" {
+	if code, body := get(t, base+"/readyz"); code != 200 || body != "ok\n" {
 		t.Fatalf("/readyz with the store up: %d %q", code, body)
 	}
 	st.down.Store(true)
-	if code, body := get(t, base+"/readyz"); code != 503 || !strings.Contains(body, "store unreachable") {
+	if code, body := get(t, base+"/readyz"); code != 503 || !strings.Contains(body, "store unavailable") {
 		t.Fatalf("/readyz with the store down: %d %q", code, body)
 	}
 	if code, _ := get(t, base+"/healthz"); code != 200 {

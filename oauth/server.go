@@ -161,6 +161,11 @@ type Config struct {
 	// grant wherever they live). Default: an in-process events.Local,
 	// right for one process.
 	Events events.Bus
+	// OnEvent is told of each registration, consent, sign-in, token issue,
+	// refresh token reuse, revocation and per-address rate limit refusal
+	// (see Event), for metrics and an audit trail. It runs on the request's
+	// goroutine: keep it quick and never block (queue anything slow).
+	OnEvent func(ctx context.Context, e Event)
 	// Now is the clock, for tests. Default time.Now.
 	Now func() time.Time
 }
@@ -339,6 +344,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc(base+"/callback", s.handleCallback)
 	mux.Handle(base+"/token", s.cors.wrap(http.HandlerFunc(s.handleToken)))
 	mux.Handle(base+"/revoke", s.cors.wrap(http.HandlerFunc(s.handleRevoke)))
+	mux.HandleFunc(base+"/account", s.handleAccount)
+	mux.HandleFunc(base+"/account/revoke", s.handleAccountRevoke)
+	mux.HandleFunc(base+"/account/signout", s.handleAccountSignOut)
 	return mux
 }
 

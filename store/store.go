@@ -38,6 +38,11 @@ type Store interface {
 	// Two Updates of one key never interleave, whichever processes run
 	// them: single-use codes and refresh rotation rely on this.
 	Update(ctx context.Context, kind, key string, fn func(current []byte) (next []byte, expires time.Time, err error)) error
+	// Ping reports whether the store can serve requests now, for a
+	// readiness check (/readyz): nil when it can, else why not. An engine
+	// shared over a network makes one round trip to it. It must be cheap,
+	// as a load balancer may call it every few seconds.
+	Ping(ctx context.Context) error
 	// Close flushes and releases the store. Every call after it returns
 	// ErrClosed.
 	Close() error
@@ -49,14 +54,6 @@ type Store interface {
 // be counted.
 type Counter interface {
 	Count(ctx context.Context, kind string) (int, error)
-}
-
-// Pinger is what a Store shared over a network adds so that a health check
-// can tell whether it is reachable now: Ping returns nil when a round trip
-// to the engine succeeded. A Store without it is in-process and always
-// reachable while open.
-type Pinger interface {
-	Ping(ctx context.Context) error
 }
 
 // Size limits for one stored record. Records are small (a grant, a hashed

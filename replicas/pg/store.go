@@ -84,7 +84,6 @@ type Store struct {
 var (
 	_ store.Store   = (*Store)(nil)
 	_ store.Counter = (*Store)(nil)
-	_ store.Pinger  = (*Store)(nil)
 )
 
 // Open connects to the database named by connString (a PostgreSQL URL or
@@ -314,7 +313,7 @@ func (s *Store) Count(ctx context.Context, kind string) (int, error) {
 	return n, nil
 }
 
-// Ping implements store.Pinger: one round trip on a pooled connection.
+// Ping implements store.Store's Ping: one round trip on a pooled connection.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.begin(ctx); err != nil {
 		return err
