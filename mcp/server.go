@@ -419,6 +419,10 @@ type modernParams struct {
 	hasRequestState   bool
 
 	metaVersion, metaCaps, metaInfo, metaLevel json.RawMessage
+	// traceparent is the first _meta.traceparent that RequestInfo can
+	// carry (reportableTraceparent), still quoted: read in this walk so
+	// that observing a request does not walk its params again.
+	traceparent json.RawMessage
 }
 
 // ext returns p.x, allocating it on first use.
@@ -493,6 +497,10 @@ func (p *requestParams) read(params json.RawMessage) {
 						x.metaInfo = value
 					case MetaLogLevel:
 						x.metaLevel = value
+					case "traceparent":
+						if x.traceparent == nil && reportableTraceparent(value) {
+							x.traceparent = value
+						}
 					}
 				}
 			case jsonscan.Null:
