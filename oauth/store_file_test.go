@@ -1192,3 +1192,118 @@ func TestFileStoreCompactionBesideWrites(t *testing.T) {
 		storeMustGet(t, s, "k", strconv.Itoa(i), []byte("before"))
 	}
 }
+
+// fileCompactSteps are compaction's I/O steps, in order, as the
+// compactStep hook names them.
+var fileCompactSteps = []string{"create", "write map", "sync part", "copy tail", "sync", "rename", "sync dir", "close"}
+
+// TestFileStoreCompactionNeverBlocks holds a compaction at each of its I/O
+// steps in turn (the new file's creation, writing the map, its periodic
+// fsync, the tail copy, the final fsync, the rename, the directory fsync and
+// the old file's close) and checks that a Put, an Update, a Delete and a Get
+// all complete while it is held there: no reader or writer waits for any of
+// compaction's I/O, whatever the store's size. The wait below is a deadlock
+// guard, not a speed target. Every write is then found after a reopen.
+func TestFileStoreCompactionNeverBlocks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store")
+	var target atomic.Value // the step to hold at
+	target.Store("")
+	reached := make(chan string)
+	release := make(chan struct{})
+	hook := func(c *fileConfig) {
+		c.compactFloor = 1 << 40 // only when asked
+		c.compactStep = func(step string) {
+			if target.CompareAndSwap(step, "") {
+				reached <- step
+				<-release
+			}
+		}
+	}
+	s := fileTestMustOpen(t, path, hook)
+	ctx := context.Background()
+	// More than fileSyncEvery of live data, so the map is fsynced part way.
+	big := bytes.Repeat([]byte("b"), 64<<10)
+	for i := range fileSyncEvery/len(big) + 8 {
+		if err := s.Put(ctx, "big", strconv.Itoa(i), big, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const guard = 20 * time.Second
+	for round, step := range fileCompactSteps {
+		target.Store(step)
+		compacted := make(chan struct{})
+		go func() { s.fileCompactNow(); close(compacted) }()
+		select {
+		case got := <-reached:
+			if got != step {
+				t.Fatalf("held at %q, want %q", got, step)
+			}
+		case <-time.After(guard):
+			t.Fatalf("compaction never reached step %q", step)
+		}
+		done := make(chan error, 1)
+		go func() {
+			key := "during " + step
+			if err := s.Put(ctx, "k", key, []byte(step), time.Time{}); err != nil {
+				done <- err
+				return
+			}
+			if err := s.Update(ctx, "n", "rounds", func([]byte) ([]byte, time.Time, error) {
+				return []byte(strconv.Itoa(round)), time.Time{}, nil
+			}); err != nil {
+				done <- err
+				return
+			}
+			if err := s.Delete(ctx, "big", strconv.Itoa(round)); err != nil {
+				done <- err
+				return
+			}
+			v, err := s.Get(ctx, "k", key)
+			if err == nil && string(v) != step {
+				err = fmt.Errorf("Get returned %q, want %q", v, step)
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("held at %q: %v", step, err)
+			}
+		case <-time.After(guard):
+			close(release)
+			t.Fatalf("a write or read waited for compaction's %q step", step)
+		}
+		// A read on its own too, in case the writes above hid it.
+		read := make(chan error, 1)
+		go func() { _, err := s.Get(ctx, "big", "100"); read <- err }()
+		select {
+		case err := <-read:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(guard):
+			close(release)
+			t.Fatalf("a read waited for compaction's %q step", step)
+		}
+		release <- struct{}{}
+		<-compacted
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	s, err := fileTestOpen(t, path, nil, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if log.Len() != 0 {
+		t.Fatalf("reopen logged %q", log.String())
+	}
+	for round, step := range fileCompactSteps {
+		storeMustGet(t, s, "k", "during "+step, []byte(step))
+		storeMustMiss(t, s, "big", strconv.Itoa(round))
+	}
+	storeMustGet(t, s, "n", "rounds", []byte(strconv.Itoa(len(fileCompactSteps)-1)))
+	storeMustGet(t, s, "big", "100", big)
+}
