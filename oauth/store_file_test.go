@@ -1307,3 +1307,80 @@ func TestFileStoreCompactionNeverBlocks(t *testing.T) {
 	storeMustGet(t, s, "n", "rounds", []byte(strconv.Itoa(len(fileCompactSteps)-1)))
 	storeMustGet(t, s, "big", "100", big)
 }
+
+// TestFileStoreMirrorFailure: while a compaction mirrors writes into its new
+// file, a write that fails on either file fails, is in neither (whichever
+// becomes the log), and writes work again once the disk recovers.
+func TestFileStoreMirrorFailure(t *testing.T) {
+	for _, failing := range []string{"log", "new file"} {
+		t.Run(failing, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "store")
+			var mu sync.Mutex
+			var files []*fileFailing // the log, then the compaction's file
+			held := make(chan struct{})
+			release := make(chan struct{})
+			var once sync.Once
+			s := fileTestMustOpen(t, path, func(c *fileConfig) {
+				c.compactFloor = 1 << 40
+				c.wrap = func(f storeFile) storeFile {
+					mu.Lock()
+					defer mu.Unlock()
+					ff := &fileFailing{storeFile: f}
+					files = append(files, ff)
+					return ff
+				}
+				c.compactStep = func(step string) {
+					if step == "copy tail" {
+						once.Do(func() { close(held); <-release })
+					}
+				}
+			})
+			ctx := context.Background()
+			for i := range 200 {
+				fileTestPut(t, s, "k", strconv.Itoa(i), "before")
+			}
+			compacted := make(chan struct{})
+			go func() { s.fileCompactNow(); close(compacted) }()
+			<-held
+			mu.Lock()
+			if len(files) != 2 {
+				t.Fatalf("%d files wrapped, want the log and the compaction's", len(files))
+			}
+			bad := files[0]
+			if failing == "new file" {
+				bad = files[1]
+			}
+			mu.Unlock()
+			fileTestPut(t, s, "k", "0", "mirrored")
+			bad.failWrite.Store(true)
+			if err := s.Put(ctx, "k", "lost", bytes.Repeat([]byte("x"), 5000), time.Time{}); err == nil {
+				t.Fatal("a Put that failed on one file succeeded")
+			}
+			bad.failWrite.Store(false)
+			storeMustMiss(t, s, "k", "lost")
+			fileTestPut(t, s, "k", "1", "after the failure")
+			close(release)
+			<-compacted
+			fileTestPut(t, s, "k", "2", "after the compaction")
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var log bytes.Buffer
+			s, err := fileTestOpen(t, path, nil, &log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if log.Len() != 0 {
+				t.Fatalf("reopen logged %q", log.String())
+			}
+			storeMustMiss(t, s, "k", "lost")
+			storeMustGet(t, s, "k", "0", []byte("mirrored"))
+			storeMustGet(t, s, "k", "1", []byte("after the failure"))
+			storeMustGet(t, s, "k", "2", []byte("after the compaction"))
+			for i := 3; i < 200; i++ {
+				storeMustGet(t, s, "k", strconv.Itoa(i), []byte("before"))
+			}
+		})
+	}
+}
