@@ -796,7 +796,19 @@ func (s *FileStore) fileFlusher() {
 		case m := <-s.mirrorReq:
 			s.fileMirrorStart(m)
 		}
-		for s.fileFlushOne() {
+		for {
+			// Between two batches, so that a steady stream of writes
+			// neither holds a compactor back nor keeps the mirror on.
+			select {
+			case m := <-s.mirrorReq:
+				s.fileMirrorStart(m)
+			case r := <-s.compacting:
+				s.fileCompactFinish(r)
+			default:
+			}
+			if !s.fileFlushOne() {
+				break
+			}
 		}
 		s.mu.Lock()
 		closed := s.closed && len(s.cur.ops) == 0
