@@ -18,7 +18,9 @@ package main
 
 import (
 	"context"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"expvar"
 	"flag"
@@ -77,6 +79,7 @@ type config struct {
 	debugAddr       string
 	devUsersFile    string
 	allowPrivCIMD   bool
+	diagnostics     bool
 	// devPublicBaseURL lets the development sign-in run under a base URL
 	// whose host is not loopback (a tunnel the developer owns); see
 	// checkDevBaseURL.
@@ -117,6 +120,8 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		"JSON file replacing the emulator's demo users (development sign-in only; env DEV_USERS_FILE)")
 	fs.BoolVar(&c.allowPrivCIMD, "dev-allow-private-client-metadata", false,
 		"let client ID metadata documents be fetched from loopback and private addresses (development only)")
+	fs.BoolVar(&c.diagnostics, "conformance-diagnostics", false,
+		"also serve the diagnostic tools the MCP conformance suite calls (test_missing_capability, test_logging_tool); for conformance runs only")
 	fs.BoolVar(&c.devPublicBaseURL, devPublicFlag, false,
 		"DANGEROUS: let the development sign-in (\"sign in as anyone\") run under a -base-url whose host is not loopback, e.g. a tunnel you own; whoever reaches that URL can sign in as any demo user")
 	fs.StringVar(&c.initialScope, "initial-scope", envOr(getenv, "INITIAL_SCOPE", "all"),
@@ -321,16 +326,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return err
 	}
 	table, err := tools.Default(gen)
+	if err == nil && cfg.diagnostics {
+		table, err = tools.NewTable(append([]tools.Tool{tools.Add(), tools.WhoAmI(), tools.GenerateImage(gen)}, tools.Diagnostics()...)...)
+	}
 	if err != nil {
 		return err
 	}
 	table.SetLogger(logger)
+	// The key that seals multi round-trip requestStates (mcp/mrtr.go) is
+	// derived from the server secret (HKDF, RFC 5869), so every process of
+	// a deployment sharing SERVER_SECRET accepts the others' states, and
+	// the key is never the secret itself.
+	stateKey, err := hkdf.Key(sha256.New, secret, nil, "remote-mcp-authkit mcp requestState v1", 32)
+	if err != nil {
+		return err
+	}
 	mcpServer := mcp.NewServer(mcp.ServerOptions{
 		Info:         mcp.Implementation{Name: "remote-mcp-authkit", Title: "Remote MCP with AuthKit", Version: version},
 		Instructions: "Tools gated by your AuthKit permissions: add two numbers, see who you are signed in as, and (with the image_generation permission) generate images.",
 		Tools:        table,
-		Logger:       logger,
+		// tools/list is computed per identity (permissions), so modern
+		// results say cacheScope "private".
+		ToolsVaryByCaller: true,
+		// generateImage may run as a task (io.modelcontextprotocol/tasks):
+		// in this process's memory, ten minutes, 16 per user.
+		Tasks:    &mcp.TaskOptions{},
+		StateKey: stateKey,
+		Logger:   logger,
 	})
+
+	addGuide(mcpServer)
 
 	mcpURL, sseURL := cfg.baseURL+"/mcp", cfg.baseURL+"/sse"
 	authServer, err := oauth.NewServer(oauth.Config{

@@ -7,11 +7,14 @@
 # Inspector's CLI with tokens from the real sign-in), and from .ci/interop2
 # (the SDK v2 client, @modelcontextprotocol/client, with playwright-core)
 # TestInteropStepUp (.ci/interop2/stepup.mjs: step-up authorization through
-# the consent page in a real Chromium). MCP_INTEROP=1 makes a missing
-# install a failure, not a skip.
+# the consent page in a real Chromium) and TestInteropTypeScriptSDKv2
+# (.ci/interop2/modern.mjs: the 2026-07-28 era, negotiated and pinned, with
+# the sign-in pages in Chromium). MCP_INTEROP=1 makes a missing install a
+# failure, not a skip.
 #
 # Needs: go, node (20 or later) with npm on PATH, and Chromium
-# (/usr/bin/chromium, or MCP_BROWSER_CHROMIUM) for the step-up test.
+# (/usr/bin/chromium, or MCP_BROWSER_CHROMIUM) for the step-up and v2 tests;
+# playwright-core never downloads a browser.
 # Usage: bash .ci/interop.sh        (from anywhere in the repository)
 set -euo pipefail
 
@@ -37,7 +40,7 @@ install() {
 	fi
 	echo "interop: installing ${dir#"$root"/}/package.json"
 	log="$(mktemp)"
-	if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
+	if ! (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
 		cat "$log" >&2
 		rm -f "$log"
 		exit 1

@@ -5,17 +5,20 @@
 # of the CPU and their differences show more clearly; mcpload stays the tool
 # that checks every answer (wrk only counts non-2xx responses).
 #
-# Usage: bench/wrk.sh [-d 5s] [-c 50] [-rounds 3]
+# Usage: bench/wrk.sh [-d 5s] [-c 50] [-rounds 3] [-servers "bare ours ours-modern mcpgo gosdk"]
+# (-servers "ours ours-modern" compares the two eras of the product alone,
+# in tightly alternated rounds.)
 # Everything listens on 127.0.0.1; servers are killed on exit.
 set -euo pipefail
 cd "$(dirname "$0")"
-dur=5s conns=50 rounds=3
+dur=5s conns=50 rounds=3 only="bare ours ours-modern mcpgo gosdk"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-d) dur="$2"; shift 2 ;;
 	-c) conns="$2"; shift 2 ;;
 	-rounds) rounds="$2"; shift 2 ;;
-	*) echo "usage: $0 [-d 5s] [-c 50] [-rounds 3]" >&2; exit 2 ;;
+	-servers) only="$2"; shift 2 ;;
+	*) echo "usage: $0 [-d 5s] [-c 50] [-rounds 3] [-servers LIST]" >&2; exit 2 ;;
 	esac
 done
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
@@ -27,7 +30,10 @@ go build -o bin/mcpload ./cmd/mcpload
 
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-declare -A PORT=([bare]=18910 [gosdk]=18911 [mcpgo]=18912 [ours]=18913)
+# ours-modern is the same product and port as ours, called in the MCP
+# 2026-07-28 era: no session, the version and capabilities in each
+# request's _meta, the routing headers it requires.
+declare -A PORT=([bare]=18910 [gosdk]=18911 [mcpgo]=18912 [ours]=18913 [ours-modern]=18913)
 for s in bare gosdk mcpgo; do
 	"bin/$s" -addr "127.0.0.1:${PORT[$s]}" -max-lifetime 30m >/dev/null 2>&1 &
 	pids+=($!)
@@ -42,6 +48,26 @@ token=$(bin/mcpload -signin "http://127.0.0.1:${PORT[ours]}" -print-token -q)
 
 # session SERVER: initialize + initialized, then write wrk's script for a
 # tools/call add on that session.
+# modern: wrk's script for a stateless 2026-07-28 tools/call add.
+modern() {
+	{
+		echo 'local n, threads = 0, 0'
+		echo 'function setup(thread) threads = threads + 1; thread:set("tid", threads) end'
+		echo 'local meta = [["_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"wrk","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}]]'
+		echo 'function request() n = n + 1; return wrk.format(nil, nil, nil, string.format([[{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3},%s}}]], tid * 1000000000 + n, meta)) end'
+		echo 'wrk.method = "POST"'
+		echo 'wrk.headers["Content-Type"] = "application/json"'
+		echo 'wrk.headers["Accept"] = "application/json, text/event-stream"'
+		echo 'wrk.headers["MCP-Protocol-Version"] = "2026-07-28"'
+		echo 'wrk.headers["Mcp-Method"] = "tools/call"'
+		echo 'wrk.headers["Mcp-Name"] = "add"'
+		echo "wrk.headers[\"Authorization\"] = \"Bearer $token\""
+		echo 'done = function(summary, latency, requests)'
+		echo '  io.write(string.format("RESULT %d %d %d %.2f\n", summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.duration, latency:percentile(99) / 1000))'
+		echo 'end'
+	} >"$tmp/ours-modern.lua"
+}
+
 session() {
 	local s="$1" url="http://127.0.0.1:${PORT[$1]}/mcp" auth=()
 	[ "$s" = ours ] && auth=(-H "Authorization: Bearer $token")
@@ -69,13 +95,18 @@ session() {
 		echo 'end'
 	} >"$tmp/$s.lua"
 }
-servers=(bare ours mcpgo gosdk)
-for s in "${servers[@]}"; do session "$s"; done
+read -r -a servers <<<"$only"
+for s in bare ours mcpgo gosdk; do session "$s"; done
+modern
 
 declare -A RPS
 for r in $(seq "$rounds"); do
-	order=("${servers[@]:r%4}" "${servers[@]:0:r%4}")
+	k=$((r % ${#servers[@]}))
+	order=("${servers[@]:k}" "${servers[@]:0:k}")
 	for s in "${order[@]}"; do
+		# A second of warm-up first: whichever server ran second in a round
+		# used to measure faster, whatever it was.
+		wrk -t2 -c"$conns" -d1s -s "$tmp/$s.lua" "http://127.0.0.1:${PORT[$s]}/mcp" >/dev/null
 		line=$(wrk -t2 -c"$conns" -d"$dur" -s "$tmp/$s.lua" "http://127.0.0.1:${PORT[$s]}/mcp" | grep '^RESULT')
 		read -r _ n errs us p99 <<<"$line"
 		rps=$(awk -v n="$n" -v us="$us" 'BEGIN{printf "%.0f", n/(us/1e6)}')
@@ -84,15 +115,17 @@ for r in $(seq "$rounds"); do
 	done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (a == "" || b == "") print "-"; else printf "%.2f", a/b}'; }
 echo
 echo "wrk, Streamable HTTP tools/call add, $conns connections, $rounds rounds x $dur, order rotated"
 echo "| server | median req/s | vs bare |"
 echo "|---|---:|---:|"
-base=$(echo "${RPS[bare]}" | median)
+base=$(echo "${RPS[bare]:-}" | median)
 for s in "${servers[@]}"; do
 	m=$(echo "${RPS[$s]}" | median)
-	echo "| $s | $m | $(awk -v a="$m" -v b="$base" 'BEGIN{printf "%.2f", a/b}') |"
+	echo "| $s | $m | $(ratio "$m" "$base") |"
 done
-ours=$(echo "${RPS[ours]}" | median); mg=$(echo "${RPS[mcpgo]}" | median)
-echo "ours vs mcpgo: $(awk -v a="$ours" -v b="$mg" 'BEGIN{printf "%.2f", a/b}')x (ours has bearer authentication on; the peers have none)"
+ours=$(echo "${RPS[ours]:-}" | median); mg=$(echo "${RPS[mcpgo]:-}" | median); om=$(echo "${RPS[ours-modern]:-}" | median)
+echo "ours vs mcpgo: $(ratio "$ours" "$mg")x (ours has bearer authentication on; the peers have none)"
+echo "ours-modern vs mcpgo: $(ratio "$om" "$mg")x; ours-modern vs ours (legacy session): $(ratio "$om" "$ours")x"

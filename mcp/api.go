@@ -38,6 +38,9 @@ type Tool struct {
 	InputSchema  json.RawMessage  `json:"inputSchema"`
 	OutputSchema json.RawMessage  `json:"outputSchema,omitempty"`
 	Annotations  *ToolAnnotations `json:"annotations,omitempty"`
+	// Execution says whether a call may run as a task of the tasks
+	// extension (tasks.go); the server reads it through TaskSupporter.
+	Execution *ToolExecution `json:"execution,omitempty"`
 }
 
 // ToolAnnotations are hints about a tool's behaviour (schema: ToolAnnotations).
@@ -100,6 +103,15 @@ type ToolSet interface {
 	CallTool(ctx context.Context, name string, arguments json.RawMessage) (*CallToolResult, error)
 }
 
+// ToolLookup is implemented by a ToolSet that can find one tool as the
+// caller in ctx would see it in tools/list, without listing all of them:
+// the 2026-07-28 binding reads a called tool's inputSchema on every
+// tools/call (x-mcp-header, param_headers.go), and a list per call would
+// cost an allocation and a permission check per tool.
+type ToolLookup interface {
+	LookupTool(ctx context.Context, name string) (Tool, bool)
+}
+
 // ErrUnknownTool is wrapped by ToolSet.CallTool for a name the caller cannot
 // call; the server answers it with JSON-RPC -32602, as the tools page of the
 // specification shows.
@@ -114,6 +126,24 @@ type ServerOptions struct {
 	Instructions string
 	// Tools, when non-nil, makes the server declare the tools capability.
 	Tools ToolSet
+	// ToolsVaryByCaller says that Tools answers ListTools per caller (by
+	// permission, say): modern tools/list results then carry cacheScope
+	// "private", so that no shared cache serves one user's list to
+	// another (2026-07-28 server/utilities/caching, "Cache Scope Field").
+	// Without it they are "public".
+	ToolsVaryByCaller bool
+	// Tasks, when non-nil, serves the tasks extension
+	// (io.modelcontextprotocol/tasks, tasks.go) in the 2026-07-28 era:
+	// tools whose ToolSet says so (TaskSupporter) may run as tasks the
+	// client polls.
+	Tasks *TaskOptions
+	// StateKey keys the HMAC that seals the requestState of a multi
+	// round-trip request (2026-07-28 basic/patterns/mrtr; mrtr.go), so a
+	// client can neither read nor change it and it binds the user and the
+	// request. Give every process of one deployment the same key (derived
+	// from the server secret), or a retry that reaches another process is
+	// refused; nil means a random key for this process. At least 32 bytes.
+	StateKey []byte
 	// PageSize bounds every paginated list; 0 means 50.
 	PageSize int
 	// Logger receives the server's own diagnostics (panics in handlers,

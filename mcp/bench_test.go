@@ -116,6 +116,41 @@ func benchStreamable(b *testing.B, opts HTTPOptions) {
 	}
 }
 
+// BenchmarkStreamableToolsCallModern is the same tools/call in the
+// 2026-07-28 era: no session, the version and capabilities in the request's
+// _meta (validated, with the headers they must agree with), resultType and
+// serverInfo in the result's _meta.
+func BenchmarkStreamableToolsCallModern(b *testing.B) {
+	s := NewServer(ServerOptions{Tools: &benchTools{result: CallToolResult{Content: []Content{TextContent("ok")}}}, Logger: quietLogger()})
+	h := s.StreamableHTTPHandler(HTTPOptions{})
+	call := []byte(`{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"noop","arguments":{"a":1},"_meta":` + modernMeta + `}}`)
+	body := bytes.NewReader(call)
+	req := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("MCP-Protocol-Version", "2026-07-28")
+	req.Header.Set("Mcp-Method", "tools/call")
+	req.Header.Set("Mcp-Name", "noop")
+	req.ContentLength = int64(len(call))
+	rc := io.NopCloser(body)
+	w := &benchWriter{h: make(http.Header)}
+
+	b.ReportAllocs()
+	b.SetBytes(int64(len(call)))
+	for b.Loop() {
+		body.Reset(call)
+		req.Body = rc
+		w.reset()
+		h.ServeHTTP(w, req)
+		if w.status != 200 {
+			b.Fatalf("status %d: %s", w.status, w.body.String())
+		}
+	}
+	if !strings.Contains(w.body.String(), `"id":42,"result":{"resultType":"complete"`) || !strings.Contains(w.body.String(), `"content":[{"type":"text","text":"ok"}]`) {
+		b.Fatalf("response %s", w.body.String())
+	}
+}
+
 // BenchmarkSSEToolsCall is the same round trip through HTTP+SSE: POST to
 // the message endpoint (202), response read from the open stream.
 func BenchmarkSSEToolsCall(b *testing.B) {

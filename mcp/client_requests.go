@@ -266,7 +266,18 @@ func elicit(ctx context.Context, peer clientPeer, p *ElicitParams) (*ElicitResul
 // with an error (code -1: the user rejected the request); and with ctx's
 // error when ctx ends first (the client is then sent
 // notifications/cancelled).
+//
+// Sampling is deprecated by 2026-07-28 (SEP-2577) and kept for legacy
+// sessions. A modern request has no session to ask through (ErrNoSession):
+// the revision asks through an InputRequiredResult instead
+// (basic/patterns/mrtr).
 func CreateMessage(ctx context.Context, params *CreateMessageParams) (*CreateMessageResult, error) {
+	if run := taskFromContext(ctx); run != nil {
+		return createMessage(ctx, run, params) // a task's input request (tasks.go)
+	}
+	if peer := modernPeerOf(ctx); peer != nil {
+		return createMessage(ctx, peer, params) // an input request of an InputRequiredResult (mrtr.go)
+	}
 	sess := SessionFromContext(ctx)
 	if sess == nil {
 		return nil, ErrNoSession
@@ -279,7 +290,15 @@ func CreateMessage(ctx context.Context, params *CreateMessageParams) (*CreateMes
 // CreateMessage: ErrClientCapability when the client did not declare
 // elicitation in the mode asked for, the client's *JSONRPCError, or ctx's
 // error. Never use form mode for secrets (elicitation, "Security").
+// Legacy sessions only, like CreateMessage: a modern request is asked
+// through an InputRequiredResult (2026-07-28 basic/patterns/mrtr).
 func Elicit(ctx context.Context, params *ElicitParams) (*ElicitResult, error) {
+	if run := taskFromContext(ctx); run != nil {
+		return elicit(ctx, run, params) // a task's input request (tasks.go)
+	}
+	if peer := modernPeerOf(ctx); peer != nil {
+		return elicit(ctx, peer, params) // an input request of an InputRequiredResult (mrtr.go)
+	}
 	sess := SessionFromContext(ctx)
 	if sess == nil {
 		return nil, ErrNoSession

@@ -179,11 +179,18 @@ func (s *Server) SetCompletion(fn CompleteFunc) {
 	if !first {
 		return
 	}
-	s.HandleMethod("completion/complete", func(ctx context.Context, params json.RawMessage) (any, error) {
-		f.mu.Lock()
-		c := &completer{fn: f.completion, prompts: f.prompts, resources: f.resources}
-		f.mu.Unlock()
-		return c.complete(ctx, params)
-	})
 	s.AddCapability("completions", struct{}{})
+}
+
+// complete answers completion/complete (server/utilities/completion) once
+// SetCompletion declared the capability.
+func (s *Server) complete(ctx context.Context, params json.RawMessage, _ *requestParams) (any, error) {
+	f := s.features
+	f.mu.Lock()
+	c := &completer{fn: f.completion, prompts: f.prompts, resources: f.resources}
+	f.mu.Unlock()
+	if c.fn == nil {
+		return nil, NewMethodNotFound("method not found: completion/complete (no completions here)")
+	}
+	return c.complete(ctx, params)
 }

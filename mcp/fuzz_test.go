@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"remote-mcp-authkit/mcp/jsonscan"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // FuzzDecodeMessage checks that no body crashes the decoder, that every

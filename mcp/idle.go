@@ -44,15 +44,16 @@ const probeWait = time.Millisecond
 // reports whether the stream now runs on the bare connection. It is called
 // with sw.mu held, from start.
 func (sw *sseWriter) hijackLocked(r *http.Request) bool {
-	if sw.keeper == nil || r.ProtoMajor != 1 {
+	hs, ok := sw.sink.(*httpSink)
+	if sw.keeper == nil || r.ProtoMajor != 1 || !ok {
 		return false
 	}
-	conn, brw, err := sw.rc.Hijack()
+	conn, brw, err := hs.rc.Hijack()
 	if err != nil {
 		return false // HTTP/2, a test recorder: keep the goroutine path
 	}
 	_ = brw.Flush() // nothing was written through w, but leave no byte behind
-	h := sw.w.Header()
+	h := hs.w.Header()
 	for _, k := range []string{"Connection", "Content-Length", "Transfer-Encoding", "Keep-Alive"} {
 		delete(h, k)
 	}
@@ -62,8 +63,7 @@ func (sw *sseWriter) hijackLocked(r *http.Request) bool {
 	head.WriteString("Date: " + time.Now().UTC().Format(http.TimeFormat) + "\r\n")
 	// The body ends when the connection closes (RFC 9112 section 6.3 item 8).
 	head.WriteString("Connection: close\r\n\r\n")
-	sw.conn, sw.hijacked = conn, true
-	sw.w, sw.rc = nil, nil // let net/http's response and buffers go
+	sw.sink = &connSink{conn: conn} // net/http's response and buffers go
 	sw.buf = append(head.Bytes(), sw.buf...)
 	sw.keeper.add(sw)
 	return true
@@ -79,27 +79,49 @@ func (sw *sseWriter) alive() bool {
 	if sw.dead {
 		return false
 	}
-	if sw.conn == nil {
+	cs, ok := sw.sink.(*connSink)
+	if !ok {
 		return true // net/http's background reader ends r's context on a close
 	}
-	if gone, ok := peerGone(sw.conn); ok {
-		if gone {
-			sw.killLocked()
-		}
-		return !gone
-	}
-	// A deadline already past would fail the read without looking at the
-	// socket, hence a short one in the future.
-	_ = sw.conn.SetReadDeadline(time.Now().Add(probeWait))
-	var b [1]byte
-	_, err := sw.conn.Read(b[:])
-	_ = sw.conn.SetReadDeadline(time.Time{})
-	var ne net.Error
-	if err == nil || errors.As(err, &ne) && ne.Timeout() {
+	if cs.probe() {
 		return true
 	}
 	sw.killLocked()
 	return false
+}
+
+// connSink writes on a hijacked connection. Each write sets a deadline and
+// clears it after: an idle stream holds no runtime timer (a pending
+// deadline on each of 10,000 streams would grow the runtime's per-P timer
+// heaps, which never shrink, by some 160 KiB for good).
+type connSink struct {
+	conn net.Conn
+}
+
+func (s *connSink) write(b []byte, timeout time.Duration) error {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(timeout))
+	_, err := s.conn.Write(b)
+	_ = s.conn.SetWriteDeadline(time.Time{})
+	return err
+}
+
+// end closes the connection, which also ends a write in flight.
+func (s *connSink) end(bool) { _ = s.conn.Close() }
+
+// probe reports whether the client still holds the connection: a read that
+// times out means it does; EOF or a reset means it left.
+func (s *connSink) probe() bool {
+	if gone, ok := peerGone(s.conn); ok {
+		return !gone
+	}
+	// A deadline already past would fail the read without looking at the
+	// socket, hence a short one in the future.
+	_ = s.conn.SetReadDeadline(time.Now().Add(probeWait))
+	var b [1]byte
+	_, err := s.conn.Read(b[:])
+	_ = s.conn.SetReadDeadline(time.Time{})
+	var ne net.Error
+	return err == nil || errors.As(err, &ne) && ne.Timeout()
 }
 
 // handOff lets the writer outlive its HTTP handler: when start hijacks the
@@ -113,7 +135,8 @@ func (sw *sseWriter) handOff(k *streamKeeper, release func()) {
 func (sw *sseWriter) isHijacked() bool {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
-	return sw.hijacked
+	_, ok := sw.sink.(*connSink)
+	return ok
 }
 
 // killIfEnded closes a hijacked stream whose session ended while it was
@@ -142,7 +165,7 @@ func (sw *sseWriter) keepAliveTick(ping bool) {
 		sw.mu.Unlock()
 		return
 	}
-	if gone, _ := peerGone(sw.conn); gone {
+	if gone, _ := peerGone(sw.sink.(*connSink).conn); gone { // the keeper holds hijacked streams only
 		sw.killLocked()
 		sw.mu.Unlock()
 		return

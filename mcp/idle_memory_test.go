@@ -21,7 +21,7 @@ func TestKeeperReleasesWithoutGoroutineEach(t *testing.T) {
 	for range crowd {
 		c, peer := net.Pipe()
 		defer peer.Close()
-		sw := &sseWriter{conn: c, hijacked: true, started: true, gone: make(chan struct{})}
+		sw := &sseWriter{sink: &connSink{conn: c}, started: true, gone: make(chan struct{})}
 		released.Add(1)
 		sw.handOff(k, func() { <-gate; released.Done() })
 		k.add(sw)
@@ -62,7 +62,7 @@ func (c *deadlineConn) Write(b []byte) (int, error) { return len(b), nil }
 // the write is done, so that an idle stream holds no runtime timer.
 func TestHijackedWriteClearsDeadline(t *testing.T) {
 	c := &deadlineConn{}
-	sw := &sseWriter{conn: c, hijacked: true, started: true, timeout: time.Minute, gone: make(chan struct{})}
+	sw := &sseWriter{sink: &connSink{conn: c}, started: true, timeout: time.Minute, gone: make(chan struct{})}
 	if err := sw.event("message", "", []byte(`{}`), 0); err != nil {
 		t.Fatal(err)
 	}

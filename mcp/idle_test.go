@@ -338,7 +338,7 @@ func TestKeeperExitsWhenEmpty(t *testing.T) {
 	released := make(chan struct{})
 	sw := &sseWriter{gone: make(chan struct{}), timeout: time.Second}
 	sw.handOff(k, func() { close(released) })
-	sw.conn, sw.hijacked = a, true
+	sw.sink = &connSink{conn: a}
 	k.add(sw)
 	running := func() bool {
 		k.mu.Lock()

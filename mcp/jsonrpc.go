@@ -19,7 +19,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"remote-mcp-authkit/mcp/jsonscan"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // The error codes JSON-RPC 2.0 reserves (section 5.1, "Error object").
@@ -241,8 +241,9 @@ func (m *message) decodeError(v []byte) *JSONRPCError {
 }
 
 // maxEscapedName bounds the member names worth unescaping: the longest name
-// this package reads ("progressToken") written entirely as \uXXXX escapes.
-const maxEscapedName = 6 * len("progressToken")
+// this package reads (MetaClientCapabilities) written entirely as \uXXXX
+// escapes.
+const maxEscapedName = 6 * len(MetaClientCapabilities)
 
 // memberName returns the text of the quoted member name, for comparison
 // with the names a decoder knows. A name without escapes is its own text

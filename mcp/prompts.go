@@ -208,8 +208,8 @@ func (t *promptTable) get(ctx context.Context, params json.RawMessage) (any, err
 }
 
 // promptTableOf returns s's prompt table, creating it on first use: then
-// prompts/list and prompts/get join the method table and the prompts
-// capability is declared (prompts, "Capabilities").
+// the prompts capability is declared, which lets the index (protocol.go)
+// serve prompts/list and prompts/get (prompts, "Capabilities").
 func promptTableOf(s *Server) *promptTable {
 	f := s.features
 	f.mu.Lock()
@@ -219,10 +219,6 @@ func promptTableOf(s *Server) *promptTable {
 	}
 	t := &promptTable{}
 	f.prompts = t
-	s.HandleMethod("prompts/list", func(_ context.Context, params json.RawMessage) (any, error) {
-		return t.list(params, s.PageSize())
-	})
-	s.HandleMethod("prompts/get", t.get)
 	s.AddCapability("prompts", map[string]bool{"listChanged": true})
 	return t
 }

@@ -58,11 +58,15 @@ type ResourceTemplate struct {
 type ReadResourceFunc func(ctx context.Context, uri string, vars map[string]string) ([]ResourceContents, error)
 
 // ErrResourceNotFound is wrapped by a ReadResourceFunc for a URI that names
-// nothing; the server answers it with -32002 (resources, "Error Handling").
+// nothing; the server answers it with -32002 in the legacy era and -32602
+// in the modern one (resources, "Error Handling").
 var ErrResourceNotFound = errors.New("resource not found")
 
-// CodeResourceNotFound is MCP's JSON-RPC error code for a resource URI
-// that names nothing (resources, "Error Handling").
+// CodeResourceNotFound is the legacy era's JSON-RPC error code for a
+// resource URI that names nothing (2025-11-25 server/resources, "Error
+// Handling"). 2026-07-28 answers -32602 (Invalid params) instead and
+// reserves -32002 (basic/index, "Error Codes"), which modern requests
+// therefore never see.
 const CodeResourceNotFound = -32002
 
 // errorWithData attaches data, a JSON value, to a JSON-RPC error.
@@ -275,10 +279,16 @@ func decodeURIParams(params json.RawMessage) (string, *JSONRPCError) {
 	return p.URI, nil
 }
 
-// notFound is the error of resources/read for an unknown URI, in the exact
-// form resources, "Error Handling" shows.
-func resourceNotFound(uri string) *JSONRPCError {
-	return errorWithData(&JSONRPCError{Code: CodeResourceNotFound, Message: "Resource not found"}, map[string]string{"uri": uri})
+// resourceNotFound is the error of resources/read for an unknown URI, in
+// the exact form server/resources, "Error Handling" shows for the era of
+// the request: -32002 for legacy sessions, -32602 for 2026-07-28 (its
+// changelog, minor change 6).
+func resourceNotFound(ctx context.Context, uri string) *JSONRPCError {
+	code := CodeResourceNotFound
+	if EraOf(ctx) == EraModern {
+		code = CodeInvalidParams
+	}
+	return errorWithData(&JSONRPCError{Code: code, Message: "Resource not found"}, map[string]string{"uri": uri})
 }
 
 // lookup finds what serves uri: a direct resource first, then the first
@@ -304,12 +314,12 @@ func (t *resourceTable) read(ctx context.Context, params json.RawMessage) (any, 
 	}
 	read, vars, ok := t.lookup(uri)
 	if !ok {
-		return nil, resourceNotFound(uri)
+		return nil, resourceNotFound(ctx, uri)
 	}
 	contents, err := read(ctx, uri, vars)
 	switch {
 	case errors.Is(err, ErrResourceNotFound):
-		return nil, resourceNotFound(uri)
+		return nil, resourceNotFound(ctx, uri)
 	case err != nil:
 		var rpcErr *JSONRPCError
 		if errors.As(err, &rpcErr) {
@@ -340,7 +350,7 @@ func (t *resourceTable) subscribe(session updateNotifier, params json.RawMessage
 		return nil, NewInternalError("resources/subscribe needs a session")
 	}
 	if _, _, ok := t.lookup(uri); !ok {
-		return nil, resourceNotFound(uri)
+		return nil, resourceNotFound(context.Background(), uri) // legacy only
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -531,8 +541,8 @@ func notifyListChanged(s *Server, method string) {
 }
 
 // resourceTableOf returns s's resource table, creating it on first use:
-// then the five resources methods join the method table and the resources
-// capability is declared with both of its features, subscribe and
+// then the resources capability is declared, which lets the resources
+// methods of the index (protocol.go) be served with both of its features, subscribe and
 // listChanged (resources, "Capabilities").
 func resourceTableOf(s *Server) *resourceTable {
 	f := s.features
@@ -543,35 +553,6 @@ func resourceTableOf(s *Server) *resourceTable {
 	}
 	t := newResourceTable()
 	f.resources = t
-	s.HandleMethod("resources/list", func(_ context.Context, params json.RawMessage) (any, error) {
-		return t.list(params, s.PageSize())
-	})
-	s.HandleMethod("resources/templates/list", func(_ context.Context, params json.RawMessage) (any, error) {
-		return t.listTemplates(params, s.PageSize())
-	})
-	s.HandleMethod("resources/read", t.read)
-	s.HandleMethod("resources/subscribe", func(ctx context.Context, params json.RawMessage) (any, error) {
-		sess := SessionFromContext(ctx)
-		if sess == nil {
-			return nil, NewInternalError("resources/subscribe needs a session")
-		}
-		res, err := t.subscribe(sess, params)
-		if err == nil && t.watch(sess) {
-			// Subscriptions end with their session.
-			go func() {
-				<-sess.Done()
-				t.forget(sess)
-			}()
-		}
-		return res, err
-	})
-	s.HandleMethod("resources/unsubscribe", func(ctx context.Context, params json.RawMessage) (any, error) {
-		sess := SessionFromContext(ctx)
-		if sess == nil {
-			return struct{}{}, nil
-		}
-		return t.unsubscribe(sess, params)
-	})
 	s.AddCapability("resources", map[string]bool{"subscribe": true, "listChanged": true})
 	return t
 }
@@ -612,5 +593,33 @@ func (s *Server) NotifyResourceUpdated(uri string) {
 	f.mu.Unlock()
 	if t != nil {
 		t.notifyUpdated(context.Background(), uri)
+		s.notifyListeners("notifications/resources/updated", resourceUpdatedParams{URI: uri})
 	}
+}
+
+// subscribeResource answers resources/subscribe (legacy era; 2026-07-28
+// replaced it with subscriptions/listen). Subscriptions end with their
+// session.
+func subscribeResource(t *resourceTable, _ *Server, ctx context.Context, params json.RawMessage) (any, error) {
+	sess := SessionFromContext(ctx)
+	if sess == nil {
+		return nil, NewInternalError("resources/subscribe needs a session")
+	}
+	res, err := t.subscribe(sess, params)
+	if err == nil && t.watch(sess) {
+		go func() {
+			<-sess.Done()
+			t.forget(sess)
+		}()
+	}
+	return res, err
+}
+
+// unsubscribeResource answers resources/unsubscribe (legacy era).
+func unsubscribeResource(t *resourceTable, _ *Server, ctx context.Context, params json.RawMessage) (any, error) {
+	sess := SessionFromContext(ctx)
+	if sess == nil {
+		return struct{}{}, nil
+	}
+	return t.unsubscribe(sess, params)
 }

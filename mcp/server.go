@@ -1,9 +1,9 @@
 package mcp
 
-// The MCP method layer, shared by both transports: lifecycle (basic/lifecycle),
-// ping (basic/utilities/ping), cancellation (basic/utilities/cancellation),
-// logging (server/utilities/logging), tools (server/tools), and the table of
-// methods other files add with HandleMethod.
+// The MCP method layer, shared by both transports and both eras: the legacy
+// lifecycle (basic/lifecycle), cancellation, logging (server/utilities/logging),
+// tools (server/tools), and the dispatcher that answers every method of the
+// index (protocol.go), plus those callers add with HandleMethod.
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	"strings"
 	"sync"
 
-	"remote-mcp-authkit/mcp/jsonscan"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // MethodHandler answers one request method. params is the request's params
@@ -54,6 +54,18 @@ type Server struct {
 
 	sweep idleSweep // of idle sessions, under mu (session.go)
 
+	// extensions are the modern capabilities.extensions (AddExtension).
+	extensions map[string]any
+	// tasks runs the tasks extension (tasks.go); nil when it is off.
+	tasks *taskRunner
+	// stateKey seals multi round-trip requestStates (mrtr.go).
+	stateKey []byte
+	// env and metaMember are the modern result envelope, written once
+	// (modern.go).
+	envOnce    sync.Once
+	env        []byte
+	metaMember []byte
+
 	// features holds the resources, prompts and completion tables
 	// (resources.go), which exist only once something is registered.
 	features *serverFeatures
@@ -69,7 +81,7 @@ func NewServer(opts ServerOptions) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Server{
+	s := &Server{
 		opts:     opts,
 		logger:   logger,
 		handlers: make(map[string]MethodHandler),
@@ -78,11 +90,22 @@ func NewServer(opts ServerOptions) *Server {
 		byOwner:  make(map[string]map[*Session]struct{}),
 		features: &serverFeatures{},
 	}
+	s.stateKey = opts.StateKey
+	if len(s.stateKey) == 0 {
+		s.stateKey = newStateKey()
+	}
+	if opts.Tasks != nil {
+		s.tasks = newTaskRunner(s, opts.Tasks)
+		s.AddExtension(TasksExtension, struct{}{})
+	}
+	return s
 }
 
-// HandleMethod adds (or replaces) the handler of a method that the built-in
-// table does not answer, such as resources/list or completion/complete. A
-// method whose name starts with "notifications/" is a notification handler.
+// HandleMethod adds (or replaces) the handler of a method that the index
+// (protocol.go) does not list: a vendor method, served in both eras. A
+// method whose name starts with "notifications/" is a notification handler
+// (legacy sessions only: 2026-07-28 defines no client notifications over
+// HTTP). The index's own methods cannot be replaced.
 func (s *Server) HandleMethod(method string, h MethodHandler) {
 	s.mu.Lock()
 	s.handlers[method] = h
@@ -174,6 +197,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, k := range keepers {
 		k.closeAll() // any stream no session still held
 	}
+	if s.tasks != nil {
+		s.tasks.cancelAll() // their work fails; the stored state stays
+	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
@@ -256,7 +282,18 @@ func (s *Server) removeSession(sess *Session) {
 type requestState struct {
 	context.Context
 
-	sess          *Session
+	sess *Session // nil in the modern era: there is no session
+	// owner is HTTPOptions.SessionOwner of a modern request (the legacy
+	// era's is the session's): whose tasks it may see.
+	owner string
+	// mrtr is what the retry of a modern tools/call, prompts/get or
+	// resources/read brought (mrtr.go), nil on a first round; mrtrOK says
+	// the request may answer input_required. mrtr is guarded by mu.
+	mrtr   *mrtrInput
+	mrtrOK bool
+	// meta is the request's 2026-07-28 per-request _meta; nil in the
+	// legacy era, whose session holds the same facts.
+	meta          *RequestMeta
 	id            json.RawMessage
 	key           string // string(id), the in-flight table key
 	progressToken json.RawMessage
@@ -345,6 +382,37 @@ type requestParams struct {
 	name          []byte          // the last "name" that is a string, still quoted
 	nameType      string          // the type of the first "name" that is neither a string nor null
 	arguments     json.RawMessage
+	// x holds what only the modern era reads, allocated when the params
+	// have a uri or a _meta, so that a legacy call's params stay small.
+	x *modernParams
+}
+
+// modernParams are the members of params that the 2026-07-28 binding
+// checks (modern.go, streamable_modern.go): the _meta object and its
+// per-request fields, as found, the uri and taskId that Mcp-Name mirrors,
+// and a multi round-trip retry's inputResponses and requestState (mrtr.go).
+type modernParams struct {
+	meta     json.RawMessage // the _meta object (nil when absent, null or not an object)
+	metaType jsonscan.Kind   // the kind of _meta when present
+	hasMeta  bool
+	uri      []byte // the last "uri" that is a string, still quoted
+	taskID   []byte // the last "taskId" that is a string, still quoted (Mcp-Name of tasks/*)
+	// inputResponses and requestState of a multi round-trip retry
+	// (mrtr.go), as sent.
+	inputResponses    json.RawMessage
+	requestState      json.RawMessage
+	hasInputResponses bool
+	hasRequestState   bool
+
+	metaVersion, metaCaps, metaInfo, metaLevel json.RawMessage
+}
+
+// ext returns p.x, allocating it on first use.
+func (p *requestParams) ext() *modernParams {
+	if p.x == nil {
+		p.x = new(modernParams)
+	}
+	return p.x
 }
 
 // readParams reads params, which validate left absent or an object. Where
@@ -371,12 +439,39 @@ func readParams(params json.RawMessage) requestParams {
 			}
 		case "arguments":
 			p.arguments = value
+		case "uri":
+			if jsonscan.KindOf(value) == jsonscan.String {
+				p.ext().uri = value
+			}
+		case "taskId":
+			if jsonscan.KindOf(value) == jsonscan.String {
+				p.ext().taskID = value
+			}
+		case "inputResponses":
+			x := p.ext()
+			x.inputResponses, x.hasInputResponses = value, true
+		case "requestState":
+			x := p.ext()
+			x.requestState, x.hasRequestState = value, true
 		case "_meta":
-			switch jsonscan.KindOf(value) {
+			x := p.ext()
+			x.hasMeta, x.metaType = true, jsonscan.KindOf(value)
+			switch x.metaType {
 			case jsonscan.Object:
+				x.meta = value
+				x.metaVersion, x.metaCaps, x.metaInfo, x.metaLevel = nil, nil, nil, nil // the last _meta counts
 				for name, value := range jsonscan.Members(value) {
-					if string(memberName(buf[:0], name)) == "progressToken" {
+					switch string(memberName(buf[:0], name)) {
+					case "progressToken":
 						token = value
+					case MetaProtocolVersion:
+						x.metaVersion = value
+					case MetaClientCapabilities:
+						x.metaCaps = value
+					case MetaClientInfo:
+						x.metaInfo = value
+					case MetaLogLevel:
+						x.metaLevel = value
 					}
 				}
 			case jsonscan.Null:
@@ -391,8 +486,10 @@ func readParams(params json.RawMessage) requestParams {
 	return p
 }
 
-// call dispatches one request method, turning a handler panic into -32603.
-// For tools/call, p holds its params as readParams read them.
+// call dispatches one request method through the index (protocol.go),
+// turning a handler panic into -32603. A method of the index outside the
+// request's era, or whose capability the server does not declare, is
+// -32601; so is a name neither the index nor HandleMethod knows.
 func (s *Server) call(ctx context.Context, method string, params json.RawMessage, p *requestParams) (result any, rpcErr *JSONRPCError) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -401,22 +498,29 @@ func (s *Server) call(ctx context.Context, method string, params json.RawMessage
 		}
 	}()
 	var err error
-	switch method {
-	case "ping":
-		return emptyResult, nil
-	case "logging/setLevel":
-		result, err = s.setLevel(ctx, params)
-	case "tools/list":
-		if s.opts.Tools == nil {
-			return nil, NewMethodNotFound("method not found: %s (this server has no tools)", method)
+	if m := clientMethods[method]; m != nil {
+		era := EraOf(ctx)
+		if era == EraModern && mrtrMethod(method) {
+			in, rpcErr := s.readMRTR(ctx, method, p)
+			if rpcErr != nil {
+				return nil, rpcErr
+			}
+			if rs := requestFromContext(ctx); rs != nil {
+				rs.mu.Lock()
+				rs.mrtr, rs.mrtrOK = in, true
+				rs.mu.Unlock()
+			}
 		}
-		result, err = s.listTools(ctx, params)
-	case "tools/call":
-		if s.opts.Tools == nil {
-			return nil, NewMethodNotFound("method not found: %s (this server has no tools)", method)
+		switch {
+		case m.eras&era == 0:
+			return nil, eraMethodNotFound(m, era)
+		case m.handle == nil:
+			return nil, NewInvalidRequest("invalid request: %s cannot be answered here (%s)", method, m.spec)
+		case !s.serves(m.capability):
+			return nil, NewMethodNotFound("method not found: %s (this server does not declare the %s capability)", method, m.capability)
 		}
-		result, err = s.callTool(ctx, p)
-	default:
+		result, err = m.handle(s, ctx, params, p)
+	} else {
 		s.mu.RLock()
 		h := s.handlers[method]
 		s.mu.RUnlock()
@@ -430,45 +534,39 @@ func (s *Server) call(ctx context.Context, method string, params json.RawMessage
 		if errors.As(err, &je) {
 			return nil, je
 		}
+		var ir *InputRequired
+		if errors.As(err, &ir) {
+			return s.answerInputRequired(ctx, method, p, ir)
+		}
 		s.logger.Error("mcp: method handler failed", "method", method, "err", err)
 		return nil, NewInternalError("internal error while handling %s", method)
 	}
 	return result, nil
 }
 
-// handleNotification acts on a notification from the client; notifications
-// are never answered (JSON-RPC section 4.1).
+// handleNotification acts on a notification from the client of a legacy
+// session, through the index (protocol.go) or a HandleMethod handler;
+// notifications are never answered (JSON-RPC section 4.1).
 func (s *Server) handleNotification(base context.Context, sess *Session, m *message) {
 	sess.touch()
-	switch m.Method {
-	case "notifications/initialized":
-		sess.markReady()
-	case "notifications/cancelled":
-		var p struct {
-			RequestID json.RawMessage `json:"requestId"`
-			Reason    string          `json:"reason"`
+	if n := clientNotifications[string(m.Method)]; n != nil && n.notify != nil {
+		n.notify(sess, m.Params)
+		return
+	}
+	s.mu.RLock()
+	h := s.handlers[string(m.Method)]
+	s.mu.RUnlock()
+	if h == nil {
+		return // unknown notifications are ignored
+	}
+	ctx := &requestState{Context: base, sess: sess}
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.Error("mcp: panic in notification handler", "method", m.Method, "panic", p, "stack", string(debug.Stack()))
 		}
-		if json.Unmarshal(m.Params, &p) == nil && p.RequestID != nil {
-			sess.cancelRequest(string(p.RequestID))
-		}
-	default:
-		s.mu.RLock()
-		h := s.handlers[string(m.Method)]
-		s.mu.RUnlock()
-		if h == nil {
-			return // unknown notifications are ignored
-		}
-		ctx := &requestState{Context: base, sess: sess}
-		func() {
-			defer func() {
-				if p := recover(); p != nil {
-					s.logger.Error("mcp: panic in notification handler", "method", m.Method, "panic", p, "stack", string(debug.Stack()))
-				}
-			}()
-			if _, err := h(ctx, m.Params); err != nil {
-				s.logger.Warn("mcp: notification handler failed", "method", m.Method, "err", err)
-			}
-		}()
+	}()
+	if _, err := h(ctx, m.Params); err != nil {
+		s.logger.Warn("mcp: notification handler failed", "method", m.Method, "err", err)
 	}
 }
 
@@ -574,15 +672,7 @@ func (s *Server) initialize(sess *Session, params json.RawMessage) (any, *JSONRP
 		ServerInfo      Implementation `json:"serverInfo"`
 		Instructions    string         `json:"instructions,omitempty"`
 	}
-	caps := map[string]any{"logging": struct{}{}}
-	if s.opts.Tools != nil {
-		caps["tools"] = map[string]bool{"listChanged": true}
-	}
-	s.mu.RLock()
-	for k, v := range s.caps {
-		caps[k] = v
-	}
-	s.mu.RUnlock()
+	caps := s.capabilities(EraLegacy)
 	info := s.opts.Info
 	if info.Name == "" {
 		info.Name = "mcp-server"
@@ -711,7 +801,42 @@ func (s *Server) callTool(ctx context.Context, p *requestParams) (any, error) {
 	if rpcErr != nil {
 		return nil, rpcErr
 	}
-	res, err := s.opts.Tools.CallTool(ctx, name, args)
+	// The tasks extension (tasks.go): the server decides, per call, to
+	// answer with a task the client polls.
+	asTask, required, rpcErr := s.taskDecision(ctx, name)
+	if rpcErr != nil {
+		return nil, rpcErr
+	}
+	if asTask {
+		res, err := s.tasks.start(ctx, name, func(ctx context.Context) (*CallToolResult, error) { return s.runTool(ctx, name, args) }, required)
+		if res != nil || err != nil {
+			return res, err
+		}
+	}
+	res, err := s.runTool(ctx, name, args)
+	var cat *ContinueAsTask
+	if errors.As(err, &cat) {
+		return s.continueAsTask(ctx, name, cat)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// runTool runs a tool synchronously: the ToolSet's answer, its errors
+// mapped to the protocol's.
+func (s *Server) runTool(ctx context.Context, name string, args json.RawMessage) (*CallToolResult, error) {
+	return s.toolOutcome(ctx, name, func(ctx context.Context) (*CallToolResult, error) {
+		return s.opts.Tools.CallTool(ctx, name, args)
+	})
+}
+
+// toolOutcome runs call and maps its errors to the protocol's: unknown
+// tool and JSON-RPC errors as errors, the handler's requests for
+// input_required or a task passed on, any other failure an isError result.
+func (s *Server) toolOutcome(ctx context.Context, name string, call func(context.Context) (*CallToolResult, error)) (*CallToolResult, error) {
+	res, err := call(ctx)
 	if err != nil {
 		if errors.Is(err, ErrUnknownTool) {
 			// The name is the client's, of any length up to the body's.
@@ -723,6 +848,14 @@ func (s *Server) callTool(ctx context.Context, p *requestParams) (any, error) {
 		var je *JSONRPCError
 		if errors.As(err, &je) {
 			return nil, je
+		}
+		var ir *InputRequired
+		if errors.As(err, &ir) {
+			return nil, ir // answered as input_required (mrtr.go)
+		}
+		var cat *ContinueAsTask
+		if errors.As(err, &cat) {
+			return nil, cat // answered with a task (tasks.go)
 		}
 		if ctx.Err() != nil {
 			return nil, NewInternalError("tool %s was cancelled", name)
@@ -760,4 +893,16 @@ func (s *Server) addWorker() bool {
 	}
 	s.wg.Add(1)
 	return true
+}
+
+// cancelled acts on notifications/cancelled (basic/utilities/cancellation):
+// the named request's context ends, and it gets no response.
+func cancelled(sess *Session, params json.RawMessage) {
+	var p struct {
+		RequestID json.RawMessage `json:"requestId"`
+		Reason    string          `json:"reason"`
+	}
+	if json.Unmarshal(params, &p) == nil && p.RequestID != nil {
+		sess.cancelRequest(string(p.RequestID))
+	}
 }

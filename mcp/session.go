@@ -53,6 +53,9 @@ type Session struct {
 	id     string
 	owner  string
 	legacy bool // HTTP+SSE (2024-11-05) rather than Streamable HTTP
+	// listen, when set, makes the session a 2026-07-28
+	// subscriptions/listen stream (listen.go) that no request can name.
+	listen *listener
 
 	// cred is what HTTPOptions.SessionCredential said when the session
 	// was created; see credential.go.
@@ -314,6 +317,12 @@ func (s *Session) close() {
 	}
 	s.mu.Unlock()
 	s.server.removeSession(s)
+	if s.listen != nil {
+		// The server ends the subscription: it says so with the listen
+		// request's response ("Graceful Closure"), which a client whose
+		// connection already went never reads, and the stream ends.
+		s.standalone.finish(s.listen.closing(s.server))
+	}
 	for _, st := range streams {
 		st.detach()
 	}
@@ -338,6 +347,13 @@ func (s *Session) Notify(ctx context.Context, method string, params any) error {
 	case <-s.done:
 		return ErrSessionClosed
 	default:
+	}
+	if s.listen != nil {
+		b, err := s.listen.encode(method, params)
+		if b == nil {
+			return err
+		}
+		return s.standalone.send(b)
 	}
 	b, err := encodeNotification(method, params)
 	if err != nil {
@@ -424,14 +440,51 @@ func (s *Server) setLevel(ctx context.Context, params json.RawMessage) (any, err
 var errNoRequest = errors.New("mcp: not called from a request handler")
 
 // Log sends notifications/message to the client of the request ctx belongs
-// to, when level is at or above the threshold the client chose with
+// to (logging is deprecated by 2026-07-28, SEP-2577, and still served in
+// both eras), when level is at or above the threshold the client chose with
 // logging/setLevel (info until it chooses). data is any JSON value.
+//
+// In the modern era the threshold is the request's own
+// io.modelcontextprotocol/logLevel, and a request without one gets no
+// notifications/message at all (2026-07-28 server/utilities/logging).
 func Log(ctx context.Context, level LoggingLevel, logger string, data any) error {
+	rs := requestFromContext(ctx)
+	if rs != nil && rs.meta != nil {
+		sev := level.severity()
+		if sev < 0 {
+			return errors.New("mcp: unknown logging level " + strconv.Quote(string(level)))
+		}
+		if rs.meta.LogLevel == "" || sev < rs.meta.LogLevel.severity() {
+			return nil
+		}
+		return rs.notify("notifications/message", &logParams{Level: level, Logger: logger, Data: data})
+	}
 	sess := SessionFromContext(ctx)
 	if sess == nil {
 		return errNoRequest
 	}
 	return sess.Log(ctx, level, logger, data)
+}
+
+// logParams are the params of notifications/message.
+type logParams struct {
+	Level  LoggingLevel `json:"level"`
+	Logger string       `json:"logger,omitempty"`
+	Data   any          `json:"data"`
+}
+
+// notify sends a notification related to the request: on its session's
+// stream for that request (legacy), or on the request's own response
+// stream (modern, which has no other).
+func (rs *requestState) notify(method string, params any) error {
+	if rs.sess != nil {
+		return rs.sess.Notify(rs, method, params)
+	}
+	b, err := encodeNotification(method, params)
+	if err != nil {
+		return err
+	}
+	return rs.out.send(b)
 }
 
 // Log is the package Log for a session at hand, for messages not related to
@@ -444,12 +497,7 @@ func (s *Session) Log(ctx context.Context, level LoggingLevel, logger string, da
 	if int32(sev) < s.level.Load() {
 		return nil
 	}
-	type params struct {
-		Level  LoggingLevel `json:"level"`
-		Logger string       `json:"logger,omitempty"`
-		Data   any          `json:"data"`
-	}
-	return s.Notify(ctx, "notifications/message", &params{Level: level, Logger: logger, Data: data})
+	return s.Notify(ctx, "notifications/message", &logParams{Level: level, Logger: logger, Data: data})
 }
 
 // NotifyProgress sends notifications/progress for the request ctx belongs
@@ -457,6 +505,10 @@ func (s *Session) Log(ctx context.Context, level LoggingLevel, logger string, da
 // no _meta.progressToken. progress must increase from call to call; total
 // is omitted when 0 (unknown).
 func NotifyProgress(ctx context.Context, progress, total float64, message string) error {
+	if run := taskFromContext(ctx); run != nil {
+		run.status(message) // a task has no stream; its statusMessage says it (tasks.go)
+		return nil
+	}
 	rs := requestFromContext(ctx)
 	if rs == nil || rs.progressToken == nil {
 		return nil
@@ -474,7 +526,7 @@ func NotifyProgress(ctx context.Context, progress, total float64, message string
 		Total         float64         `json:"total,omitempty"`
 		Message       string          `json:"message,omitempty"`
 	}
-	return rs.sess.Notify(ctx, "notifications/progress", &params{ProgressToken: rs.progressToken, Progress: progress, Total: total, Message: message})
+	return rs.notify("notifications/progress", &params{ProgressToken: rs.progressToken, Progress: progress, Total: total, Message: message})
 }
 
 // streamOpened and streamClosed count open stream connections: a session

@@ -6,6 +6,10 @@ package mcp
 // event, "endpoint", names the URL for POSTing messages; every server
 // message, responses included, travels on that stream as an event named
 // "message". The session lives exactly as long as the stream.
+//
+// Deprecated since 2025-03-26 and classified Deprecated by 2026-07-28
+// (SEP-2596): still served, legacy era only; a request here never enters
+// the modern era.
 
 import (
 	"context"

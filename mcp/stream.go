@@ -14,7 +14,6 @@ package mcp
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -38,8 +37,9 @@ var errStreamBusy = errors.New("mcp: stream already has a connection")
 // HTTPOptions.MaxQueuedBytes.
 var errSlowReader = errors.New("mcp: the stream's reader is too slow: its queue is full")
 
-// sseWriter writes SSE events on one HTTP response, or on the bare
-// connection once a GET stream is hijacked (idle.go).
+// sseWriter writes SSE events on one connection: through its sink, the
+// HTTP response (httpSink) or, once an idle stream is hijacked (idle.go),
+// the bare connection (connSink).
 //
 // Events are queued under mu and written without it: whoever finds the
 // queue unclaimed (a sender, the keep-alive) writes it, batch after batch,
@@ -53,8 +53,7 @@ var errSlowReader = errors.New("mcp: the stream's reader is too slow: its queue 
 // past it a connection is ended rather than let grow.
 type sseWriter struct {
 	mu        sync.Mutex
-	w         http.ResponseWriter
-	rc        *http.ResponseController
+	sink      sseSink
 	timeout   time.Duration
 	started   bool
 	dead      bool
@@ -82,14 +81,51 @@ type sseWriter struct {
 	queuedSeq  uint64
 	writtenSeq uint64
 
-	// Hijacked streams (idle.go): conn replaces w once hijacked; keeper
-	// sends their keep-alives and wrote tells it the stream was not idle;
-	// release does what the returned handler would have done at the end.
-	keeper   *streamKeeper
-	release  func()
-	conn     net.Conn
-	hijacked bool
-	wrote    bool
+	// wrote tells the keeper the stream carried something since its last
+	// ping.
+	wrote bool
+
+	// The hand-off (handOff): a writer given a keeper is hijacked when it
+	// starts, if the request allows it; the keeper then sends its
+	// keep-alives, and release does what the returned handler would have
+	// done at the end.
+	keeper  *streamKeeper
+	release func()
+}
+
+// sseSink is where a stream's bytes go.
+type sseSink interface {
+	// write sends b (none: only what is buffered) to the client now,
+	// within timeout.
+	write(b []byte, timeout time.Duration) error
+	// end lets go of the connection once the stream is dead; writing says
+	// a write may be in flight, which must be cut short.
+	end(writing bool)
+}
+
+// httpSink writes through net/http: the handler's goroutine stays until
+// the stream ends.
+type httpSink struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (s *httpSink) write(b []byte, timeout time.Duration) error {
+	_ = s.rc.SetWriteDeadline(time.Now().Add(timeout)) // ErrNotSupported on test recorders
+	if len(b) > 0 {
+		if _, err := s.w.Write(b); err != nil {
+			return err
+		}
+	}
+	return s.rc.Flush()
+}
+
+// end cuts short a write in flight; the ResponseWriter is otherwise left
+// alone, as its handler may already have returned.
+func (s *httpSink) end(writing bool) {
+	if writing {
+		_ = s.rc.SetWriteDeadline(time.Now())
+	}
 }
 
 var (
@@ -102,7 +138,7 @@ var (
 // newSSEWriter prepares an SSE response on w: it sets the headers, and
 // start sends them.
 func newSSEWriter(w http.ResponseWriter, opts *HTTPOptions) *sseWriter {
-	sw := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: opts.writeTimeout(),
+	sw := &sseWriter{sink: &httpSink{w: w, rc: http.NewResponseController(w)}, timeout: opts.writeTimeout(),
 		gone: make(chan struct{}), keepAlive: opts.keepAlive(), maxQueue: opts.maxQueuedBytes()}
 	h := w.Header()
 	h["Content-Type"] = sseHeaderValue
@@ -125,7 +161,7 @@ func (sw *sseWriter) start(r *http.Request) error {
 	if sw.hijackLocked(r) {
 		return nil
 	}
-	sw.w.WriteHeader(http.StatusOK)
+	sw.sink.(*httpSink).w.WriteHeader(http.StatusOK)
 	sw.unflushed = true
 	sw.stopWatch = context.AfterFunc(r.Context(), sw.kill)
 	sw.timer = time.AfterFunc(sw.keepAlive, sw.ping)
@@ -206,24 +242,7 @@ func (sw *sseWriter) drain() error {
 }
 
 // write hands one batch to the connection, under a deadline.
-func (sw *sseWriter) write(b []byte) error {
-	if sw.conn != nil {
-		_ = sw.conn.SetWriteDeadline(time.Now().Add(sw.timeout))
-		_, err := sw.conn.Write(b)
-		// An idle stream holds no runtime timer: a pending deadline on
-		// each of 10,000 streams would grow the runtime's per-P timer
-		// heaps, which never shrink, by some 160 KiB for good.
-		_ = sw.conn.SetWriteDeadline(time.Time{})
-		return err
-	}
-	_ = sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout)) // ErrNotSupported on test recorders
-	if len(b) > 0 {
-		if _, err := sw.w.Write(b); err != nil {
-			return err
-		}
-	}
-	return sw.rc.Flush()
-}
+func (sw *sseWriter) write(b []byte) error { return sw.sink.write(b, sw.timeout) }
 
 // event queues one event and writes it (see flush). id and data may be
 // empty (a priming event has an id and empty data); retry > 0 adds the
@@ -385,11 +404,8 @@ func (sw *sseWriter) killLocked() {
 	if sw.stopWatch != nil {
 		sw.stopWatch() // does not wait for the AfterFunc, so safe from within it
 	}
-	if sw.writing && sw.rc != nil {
-		_ = sw.rc.SetWriteDeadline(time.Now())
-	}
-	if sw.conn != nil {
-		_ = sw.conn.Close()
+	sw.sink.end(sw.writing)
+	if _, hijacked := sw.sink.(*connSink); hijacked {
 		sw.keeper.remove(sw)
 		if sw.release != nil {
 			// Not here: the caller may hold the stream's lock, which

@@ -81,7 +81,7 @@ func (h *streamableHandler) lookup(w http.ResponseWriter, r *http.Request) *Sess
 		return nil
 	}
 	sess := h.s.session(sid)
-	if sess == nil || sess.legacy {
+	if sess == nil || sess.legacy || sess.listen != nil {
 		writeError(w, http.StatusNotFound, nil, NewInvalidRequest("session not found: it ended or never existed; send initialize to start a new one"))
 		return nil
 	}
@@ -107,6 +107,21 @@ func (h *streamableHandler) post(w http.ResponseWriter, r *http.Request) {
 	d, m, rpcErr := decodeBody(body)
 	if rpcErr != nil && (m == nil || m.ID == nil || !m.isRequest()) {
 		writeError(w, http.StatusBadRequest, nil, rpcErr)
+		return
+	}
+	if rpcErr != nil && !d.batch && modernVersion(headerValue(r.Header, headerProtocolVersion)) {
+		// A modern request that is not valid JSON-RPC: 400, with its id
+		// (2026-07-28 basic/index, "Error Responses").
+		writeError(w, http.StatusBadRequest, m.ID, rpcErr)
+		return
+	}
+	var p requestParams
+	parsed := false
+	if !d.batch && rpcErr == nil && modernRequest(r, m, &p, &parsed) {
+		if !parsed {
+			p = readParams(m.Params)
+		}
+		h.postModern(w, r, m, &p)
 		return
 	}
 	if headerValue(r.Header, headerSessionID) == "" && !d.batch && rpcErr == nil && m.Method == "initialize" && m.isRequest() {

@@ -1,6 +1,8 @@
 package oauth
 
-// Clients: dynamic client registration (RFC 7591), redirect URI rules
+// Clients: dynamic client registration (RFC 7591; deprecated by MCP
+// 2026-07-28 in favour of client ID metadata documents, and kept for the
+// clients that still register this way), redirect URI rules
 // (OAuth 2.1 s2.3.1, RFC 8252 s7) and client authentication at the token
 // and revocation endpoints (RFC 6749 s2.3.1).
 

@@ -11,8 +11,8 @@ import (
 	"slices"
 	"strconv"
 
+	"remote-mcp-authkit/internal/jsonscan"
 	"remote-mcp-authkit/mcp"
-	"remote-mcp-authkit/mcp/jsonscan"
 	"remote-mcp-authkit/oauth"
 )
 

@@ -183,6 +183,9 @@ func GenerateImage(gen ImageGenerator) Tool {
 		Name:        "generateImage",
 		Title:       "Generate an image",
 		Description: "Generate an image from a text prompt " + how + ".",
+		// A slow call to an image service: a client that declared the tasks
+		// extension gets a task to poll instead of a long-held request.
+		TaskSupport: mcp.TaskOptional,
 		InputSchema: &Schema{
 			Type: "object",
 			Properties: map[string]*Schema{

@@ -1,7 +1,7 @@
 package tools
 
 // The fast path of Schema.Validate: the same JSON Schema keywords, checked
-// on the argument bytes themselves (mcp/jsonscan) instead of on a decoded
+// on the argument bytes themselves (internal/jsonscan) instead of on a decoded
 // map[string]any. It answers only one question with certainty: "these
 // arguments are valid and Validate would hand them back unchanged". Anything
 // else (a default to fill in, an integer to rewrite, a broken rule, a name
@@ -11,17 +11,31 @@ package tools
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"slices"
 	"strconv"
 	"unicode/utf8"
 
-	"remote-mcp-authkit/mcp/jsonscan"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // conforms reports whether v, one JSON value that jsonscan.Valid accepted
 // with no whitespace around it, is valid for s and needs no change.
 func (s *Schema) conforms(v []byte) bool {
+	if s.boolean != nil {
+		return *s.boolean
+	}
+	// $ref applies beside the other keywords (Core section 8.2.3.1).
+	if s.target != nil && !s.target.conforms(v) {
+		return false
+	}
+	if s.bare {
+		return true
+	}
+	if s.slow {
+		return false
+	}
 	k := jsonscan.KindOf(v)
 	switch s.Type {
 	case "object":
@@ -33,7 +47,7 @@ func (s *Schema) conforms(v []byte) bool {
 			return false
 		}
 		for e := range jsonscan.Elements(v) {
-			if !s.Items.conforms(e) {
+			if s.Items != nil && !s.Items.conforms(e) {
 				return false
 			}
 		}
@@ -191,6 +205,14 @@ func (s *Schema) inEnum(v []byte) bool {
 			}
 		case int:
 			if k == jsonscan.Number && parseFloat(v) == float64(e) {
+				return true
+			}
+		case json.Number: // from ParseSchema
+			f, err := strconv.ParseFloat(string(e), 64)
+			if err != nil {
+				return false
+			}
+			if k == jsonscan.Number && parseFloat(v) == f {
 				return true
 			}
 		default:

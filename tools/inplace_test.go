@@ -11,7 +11,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"remote-mcp-authkit/mcp/jsonscan"
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 // colorName is a named string type: its enum members are left to the decoding
@@ -79,12 +79,65 @@ func strictSchema() *Schema {
 	}
 }
 
+// refSchema reaches its properties through $ref: bare references the fast
+// path follows, one with keywords of its own beside it, a default behind a
+// reference, and an empty schema.
+func refSchema() *Schema {
+	return &Schema{
+		Dialect: dialect2020,
+		Type:    "object",
+		Properties: map[string]*Schema{
+			"p":    {Ref: "#/$defs/point"},
+			"list": {Type: "array", Items: &Schema{Ref: "#/$defs/point"}},
+			"any":  {Description: "anything", Extra: map[string]any{"x-mcp-header": "Any"}},
+			"id":   {Ref: "#/$defs/id", Description: "an id"},
+			"both": {Ref: "#/$defs/id", Type: "string", MaxLength: Ptr(3)},
+			"free": {Type: "array"},
+		},
+		Defs: map[string]*Schema{
+			"point": {Type: "object", Properties: map[string]*Schema{
+				"x": {Type: "integer", Default: 0},
+				"y": {Type: "number", Maximum: Ptr(10.0)},
+			}, Required: []string{"y"}},
+			"id": {Type: "string", MinLength: Ptr(1), Enum: []any{"a", "bb", "ccc", "dddd"}},
+		},
+	}
+}
+
+// mixedSchema uses the keywords the fast path leaves to the decoding path
+// (applicators, const, pattern, prefixItems, the array form of type,
+// boolean schemas), so that the fuzzer drives them too.
+func mixedSchema(tb testing.TB) *Schema {
+	s, err := ParseSchema([]byte(`{
+		"type": "object",
+		"properties": {
+			"kind": {"const": "k"},
+			"code": {"type": "string", "pattern": "^[a-z]+$"},
+			"pair": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}], "items": false, "uniqueItems": true},
+			"maybe": {"type": ["integer", "null"], "exclusiveMinimum": 0},
+			"alt": {"anyOf": [{"type": "string", "maxLength": 2}, {"type": "integer", "default": 1}]},
+			"one": {"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 10}]},
+			"neg": {"not": {"type": "string"}},
+			"cond": {"type": "object", "if": {"required": ["a"]}, "then": {"required": ["b"]}, "else": {"maxProperties": 1},
+				"properties": {"a": {"type": "integer", "default": 2}, "b": {"type": "string"}}},
+			"all": {"allOf": [{"$ref": "#/$defs/n"}, {"minimum": 2}]}
+		},
+		"$defs": {"n": {"type": "integer", "maximum": 5, "examples": [3]}},
+		"minProperties": 1
+	}`))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
 // validatedSchemas are the schemas the differential fuzz runs against: the
 // product's own and the test ones.
 func validatedSchemas(tb testing.TB) []*Schema {
 	ss := []*Schema{
 		Add().InputSchema, WhoAmI().InputSchema, WhoAmI().OutputSchema,
 		GenerateImage(OfflineRenderer{}).InputSchema, testSchema(), richSchema(), strictSchema(), untrustedSchema(),
+		refSchema(), mixedSchema(tb),
 	}
 	for i, s := range ss {
 		if err := s.check("s"); err != nil {
@@ -102,7 +155,7 @@ func fastPath(s *Schema, doc []byte) bool {
 
 func TestValidateInPlace(t *testing.T) {
 	ss := validatedSchemas(t)
-	add, whoami, image, rich, strict, untrusted := ss[0], ss[1], ss[3], ss[5], ss[6], ss[7]
+	add, whoami, image, rich, strict, untrusted, ref, mixed := ss[0], ss[1], ss[3], ss[5], ss[6], ss[7], ss[8], ss[9]
 	cases := []struct {
 		name string
 		s    *Schema
@@ -144,6 +197,12 @@ func TestValidateInPlace(t *testing.T) {
 		{"strict", strict, `{"q":"abc","list":[0.5,2]}`, true},
 		{"strict invalid UTF-8 name", strict, "{\"a\xffb\":1}", false},
 		{"strict unknown name", strict, `{"q":"abc","r":1}`, false},
+		{"ref", ref, `{"p":{"x":1,"y":2},"list":[{"x":0,"y":-1}],"any":[null],"id":"bb","both":"ccc","free":[1,"a"]}`, true},
+		{"ref default behind it", ref, `{"p":{"y":2}}`, false},
+		{"ref broken rule behind it", ref, `{"p":{"x":1,"y":11}}`, false},
+		{"ref own keyword beside it", ref, `{"both":"dddd"}`, false},
+		{"ref enum behind it", ref, `{"id":"e"}`, false},
+		{"mixed is left to the decoding path", mixed, `{"kind":"k"}`, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -179,6 +238,9 @@ func FuzzValidate(f *testing.F) {
 		`{"n":1000000,"name":"\ud83d\ude00\ud800x","flag":true,"word":"a\"b","x":1e21}`, `{"n":0,"name":"ab","flag":true,"people":[{"id":"\u0000","age":3,"id":""}]}`,
 		`{"q":"abc","list":[0.5,2]}`, "{\"a\xffb\":1}", `{"a":1,"b":2}}`, `{"q":"a"} ]`, `{"user":{"id":"u"},"permissions":["a"]}`,
 		`{"user":{"id":"u","email":"e"},"organization":{"id":"o"},"role":"r","permissions":[]}`,
+		`{"p":{"x":1,"y":2},"list":[{"y":-1}],"any":{},"id":"a","both":"bb","free":[]}`, `{"p":{"x":1.0,"y":2}}`,
+		`{"kind":"k","code":"abc","pair":[1,"a"],"maybe":null,"alt":"ab","one":10.5,"neg":1,"cond":{"a":1,"b":"x"},"all":3}`,
+		`{"pair":[1,"a",2],"alt":7,"cond":{"b":"x","c":1},"all":6}`,
 		"\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8",
 	}
 	for i := range ss {
@@ -255,14 +317,35 @@ var stringPieces = []string{"a", "é", "😀", `\n`, `\u00e9`, `\ud800`, "\xff",
 // a valid one near the schema's bounds, sometimes one just past them or of
 // another kind.
 func genValue(dst []byte, s *Schema, c *choices, depth int) []byte {
-	if c.next(24) == 23 || depth > 4 {
+	if s == nil || s.boolean != nil || c.next(24) == 23 || depth > 4 {
 		return append(dst, atoms[c.next(len(atoms))]...)
+	}
+	if s.target != nil && (s.bare || c.next(2) == 0) {
+		return genValue(dst, s.target, c, depth)
 	}
 	if len(s.Enum) > 0 && c.next(4) != 3 {
 		m, _ := json.Marshal(s.Enum[c.next(len(s.Enum))])
 		return append(dst, m...)
 	}
-	switch s.Type {
+	if s.Const != nil && c.next(4) != 3 {
+		m, _ := json.Marshal(s.Const)
+		return append(dst, m...)
+	}
+	var alts []*Schema
+	for _, l := range [][]*Schema{s.AllOf, s.AnyOf, s.OneOf} {
+		alts = append(alts, l...)
+	}
+	if len(alts) > 0 && c.next(2) == 0 {
+		return genValue(dst, alts[c.next(len(alts))], c, depth)
+	}
+	typ := s.Type
+	if len(s.Types) > 0 {
+		typ = s.Types[c.next(len(s.Types))]
+	}
+	if typ == "" && s.Properties != nil {
+		typ = "object"
+	}
+	switch typ {
 	case "object":
 		dst = append(dst, '{')
 		n := 0
@@ -308,7 +391,11 @@ func genValue(dst []byte, s *Schema, c *choices, depth int) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = genValue(genSpace(dst, c), s.Items, c, depth+1)
+			item := s.Items
+			if i < len(s.PrefixItems) {
+				item = s.PrefixItems[i]
+			}
+			dst = genValue(genSpace(dst, c), item, c, depth+1)
 		}
 		return append(dst, ']')
 	case "string":

@@ -22,7 +22,8 @@ import (
 // without authentication). args have been validated against the tool's
 // InputSchema and carry its defaults. A returned error becomes an isError
 // result whose text is the error's message, so the message must be written
-// for the user and must not contain secrets.
+// for the user and must not contain secrets; a *mcp.JSONRPCError is
+// answered as that JSON-RPC error instead.
 type Handler func(ctx context.Context, id *oauth.Identity, args json.RawMessage) (*mcp.CallToolResult, error)
 
 // Tool is one row of a Table: what tools/list shows, who may use it, and the
@@ -36,11 +37,17 @@ type Tool struct {
 	// InputSchema describes the arguments; it must be of type object.
 	// Arguments are validated against it before Handler runs.
 	InputSchema *Schema
-	// OutputSchema, when set, describes StructuredContent; a result that does
-	// not conform is replaced by an isError result, because the
+	// OutputSchema, when set, describes StructuredContent, which may be any
+	// JSON value (MCP 2026-07-28, tools, "Structured Content"); a result
+	// that does not conform is replaced by an isError result, because the
 	// specification says servers MUST conform to it.
 	OutputSchema *Schema
 	Annotations  mcp.ToolAnnotations
+	// TaskSupport is mcp.TaskOptional for a slow tool a modern client that
+	// declared the tasks extension may run as a task it polls (SEP-2663),
+	// mcp.TaskRequired for one that only runs so; "" or mcp.TaskForbidden
+	// runs every call synchronously. Listed as execution.taskSupport.
+	TaskSupport string
 	// Permissions the caller must all hold (oauth.Identity.Permissions).
 	Permissions []string
 	// Organizations, when not empty, lists the organization ids whose
@@ -106,6 +113,11 @@ func (t *Table) logCall(ctx context.Context, id *oauth.Identity, name string, re
 type entry struct {
 	Tool
 	listed mcp.Tool // what tools/list shows, marshalled once
+	// legacyOutput is false when OutputSchema describes something other
+	// than an object: the legacy revisions allow only object
+	// structuredContent (2025-11-25 schema: outputSchema type "object"), so
+	// legacy callers see the tool without it, and its text content only.
+	legacyOutput bool
 }
 
 var _ mcp.ToolSet = (*Table)(nil)
@@ -137,15 +149,20 @@ func NewTable(tools ...Tool) (*Table, error) {
 			return nil, fmt.Errorf("tools: tool %q: inputSchema: %v", tool.Name, err)
 		}
 		if tool.OutputSchema != nil {
-			if tool.OutputSchema.Type != "object" {
-				return nil, fmt.Errorf("tools: tool %q: outputSchema must be of type object", tool.Name)
-			}
+			// Any JSON value since MCP 2026-07-28 ("Structured Content").
 			if err := tool.OutputSchema.check("outputSchema"); err != nil {
 				return nil, fmt.Errorf("tools: tool %q: %v", tool.Name, err)
 			}
 			if listed.OutputSchema, err = json.Marshal(tool.OutputSchema); err != nil {
 				return nil, fmt.Errorf("tools: tool %q: outputSchema: %v", tool.Name, err)
 			}
+		}
+		switch tool.TaskSupport {
+		case "", mcp.TaskForbidden:
+		case mcp.TaskOptional, mcp.TaskRequired:
+			listed.Execution = &mcp.ToolExecution{TaskSupport: tool.TaskSupport}
+		default:
+			return nil, fmt.Errorf("tools: tool %q: TaskSupport %q is not forbidden, optional or required", tool.Name, tool.TaskSupport)
 		}
 		if tool.Annotations != (mcp.ToolAnnotations{}) {
 			a := tool.Annotations
@@ -159,7 +176,7 @@ func NewTable(tools ...Tool) (*Table, error) {
 		tool.Permissions = slices.Clone(tool.Permissions)
 		tool.Organizations = slices.Clone(tool.Organizations)
 		t.byName[tool.Name] = len(t.tools)
-		t.tools = append(t.tools, entry{Tool: tool, listed: listed})
+		t.tools = append(t.tools, entry{Tool: tool, listed: listed, legacyOutput: tool.OutputSchema == nil || tool.OutputSchema.Type == "object"})
 	}
 	return t, nil
 }
@@ -323,14 +340,47 @@ func (t *Table) allowed(id *oauth.Identity, name string) (*Tool, error) {
 // every call, so a permission granted or taken away shows at the next list.
 func (t *Table) ListTools(ctx context.Context) []mcp.Tool {
 	id := oauth.IdentityFromContext(ctx)
+	legacy := mcp.SessionFromContext(ctx) != nil // a legacy request: those have a session
 	out := make([]mcp.Tool, 0, len(t.tools))
 	for i := range t.tools {
 		if access(&t.tools[i].Tool, id) == nil {
 			out = append(out, t.tools[i].listed)
+			if legacy && !t.tools[i].legacyOutput {
+				out[len(out)-1].OutputSchema = nil
+			}
 		}
 	}
 	return out
 }
+
+// LookupTool implements mcp.ToolLookup: the tool as ListTools would show
+// it to the caller in ctx, found without listing the others.
+func (t *Table) LookupTool(ctx context.Context, name string) (mcp.Tool, bool) {
+	i, ok := t.byName[name]
+	if !ok || access(&t.tools[i].Tool, oauth.IdentityFromContext(ctx)) != nil {
+		return mcp.Tool{}, false
+	}
+	tool := t.tools[i].listed
+	if !t.tools[i].legacyOutput && mcp.SessionFromContext(ctx) != nil {
+		tool.OutputSchema = nil
+	}
+	return tool, true
+}
+
+var _ mcp.ToolLookup = (*Table)(nil)
+
+// TaskSupport implements mcp.TaskSupporter: the tool's TaskSupport, or
+// mcp.TaskForbidden for a tool the caller in ctx may not call (CallTool
+// then refuses it at once, not in a task) or the table does not have.
+func (t *Table) TaskSupport(ctx context.Context, name string) string {
+	tool, err := t.allowed(oauth.IdentityFromContext(ctx), name)
+	if err != nil || tool.TaskSupport == "" {
+		return mcp.TaskForbidden
+	}
+	return tool.TaskSupport
+}
+
+var _ mcp.TaskSupporter = (*Table)(nil)
 
 // CallTool answers tools/call for the identity in ctx: it checks access
 // again, then the size and the schema of the arguments, then runs the
@@ -355,7 +405,17 @@ func (t *Table) CallTool(ctx context.Context, name string, arguments json.RawMes
 		return ErrorResult(err.Error()), nil
 	}
 	res, err := tool.Handler(ctx, id, args)
+	var ir *mcp.InputRequired
+	var cat *mcp.ContinueAsTask
+	if errors.As(err, &ir) || errors.As(err, &cat) {
+		return nil, err // the server answers input_required or a task (2026-07-28 basic/patterns/mrtr, SEP-2663)
+	}
 	if err != nil {
+		// A JSON-RPC error is the protocol's answer, not the tool's
+		// failure (2026-07-28: MissingRequiredClientCapability, -32021).
+		if rpcErr, ok := errors.AsType[*mcp.JSONRPCError](err); ok {
+			return nil, rpcErr
+		}
 		return ErrorResult(err.Error()), nil
 	}
 	if res == nil {
@@ -364,6 +424,14 @@ func (t *Table) CallTool(ctx context.Context, name string, arguments json.RawMes
 	if tool.OutputSchema != nil && !res.IsError {
 		if err := checkOutput(tool.OutputSchema, res.StructuredContent); err != nil {
 			return ErrorResult(fmt.Sprintf("tool %q produced a result that does not match its outputSchema: %v", name, err)), nil
+		}
+		if !t.tools[t.byName[name]].legacyOutput && mcp.SessionFromContext(ctx) != nil {
+			// A legacy client may only be sent object structured content;
+			// the text blocks carry the same value (tools, "Structured
+			// Content": servers SHOULD also serialize it as text).
+			c := *res
+			c.StructuredContent = nil
+			res = &c
 		}
 	}
 	return res, nil

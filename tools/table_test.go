@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -236,7 +237,7 @@ func TestNewTableRefusesBadTools(t *testing.T) {
 	stringSchema := ok
 	stringSchema.InputSchema = &Schema{Type: "string"}
 	badSchema := ok
-	badSchema.InputSchema = &Schema{Type: "object", Required: []string{"ghost"}}
+	badSchema.InputSchema = &Schema{Type: "object", Required: []string{"ghost"}, AdditionalProperties: Ptr(false)}
 	badOutput := ok
 	badOutput.OutputSchema = &Schema{Type: "object", Properties: map[string]*Schema{"x": {Type: "float"}}}
 	cases := []struct {
@@ -298,5 +299,117 @@ func TestListedToolShape(t *testing.T) {
 	}
 	if _, ok := tools[1]["outputSchema"]; !ok {
 		t.Errorf("whoami has no outputSchema: %s", b)
+	}
+}
+
+// TestOutputSchemaOfAnyType: since MCP 2026-07-28 structuredContent may be
+// any JSON value, checked against an outputSchema of any type.
+func TestOutputSchemaOfAnyType(t *testing.T) {
+	list := echoTool("list", nil, nil)
+	list.OutputSchema = &Schema{Type: "array", Items: &Schema{Type: "string"}, MaxItems: Ptr(2)}
+	var out any
+	list.Handler = func(context.Context, *oauth.Identity, json.RawMessage) (*mcp.CallToolResult, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{mcp.TextContent("x")}, StructuredContent: out}, nil
+	}
+	tb, err := NewTable(list)
+	if err != nil {
+		t.Fatalf("NewTable refused an array outputSchema: %v", err)
+	}
+	if got := string(tb.ListTools(context.Background())[0].OutputSchema); got != `{"type":"array","items":{"type":"string"},"maxItems":2}` {
+		t.Errorf("tools/list shows outputSchema %s", got)
+	}
+	out = []string{"a", "b"}
+	if res, err := tb.CallTool(context.Background(), "list", nil); err != nil || res.IsError {
+		t.Errorf("a conforming array: %+v, %v", res, err)
+	}
+	out = []string{"a", "b", "c"}
+	res, err := tb.CallTool(context.Background(), "list", nil)
+	if err != nil || !res.IsError || !strings.Contains(res.Content[0].Text, "at most 2 items") {
+		t.Errorf("a long array: %+v, %v; want an isError result about maxItems", res, err)
+	}
+}
+
+// TestTaskSupport: a tool's TaskSupport is listed as execution.taskSupport
+// and answered to the server through mcp.TaskSupporter.
+func TestTaskSupport(t *testing.T) {
+	slow := echoTool("slow", nil, nil)
+	slow.TaskSupport = mcp.TaskOptional
+	plain := echoTool("plain", nil, nil)
+	gated := echoTool("gated", []string{"image_generation"}, nil)
+	gated.TaskSupport = mcp.TaskOptional
+	tb, err := NewTable(slow, plain, gated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tb.TaskSupport(context.Background(), "slow"); got != mcp.TaskOptional {
+		t.Errorf("TaskSupport(slow) = %q", got)
+	}
+	if got := tb.TaskSupport(context.Background(), "plain") + tb.TaskSupport(context.Background(), "nope"); got != mcp.TaskForbidden+mcp.TaskForbidden {
+		t.Errorf("TaskSupport(plain), (nope) = %q", got)
+	}
+	// A caller who may not call the tool is refused at once, not in a task.
+	if got := tb.TaskSupport(context.Background(), "gated"); got != mcp.TaskForbidden {
+		t.Errorf("TaskSupport(gated) without the permission = %q", got)
+	}
+	list := tb.ListTools(context.Background())
+	if list[0].Execution == nil || list[0].Execution.TaskSupport != "optional" || list[1].Execution != nil {
+		t.Errorf("listed execution: %+v, %+v", list[0].Execution, list[1].Execution)
+	}
+	if g := GenerateImage(OfflineRenderer{}); g.TaskSupport != mcp.TaskOptional {
+		t.Errorf("generateImage TaskSupport %q", g.TaskSupport)
+	}
+	bad := echoTool("bad", nil, nil)
+	bad.TaskSupport = "sometimes"
+	if _, err := NewTable(bad); err == nil || !strings.Contains(err.Error(), `TaskSupport "sometimes"`) {
+		t.Errorf("NewTable with a bad TaskSupport: %v", err)
+	}
+}
+
+// A handler's *mcp.JSONRPCError is the protocol's answer (a missing client
+// capability, say), passed through rather than turned into a result.
+func TestHandlerJSONRPCErrorPassesThrough(t *testing.T) {
+	tb, err := NewTable(Diagnostics()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Outside a modern request the diagnostic answers as a tool failure.
+	res, err := tb.CallTool(context.Background(), "test_missing_capability", nil)
+	if err != nil || !res.IsError {
+		t.Fatalf("legacy: %+v, %v", res, err)
+	}
+	wrapped := echoTool("wrapped", nil, nil)
+	wrapped.Handler = func(context.Context, *oauth.Identity, json.RawMessage) (*mcp.CallToolResult, error) {
+		return nil, fmt.Errorf("needs: %w", mcp.NewMissingRequiredClientCapability(map[string]any{"elicitation": struct{}{}}))
+	}
+	tb, err = NewTable(wrapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = tb.CallTool(context.Background(), "wrapped", nil)
+	var rpcErr *mcp.JSONRPCError
+	if res != nil || !errors.As(err, &rpcErr) || rpcErr.Code != mcp.CodeMissingRequiredClientCapability ||
+		string(rpcErr.Data) != `{"requiredCapabilities":{"elicitation":{}}}` {
+		t.Fatalf("got %+v, %v", res, err)
+	}
+}
+
+// TestLookupTool: LookupTool finds what ListTools would show the caller,
+// and nothing the caller may not see.
+func TestLookupTool(t *testing.T) {
+	tb, err := NewTable(echoTool("open", nil, nil), echoTool("gated", []string{"image_generation"}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	listed := tb.ListTools(ctx)
+	got, ok := tb.LookupTool(ctx, "open")
+	if !ok || got.Name != "open" || string(got.InputSchema) != string(listed[0].InputSchema) {
+		t.Errorf("LookupTool(open) = %+v, %v; listed %+v", got, ok, listed[0])
+	}
+	if _, ok := tb.LookupTool(ctx, "gated"); ok {
+		t.Error("LookupTool found a tool the caller may not see")
+	}
+	if _, ok := tb.LookupTool(ctx, "nope"); ok {
+		t.Error("LookupTool found a tool that does not exist")
 	}
 }

@@ -7,6 +7,7 @@ package tools
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -308,5 +309,139 @@ func TestTransportUpstreamFailure(t *testing.T) {
 	}
 	if !logged || !result {
 		t.Fatalf("want a warning log and an isError result, got %+v", msgs)
+	}
+}
+
+// TestModernElicitIsInputRequired: a table tool that asks through
+// mcp.Elicit answers a 2026-07-28 call with an InputRequiredResult (the
+// table passes the request for input through, rather than making it an
+// isError result), and the retry with the response completes.
+func TestModernElicitIsInputRequired(t *testing.T) {
+	table, err := NewTable(Diagnostics()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := serveTable(t, table, nil)
+	c.session = ""
+	call := func(extra string) rpcMessage {
+		body := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"test_streaming_elicitation","arguments":{}` + extra +
+			`,"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"elicitation":{}}}}}`
+		req, _ := http.NewRequest(http.MethodPost, c.url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("MCP-Protocol-Version", "2026-07-28")
+		req.Header.Set("Mcp-Method", "tools/call")
+		req.Header.Set("Mcp-Name", "test_streaming_elicitation")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs := readMessages(t, resp)
+		for _, m := range msgs {
+			if m.Method != "" && !strings.HasPrefix(m.Method, "notifications/") {
+				t.Fatalf("a request on the response stream: %+v", m)
+			}
+		}
+		return msgs[len(msgs)-1]
+	}
+	first := call("")
+	if first.Error != nil || !strings.Contains(string(first.Result), `"resultType":"input_required"`) || !strings.Contains(string(first.Result), `"elicitation-create-1"`) {
+		t.Fatalf("first round: %s %+v", first.Result, first.Error)
+	}
+	done := call(`,"inputResponses":{"elicitation-create-1":{"action":"decline"}}`)
+	if done.Error != nil || !strings.Contains(string(done.Result), `"text":"elicitation: decline"`) {
+		t.Fatalf("retry: %s %+v", done.Result, done.Error)
+	}
+}
+
+// modernCall posts one 2026-07-28 request (no session) to c's endpoint.
+func (c *mcpClient) modernCall(method, name, params string) rpcMessage {
+	c.t.Helper()
+	body := `{"jsonrpc":"2.0","id":3,"method":"` + method + `","params":{` + params +
+		`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`
+	req, _ := http.NewRequest(http.MethodPost, c.url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("MCP-Protocol-Version", "2026-07-28")
+	req.Header.Set("Mcp-Method", method)
+	if name != "" {
+		req.Header.Set("Mcp-Name", name)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	msgs := readMessages(c.t, resp)
+	return msgs[len(msgs)-1]
+}
+
+// TestNonObjectStructuredContentByEra: since 2026-07-28 structuredContent
+// may be any JSON value; the legacy revisions allow only an object, so a
+// legacy caller sees the tool without its array outputSchema, and its
+// result without structuredContent (the text carries the value).
+func TestNonObjectStructuredContentByEra(t *testing.T) {
+	list := echoTool("list", nil, nil)
+	list.OutputSchema = &Schema{Type: "array", Items: &Schema{Type: "string"}}
+	list.Handler = func(context.Context, *oauth.Identity, json.RawMessage) (*mcp.CallToolResult, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{mcp.TextContent(`["a","b"]`)}, StructuredContent: []string{"a", "b"}}, nil
+	}
+	table, err := NewTable(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := serveTable(t, table, nil)
+	legacyList := readMessages(t, c.post(`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`))
+	legacyCall := readMessages(t, c.post(`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"list","arguments":{}}}`))
+	if strings.Contains(string(legacyList[0].Result), "outputSchema") || strings.Contains(string(legacyCall[0].Result), "structuredContent") ||
+		!strings.Contains(string(legacyCall[0].Result), `[\"a\",\"b\"]`) {
+		t.Errorf("legacy: list %s, call %s", legacyList[0].Result, legacyCall[0].Result)
+	}
+	modernList := c.modernCall("tools/list", "", "")
+	modernCall := c.modernCall("tools/call", "list", `"name":"list","arguments":{},`)
+	if !strings.Contains(string(modernList.Result), `"outputSchema":{"type":"array"`) || !strings.Contains(string(modernCall.Result), `"structuredContent":["a","b"]`) {
+		t.Errorf("modern: list %s, call %s", modernList.Result, modernCall.Result)
+	}
+}
+
+// TestParamHeaderThroughTable: an x-mcp-header a tool declares (a keyword
+// the argument check keeps in Extra) is enforced on a 2026-07-28 call
+// through the table's LookupTool.
+func TestParamHeaderThroughTable(t *testing.T) {
+	region := echoTool("region", nil, nil)
+	region.InputSchema = &Schema{Type: "object", Properties: map[string]*Schema{
+		"region": {Type: "string", Extra: map[string]any{"x-mcp-header": "Region"}},
+	}}
+	table, err := NewTable(region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := serveTable(t, table, nil)
+	call := func(header string) rpcMessage {
+		body := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"region","arguments":{"region":"eu"},` +
+			`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`
+		req, _ := http.NewRequest(http.MethodPost, c.url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("MCP-Protocol-Version", "2026-07-28")
+		req.Header.Set("Mcp-Method", "tools/call")
+		req.Header.Set("Mcp-Name", "region")
+		if header != "" {
+			req.Header.Set("Mcp-Param-Region", header)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs := readMessages(t, resp)
+		return msgs[len(msgs)-1]
+	}
+	if m := call(""); m.Error == nil || m.Error.Code != mcp.CodeHeaderMismatch {
+		t.Errorf("without Mcp-Param-Region: %s %+v", m.Result, m.Error)
+	}
+	if m := call("us"); m.Error == nil || m.Error.Code != mcp.CodeHeaderMismatch {
+		t.Errorf("with a different Mcp-Param-Region: %s %+v", m.Result, m.Error)
+	}
+	if m := call("eu"); m.Error != nil {
+		t.Errorf("with the right Mcp-Param-Region: %+v", m.Error)
 	}
 }

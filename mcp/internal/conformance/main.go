@@ -31,8 +31,9 @@
 //   - elicitation-sep1330-enums: the five enum shapes (untitled and titled
 //     single-select, legacy enumNames, untitled and titled multi-select)
 //     (test_elicitation_sep1330_enums).
-//   - json-schema-2020-12: tools/list keeps $schema, $defs and
-//     additionalProperties of json_schema_2020_12_tool's inputSchema.
+//   - json-schema-2020-12: tools/list keeps $schema, $defs,
+//     additionalProperties, allOf/anyOf, if/then/else and $anchor of
+//     json_schema_2020_12_tool's inputSchema.
 //   - resources-list, resources-read-text (test://static-text),
 //     resources-read-binary (test://static-binary, a blob),
 //     resources-templates-read (test://template/{id}/data; the text names
@@ -118,13 +119,18 @@ func main() {
 // newServer builds the fixture's server: the tools, resources, prompts and
 // completion the scenarios name.
 func newServer() *mcp.Server {
-	srv := mcp.NewServer(mcp.ServerOptions{
+	tools := &fixtureToolSet{table: append(append(fixtureTools(), taskTools()...), mrtrTools()...)}
+	var srv *mcp.Server
+	tools.table = append(tools.table, modernTools(tools, func() *mcp.Server { return srv })...)
+	srv = mcp.NewServer(mcp.ServerOptions{
 		Info:         mcp.Implementation{Name: "remote-mcp-authkit-conformance", Version: "1.0.0"},
 		Instructions: "Conformance fixture: serves what the MCP conformance suite tests.",
-		Tools:        fixtureTools(),
+		Tools:        tools,
+		Tasks:        &mcp.TaskOptions{TTL: 5 * time.Minute, PollInterval: 200 * time.Millisecond, MaxPerOwner: 64},
 	})
 	addResources(srv)
 	addPrompts(srv)
+	addMRTRPrompt(srv)
 	srv.SetCompletion(complete)
 	return srv
 }
@@ -231,13 +237,20 @@ func fixtureTools() toolTable {
 	}
 }
 
-// jsonSchema202012 uses the keywords SEP-1613 says must survive tools/list
-// untouched: $schema, $defs (with a $ref into it) and additionalProperties.
+// jsonSchema202012 is the scenario's schema: the keywords SEP-1613 says must
+// survive tools/list untouched ($schema, $defs with a $ref into it,
+// additionalProperties) and the wider 2020-12 vocabulary SEP-2106 allows
+// (allOf/anyOf, if/then/else, $anchor).
 const jsonSchema202012 = `{
 	"$schema": "https://json-schema.org/draft/2020-12/schema",
 	"type": "object",
-	"$defs": {"address": {"type": "object", "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
-	"properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+	"$defs": {"address": {"$anchor": "addressDef", "type": "object", "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
+	"properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"},
+		"contactMethod": {"type": "string", "enum": ["phone", "email"]}, "phone": {"type": "string"}, "email": {"type": "string"}},
+	"allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+	"if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+	"then": {"required": ["phone"]},
+	"else": {"required": ["email"]},
 	"additionalProperties": false
 }`
 

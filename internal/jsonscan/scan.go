@@ -11,6 +11,12 @@
 // Values a caller does want as Go values it still decodes with
 // encoding/json, from the slice this package hands it.
 //
+// It is internal to the module: plumbing shared by the protocol (mcp) and
+// the tools' argument checks (tools), not an API. It sits at the module
+// root rather than under mcp/internal because tools/ validates arguments
+// with it too, and Go lets only the subtree of an internal directory's
+// parent import it.
+//
 // The accepted language is exactly encoding/json's: json.Valid and Valid
 // agree on every input (a fuzz test holds them to it), including its nesting
 // limit and its tolerance of invalid UTF-8 inside strings, which Unquote
