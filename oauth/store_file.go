@@ -81,6 +81,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -105,8 +106,9 @@ const (
 	// of the lock, so that neither makes a reader or writer wait long.
 	fileChunk = 512
 	// fileSyncEvery is how much of a new file compaction writes between
-	// fsyncs.
-	fileSyncEvery = 8 << 20
+	// fsyncs: a writer's fsync that has to wait for the disk to take the
+	// compaction's dirty pages first waits for at most this much.
+	fileSyncEvery = 1 << 20
 )
 
 var fileCRC = crc32.MakeTable(crc32.Castagnoli)
@@ -1134,6 +1136,9 @@ func (s *FileStore) fileCompactWrite(base int64, old storeFile, mirror func(f *o
 				return fail(ErrStoreClosed)
 			}
 			flush()
+			// Compaction is background work: let any reader or writer
+			// waiting for a processor run before the next chunk.
+			runtime.Gosched()
 			s.mu.RLock()
 		}
 	}
