@@ -1223,7 +1223,10 @@ func TestFileStoreCompactionNeverBlocks(t *testing.T) {
 	ctx := context.Background()
 	// More than fileSyncEvery of live data, so the map is fsynced part way.
 	big := bytes.Repeat([]byte("b"), 64<<10)
-	for i := range fileSyncEvery/len(big) + 8 {
+	// Each round deletes one; the last is read throughout.
+	n := fileSyncEvery/len(big) + len(fileCompactSteps) + 1
+	last := strconv.Itoa(n - 1)
+	for i := range n {
 		if err := s.Put(ctx, "big", strconv.Itoa(i), big, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
@@ -1275,7 +1278,7 @@ func TestFileStoreCompactionNeverBlocks(t *testing.T) {
 		}
 		// A read on its own too, in case the writes above hid it.
 		read := make(chan error, 1)
-		go func() { _, err := s.Get(ctx, "big", "100"); read <- err }()
+		go func() { _, err := s.Get(ctx, "big", last); read <- err }()
 		select {
 		case err := <-read:
 			if err != nil {
@@ -1305,7 +1308,7 @@ func TestFileStoreCompactionNeverBlocks(t *testing.T) {
 		storeMustMiss(t, s, "big", strconv.Itoa(round))
 	}
 	storeMustGet(t, s, "n", "rounds", []byte(strconv.Itoa(len(fileCompactSteps)-1)))
-	storeMustGet(t, s, "big", "100", big)
+	storeMustGet(t, s, "big", last, big)
 }
 
 // TestFileStoreMirrorFailure: while a compaction mirrors writes into its new
