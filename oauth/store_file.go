@@ -109,6 +109,11 @@ const (
 	// fsyncs: a writer's fsync that has to wait for the disk to take the
 	// compaction's dirty pages first waits for at most this much.
 	fileSyncEvery = 1 << 20
+	// fileMirrorTail is how much of the log's tail compaction may leave
+	// to copy once the mirror is on. The first fsync of a mirrored batch
+	// flushes it too (fsync takes a whole file), so it bounds what a
+	// writer's fsync can find of the compaction's I/O in the new file.
+	fileMirrorTail = 64 << 10
 )
 
 var fileCRC = crc32.MakeTable(crc32.Castagnoli)
@@ -197,9 +202,12 @@ type FileStore struct {
 	counts storeCounts
 	// pending is what staged but not yet durable writes will make of a key;
 	// Update reads through it so that writes in one batch chain correctly.
-	pending   map[storeKey]fileOp
-	seq       uint64
-	cur       *fileBatch // the batch being gathered
+	pending map[storeKey]fileOp
+	seq     uint64
+	cur     *fileBatch // the batch being gathered
+	// synced is the log's size as of the last batch applied: the
+	// compactor copies the log up to it before it asks for the mirror.
+	synced    int64
 	closed    bool
 	lastSweep time.Time
 	sweeping  bool // a sweep goroutine runs
@@ -360,6 +368,7 @@ func (s *FileStore) fileOpen() error {
 	}
 	ok = true
 	s.lastSweep = s.cfg.now()
+	s.synced = s.size
 	if s.size > int64(len(fileMagic))+s.live {
 		// Nothing else runs yet: compact in line, with nothing to mirror.
 		size := s.size
@@ -884,6 +893,7 @@ func (s *FileStore) fileFlushOne() bool {
 				delete(s.pending, op.k)
 			}
 		}
+		s.synced = s.size
 		s.fileMaybeSweep()
 	}
 	s.mu.Unlock()
@@ -1156,18 +1166,38 @@ func (s *FileStore) fileCompactWrite(base int64, old storeFile, mirror func(f *o
 	if s.cfg.midCompact != nil {
 		s.cfg.midCompact()
 	}
+	// Copy and fsync the tail, again while it grows, until what is left
+	// is small: then the mirror's fsyncs find little of ours to flush.
+	copied := base
+	for round := 0; ; round++ {
+		s.fileCompactStep("sync")
+		if err := f.Sync(); err != nil {
+			return fail(err)
+		}
+		s.mu.RLock()
+		upTo := s.synced
+		s.mu.RUnlock()
+		if upTo-copied <= fileMirrorTail || round == 8 {
+			break
+		}
+		s.fileCompactStep("copy tail")
+		if _, err := fileCopy(old, f, prefix+copied-base, copied, upTo); err != nil {
+			return fail(err)
+		}
+		copied = upTo
+	}
 	upTo, ok := mirror(f, prefix)
 	if !ok {
 		return fail(ErrStoreClosed)
 	}
 	// From here a failure must also end the mirror: the result tells the
 	// flusher, which closes its side.
-	s.fileCompactStep("copy tail")
-	if _, err := fileCopy(old, f, prefix, base, upTo); err != nil {
+	s.fileCompactStep("copy last tail")
+	if _, err := fileCopy(old, f, prefix+copied-base, copied, upTo); err != nil {
 		os.Remove(tmp)
 		return fileCompacted{f: f, err: err}
 	}
-	s.fileCompactStep("sync")
+	s.fileCompactStep("sync last")
 	if err := f.Sync(); err != nil {
 		os.Remove(tmp)
 		return fileCompacted{f: f, err: err}
@@ -1239,6 +1269,9 @@ func (s *FileStore) fileCompactFinish(r fileCompacted) {
 	}
 	s.file = mirror
 	s.size += r.delta
+	s.mu.Lock()
+	s.synced = s.size
+	s.mu.Unlock()
 	s.dirty = s.mirrorDirty
 	s.compactAt = 0
 }

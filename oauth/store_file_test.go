@@ -1195,7 +1195,7 @@ func TestFileStoreCompactionBesideWrites(t *testing.T) {
 
 // fileCompactSteps are compaction's I/O steps, in order, as the
 // compactStep hook names them.
-var fileCompactSteps = []string{"create", "write map", "sync part", "copy tail", "sync", "rename", "sync dir", "close"}
+var fileCompactSteps = []string{"create", "write map", "sync part", "sync", "copy tail", "copy last tail", "sync last", "rename", "sync dir", "close"}
 
 // TestFileStoreCompactionNeverBlocks holds a compaction at each of its I/O
 // steps in turn (the new file's creation, writing the map, its periodic
@@ -1210,16 +1210,24 @@ func TestFileStoreCompactionNeverBlocks(t *testing.T) {
 	target.Store("")
 	reached := make(chan string)
 	release := make(chan struct{})
+	var s *FileStore
 	hook := func(c *fileConfig) {
 		c.compactFloor = 1 << 40 // only when asked
 		c.compactStep = func(step string) {
+			if step == "sync" && target.Load() == "copy tail" {
+				// A tail too long to leave to the mirror, so that the
+				// compactor copies it first.
+				if err := s.Put(context.Background(), "k", "long tail", make([]byte, 2*fileMirrorTail), time.Time{}); err != nil {
+					t.Error(err)
+				}
+			}
 			if target.CompareAndSwap(step, "") {
 				reached <- step
 				<-release
 			}
 		}
 	}
-	s := fileTestMustOpen(t, path, hook)
+	s = fileTestMustOpen(t, path, hook)
 	ctx := context.Background()
 	// More than fileSyncEvery of live data, so the map is fsynced part way.
 	big := bytes.Repeat([]byte("b"), 64<<10)
@@ -1303,6 +1311,7 @@ func TestFileStoreCompactionNeverBlocks(t *testing.T) {
 	if log.Len() != 0 {
 		t.Fatalf("reopen logged %q", log.String())
 	}
+	storeMustGet(t, s, "k", "long tail", make([]byte, 2*fileMirrorTail))
 	for round, step := range fileCompactSteps {
 		storeMustGet(t, s, "k", "during "+step, []byte(step))
 		storeMustMiss(t, s, "big", strconv.Itoa(round))
@@ -1333,7 +1342,7 @@ func TestFileStoreMirrorFailure(t *testing.T) {
 					return ff
 				}
 				c.compactStep = func(step string) {
-					if step == "copy tail" {
+					if step == "copy last tail" {
 						once.Do(func() { close(held); <-release })
 					}
 				}
