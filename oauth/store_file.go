@@ -53,12 +53,13 @@ package oauth
 // file grows past twice the live data plus fileCompactFloor (and on open, if
 // it holds any dead record), a compactor goroutine writes path+".tmp": the
 // live, unexpired records read from the map a chunk at a time while writes
-// go on. Then the new file mirrors the log: from that moment the flusher
-// writes every batch to both files (the old log's offset x at the new
-// file's x - base + prefix, base being where the log stood when compaction
-// began) and acknowledges it only once both are fsynced, while the
-// compactor copies the old log's bytes between base and the mirror's start,
-// fsyncs, renames the new file over the log and fsyncs the directory. Both
+// go on, then copies and fsyncs the log's tail, again as it grows, until
+// less than fileMirrorTail is left. Then the new file mirrors the log: from
+// that moment the flusher writes every batch to both files (the old log's
+// offset x at the new file's x - base + prefix, base being where the log
+// stood when compaction began) and acknowledges it only once both are
+// fsynced, while the compactor copies the rest of the tail up to the
+// mirror's start, fsyncs, renames the new file over the log and fsyncs the directory. Both
 // files hold every acknowledged record all along, so a crash at any point
 // leaves a whole log under the name, whichever it is; once the directory is
 // synced the flusher drops the old file between two batches. No writer
