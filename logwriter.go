@@ -129,7 +129,14 @@ func (w *logWriter) run() {
 		select {
 		case <-w.kick:
 			w.mu.Lock()
-			w.drain(-1)
+			// Lingering is for a log kept busy: woken again within a
+			// linger of its last write. A burst after a quiet moment is
+			// written at once.
+			if time.Since(w.last) < batchLinger {
+				w.drain(-1)
+			} else {
+				w.drain(0)
+			}
 		case <-w.stop:
 			return
 		}
