@@ -18,6 +18,8 @@ func TestFastHandlerMatchesSlog(t *testing.T) {
 			slog.String("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")},
 		{slog.String("tool", "has space")},
 		{slog.String("tool", `quote"d`)},
+		{slog.String("tool", `back\slash`)},
+		{slog.String("route", "/mcp"), slog.String("tool", "late space")},
 		{slog.String("tool", "")},
 		{slog.String("tool", "bad=eq")},
 		{slog.String("tool", "naïve")},
@@ -27,6 +29,31 @@ func TestFastHandlerMatchesSlog(t *testing.T) {
 		{slog.Group("g", slog.String("a", "b"))},
 		{slog.String("", "empty key")},
 		{},
+	}
+	// Times whose text the fast path builds from a cached second: zones,
+	// whole seconds and milliseconds, trailing zeros, a second's edges.
+	east := time.FixedZone("east", 5*3600+30*60)
+	times := []time.Time{at, at.In(east), at.Local(), time.Date(2026, 12, 4, 19, 41, 14, 0, time.UTC),
+		time.Date(2026, 12, 4, 19, 41, 14, 120_000_000, east), time.Date(2026, 12, 4, 19, 41, 14, 999_999_999, time.UTC),
+		time.Date(2026, 12, 4, 19, 41, 14, 500, time.FixedZone("west", -8*3600)), time.Now(),
+		time.Date(1969, 12, 31, 23, 59, 59, 900_000_000, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC)}
+	for _, tm := range times {
+		for _, json := range []bool{false, true} {
+			var want, got bytes.Buffer
+			opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+			var std slog.Handler = slog.NewTextHandler(&want, opts)
+			if json {
+				std = slog.NewJSONHandler(&want, opts)
+			}
+			r := slog.NewRecord(tm, slog.LevelInfo, "request", 0)
+			std.Handle(context.Background(), r)
+			fh := newFastHandler(&got, json, opts)
+			fh.Handle(context.Background(), r)
+			if got.String() != want.String() {
+				t.Errorf("time %v json=%v:\nfast %s\nslog %s", tm, json, got.String(), want.String())
+			}
+		}
 	}
 	for _, json := range []bool{false, true} {
 		for i, attrs := range records {

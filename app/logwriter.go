@@ -21,6 +21,13 @@ import (
 // batch writer instead of writing itself.
 const busyGap = 200 * time.Microsecond
 
+// batchLinger is how long the batch writer lets a busy log's records
+// gather after each of its writes before it writes again or, when none
+// came, goes idle: under load it wakes and writes at most about once per
+// linger, instead of once for every few records (a goroutine wake-up and
+// a system call each, which cost more than formatting the records).
+const batchLinger = time.Millisecond
+
 // maxLogPending bounds the bytes waiting to be written; past it, callers
 // wait for the writer, so a slow log destination slows requests down
 // rather than growing memory.
@@ -76,8 +83,9 @@ func (w *logWriter) Write(p []byte) (int, error) {
 }
 
 // drain writes batches until buf is empty, or, after rounds batches (0:
-// no limit), hands the rest to the flusher. It is called with mu held and
-// writing set, and returns with mu released.
+// no limit), hands the rest to the flusher; rounds -1 is the flusher's,
+// which lingers after each batch (batchLinger). It is called with mu held
+// and writing set, and returns with mu released.
 func (w *logWriter) drain(rounds int) {
 	for n := 1; ; n++ {
 		batch := w.buf
@@ -96,6 +104,14 @@ func (w *logWriter) drain(rounds int) {
 		if cap(batch) <= 4*maxLogPending {
 			w.spare = batch[:0]
 		}
+		if rounds < 0 && !w.closed {
+			// writing stays set while the flusher lingers: records
+			// arriving meanwhile join its next batch.
+			w.mu.Unlock()
+			time.Sleep(batchLinger)
+			w.mu.Lock()
+			continue
+		}
 		if rounds > 0 && n >= rounds && len(w.buf) > 0 && !w.closed {
 			w.mu.Unlock() // writing stays set: the flusher takes over
 			select {
@@ -113,7 +129,14 @@ func (w *logWriter) run() {
 		select {
 		case <-w.kick:
 			w.mu.Lock()
-			w.drain(0)
+			// Lingering is for a log kept busy: woken again within a
+			// linger of its last write. A burst after a quiet moment is
+			// written at once.
+			if time.Since(w.last) < batchLinger {
+				w.drain(-1)
+			} else {
+				w.drain(0)
+			}
 		case <-w.stop:
 			return
 		}

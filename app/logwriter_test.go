@@ -93,3 +93,44 @@ func TestLogWriterUncontendedIsSynchronous(t *testing.T) {
 		t.Fatalf("a burst of 200 records took %d writes", n)
 	}
 }
+
+// countWriter is a fast log destination that counts its writes.
+type countWriter struct {
+	mu     sync.Mutex
+	writes int
+	bytes  int
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.writes++
+	c.bytes += len(p)
+	c.mu.Unlock()
+	return len(p), nil
+}
+
+// Under sustained load the batch writer lingers after each batch, so
+// records arriving closer together than busyGap, each of which would wake
+// it, gather into batches of several: about one write per batchLinger.
+func TestLogWriterLingersUnderLoad(t *testing.T) {
+	out := &countWriter{}
+	w := newLogWriter(out)
+	line := []byte("time=2026-12-04T19:41:14.922Z level=INFO msg=request route=/mcp method=POST status=200\n")
+	const records = 1000
+	for range records {
+		// A request's work between two records.
+		for t0 := time.Now(); time.Since(t0) < busyGap/2; {
+		}
+		w.Write(line)
+	}
+	w.Close()
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	if out.bytes != records*len(line) {
+		t.Fatalf("%d bytes written, want %d", out.bytes, records*len(line))
+	}
+	if out.writes > records/3 {
+		t.Fatalf("%d writes for %d records arriving %v apart: not batched", out.writes, records, busyGap/2)
+	}
+	t.Logf("%d writes for %d records", out.writes, records)
+}

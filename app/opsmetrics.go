@@ -70,7 +70,7 @@ func newOpsMetrics() *opsMetrics {
 
 // watchMCP adds the gauges of what the MCP server holds open.
 func (m *opsMetrics) watchMCP(s *mcp.Server) {
-	m.reg.NewGaugeFunc("mcp_open", "What the MCP server holds open now: sessions (both transports), legacy_sessions (HTTP+SSE), streams (SSE connections), listeners (sessions with their standalone stream open).",
+	m.reg.NewGaugeFunc("mcp_open", "What the MCP server holds open now: sessions (both transports), legacy_sessions (HTTP+SSE), streams (SSE connections), listeners (live streams for what no request asked: a session's standalone stream, a 2026-07-28 subscriptions/listen stream).",
 		[]string{"kind"}, func() []metrics.Sample {
 			st := s.Stats()
 			return []metrics.Sample{

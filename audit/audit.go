@@ -111,8 +111,9 @@ func (t *Trail) Record(ctx context.Context, e Event) {
 	if e.ID == "" {
 		e.ID = NewID()
 	}
+	now := time.Now() // one clock reading for the event and its record
 	if e.OccurredAt.IsZero() {
-		e.OccurredAt = time.Now().UTC()
+		e.OccurredAt = now.UTC()
 	}
 	if logged {
 		// Pooled: handed to a handler through an interface, a local array
@@ -128,7 +129,7 @@ func (t *Trail) Record(ctx context.Context, e Event) {
 			}
 		}
 		if ah, ok := h.(attrHandler); ok {
-			ah.HandleAttrs(ctx, time.Now(), slog.LevelInfo, "audit", attrs)
+			ah.HandleAttrs(ctx, now, slog.LevelInfo, "audit", attrs)
 		} else {
 			t.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
 		}

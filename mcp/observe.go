@@ -87,12 +87,17 @@ func (s *Server) observe(ctx context.Context, m *message, p *requestParams, rpcE
 
 // Stats counts what the server holds open now.
 type Stats struct {
-	Sessions       int // live sessions, both transports
+	// Sessions are live sessions, both transports; a 2026-07-28
+	// subscriptions/listen stream rides on an internal session but is no
+	// session of that era (it has none), so it counts as a listener only.
+	Sessions       int
 	LegacySessions int // of which HTTP+SSE (2024-11-05)
 	Streams        int // open SSE connections (GET and POST streams, HTTP+SSE streams)
-	// Listeners are sessions with their standalone stream open: the GET
-	// stream of Streamable HTTP, or the stream of HTTP+SSE, on which the
-	// server sends what no request asked for (list_changed, ...).
+	// Listeners are live streams on which the server sends what no
+	// request asked for (list_changed, ...): a session's standalone
+	// stream (the GET stream of Streamable HTTP, or the stream of
+	// HTTP+SSE) while it is open, and each 2026-07-28 subscriptions/listen
+	// stream.
 	Listeners int
 }
 
@@ -101,13 +106,16 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	var st Stats
 	for _, sess := range s.Sessions() {
-		st.Sessions++
+		sess.mu.Lock()
+		st.Streams += sess.attached
+		modern := sess.listen != nil
+		sess.mu.Unlock()
+		if !modern {
+			st.Sessions++
+		}
 		if sess.legacy {
 			st.LegacySessions++
 		}
-		sess.mu.Lock()
-		st.Streams += sess.attached
-		sess.mu.Unlock()
 		if sa := sess.standalone; sa != nil {
 			sa.mu.Lock()
 			if sa.w != nil {

@@ -98,3 +98,20 @@ func TestObserveModern(t *testing.T) {
 		t.Fatalf("observed %+v", got)
 	}
 }
+
+// A 2026-07-28 subscriptions/listen stream is a listener while it is open:
+// Stats counts it among the listeners and the streams, and not among the
+// sessions, which that era does not have.
+func TestStatsCountModernListeners(t *testing.T) {
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{})
+	if st := s.Stats(); st != (Stats{}) {
+		t.Fatalf("before the listener: %+v", st)
+	}
+	conn, _ := openListener(t, ts, 1, `{"toolsListChanged":true}`, nil)
+	waitFor(t, "the listener counted", func() bool { st := s.Stats(); return st.Listeners == 1 && st.Streams == 1 })
+	if st := s.Stats(); st.Sessions != 0 || st.LegacySessions != 0 {
+		t.Fatalf("a listener counted as a session: %+v", st)
+	}
+	conn.Close()
+	waitFor(t, "the listener gone", func() bool { return s.Stats() == Stats{} })
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# What the operator's view costs a tools/call: the same Streamable HTTP
+# tools/call add load as wrk.sh (wrk, 50 connections), on two builds of the
+# product side by side in one run, each logging at info to a file as in a
+# deployment, and the second build again with -log-level warn (metrics, no
+# request or audit line). Rounds rotate the order; each line gives req/s
+# and the server's CPU per request (user + system time from /proc over the
+# run, divided by the requests served).
+#
+# Usage: bench/opscost.sh BEFORE_BINARY AFTER_BINARY [-d 5s] [-rounds 5]
+# (build them with `go build -o X .` from the two trees to compare).
+set -euo pipefail
+[ $# -ge 2 ] || { echo "usage: $0 BEFORE_BINARY AFTER_BINARY [-d 5s] [-rounds 5]" >&2; exit 2; }
+before=$(realpath "$1") after=$(realpath "$2"); shift 2
+dur=5s rounds=5 conns=50
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-d) dur="$2"; shift 2 ;;
+	-rounds) rounds="$2"; shift 2 ;;
+	*) echo "usage: $0 BEFORE_BINARY AFTER_BINARY [-d 5s] [-rounds 5]" >&2; exit 2 ;;
+	esac
+done
+command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
+cd "$(dirname "$0")"
+go build -o bin/mcpload ./cmd/mcpload
+tmp=$(mktemp -d)
+declare -A PORT=([before]=18941 [after]=18942 [quiet]=18943) PID
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+# One session shared by wrk's connections: its bound on requests in flight
+# is raised above the connection count (see wrk.sh).
+common=(-memory -max-requests-per-session 1024)
+"$before" -addr "127.0.0.1:${PORT[before]}" "${common[@]}" >"$tmp/before.log" 2>&1 & pids+=($!); PID[before]=$!
+"$after" -addr "127.0.0.1:${PORT[after]}" "${common[@]}" >"$tmp/after.log" 2>&1 & pids+=($!); PID[after]=$!
+"$after" -addr "127.0.0.1:${PORT[quiet]}" "${common[@]}" -log-level warn >"$tmp/quiet.log" 2>&1 & pids+=($!); PID[quiet]=$!
+sleep 1
+session() {
+	local s="$1" url="http://127.0.0.1:${PORT[$1]}/mcp" token sid
+	token=$(bin/mcpload -signin "http://127.0.0.1:${PORT[$s]}" -print-token -q)
+	local auth=(-H "Authorization: Bearer $token")
+	sid=$(curl -s -D - -o /dev/null "$url" "${auth[@]}" -H 'Content-Type: application/json' \
+		-H 'Accept: application/json, text/event-stream' \
+		-d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"wrk","version":"1"}}}' |
+		tr -d '\r' | awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}')
+	curl -s -o /dev/null "$url" "${auth[@]}" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+		-H "Mcp-Session-Id: $sid" -H 'MCP-Protocol-Version: 2025-06-18' -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+	{
+		echo 'local n, threads = 0, 0'
+		echo 'function setup(thread) threads = threads + 1; thread:set("tid", threads) end'
+		echo 'function request() n = n + 1; return wrk.format(nil, nil, nil, string.format([[{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}}]], tid * 1000000000 + n)) end'
+		echo 'wrk.method = "POST"'
+		echo 'wrk.headers["Content-Type"] = "application/json"'
+		echo 'wrk.headers["Accept"] = "application/json, text/event-stream"'
+		echo 'wrk.headers["MCP-Protocol-Version"] = "2025-06-18"'
+		echo "wrk.headers[\"Mcp-Session-Id\"] = \"$sid\""
+		echo "wrk.headers[\"Authorization\"] = \"Bearer $token\""
+		echo 'done = function(summary, latency, requests)'
+		echo '  io.write(string.format("RESULT %d %d %d %.2f\n", summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.duration, latency:percentile(99) / 1000))'
+		echo 'end'
+	} >"$tmp/$s.lua"
+}
+servers=(before after quiet)
+for s in "${servers[@]}"; do session "$s"; done
+for r in $(seq "$rounds"); do
+	order=("${servers[@]:r%3}" "${servers[@]:0:r%3}")
+	for s in "${order[@]}"; do
+		c0=$(awk '{print $14+$15}' "/proc/${PID[$s]}/stat")
+		line=$(wrk -t2 -c"$conns" -d"$dur" -s "$tmp/$s.lua" "http://127.0.0.1:${PORT[$s]}/mcp" | grep '^RESULT')
+		read -r _ n errs us p99 <<<"$line"
+		c1=$(awk '{print $14+$15}' "/proc/${PID[$s]}/stat")
+		echo "round $r $s $((n * 1000000 / us)) req/s errors=$errs p99=${p99}ms cpu_us_per_req=$(((c1 - c0) * 10000 / n))"
+	done
+done
+grep -c . "$tmp/after.log" | sed 's/^/log lines written by after: /'
