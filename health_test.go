@@ -3,12 +3,9 @@ package main
 import (
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
-
-	"remote-mcp-authkit/oauth"
 )
 
 // get fetches u and returns its status and body; err when no answer came.
@@ -53,33 +50,5 @@ func TestHealthAndDrain(t *testing.T) {
 	}
 	if _, _, err := get(ts.base + "/healthz"); err == nil {
 		t.Fatal("the listener still answers after shutdown")
-	}
-}
-
-// /readyz says 503 when the store cannot serve, /healthz stays 200 (a
-// restart would not bring a store back); other methods are refused.
-func TestReadyzStoreDown(t *testing.T) {
-	st := oauth.NewMemoryStore()
-	h := &health{store: st}
-	rec := httptest.NewRecorder()
-	h.readyz(rec, httptest.NewRequest("GET", "/readyz", nil))
-	if rec.Code != 200 {
-		t.Fatalf("store up: %d", rec.Code)
-	}
-	st.Close()
-	rec = httptest.NewRecorder()
-	h.readyz(rec, httptest.NewRequest("GET", "/readyz", nil))
-	if rec.Code != 503 || rec.Body.String() != "store unavailable\n" {
-		t.Fatalf("store closed: %d %q, want 503 store unavailable", rec.Code, rec.Body)
-	}
-	rec = httptest.NewRecorder()
-	h.livez(rec, httptest.NewRequest("GET", "/healthz", nil))
-	if rec.Code != 200 {
-		t.Fatalf("/healthz with the store down: %d, want 200", rec.Code)
-	}
-	rec = httptest.NewRecorder()
-	h.readyz(rec, httptest.NewRequest("POST", "/readyz", nil))
-	if rec.Code != 405 {
-		t.Fatalf("POST /readyz: %d, want 405", rec.Code)
 	}
 }

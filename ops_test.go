@@ -217,26 +217,6 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 }
 
-// The admin listener is loopback only, and -debug-addr is its older name.
-func TestAdminAddrConfig(t *testing.T) {
-	if _, err := parseConfig([]string{"-debug-addr", "127.0.0.1:9", "-admin-addr", "127.0.0.1:8"}, func(string) string { return "" }); err == nil {
-		t.Fatal("two different admin addresses accepted")
-	}
-	c, err := parseConfig([]string{"-debug-addr", "127.0.0.1:9"}, func(string) string { return "" })
-	if err != nil || c.adminAddr != "127.0.0.1:9" {
-		t.Fatalf("-debug-addr alias: %v %+v", err, c)
-	}
-	err = run(context.Background(), []string{"-addr", "127.0.0.1:0", "-memory", "-admin-addr", "0.0.0.0:0"}, func(string) string { return "" }, io.Discard, nil)
-	if err == nil || !strings.Contains(err.Error(), "loopback only") {
-		t.Fatalf("a public admin address: %v", err)
-	}
-	for _, bad := range [][]string{{"-log-format", "xml"}, {"-log-level", "loud"}} {
-		if _, err := parseConfig(bad, func(string) string { return "" }); err == nil {
-			t.Errorf("%v accepted", bad)
-		}
-	}
-}
-
 // One request log line per request, in JSON with -log-format json: route,
 // status, duration, MCP method and tool, user, organization, client and the
 // traceparent; never a token or code anywhere in the log.

@@ -41,7 +41,7 @@ func TestInitialScopeDefault(t *testing.T) {
 	if tok.Scope != scope || !slices.Equal(b.scopeBoxes, []string{"tools:basic", "image_generation"}) {
 		t.Fatalf("token scope %q, consent boxes %v", tok.Scope, b.scopeBoxes)
 	}
-	if _, err := parseConfig([]string{"-initial-scope", "some"}, func(string) string { return "" }); err == nil {
+	if err := run(ctx, []string{"-initial-scope", "some"}, func(string) string { return "" }, io.Discard, nil); err == nil || !strings.Contains(err.Error(), "want all or baseline") {
 		t.Error("-initial-scope some was accepted")
 	}
 }

@@ -229,6 +229,17 @@ type HTTPOptions struct {
 	// session beyond it ends that owner's least recently active one (its
 	// client gets 404 and starts afresh). 0 means 100.
 	MaxSessionsPerOwner int
+	// Sessions, when set, shares Streamable HTTP sessions between
+	// processes serving one endpoint behind a load balancer with no
+	// stickiness: a request naming a session another process opened is
+	// served here (shared.go says what is and is not shared). Nil: sessions
+	// live in this process only.
+	Sessions SessionDirectory
+	// Relay, with Sessions, carries a client's response to a
+	// server-to-client request (sampling, elicitation, roots/list) to the
+	// process whose handler waits for it, when the client POSTs it to
+	// another. The receiving process hands it to Server.DeliverRelayed.
+	Relay Relay
 }
 
 // ResourceContents is the content of one resource (schema:

@@ -38,7 +38,7 @@ func (s *Server) CloseSessionsByCredential(credential string) {
 	}
 	for _, sess := range s.Sessions() {
 		if sess.cred == credential {
-			sess.close()
+			sess.forget()
 		}
 	}
 }

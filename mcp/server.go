@@ -7,6 +7,7 @@ package mcp
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -69,6 +70,11 @@ type Server struct {
 	// features holds the resources, prompts and completion tables
 	// (resources.go), which exist only once something is registered.
 	features *serverFeatures
+
+	// tag marks the ids of this process's server-to-client requests on
+	// shared sessions, so that a response relayed from another process
+	// finds its way back here (shared.go).
+	tag string
 }
 
 // NewServer returns a Server that serves opts.Tools (when non-nil) and the
@@ -89,6 +95,7 @@ func NewServer(opts ServerOptions) *Server {
 		sessions: make(map[string]*Session),
 		byOwner:  make(map[string]map[*Session]struct{}),
 		features: &serverFeatures{},
+		tag:      rand.Text()[:10],
 	}
 	s.stateKey = opts.StateKey
 	if len(s.stateKey) == 0 {

@@ -86,7 +86,15 @@ type Session struct {
 
 	level      atomic.Int32
 	lastActive atomic.Int64
-	idle       time.Duration // ended by the server's sweepIdle past this
+	// dir holds the session's shared record (shared.go), nil when the
+	// session is this process's alone; saved is when it was last saved.
+	dir   SessionDirectory
+	saved atomic.Int64
+	relay Relay // with dir: where responses for other processes go
+	// sseOpts are the options of the HTTP+SSE handler that opened a shared
+	// legacy session, whose bounds apply to messages forwarded to it.
+	sseOpts *HTTPOptions
+	idle    time.Duration // ended by the server's sweepIdle past this
 }
 
 func (s *Server) newSession(id, owner string, legacy bool, idle time.Duration) *Session {
@@ -375,6 +383,11 @@ func (s *Session) Request(ctx context.Context, method string, params any) (json.
 	}
 	s.nextID++
 	id := json.RawMessage(strconv.AppendInt(nil, s.nextID, 10))
+	if s.dir != nil {
+		// Shared: the response may reach another process, which relays
+		// it here by the tag (shared.go).
+		id = json.RawMessage(strconv.Quote(s.server.tag + "-" + string(id)))
+	}
 	ch := make(chan *message, 1)
 	s.pending[string(id)] = ch
 	s.mu.Unlock()
@@ -414,7 +427,9 @@ func (s *Session) deliverResponse(m *message) {
 	s.mu.Unlock()
 	if ch != nil {
 		ch <- m
+		return
 	}
+	s.relayResponse(m)
 }
 
 // setLevel answers logging/setLevel.

@@ -63,12 +63,13 @@ func (h *sseHandler) open(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, nil, NewInternalError("server is shutting down"))
 		return
 	}
+	h.shareSSE(r.Context(), sess)
 	sw := newSSEWriter(w, &h.opts)
 	sess.streamOpened()
 	release := func() {
 		sess.standalone.detachIf(sw)
 		sess.streamClosed()
-		sess.close() // a closed legacy stream ends its session
+		sess.forget() // a closed legacy stream ends its session, everywhere
 		h.s.wg.Done()
 	}
 	// As for Streamable HTTP's GET, the stream is hijacked over HTTP/1.x
@@ -102,6 +103,9 @@ func (h *sseHandler) message(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := h.s.session(sid)
+	if sess == nil && h.forward(w, r, sid) {
+		return // held by another process (shared.go)
+	}
 	if sess == nil || !sess.legacy {
 		writeError(w, http.StatusNotFound, nil, NewInvalidRequest("session not found: its stream closed or it never existed; open a new one with GET"))
 		return

@@ -19,9 +19,10 @@ import (
 )
 
 type streamableHandler struct {
-	s      *Server
-	opts   HTTPOptions
-	keeper *streamKeeper // hijacked GET streams (idle.go)
+	s       *Server
+	opts    HTTPOptions
+	keeper  *streamKeeper // hijacked GET streams (idle.go)
+	adoptMu sync.Mutex    // one adoption of a shared session at a time (shared.go)
 }
 
 // StreamableHTTPHandler returns the Streamable HTTP transport for s, to be
@@ -81,6 +82,9 @@ func (h *streamableHandler) lookup(w http.ResponseWriter, r *http.Request) *Sess
 		return nil
 	}
 	sess := h.s.session(sid)
+	if sess == nil {
+		sess = h.adopt(r.Context(), sid) // opened by another process?
+	}
 	if sess == nil || sess.legacy || sess.listen != nil {
 		writeError(w, http.StatusNotFound, nil, NewInvalidRequest("session not found: it ended or never existed; send initialize to start a new one"))
 		return nil
@@ -92,6 +96,7 @@ func (h *streamableHandler) lookup(w http.ResponseWriter, r *http.Request) *Sess
 	if !checkVersionHeader(w, r) {
 		return nil
 	}
+	h.keepShared(r.Context(), sess)
 	return sess
 }
 
@@ -202,6 +207,7 @@ func (h *streamableHandler) initialize(w http.ResponseWriter, r *http.Request, m
 		writeError(w, http.StatusServiceUnavailable, m.ID, NewInternalError("server is shutting down"))
 		return
 	}
+	h.share(r.Context(), sess)
 	w.Header().Set(headerSessionID, sess.id)
 	writeJSON(w, resp)
 }
@@ -269,7 +275,7 @@ func (h *streamableHandler) delete(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
-	sess.close()
+	sess.forget()
 	w.WriteHeader(http.StatusNoContent)
 }
 

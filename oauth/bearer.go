@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"remote-mcp-authkit/events"
 )
 
 const (
@@ -126,6 +128,63 @@ func (c *tokenCache) revokeGrant(id string) {
 		delete(c.grants, id)
 	}
 	c.mu.Unlock()
+}
+
+// dropGrant forgets every cached token of a grant, so that the next
+// request with one reads the grant (and its identity) from the store.
+func (c *tokenCache) dropGrant(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.grants[id] == nil {
+		return
+	}
+	delete(c.grants, id)
+	for k, e := range c.tokens {
+		if e.grantID == id {
+			delete(c.tokens, k)
+		}
+	}
+}
+
+// clear forgets everything: what it held may have been revoked or changed
+// by an event this process missed.
+func (c *tokenCache) clear() {
+	c.mu.Lock()
+	c.tokens = map[[32]byte]*accessEntry{}
+	c.grants = map[string]*grantEntry{}
+	c.mu.Unlock()
+}
+
+// onEvent keeps the cache exact as other processes sharing the store (and
+// this one) revoke, change and rotate (Config.Events).
+func (s *Server) onEvent(e events.Event) {
+	switch e.Kind {
+	case events.GrantRevoked:
+		s.cache.revokeGrant(e.Key)
+	case events.GrantChanged:
+		s.cache.dropGrant(e.Key)
+	case events.TokenDropped:
+		s.cache.dropHash(e.Key)
+	case events.Resync:
+		s.cache.clear()
+	}
+}
+
+// publish announces a change already stored. A failure is logged only:
+// other processes then see the change when they next recheck the store
+// (recheckInterval).
+func (s *Server) publish(ctx context.Context, kind events.Kind, key string) {
+	if err := s.cfg.Events.Publish(context.WithoutCancel(ctx), events.Event{Kind: kind, Key: key}); err != nil {
+		s.log.Warn("oauth: publishing an event", "kind", kind.String(), "err", err)
+	}
+}
+
+// Close stops the server listening to Config.Events. A server that shares
+// a bus which outlives it calls Close when done; nothing else needs it.
+func (s *Server) Close() {
+	if s.unsubscribe != nil {
+		s.unsubscribe()
+	}
 }
 
 func (c *tokenCache) setIdentity(grantID string, id *Identity) {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"remote-mcp-authkit/events"
 )
 
 func TestBearerChallenge(t *testing.T) {
@@ -272,7 +274,9 @@ func TestBearerRecheckAcrossServers(t *testing.T) {
 	e := newEnv(t)
 	id, at, rt := e.tokens()
 	_, at2, rt2 := e.tokens()
-	other, err := NewServer(e.srv.cfg)
+	cfg := e.srv.cfg
+	cfg.Events = events.NewLocal() // a bus of its own: no event reaches it
+	other, err := NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,5 +343,66 @@ func TestBearerRecheckKeepsUnchangedIdentity(t *testing.T) {
 	e.clock.Advance(recheckInterval + time.Second)
 	if again := call(); again != first {
 		t.Fatalf("an unchanged identity was replaced at recheck: %p %+v, was %p %+v", again, again, first, first)
+	}
+}
+
+// Two processes on one store and one events bus: a revocation, an identity
+// change and a rotated-out access token reach the other's cache at once,
+// with no recheck of the store (the clock does not move), and a Resync
+// empties it.
+func TestBearerEventsAcrossServers(t *testing.T) {
+	e := newEnv(t)
+	id, at, rt := e.tokens()
+	_, at2, rt2 := e.tokens()
+	other, err := NewServer(e.srv.cfg) // shares e.srv's bus
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var seen *Identity
+	h := other.RequireBearer(e.srv.cfg.Resources[0], http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = IdentityFromContext(r.Context())
+	}))
+	call := func(tok string) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/mcp", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if call(at) != 200 || call(at2) != 200 || seen.Role == "owner" {
+		t.Fatal("other server refused fresh tokens")
+	}
+	if st, _, _ := e.postForm("/revoke", url.Values{"token": {rt}, "client_id": {id}}, "", ""); st != 200 {
+		t.Fatal(st)
+	}
+	if c := call(at); c != 401 {
+		t.Fatalf("revoked on the first server, the other still accepts: %d", c)
+	}
+	e.provider.set(func(p *fakeProvider) { p.identity.Role = "owner" })
+	var ar accessRecord
+	e.srv.getJSON(t.Context(), kindAccess, hashToken(at2), &ar)
+	if st, out, _ := e.token(refreshForm(ar.ClientID, rt2), "", ""); st != 200 {
+		t.Fatal(st, out)
+	}
+	if call(at2) != 200 || seen.Role != "owner" {
+		t.Fatalf("identity changed on the first server, the other sees %+v", seen)
+	}
+
+	// Resync (a bus that lost its connection) drops everything cached: a
+	// token deleted from the store behind the cache's back is refused.
+	_, at3, _ := e.tokens()
+	if call(at3) != 200 {
+		t.Fatal("fresh token refused")
+	}
+	if err := e.srv.cfg.Store.Delete(t.Context(), kindAccess, hashToken(at3)); err != nil {
+		t.Fatal(err)
+	}
+	if call(at3) != 200 {
+		t.Fatal("the cache consulted the store with no event and no recheck due")
+	}
+	e.srv.cfg.Events.(*events.Local).Deliver(events.Event{Kind: events.Resync})
+	if c := call(at3); c != 401 {
+		t.Fatalf("after Resync a token gone from the store is still accepted: %d", c)
 	}
 }

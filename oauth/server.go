@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"remote-mcp-authkit/events"
 )
 
 // Config configures an authorization Server. Issuer, Store, Provider and
@@ -127,7 +129,9 @@ type Config struct {
 	// upstream identity changed (role, organization or permissions), so that
 	// live MCP sessions of that user can be told their tool list changed.
 	// It runs on the request goroutine after the change is stored; keep it
-	// quick.
+	// quick. It runs in the process that refreshed only; to reach the
+	// sessions of every process sharing the store, subscribe to Events
+	// (events.GrantChanged) instead, as package app does.
 	OnGrantIdentityChanged func(old, new Identity)
 	// OnGrantRevoked is called once a grant's revocation is stored, with
 	// the identity the grant carried (ClientID and GrantID set), from every
@@ -139,8 +143,24 @@ type Config struct {
 	// open streams) lives on until this hook ends it: pass id.GrantID to
 	// mcp.Server.CloseSessionsByCredential. It runs on the revoking
 	// goroutine outside our locks, before the upstream session is ended;
-	// keep it quick.
+	// keep it quick. It runs in the revoking process only; every process
+	// sharing the store hears of the revocation through Events
+	// (events.GrantRevoked), which is what package app listens to.
 	OnGrantRevoked func(id Identity)
+	// Replicated says Store is shared by several processes (replicas
+	// behind a load balancer). A refresh then also holds a lease record on
+	// its grant in the store, so that two replicas never refresh one grant
+	// upstream at once: the second would present an upstream refresh token
+	// the first already rotated. One process needs no lease (an in-process
+	// lock does it).
+	Replicated bool
+	// Events carries revocations, identity changes and dropped access
+	// tokens between processes that share Store, so that each keeps its
+	// bearer cache exact (package events). The server publishes on it and
+	// subscribes to it; so may the caller (to end MCP sessions of a revoked
+	// grant wherever they live). Default: an in-process events.Local,
+	// right for one process.
+	Events events.Bus
 	// OnEvent is told of each registration, consent, sign-in, token issue,
 	// refresh token reuse, revocation and per-address rate limit refusal
 	// (see Event), for metrics and an audit trail. It runs on the request's
@@ -167,6 +187,8 @@ type Server struct {
 	cache    tokenCache
 	refreshL [64]sync.Mutex // serialises refreshes per grant (striped by grant ID)
 	regMu    sync.Mutex     // serialises registrations, so that MaxClients holds
+
+	unsubscribe func() // from Config.Events
 }
 
 // NewServer validates cfg, fills in defaults and returns a Server.
@@ -256,6 +278,10 @@ func NewServer(cfg Config) (*Server, error) {
 	s.authzLim = newRateLimiter(time.Second, 60, cfg.Now)
 	s.cimd = newMetadataFetcher(cfg.HTTPClient, cfg.AllowPrivateClientMetadataHosts, cfg.Now)
 	s.cache.init()
+	if cfg.Events == nil {
+		s.cfg.Events = events.NewLocal()
+	}
+	s.unsubscribe = s.cfg.Events.Subscribe(s.onEvent)
 	return s, nil
 }
 

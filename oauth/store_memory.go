@@ -6,44 +6,14 @@ package oauth
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"time"
+
+	"remote-mcp-authkit/store"
 )
 
-// Size limits for one stored record. The authorization server's records are
-// small (a grant, a hashed token's metadata); a record near these limits is a
-// bug or an attack, and the file store's replay relies on the length limit
-// to tell a corrupt length field from a real one.
-const (
-	MaxStoreKindLen  = 64      // bytes in a kind ("client", "grant", ...)
-	MaxStoreKeyLen   = 1 << 10 // bytes in a key
-	MaxStoreValueLen = 1 << 20 // bytes in a value
-)
-
-// ErrStoreLimit is wrapped by the error a Store returns when a kind, key or
-// value breaks one of the size limits above; the message names which one.
-var ErrStoreLimit = errors.New("oauth: store size limit")
-
-// ErrStoreClosed is returned by every Store method called after Close.
-var ErrStoreClosed = errors.New("oauth: store is closed")
-
-// storeCheck enforces the size limits on one record. A nil value passes
-// (it is a deletion or an absent value).
-func storeCheck(kind, key string, value []byte) error {
-	switch {
-	case kind == "":
-		return fmt.Errorf("%w: kind is empty", ErrStoreLimit)
-	case len(kind) > MaxStoreKindLen:
-		return fmt.Errorf("%w: kind is %d bytes, the limit is %d", ErrStoreLimit, len(kind), MaxStoreKindLen)
-	case len(key) > MaxStoreKeyLen:
-		return fmt.Errorf("%w: key is %d bytes, the limit is %d", ErrStoreLimit, len(key), MaxStoreKeyLen)
-	case len(value) > MaxStoreValueLen:
-		return fmt.Errorf("%w: value is %d bytes, the limit is %d", ErrStoreLimit, len(value), MaxStoreValueLen)
-	}
-	return nil
-}
+// storeCheck enforces the size limits on one record (store.Check).
+func storeCheck(kind, key string, value []byte) error { return store.Check(kind, key, value) }
 
 // storeBegin is the first step of every Store write: a cancelled context
 // stops it before any work, then the record must fit the size limits.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"remote-mcp-authkit/events"
 )
 
 const (
@@ -567,6 +570,7 @@ func (s *Server) dropAccess(ctx context.Context, h string) {
 		s.log.Warn("oauth: deleting an access token", "err", err)
 	}
 	s.cache.dropHash(h)
+	s.publish(ctx, events.TokenDropped, h)
 }
 
 // dropRefresh deletes refresh token records, given their hashes; a failure
@@ -651,6 +655,11 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 	mu := &s.refreshL[stripe(rr.GrantID)]
 	mu.Lock()
 	defer mu.Unlock()
+	release, err := s.leaseGrant(ctx, rr.GrantID)
+	if err != nil {
+		return nil, s.grantError(err)
+	}
+	defer release()
 
 	var g grant
 	if err := s.getJSON(ctx, kindGrant, rr.GrantID, &g); err != nil {
@@ -867,6 +876,9 @@ func (s *Server) rotate(ctx context.Context, g *grant, h, param string, revoke *
 	}
 	if identityChanged(&old, &newID) {
 		s.log.Info("oauth: identity changed on refresh", "grant", g.ID, "sub", newID.Subject)
+		// Stored already: every process drops its cached copy and tells
+		// the grant's live sessions.
+		s.publish(ctx, events.GrantChanged, g.ID)
 		if s.cfg.OnGrantIdentityChanged != nil {
 			s.cfg.OnGrantIdentityChanged(old, newID)
 		}
@@ -1034,6 +1046,9 @@ func (s *Server) revokeGrant(ctx context.Context, grantID string) (after func(),
 	}
 	s.dropRefresh(ctx, refresh)
 	return func() {
+		// The grant is deleted: every process refuses its tokens and ends
+		// what they opened.
+		s.publish(ctx, events.GrantRevoked, grantID)
 		id := g.Identity
 		id.ClientID, id.GrantID = g.ClientID, grantID
 		if s.cfg.OnGrantRevoked != nil {
@@ -1053,6 +1068,67 @@ func (s *Server) revokeGrant(ctx context.Context, grantID string) (after func(),
 		defer cancel()
 		if err := s.cfg.Provider.Revoke(rctx, sess); err != nil {
 			s.log.Warn("oauth: upstream revoke failed", "grant", grantID, "err", err)
+		}
+	}, nil
+}
+
+// kindRefreshLease holds a grant's refresh lease (Config.Replicated).
+const kindRefreshLease = "refresh_lease"
+
+// leaseWait is how often a refresh waiting for another process's lease
+// looks again.
+const leaseWait = 20 * time.Millisecond
+
+var errLeaseHeld = errors.New("oauth: refresh lease held by another process")
+
+// leaseGrant takes the grant's refresh lease, waiting while another process
+// holds it, so that refreshes of one grant run one at a time across every
+// process sharing the store (Config.Replicated); the waiter then finds the
+// grant rotated and takes the grace path, as a waiter on the in-process
+// lock does. A lease expires by itself after the longest a refresh may
+// take, so a process killed while holding one delays the grant's next
+// refresh by that much at most. release gives it back.
+func (s *Server) leaseGrant(ctx context.Context, grantID string) (release func(), err error) {
+	if !s.cfg.Replicated {
+		return func() {}, nil
+	}
+	var b [16]byte
+	rand.Read(b[:])
+	holder := hex.EncodeToString(b[:])
+	ttl := s.cfg.ProviderTimeout + 5*time.Second
+	giveUp := time.Now().Add(ttl + time.Second)
+	for {
+		err := s.cfg.Store.Update(ctx, kindRefreshLease, grantID, func(cur []byte) ([]byte, time.Time, error) {
+			if cur != nil {
+				return nil, time.Time{}, errLeaseHeld
+			}
+			return []byte(holder), s.now().Add(ttl), nil
+		})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errLeaseHeld) {
+			return nil, err
+		}
+		if time.Now().After(giveUp) {
+			return nil, &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", "another refresh of this grant is still running; retry"}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(leaseWait):
+		}
+	}
+	return func() {
+		// Detached: the lease must go even when the client hung up.
+		err := s.cfg.Store.Update(context.WithoutCancel(ctx), kindRefreshLease, grantID, func(cur []byte) ([]byte, time.Time, error) {
+			if string(cur) != holder {
+				return nil, time.Time{}, errLeaseHeld // expired and taken by another: not ours
+			}
+			return nil, time.Time{}, nil
+		})
+		if err != nil && !errors.Is(err, errLeaseHeld) {
+			s.log.Warn("oauth: releasing a refresh lease", "grant", grantID, "err", err)
 		}
 	}, nil
 }

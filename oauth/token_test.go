@@ -2,8 +2,10 @@ package oauth
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -515,5 +517,71 @@ func TestPublicClientBasicWithoutSecret(t *testing.T) {
 	st, out, _ := e.token(form, id, "")
 	if st != 200 {
 		t.Fatalf("public client with empty Basic secret: %d %v", st, out)
+	}
+}
+
+// countingProvider counts upstream refreshes and holds each for a moment,
+// so that a second refresh of the grant arrives while the first runs.
+type countingProvider struct {
+	*fakeProvider
+	mu sync.Mutex
+	n  int
+}
+
+func (p *countingProvider) Refresh(ctx context.Context, s *UpstreamSession) (*UpstreamSession, error) {
+	p.mu.Lock()
+	p.n++
+	p.mu.Unlock()
+	time.Sleep(100 * time.Millisecond)
+	return p.fakeProvider.Refresh(ctx, s)
+}
+
+// Two replicas (two Servers on one store, Config.Replicated) refreshing one
+// grant at the same moment: upstream is refreshed once, the other request
+// takes the grace path and gets the same pair, and the grant lives on.
+// Without the lease both would refresh upstream with the same upstream
+// refresh token, which AuthKit rotates on use.
+func TestRefreshAcrossReplicasRefreshesUpstreamOnce(t *testing.T) {
+	var cp *countingProvider
+	e := newEnv(t, func(c *Config) {
+		cp = &countingProvider{fakeProvider: c.Provider.(*fakeProvider)}
+		c.Provider = cp
+		c.Replicated = true
+	})
+	id, _, rt := e.tokens()
+	other, err := NewServer(e.srv.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	viaOther := func() (int, map[string]any) {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", e.srv.cfg.Issuer+"/token", strings.NewReader(refreshForm(id, rt).Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		other.Handler().ServeHTTP(rec, req)
+		var out map[string]any
+		json.Unmarshal(rec.Body.Bytes(), &out)
+		return rec.Code, out
+	}
+	var wg sync.WaitGroup
+	var st1, st2 int
+	var out1, out2 map[string]any
+	wg.Go(func() { st1, out1, _ = e.token(refreshForm(id, rt), "", "") })
+	wg.Go(func() { time.Sleep(20 * time.Millisecond); st2, out2 = viaOther() })
+	wg.Wait()
+	if st1 != 200 || st2 != 200 {
+		t.Fatalf("refreshes: %d %v and %d %v, want both 200", st1, out1, st2, out2)
+	}
+	if cp.n != 1 {
+		t.Fatalf("upstream refreshed %d times, want once", cp.n)
+	}
+	if out1["refresh_token"] != out2["refresh_token"] {
+		t.Fatalf("the grant forked: two refresh tokens %v and %v", out1["refresh_token"], out2["refresh_token"])
+	}
+	if st, out, _ := e.token(refreshForm(id, out1["refresh_token"].(string)), "", ""); st != 200 {
+		t.Fatalf("the grant did not survive: %d %v", st, out)
+	}
+	if n, _ := e.srv.cfg.Store.(StoreCounter).Count(t.Context(), kindRefreshLease); n != 0 {
+		t.Fatalf("%d refresh leases left behind", n)
 	}
 }

@@ -51,6 +51,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// MaxSteps bounds the browser part (pages and redirects); 0 means 20.
 	MaxSteps int
+	// Redeem, when set, makes the token request (step 4) instead of
+	// SignIn, given the token endpoint and the form: a test can send the
+	// one code to more than one server. Its token is returned as it is.
+	Redeem func(ctx context.Context, tokenEndpoint string, form url.Values) (*Token, error)
 	// ClientID, when set, is used instead of registering a new client: one
 	// client signing in many users, as an application does, and within the
 	// server's registration rate limit.
@@ -193,6 +197,13 @@ func SignIn(ctx context.Context, o Options) (*Token, error) {
 		"client_id":     {client.ClientID},
 		"code_verifier": {verifier},
 		"resource":      {o.Resource},
+	}
+	if o.Redeem != nil {
+		tok, err := o.Redeem(ctx, asm.TokenEndpoint, form)
+		if tok != nil {
+			tok.ClientID = client.ClientID
+		}
+		return tok, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, asm.TokenEndpoint, strings.NewReader(form.Encode()))
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package app
 
 // The log's writer: records are written in batches (group commit), so
 // that a request's log line does not cost a write system call of its own

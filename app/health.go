@@ -1,4 +1,4 @@
-package main
+package app
 
 // Health endpoints on the public listener, for load balancers and
 // orchestrators: /healthz says the process is alive, /readyz that it can
@@ -11,16 +11,34 @@ import (
 	"sync/atomic"
 	"time"
 
-	"remote-mcp-authkit/oauth"
+	"remote-mcp-authkit/store"
 )
+
+// readyTimeout bounds /readyz's round trip to the store: a balancer's health
+// check has its own timeout, and a store that takes longer than this to
+// answer is not one to send traffic to.
+const readyTimeout = 2 * time.Second
 
 // health answers /healthz and /readyz.
 type health struct {
-	store oauth.Store
+	store store.Store
 	// draining is set when graceful shutdown begins: /readyz then answers
 	// 503 so that a balancer stops sending new requests here, while the
 	// requests already here finish.
 	draining atomic.Bool
+}
+
+// mount serves the probes under the public URL's path and, when that is
+// not the site's root, at the root too: a balancer in front of the
+// replicas probes the process, not the public URL. Neither says anything
+// about a user, a token or the store's contents.
+func (h *health) mount(mux *http.ServeMux, basePath string) {
+	mux.HandleFunc(basePath+"/healthz", h.livez)
+	mux.HandleFunc(basePath+"/readyz", h.readyz)
+	if basePath != "" {
+		mux.HandleFunc("/healthz", h.livez)
+		mux.HandleFunc("/readyz", h.readyz)
+	}
 }
 
 // livez answers /healthz: 200 as long as the process serves HTTP at all.
@@ -36,8 +54,9 @@ func (h *health) livez(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz answers /readyz: 200 when a request sent here now would be served,
-// else 503 with the reason (never an internal detail such as a path: the
-// log has that).
+// else 503 with the reason (never an internal detail such as a path or a
+// database address: the log has that). The store's Ping is a round trip
+// for an engine shared over a network, so a PostgreSQL outage shows here.
 func (h *health) readyz(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -48,9 +67,10 @@ func (h *health) readyz(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusServiceUnavailable, "shutting down\n")
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	if err := h.store.Ping(ctx); err != nil {
+		w.Header().Set("Retry-After", "5")
 		plain(w, http.StatusServiceUnavailable, "store unavailable\n")
 		return
 	}

@@ -1,4 +1,4 @@
-package main
+package app
 
 // The product's metrics (served at /metrics on the admin listener): what
 // each layer reports, counted with the bounded labels internal/metrics

@@ -1,4 +1,4 @@
-package main
+package app
 
 // What the operator sees of the product at work: audit events (package
 // audit) from the authorization server's events and the tool table's

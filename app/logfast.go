@@ -1,4 +1,4 @@
-package main
+package app
 
 // A faster way to the same log lines: the request line and the audit
 // record are written for every request, and log/slog's handlers spend

@@ -1,4 +1,4 @@
-package main
+package app
 
 // The server's guide: a resource, a resource template and a prompt that say
 // how to use it. They are the same for every caller, so modern results

@@ -1,4 +1,4 @@
-package main
+package app
 
 // One structured log line per HTTP request on the public listener, and the
 // per-request HTTP metrics: route, status, duration, the MCP method and
