@@ -93,6 +93,7 @@ func Transport(base http.RoundTripper, dialTimeout time.Duration, allowPrivate b
 	tr.Proxy = nil // a proxy would dial for us, past the guard
 	// So would custom dialers copied from the given transport: for https
 	// DialTLSContext is used instead of DialContext.
+	//lint:ignore SA1019 the deprecated hooks are cleared, not used: a copied one would dial past the guard
 	tr.DialTLSContext, tr.DialTLS, tr.Dial = nil, nil, nil
 	d := &net.Dialer{Timeout: dialTimeout}
 	if !allowPrivate {
