@@ -30,3 +30,24 @@ func TestMaxClientsFlag(t *testing.T) {
 		t.Fatalf("third registration: %d %s, want 503 naming the limit of 2", code, body)
 	}
 }
+
+// TestMaxRequestsPerSessionFlag: the bound on one session's requests in
+// flight is the operator's to set (a load test that shares one session
+// across many connections raises it), and defaults to mcp's own 16.
+func TestMaxRequestsPerSessionFlag(t *testing.T) {
+	getenv := func(string) string { return "" }
+	cfg, err := parseConfig([]string{"-memory"}, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.maxInFlight != 16 {
+		t.Errorf("default -max-requests-per-session = %d, want 16", cfg.maxInFlight)
+	}
+	cfg, err = parseConfig([]string{"-memory", "-max-requests-per-session", "64"}, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.maxInFlight != 64 {
+		t.Errorf("-max-requests-per-session 64 parsed as %d", cfg.maxInFlight)
+	}
+}

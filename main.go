@@ -39,6 +39,7 @@ import (
 	"syscall"
 	"time"
 
+	"remote-mcp-authkit/audit"
 	"remote-mcp-authkit/mcp"
 	"remote-mcp-authkit/oauth"
 	"remote-mcp-authkit/oauth/authkit"
@@ -74,12 +75,26 @@ type config struct {
 	allowedOrigins  []string
 	idleTimeout     time.Duration
 	maxSessions     int
+	maxInFlight     int
 	maxClients      int
 	readTimeout     time.Duration
-	debugAddr       string
-	devUsersFile    string
-	allowPrivCIMD   bool
-	diagnostics     bool
+	// adminAddr serves /metrics and /debug/vars (loopback only); -debug-addr
+	// is its older name.
+	adminAddr string
+	logFormat string
+	logLevel  slog.Level
+	// shutdownDrain is how long /readyz answers 503 before the listener
+	// closes at shutdown, so that a load balancer polling it stops sending
+	// requests first.
+	shutdownDrain time.Duration
+	// toolRateLimits replace the tool table's declared limits per tool
+	// (tools.ParseRateLimits).
+	toolRateLimits map[string]tools.RateLimit
+	// auditWorkOS sends the audit trail to WorkOS Audit Logs too.
+	auditWorkOS   bool
+	devUsersFile  string
+	allowPrivCIMD bool
+	diagnostics   bool
 	// devPublicBaseURL lets the development sign-in run under a base URL
 	// whose host is not loopback (a tunnel the developer owns); see
 	// checkDevBaseURL.
@@ -110,12 +125,19 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		"registered OAuth clients kept at once; past it registration answers 503 until unused ones expire (24h)")
 	fs.IntVar(&c.maxSessions, "max-sessions-per-user", 100,
 		"live MCP sessions one user may hold; a new one past it ends that user's least recently active session")
+	fs.IntVar(&c.maxInFlight, "max-requests-per-session", 16,
+		"requests of one MCP session in progress at once; past it a POST gets 429 with Retry-After")
 	fs.DurationVar(&c.idleTimeout, "session-idle-timeout", 30*time.Minute,
 		"end MCP sessions idle for this long")
 	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second,
 		"how long a client may take to send a whole request (its headers: at most 10s)")
-	fs.StringVar(&c.debugAddr, "debug-addr", "",
-		"loopback address for /debug/vars (expvar, goroutines, memstats) and POST /debug/gc; empty: off")
+	fs.StringVar(&c.adminAddr, "admin-addr", getenv("ADMIN_ADDR"),
+		"loopback address of the admin listener: /metrics (Prometheus), /debug/vars (expvar) and POST /debug/gc (env ADMIN_ADDR); empty: off")
+	debugAddr := fs.String("debug-addr", "", "older name of -admin-addr")
+	fs.StringVar(&c.logFormat, "log-format", envOr(getenv, "LOG_FORMAT", "text"), "log format: text or json (env LOG_FORMAT)")
+	logLevel := fs.String("log-level", envOr(getenv, "LOG_LEVEL", "info"), "least severe log level written: debug, info, warn or error (env LOG_LEVEL); warn drops the request and audit lines")
+	fs.DurationVar(&c.shutdownDrain, "shutdown-drain", 0,
+		"at shutdown, answer /readyz with 503 for this long before closing the listener, so a load balancer drains this process first")
 	fs.StringVar(&c.devUsersFile, "dev-users", getenv("DEV_USERS_FILE"),
 		"JSON file replacing the emulator's demo users (development sign-in only; env DEV_USERS_FILE)")
 	fs.BoolVar(&c.allowPrivCIMD, "dev-allow-private-client-metadata", false,
@@ -124,6 +146,10 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		"also serve the diagnostic tools the MCP conformance suite calls (test_missing_capability, test_logging_tool); for conformance runs only")
 	fs.BoolVar(&c.devPublicBaseURL, devPublicFlag, false,
 		"DANGEROUS: let the development sign-in (\"sign in as anyone\") run under a -base-url whose host is not loopback, e.g. a tunnel you own; whoever reaches that URL can sign in as any demo user")
+	fs.BoolVar(&c.auditWorkOS, "audit-workos", getenv("AUDIT_WORKOS") == "1",
+		"send audit events to WorkOS Audit Logs as well as the log (env AUDIT_WORKOS=1); in development they go to the emulator, shown at /_authkit/audit_logs/events")
+	limits := fs.String("tool-rate-limits", getenv("TOOL_RATE_LIMITS"),
+		"per-user tool call limits replacing the table's, e.g. generateImage=10/1m,add=100/1m or generateImage=off (env TOOL_RATE_LIMITS); each replica enforces its own")
 	fs.StringVar(&c.initialScope, "initial-scope", envOr(getenv, "INITIAL_SCOPE", "all"),
 		"scopes clients are told to ask for first (env INITIAL_SCOPE): all (each still approved on the consent page), or baseline (least privilege from the start; the rest by step-up, which clients such as the TypeScript SDK 1.x cannot do)")
 	if err := fs.Parse(args); err != nil {
@@ -131,6 +157,23 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 	}
 	if c.initialScope != "all" && c.initialScope != "baseline" {
 		return nil, fmt.Errorf("-initial-scope %q: want all or baseline", c.initialScope)
+	}
+	switch {
+	case *debugAddr == "":
+	case c.adminAddr == "" || c.adminAddr == *debugAddr:
+		c.adminAddr = *debugAddr
+	default:
+		return nil, fmt.Errorf("-debug-addr %s and -admin-addr %s: -debug-addr is the older name of -admin-addr; give one", *debugAddr, c.adminAddr)
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return nil, fmt.Errorf("-log-format %q: want text or json", c.logFormat)
+	}
+	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", *logLevel)
+	}
+	var err error
+	if c.toolRateLimits, err = tools.ParseRateLimits(*limits); err != nil {
+		return nil, fmt.Errorf("-tool-rate-limits: %w", err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -214,7 +257,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(logOut, nil))
+	// Records are written in batches (logwriter.go): a request's log and
+	// audit lines must not each cost a write system call.
+	lw := newLogWriter(logOut)
+	defer lw.Close()
+	hopts := &slog.HandlerOptions{Level: cfg.logLevel}
+	logger := slog.New(newFastHandler(lw, cfg.logFormat == "json", hopts))
+	om := newOpsMetrics()
 	dev := cfg.authkit.ClientID == ""
 	if dev && !isLoopbackAddr(cfg.addr) {
 		return fmt.Errorf("refusing to listen on %s: the development sign-in (no WorkOS account configured) lets anyone sign in as a demo user, so it only listens on loopback; set WORKOS_CLIENT_ID and WORKOS_CLIENT_SECRET to serve other addresses", cfg.addr)
@@ -274,6 +323,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		store = fstore
 	}
 	defer store.Close()
+	store = meteredStore{Store: store, m: om}
 
 	// Every endpoint lives under the public URL's path ("" at the site's
 	// root), as behind a reverse proxy that forwards a path unchanged. The
@@ -303,18 +353,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		// The server talks to the emulator in-process, so it needn't be able
 		// to reach its own public URL.
 		akCfg = authkit.Config{ClientID: emu.ClientID(), APIKey: emu.APIKey(), APIURL: emu.URL, HTTPClient: emu.Client()}
-		fmt.Fprintf(logOut, "\n  development sign-in: no WorkOS account configured\n"+
+		fmt.Fprintf(lw, "\n  development sign-in: no WorkOS account configured\n"+
 			"  AuthKit is emulated at %s with demo users (ada@example.com, grace@example.com);\n"+
 			"  anyone who can reach this server can sign in as them, so it listens on loopback only.\n"+
 			"  Set WORKOS_CLIENT_ID and WORKOS_CLIENT_SECRET to sign in with AuthKit.\n\n", emu.URL)
 		if u, _ := url.Parse(cfg.baseURL); checkDevBaseURL(cfg.baseURL, false) != nil {
-			fmt.Fprintf(logOut, "  !!! -%s is set: the base URL's host %s is not loopback.\n"+
+			fmt.Fprintf(lw, "  !!! -%s is set: the base URL's host %s is not loopback.\n"+
 				"  !!! ANYONE WHO CAN REACH %s CAN SIGN IN AS ANY DEMO USER.\n"+
 				"  !!! Use it only for a tunnel or proxy that you alone can reach.\n\n", devPublicFlag, u.Hostname(), cfg.baseURL)
 			logger.Warn("development sign-in served under a public base URL", "base_url", cfg.baseURL, "flag", "-"+devPublicFlag)
 		}
 	}
 	akCfg.Logger = logger
+	akCfg.HTTPClient = om.meterWorkOS(akCfg.HTTPClient)
+
+	// The audit trail: always the log; WorkOS Audit Logs when asked, from
+	// a queue that never holds a request up.
+	var auditSink audit.Sink
+	if cfg.auditWorkOS {
+		ws := audit.NewWorkOS(audit.WorkOSConfig{APIKey: akCfg.APIKey, APIURL: akCfg.APIURL, HTTPClient: akCfg.HTTPClient, Logger: logger})
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			ws.Close(ctx)
+		}()
+		auditSink = ws
+		om.watchAudit(ws)
+	}
+	trail := audit.New(logger, auditSink)
 	provider, err := authkit.New(akCfg)
 	if err != nil {
 		return err
@@ -325,14 +391,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
-	table, err := tools.Default(gen)
+	imageGen := tools.ObserveImages(gen, om.imageCall)
+	table, err := tools.Default(imageGen)
 	if err == nil && cfg.diagnostics {
-		table, err = tools.NewTable(append([]tools.Tool{tools.Add(), tools.WhoAmI(), tools.GenerateImage(gen)}, tools.Diagnostics()...)...)
+		table, err = tools.NewTable(append([]tools.Tool{tools.Add(), tools.WhoAmI(), tools.GenerateImage(imageGen)}, tools.Diagnostics()...)...)
 	}
 	if err != nil {
 		return err
 	}
 	table.SetLogger(logger)
+	table.SetObserver(func(ctx context.Context, c tools.CallInfo) {
+		om.toolCall(c)
+		auditToolCall(ctx, trail, om, c)
+	})
+	for name, l := range cfg.toolRateLimits {
+		if err := table.SetRateLimit(name, l); err != nil {
+			return err
+		}
+	}
 	// The key that seals multi round-trip requestStates (mcp/mrtr.go) is
 	// derived from the server secret (HKDF, RFC 5869), so every process of
 	// a deployment sharing SERVER_SECRET accepts the others' states, and
@@ -353,7 +429,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		Tasks:    &mcp.TaskOptions{},
 		StateKey: stateKey,
 		Logger:   logger,
+		Observe: func(ctx context.Context, info mcp.RequestInfo) {
+			om.mcpRequest(info)
+			recordMCP(ctx, info)
+		},
 	})
+	om.watchMCP(mcpServer)
 
 	addGuide(mcpServer)
 
@@ -380,6 +461,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 			// so their sessions' lists have not changed yet.
 			mcpServer.NotifyToolListChangedByCredential(new.GrantID)
 		},
+		OnEvent: func(ctx context.Context, e oauth.Event) {
+			om.oauthEvent(e)
+			auditOAuth(ctx, trail, om, e)
+		},
 		OnGrantRevoked: func(id oauth.Identity) {
 			// The grant's tokens are refused from now on; the sessions
 			// they opened, and their open streams, end with them.
@@ -396,15 +481,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		AllowedOrigins:      append([]string{originOf(cfg.baseURL)}, cfg.allowedOrigins...),
 		SessionIdleTimeout:  cfg.idleTimeout,
 		MaxSessionsPerOwner: cfg.maxSessions,
+		// The bound on work in flight per session (hostile clients that stop
+		// reading: see HTTPOptions.MaxRequestsPerSession).
+		MaxRequestsPerSession: cfg.maxInFlight,
 	}
-	mux.Handle(basePath+"/mcp", oauth.CORS(authServer.RequireBearer(mcpURL, mcpServer.StreamableHTTPHandler(httpOpts))))
-	sse := oauth.CORS(authServer.RequireBearer(sseURL, mcpServer.SSEHandler(httpOpts)))
+	mux.Handle(basePath+"/mcp", oauth.CORS(authServer.RequireBearer(mcpURL, tagIdentity(mcpServer.StreamableHTTPHandler(httpOpts)))))
+	sse := oauth.CORS(authServer.RequireBearer(sseURL, tagIdentity(mcpServer.SSEHandler(httpOpts))))
 	mux.Handle(basePath+"/sse", sse)
 	mux.Handle(basePath+"/sse/message", sse)
 	mux.Handle("/", authServer.Handler())
+	hc := &health{store: store}
+	mux.HandleFunc(basePath+"/healthz", hc.livez)
+	mux.HandleFunc(basePath+"/readyz", hc.readyz)
 
 	srv := &http.Server{
-		Handler: mux,
+		Handler: observeHTTP(om, logger, basePath, mux),
 		// Headers must arrive promptly, and the whole request (headers and
 		// body) within ReadTimeout, so a client that stalls mid-body is cut
 		// off. ReadTimeout does not cut SSE streams: net/http clears the
@@ -418,20 +509,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 
-	if cfg.debugAddr != "" {
-		if !isLoopbackAddr(cfg.debugAddr) {
-			return fmt.Errorf("-debug-addr %s: the debug listener is served on loopback only", cfg.debugAddr)
+	if cfg.adminAddr != "" {
+		if !isLoopbackAddr(cfg.adminAddr) {
+			return fmt.Errorf("-admin-addr %s: the admin listener is served on loopback only", cfg.adminAddr)
 		}
-		dbg, err := startDebug(cfg.debugAddr)
+		adm, addr, err := startAdmin(cfg.adminAddr, om)
 		if err != nil {
 			return err
 		}
-		defer dbg.Close()
+		defer adm.Close()
+		logger.Info("admin listener", "metrics", "http://"+addr+"/metrics", "vars", "http://"+addr+"/debug/vars")
 	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("serving MCP", "mcp", mcpURL, "sse", sseURL, "issuer", cfg.baseURL, "dev", dev)
+	lw.Flush() // what start-up logged is there before anyone is told
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -441,7 +534,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
+	// Unready first: a balancer polling /readyz sees 503 and stops sending
+	// new requests while the listener still serves the ones it sent.
+	hc.draining.Store(true)
+	logger.Info("shutting down", "drain", cfg.shutdownDrain)
+	if cfg.shutdownDrain > 0 {
+		select {
+		case <-time.After(cfg.shutdownDrain):
+		case err := <-errc:
+			return err
+		}
+	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// Streams first: http.Server.Shutdown waits for active handlers, and an
@@ -462,14 +565,16 @@ func originOf(base string) string {
 // (tests start the server more than once in one process).
 var publishGoroutines sync.Once
 
-// startDebug serves expvar (with goroutine count and memstats) and a GC
-// trigger on a separate loopback listener, for the load tool's before/after
-// figures. It is never mounted on the public listener.
-func startDebug(addr string) (io.Closer, error) {
+// startAdmin serves the metrics, expvar (with goroutine count and
+// memstats) and a GC trigger on a separate loopback listener: for the
+// operator's scraper and the load tool's before/after figures. It is never
+// mounted on the public listener.
+func startAdmin(addr string, om *opsMetrics) (io.Closer, string, error) {
 	publishGoroutines.Do(func() {
 		expvar.Publish("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
 	})
 	m := http.NewServeMux()
+	m.Handle("GET /metrics", om.reg.Handler())
 	m.Handle("/debug/vars", expvar.Handler())
 	m.HandleFunc("POST /debug/gc", func(w http.ResponseWriter, r *http.Request) {
 		// Two cycles: memory held by a finalizer or a sync.Pool's victim
@@ -481,11 +586,11 @@ func startDebug(addr string) (io.Closer, error) {
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	s := &http.Server{Handler: m, ReadHeaderTimeout: 5 * time.Second}
 	go s.Serve(ln)
-	return s, nil
+	return s, ln.Addr().String(), nil
 }
 
 // initialScopes is oauth.Config.InitialScopes for -initial-scope: nil for

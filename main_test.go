@@ -106,14 +106,14 @@ func startServer(t *testing.T, external bool) *testServer {
 // then listens on a free port it is told in advance, with -base-url
 // http://127.0.0.1:PORT/path, as behind a reverse proxy that forwards a
 // path of its site unchanged.
-func startServerArgs(t *testing.T, external bool, basePath string) *testServer {
+func startServerArgs(t *testing.T, external bool, basePath string, extra ...string) *testServer {
 	t.Helper()
-	return startServerEnv(t, external, basePath, nil)
+	return startServerEnv(t, external, basePath, nil, extra...)
 }
 
 // startServerEnv is startServerArgs with more environment variables, such
-// as an image service's.
-func startServerEnv(t *testing.T, external bool, basePath string, extraEnv map[string]string) *testServer {
+// as an image service's, and extra flags.
+func startServerEnv(t *testing.T, external bool, basePath string, extraEnv map[string]string, extra ...string) *testServer {
 	t.Helper()
 	args := []string{"-addr", "127.0.0.1:0", "-memory"}
 	if basePath != "" {
@@ -125,6 +125,7 @@ func startServerEnv(t *testing.T, external bool, basePath string, extraEnv map[s
 		ln.Close()
 		args = []string{"-addr", addr, "-memory", "-base-url", "http://" + addr + basePath}
 	}
+	args = append(args, extra...)
 	env := maps.Clone(extraEnv)
 	if env == nil {
 		env = map[string]string{}

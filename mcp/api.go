@@ -149,6 +149,12 @@ type ServerOptions struct {
 	// Logger receives the server's own diagnostics (panics in handlers,
 	// transport failures). Nil means slog.Default().
 	Logger *slog.Logger
+	// Observe, when set, is called once for each request the server
+	// answers (not for notifications), after its response is made, on the
+	// request's goroutine, with the request's context (which carries what
+	// the HTTP middleware put there). It is for metrics and request logs:
+	// keep it quick.
+	Observe func(ctx context.Context, r RequestInfo)
 }
 
 // HTTPOptions configure the two HTTP transports.

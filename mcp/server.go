@@ -346,16 +346,26 @@ func (s *Server) handleRequest(base context.Context, sess *Session, m *message, 
 	sess.touch()
 	if m.Method == "initialize" {
 		res, err := s.initialize(sess, m.Params)
+		if s.opts.Observe != nil {
+			s.observe(base, m, nil, err, false)
+		}
 		return encodeResponse(m.ID, res, err)
 	}
 	if m.Method != "ping" && !sess.initialized() {
-		return encodeResponse(m.ID, nil, NewInvalidRequest("invalid request: the session is not initialized; send initialize first (lifecycle, \"Initialization\")"))
+		err := NewInvalidRequest("invalid request: the session is not initialized; send initialize first (lifecycle, \"Initialization\")")
+		if s.opts.Observe != nil {
+			s.observe(base, m, nil, err, false)
+		}
+		return encodeResponse(m.ID, nil, err)
 	}
 	p := readParams(m.Params)
 	rs := &requestState{sess: sess, id: m.ID, key: string(m.ID), out: out, progressToken: p.progressToken}
 	rs.Context, rs.cancel = context.WithCancel(base)
 	defer rs.cancel()
 	if err := sess.startRequest(rs); err != nil {
+		if s.opts.Observe != nil {
+			s.observe(base, m, &p, err, false)
+		}
 		return encodeResponse(m.ID, nil, err)
 	}
 	defer sess.endRequest(rs)
@@ -365,6 +375,9 @@ func (s *Server) handleRequest(base context.Context, sess *Session, m *message, 
 	rs.mu.Lock()
 	cancelled := rs.cancelled
 	rs.mu.Unlock()
+	if s.opts.Observe != nil {
+		s.observe(rs, m, &p, rpcErr, cancelled)
+	}
 	if cancelled {
 		return nil
 	}

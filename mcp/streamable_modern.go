@@ -92,6 +92,9 @@ func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, m
 	if rpcErr != nil {
 		// Malformed _meta: -32602 with 400 (basic/index); the header and
 		// version errors are 400 by their own rules.
+		if h.s.opts.Observe != nil {
+			h.s.observeModern(r.Context(), m, p, rpcErr)
+		}
 		writeError(w, http.StatusBadRequest, m.ID, rpcErr)
 		return
 	}
@@ -112,6 +115,9 @@ func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, m
 	rs.Context, rs.cancel = context.WithCancel(r.Context())
 	result, err := h.s.call(rs, method, m.Params, p)
 	rs.cancel()
+	if h.s.opts.Observe != nil {
+		h.s.observeModern(rs, m, p, err)
+	}
 	if err != nil {
 		x.finish(modernStatus(err), encodeResponse(m.ID, nil, err))
 		return

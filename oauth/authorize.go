@@ -47,6 +47,10 @@ type authRequest struct {
 	// Known are the requested scopes this browser approved for the client
 	// before: the consent page asks only about the others.
 	Known string `json:"known,omitempty"`
+	// Consented is set when the person approved the client on the consent
+	// page (not when a remembered approval skipped it), so that the
+	// sign-in that follows can record the consent with who gave it.
+	Consented bool `json:"consented,omitempty"`
 }
 
 // upstreamRecord waits, under the hash of our upstream state, for the
@@ -54,6 +58,9 @@ type authRequest struct {
 type upstreamRecord struct {
 	Request  authRequest `json:"request"`
 	Verifier []byte      `json:"verifier"` // sealed upstream PKCE verifier
+	// Account marks a sign-in to the account page (account.go), which
+	// has no client request.
+	Account bool `json:"account,omitempty"`
 }
 
 // cookieName adds the __Host- prefix (RFC 6265bis s4.1.3.2) when we are
@@ -104,6 +111,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 func (s *Server) authorizationRequest(w http.ResponseWriter, r *http.Request) {
 	const restart = "Go back to your MCP client and connect again."
 	if ok, retry := s.authzLim.allow(rateKey(r)); !ok {
+		s.emit(r.Context(), r, Event{Kind: EventRateLimited, Endpoint: "authorize"})
 		w.Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())+1))
 		s.showError(w, http.StatusTooManyRequests, "Too many requests", "This browser or network sent too many sign-in requests.", "Wait a minute, then try again.")
 		return
@@ -511,6 +519,7 @@ func (s *Server) consentDecision(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.PostForm.Get("decision") {
 	case "approve":
+		req.Consented = true
 		if len(s.cfg.Scopes) == 0 {
 			s.rememberConsent(w, req.ClientID, nil)
 			s.startUpstream(w, r, &req)
@@ -595,6 +604,10 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setCookie(w, cookieState+key[:16], "", s.path("/callback"), -1)
+	if rec.Account {
+		s.finishAccountSignIn(w, r, q, &rec, key)
+		return
+	}
 	req := &rec.Request
 	fail := func(code, desc string) {
 		s.redirectError(w, r, req.ResolvedURI, req.State, code, desc)
@@ -666,6 +679,10 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.log.Info("oauth: authorized", "client_id", req.ClientID, "sub", g.Identity.Subject, "grant", g.ID)
 	}
+	if req.Consented {
+		s.emit(r.Context(), r, Event{Kind: EventConsented, Identity: &g.Identity, ClientID: req.ClientID, ClientName: req.ClientName, GrantID: g.ID})
+	}
+	s.emit(r.Context(), r, Event{Kind: EventSignedIn, Identity: &g.Identity, ClientID: req.ClientID, ClientName: req.ClientName, GrantID: g.ID})
 	// RFC 6749 s4.1.2 and RFC 9207 s2.
 	v := url.Values{"code": {authCode}, "iss": {s.cfg.Issuer}}
 	if req.State != "" {

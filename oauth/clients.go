@@ -237,6 +237,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ok, retry := s.limiter.allow(rateKey(r)); !ok {
+		s.emit(r.Context(), r, Event{Kind: EventRateLimited, Endpoint: "register"})
 		tooManyRequests(w, retry)
 		return
 	}
@@ -270,6 +271,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("oauth: client registered", "client_id", c.ClientID, "client_name", c.ClientName, "auth", c.TokenEndpointAuthMethod)
+	s.emit(r.Context(), r, Event{Kind: EventClientRegistered, ClientID: c.ClientID, ClientName: c.ClientName})
 	// RFC 7591 s3.2.1: 201 with the metadata as registered, the
 	// client_secret shown this once.
 	resp := struct {
@@ -545,6 +547,7 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 		// like /authorize, or anyone could make us fetch URLs of their
 		// choosing without end (client ID metadata document draft s6).
 		if ok, _ := s.authzLim.allow(rateKey(r)); !ok {
+			s.emit(ctx, r, Event{Kind: EventRateLimited, Endpoint: "token"})
 			return nil, basic, &oauthError{http.StatusTooManyRequests, "temporarily_unavailable", "too many requests naming client metadata documents from this address; retry shortly"}
 		}
 	}

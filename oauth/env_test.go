@@ -84,6 +84,8 @@ func (s *testStore) Update(_ context.Context, kind, key string, fn func([]byte) 
 
 func (s *testStore) Close() error { return nil }
 
+func (s *testStore) Ping(context.Context) error { return nil }
+
 // Count is StoreCounter, so that Config.MaxClients holds in tests too.
 func (s *testStore) Count(_ context.Context, kind string) (int, error) { return s.count(kind), nil }
 

@@ -32,6 +32,12 @@ func writeJSONError(w http.ResponseWriter, e *oauthError) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
+	if e.status == http.StatusTooManyRequests && h.Get("Retry-After") == "" {
+		// RFC 6585 s4: say when to come back. The per-address limits
+		// that answer without their own figure earn a request back each
+		// second.
+		h.Set("Retry-After", "1")
+	}
 	w.WriteHeader(e.status)
 	json.NewEncoder(w).Encode(struct {
 		Error       string `json:"error"`

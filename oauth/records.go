@@ -290,6 +290,11 @@ const grantIdentityOwn = 1
 // written after the session ID.
 const grantImpersonated = 2
 
+// grantShown flags a grant carrying what the account page shows (the
+// client's declared name and the redirect URI its code went to), written
+// last; grants written before those fields existed lack the flag.
+const grantShown = 4
+
 func (g *grant) appendRecord(b []byte) []byte {
 	b = append(b, recordBinaryV1)
 	b = recordAppendID(b, g.ID)
@@ -303,6 +308,9 @@ func (g *grant) appendRecord(b []byte) []byte {
 	}
 	if id.Impersonator != nil {
 		flags |= grantImpersonated
+	}
+	if g.ClientName != "" || g.RedirectURI != "" {
+		flags |= grantShown
 	}
 	b = append(b, flags)
 	b = recordAppendString(b, id.Subject)
@@ -335,6 +343,10 @@ func (g *grant) appendRecord(b []byte) []byte {
 	b = recordAppendHash(b, g.PrevAccessHash)
 	b = recordAppendString(b, string(g.CurrentAccessSealed))
 	b = recordAppendTime(b, g.UpstreamInDoubt)
+	if flags&grantShown != 0 {
+		b = recordAppendString(b, g.ClientName)
+		b = recordAppendString(b, g.RedirectURI)
+	}
 	return b
 }
 
@@ -380,6 +392,10 @@ func (g *grant) readRecord(r *recordReader) error {
 	g.PrevAccessHash = r.hash()
 	g.CurrentAccessSealed = r.bytes()
 	g.UpstreamInDoubt = r.time()
+	if flags[0]&grantShown != 0 {
+		g.ClientName = r.string()
+		g.RedirectURI = r.string()
+	}
 	return r.err
 }
 

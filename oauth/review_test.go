@@ -205,9 +205,13 @@ func TestReviewMetadataFetchesFromTokenEndpointAreLimited(t *testing.T) {
 		}
 		form := url.Values{"grant_type": {"authorization_code"}, "code": {"x"}, "code_verifier": {testVerifier},
 			"token": {"x"}, "client_id": {fmt.Sprintf("%s/c/%d.json", m.srv.URL, i)}}
-		st, out, _ := e.postForm(path, form, "", "")
+		st, out, h := e.postForm(path, form, "", "")
 		if st == http.StatusTooManyRequests {
 			limited++
+			// RFC 6585 s4: a 429 may say how long to wait; ours always do.
+			if h.Get("Retry-After") != "1" {
+				t.Fatalf("request %d: 429 with Retry-After %q, want 1", i, h.Get("Retry-After"))
+			}
 		} else if st != http.StatusUnauthorized || out["error"] != "invalid_client" {
 			t.Fatalf("request %d: %d %v", i, st, out)
 		}

@@ -141,6 +141,11 @@ type Config struct {
 	// goroutine outside our locks, before the upstream session is ended;
 	// keep it quick.
 	OnGrantRevoked func(id Identity)
+	// OnEvent is told of each registration, consent, sign-in, token issue,
+	// refresh token reuse, revocation and per-address rate limit refusal
+	// (see Event), for metrics and an audit trail. It runs on the request's
+	// goroutine: keep it quick and never block (queue anything slow).
+	OnEvent func(ctx context.Context, e Event)
 	// Now is the clock, for tests. Default time.Now.
 	Now func() time.Time
 }
@@ -313,6 +318,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc(base+"/callback", s.handleCallback)
 	mux.Handle(base+"/token", s.cors.wrap(http.HandlerFunc(s.handleToken)))
 	mux.Handle(base+"/revoke", s.cors.wrap(http.HandlerFunc(s.handleRevoke)))
+	mux.HandleFunc(base+"/account", s.handleAccount)
+	mux.HandleFunc(base+"/account/revoke", s.handleAccountRevoke)
+	mux.HandleFunc(base+"/account/signout", s.handleAccountSignOut)
 	return mux
 }
 

@@ -28,6 +28,10 @@ type Store interface {
 	// a nil value deletes the key; returning an error aborts and is passed
 	// through unchanged. Single-use codes and refresh rotation rely on this.
 	Update(ctx context.Context, kind, key string, fn func(current []byte) (next []byte, expires time.Time, err error)) error
+	// Ping reports whether the store can serve requests now (for a
+	// readiness check): nil when it can, else why not. It must be cheap, as
+	// a load balancer may call it every few seconds.
+	Ping(ctx context.Context) error
 	// Close flushes and releases the store.
 	Close() error
 }

@@ -140,6 +140,15 @@ func (r *fileReopener) Delete(ctx context.Context, kind, key string) error {
 	return r.store().Delete(ctx, kind, key)
 }
 
+func (r *fileReopener) Ping(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrStoreClosed
+	}
+	return r.store().Ping(ctx)
+}
+
 func (r *fileReopener) Update(ctx context.Context, kind, key string, fn func([]byte) ([]byte, time.Time, error)) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -41,11 +41,15 @@ type grant struct {
 	// of every token of the grant (RFC 6749 s6). What a token carries is
 	// Identity.Scopes: this, narrowed by the permissions at the last
 	// sign-in or refresh.
-	Scope     string    `json:"scope,omitempty"`
-	Identity  Identity  `json:"identity"` // ClientID, GrantID, Resource and Scopes set
-	Upstream  []byte    `json:"upstream"` // sealed UpstreamSession (AES-GCM, AAD "grant:"+ID)
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
+	Scope string `json:"scope,omitempty"`
+	// ClientName (as the client declared it) and RedirectURI (where its
+	// code went) are what the account page shows.
+	ClientName  string    `json:"client_name,omitempty"`
+	RedirectURI string    `json:"redirect_uri,omitempty"`
+	Identity    Identity  `json:"identity"` // ClientID, GrantID, Resource and Scopes set
+	Upstream    []byte    `json:"upstream"` // sealed UpstreamSession (AES-GCM, AAD "grant:"+ID)
+	CreatedAt   time.Time `json:"created_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
 	// Refresh token rotation (OAuth 2.1 s4.3.1): the hash of the current
 	// refresh token, and the one it replaced, still honoured until
 	// PrevRefreshUntil. CurrentSealed is the current refresh token itself,
@@ -160,6 +164,7 @@ func (s *Server) createGrant(ctx context.Context, req *authRequest, sess *Upstre
 	now := s.now()
 	g := &grant{
 		ID: "grant_" + rand.Text(), ClientID: req.ClientID, Resource: req.Resource, Scope: req.Scope,
+		ClientName: req.ClientName, RedirectURI: req.ResolvedURI,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL + codeReplayKeep),
 	}
 	g.Identity = sess.Identity
@@ -170,7 +175,15 @@ func (s *Server) createGrant(ctx context.Context, req *authRequest, sess *Upstre
 	if err := s.sealUpstream(g, sess); err != nil {
 		return nil, err
 	}
-	return g, s.putJSON(ctx, kindGrant, g.ID, g, g.ExpiresAt)
+	if err := s.putJSON(ctx, kindGrant, g.ID, g, g.ExpiresAt); err != nil {
+		return nil, err
+	}
+	// The account page finds a person's grants through this index; a
+	// failure costs only the listing, so the sign-in goes on.
+	if err := s.indexGrant(ctx, g.Identity.Subject, g.ID); err != nil {
+		s.log.Warn("oauth: indexing grant for the account page", "grant", g.ID, "err", err)
+	}
+	return g, nil
 }
 
 // sealUpstream seals the one secret of the upstream session a grant needs
@@ -275,6 +288,8 @@ type tokenResponse struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
+	// grant is what the tokens were issued from, for Config.OnEvent.
+	grant *grant
 }
 
 // handleToken is the token endpoint.
@@ -311,6 +326,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if e != nil {
 		writeJSONError(w, e)
 		return
+	}
+	if g := resp.grant; g != nil {
+		s.emit(r.Context(), r, Event{Kind: EventTokenIssued, Identity: &g.Identity, ClientID: g.ClientID, GrantID: g.ID, GrantType: grantType})
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -532,7 +550,7 @@ func (s *Server) issueTokens(ctx context.Context, g *grant, access, evicted, ref
 	}
 	return &tokenResponse{
 		AccessToken: access, TokenType: "Bearer", ExpiresIn: int64(s.cfg.AccessTokenTTL / time.Second),
-		RefreshToken: refresh, Scope: scope,
+		RefreshToken: refresh, Scope: scope, grant: g,
 	}, nil
 }
 
@@ -646,6 +664,7 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 		subtle.ConstantTimeCompare([]byte(h), []byte(g.PrevRefreshHash)) == 1
 	if !current && !previous {
 		s.log.Warn("oauth: refresh token reused; revoking grant", "client_id", client.ClientID, "grant", g.ID)
+		s.emit(ctx, nil, Event{Kind: EventRefreshReused, Identity: &g.Identity, ClientID: client.ClientID, GrantID: g.ID})
 		after, _ = s.revokeGrant(ctx, g.ID)
 		return nil, errInvalidGrant("refresh token was already used; the grant is revoked, authorize again")
 	}
@@ -1015,11 +1034,12 @@ func (s *Server) revokeGrant(ctx context.Context, grantID string) (after func(),
 	}
 	s.dropRefresh(ctx, refresh)
 	return func() {
+		id := g.Identity
+		id.ClientID, id.GrantID = g.ClientID, grantID
 		if s.cfg.OnGrantRevoked != nil {
-			id := g.Identity
-			id.ClientID, id.GrantID = g.ClientID, grantID
 			s.cfg.OnGrantRevoked(id)
 		}
+		s.emit(ctx, nil, Event{Kind: EventGrantRevoked, Identity: &id, ClientID: g.ClientID, GrantID: grantID})
 		if g.Upstream == nil {
 			return
 		}

@@ -218,6 +218,9 @@ func GenerateImage(gen ImageGenerator) Tool {
 			OpenWorldHint:   Ptr(true),
 		},
 		Permissions: []string{"image_generation"},
+		// Each call spends the image service's budget and a minute of its
+		// time; a few a minute per person is what a conversation needs.
+		RateLimit: RateLimit{Calls: 5, Per: time.Minute},
 		Handler: func(ctx context.Context, _ *oauth.Identity, raw json.RawMessage) (*mcp.CallToolResult, error) {
 			var req ImageRequest
 			if err := json.Unmarshal(raw, &req); err != nil {

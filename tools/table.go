@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"remote-mcp-authkit/mcp"
 	"remote-mcp-authkit/oauth"
@@ -53,7 +54,11 @@ type Tool struct {
 	// Organizations, when not empty, lists the organization ids whose
 	// members may use the tool; empty means any organization, or none.
 	Organizations []string
-	Handler       Handler
+	// RateLimit is how often one user may call the tool (zero: no limit).
+	// Declare it for tools that spend something scarce, such as an image
+	// service's budget; the operator may change it (Table.SetRateLimit).
+	RateLimit RateLimit
+	Handler   Handler
 }
 
 // MaxArgumentBytes caps the JSON arguments of one call. The transport caps
@@ -65,9 +70,11 @@ const MaxArgumentBytes = 64 << 10
 // mcp.ToolSet and is safe for concurrent use (it is never modified after
 // NewTable).
 type Table struct {
-	tools  []entry
-	byName map[string]int
-	log    *slog.Logger
+	tools    []entry
+	byName   map[string]int
+	log      *slog.Logger
+	observer func(ctx context.Context, c CallInfo)
+	now      func() time.Time
 }
 
 // SetLogger sets where each tool call is logged (who called which tool,
@@ -118,6 +125,57 @@ type entry struct {
 	// structuredContent (2025-11-25 schema: outputSchema type "object"), so
 	// legacy callers see the tool without it, and its text content only.
 	legacyOutput bool
+	limiter      *callLimiter // nil: no limit
+}
+
+// CallInfo describes one tools/call the table answered, for metrics and
+// the audit trail. It never holds the arguments, which may carry secrets.
+type CallInfo struct {
+	Tool     string
+	Identity *oauth.Identity // nil for an unauthenticated caller
+	// Outcome is one of the Outcome constants.
+	Outcome  string
+	Duration time.Duration
+}
+
+// Outcomes of a tools/call, as CallInfo reports them.
+const (
+	OutcomeOK          = "ok"           // the tool ran and succeeded
+	OutcomeError       = "error"        // the tool ran and answered isError
+	OutcomeInvalid     = "invalid"      // the arguments were refused before it ran
+	OutcomeRefused     = "refused"      // the caller may not use the tool
+	OutcomeRateLimited = "rate_limited" // the caller is past the tool's RateLimit
+	OutcomeDeferred    = "deferred"     // answered input_required, or continued as a task (2026-07-28)
+)
+
+// SetObserver sets a function told of every call of a tool in the table
+// (not of unknown names, which are the caller's words), after it is
+// answered, on the caller's goroutine: keep it quick. Call it before the
+// table serves.
+func (t *Table) SetObserver(fn func(ctx context.Context, c CallInfo)) { t.observer = fn }
+
+// SetRateLimit replaces the named tool's RateLimit (a zero one removes it),
+// for an operator's configuration. Call it before the table serves.
+func (t *Table) SetRateLimit(name string, l RateLimit) error {
+	i, ok := t.byName[name]
+	if !ok {
+		return fmt.Errorf("tools: rate limit for %q: no such tool (the tools are %s)", name, strings.Join(t.Visible(&oauth.Identity{}), ", "))
+	}
+	t.tools[i].RateLimit = l
+	t.tools[i].limiter = nil
+	if !l.IsZero() {
+		t.tools[i].limiter = newCallLimiter(l)
+	}
+	return nil
+}
+
+// RateLimits returns every tool's limit, for the operator's start-up log.
+func (t *Table) RateLimits() map[string]RateLimit {
+	out := make(map[string]RateLimit, len(t.tools))
+	for i := range t.tools {
+		out[t.tools[i].Name] = t.tools[i].RateLimit
+	}
+	return out
 }
 
 var _ mcp.ToolSet = (*Table)(nil)
@@ -126,7 +184,7 @@ var _ mcp.ToolSet = (*Table)(nil)
 // order. It refuses duplicate or malformed names, a missing handler, and
 // schemas the validator could not enforce.
 func NewTable(tools ...Tool) (*Table, error) {
-	t := &Table{byName: make(map[string]int, len(tools))}
+	t := &Table{byName: make(map[string]int, len(tools)), now: time.Now}
 	for _, tool := range tools {
 		if err := checkName(tool.Name); err != nil {
 			return nil, err
@@ -175,8 +233,13 @@ func NewTable(tools ...Tool) (*Table, error) {
 		}
 		tool.Permissions = slices.Clone(tool.Permissions)
 		tool.Organizations = slices.Clone(tool.Organizations)
+		e := entry{Tool: tool, listed: listed}
+		if !tool.RateLimit.IsZero() {
+			e.limiter = newCallLimiter(tool.RateLimit)
+		}
 		t.byName[tool.Name] = len(t.tools)
-		t.tools = append(t.tools, entry{Tool: tool, listed: listed, legacyOutput: tool.OutputSchema == nil || tool.OutputSchema.Type == "object"})
+		e.legacyOutput = tool.OutputSchema == nil || tool.OutputSchema.Type == "object"
+		t.tools = append(t.tools, e)
 	}
 	return t, nil
 }
@@ -383,47 +446,78 @@ func (t *Table) TaskSupport(ctx context.Context, name string) string {
 var _ mcp.TaskSupporter = (*Table)(nil)
 
 // CallTool answers tools/call for the identity in ctx: it checks access
-// again, then the size and the schema of the arguments, then runs the
-// handler. Only a refused tool (*AccessError, *ScopeError) or an unknown one
-// (wrapping mcp.ErrUnknownTool) is an error; everything else, including the handler's own
-// failures, is a result with IsError set, so that the model sees it.
+// again, then the size and the schema of the arguments, then the caller's
+// rate limit for the tool, then runs the handler. Only a refused tool
+// (*AccessError, *ScopeError) or an unknown one (wrapping
+// mcp.ErrUnknownTool) is an error; everything else, including the
+// handler's own failures and a call past its rate limit, is a result with
+// IsError set, so that the model sees it.
 func (t *Table) CallTool(ctx context.Context, name string, arguments json.RawMessage) (*mcp.CallToolResult, error) {
+	if t.observer == nil {
+		res, _, err := t.callTool(ctx, name, arguments)
+		return res, err
+	}
+	start := time.Now()
+	res, outcome, err := t.callTool(ctx, name, arguments)
+	if outcome != "" {
+		t.observer(ctx, CallInfo{Tool: name, Identity: oauth.IdentityFromContext(ctx), Outcome: outcome, Duration: time.Since(start)})
+	}
+	return res, err
+}
+
+// callTool is CallTool, also saying how the call ended ("" for an unknown
+// tool).
+func (t *Table) callTool(ctx context.Context, name string, arguments json.RawMessage) (*mcp.CallToolResult, string, error) {
 	id := oauth.IdentityFromContext(ctx)
-	tool, err := t.allowed(id, name)
-	if err != nil {
-		if !errors.Is(err, mcp.ErrUnknownTool) {
-			t.logCall(ctx, id, name, err)
-		}
-		return nil, err
+	i, ok := t.byName[name]
+	if !ok {
+		_, err := t.allowed(id, name) // the unknown tool's error, its name bounded
+		return nil, "", err
+	}
+	e := &t.tools[i]
+	tool := &e.Tool
+	if err := access(tool, id); err != nil {
+		t.logCall(ctx, id, name, err)
+		return nil, OutcomeRefused, err
 	}
 	t.logCall(ctx, id, name, nil)
 	if len(arguments) > MaxArgumentBytes {
-		return ErrorResult(fmt.Sprintf("invalid arguments: they are %d bytes long; the limit is %d", len(arguments), MaxArgumentBytes)), nil
+		return ErrorResult(fmt.Sprintf("invalid arguments: they are %d bytes long; the limit is %d", len(arguments), MaxArgumentBytes)), OutcomeInvalid, nil
 	}
 	args, err := tool.InputSchema.Validate(arguments)
 	if err != nil {
-		return ErrorResult(err.Error()), nil
+		return ErrorResult(err.Error()), OutcomeInvalid, nil
+	}
+	if e.limiter != nil {
+		user := ""
+		if id != nil {
+			user = id.Subject
+		}
+		now := t.now()
+		if ok, retry := e.limiter.allow(user, now); !ok {
+			return rateLimitedResult(name, tool.RateLimit, retry, now), OutcomeRateLimited, nil
+		}
 	}
 	res, err := tool.Handler(ctx, id, args)
 	var ir *mcp.InputRequired
 	var cat *mcp.ContinueAsTask
 	if errors.As(err, &ir) || errors.As(err, &cat) {
-		return nil, err // the server answers input_required or a task (2026-07-28 basic/patterns/mrtr, SEP-2663)
+		return nil, OutcomeDeferred, err // the server answers input_required or a task (2026-07-28 basic/patterns/mrtr, SEP-2663)
 	}
 	if err != nil {
 		// A JSON-RPC error is the protocol's answer, not the tool's
 		// failure (2026-07-28: MissingRequiredClientCapability, -32021).
 		if rpcErr, ok := errors.AsType[*mcp.JSONRPCError](err); ok {
-			return nil, rpcErr
+			return nil, OutcomeError, rpcErr
 		}
-		return ErrorResult(err.Error()), nil
+		return ErrorResult(err.Error()), OutcomeError, nil
 	}
 	if res == nil {
-		return ErrorResult(fmt.Sprintf("tool %q returned no result", name)), nil
+		return ErrorResult(fmt.Sprintf("tool %q returned no result", name)), OutcomeError, nil
 	}
 	if tool.OutputSchema != nil && !res.IsError {
 		if err := checkOutput(tool.OutputSchema, res.StructuredContent); err != nil {
-			return ErrorResult(fmt.Sprintf("tool %q produced a result that does not match its outputSchema: %v", name, err)), nil
+			return ErrorResult(fmt.Sprintf("tool %q produced a result that does not match its outputSchema: %v", name, err)), OutcomeError, nil
 		}
 		if !t.tools[t.byName[name]].legacyOutput && mcp.SessionFromContext(ctx) != nil {
 			// A legacy client may only be sent object structured content;
@@ -434,7 +528,10 @@ func (t *Table) CallTool(ctx context.Context, name string, arguments json.RawMes
 			res = &c
 		}
 	}
-	return res, nil
+	if res.IsError {
+		return res, OutcomeError, nil
+	}
+	return res, OutcomeOK, nil
 }
 
 func checkOutput(s *Schema, structured any) error {

@@ -344,6 +344,48 @@ async function desktop(listener) {
     const tools = await listTools(token);
     ok(tools.includes('generateImage'), 'tools/list with the token includes generateImage', tools);
 
+    // 4b. The account page (/account): Ada signs in with the same
+    //     AuthKit, sees the client she connected, and revokes it, which
+    //     ends its token at once.
+    await page.goto(server + '/account');
+    ok(new URL(page.url()).pathname.endsWith('/user_management/authorize'),
+      'the account page sends a signed-out browser to the AuthKit sign-in', page.url());
+    const [accountRes] = await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === '/account' && r.status() === 200),
+      page.getByRole('button', { name: /ada@example\.com/ }).click(),
+    ]);
+    await page.waitForLoadState();
+    checkPageHeaders(accountRes, 'account page');
+    const accountText = await page.locator('body').innerText();
+    ok(accountText.includes('ada@example.com'), 'account page names the signed-in person', accountText);
+    ok(await page.locator('.grant bdi').first().innerText() === clientName, 'account page lists the client by its name, in <bdi>', accountText);
+    ok(/self-declared/.test(accountText), 'account page marks the name as self-declared', accountText);
+    ok(accountText.includes(redirectURI), 'account page shows where the client returns to', accountText);
+    ok(accountText.includes('image_generation'), 'account page shows the permissions the client carries', accountText);
+    ok(await page.locator('.grant').count() === 1, 'account page lists one grant', await page.locator('.grant').count());
+    await shot(page, 'account-desktop');
+    const initMsg = {
+      jsonrpc: '2.0', id: 1, method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'browser-test', version: '1' } },
+    };
+    const before = await mcpCall(token, null, initMsg);
+    ok(before.status === 200, 'the token works before revocation', before.status);
+    await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === '/account' && r.status() === 200),
+      page.getByRole('button', { name: /revoke access/i }).click(),
+    ]);
+    await page.waitForLoadState();
+    const revokedText = await page.locator('body').innerText();
+    ok(/disconnected/i.test(revokedText) && !revokedText.includes(clientName) && await page.locator('.grant').count() === 0,
+      'after Revoke the client is gone from the account page', revokedText);
+    await shot(page, 'account-revoked-desktop');
+    const after = await fetch(server + '/mcp', {
+      method: 'POST',
+      headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+      body: JSON.stringify(initMsg),
+    });
+    ok(after.status === 401, 'the revoked grant\'s token is refused at once', after.status);
+
     // 5. Second authorization in the same browser: consent is remembered.
     const again = authorization(clientID, redirectURI);
     await page.goto(again.url);

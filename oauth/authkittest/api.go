@@ -31,6 +31,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /user_management/sessions/revoke", s.revokeSession)
 	mux.HandleFunc("GET /sso/jwks/{client_id}", s.jwks)
 	mux.HandleFunc("GET /organizations/{id}", s.organization)
+	mux.HandleFunc("POST /audit_logs/events", s.createAuditEvent)
+	mux.HandleFunc("GET /audit_logs/events", s.listAuditEvents)
 	return mux
 }
 

@@ -308,6 +308,8 @@ type Server struct {
 
 	seal *sealer
 
+	audit auditLog // audit log events received (auditlogs.go)
+
 	mu    sync.Mutex
 	keys  []signingKey     // current first; the previous one stays published after RotateKey
 	users map[string]*User // by email

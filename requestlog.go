@@ -1,0 +1,238 @@
+package main
+
+// One structured log line per HTTP request on the public listener, and the
+// per-request HTTP metrics: route, status, duration, the MCP method and
+// tool, the user, organization and client, and the W3C trace context, so a
+// line can be joined to a client's trace. Never a token, a code or a
+// secret: the line is built from named fields only, never from headers or
+// bodies wholesale.
+
+import (
+	"bufio"
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"remote-mcp-authkit/mcp"
+	"remote-mcp-authkit/oauth"
+)
+
+// reqRecord gathers what the layers below learn about a request; the
+// middleware writes it out when the request ends. Under mu: an HTTP+SSE
+// message is handled after its POST was answered, and a batch's requests
+// concurrently, so the MCP layer may write while the line is written (the
+// line then lacks what came late; a message's answer goes on its stream).
+type reqRecord struct {
+	mu          sync.Mutex
+	mcpMethod   string
+	mcpEra      string
+	tool        string
+	mcpError    int
+	mcpCount    int // requests in the body (a batch holds several)
+	traceparent string
+	user, org   string
+	client      string
+}
+
+type recordKey struct{}
+
+func recordFrom(ctx context.Context) *reqRecord {
+	r, _ := ctx.Value(recordKey{}).(*reqRecord)
+	return r
+}
+
+// statusWriter remembers the status a handler wrote. Unwrap lets
+// http.ResponseController reach the connection underneath (the MCP
+// transports flush and hijack through it).
+type statusWriter struct {
+	http.ResponseWriter
+	status   int
+	hijacked bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush and Hijack are here as well as through Unwrap, for code that
+// asserts the interfaces directly.
+func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	w.hijacked = true
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// routes are the route labels: each endpoint the product serves, so the
+// label set is fixed whatever paths clients ask for.
+var routes = []string{"/mcp", "/sse/message", "/sse", "/register", "/authorize", "/callback", "/token", "/revoke",
+	"/account/revoke", "/account/signout", "/account", "/healthz", "/readyz"}
+
+// routeOf names the route of a path under basePath.
+func routeOf(basePath, path string) string {
+	p, ok := strings.CutPrefix(path, basePath)
+	if !ok && basePath != "" && !strings.HasPrefix(path, "/.well-known/") {
+		return "other"
+	}
+	if ok && basePath != "" && strings.HasPrefix(path, "/.well-known/") {
+		p = path
+	}
+	for _, r := range routes {
+		if p == r {
+			return r
+		}
+	}
+	switch {
+	case strings.HasPrefix(p, "/.well-known/oauth-protected-resource"):
+		return "/.well-known/oauth-protected-resource"
+	case strings.HasPrefix(p, "/.well-known/oauth-authorization-server"), strings.HasSuffix(p, "/.well-known/oauth-authorization-server"):
+		return "/.well-known/oauth-authorization-server"
+	case strings.HasPrefix(p, emulatorPrefix+"/"):
+		return emulatorPrefix
+	}
+	return "other"
+}
+
+// validTraceparent reports whether v is a W3C trace context traceparent
+// of version 00 (Trace Context s3.2): 00-<32 hex>-<16 hex>-<2 hex>, ids
+// not all zero. Anything else is not logged: the header is the client's
+// text.
+func validTraceparent(v string) bool {
+	if len(v) != 55 || v[2] != '-' || v[35] != '-' || v[52] != '-' || v[:2] != "00" {
+		return false
+	}
+	for i, c := range []byte(v) {
+		if i == 2 || i == 35 || i == 52 {
+			continue
+		}
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return v[3:35] != strings.Repeat("0", 32) && v[36:52] != strings.Repeat("0", 16)
+}
+
+// observeHTTP is the outermost middleware of the public listener: HTTP
+// metrics for every request, and the request log line.
+func observeHTTP(m *opsMetrics, logger *slog.Logger, basePath string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &reqRecord{}
+		if tp := r.Header.Get("Traceparent"); tp != "" && validTraceparent(tp) {
+			rec.traceparent = tp
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), recordKey{}, rec)))
+		d := time.Since(start)
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK // net/http sends 200 for a handler that wrote nothing
+		}
+		route := routeOf(basePath, r.URL.Path)
+		m.httpDuration.Observe(d.Seconds(), route, statusLabel(status))
+		if !logger.Enabled(r.Context(), slog.LevelInfo) {
+			return
+		}
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		var buf [14]slog.Attr
+		attrs := append(buf[:0],
+			slog.String("route", route), slog.String("method", r.Method), slog.Int("status", status),
+			slog.Duration("duration", d))
+		if rec.mcpMethod != "" {
+			attrs = append(attrs, slog.String("mcp_method", rec.mcpMethod), slog.String("mcp_era", rec.mcpEra))
+			if rec.mcpCount > 1 {
+				attrs = append(attrs, slog.Int("mcp_batch", rec.mcpCount))
+			}
+			if rec.mcpError != 0 {
+				attrs = append(attrs, slog.Int("mcp_error", rec.mcpError))
+			}
+		}
+		if rec.tool != "" {
+			attrs = append(attrs, slog.String("tool", rec.tool))
+		}
+		if rec.user != "" {
+			attrs = append(attrs, slog.String("user_id", rec.user))
+			if rec.org != "" {
+				attrs = append(attrs, slog.String("org_id", rec.org))
+			}
+			attrs = append(attrs, slog.String("client_id", rec.client))
+		}
+		if rec.traceparent != "" {
+			attrs = append(attrs, slog.String("traceparent", rec.traceparent))
+		}
+		logRecord(r.Context(), logger, slog.LevelInfo, "request", attrs...)
+	})
+}
+
+// tagIdentity copies the authenticated identity into the request's record;
+// it sits inside the bearer check, where the identity is known.
+func tagIdentity(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rec := recordFrom(r.Context()); rec != nil {
+			if id := oauth.IdentityFromContext(r.Context()); id != nil {
+				rec.mu.Lock()
+				rec.user, rec.org, rec.client = id.Subject, id.OrganizationID, id.ClientID
+				rec.mu.Unlock()
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// maxLoggedTool bounds a tool name in the log: the name is the client's
+// text until the table finds it.
+const maxLoggedTool = 128
+
+// recordMCP notes an answered MCP request in the request's record.
+func recordMCP(ctx context.Context, info mcp.RequestInfo) {
+	rec := recordFrom(ctx)
+	if rec == nil {
+		return
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	rec.mcpCount++
+	if rec.mcpCount > 1 {
+		return // a batch: the first request names the line
+	}
+	rec.mcpMethod, rec.mcpEra, rec.mcpError = info.Method, info.Era, info.ErrorCode
+	// The 2026-07-28 era carries the trace context in _meta; the HTTP
+	// header, when the client sent one too, stays the line's.
+	if rec.traceparent == "" && validTraceparent(info.TraceParent) {
+		rec.traceparent = info.TraceParent
+	}
+	if len(rec.mcpMethod) > maxLoggedTool {
+		rec.mcpMethod = rec.mcpMethod[:maxLoggedTool]
+	}
+	if info.Tool != "" {
+		rec.tool = info.Tool
+		if len(rec.tool) > maxLoggedTool {
+			rec.tool = rec.tool[:maxLoggedTool]
+		}
+	}
+}
