@@ -19,6 +19,16 @@ func (b *benchTools) ListTools(context.Context) []Tool {
 	return []Tool{{Name: "noop", InputSchema: objSchema}}
 }
 
+// LookupTool makes benchTools a ToolLookup, as the server's own tool table
+// (tools.Table) is, so that a modern call's Mcp-Param-* check finds the
+// schema as it does in production rather than by listing every tool.
+func (b *benchTools) LookupTool(_ context.Context, name string) (Tool, bool) {
+	if name != "noop" {
+		return Tool{}, false
+	}
+	return Tool{Name: "noop", InputSchema: objSchema}, true
+}
+
 func (b *benchTools) CallTool(_ context.Context, name string, _ json.RawMessage) (*CallToolResult, error) {
 	if name != "noop" {
 		return nil, ErrUnknownTool

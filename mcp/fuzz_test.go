@@ -162,6 +162,8 @@ func FuzzReadParams(f *testing.F) {
 		`{"_meta":{"progressToken":1},"_meta":5}`, `{"_meta":{"progressToken":1},"_meta":null}`,
 		`{"_meta":{"progressToken":1,"progressToken":null}}`, `{"_meta":{"progressToken":{}}}`,
 		`{"arguments":{"_meta":{"progressToken":1}}}`, `{"_META":{"progressToken":1},"NAME":"x"}`,
+		`{"_meta":{"traceparent":"00-ab-cd-01"}}`, `{"_meta":{"traceparent":"a\"b","traceparent":"c"},"_meta":{"traceparent":"d"}}`,
+		`{"_meta":{"traceparent":5},"_meta":{"tr\u0061ceparent":"e"}}`, `{"_meta":{"traceparent":null}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -176,7 +178,33 @@ func FuzzReadParams(f *testing.F) {
 			(p.progressToken == nil) != (rtoken == nil) {
 			t.Fatalf("%q: %q %q %q %+v, reference %q %q %q %+v", params, name, args, p.progressToken, err, rname, rargs, rtoken, rerr)
 		}
+		var trace string
+		if p.x != nil && p.x.traceparent != nil {
+			trace = string(p.x.traceparent[1 : len(p.x.traceparent)-1])
+		}
+		if ref := refMetaTraceparent(params); trace != ref {
+			t.Fatalf("%q: traceparent %q, reference %q", params, trace, ref)
+		}
 	})
+}
+
+// refMetaTraceparent is how RequestInfo.TraceParent was read before the
+// params walk found it (a walk of its own): params._meta.traceparent when
+// it is a string without escapes, at most 128 bytes quoted, else "".
+func refMetaTraceparent(params json.RawMessage) string {
+	var buf [maxEscapedName]byte
+	for name, value := range jsonscan.Members(params) {
+		if string(memberName(buf[:0], name)) != "_meta" || jsonscan.KindOf(value) != jsonscan.Object {
+			continue
+		}
+		for name, value := range jsonscan.Members(value) {
+			if string(memberName(buf[:0], name)) == "traceparent" && jsonscan.KindOf(value) == jsonscan.String &&
+				len(value) >= 2 && len(value) <= 128 && !strings.Contains(string(value), `\`) {
+				return string(value[1 : len(value)-1])
+			}
+		}
+	}
+	return ""
 }
 
 // variantParamNames reports whether params, or a _meta object in them, has

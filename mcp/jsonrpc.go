@@ -138,6 +138,16 @@ func unquote(v []byte) string {
 	return string(s)
 }
 
+// unquotedEquals reports whether unquote(v) == s, without the copy when v
+// has no escapes.
+func unquotedEquals(v []byte, s string) bool {
+	inner := v[1 : len(v)-1]
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return string(inner) == s
+	}
+	return unquote(v) == s
+}
+
 // badMethod marks a "method" member that is not a string.
 const badMethod methodName = "\x00"
 

@@ -158,52 +158,64 @@ func ClientHasCapability(ctx context.Context, capability string) bool {
 	return false
 }
 
-// readRequestMeta validates the per-request fields of a modern request's
-// _meta: protocolVersion (a string) and clientCapabilities (an object) are
+// read validates the per-request fields of a modern request's _meta into
+// m: protocolVersion (a string) and clientCapabilities (an object) are
 // required, clientInfo and logLevel optional. A request missing a required
 // field is malformed: -32602, and 400 on HTTP (basic/index, "Per-request
 // protocol fields").
-func readRequestMeta(p *requestParams) (*RequestMeta, *JSONRPCError) {
+func (m *RequestMeta) read(p *requestParams) *JSONRPCError {
 	x := p.x
 	if x == nil {
 		x = &modernParams{}
 	}
 	switch {
 	case !x.hasMeta || x.metaType == jsonscan.Null:
-		return nil, NewInvalidParams("invalid params: params._meta is required in protocol version 2026-07-28, with %s and %s (basic/index, \"_meta\"); legacy clients send initialize first", MetaProtocolVersion, MetaClientCapabilities)
+		return NewInvalidParams("invalid params: params._meta is required in protocol version 2026-07-28, with %s and %s (basic/index, \"_meta\"); legacy clients send initialize first", MetaProtocolVersion, MetaClientCapabilities)
 	case x.metaType != jsonscan.Object:
-		return nil, NewInvalidParams("invalid params: params._meta must be an object, not %s", kindName(x.metaType))
+		return NewInvalidParams("invalid params: params._meta must be an object, not %s", kindName(x.metaType))
 	}
-	m := &RequestMeta{clientInfo: x.metaInfo}
+	*m = RequestMeta{clientInfo: x.metaInfo}
 	version, caps, level := x.metaVersion, x.metaCaps, x.metaLevel
 	switch k := jsonscan.KindOf(version); k {
 	case jsonscan.Invalid:
-		return nil, NewInvalidParams("invalid params: params._meta[%q] is required", MetaProtocolVersion)
+		return NewInvalidParams("invalid params: params._meta[%q] is required", MetaProtocolVersion)
 	case jsonscan.String:
-		m.ProtocolVersion = unquote(version)
+		m.ProtocolVersion = internVersion(version)
 	default:
-		return nil, NewInvalidParams("invalid params: params._meta[%q] must be a string, not %s", MetaProtocolVersion, kindName(k))
+		return NewInvalidParams("invalid params: params._meta[%q] must be a string, not %s", MetaProtocolVersion, kindName(k))
 	}
 	switch k := jsonscan.KindOf(caps); k {
 	case jsonscan.Invalid:
-		return nil, NewInvalidParams("invalid params: params._meta[%q] is required ({} declares none)", MetaClientCapabilities)
+		return NewInvalidParams("invalid params: params._meta[%q] is required ({} declares none)", MetaClientCapabilities)
 	case jsonscan.Object:
 		m.ClientCapabilities = caps
 	default:
-		return nil, NewInvalidParams("invalid params: params._meta[%q] must be an object, not %s", MetaClientCapabilities, kindName(k))
+		return NewInvalidParams("invalid params: params._meta[%q] must be an object, not %s", MetaClientCapabilities, kindName(k))
 	}
 	if m.clientInfo != nil {
 		if k := jsonscan.KindOf(m.clientInfo); k != jsonscan.Object {
-			return nil, NewInvalidParams("invalid params: params._meta[%q] must be an object (Implementation), not %s", MetaClientInfo, kindName(k))
+			return NewInvalidParams("invalid params: params._meta[%q] must be an object (Implementation), not %s", MetaClientInfo, kindName(k))
 		}
 	}
 	if level != nil {
 		if jsonscan.KindOf(level) != jsonscan.String || LoggingLevel(unquote(level)).severity() < 0 {
-			return nil, NewInvalidParams("invalid params: params._meta[%q] must be one of debug, info, notice, warning, error, critical, alert, emergency", MetaLogLevel)
+			return NewInvalidParams("invalid params: params._meta[%q] must be one of debug, info, notice, warning, error, critical, alert, emergency", MetaLogLevel)
 		}
 		m.LogLevel = LoggingLevel(unquote(level))
 	}
-	return m, nil
+	return nil
+}
+
+// internVersion is unquote for a protocol version, without a copy when it
+// names a revision this package knows (the version of nearly every request).
+func internVersion(v []byte) string {
+	inner := v[1 : len(v)-1]
+	for _, known := range ModernProtocolVersions {
+		if string(inner) == known {
+			return known
+		}
+	}
+	return unquote(v)
 }
 
 // discoverResult is DiscoverResult (server/discover); resultType, _meta
@@ -331,14 +343,9 @@ func (s *Server) encodeModernResponse(id json.RawMessage, result any, rpcErr *JS
 		b, ok = append(b, '{', '}'), true
 	}
 	if ok {
-		// Results written by hand have neither resultType nor _meta.
-		extra := make([]byte, 0, len(env)+len(cache)+1)
-		extra = append(extra, env...)
-		extra = append(extra, cache...)
-		if b[len(b)-2] != '{' {
-			extra = append(extra, ',')
-		}
-		b = slices.Insert(b, mark+1, extra...)
+		// Results written by hand have neither resultType nor _meta: the
+		// envelope's members go first in their object, in place.
+		b = insertMembers(b, mark+1, env, cache)
 		return append(b, '}')
 	}
 	b = b[:mark]
@@ -348,6 +355,26 @@ func (s *Server) encodeModernResponse(id json.RawMessage, result any, rpcErr *JS
 	}
 	b = s.appendEnveloped(b, rb, cache)
 	return append(b, '}')
+}
+
+// insertMembers inserts the members env and cache at b[at], just after an
+// object's opening brace, with the comma that separates them from the
+// object's own members if it has any; b's spare capacity is used first.
+func insertMembers(b []byte, at int, env, cache []byte) []byte {
+	n := len(env) + len(cache)
+	comma := b[at] != '}'
+	if comma {
+		n++
+	}
+	end := len(b)
+	b = append(b, make([]byte, n)...)
+	copy(b[at+n:], b[at:end])
+	at += copy(b[at:], env)
+	at += copy(b[at:], cache)
+	if comma {
+		b[at] = ','
+	}
+	return b
 }
 
 // appendEnveloped appends the result object rb with the modern envelope

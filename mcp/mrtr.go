@@ -164,7 +164,7 @@ func (s *Server) readMRTR(ctx context.Context, method string, rp *requestParams)
 // mrtrTarget is what a request names: the tool, prompt or resource.
 func mrtrTarget(method string, p *requestParams) string {
 	if method == "resources/read" {
-		if p.x == nil {
+		if p.x == nil || p.x.uri == nil {
 			return ""
 		}
 		return unquote(p.x.uri)

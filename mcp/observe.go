@@ -6,9 +6,8 @@ package mcp
 // request's arguments or results.
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
-	"strings"
 
 	"remote-mcp-authkit/internal/jsonscan"
 )
@@ -40,34 +39,38 @@ type RequestInfo struct {
 // observeModern tells ServerOptions.Observe of one answered 2026-07-28
 // request.
 func (s *Server) observeModern(ctx context.Context, m *message, p *requestParams, rpcErr *JSONRPCError) {
-	info := RequestInfo{Method: string(m.Method), Era: "modern", TraceParent: metaTraceparent(m.Params)}
+	info := RequestInfo{Method: string(m.Method), Era: "modern"}
 	if rpcErr != nil {
 		info.ErrorCode = rpcErr.Code
 	}
+	if p != nil && p.x != nil && p.x.traceparent != nil {
+		info.TraceParent = string(p.x.traceparent[1 : len(p.x.traceparent)-1])
+	}
 	if p != nil && len(p.name) >= 2 && info.Method == "tools/call" {
-		if name := string(p.name[1 : len(p.name)-1]); !strings.Contains(name, `\`) {
-			info.Tool = name
-		}
+		info.Tool = observedTool(p)
 	}
 	s.opts.Observe(ctx, info)
 }
 
-// metaTraceparent returns params._meta.traceparent when it is a string
-// without escapes, else "".
-func metaTraceparent(params json.RawMessage) string {
-	var buf [maxEscapedName]byte
-	for name, value := range jsonscan.Members(params) {
-		if string(memberName(buf[:0], name)) != "_meta" || jsonscan.KindOf(value) != jsonscan.Object {
-			continue
-		}
-		for name, value := range jsonscan.Members(value) {
-			if string(memberName(buf[:0], name)) == "traceparent" && jsonscan.KindOf(value) == jsonscan.String &&
-				len(value) >= 2 && len(value) <= 128 && !strings.Contains(string(value), `\`) {
-				return string(value[1 : len(value)-1])
-			}
-		}
+// reportableTraceparent reports whether a params._meta.traceparent value
+// is one RequestInfo.TraceParent carries: a string without escapes, at
+// most 128 bytes quoted.
+func reportableTraceparent(value []byte) bool {
+	return jsonscan.KindOf(value) == jsonscan.String && len(value) >= 2 && len(value) <= 128 && !bytes.Contains(value, []byte(`\`))
+}
+
+// observedTool is the tool name a tools/call sent, as written between its
+// quotes, or "" when it has escapes (no tool's name needs them); the copy
+// toolName made for the call is reused when it is the same text.
+func observedTool(p *requestParams) string {
+	raw := p.name[1 : len(p.name)-1]
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return ""
 	}
-	return ""
+	if p.nameText != "" && string(raw) == p.nameText {
+		return p.nameText
+	}
+	return string(raw)
 }
 
 // observe tells ServerOptions.Observe of one answered request.
@@ -77,10 +80,7 @@ func (s *Server) observe(ctx context.Context, m *message, p *requestParams, rpcE
 		info.ErrorCode = rpcErr.Code
 	}
 	if p != nil && len(p.name) >= 2 && info.Method == "tools/call" {
-		name := string(p.name[1 : len(p.name)-1])
-		if !strings.Contains(name, `\`) { // escaped names are no tool's
-			info.Tool = name
-		}
+		info.Tool = observedTool(p)
 	}
 	s.opts.Observe(ctx, info)
 }

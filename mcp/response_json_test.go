@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -147,6 +148,70 @@ func FuzzEncodeResponse(f *testing.F) {
 			if string(got) != string(want) {
 				t.Fatalf("id %q text %q msg %q:\n got %s\nwant %s", id, text, msg, got, want)
 			}
+		}
+	})
+}
+
+// marshalModernResponse is the reference for a modern result's envelope
+// (modern.go): json.Marshal of the response with resultType and
+// _meta.serverInfo as the result's first members, then the result's own.
+func marshalModernResponse(s *Server, id json.RawMessage, res *CallToolResult) []byte {
+	type envelope struct {
+		ResultType string                    `json:"resultType"`
+		Meta       map[string]Implementation `json:"_meta"`
+		*CallToolResult
+	}
+	result := envelope{"complete", map[string]Implementation{MetaServerInfo: s.serverInfo()}, res}
+	b, err := json.Marshal(&wireResponse{JSONRPC: "2.0", ID: id, Result: &result})
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// FuzzEncodeModernResponse holds the modern envelope, inserted by hand
+// into the hand-written result, to json.Marshal's bytes; with caching
+// hints it must mean what the json.Marshal path (appendEnveloped) means.
+func FuzzEncodeModernResponse(f *testing.F) {
+	f.Add([]byte(`42`), "3", "srv", "1.0", false, uint8(1))
+	f.Add([]byte(`"a<b"`), "\x00\u2028\xff caf\xc3", "<n>", "\"v\\", true, uint8(3))
+	f.Add([]byte(`-0`), "", "", "", false, uint8(4))
+	f.Add([]byte(`7`), "x", "é😀", "", false, uint8(0))
+	f.Fuzz(func(t *testing.T, id []byte, text, name, version string, isError bool, blocks uint8) {
+		if !plainID(id) {
+			return // encodeModernResponse re-encodes other ids; encodeResponse's fuzz covers them
+		}
+		s := NewServer(ServerOptions{Info: Implementation{Name: name, Version: version}, Logger: quietLogger()})
+		var res *CallToolResult
+		if blocks%5 == 4 {
+			res = &CallToolResult{IsError: isError}
+		} else {
+			res = &CallToolResult{Content: []Content{}, IsError: isError}
+			for i := range int(blocks % 5) {
+				res.Content = append(res.Content, TextContent(text[:len(text)*i/3]))
+			}
+		}
+		got := s.encodeModernResponse(id, res, nil, nil)
+		want := marshalModernResponse(s, id, res)
+		if string(got) != string(want) {
+			t.Fatalf("id %q text %q info %q %q:\n got %s\nwant %s", id, text, name, version, got, want)
+		}
+		// With caching hints, the hand-written path and the json.Marshal
+		// one (appendEnveloped) must decode to the same response.
+		info := &methodInfo{name: "tools/call", cache: &cacheHint{ttlMs: int64(blocks) * 1000}}
+		got = s.encodeModernResponse(id, res, nil, info)
+		rb, _ := json.Marshal(res)
+		ref := append([]byte(`{"jsonrpc":"2.0","id":`), id...)
+		ref = append(s.appendEnveloped(append(ref, `,"result":`...), rb, s.cacheMembers(info)), '}')
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("invalid JSON %s: %v", got, err)
+		}
+		if err := json.Unmarshal(ref, &w); err != nil {
+			t.Fatalf("invalid reference %s: %v", ref, err)
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Fatalf("with caching hints:\n got %s\nwant %s", got, ref)
 		}
 	})
 }

@@ -395,6 +395,7 @@ type requestParams struct {
 	name          []byte          // the last "name" that is a string, still quoted
 	nameType      string          // the type of the first "name" that is neither a string nor null
 	arguments     json.RawMessage
+	nameText      string // name unquoted, once toolName asked for it
 	// x holds what only the modern era reads, allocated when the params
 	// have a uri or a _meta, so that a legacy call's params stay small.
 	x *modernParams
@@ -418,6 +419,10 @@ type modernParams struct {
 	hasRequestState   bool
 
 	metaVersion, metaCaps, metaInfo, metaLevel json.RawMessage
+	// traceparent is the first _meta.traceparent that RequestInfo can
+	// carry (reportableTraceparent), still quoted: read in this walk so
+	// that observing a request does not walk its params again.
+	traceparent json.RawMessage
 }
 
 // ext returns p.x, allocating it on first use.
@@ -435,6 +440,13 @@ func (p *requestParams) ext() *modernParams {
 // decoded with encoding/json.
 func readParams(params json.RawMessage) requestParams {
 	var p requestParams
+	p.read(params)
+	return p
+}
+
+// read is readParams into p, whose x may be given beforehand (a modern
+// request's, allocated with the rest of its state) to be filled in place.
+func (p *requestParams) read(params json.RawMessage) {
 	var token json.RawMessage
 	metaOK := true
 	var buf [maxEscapedName]byte
@@ -485,6 +497,10 @@ func readParams(params json.RawMessage) requestParams {
 						x.metaInfo = value
 					case MetaLogLevel:
 						x.metaLevel = value
+					case "traceparent":
+						if x.traceparent == nil && reportableTraceparent(value) {
+							x.traceparent = value
+						}
 					}
 				}
 			case jsonscan.Null:
@@ -496,7 +512,6 @@ func readParams(params json.RawMessage) requestParams {
 	if metaOK && validID(token) {
 		p.progressToken = token
 	}
-	return p
 }
 
 // call dispatches one request method through the index (protocol.go),
@@ -805,7 +820,16 @@ func (p *requestParams) toolCall() (string, json.RawMessage, *JSONRPCError) {
 	if len(p.arguments) > 0 && p.arguments[0] != '{' && string(p.arguments) != "null" {
 		return "", nil, NewInvalidParams("invalid params: params.arguments must be an object")
 	}
-	return unquote(p.name), p.arguments, nil
+	return p.toolName(), p.arguments, nil
+}
+
+// toolName is the unquoted name, copied once however often it is asked
+// for (a modern call checks its Mcp-Param-* headers by it, then calls it).
+func (p *requestParams) toolName() string {
+	if p.nameText == "" {
+		p.nameText = unquote(p.name)
+	}
+	return p.nameText
 }
 
 // callTool answers tools/call (server/tools, "Calling Tools").

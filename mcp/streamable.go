@@ -118,10 +118,14 @@ func (h *streamableHandler) post(w http.ResponseWriter, r *http.Request) {
 	var p requestParams
 	parsed := false
 	if !d.batch && rpcErr == nil && modernRequest(r, m, &p, &parsed) {
-		if !parsed {
-			p = readParams(m.Params)
+		c := new(modernCall)
+		if parsed {
+			c.p = p
+		} else {
+			c.p.x = &c.px
+			c.p.read(m.Params)
 		}
-		h.postModern(w, r, m, &p)
+		h.postModern(w, r, m, c)
 		return
 	}
 	if headerValue(r.Header, headerSessionID) == "" && !d.batch && rpcErr == nil && m.Method == "initialize" && m.isRequest() {

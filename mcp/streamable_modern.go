@@ -67,8 +67,20 @@ func modernStatus(err *JSONRPCError) int {
 	return http.StatusOK
 }
 
+// modernCall is what one modern request holds while it is served, in one
+// allocation: a stateless request has no session to keep it in, and
+// allocating its parts one by one cost a legacy call's allocations again.
+type modernCall struct {
+	rs   requestState
+	x    modernExchange
+	meta RequestMeta
+	p    requestParams
+	px   modernParams // p.x, when the params were read for this call
+}
+
 // postModern serves one modern POST.
-func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, m *message, p *requestParams) {
+func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, m *message, c *modernCall) {
+	p := &c.p
 	if !m.isRequest() {
 		if m.isNotification() {
 			// 2026-07-28 defines no client notification over HTTP
@@ -79,7 +91,8 @@ func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, m
 		writeError(w, http.StatusBadRequest, nil, NewInvalidRequest("invalid request: a 2026-07-28 client sends no responses: the server sends it no requests"))
 		return
 	}
-	meta, rpcErr := readRequestMeta(p)
+	meta := &c.meta
+	rpcErr := meta.read(p)
 	if rpcErr == nil {
 		rpcErr = checkModernHeaders(r, m, p, meta)
 	}
@@ -87,7 +100,7 @@ func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, m
 		rpcErr = newUnsupportedProtocolVersion(meta.ProtocolVersion)
 	}
 	if rpcErr == nil && m.Method == "tools/call" && len(p.name) > 2 {
-		rpcErr = h.s.checkParamHeaders(r.Context(), r, unquote(p.name), p.arguments)
+		rpcErr = h.s.checkParamHeaders(r.Context(), r, p.toolName(), p.arguments)
 	}
 	if rpcErr != nil {
 		// Malformed _meta: -32602 with 400 (basic/index); the header and
@@ -104,8 +117,12 @@ func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, m
 		h.listen(w, r, m, p, meta)
 		return
 	}
-	x := &modernExchange{w: w, r: r, opts: &h.opts}
-	rs := &requestState{meta: meta, id: m.ID, key: string(m.ID), out: x, progressToken: p.progressToken}
+	x := &c.x
+	x.w, x.r, x.opts = w, r, &h.opts
+	// rs.key stays empty: it names a request in a session's in-flight
+	// table, and a modern request is in none.
+	rs := &c.rs
+	rs.meta, rs.id, rs.out, rs.progressToken = meta, m.ID, x, p.progressToken
 	if h.opts.SessionOwner != nil {
 		rs.owner = h.opts.SessionOwner(r)
 	}
@@ -171,7 +188,7 @@ func checkModernHeaders(r *http.Request, m *message, p *requestParams, meta *Req
 	if !ok {
 		return NewHeaderMismatch("Header mismatch: Mcp-Name header value is malformed (invalid characters or Base64)")
 	}
-	if body == nil || unquote(body) != name {
+	if body == nil || !unquotedEquals(body, name) {
 		return NewHeaderMismatch("Header mismatch: Mcp-Name header value %q does not match body value %q", truncate(name, 64), truncate(string(body), 64))
 	}
 	return nil

@@ -53,14 +53,21 @@ package oauth
 // file grows past twice the live data plus fileCompactFloor (and on open, if
 // it holds any dead record), a compactor goroutine writes path+".tmp": the
 // live, unexpired records read from the map a chunk at a time while writes
-// go on, then a copy of the log from where it stood when compaction began.
-// Between two batches the flusher copies what was appended since, fsyncs,
-// renames it over the file and fsyncs the directory, so a crash at any point
-// leaves either the old file or the new one whole, and writers wait only for
-// that last step (or, if they add more than half the log meanwhile, for the
-// compactor, so the file stays bounded). Expired records are swept from the
-// map every memSweepEvery, written to or not, and the compaction that the
-// smaller live size then calls for takes them off the disk.
+// go on, then copies and fsyncs the log's tail, again as it grows, until
+// less than fileMirrorTail is left. Then the new file mirrors the log: from
+// that moment the flusher writes every batch to both files (the old log's
+// offset x at the new file's x - base + prefix, base being where the log
+// stood when compaction began) and acknowledges it only once both are
+// fsynced, while the compactor copies the rest of the tail up to the
+// mirror's start, fsyncs, renames the new file over the log and fsyncs the directory. Both
+// files hold every acknowledged record all along, so a crash at any point
+// leaves a whole log under the name, whichever it is; once the directory is
+// synced the flusher drops the old file between two batches. No writer
+// waits for the compactor's I/O: a write during the mirror costs a second
+// write and fsync of its own batch, done beside the first. Expired records
+// are swept from the map every memSweepEvery, written to or not, and the
+// compaction that the smaller live size then calls for takes them off the
+// disk.
 
 import (
 	"bufio"
@@ -75,6 +82,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -99,8 +107,14 @@ const (
 	// of the lock, so that neither makes a reader or writer wait long.
 	fileChunk = 512
 	// fileSyncEvery is how much of a new file compaction writes between
-	// fsyncs.
-	fileSyncEvery = 8 << 20
+	// fsyncs: a writer's fsync that has to wait for the disk to take the
+	// compaction's dirty pages first waits for at most this much.
+	fileSyncEvery = 1 << 20
+	// fileMirrorTail is how much of the log's tail compaction may leave
+	// to copy once the mirror is on. The first fsync of a mirrored batch
+	// flushes it too (fsync takes a whole file), so it bounds what a
+	// writer's fsync can find of the compaction's I/O in the new file.
+	fileMirrorTail = 64 << 10
 )
 
 var fileCRC = crc32.MakeTable(crc32.Castagnoli)
@@ -143,6 +157,7 @@ type fileConfig struct {
 	sweepEvery   time.Duration             // see memSweepEvery; tests lower it
 	wrap         func(storeFile) storeFile // tests inject failures here
 	midCompact   func()                    // tests: runs in the compactor between the map and the tail
+	compactStep  func(step string)         // tests: runs before each of compaction's I/O steps
 }
 
 // fileOp is one staged write: a put, or a deletion when del is set.
@@ -188,15 +203,15 @@ type FileStore struct {
 	counts storeCounts
 	// pending is what staged but not yet durable writes will make of a key;
 	// Update reads through it so that writes in one batch chain correctly.
-	pending   map[storeKey]fileOp
-	seq       uint64
-	cur       *fileBatch // the batch being gathered
+	pending map[storeKey]fileOp
+	seq     uint64
+	cur     *fileBatch // the batch being gathered
+	// synced is the log's size as of the last batch applied: the
+	// compactor copies the log up to it before it asks for the mirror.
+	synced    int64
 	closed    bool
 	lastSweep time.Time
 	sweeping  bool // a sweep goroutine runs
-	// synced is size as of the last batch applied, for the compactor,
-	// which copies the log up to it while the flusher goes on appending.
-	synced int64
 	// compactReq holds the callers of fileCompactNow waiting for the
 	// next compaction to finish.
 	compactReq []chan struct{}
@@ -209,13 +224,19 @@ type FileStore struct {
 
 	// Owned by the flusher goroutine (before it starts: OpenFileStore; after
 	// it ends: Close).
-	file         storeFile
-	size         int64              // bytes of good records in file
-	dirty        bool               // a failed write may have left bytes after size
-	compactAt    int64              // after a failed compaction, wait for the file to grow past this
-	compacting   chan fileCompacted // non-nil while a compactor runs; it sends its result here
-	compactLimit int64              // past this size, writes wait for the running compaction
-	compactFor   []chan struct{}    // callers of fileCompactNow the running compaction will answer
+	file       storeFile
+	size       int64              // bytes of good records in file
+	dirty      bool               // a failed write may have left bytes after size
+	compactAt  int64              // after a failed compaction, wait for the file to grow past this
+	compacting chan fileCompacted // non-nil while a compactor runs; it sends its result here
+	compactFor []chan struct{}    // callers of fileCompactNow the running compaction will answer
+	// mirror, while set, is the compaction's new file: every batch is
+	// written to it too, at its offset in file plus mirrorDelta.
+	mirror      storeFile
+	mirrorDelta int64
+	mirrorDirty bool
+	// mirrorReq carries the compactor's request to start the mirror.
+	mirrorReq chan fileMirrorReq
 }
 
 var _ Store = (*FileStore)(nil)
@@ -244,6 +265,7 @@ func OpenFileStore(path string, opts ...FileStoreOption) (*FileStore, error) {
 		cur:         fileNewBatch(),
 		kick:        make(chan struct{}, 1),
 		flusherDone: make(chan struct{}),
+		mirrorReq:   make(chan fileMirrorReq),
 	}
 
 	if !fileLockSupported {
@@ -349,8 +371,9 @@ func (s *FileStore) fileOpen() error {
 	s.lastSweep = s.cfg.now()
 	s.synced = s.size
 	if s.size > int64(len(fileMagic))+s.live {
-		// Nothing else runs yet: compact in line.
-		s.fileCompactFinish(s.fileCompactWrite(s.size))
+		// Nothing else runs yet: compact in line, with nothing to mirror.
+		size := s.size
+		s.fileCompactFinish(s.fileCompactWrite(s.size, s.file, func(*os.File, int64) (int64, bool) { return size, true }))
 	}
 	return nil
 }
@@ -782,12 +805,18 @@ func (s *FileStore) fileFlusher() {
 			s.mu.Unlock()
 		case r := <-done:
 			s.fileCompactFinish(r)
+		case m := <-s.mirrorReq:
+			s.fileMirrorStart(m)
 		}
 		for {
-			if s.compacting != nil && s.size > s.compactLimit {
-				// Writes outran the compactor: let it finish first,
-				// so the log stays bounded (see fileCompactStart).
-				s.fileCompactFinish(<-s.compacting)
+			// Between two batches, so that a steady stream of writes
+			// neither holds a compactor back nor keeps the mirror on.
+			select {
+			case m := <-s.mirrorReq:
+				s.fileMirrorStart(m)
+			case r := <-s.compacting:
+				s.fileCompactFinish(r)
+			default:
 			}
 			if !s.fileFlushOne() {
 				break
@@ -801,10 +830,15 @@ func (s *FileStore) fileFlusher() {
 		due := s.size > s.compactAt && s.size > 2*s.live+s.cfg.compactFloor
 		s.mu.Unlock()
 		if closed {
-			if s.compacting != nil {
-				// Let it finish, then keep the old file: it is whole.
-				r := <-s.compacting
-				s.fileCompactDiscard(r)
+			for s.compacting != nil {
+				// A compactor not yet mirroring is told to stop; one
+				// that is finishes (it may have renamed its file already).
+				select {
+				case r := <-s.compacting:
+					s.fileCompactFinish(r)
+				case m := <-s.mirrorReq:
+					close(m.reply)
+				}
 			}
 			for _, c := range append(s.compactFor, req...) {
 				close(c)
@@ -868,38 +902,69 @@ func (s *FileStore) fileFlushOne() bool {
 	return true
 }
 
-// fileWrite appends buf at the end of the good records and fsyncs. After a
-// failure it cuts the file back, so a half-written batch never sits before
-// later records (where replay would call it corruption). Only the flusher
-// calls it.
+// fileWrite appends buf at the end of the good records and fsyncs, in the
+// mirror too while there is one (beside the log, so that the two fsyncs
+// overlap). After a failure it cuts the file back (both, if either failed),
+// so a half-written batch never sits before later records (where replay
+// would call it corruption) and a batch reported lost never comes back.
+// Only the flusher calls it.
 func (s *FileStore) fileWrite(buf []byte) error {
-	if s.dirty {
-		if err := s.fileRepair(); err != nil {
+	if s.mirror == nil {
+		err := fileAppend(s.file, s.size, &s.dirty, buf)
+		if err == nil {
+			s.size += int64(len(buf))
+		}
+		return err
+	}
+	var mirrorErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { mirrorErr = fileAppend(s.mirror, s.size+s.mirrorDelta, &s.mirrorDirty, buf) })
+	err := fileAppend(s.file, s.size, &s.dirty, buf)
+	wg.Wait()
+	if err == nil && mirrorErr == nil {
+		s.size += int64(len(buf))
+		return nil
+	}
+	// Neither file may keep a batch its writers are told was lost.
+	s.dirty, s.mirrorDirty = true, true
+	fileRepair(s.file, s.size, &s.dirty)
+	fileRepair(s.mirror, s.size+s.mirrorDelta, &s.mirrorDirty)
+	if err == nil {
+		err = fmt.Errorf("compaction's new file: %w", mirrorErr)
+	}
+	return err
+}
+
+// fileAppend writes buf at off in f and fsyncs, first cutting f back to off
+// if an earlier write failed.
+func fileAppend(f storeFile, off int64, dirty *bool, buf []byte) error {
+	if *dirty {
+		if err := fileRepair(f, off, dirty); err != nil {
 			return fmt.Errorf("cut back an earlier failed write: %w", err)
 		}
 	}
-	if _, err := s.file.WriteAt(buf, s.size); err != nil {
-		s.dirty = true
-		s.fileRepair()
+	if _, err := f.WriteAt(buf, off); err != nil {
+		*dirty = true
+		fileRepair(f, off, dirty)
 		return err
 	}
-	if err := s.file.Sync(); err != nil {
-		s.dirty = true
-		s.fileRepair()
+	if err := f.Sync(); err != nil {
+		*dirty = true
+		fileRepair(f, off, dirty)
 		return err
 	}
-	s.size += int64(len(buf))
 	return nil
 }
 
-func (s *FileStore) fileRepair() error {
-	if err := s.file.Truncate(s.size); err != nil {
+// fileRepair cuts f back to size and clears dirty once that is durable.
+func fileRepair(f storeFile, size int64, dirty *bool) error {
+	if err := f.Truncate(size); err != nil {
 		return err
 	}
-	if err := s.file.Sync(); err != nil {
+	if err := f.Sync(); err != nil {
 		return err
 	}
-	s.dirty = false
+	*dirty = false
 	return nil
 }
 
@@ -967,35 +1032,70 @@ func (s *FileStore) fileSweep(now time.Time) {
 	s.fileKick() // the flusher looks whether compaction is now due
 }
 
-// fileCompacted is what a compactor hands the flusher: the new file,
-// written and fsynced up to size, holding the log's records up to the old
-// file's offset upTo.
+// fileCompacted is what a compactor hands the flusher: the new file, now
+// under the log's name (unless err is set), whose offsets are the old
+// file's plus delta.
 type fileCompacted struct {
-	f    *os.File
-	size int64
-	upTo int64
-	err  error
+	f     *os.File
+	delta int64
+	err   error
+}
+
+// fileMirrorReq asks the flusher to start writing every batch to f too, at
+// the old file's offset plus prefix-base. The flusher answers with the old
+// file's size at that moment, or closes reply if the store is closing.
+type fileMirrorReq struct {
+	f            *os.File
+	prefix, base int64
+	reply        chan int64
 }
 
 // fileCompactStart starts a compactor beside the flusher. Only the flusher
-// calls it. Writes go on meanwhile, unless they add more than half the log
-// (or compactFloor, if more) before it is done: then they wait for it, so
-// a compactor slower than the writers cannot let the file grow for ever.
+// calls it. Writes go on meanwhile and never wait for it: the tail it
+// copies ends where the mirror began, so it cannot be outrun.
 func (s *FileStore) fileCompactStart() {
 	s.compacting = make(chan fileCompacted, 1)
-	base := s.size
-	s.compactLimit = base + max(s.cfg.compactFloor, base/2)
-	go func(c chan<- fileCompacted) { c <- s.fileCompactWrite(base) }(s.compacting)
+	base, old := s.size, s.file
+	mirror := func(f *os.File, prefix int64) (int64, bool) {
+		reply := make(chan int64, 1)
+		s.mirrorReq <- fileMirrorReq{f: f, prefix: prefix, base: base, reply: reply}
+		start, ok := <-reply
+		return start, ok
+	}
+	go func(c chan<- fileCompacted) { c <- s.fileCompactWrite(base, old, mirror) }(s.compacting)
+}
+
+// fileMirrorStart makes the flusher write every later batch to the
+// compaction's new file as well. It does no I/O.
+func (s *FileStore) fileMirrorStart(m fileMirrorReq) {
+	s.mirror = m.f
+	if s.cfg.wrap != nil {
+		s.mirror = s.cfg.wrap(m.f)
+	}
+	s.mirrorDelta = m.prefix - m.base
+	s.mirrorDirty = false
+	m.reply <- s.size
+}
+
+// fileCompactStep runs the test hook before one of compaction's I/O steps.
+func (s *FileStore) fileCompactStep(step string) {
+	if s.cfg.compactStep != nil {
+		s.cfg.compactStep(step)
+	}
 }
 
 // fileCompactWrite writes path+".tmp": first every live record, read from
-// the map a chunk at a time while writes go on, then a copy of the log from
-// base (where the flusher was when it started) to where it is now. The map
-// is not one consistent snapshot, but each record in it is at least as new
-// as base, and every write since base is in the copied tail, which replay
-// applies after them: the result reads as the log does.
-func (s *FileStore) fileCompactWrite(base int64) fileCompacted {
+// the map a chunk at a time while writes go on, then, once mirror has made
+// the flusher write every new batch to it too, a copy of old from base
+// (where the log stood when compaction started) to where the mirror began.
+// The map is not one consistent snapshot, but each record in it is at
+// least as new as base, and every write since base is in the tail, which
+// replay applies after them: the result reads as the log does. It then
+// fsyncs the file, renames it over the log and fsyncs the directory: none
+// of which any writer waits for.
+func (s *FileStore) fileCompactWrite(base int64, old storeFile, mirror func(f *os.File, prefix int64) (int64, bool)) fileCompacted {
 	tmp := s.path + ".tmp"
+	s.fileCompactStep("create")
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fileCompacted{err: err}
@@ -1031,10 +1131,12 @@ func (s *FileStore) fileCompactWrite(base int64) fileCompacted {
 		if unsynced >= fileSyncEvery {
 			unsynced = 0
 			if w.Flush() == nil {
+				s.fileCompactStep("sync part")
 				f.Sync()
 			}
 		}
 	}
+	s.fileCompactStep("write map")
 	s.mu.RLock()
 	for k, e := range s.m {
 		batch = append(batch, kv{k, e})
@@ -1045,6 +1147,9 @@ func (s *FileStore) fileCompactWrite(base int64) fileCompacted {
 				return fail(ErrStoreClosed)
 			}
 			flush()
+			// Compaction is background work: let any reader or writer
+			// waiting for a processor run before the next chunk.
+			runtime.Gosched()
 			s.mu.RLock()
 		}
 	}
@@ -1053,40 +1158,74 @@ func (s *FileStore) fileCompactWrite(base int64) fileCompacted {
 	if err := w.Flush(); err != nil {
 		return fail(err)
 	}
-	size := int64(len(fileMagic))
+	prefix := int64(len(fileMagic))
 	if fi, err := f.Stat(); err == nil {
-		size = fi.Size()
+		prefix = fi.Size()
 	} else {
 		return fail(err)
 	}
 	if s.cfg.midCompact != nil {
 		s.cfg.midCompact()
 	}
-	// Most of the tail now, outside the flusher; the rest when it takes
-	// the file over.
-	s.mu.RLock()
-	upTo := s.synced
-	s.mu.RUnlock()
-	n, err := s.fileCopy(f, size, base, upTo)
-	if err != nil {
-		return fail(err)
+	// Copy and fsync the tail, again while it grows, until what is left
+	// is small: then the mirror's fsyncs find little of ours to flush.
+	copied := base
+	for round := 0; ; round++ {
+		s.fileCompactStep("sync")
+		if err := f.Sync(); err != nil {
+			return fail(err)
+		}
+		s.mu.RLock()
+		upTo := s.synced
+		s.mu.RUnlock()
+		if upTo-copied <= fileMirrorTail || round == 8 {
+			break
+		}
+		s.fileCompactStep("copy tail")
+		if _, err := fileCopy(old, f, prefix+copied-base, copied, upTo); err != nil {
+			return fail(err)
+		}
+		copied = upTo
 	}
+	upTo, ok := mirror(f, prefix)
+	if !ok {
+		return fail(ErrStoreClosed)
+	}
+	// From here a failure must also end the mirror: the result tells the
+	// flusher, which closes its side.
+	s.fileCompactStep("copy last tail")
+	if _, err := fileCopy(old, f, prefix+copied-base, copied, upTo); err != nil {
+		os.Remove(tmp)
+		return fileCompacted{f: f, err: err}
+	}
+	s.fileCompactStep("sync last")
 	if err := f.Sync(); err != nil {
-		return fail(err)
+		os.Remove(tmp)
+		return fileCompacted{f: f, err: err}
 	}
-	return fileCompacted{f: f, size: size + n, upTo: upTo}
+	s.fileCompactStep("rename")
+	if err := os.Rename(tmp, s.path); err != nil {
+		os.Remove(tmp)
+		return fileCompacted{f: f, err: err}
+	}
+	// From here the new file is the store, whatever happens next.
+	s.fileCompactStep("sync dir")
+	if err := fileSyncDir(filepath.Dir(s.path)); err != nil {
+		s.cfg.logger.Error("store: fsync of the directory after compaction failed", "path", s.path, "err", err)
+	}
+	return fileCompacted{f: f, delta: prefix - base}
 }
 
-// fileCopy copies the old log's bytes [from, to) to f at off.
-func (s *FileStore) fileCopy(f *os.File, off, from, to int64) (int64, error) {
-	buf := make([]byte, min(to-from, 1<<20))
+// fileCopy copies src's bytes [from, to) to dst at off.
+func fileCopy(src storeFile, dst *os.File, off, from, to int64) (int64, error) {
+	buf := make([]byte, max(min(to-from, 1<<20), 0))
 	var n int64
 	for from+n < to {
 		chunk := buf[:min(int64(len(buf)), to-from-n)]
-		if _, err := s.file.ReadAt(chunk, from+n); err != nil {
+		if _, err := src.ReadAt(chunk, from+n); err != nil {
 			return n, err
 		}
-		if _, err := f.WriteAt(chunk, off+n); err != nil {
+		if _, err := dst.WriteAt(chunk, off+n); err != nil {
 			return n, err
 		}
 		n += int64(len(chunk))
@@ -1094,12 +1233,13 @@ func (s *FileStore) fileCopy(f *os.File, off, from, to int64) (int64, error) {
 	return n, nil
 }
 
-// fileCompactFinish puts a compacted file in place: it copies what the
-// flusher appended since the compactor's copy, fsyncs, renames it over the
-// log and fsyncs the directory, so a crash at any point leaves either the
-// old file or the new one whole. Only the flusher (or OpenFileStore, before
-// it starts) calls it; writers wait only for this last step. A failure is
-// logged and leaves the old file in use.
+// fileCompactFinish takes a compactor's result between two batches: on
+// success the new file, already renamed over the log, becomes the file,
+// and the old one is closed in the background (closing the last handle of
+// a large unlinked file frees its blocks, which takes time); on failure
+// the mirror ends and the failure is logged. Either way it does no I/O
+// that a writer waits for. Only the flusher (or OpenFileStore, before it
+// starts) calls it.
 func (s *FileStore) fileCompactFinish(r fileCompacted) {
 	s.compacting = nil
 	defer func() {
@@ -1108,56 +1248,45 @@ func (s *FileStore) fileCompactFinish(r fileCompacted) {
 		}
 		s.compactFor = nil
 	}()
-	err := r.err
-	if err == nil && s.size > r.upTo {
-		var n int64
-		if n, err = s.fileCopy(r.f, r.size, r.upTo, s.size); err == nil {
-			r.size += n
-			err = r.f.Sync()
-		}
-	}
-	if err == nil {
-		err = os.Rename(s.path+".tmp", s.path)
-	}
-	if err != nil {
+	mirror := s.mirror
+	s.mirror = nil
+	if r.err != nil {
 		if r.f != nil {
-			r.f.Close()
-			os.Remove(s.path + ".tmp")
+			s.fileCloseLater(r.f, "the failed compaction's file")
 		}
-		if !errors.Is(err, ErrStoreClosed) { // a compactor stopped by Close
-			s.cfg.logger.Error("store: compaction failed; still appending to the old file", "path", s.path, "err", err)
+		if !errors.Is(r.err, ErrStoreClosed) { // a compactor stopped by Close
+			s.cfg.logger.Error("store: compaction failed; still appending to the old file", "path", s.path, "err", r.err)
 		}
 		s.compactAt = 2 * s.size
 		return
 	}
-	// From here the new file is the store, whatever happens next.
-	if err := fileSyncDir(filepath.Dir(s.path)); err != nil {
-		s.cfg.logger.Error("store: fsync of the directory after compaction failed", "path", s.path, "err", err)
+	s.fileCloseLater(s.file, "the file compaction replaced")
+	if mirror == nil { // compacted on open: nothing was mirrored
+		mirror = r.f
+		if s.cfg.wrap != nil {
+			mirror = s.cfg.wrap(r.f)
+		}
+		s.mirrorDirty = false
 	}
-	if err := s.file.Close(); err != nil {
-		s.cfg.logger.Warn("store: closing the file compaction replaced", "path", s.path, "err", err)
-	}
-	if s.cfg.wrap != nil {
-		s.file = s.cfg.wrap(r.f)
-	} else {
-		s.file = r.f
-	}
+	s.file = mirror
+	s.size += r.delta
 	s.mu.Lock()
-	s.size = r.size
-	s.synced = r.size
+	s.synced = s.size
 	s.mu.Unlock()
-	s.dirty = false
+	s.dirty = s.mirrorDirty
 	s.compactAt = 0
 }
 
-// fileCompactDiscard throws a finished compaction away (the store is
-// closing; the old file is whole).
-func (s *FileStore) fileCompactDiscard(r fileCompacted) {
-	s.compacting = nil
-	if r.f != nil {
-		r.f.Close()
-		os.Remove(s.path + ".tmp")
-	}
+// fileCloseLater closes f off the flusher's path; Close waits for it.
+func (s *FileStore) fileCloseLater(f storeFile, what string) {
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		s.fileCompactStep("close")
+		if err := f.Close(); err != nil {
+			s.cfg.logger.Warn("store: closing "+what, "path", s.path, "err", err)
+		}
+	}()
 }
 
 // fileSyncDir makes a rename or a creation in dir durable.

@@ -1203,3 +1203,207 @@ func TestFileStoreCompactionBesideWrites(t *testing.T) {
 		storeMustGet(t, s, "k", strconv.Itoa(i), []byte("before"))
 	}
 }
+
+// fileCompactSteps are compaction's I/O steps, in order, as the
+// compactStep hook names them.
+var fileCompactSteps = []string{"create", "write map", "sync part", "sync", "copy tail", "copy last tail", "sync last", "rename", "sync dir", "close"}
+
+// TestFileStoreCompactionNeverBlocks holds a compaction at each of its I/O
+// steps in turn (the new file's creation, writing the map, its periodic
+// fsync, the tail copy, the final fsync, the rename, the directory fsync and
+// the old file's close) and checks that a Put, an Update, a Delete and a Get
+// all complete while it is held there: no reader or writer waits for any of
+// compaction's I/O, whatever the store's size. The wait below is a deadlock
+// guard, not a speed target. Every write is then found after a reopen.
+func TestFileStoreCompactionNeverBlocks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store")
+	var target atomic.Value // the step to hold at
+	target.Store("")
+	reached := make(chan string)
+	release := make(chan struct{})
+	var s *FileStore
+	hook := func(c *fileConfig) {
+		c.compactFloor = 1 << 40 // only when asked
+		c.compactStep = func(step string) {
+			if step == "sync" && target.Load() == "copy tail" {
+				// A tail too long to leave to the mirror, so that the
+				// compactor copies it first.
+				if err := s.Put(context.Background(), "k", "long tail", make([]byte, 2*fileMirrorTail), time.Time{}); err != nil {
+					t.Error(err)
+				}
+			}
+			if target.CompareAndSwap(step, "") {
+				reached <- step
+				<-release
+			}
+		}
+	}
+	s = fileTestMustOpen(t, path, hook)
+	ctx := context.Background()
+	// More than fileSyncEvery of live data, so the map is fsynced part way.
+	big := bytes.Repeat([]byte("b"), 64<<10)
+	// Each round deletes one; the last is read throughout.
+	n := fileSyncEvery/len(big) + len(fileCompactSteps) + 1
+	last := strconv.Itoa(n - 1)
+	for i := range n {
+		if err := s.Put(ctx, "big", strconv.Itoa(i), big, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const guard = 20 * time.Second
+	for round, step := range fileCompactSteps {
+		target.Store(step)
+		compacted := make(chan struct{})
+		go func() { s.fileCompactNow(); close(compacted) }()
+		select {
+		case got := <-reached:
+			if got != step {
+				t.Fatalf("held at %q, want %q", got, step)
+			}
+		case <-time.After(guard):
+			t.Fatalf("compaction never reached step %q", step)
+		}
+		done := make(chan error, 1)
+		go func() {
+			key := "during " + step
+			if err := s.Put(ctx, "k", key, []byte(step), time.Time{}); err != nil {
+				done <- err
+				return
+			}
+			if err := s.Update(ctx, "n", "rounds", func([]byte) ([]byte, time.Time, error) {
+				return []byte(strconv.Itoa(round)), time.Time{}, nil
+			}); err != nil {
+				done <- err
+				return
+			}
+			if err := s.Delete(ctx, "big", strconv.Itoa(round)); err != nil {
+				done <- err
+				return
+			}
+			v, err := s.Get(ctx, "k", key)
+			if err == nil && string(v) != step {
+				err = fmt.Errorf("Get returned %q, want %q", v, step)
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("held at %q: %v", step, err)
+			}
+		case <-time.After(guard):
+			close(release)
+			t.Fatalf("a write or read waited for compaction's %q step", step)
+		}
+		// A read on its own too, in case the writes above hid it.
+		read := make(chan error, 1)
+		go func() { _, err := s.Get(ctx, "big", last); read <- err }()
+		select {
+		case err := <-read:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(guard):
+			close(release)
+			t.Fatalf("a read waited for compaction's %q step", step)
+		}
+		release <- struct{}{}
+		<-compacted
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	s, err := fileTestOpen(t, path, nil, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if log.Len() != 0 {
+		t.Fatalf("reopen logged %q", log.String())
+	}
+	storeMustGet(t, s, "k", "long tail", make([]byte, 2*fileMirrorTail))
+	for round, step := range fileCompactSteps {
+		storeMustGet(t, s, "k", "during "+step, []byte(step))
+		storeMustMiss(t, s, "big", strconv.Itoa(round))
+	}
+	storeMustGet(t, s, "n", "rounds", []byte(strconv.Itoa(len(fileCompactSteps)-1)))
+	storeMustGet(t, s, "big", last, big)
+}
+
+// TestFileStoreMirrorFailure: while a compaction mirrors writes into its new
+// file, a write that fails on either file fails, is in neither (whichever
+// becomes the log), and writes work again once the disk recovers.
+func TestFileStoreMirrorFailure(t *testing.T) {
+	for _, failing := range []string{"log", "new file"} {
+		t.Run(failing, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "store")
+			var mu sync.Mutex
+			var files []*fileFailing // the log, then the compaction's file
+			held := make(chan struct{})
+			release := make(chan struct{})
+			var once sync.Once
+			s := fileTestMustOpen(t, path, func(c *fileConfig) {
+				c.compactFloor = 1 << 40
+				c.wrap = func(f storeFile) storeFile {
+					mu.Lock()
+					defer mu.Unlock()
+					ff := &fileFailing{storeFile: f}
+					files = append(files, ff)
+					return ff
+				}
+				c.compactStep = func(step string) {
+					if step == "copy last tail" {
+						once.Do(func() { close(held); <-release })
+					}
+				}
+			})
+			ctx := context.Background()
+			for i := range 200 {
+				fileTestPut(t, s, "k", strconv.Itoa(i), "before")
+			}
+			compacted := make(chan struct{})
+			go func() { s.fileCompactNow(); close(compacted) }()
+			<-held
+			mu.Lock()
+			if len(files) != 2 {
+				t.Fatalf("%d files wrapped, want the log and the compaction's", len(files))
+			}
+			bad := files[0]
+			if failing == "new file" {
+				bad = files[1]
+			}
+			mu.Unlock()
+			fileTestPut(t, s, "k", "0", "mirrored")
+			bad.failWrite.Store(true)
+			if err := s.Put(ctx, "k", "lost", bytes.Repeat([]byte("x"), 5000), time.Time{}); err == nil {
+				t.Fatal("a Put that failed on one file succeeded")
+			}
+			bad.failWrite.Store(false)
+			storeMustMiss(t, s, "k", "lost")
+			fileTestPut(t, s, "k", "1", "after the failure")
+			close(release)
+			<-compacted
+			fileTestPut(t, s, "k", "2", "after the compaction")
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var log bytes.Buffer
+			s, err := fileTestOpen(t, path, nil, &log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if log.Len() != 0 {
+				t.Fatalf("reopen logged %q", log.String())
+			}
+			storeMustMiss(t, s, "k", "lost")
+			storeMustGet(t, s, "k", "0", []byte("mirrored"))
+			storeMustGet(t, s, "k", "1", []byte("after the failure"))
+			storeMustGet(t, s, "k", "2", []byte("after the compaction"))
+			for i := 3; i < 200; i++ {
+				storeMustGet(t, s, "k", strconv.Itoa(i), []byte("before"))
+			}
+		})
+	}
+}

@@ -24,6 +24,7 @@
 package jsonscan
 
 import (
+	"encoding/binary"
 	"iter"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -166,7 +167,7 @@ func hasLiteral(data []byte, i int, lit string) bool {
 // section 7): no unescaped control characters, only the escapes the grammar
 // lists. Bytes at or above 0x80 pass unchecked, as in encoding/json.
 func scanString(data []byte, i int) (int, bool) {
-	for i++; i < len(data); i++ {
+	for i = skipPlain(data, i+1); i < len(data); i++ {
 		switch c := data[i]; {
 		case c == '"':
 			return i + 1, true
@@ -195,6 +196,24 @@ func scanString(data []byte, i int) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// skipPlain returns the index of the first group of eight bytes, from
+// data[i] on, that holds a quote, a backslash or a control character, the
+// only bytes scanString looks at; the rest of a string is passed eight at a
+// time. Each test is the classic "has a byte less than n" word trick
+// ((x - n*lsb) &^ x & msb, exact for n <= 0x80 as to whether any byte
+// qualifies), with equality to c as "less than 1" after x ^ c*lsb.
+func skipPlain(data []byte, i int) int {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	for ; len(data)-i >= 8; i += 8 {
+		x := binary.LittleEndian.Uint64(data[i:])
+		q, b := x^('"'*lsb), x^('\\'*lsb)
+		if ((x-0x20*lsb)&^x|(q-lsb)&^q|(b-lsb)&^b)&msb != 0 {
+			break
+		}
+	}
+	return i
 }
 
 // scanNumber scans a number (RFC 8259 section 6):

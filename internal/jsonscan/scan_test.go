@@ -190,3 +190,22 @@ func BenchmarkMembers(b *testing.B) {
 		}
 	}
 }
+
+// Strings are scanned eight bytes at a time (skipPlain): every byte that
+// matters, or almost does, at every offset of a word and across words,
+// must be read as encoding/json reads it.
+func TestValidStringWordBoundaries(t *testing.T) {
+	for _, c := range []byte{'"', '\\', 0x00, 0x01, 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff} {
+		for n := 0; n <= 24; n++ {
+			for at := 0; at < n; at++ {
+				s := []byte(strings.Repeat("a", n))
+				s[at] = c
+				for _, doc := range [][]byte{append(append([]byte(`"`), s...), '"'), append(append([]byte(`{"k`), s...), `":1}`...)} {
+					if got, want := Valid(doc), json.Valid(doc); got != want {
+						t.Fatalf("Valid(%q) = %v, json.Valid %v", doc, got, want)
+					}
+				}
+			}
+		}
+	}
+}
