@@ -282,26 +282,26 @@ func (b *browser) authorize(ctx context.Context, authURL, redirectURI, email str
 		here := res.Request.URL
 		switch {
 		case res.StatusCode == http.StatusFound || res.StatusCode == http.StatusSeeOther:
-			loc, err := here.Parse(res.Header.Get("Location"))
-			if err != nil {
-				return nil, fmt.Errorf("redirect from %s: %v", here, err)
+			loc, perr := here.Parse(res.Header.Get("Location"))
+			if perr != nil {
+				return nil, fmt.Errorf("redirect from %s: %v", here, perr)
 			}
 			if strings.HasPrefix(loc.String(), redirectURI+"?") {
 				return loc.Query(), nil
 			}
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
-			if err != nil {
-				return nil, err
+			req, rerr := http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
+			if rerr != nil {
+				return nil, rerr
 			}
-			res, err = b.hc.Do(req)
+			res, err = b.hc.Do(req) // checked at the top of the loop
 			continue
 		case res.StatusCode != http.StatusOK:
 			return nil, fmt.Errorf("%s %s: %s: %s", res.Request.Method, here, res.Status, body)
 		}
 		page := string(body)
-		form, err := parseForm(page)
-		if err != nil {
-			return nil, fmt.Errorf("page at %s: %v\n%s", here, err, page)
+		form, ferr := parseForm(page)
+		if ferr != nil {
+			return nil, fmt.Errorf("page at %s: %v\n%s", here, ferr, page)
 		}
 		switch {
 		case form.hidden.Has("pending"): // our consent page

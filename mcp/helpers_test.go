@@ -20,7 +20,6 @@ import (
 type testTools struct {
 	extra int // extra tools t000..., for pagination
 
-	mu        sync.Mutex
 	started   chan string   // receives the name of a tool when it starts
 	release   chan struct{} // "block" waits on it (or its context)
 	cancelled chan string   // "block" reports a cancelled context here

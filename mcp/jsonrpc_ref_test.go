@@ -156,8 +156,9 @@ func refToolCall(params json.RawMessage) (name string, args, token json.RawMessa
 		Name      string          `json:"name"`
 		Arguments json.RawMessage `json:"arguments"`
 	}
-	if err := DecodeParams(params, &p); err != nil {
-		return "", nil, token, err
+	if derr := DecodeParams(params, &p); derr != nil {
+		rpcErr, _ := errors.AsType[*JSONRPCError](derr)
+		return "", nil, token, rpcErr
 	}
 	if p.Name == "" {
 		return "", nil, token, NewInvalidParams("invalid params: params.name is required")

@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -178,8 +179,48 @@ func TestCursor(t *testing.T) {
 		t.Fatalf("round trip: %d %v", off, err)
 	}
 	for _, bad := range []string{"xyz", "!!!", EncodeCursor("prompts", 1), EncodeCursor("tools", 101), EncodeCursor("tools", -1), "dG9vbHM6MDAx"} {
-		if _, err := DecodeCursor("tools", bad, 100); err == nil || err.Code != CodeInvalidParams {
+		if _, err := DecodeCursor("tools", bad, 100); !isRPCCode(err, CodeInvalidParams) {
 			t.Errorf("cursor %q: err = %v, want -32602", bad, err)
 		}
+	}
+}
+
+// isRPCCode reports whether err carries a JSON-RPC error with code.
+func isRPCCode(err error, code int) bool {
+	rpcErr, ok := errors.AsType[*JSONRPCError](err)
+	return ok && rpcErr.Code == code
+}
+
+// TestDecodeReturnsPlainError: a handler written
+// "return v, DecodeParams(params, &v)" must answer v, so success is a nil
+// error interface, not a nil *JSONRPCError inside one; a failure still
+// carries the -32602 for errors.As.
+func TestDecodeReturnsPlainError(t *testing.T) {
+	handler := func(params json.RawMessage) (any, error) {
+		var v struct {
+			N int `json:"n"`
+		}
+		return v, DecodeParams(params, &v)
+	}
+	for _, params := range []string{``, `{"n":1}`} {
+		if _, err := handler(json.RawMessage(params)); err != nil {
+			t.Errorf("DecodeParams(%q) = %#v, want a nil error", params, err)
+		}
+	}
+	if _, err := handler(json.RawMessage(`{"n":"x"}`)); !isRPCCode(err, CodeInvalidParams) {
+		t.Errorf("DecodeParams of a mistyped field = %v, want -32602", err)
+	}
+	cursor := func(c string) error {
+		_, err := DecodeCursor("tools", c, 10)
+		return err
+	}
+	if err := cursor(""); err != nil {
+		t.Errorf("DecodeCursor of the first page = %#v, want a nil error", err)
+	}
+	if err := cursor(EncodeCursor("tools", 5)); err != nil {
+		t.Errorf("DecodeCursor of a page = %#v, want a nil error", err)
+	}
+	if err := cursor("xyz"); !isRPCCode(err, CodeInvalidParams) {
+		t.Errorf("DecodeCursor of a forged cursor = %v, want -32602", err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 
@@ -44,7 +45,7 @@ type listener struct {
 }
 
 // readListenParams reads params.notifications, which the schema requires.
-func readListenParams(params json.RawMessage) (subscriptionFilter, *JSONRPCError) {
+func readListenParams(params json.RawMessage) (subscriptionFilter, error) {
 	var p struct {
 		Notifications *subscriptionFilter `json:"notifications"`
 	}
@@ -77,8 +78,12 @@ func (s *Server) honored(f subscriptionFilter) subscriptionFilter {
 // it, and leaves the stream open until the client closes it or the server
 // ends the listener (revocation, the owner's session limit, Shutdown).
 func (h *streamableHandler) listen(w http.ResponseWriter, r *http.Request, m *message, _ *requestParams, meta *RequestMeta) {
-	filter, rpcErr := readListenParams(m.Params)
-	if rpcErr != nil {
+	filter, err := readListenParams(m.Params)
+	if err != nil {
+		rpcErr, ok := errors.AsType[*JSONRPCError](err)
+		if !ok {
+			rpcErr = NewInvalidParams("invalid params: %v", err)
+		}
 		writeError(w, http.StatusBadRequest, m.ID, rpcErr)
 		return
 	}
@@ -108,7 +113,7 @@ func (h *streamableHandler) listen(w http.ResponseWriter, r *http.Request, m *me
 		h.s.wg.Done()
 	}
 	sw.handOff(h.keeper, release)
-	err := st.attach(r, sw, 0, false, false)
+	err = st.attach(r, sw, 0, false, false)
 	if err == nil {
 		ack, _ := json.Marshal(&wireRequest{JSONRPC: "2.0", Method: "notifications/subscriptions/acknowledged",
 			Params: &ackParams{Meta: subscriptionMeta{ID: m.ID}, Notifications: filter}})

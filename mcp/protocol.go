@@ -69,12 +69,10 @@ const (
 type handlerFunc func(s *Server, ctx context.Context, params json.RawMessage, p *requestParams) (any, error)
 
 // cacheHint is what a modern CacheableResult carries (2026-07-28
-// server/utilities/caching): ttlMs and cacheScope.
+// server/utilities/caching): ttlMs. The cacheScope is the server's to
+// decide (Server.cacheMembers, by ServerOptions.ToolsVaryByCaller).
 type cacheHint struct {
 	ttlMs int64
-	// private: the result depends on who asks (cacheScope "private"),
-	// decided per server by ServerOptions.PrivateLists where nil.
-	private *bool
 }
 
 // methodInfo is one row of the index.
@@ -103,8 +101,6 @@ type methodInfo struct {
 	// go to a HandleMethod handler, if any, or are ignored.
 	notify func(sess *Session, params json.RawMessage)
 }
-
-var private = true
 
 // listTTL is the freshness hint of the lists and reads: a minute, after
 // which a client asks again; a list_changed notification (legacy stream or

@@ -265,7 +265,7 @@ type uriParams struct {
 	URI string `json:"uri"`
 }
 
-func decodeURIParams(params json.RawMessage) (string, *JSONRPCError) {
+func decodeURIParams(params json.RawMessage) (string, error) {
 	var p uriParams
 	if merr := DecodeParams(params, &p); merr != nil {
 		return "", merr

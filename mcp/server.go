@@ -730,10 +730,10 @@ func invalidParamsFrom(err error) *JSONRPCError {
 }
 
 // DecodeParams decodes params into v, answering -32602 that names the field
-// on a type mismatch. Absent params decode as an empty object. Compare the
-// result with nil before storing it in an error variable: a nil
-// *JSONRPCError inside an error is not a nil error.
-func DecodeParams(params json.RawMessage, v any) *JSONRPCError {
+// on a type mismatch. Absent params decode as an empty object. The result is
+// a plain error (a *JSONRPCError inside, for errors.As), so a handler may
+// return it as it is: "return v, mcp.DecodeParams(params, &v)" answers v.
+func DecodeParams(params json.RawMessage, v any) error {
 	if len(params) == 0 {
 		return nil
 	}
@@ -754,9 +754,9 @@ func EncodeCursor(list string, offset int) string {
 
 // DecodeCursor returns the offset a cursor of list points at, or -32602 for
 // a cursor this server did not issue for that list. The empty cursor is the
-// first page. As with DecodeParams, test the error for nil before storing
-// it in an error variable.
-func DecodeCursor(list, cursor string, total int) (int, *JSONRPCError) {
+// first page. The error is a *JSONRPCError inside a plain error, as with
+// DecodeParams.
+func DecodeCursor(list, cursor string, total int) (int, error) {
 	if cursor == "" {
 		return 0, nil
 	}
@@ -782,7 +782,7 @@ type listParams struct {
 // next; cursors are the package's (EncodeCursor), tagged with the list's
 // name so that one list's cursor is refused by another. size is the
 // server's PageSize, which NewServer makes positive.
-func listPage[T any](list string, items []T, cursor string, size int) ([]T, string, *JSONRPCError) {
+func listPage[T any](list string, items []T, cursor string, size int) ([]T, string, error) {
 	off, err := DecodeCursor(list, cursor, len(items))
 	if err != nil {
 		return nil, "", err

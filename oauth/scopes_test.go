@@ -199,6 +199,9 @@ func TestScopesConsentFewerThenStepUp(t *testing.T) {
 	}
 	// A box for a scope the request never asked for adds nothing.
 	st, body = e.consentPageFor(other, id, "tools:basic")
+	if st != 200 {
+		t.Fatal(st, body)
+	}
 	pending, csrf = rePending.FindStringSubmatch(body)[1], reCSRF.FindStringSubmatch(body)[1]
 	q = e.followToClient(other, e.postConsentScopes(other, pending, csrf, "approve", []string{"tools:basic", "image_generation"}))
 	if st, out, _ := e.token(codeForm(id, q.Get("code")), "", ""); st != 200 || out["scope"] != "tools:basic" {
@@ -292,8 +295,8 @@ func TestScopesHostile(t *testing.T) {
 	e := scopeEnv(t)
 	id := e.publicClient()
 	// Never offered: on our page before any approval...
-	st, body := e.consentPageFor(e.browser, id, "tools:basic admin‮")
-	if st != 400 || !strings.Contains(body, "invalid_scope") || strings.Contains(body, "admin") || strings.ContainsRune(body, '‮') {
+	st, body := e.consentPageFor(e.browser, id, "tools:basic admin\u202e")
+	if st != 400 || !strings.Contains(body, "invalid_scope") || strings.Contains(body, "admin") || strings.ContainsRune(body, '\u202e') {
 		t.Errorf("unknown scope before approval: %d %s", st, body)
 	}
 	// ...and to the client once approved.

@@ -19,15 +19,15 @@ import (
 	"strings"
 )
 
-// ServerSecretLen is the size of a generated server secret, and the least a
+// serverSecretLen is the size of a generated server secret, and the least a
 // secret given in the environment must decode to: 256 bits.
-const ServerSecretLen = 32
+const serverSecretLen = 32
 
 // storeSecretFile is the secret's name inside the state directory.
 const storeSecretFile = "secret"
 
 // LoadOrCreateSecret returns the server secret kept in dir/secret, creating
-// dir (mode 0700) and the file (ServerSecretLen random bytes, mode 0600) when they
+// dir (mode 0700) and the file (32 random bytes, mode 0600) when they
 // are missing; created reports whether this call made the secret. It
 // refuses a file of the wrong size, or one that group or others may read or
 // write, rather than trusting a secret that may have leaked.
@@ -46,7 +46,7 @@ func LoadOrCreateSecret(dir string) (secret []byte, created bool, err error) {
 		return secret, false, err
 	}
 
-	secret = make([]byte, ServerSecretLen)
+	secret = make([]byte, serverSecretLen)
 	if _, err := io.ReadFull(rand.Reader, secret); err != nil {
 		return nil, false, fmt.Errorf("oauth: generate secret: %w", err)
 	}
@@ -102,15 +102,15 @@ func storeSecretRead(path string) ([]byte, error) {
 			"it must be readable by its owner only (chmod 600 %s; if it may have leaked, delete it and a new one is made, which signs everyone out)",
 			path, perm, path)
 	}
-	if fi.Size() != ServerSecretLen {
+	if fi.Size() != serverSecretLen {
 		return nil, fmt.Errorf("oauth: secret %s is %d bytes, want exactly %d; "+
-			"it is not a file this server wrote (delete it and a new one is made, which signs everyone out)", path, fi.Size(), ServerSecretLen)
+			"it is not a file this server wrote (delete it and a new one is made, which signs everyone out)", path, fi.Size(), serverSecretLen)
 	}
-	secret := make([]byte, ServerSecretLen)
+	secret := make([]byte, serverSecretLen)
 	if _, err := io.ReadFull(f, secret); err != nil {
 		return nil, fmt.Errorf("oauth: read secret: %w", err)
 	}
-	if bytes.Equal(secret, make([]byte, ServerSecretLen)) {
+	if bytes.Equal(secret, make([]byte, serverSecretLen)) {
 		// What a crash can leave on filesystems that do not order data
 		// before metadata; never a secret.
 		return nil, fmt.Errorf("oauth: secret %s is all zeros; delete it and a new one is made", path)
@@ -120,7 +120,7 @@ func storeSecretRead(path string) ([]byte, error) {
 
 // ParseSecret decodes a server secret given as text, for example in an
 // environment variable: hex, or base64 (standard or URL alphabet, padded or
-// not), decoding to at least ServerSecretLen bytes. Surrounding white space is
+// not), decoding to at least serverSecretLen bytes. Surrounding white space is
 // ignored. Hex is tried first, since a hex string is also valid base64.
 //
 // Generate one with: openssl rand -hex 32
@@ -134,10 +134,10 @@ func ParseSecret(s string) ([]byte, error) {
 		b, err = storeSecretBase64(s)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("oauth: secret is neither hex nor base64; want at least %d bytes encoded as either (openssl rand -hex 32)", ServerSecretLen)
+		return nil, fmt.Errorf("oauth: secret is neither hex nor base64; want at least %d bytes encoded as either (openssl rand -hex 32)", serverSecretLen)
 	}
-	if len(b) < ServerSecretLen {
-		return nil, fmt.Errorf("oauth: secret decodes to %d bytes, want at least %d (openssl rand -hex 32)", len(b), ServerSecretLen)
+	if len(b) < serverSecretLen {
+		return nil, fmt.Errorf("oauth: secret decodes to %d bytes, want at least %d (openssl rand -hex 32)", len(b), serverSecretLen)
 	}
 	return b, nil
 }

@@ -17,10 +17,10 @@ func TestLoadOrCreateSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !created || len(secret) != ServerSecretLen {
-		t.Fatalf("first call: created=%v, %d bytes; want a new %d-byte secret", created, len(secret), ServerSecretLen)
+	if !created || len(secret) != serverSecretLen {
+		t.Fatalf("first call: created=%v, %d bytes; want a new %d-byte secret", created, len(secret), serverSecretLen)
 	}
-	if bytes.Equal(secret, make([]byte, ServerSecretLen)) {
+	if bytes.Equal(secret, make([]byte, serverSecretLen)) {
 		t.Fatal("the new secret is all zeros")
 	}
 	for p, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "secret"): 0o600} {
@@ -81,7 +81,7 @@ func TestLoadOrCreateSecretRace(t *testing.T) {
 }
 
 func TestLoadOrCreateSecretRefuses(t *testing.T) {
-	good := bytes.Repeat([]byte{0xa5}, ServerSecretLen)
+	good := bytes.Repeat([]byte{0xa5}, serverSecretLen)
 	cases := []struct {
 		name  string
 		setup func(path string) error
@@ -101,7 +101,7 @@ func TestLoadOrCreateSecretRefuses(t *testing.T) {
 			}
 			return os.Chmod(p, 0o604)
 		}, "chmod 600"},
-		{"all zeros", func(p string) error { return os.WriteFile(p, make([]byte, ServerSecretLen), 0o600) }, "all zeros"},
+		{"all zeros", func(p string) error { return os.WriteFile(p, make([]byte, serverSecretLen), 0o600) }, "all zeros"},
 		{"a directory", func(p string) error { return os.Mkdir(p, 0o700) }, "not a regular file"},
 	}
 	for _, c := range cases {

@@ -401,8 +401,10 @@ func TestFileStoreRefusesCorruption(t *testing.T) {
 				t.Fatal("a refused open changed the file")
 			}
 			if s, err := fileTestOpen(t, path, nil, nil); err == nil || errors.Is(err, ErrStoreInUse) {
+				if s != nil {
+					s.Close()
+				}
 				t.Fatalf("second open: %v, want the corruption error again", err)
-				s.Close()
 			}
 		})
 	}

@@ -18,7 +18,11 @@ func TestBuildsOnOtherSystems(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cross-compiles the module")
 	}
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// go test puts its own toolchain's bin first on PATH.
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, target := range []struct{ goos, goarch string }{{"windows", "amd64"}, {"darwin", "arm64"}} {
 		t.Run(target.goos, func(t *testing.T) {
 			env := append(os.Environ(), "GOOS="+target.goos, "GOARCH="+target.goarch, "CGO_ENABLED=0")

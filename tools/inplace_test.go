@@ -437,7 +437,7 @@ func genValue(dst []byte, s *Schema, c *choices, depth int) []byte {
 		case 5:
 			f = hi
 		case 6:
-			f = []float64{lo - 1, hi + 1, lo - 0.5, hi + 0.5, 1 << 53, 1e21, -0.0, 0.1}[c.next(8)]
+			f = []float64{lo - 1, hi + 1, lo - 0.5, hi + 0.5, 1 << 53, 1e21, math.Copysign(0, -1), 0.1}[c.next(8)]
 		case 7:
 			f = lo + float64(c.next(256))/7
 		}

@@ -27,17 +27,17 @@ func Control(network, address string, _ syscall.RawConn) error {
 		return fmt.Errorf("%w: %s", ErrNonPublicAddress, address)
 	}
 	ip := ap.Addr().Unmap()
-	if !PublicAddr(ip) {
+	if !publicAddr(ip) {
 		return fmt.Errorf("%w: %s", ErrNonPublicAddress, ip)
 	}
 	return nil
 }
 
-// PublicAddr reports whether ip is an ordinary global unicast address:
+// publicAddr reports whether ip is an ordinary global unicast address:
 // none of the private or special-purpose blocks of RFC 6890, nor an IPv6
 // address that carries one of those as an embedded IPv4 address a
 // translator or tunnel would deliver to.
-func PublicAddr(ip netip.Addr) bool {
+func publicAddr(ip netip.Addr) bool {
 	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
 		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
 		return false
@@ -51,9 +51,9 @@ func PublicAddr(ip netip.Addr) bool {
 		b := ip.As16()
 		switch {
 		case nat64.Contains(ip): // RFC 6052 s2.2: the IPv4 address is the last 32 bits
-			return PublicAddr(netip.AddrFrom4([4]byte(b[12:16])))
+			return publicAddr(netip.AddrFrom4([4]byte(b[12:16])))
 		case sixToFour.Contains(ip): // RFC 3056 s2: bits 16-47
-			return PublicAddr(netip.AddrFrom4([4]byte(b[2:6])))
+			return publicAddr(netip.AddrFrom4([4]byte(b[2:6])))
 		}
 	}
 	return true
@@ -81,7 +81,7 @@ var (
 // Transport returns a transport for fetching URLs chosen by others: a clone
 // of base (or of http.DefaultTransport when base is not an
 // *http.Transport) whose dialer gives up after dialTimeout and, unless
-// allowPrivate, refuses every address PublicAddr refuses. allowPrivate is
+// allowPrivate, refuses every address publicAddr refuses. allowPrivate is
 // for development and tests that serve from loopback, never a default.
 func Transport(base http.RoundTripper, dialTimeout time.Duration, allowPrivate bool) *http.Transport {
 	var tr *http.Transport
@@ -93,6 +93,7 @@ func Transport(base http.RoundTripper, dialTimeout time.Duration, allowPrivate b
 	tr.Proxy = nil // a proxy would dial for us, past the guard
 	// So would custom dialers copied from the given transport: for https
 	// DialTLSContext is used instead of DialContext.
+	//lint:ignore SA1019 the deprecated hooks are cleared, not used: a copied one would dial past the guard
 	tr.DialTLSContext, tr.DialTLS, tr.Dial = nil, nil, nil
 	d := &net.Dialer{Timeout: dialTimeout}
 	if !allowPrivate {

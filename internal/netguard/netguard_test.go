@@ -17,8 +17,8 @@ func TestPublicAddr(t *testing.T) {
 		"64:ff9b::a00:1": false, "2002:7f00:1::": false, "2001:0:4136:e378:8000:63bf:3fff:fdd2": false,
 		"93.184.216.34": true, "2606:2800:220:1::1": true, "64:ff9b::5db8:d822": true,
 	} {
-		if got := PublicAddr(netip.MustParseAddr(addr)); got != public {
-			t.Errorf("PublicAddr(%s) = %v, want %v", addr, got, public)
+		if got := publicAddr(netip.MustParseAddr(addr)); got != public {
+			t.Errorf("publicAddr(%s) = %v, want %v", addr, got, public)
 		}
 	}
 	if err := Control("tcp", "[::ffff:127.0.0.1]:80", nil); !errors.Is(err, ErrNonPublicAddress) {

@@ -122,7 +122,7 @@ func newFakeServer(t *testing.T, consent bool, accounts ...string) *fakeServer {
 		want := f.csrf[c.Value]
 		f.mu.Unlock()
 		if want == "" || r.PostFormValue("csrf") != want || r.Header.Get("Origin") != f.srv.URL {
-			http.Error(w, "CSRF check failed", 403)
+			http.Error(w, "CSRF check failed", http.StatusForbidden)
 			return
 		}
 		if r.PostFormValue("decision") != "approve" {
