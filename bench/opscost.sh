@@ -22,6 +22,7 @@ while [ $# -gt 0 ]; do
 done
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
 cd "$(dirname "$0")"
+. ./wrklib.sh
 go build -o bin/mcpload ./cmd/mcpload
 tmp=$(mktemp -d)
 declare -A PORT=([before]=18941 [after]=18942 [quiet]=18943) PID
@@ -35,29 +36,9 @@ common=(-memory -max-requests-per-session 1024)
 "$after" -addr "127.0.0.1:${PORT[quiet]}" "${common[@]}" -log-level warn >"$tmp/quiet.log" 2>&1 & pids+=($!); PID[quiet]=$!
 sleep 1
 session() {
-	local s="$1" url="http://127.0.0.1:${PORT[$1]}/mcp" token sid
-	token=$(bin/mcpload -signin "http://127.0.0.1:${PORT[$s]}" -print-token -q)
-	local auth=(-H "Authorization: Bearer $token")
-	sid=$(curl -s -D - -o /dev/null "$url" "${auth[@]}" -H 'Content-Type: application/json' \
-		-H 'Accept: application/json, text/event-stream' \
-		-d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"wrk","version":"1"}}}' |
-		tr -d '\r' | awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}')
-	curl -s -o /dev/null "$url" "${auth[@]}" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
-		-H "Mcp-Session-Id: $sid" -H 'MCP-Protocol-Version: 2025-06-18' -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
-	{
-		echo 'local n, threads = 0, 0'
-		echo 'function setup(thread) threads = threads + 1; thread:set("tid", threads) end'
-		echo 'function request() n = n + 1; return wrk.format(nil, nil, nil, string.format([[{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}}]], tid * 1000000000 + n)) end'
-		echo 'wrk.method = "POST"'
-		echo 'wrk.headers["Content-Type"] = "application/json"'
-		echo 'wrk.headers["Accept"] = "application/json, text/event-stream"'
-		echo 'wrk.headers["MCP-Protocol-Version"] = "2025-06-18"'
-		echo "wrk.headers[\"Mcp-Session-Id\"] = \"$sid\""
-		echo "wrk.headers[\"Authorization\"] = \"Bearer $token\""
-		echo 'done = function(summary, latency, requests)'
-		echo '  io.write(string.format("RESULT %d %d %d %.2f\n", summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.duration, latency:percentile(99) / 1000))'
-		echo 'end'
-	} >"$tmp/$s.lua"
+	local token
+	token=$(bin/mcpload -signin "http://127.0.0.1:${PORT[$1]}" -print-token -q)
+	wrk_session "http://127.0.0.1:${PORT[$1]}/mcp" "$token" "$tmp/$1.lua"
 }
 servers=(before after quiet)
 for s in "${servers[@]}"; do session "$s"; done

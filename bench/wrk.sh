@@ -11,6 +11,7 @@
 # Everything listens on 127.0.0.1; servers are killed on exit.
 set -euo pipefail
 cd "$(dirname "$0")"
+. ./wrklib.sh
 dur=5s conns=50 rounds=3 only="bare ours ours-modern mcpgo gosdk"
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -66,38 +67,14 @@ modern() {
 		echo 'wrk.headers["Mcp-Method"] = "tools/call"'
 		echo 'wrk.headers["Mcp-Name"] = "add"'
 		echo "wrk.headers[\"Authorization\"] = \"Bearer $token\""
-		echo 'done = function(summary, latency, requests)'
-		echo '  io.write(string.format("RESULT %d %d %d %.2f\n", summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.duration, latency:percentile(99) / 1000))'
-		echo 'end'
+		wrk_done
 	} >"$tmp/ours-modern.lua"
 }
 
 session() {
-	local s="$1" url="http://127.0.0.1:${PORT[$1]}/mcp" auth=()
-	[ "$s" = ours ] && auth=(-H "Authorization: Bearer $token")
-	local sid
-	sid=$(curl -s -D - -o /dev/null "$url" "${auth[@]}" -H 'Content-Type: application/json' \
-		-H 'Accept: application/json, text/event-stream' \
-		-d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"wrk","version":"1"}}}' |
-		tr -d '\r' | awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}')
-	curl -s -o /dev/null "$url" "${auth[@]}" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
-		-H "Mcp-Session-Id: $sid" -H 'MCP-Protocol-Version: 2025-06-18' -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
-	{
-		# Every request gets its own id (thread number and a counter): the
-		# servers refuse, or may refuse, a duplicate in-flight id.
-		echo 'local n, threads = 0, 0'
-		echo 'function setup(thread) threads = threads + 1; thread:set("tid", threads) end'
-		echo 'function request() n = n + 1; return wrk.format(nil, nil, nil, string.format([[{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}}]], tid * 1000000000 + n)) end'
-		echo 'wrk.method = "POST"'
-		echo 'wrk.headers["Content-Type"] = "application/json"'
-		echo 'wrk.headers["Accept"] = "application/json, text/event-stream"'
-		echo 'wrk.headers["MCP-Protocol-Version"] = "2025-06-18"'
-		echo "wrk.headers[\"Mcp-Session-Id\"] = \"$sid\""
-		[ "$s" = ours ] && echo "wrk.headers[\"Authorization\"] = \"Bearer $token\""
-		echo 'done = function(summary, latency, requests)'
-		echo '  io.write(string.format("RESULT %d %d %d %.2f\n", summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.duration, latency:percentile(99) / 1000))'
-		echo 'end'
-	} >"$tmp/$s.lua"
+	local tok=""
+	[ "$1" = ours ] && tok=$token
+	wrk_session "http://127.0.0.1:${PORT[$1]}/mcp" "$tok" "$tmp/$1.lua"
 }
 read -r -a servers <<<"$only"
 for s in bare ours mcpgo gosdk; do session "$s"; done
