@@ -57,9 +57,14 @@ function startRedirectListener() {
   const waiting = [];
   const srv = createServer((req, res) => {
     const u = new URL(req.url, 'http://127.0.0.1');
+    if (u.pathname !== '/cb') {
+      // The browser also asks for /favicon.ico; only /cb is an answer.
+      res.writeHead(404).end();
+      return;
+    }
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
     res.end('<!doctype html><meta charset="utf-8"><title>Done</title><p>You can close this window.');
-    if (u.pathname === '/cb') waiting.shift()?.(u.searchParams);
+    waiting.shift()?.(u.searchParams);
   });
   return new Promise((resolve) => {
     srv.listen(0, '127.0.0.1', () => {
@@ -158,7 +163,10 @@ class Provider {
     await page.getByRole('button', { name: new RegExp(this.email.replace('.', '\\.')) }).click();
     this.pages.push('signin');
     this.callback = await back;
-    await page.close();
+    // Not awaited: closing a tab whose favicon request is still in flight
+    // can hang until the SDK's 60 s request timeout, and the tab goes with
+    // its browser at the end anyway.
+    page.close().catch(() => {});
     if (this.callback.get('error')) fail(`authorization refused: ${this.callback.get('error')}`);
     if (this.callback.get('state') !== this._state) fail('state mismatch');
   }
