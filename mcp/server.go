@@ -454,62 +454,82 @@ func readParams(params json.RawMessage) requestParams {
 // read is readParams into p, whose x may be given beforehand (a modern
 // request's, allocated with the rest of its state) to be filled in place.
 func (p *requestParams) read(params json.RawMessage) {
+	c := jsonscan.NewCursor(params)
+	if c.Kind() == jsonscan.Object {
+		p.readFrom(&c)
+	}
+}
+
+// reset empties p for another params object, keeping x's storage.
+func (p *requestParams) reset() {
+	x := p.x
+	*p = requestParams{}
+	if x != nil {
+		*x = modernParams{}
+		p.x = x
+	}
+}
+
+// readFrom reads the params object at c, in the walk that validates it
+// (readMessage's, for a body not yet validated).
+func (p *requestParams) readFrom(c *jsonscan.Cursor) {
 	var token json.RawMessage
 	metaOK := true
 	var buf [maxEscapedName]byte
-	for name, value := range jsonscan.Members(params) {
+	for name := range c.Members() {
 		switch string(memberName(buf[:0], name)) {
 		case "name":
-			switch k := jsonscan.KindOf(value); k {
+			switch value := c.Value(); jsonscan.KindOf(value) {
 			case jsonscan.String:
 				p.name = value
-			case jsonscan.Null:
+			case jsonscan.Null, jsonscan.Invalid:
 			default:
 				if p.nameType == "" {
-					p.nameType = kindName(k)
+					p.nameType = kindName(jsonscan.KindOf(value))
 				}
 			}
 		case "arguments":
-			p.arguments = value
+			p.arguments = c.Value()
 		case "uri":
-			if jsonscan.KindOf(value) == jsonscan.String {
+			if value := c.Value(); jsonscan.KindOf(value) == jsonscan.String {
 				p.ext().uri = value
 			}
 		case "taskId":
-			if jsonscan.KindOf(value) == jsonscan.String {
+			if value := c.Value(); jsonscan.KindOf(value) == jsonscan.String {
 				p.ext().taskID = value
 			}
 		case "inputResponses":
 			x := p.ext()
-			x.inputResponses, x.hasInputResponses = value, true
+			x.inputResponses, x.hasInputResponses = c.Value(), true
 		case "requestState":
 			x := p.ext()
-			x.requestState, x.hasRequestState = value, true
+			x.requestState, x.hasRequestState = c.Value(), true
 		case "_meta":
 			x := p.ext()
-			x.hasMeta, x.metaType = true, jsonscan.KindOf(value)
+			x.hasMeta, x.metaType = true, c.Kind()
 			switch x.metaType {
 			case jsonscan.Object:
-				x.meta = value
+				at := c.Offset()
 				x.metaVersion, x.metaCaps, x.metaInfo, x.metaLevel = nil, nil, nil, nil // the last _meta counts
-				for name, value := range jsonscan.Members(value) {
+				for name := range c.Members() {
 					switch string(memberName(buf[:0], name)) {
 					case "progressToken":
-						token = value
+						token = c.Value()
 					case MetaProtocolVersion:
-						x.metaVersion = value
+						x.metaVersion = c.Value()
 					case MetaClientCapabilities:
-						x.metaCaps = value
+						x.metaCaps = c.Value()
 					case MetaClientInfo:
-						x.metaInfo = value
+						x.metaInfo = c.Value()
 					case MetaLogLevel:
-						x.metaLevel = value
+						x.metaLevel = c.Value()
 					case "traceparent":
-						if x.traceparent == nil && reportableTraceparent(value) {
+						if value := c.Value(); x.traceparent == nil && reportableTraceparent(value) {
 							x.traceparent = value
 						}
 					}
 				}
+				x.meta = c.Since(at)
 			case jsonscan.Null:
 			default:
 				metaOK = false
