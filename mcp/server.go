@@ -296,8 +296,7 @@ type requestState struct {
 	// mrtr is what the retry of a modern tools/call, prompts/get or
 	// resources/read brought (mrtr.go), nil on a first round; mrtrOK says
 	// the request may answer input_required. mrtr is guarded by mu.
-	mrtr   *mrtrInput
-	mrtrOK bool
+	mrtr *mrtrInput
 	// meta is the request's 2026-07-28 per-request _meta; nil in the
 	// legacy era, whose session holds the same facts.
 	meta          *RequestMeta
@@ -308,9 +307,10 @@ type requestState struct {
 	cancel        context.CancelFunc
 
 	mu           sync.Mutex
-	cancelled    bool
 	lastProgress float64
+	cancelled    bool
 	sentProgress bool
+	mrtrOK       bool // see mrtr
 }
 
 type requestKey struct{}
@@ -413,23 +413,28 @@ type requestParams struct {
 // per-request fields, as found, the uri and taskId that Mcp-Name mirrors,
 // and a multi round-trip retry's inputResponses and requestState (mrtr.go).
 type modernParams struct {
-	meta     json.RawMessage // the _meta object (nil when absent, null or not an object)
-	metaType jsonscan.Kind   // the kind of _meta when present
-	hasMeta  bool
-	uri      []byte // the last "uri" that is a string, still quoted
-	taskID   []byte // the last "taskId" that is a string, still quoted (Mcp-Name of tasks/*)
+	uri    []byte // the last "uri" that is a string, still quoted
+	taskID []byte // the last "taskId" that is a string, still quoted (Mcp-Name of tasks/*)
 	// inputResponses and requestState of a multi round-trip retry
 	// (mrtr.go), as sent.
-	inputResponses    json.RawMessage
-	requestState      json.RawMessage
-	hasInputResponses bool
-	hasRequestState   bool
+	inputResponses json.RawMessage
+	requestState   json.RawMessage
 
-	metaVersion, metaCaps, metaInfo, metaLevel json.RawMessage
+	// The per-request fields of the last _meta object, as sent: version
+	// and log level here, capabilities and client info in meta, which
+	// readRequestMeta then checks and completes in place (so a modern
+	// request holds its RequestMeta without a copy).
+	metaVersion, metaLevel json.RawMessage
+	meta                   RequestMeta
 	// traceparent is the first _meta.traceparent that RequestInfo can
 	// carry (reportableTraceparent), still quoted: read in this walk so
 	// that observing a request does not walk its params again.
 	traceparent json.RawMessage
+
+	metaType          jsonscan.Kind // the kind of _meta when present
+	hasMeta           bool
+	hasInputResponses bool
+	hasRequestState   bool
 }
 
 // ext returns p.x, allocating it on first use.
@@ -509,8 +514,7 @@ func (p *requestParams) readFrom(c *jsonscan.Cursor) {
 			x.hasMeta, x.metaType = true, c.Kind()
 			switch x.metaType {
 			case jsonscan.Object:
-				at := c.Offset()
-				x.metaVersion, x.metaCaps, x.metaInfo, x.metaLevel = nil, nil, nil, nil // the last _meta counts
+				x.metaVersion, x.metaLevel, x.meta = nil, nil, RequestMeta{} // the last _meta counts
 				for name := range c.Members() {
 					switch string(memberName(buf[:0], name)) {
 					case "progressToken":
@@ -518,9 +522,9 @@ func (p *requestParams) readFrom(c *jsonscan.Cursor) {
 					case MetaProtocolVersion:
 						x.metaVersion = c.Value()
 					case MetaClientCapabilities:
-						x.metaCaps = c.Value()
+						x.meta.ClientCapabilities = c.Value()
 					case MetaClientInfo:
-						x.metaInfo = c.Value()
+						x.meta.clientInfo = c.Value()
 					case MetaLogLevel:
 						x.metaLevel = c.Value()
 					case "traceparent":
@@ -529,7 +533,6 @@ func (p *requestParams) readFrom(c *jsonscan.Cursor) {
 						}
 					}
 				}
-				x.meta = c.Since(at)
 			case jsonscan.Null:
 			default:
 				metaOK = false

@@ -71,12 +71,11 @@ func modernStatus(err *JSONRPCError) int {
 // allocation: a stateless request has no session to keep it in, and
 // allocating its parts one by one cost a legacy call's allocations again.
 type modernCall struct {
-	m    message
-	rs   requestState
-	x    modernExchange
-	meta RequestMeta
-	p    requestParams
-	px   modernParams // p.x, when the params were read for this call
+	m  message
+	rs requestState
+	x  modernExchange
+	p  requestParams
+	px modernParams // p.x, when the params were read for this call; holds the RequestMeta
 }
 
 // postModernBody serves a POST whose MCP-Protocol-Version header names a
@@ -112,8 +111,7 @@ func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, m
 		writeError(w, http.StatusBadRequest, nil, NewInvalidRequest("invalid request: a 2026-07-28 client sends no responses: the server sends it no requests"))
 		return
 	}
-	meta := &c.meta
-	rpcErr := meta.read(p)
+	meta, rpcErr := readRequestMeta(p)
 	if rpcErr == nil {
 		rpcErr = checkModernHeaders(r, m, p, meta)
 	}
