@@ -292,6 +292,7 @@ type taskRunner struct {
 // who waits for which input.
 type taskRun struct {
 	id, owner string
+	cred      string          // the creating request's credential (credential.go)
 	caps      json.RawMessage // the creating request's client capabilities
 	cancel    context.CancelFunc
 	r         *taskRunner
@@ -487,7 +488,7 @@ func (r *taskRunner) start(ctx context.Context, name string, run func(context.Co
 		}
 		return nil, err
 	}
-	tr := &taskRun{id: t.ID, owner: t.Owner, caps: ClientCapabilitiesFromContext(ctx), r: r, waiters: make(map[string]chan json.RawMessage)}
+	tr := &taskRun{id: t.ID, owner: t.Owner, cred: credentialOf(ctx), caps: ClientCapabilitiesFromContext(ctx), r: r, waiters: make(map[string]chan json.RawMessage)}
 	// The work ends with the task's TTL at the latest.
 	base, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.ttl)
 	tr.cancel = cancel
