@@ -1478,7 +1478,6 @@ func runInteropClient(t *testing.T, node, dir string, srv *testServer, permissio
 	}
 }
 
-
 // TestInteropInspector drives the server with the MCP Inspector's CLI
 // (npm @modelcontextprotocol/inspector, --cli mode), a client
 // implementation independent of ours, over both transports, with access
