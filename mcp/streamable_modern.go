@@ -286,7 +286,9 @@ func (x *modernExchange) finish(status int, resp []byte) {
 	x.mu.Unlock()
 	if sw == nil {
 		x.w.Header()["Content-Type"] = jsonHeaderValue
-		x.w.WriteHeader(status)
+		if status != http.StatusOK { // Write sends 200 itself, as writeJSON relies on
+			x.w.WriteHeader(status)
+		}
 		_, _ = x.w.Write(resp)
 		return
 	}
