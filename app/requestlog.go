@@ -36,6 +36,56 @@ type reqRecord struct {
 	traceparent string
 	user, org   string
 	client      string
+
+	// holding: records logged with the request's context (its audit
+	// events) wait in held, formatted, and go out with the request line
+	// in one Write. Set for a POST, which ends when it is answered; a GET
+	// may be a stream that lasts for hours. Lines logged after the
+	// request ended (a task's, an HTTP+SSE message's) are written at once.
+	holding bool
+	held    *[]byte // pooled (fastBufs); nil when none wait
+}
+
+// maxHeld bounds the bytes a request holds (a batch of tool calls): past
+// it, what waits is written with the record that would not fit.
+const maxHeld = 16 << 10
+
+// hold appends a record's line to those the request holds and reports
+// true; or, when it holds none or cannot hold this one (the line needs
+// the standard handler, or there is no room), it stops holding and hands
+// what it held (nil if nothing) to the caller, to write before the record.
+func (rec *reqRecord) hold(h *fastHandler, t time.Time, level slog.Level, msg string, attrs []slog.Attr) (*[]byte, bool) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if !rec.holding {
+		return nil, false
+	}
+	if rec.held == nil {
+		rec.held = getBuf()
+	}
+	bp := rec.held
+	n := len(*bp)
+	b, ok := h.format(*bp, t, level, msg, attrs)
+	*bp = b[:n]
+	if ok && len(b) <= maxHeld {
+		*bp = b
+		return nil, true
+	}
+	rec.holding, rec.held = false, nil
+	if n == 0 {
+		h.putBuf(bp, *bp)
+		return nil, false
+	}
+	return bp, false
+}
+
+// takeHeld ends holding and returns what was held, nil if nothing.
+func (rec *reqRecord) takeHeld() *[]byte {
+	rec.mu.Lock()
+	bp := rec.held
+	rec.holding, rec.held = false, nil
+	rec.mu.Unlock()
+	return bp
 }
 
 type recordKey struct{}
@@ -43,6 +93,27 @@ type recordKey struct{}
 func recordFrom(ctx context.Context) *reqRecord {
 	r, _ := ctx.Value(recordKey{}).(*reqRecord)
 	return r
+}
+
+// reqContext is a request's context with its record: it answers
+// recordKey itself, which spares a context.WithValue per request.
+// Everything else is the request's own context's.
+type reqContext struct {
+	context.Context
+	rec reqRecord
+}
+
+func (c *reqContext) Value(key any) any {
+	if _, ok := key.(recordKey); ok {
+		return &c.rec
+	}
+	return c.Context.Value(key)
+}
+
+// observed is what observeHTTP allocates for a request, in one piece.
+type observed struct {
+	ctx reqContext
+	sw  statusWriter
 }
 
 // statusWriter remembers the status a handler wrote. Unwrap lets
@@ -133,7 +204,7 @@ func validTraceparent(v string) bool {
 			return false
 		}
 	}
-	return v[3:35] != strings.Repeat("0", 32) && v[36:52] != strings.Repeat("0", 16)
+	return v[3:35] != "00000000000000000000000000000000" && v[36:52] != "0000000000000000"
 }
 
 // observeHTTP is the outermost middleware of the public listener: HTTP
@@ -141,52 +212,79 @@ func validTraceparent(v string) bool {
 func observeHTTP(m *opsMetrics, logger *slog.Logger, basePath string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &reqRecord{}
+		o := &observed{sw: statusWriter{ResponseWriter: w}}
+		o.ctx.Context = r.Context()
+		rec := &o.ctx.rec
 		if tp := r.Header.Get("Traceparent"); tp != "" && validTraceparent(tp) {
 			rec.traceparent = tp
 		}
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), recordKey{}, rec)))
-		d := time.Since(start)
-		status := sw.status
+		logged := logger.Enabled(r.Context(), slog.LevelInfo)
+		fh, _ := logger.Handler().(*fastHandler)
+		if logged && fh != nil && r.Method == http.MethodPost {
+			rec.holding = true
+			// A handler that panics still gets its held lines (audit
+			// events among them) out.
+			defer func() {
+				if bp := rec.takeHeld(); bp != nil {
+					fh.writeHeld(bp, *bp)
+				}
+			}()
+		}
+		next.ServeHTTP(&o.sw, r.WithContext(&o.ctx))
+		end := time.Now() // one clock reading for the duration and the line
+		d := end.Sub(start)
+		status := o.sw.status
 		if status == 0 {
 			status = http.StatusOK // net/http sends 200 for a handler that wrote nothing
 		}
 		route := routeOf(basePath, r.URL.Path)
 		m.httpDuration.Observe(d.Seconds(), route, statusLabel(status))
-		if !logger.Enabled(r.Context(), slog.LevelInfo) {
+		if !logged {
 			return
 		}
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
 		var buf [14]slog.Attr
-		attrs := append(buf[:0],
-			slog.String("route", route), slog.String("method", r.Method), slog.Int("status", status),
-			slog.Duration("duration", d))
-		if rec.mcpMethod != "" {
-			attrs = append(attrs, slog.String("mcp_method", rec.mcpMethod), slog.String("mcp_era", rec.mcpEra))
-			if rec.mcpCount > 1 {
-				attrs = append(attrs, slog.Int("mcp_batch", rec.mcpCount))
-			}
-			if rec.mcpError != 0 {
-				attrs = append(attrs, slog.Int("mcp_error", rec.mcpError))
-			}
-		}
-		if rec.tool != "" {
-			attrs = append(attrs, slog.String("tool", rec.tool))
-		}
-		if rec.user != "" {
-			attrs = append(attrs, slog.String("user_id", rec.user))
-			if rec.org != "" {
-				attrs = append(attrs, slog.String("org_id", rec.org))
-			}
-			attrs = append(attrs, slog.String("client_id", rec.client))
-		}
-		if rec.traceparent != "" {
-			attrs = append(attrs, slog.String("traceparent", rec.traceparent))
+		rec.mu.Lock()
+		attrs := requestAttrs(buf[:0], rec, route, r.Method, status, d)
+		held := rec.held
+		rec.holding, rec.held = false, nil
+		rec.mu.Unlock()
+		if fh != nil {
+			fh.write(r.Context(), held, end, slog.LevelInfo, "request", attrs)
+			return
 		}
 		logRecord(r.Context(), logger, slog.LevelInfo, "request", attrs...)
 	})
+}
+
+// requestAttrs appends the request line's attributes to attrs; rec.mu is
+// held. README's "Request log" lists them.
+func requestAttrs(attrs []slog.Attr, rec *reqRecord, route, method string, status int, d time.Duration) []slog.Attr {
+	attrs = append(attrs,
+		slog.String("route", route), slog.String("method", method), slog.Int("status", status),
+		slog.Duration("duration", d))
+	if rec.mcpMethod != "" {
+		attrs = append(attrs, slog.String("mcp_method", rec.mcpMethod), slog.String("mcp_era", rec.mcpEra))
+		if rec.mcpCount > 1 {
+			attrs = append(attrs, slog.Int("mcp_batch", rec.mcpCount))
+		}
+		if rec.mcpError != 0 {
+			attrs = append(attrs, slog.Int("mcp_error", rec.mcpError))
+		}
+	}
+	if rec.tool != "" {
+		attrs = append(attrs, slog.String("tool", rec.tool))
+	}
+	if rec.user != "" {
+		attrs = append(attrs, slog.String("user_id", rec.user))
+		if rec.org != "" {
+			attrs = append(attrs, slog.String("org_id", rec.org))
+		}
+		attrs = append(attrs, slog.String("client_id", rec.client))
+	}
+	if rec.traceparent != "" {
+		attrs = append(attrs, slog.String("traceparent", rec.traceparent))
+	}
+	return attrs
 }
 
 // tagIdentity copies the authenticated identity into the request's record;
