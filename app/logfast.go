@@ -334,6 +334,15 @@ func (h *fastHandler) str(b []byte, s string) ([]byte, bool) {
 	return append(b, s...), true
 }
 
+// kv appends a key (known to be plain) and a string value, when ok (the
+// line so far could be written); it reports whether it could.
+func (h *fastHandler) kv(b []byte, k, v string, ok bool) ([]byte, bool) {
+	if !ok {
+		return b, false
+	}
+	return h.str(h.key(b, k), v)
+}
+
 // duration appends d as the text handler (time.Duration.String) or the
 // JSON handler (integer nanoseconds) writes it.
 func (h *fastHandler) duration(b []byte, d time.Duration) []byte {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -244,16 +245,70 @@ func observeHTTP(m *opsMetrics, logger *slog.Logger, basePath string, next http.
 		}
 		var buf [14]slog.Attr
 		rec.mu.Lock()
-		attrs := requestAttrs(buf[:0], rec, route, r.Method, status, d)
-		held := rec.held
-		rec.holding, rec.held = false, nil
-		rec.mu.Unlock()
 		if fh != nil {
-			fh.write(r.Context(), held, end, slog.LevelInfo, "request", attrs)
+			// The line is appended to what the request held (its audit
+			// events), and all go out in one Write.
+			bp := rec.held
+			rec.holding, rec.held = false, nil
+			if bp == nil {
+				bp = getBuf()
+			}
+			n := len(*bp)
+			b, ok := fh.appendRequestLine(*bp, end, rec, route, r.Method, status, d)
+			if ok {
+				rec.mu.Unlock()
+				fh.end(bp, b)
+				return
+			}
+			*bp = b[:n]
+			attrs := requestAttrs(buf[:0], rec, route, r.Method, status, d)
+			rec.mu.Unlock()
+			fh.write(r.Context(), bp, end, slog.LevelInfo, "request", attrs)
 			return
 		}
+		attrs := requestAttrs(buf[:0], rec, route, r.Method, status, d)
+		rec.mu.Unlock()
 		logRecord(r.Context(), logger, slog.LevelInfo, "request", attrs...)
 	})
+}
+
+// appendRequestLine appends the request line: what h's standard handler
+// writes for requestAttrs's attributes (TestRequestLineMatchesSlog holds
+// the two together), without making them; false when a value needs what
+// only the standard handler writes. rec.mu is held.
+func (h *fastHandler) appendRequestLine(b []byte, t time.Time, rec *reqRecord, route, method string, status int, d time.Duration) ([]byte, bool) {
+	if !fastTime(t) {
+		return b, false
+	}
+	b = h.begin(b, t, slog.LevelInfo, "request")
+	b, ok := h.kv(b, "route", route, true)
+	b, ok = h.kv(b, "method", method, ok)
+	b = strconv.AppendInt(h.key(b, "status"), int64(status), 10)
+	b = h.duration(h.key(b, "duration"), d)
+	if rec.mcpMethod != "" {
+		b, ok = h.kv(b, "mcp_method", rec.mcpMethod, ok)
+		b, ok = h.kv(b, "mcp_era", rec.mcpEra, ok)
+		if rec.mcpCount > 1 {
+			b = strconv.AppendInt(h.key(b, "mcp_batch"), int64(rec.mcpCount), 10)
+		}
+		if rec.mcpError != 0 {
+			b = strconv.AppendInt(h.key(b, "mcp_error"), int64(rec.mcpError), 10)
+		}
+	}
+	if rec.tool != "" {
+		b, ok = h.kv(b, "tool", rec.tool, ok)
+	}
+	if rec.user != "" {
+		b, ok = h.kv(b, "user_id", rec.user, ok)
+		if rec.org != "" {
+			b, ok = h.kv(b, "org_id", rec.org, ok)
+		}
+		b, ok = h.kv(b, "client_id", rec.client, ok)
+	}
+	if rec.traceparent != "" {
+		b, ok = h.kv(b, "traceparent", rec.traceparent, ok)
+	}
+	return h.finish(b), ok
 }
 
 // requestAttrs appends the request line's attributes to attrs; rec.mu is

@@ -1,7 +1,9 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -224,4 +226,52 @@ func TestRequestContext(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("cancelling the request's context did not reach a context made from it")
 	}
+}
+
+// The request line written by hand is what slog's handlers write for
+// requestAttrs, for every shape of request, or is left to them.
+func TestRequestLineMatchesSlog(t *testing.T) {
+	at := time.Date(2026, 12, 4, 19, 41, 14, 922_207_001, time.UTC)
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	n := 0
+	for _, json := range []bool{false, true} {
+		for _, mcpMethod := range []string{"", "tools/call", "odd method"} {
+			for _, count := range []int{1, 3} {
+				for _, code := range []int{0, -32601} {
+					for _, tool := range []string{"", "add", `quo"te`} {
+						for _, user := range []string{"", "user_01H"} {
+							for _, org := range []string{"", "org_1"} {
+								for _, client := range []string{"", "mcp_client_1"} {
+									for _, trace := range []string{"", tp} {
+										for _, d := range []time.Duration{0, 999, 1500 * time.Microsecond, 2 * time.Hour} {
+											rec := &reqRecord{mcpMethod: mcpMethod, mcpEra: "legacy", mcpCount: count, mcpError: code, tool: tool,
+												user: user, org: org, client: client, traceparent: trace}
+											var want bytes.Buffer
+											opts := &slog.HandlerOptions{}
+											var std slog.Handler = slog.NewTextHandler(&want, opts)
+											if json {
+												std = slog.NewJSONHandler(&want, opts)
+											}
+											var buf [14]slog.Attr
+											r := slog.NewRecord(at, slog.LevelInfo, "request", 0)
+											r.AddAttrs(requestAttrs(buf[:0], rec, "/mcp", "POST", 404, d)...)
+											std.Handle(context.Background(), r)
+											fh := newFastHandler(io.Discard, json, opts)
+											got, ok := fh.appendRequestLine(nil, at, rec, "/mcp", "POST", 404, d)
+											plain := !strings.Contains(mcpMethod+tool, " ") && !strings.Contains(tool, `"`)
+											if ok != plain || ok && string(got) != want.String() {
+												t.Fatalf("json=%v ok=%v:\nfast %s\nslog %s", json, ok, got, want.String())
+											}
+											n++
+										}
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d lines compared", n)
 }
