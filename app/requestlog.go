@@ -40,9 +40,11 @@ type reqRecord struct {
 
 	// holding: records logged with the request's context (its audit
 	// events) wait in held, formatted, and go out with the request line
-	// in one Write. Set for a POST, which ends when it is answered; a GET
-	// may be a stream that lasts for hours. Lines logged after the
-	// request ended (a task's, an HTTP+SSE message's) are written at once.
+	// in one Write. Set for a POST, which ends when it is answered (a GET
+	// may be a stream that lasts for hours), until the answer turns out to
+	// be a stream (statusWriter.streaming). Lines logged after that, or
+	// after the request ended (a task's, an HTTP+SSE message's), are
+	// written at once.
 	holding bool
 	held    *[]byte // pooled (fastBufs); nil when none wait
 }
@@ -124,6 +126,11 @@ type statusWriter struct {
 	http.ResponseWriter
 	status   int
 	hijacked bool
+	// held, when set, is the request record whose held lines go out at
+	// the first Flush or Hijack: a streamed answer (SSE) may last long,
+	// and its lines must not wait for its end.
+	held *reqRecord
+	fh   *fastHandler
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -142,19 +149,28 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Flush and Hijack are here as well as through Unwrap, for code that
-// asserts the interfaces directly.
-func (w *statusWriter) Flush() {
+// streaming ends holding: the answer is a stream.
+func (w *statusWriter) streaming() {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	if rec := w.held; rec != nil {
+		w.held = nil
+		if bp := rec.takeHeld(); bp != nil {
+			w.fh.writeHeld(bp, *bp)
+		}
+	}
+}
+
+// Flush and Hijack are here as well as through Unwrap, for code that
+// asserts the interfaces directly.
+func (w *statusWriter) Flush() {
+	w.streaming()
 	http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.streaming()
 	w.hijacked = true
 	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
@@ -223,6 +239,7 @@ func observeHTTP(m *opsMetrics, logger *slog.Logger, basePath string, next http.
 		fh, _ := logger.Handler().(*fastHandler)
 		if logged && fh != nil && r.Method == http.MethodPost {
 			rec.holding = true
+			o.sw.held, o.sw.fh = rec, fh
 			// A handler that panics still gets its held lines (audit
 			// events among them) out.
 			defer func() {

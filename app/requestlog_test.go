@@ -275,3 +275,29 @@ func TestRequestLineMatchesSlog(t *testing.T) {
 	}
 	t.Logf("%d lines compared", n)
 }
+
+// A POST answered with a stream (SSE) holds its lines only until the
+// stream starts: they must not wait for a stream's end.
+func TestRequestStreamReleasesHeld(t *testing.T) {
+	var out writeCalls
+	logger := slog.New(newFastHandler(&out, false, &slog.HandlerOptions{}))
+	om := newOpsMetrics()
+	trail := audit.New(logger, nil)
+	var afterFlush, afterLater []string
+	h := observeHTTP(om, logger, "", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		trail.Record(r.Context(), audit.Event{Action: audit.ActionToolCalled, Tool: "before", Outcome: "ok"})
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Write([]byte("data: {}\n\n"))
+		http.NewResponseController(w).Flush()
+		afterFlush = out.all()
+		trail.Record(r.Context(), audit.Event{Action: audit.ActionToolCalled, Tool: "later", Outcome: "ok"})
+		afterLater = out.all()
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/mcp", nil))
+	if len(afterFlush) != 1 || !strings.Contains(afterFlush[0], "tool=before") || len(afterLater) != 2 {
+		t.Fatalf("held lines not written when the stream started: %q, then %q", afterFlush, afterLater)
+	}
+	if calls := out.all(); len(calls) != 3 || !strings.Contains(calls[2], "msg=request") {
+		t.Fatalf("writes %q", calls)
+	}
+}
