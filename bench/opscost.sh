@@ -42,6 +42,7 @@ session() {
 }
 servers=(before after quiet)
 for s in "${servers[@]}"; do session "$s"; done
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$rounds"); do
 	order=("${servers[@]:r%3}" "${servers[@]:0:r%3}")
 	for s in "${order[@]}"; do
@@ -49,7 +50,26 @@ for r in $(seq "$rounds"); do
 		line=$(wrk -t2 -c"$conns" -d"$dur" -s "$tmp/$s.lua" "http://127.0.0.1:${PORT[$s]}/mcp" | grep '^RESULT')
 		read -r _ n errs us p99 <<<"$line"
 		c1=$(awk '{print $14+$15}' "/proc/${PID[$s]}/stat")
-		echo "round $r $s $((n * 1000000 / us)) req/s errors=$errs p99=${p99}ms cpu_us_per_req=$(((c1 - c0) * 10000 / n))"
+		# CPU per request in tenths of a microsecond (clock ticks are 10 ms).
+		echo "round $r $s $((n * 1000000 / us)) req/s errors=$errs p99=${p99}ms cpu_us_per_req=$(((c1 - c0) * 100000 / n / 10)).$(((c1 - c0) * 100000 / n % 10))"
 	done
-done
+done | tee "$tmp/rounds"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep -c . "$tmp/after.log" | sed 's/^/log lines written by after: /'
+# Medians per server, and each server's CPU per request over the
+# metrics-only one's (quiet) as the ratio of the medians and as the
+# median of the per-round ratios (the three ran back to back in a round).
+awk '{rate[$3] = rate[$3] " " $4; split($8, c, "="); cpu[$3] = cpu[$3] " " c[2]; per[$2, $3] = c[2]}
+function median(list,   a, n, i, j, t) {
+	n = split(list, a, " ")
+	for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+	return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+}
+END {
+	for (s in rate) m[s] = median(cpu[s])
+	for (s in rate) {
+		rs = ""
+		for (k in per) { split(k, kk, SUBSEP); if (kk[2] == s && per[kk[1], "quiet"] > 0) rs = rs " " per[k] / per[kk[1], "quiet"] }
+		printf "median %s: %d req/s, cpu_us_per_req %.1f, over quiet %.3f (median of rounds %.3f)\n", s, median(rate[s]), m[s], m[s] / m["quiet"], median(rs)
+	}
+}' "$tmp/rounds" | sort
