@@ -63,26 +63,38 @@ var plainByte = func() (t [256]bool) {
 // plainText reports whether s is written as is by both handlers: not empty,
 // and plain bytes only. It looks at eight bytes at a time (SWAR: a byte's
 // high bit in the masks below marks a byte outside the plain range, or
-// equal to one of the three excluded bytes); the tail goes through
-// plainByte.
+// equal to one of the three excluded bytes), the last eight overlapping
+// the ones before when the length is not a multiple of eight; a string
+// shorter than eight goes through plainByte.
 func plainText(s string) bool {
-	if s == "" {
-		return false
-	}
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		if notPlain(x) != 0 {
+	if len(s) < 8 {
+		if s == "" {
 			return false
 		}
+		for i := 0; i < len(s); i++ {
+			if !plainByte[s[i]] {
+				return false
+			}
+		}
+		return true
 	}
-	for ; i < len(s); i++ {
-		if !plainByte[s[i]] {
+	for i := 0; ; i += 8 {
+		if i+8 > len(s) {
+			i = len(s) - 8
+		}
+		if notPlain(word(s, i)) != 0 {
 			return false
 		}
+		if i+8 == len(s) {
+			return true
+		}
 	}
-	return true
+}
+
+// word is s[i:i+8] as a little-endian word (the compiler makes it one load).
+func word(s string, i int) uint64 {
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
 }
 
 const (
@@ -341,6 +353,18 @@ func (h *fastHandler) kv(b []byte, k, v string, ok bool) ([]byte, bool) {
 		return b, false
 	}
 	return h.str(h.key(b, k), v)
+}
+
+// kvPlain appends a key and a string value that the caller checked is
+// plain text (a route label, a validated traceparent).
+func (h *fastHandler) kvPlain(b []byte, k, v string) []byte {
+	b = h.key(b, k)
+	if h.json {
+		b = append(b, '"')
+		b = append(b, v...)
+		return append(b, '"')
+	}
+	return append(b, v...)
 }
 
 // duration appends d as the text handler (time.Duration.String) or the

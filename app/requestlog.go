@@ -298,8 +298,8 @@ func (h *fastHandler) appendRequestLine(b []byte, t time.Time, rec *reqRecord, r
 		return b, false
 	}
 	b = h.begin(b, t, slog.LevelInfo, "request")
-	b, ok := h.kv(b, "route", route, true)
-	b, ok = h.kv(b, "method", method, ok)
+	b = h.kvPlain(b, "route", route) // a label of routes: plain
+	b, ok := h.kv(b, "method", method, true)
 	b = strconv.AppendInt(h.key(b, "status"), int64(status), 10)
 	b = h.duration(h.key(b, "duration"), d)
 	if rec.mcpMethod != "" {
@@ -323,7 +323,7 @@ func (h *fastHandler) appendRequestLine(b []byte, t time.Time, rec *reqRecord, r
 		b, ok = h.kv(b, "client_id", rec.client, ok)
 	}
 	if rec.traceparent != "" {
-		b, ok = h.kv(b, "traceparent", rec.traceparent, ok)
+		b = h.kvPlain(b, "traceparent", rec.traceparent) // validTraceparent: hex digits and '-'
 	}
 	return h.finish(b), ok
 }

@@ -274,6 +274,16 @@ func TestRequestLineMatchesSlog(t *testing.T) {
 		}
 	}
 	t.Logf("%d lines compared", n)
+	// The line writes route labels and valid traceparents unchecked.
+	for _, r := range append(slices.Clone(routes), "other", emulatorPrefix, "/.well-known/oauth-protected-resource",
+		"/.well-known/oauth-authorization-server") {
+		if !plainText(r) {
+			t.Errorf("route label %q is not plain text", r)
+		}
+	}
+	if !validTraceparent(tp) || !plainText(tp) {
+		t.Error("a valid traceparent is not plain text")
+	}
 }
 
 // A POST answered with a stream (SSE) holds its lines only until the
