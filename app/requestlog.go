@@ -50,7 +50,8 @@ type reqRecord struct {
 }
 
 // maxHeld bounds the bytes a request holds (a batch of tool calls): past
-// it, what waits is written with the record that would not fit.
+// it, what waits is written with the record that would not fit, and the
+// request's later records are written at once.
 const maxHeld = 16 << 10
 
 // hold appends a record's line to those the request holds and reports
