@@ -459,6 +459,13 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
+	// generateImage may run as a task (io.modelcontextprotocol/tasks): ten
+	// minutes, 16 per user; in this process's memory, or, with a shared
+	// store, in it, so that every replica answers for every task.
+	taskOpts := &mcp.TaskOptions{}
+	if opts.Store != nil {
+		taskOpts.Store, taskOpts.Relay = storeTasks{st: st}, busTaskRelay{bus}
+	}
 	mcpServer := mcp.NewServer(mcp.ServerOptions{
 		Info:         mcp.Implementation{Name: "remote-mcp-authkit", Title: "Remote MCP with AuthKit", Version: Version},
 		Instructions: "Tools gated by your AuthKit permissions: add two numbers, see who you are signed in as, and (with the image_generation permission) generate images.",
@@ -466,11 +473,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		// tools/list is computed per identity (permissions), so modern
 		// results say cacheScope "private".
 		ToolsVaryByCaller: true,
-		// generateImage may run as a task (io.modelcontextprotocol/tasks):
-		// in this process's memory, ten minutes, 16 per user.
-		Tasks:    &mcp.TaskOptions{},
-		StateKey: stateKey,
-		Logger:   logger,
+		Tasks:             taskOpts,
+		StateKey:          stateKey,
+		Logger:            logger,
 		Observe: func(ctx context.Context, info mcp.RequestInfo) {
 			om.mcpRequest(info)
 			recordMCP(ctx, info)
@@ -525,6 +530,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 			// A client's response POSTed to another replica, for a
 			// request a handler here waits on.
 			mcpServer.DeliverRelayed(e.Key, e.Data)
+		case events.TaskMessage:
+			// tasks/cancel or tasks/update received by another replica,
+			// for a task running here.
+			mcpServer.DeliverTaskMessage(e.Key, e.Data)
 		}
 	})()
 

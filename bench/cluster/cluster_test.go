@@ -407,6 +407,11 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("task polled on the other replica", func(t *testing.T) {
+		grace := signIn(t, c.lb, "grace@example.com", tok.ClientID)
+		testTaskOnTheOtherReplica(t, c, tok.AccessToken, grace.AccessToken)
+	})
+
 	t.Run("revocation refused on the other replica", func(t *testing.T) {
 		tk := signIn(t, c.lb, "grace@example.com", tok.ClientID)
 		a, b := newClient(c.replicas[0].url, tk.AccessToken), newClient(c.replicas[1].url, tk.AccessToken)
