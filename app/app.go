@@ -176,7 +176,7 @@ func parseConfig(args []string, getenv func(string) string, opts Options) (*conf
 	fs.BoolVar(&c.auditWorkOS, "audit-workos", getenv("AUDIT_WORKOS") == "1",
 		"send audit events to WorkOS Audit Logs as well as the log (env AUDIT_WORKOS=1); in development they go to the emulator, shown at /_authkit/audit_logs/events")
 	limits := fs.String("tool-rate-limits", getenv("TOOL_RATE_LIMITS"),
-		"per-user tool call limits replacing the table's, e.g. generateImage=10/1m,add=100/1m or generateImage=off (env TOOL_RATE_LIMITS); each replica enforces its own")
+		"per-user tool call limits replacing the table's, e.g. generateImage=10/1m,add=100/1m or generateImage=off (env TOOL_RATE_LIMITS); replicas sharing a store share each user's allowance")
 	fs.StringVar(&c.initialScope, "initial-scope", envOr(getenv, "INITIAL_SCOPE", "all"),
 		"scopes clients are told to ask for first (env INITIAL_SCOPE): all (each still approved on the consent page), or baseline (least privilege from the start; the rest by step-up, which clients such as the TypeScript SDK 1.x cannot do)")
 	if err := fs.Parse(args); err != nil {
@@ -446,6 +446,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		om.toolCall(c)
 		auditToolCall(ctx, trail, om, c)
 	})
+	if opts.Store != nil {
+		// A user's allowance is one across the replicas sharing the store.
+		table.SetLimiter(storeLimiter{st})
+	}
 	for name, l := range cfg.toolRateLimits {
 		if err := table.SetRateLimit(name, l); err != nil {
 			return err
