@@ -251,7 +251,10 @@ func (s *Server) addSession(sess *Session, limit int) error {
 	s.mu.Unlock()
 	if n >= limit && oldest != nil {
 		s.logger.Info("mcp: session limit reached, ending the least recently active session", "session", oldest.id)
-		oldest.close()
+		// A shared session ends everywhere: closed here only, another
+		// process would adopt it again, and its owner's index would still
+		// count it.
+		oldest.forget()
 	}
 	return nil
 }

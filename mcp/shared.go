@@ -84,7 +84,9 @@ func (h *streamableHandler) save(ctx context.Context, sess *Session) {
 		h.s.logger.Warn("mcp: saving a shared session record", "err", err)
 		return
 	}
-	sess.saved.Store(time.Now().UnixNano())
+	now := time.Now()
+	sess.saved.Store(now.UnixNano())
+	h.s.admit(ctx, sess, now.Add(h.opts.idleTimeout()), h.opts.maxSessions())
 }
 
 // keepShared renews a shared session's record once a quarter of the idle
@@ -132,7 +134,7 @@ func (h *streamableHandler) adopt(ctx context.Context, id string) *Session {
 	sess.saved.Store(time.Now().UnixNano())
 	sess.setInitialized(rec.Version, rec.ClientInfo, rec.ClientCaps)
 	sess.markReady()
-	if h.s.addSession(sess, h.opts.maxSessions()) != nil {
+	if h.s.addSession(sess, h.opts.localMaxSessions()) != nil {
 		sess.close()
 		return nil
 	}
@@ -160,6 +162,7 @@ func (s *Session) forget() {
 		if err := s.dir.Delete(ctx, s.id); err != nil {
 			s.server.logger.Warn("mcp: deleting a shared session record", "err", err)
 		}
+		s.dropOwned(ctx)
 	}()
 }
 
@@ -200,12 +203,22 @@ type relayedResponse struct {
 	Result json.RawMessage `json:"result,omitempty"`
 	Error  *JSONRPCError   `json:"error,omitempty"`
 	SSE    json.RawMessage `json:"sse,omitempty"`
+	// End, relayed with no session id, ends a session pushed out by its
+	// owner's limit (shared_owners.go) wherever a copy of it is held.
+	End *endedSession `json:"end,omitempty"`
 }
 
 // DeliverRelayed hands a response relayed by another process (Relay) to the
 // request of session sessionID waiting for it here, if any; anything else
 // is dropped.
 func (s *Server) DeliverRelayed(sessionID string, msg []byte) {
+	if sessionID == "" {
+		var r relayedResponse
+		if json.Unmarshal(msg, &r) == nil && r.End != nil {
+			s.endSession(*r.End)
+		}
+		return
+	}
 	sess := s.session(sessionID)
 	if sess == nil {
 		return
@@ -254,6 +267,7 @@ func (h *sseHandler) shareSSE(ctx context.Context, sess *Session) {
 		return
 	}
 	sess.dir, sess.relay, sess.sseOpts = h.opts.Sessions, h.opts.Relay, &h.opts
+	h.s.admit(ctx, sess, time.Now().Add(sseRecordTTL), h.opts.maxSessions())
 }
 
 // forward takes a message POSTed for an HTTP+SSE session this process

@@ -111,3 +111,79 @@ func testTaskOnTheOtherReplica(t *testing.T, c *cluster, ada, grace string) {
 		}
 	}
 }
+
+// The limits the cluster test starts its replicas with.
+const (
+	clusterSessionLimit = 6
+	clusterImageLimit   = 3 // generateImage calls per user per hour
+)
+
+// testRateLimitAcrossReplicas: a user's generateImage allowance is one
+// across the replicas: calls through the balancer alternate between them,
+// and the allowance runs out after clusterImageLimit calls in all (the
+// task subtest's call included), where per-replica limits would allow
+// twice as many.
+func testRateLimitAcrossReplicas(t *testing.T, c *cluster, token string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := newClient(c.lb, token)
+	if err := cl.initialize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	allowed := 0
+	for i := range 2 * clusterImageLimit {
+		st, body, _, err := cl.post(ctx, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"generateImage","arguments":{"prompt":"fox %d"}}}`, 10+i, i))
+		if err != nil || st != 200 {
+			t.Fatalf("call %d: %d %s %v", i, st, body, err)
+		}
+		if strings.Contains(body, "rate limited: generateImage may be called") {
+			if allowed == 0 || allowed > clusterImageLimit {
+				t.Fatalf("limited after %d calls", allowed)
+			}
+			// Limited on both replicas from now on.
+			for j := range 2 {
+				_, body, _, _ := cl.post(ctx, `{"jsonrpc":"2.0","id":99,"method":"tools/call","params":{"name":"generateImage","arguments":{"prompt":"again"}}}`)
+				if !strings.Contains(body, "rate limited") {
+					t.Fatalf("call %d after the limit: %s", j, body)
+				}
+			}
+			return
+		}
+		if !strings.Contains(body, `"type":"image"`) {
+			t.Fatalf("call %d: %s", i, body)
+		}
+		allowed++
+	}
+	t.Fatalf("%d generateImage calls through the balancer allowed; the limit is %d per user across the replicas", allowed, clusterImageLimit)
+}
+
+// testSessionLimitAcrossReplicas: a user's sessions are bounded across
+// the replicas: opening one past the limit (through the balancer, so on
+// both) ends the least recently renewed, the first, on both replicas;
+// the others stay.
+func testSessionLimitAcrossReplicas(t *testing.T, c *cluster, token string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var sessions []string
+	for range clusterSessionLimit + 1 {
+		cl := newClient(c.lb, token)
+		if err := cl.initialize(ctx); err != nil {
+			t.Fatal(err)
+		}
+		sessions = append(sessions, cl.session)
+	}
+	for _, r := range c.replicas {
+		for i, sid := range sessions {
+			cl := newClient(r.url, token)
+			cl.session = sid
+			st, body, _, err := cl.post(ctx, `{"jsonrpc":"2.0","id":5,"method":"ping"}`)
+			want := 200
+			if i == 0 {
+				want = 404
+			}
+			if err != nil || st != want {
+				t.Fatalf("session %d of %d on %s: %d %s %v, want %d", i+1, len(sessions), r.name, st, body, err, want)
+			}
+		}
+	}
+}
