@@ -535,7 +535,7 @@ type serverFeatures struct {
 func notifyListChanged(s *Server, method string) {
 	for _, sess := range s.Sessions() {
 		if sess.ProtocolVersion() != "" {
-			_ = sess.Notify(context.Background(), method, nil) // a closed session needs no news
+			_ = sess.Notify(localOnly, method, nil) // a closed session needs no news; every process sends its own
 		}
 	}
 }

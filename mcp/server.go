@@ -171,7 +171,9 @@ func (s *Server) notifyToolListChanged(sess *Session) {
 	if sess.ProtocolVersion() == "" {
 		return
 	}
-	if err := sess.Notify(context.Background(), "notifications/tools/list_changed", nil); err != nil {
+	// Local only: a shared cause (a permission change) reaches every
+	// process, and each tells the sessions it holds.
+	if err := sess.Notify(localOnly, "notifications/tools/list_changed", nil); err != nil {
 		s.logger.Debug("mcp: list_changed not delivered", "session", sess.id, "err", err)
 	}
 }

@@ -206,6 +206,9 @@ type relayedResponse struct {
 	// End, relayed with no session id, ends a session pushed out by its
 	// owner's limit (shared_owners.go) wherever a copy of it is held.
 	End *endedSession `json:"end,omitempty"`
+	// Notify is a message for the session's standalone stream, for the
+	// process where that stream is connected (shared_notify.go).
+	Notify json.RawMessage `json:"notify,omitempty"`
 }
 
 // DeliverRelayed hands a response relayed by another process (Relay) to the
@@ -229,6 +232,10 @@ func (s *Server) DeliverRelayed(sessionID string, msg []byte) {
 	}
 	if r.SSE != nil {
 		s.deliverSSE(sess, r.SSE)
+		return
+	}
+	if r.Notify != nil {
+		s.deliverNotify(sess, r.Notify)
 		return
 	}
 	if r.ID == nil || (r.Result == nil && r.Error == nil) {
