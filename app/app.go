@@ -467,8 +467,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	// minutes, 16 per user; in this process's memory, or, with a shared
 	// store, in it, so that every replica answers for every task.
 	taskOpts := &mcp.TaskOptions{}
+	var serverRelay mcp.Relay
 	if opts.Store != nil {
 		taskOpts.Store, taskOpts.Relay = storeTasks{st: st}, busTaskRelay{bus}
+		// A resource change announced here reaches the listeners and
+		// subscriptions other replicas hold.
+		serverRelay = busRelay{bus}
 	}
 	mcpServer := mcp.NewServer(mcp.ServerOptions{
 		Info:         mcp.Implementation{Name: "remote-mcp-authkit", Title: "Remote MCP with AuthKit", Version: Version},
@@ -478,6 +482,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		// results say cacheScope "private".
 		ToolsVaryByCaller: true,
 		Tasks:             taskOpts,
+		Relay:             serverRelay,
 		StateKey:          stateKey,
 		Logger:            logger,
 		Observe: func(ctx context.Context, info mcp.RequestInfo) {

@@ -587,6 +587,16 @@ func (s *Server) RemoveResource(uri string) {
 // resources/subscribe, and only those, that it changed
 // (notifications/resources/updated); they may then read it again.
 func (s *Server) NotifyResourceUpdated(uri string) {
+	if s.opts.Relay != nil {
+		if s.relayResourceUpdated(uri) == nil {
+			return // delivered here too, by the relay
+		}
+	}
+	s.resourceUpdated(uri)
+}
+
+// resourceUpdated tells this process's subscribers that uri changed.
+func (s *Server) resourceUpdated(uri string) {
 	f := s.features
 	f.mu.Lock()
 	t := f.resources

@@ -209,6 +209,9 @@ type relayedResponse struct {
 	// Notify is a message for the session's standalone stream, for the
 	// process where that stream is connected (shared_notify.go).
 	Notify json.RawMessage `json:"notify,omitempty"`
+	// Updated, relayed with no session id, is the URI of a resource that
+	// changed (ServerOptions.Relay).
+	Updated string `json:"updated,omitempty"`
 }
 
 // DeliverRelayed hands a response relayed by another process (Relay) to the
@@ -217,8 +220,14 @@ type relayedResponse struct {
 func (s *Server) DeliverRelayed(sessionID string, msg []byte) {
 	if sessionID == "" {
 		var r relayedResponse
-		if json.Unmarshal(msg, &r) == nil && r.End != nil {
+		if json.Unmarshal(msg, &r) != nil {
+			return
+		}
+		if r.End != nil {
 			s.endSession(*r.End)
+		}
+		if r.Updated != "" {
+			s.resourceUpdated(r.Updated)
 		}
 		return
 	}

@@ -59,3 +59,20 @@ func (s *Server) deliverNotify(sess *Session, b []byte) {
 	}
 	_ = sess.standalone.send(b)
 }
+
+// relayResourceUpdated sends a resource's change to every process
+// (ServerOptions.Relay), this one included, so that listeners and
+// subscriptions wherever they are hear of it. An error (the relay refused
+// it) leaves the caller to tell this process's own.
+func (s *Server) relayResourceUpdated(uri string) error {
+	b, err := json.Marshal(relayedResponse{Updated: uri})
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), dirTimeout)
+		err = s.opts.Relay.Send(ctx, "", b)
+		cancel()
+	}
+	if err != nil {
+		s.logger.Warn("mcp: relaying notifications/resources/updated to other processes", "err", err)
+	}
+	return err
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +118,61 @@ func TestNotificationForStreamOnAnotherServer(t *testing.T) {
 	}
 	if changed != 1 {
 		t.Fatalf("%d tools/list_changed on the stream, want 1", changed)
+	}
+}
+
+// TestResourceUpdatedReachesListenerOnAnotherServer: with
+// ServerOptions.Relay, a resource change announced on one server reaches a
+// subscriptions/listen stream held by another, once.
+func TestResourceUpdatedReachesListenerOnAnotherServer(t *testing.T) {
+	bus := events.NewLocal()
+	var servers []*Server
+	var listening *httptest.Server
+	for i := range 2 {
+		s := NewServer(ServerOptions{Info: Implementation{Name: "test-server", Title: "Test", Version: "0.1"}, Tools: newTestTools(), Logger: quietLogger(),
+			Relay: eventsRelay{bus, events.StreamMessage}})
+		s.AddResource(Resource{URI: "test://a", Name: "a"}, staticText("a"))
+		t.Cleanup(bus.Subscribe(func(e events.Event) {
+			if e.Kind == events.StreamMessage {
+				s.DeliverRelayed(e.Key, e.Data)
+			}
+		}))
+		ts := httptest.NewServer(s.StreamableHTTPHandler(HTTPOptions{}))
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = s.Shutdown(ctx)
+			ts.Close()
+		})
+		servers = append(servers, s)
+		if i == 0 {
+			listening = ts
+		}
+	}
+	c, br := openListener(t, listening, 7, `{"resourceSubscriptions":["test://a"]}`, nil)
+	defer c.Close()
+	servers[1].NotifyResourceUpdated("test://a")
+	want := `{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":7},"uri":"test://a"}}`
+	if d := nextData(t, c, br); d != want {
+		t.Fatalf("got %s", d)
+	}
+	// Announced on the listener's own server: once, not once per relay.
+	servers[0].NotifyResourceUpdated("test://a")
+	servers[1].NotifyToolListChanged("nobody") // nothing for this listener
+	servers[0].NotifyResourceUpdated("test://a")
+	for range 2 {
+		if d := nextData(t, c, br); d != want {
+			t.Fatalf("got %s", d)
+		}
+	}
+	_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			break // the deadline: nothing more
+		}
+		if strings.HasPrefix(l, "data: ") {
+			t.Fatalf("a third notification: %s", l)
+		}
 	}
 }
