@@ -469,10 +469,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	taskOpts := &mcp.TaskOptions{}
 	var serverRelay mcp.Relay
 	if opts.Store != nil {
-		taskOpts.Store, taskOpts.Relay = storeTasks{st: st}, busTaskRelay{bus}
+		taskOpts.Store, taskOpts.Relay = storeTasks{st: st}, busTaskRelay{bus, st}
 		// A resource change announced here reaches the listeners and
 		// subscriptions other replicas hold.
-		serverRelay = busRelay{bus}
+		serverRelay = busRelay{bus, st}
 	}
 	mcpServer := mcp.NewServer(mcp.ServerOptions{
 		Info:         mcp.Implementation{Name: "remote-mcp-authkit", Title: "Remote MCP with AuthKit", Version: Version},
@@ -536,13 +536,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 			// so their sessions' lists have not changed yet.
 			mcpServer.NotifyToolListChangedByCredential(e.Key)
 		case events.StreamMessage:
-			// A client's response POSTed to another replica, for a
-			// request a handler here waits on.
-			mcpServer.DeliverRelayed(e.Key, e.Data)
+			// What another replica relays for a session held here (a
+			// client's response, a message for a stream), or for every
+			// session (busRelay).
+			resolveRelayed(st, logger, e, mcpServer.DeliverRelayed)
 		case events.TaskMessage:
 			// tasks/cancel or tasks/update received by another replica,
 			// for a task running here.
-			mcpServer.DeliverTaskMessage(e.Key, e.Data)
+			resolveRelayed(st, logger, e, mcpServer.DeliverTaskMessage)
 		}
 	})()
 
@@ -560,7 +561,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		// A store shared with other processes: so are Streamable HTTP
 		// sessions, so that any of them serves a session any opened.
 		httpOpts.Sessions = sessionDirectory{st}
-		httpOpts.Relay = busRelay{bus}
+		httpOpts.Relay = busRelay{bus, st}
 	}
 	mux.Handle(basePath+"/mcp", oauth.CORS(authServer.RequireBearer(mcpURL, tagIdentity(mcpServer.StreamableHTTPHandler(httpOpts)))))
 	sse := oauth.CORS(authServer.RequireBearer(sseURL, tagIdentity(mcpServer.SSEHandler(httpOpts))))

@@ -43,15 +43,22 @@ func (d sessionDirectory) Delete(ctx context.Context, id string) error {
 	return d.st.Delete(ctx, kindSession, sessionKey(id))
 }
 
-// busRelay sends a client's response to a server-to-client request to the
-// other replicas (mcp.HTTPOptions.Relay) as an events.StreamMessage keyed
-// by the session id; the replica whose handler waits takes it. The session
-// id alone grants nothing (a request must also carry its owner's token).
-type busRelay struct{ bus events.Bus }
+// busRelay sends what mcp relays between processes (a client's response
+// to a server-to-client request, a message for an HTTP+SSE or GET stream,
+// a session pushed out, a resource change; mcp.HTTPOptions.Relay and
+// mcp.ServerOptions.Relay) to the other replicas as an events
+// StreamMessage keyed by the session id (empty for what concerns every
+// session); the replica holding the session takes it. The session id alone
+// grants nothing (a request must also carry its owner's token). A message
+// past the bus's size goes through the store (relay.go).
+type busRelay struct {
+	bus events.Bus
+	st  store.Store
+}
 
 // Send publishes msg for the replica holding the session.
 func (r busRelay) Send(ctx context.Context, sessionID string, msg []byte) error {
-	return r.bus.Publish(ctx, events.Event{Kind: events.StreamMessage, Key: sessionID, Data: msg})
+	return publishRelayed(ctx, r.bus, r.st, events.StreamMessage, sessionID, msg)
 }
 
 // kindOwnerSessions holds, under the SHA-256 of an owner, the digests of

@@ -144,10 +144,14 @@ func (s storeTasks) Update(ctx context.Context, owner, id string, fn func(*mcp.T
 // busTaskRelay carries tasks/cancel and tasks/update answers to the
 // replica running the task (mcp.TaskOptions.Relay) as an events
 // TaskMessage keyed by the task id; the id alone grants nothing (the
-// sender checked the caller owns the task).
-type busTaskRelay struct{ bus events.Bus }
+// sender checked the caller owns the task). Answers past the bus's size
+// go through the store (relay.go).
+type busTaskRelay struct {
+	bus events.Bus
+	st  store.Store
+}
 
 // Send publishes msg for the replica running the task.
 func (r busTaskRelay) Send(ctx context.Context, taskID string, msg []byte) error {
-	return r.bus.Publish(ctx, events.Event{Kind: events.TaskMessage, Key: taskID, Data: msg})
+	return publishRelayed(ctx, r.bus, r.st, events.TaskMessage, taskID, msg)
 }

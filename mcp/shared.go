@@ -282,8 +282,10 @@ func (h *sseHandler) shareSSE(ctx context.Context, sess *Session) {
 		h.s.logger.Warn("mcp: saving a shared session record", "err", err)
 		return
 	}
+	// Not counted in the owner's index (shared_owners.go): an HTTP+SSE
+	// session lives on one process only, bounded there, and its record's
+	// long TTL would make one left by a killed process count for a day.
 	sess.dir, sess.relay, sess.sseOpts = h.opts.Sessions, h.opts.Relay, &h.opts
-	h.s.admit(ctx, sess, time.Now().Add(sseRecordTTL), h.opts.maxSessions())
 }
 
 // forward takes a message POSTed for an HTTP+SSE session this process

@@ -57,7 +57,7 @@ func (h *sseHandler) open(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := h.s.sessionFor(r, &h.opts, true)
-	if err := h.s.addSession(sess, h.opts.localMaxSessions()); err != nil {
+	if err := h.s.addSession(sess, h.opts.maxSessions()); err != nil {
 		sess.close()
 		h.s.wg.Done()
 		writeError(w, http.StatusServiceUnavailable, nil, NewInternalError("server is shutting down"))

@@ -307,7 +307,7 @@ func TestCluster(t *testing.T) {
 	// Limits low enough for the subtests below to reach them across the
 	// replicas: ada holds at most 5 sessions at once elsewhere (the kill
 	// test's 4 and the legacy one).
-	c := startCluster(t, 2, "-max-sessions-per-user", fmt.Sprint(clusterSessionLimit), "-tool-rate-limits", fmt.Sprintf("generateImage=%d/1h", clusterImageLimit))
+	c := startCluster(t, 2, "-max-sessions-per-user", fmt.Sprint(clusterSessionLimit), "-tool-rate-limits", fmt.Sprintf("generateImage=%d/%s", clusterImageLimit, clusterImagePeriod))
 	ctx := context.Background()
 
 	// Every request of the sign-in (discovery, registration, consent with
@@ -407,6 +407,16 @@ func TestCluster(t *testing.T) {
 			post(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"add","arguments":{"a":%d,"b":1}}}`, 10+i, i))
 			if e := next(); !strings.Contains(e[1], fmt.Sprintf(`"id":%d`, 10+i)) || !strings.Contains(e[1], fmt.Sprint(i+1)) {
 				t.Fatalf("call %d: answer %v", i, e)
+			}
+		}
+		// Messages larger than an event carries (4 KiB): twice, so that
+		// one lands on the replica not holding the stream, which relays
+		// it through the store.
+		pad := strings.Repeat("x", 6000)
+		for i := range 2 {
+			post(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"ping","params":{"_meta":{"pad":%q}}}`, 20+i, pad))
+			if e := next(); !strings.Contains(e[1], fmt.Sprintf(`"id":%d`, 20+i)) || !strings.Contains(e[1], `"result"`) {
+				t.Fatalf("large message %d: answer %v", i, e)
 			}
 		}
 	})
