@@ -10,15 +10,16 @@ package mcp
 // version, client info and capabilities). A client's response to a
 // server-to-client request, POSTed to another process than the one whose
 // handler waits, is relayed there (HTTPOptions.Relay); such requests on a
-// shared session carry string ids tagged with their process. What lives in
-// one process stays there: open streams (a GET stream is served by the
-// process it reached; a notification sent because of a shared event, such
-// as tools/list_changed after a permission change, is sent by every process
-// and so reaches it), requests in flight (cancellation reaches them only on
-// their own process) and logging/setLevel (per process). An HTTP+SSE
-// session is not adopted (its stream is where every answer goes): a message
-// POSTed for it to another process is forwarded to the one holding the
-// stream, through Relay as well.
+// shared session carry string ids tagged with their process. A message for
+// the session's GET stream sent by a process where that stream is not
+// connected is relayed to the one where it is (shared_notify.go), and the
+// owner's bound on sessions holds across processes when the directory is
+// an OwnerIndex (shared_owners.go). What lives in one process stays there:
+// open streams, requests in flight (cancellation reaches them only on their
+// own process) and logging/setLevel (per process). An HTTP+SSE session is
+// not adopted (its stream is where every answer goes): a message POSTed for
+// it to another process is forwarded to the one holding the stream,
+// through Relay as well.
 
 import (
 	"context"

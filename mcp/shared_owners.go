@@ -115,3 +115,22 @@ func (o *HTTPOptions) localMaxSessions() int {
 	}
 	return o.maxSessions()
 }
+
+// forgetEverywhere ends a session on its client's DELETE: here, its
+// record, and the copies other processes adopted, which would otherwise
+// serve until their idle timeout.
+func (s *Session) forgetEverywhere(ctx context.Context) {
+	s.forget()
+	if s.dir == nil || s.relay == nil {
+		return
+	}
+	b, err := json.Marshal(relayedResponse{End: &endedSession{Owner: s.owner, Digest: SessionDigest(s.id)}})
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dirTimeout)
+		err = s.relay.Send(ctx, "", b)
+		cancel()
+	}
+	if err != nil {
+		s.server.logger.Warn("mcp: ending a deleted session's copies on other processes", "err", err)
+	}
+}

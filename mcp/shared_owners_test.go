@@ -101,4 +101,14 @@ func TestSessionLimitAcrossServers(t *testing.T) {
 			}
 		}
 	}
+	// A DELETE on one server ends the copy the other adopted (above).
+	resp := second.do(http.MethodDelete, "", nil)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE: %d", resp.StatusCode)
+	}
+	waitFor(t, "the deleted session's record gone", func() bool { return !dir.has(second.sid) })
+	if st := status(second, 0); st != http.StatusNotFound {
+		t.Fatalf("the deleted session on the other server: %d, want 404", st)
+	}
 }

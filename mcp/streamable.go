@@ -275,7 +275,7 @@ func (h *streamableHandler) delete(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
-	sess.forget()
+	sess.forgetEverywhere(r.Context())
 	w.WriteHeader(http.StatusNoContent)
 }
 
