@@ -141,7 +141,9 @@ var ErrTooManyTasks = errors.New("mcp: too many live tasks for this owner")
 //     TTL has not passed; otherwise ErrTaskNotFound.
 //   - Update applies fn to the stored task atomically with respect to other
 //     Updates of the same task and returns a copy of the result; it fails
-//     like Get. fn must not block.
+//     like Get. fn must not block, and may be called more than once, each
+//     time on a fresh copy (a shared store may retry), so it must change
+//     nothing but the task it is given.
 //
 // All methods may be called concurrently. An expired task may be deleted at
 // any time after its TTL.
