@@ -1,6 +1,6 @@
 // Package storetest is the behaviour suite every store.Store engine must
 // pass, in the spirit of net/http/httptest: the memory and file engines run
-// it in package oauth, the PostgreSQL engine in the replicas module.
+// it in package store, the PostgreSQL engine in the replicas module.
 package storetest
 
 import (

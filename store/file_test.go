@@ -1,4 +1,4 @@
-package oauth
+package store
 
 import (
 	"bufio"
@@ -25,14 +25,14 @@ import (
 
 // fileTestOpen opens path with a clock, a captured log and the given
 // adjustments to the configuration.
-func fileTestOpen(t *testing.T, path string, now func() time.Time, log io.Writer, adjust ...FileStoreOption) (*FileStore, error) {
+func fileTestOpen(t *testing.T, path string, now func() time.Time, log io.Writer, adjust ...Option) (*FileStore, error) {
 	t.Helper()
 	if log == nil {
 		log = io.Discard
 	}
-	opts := []FileStoreOption{
-		WithFileStoreLogger(slog.New(slog.NewTextHandler(log, nil))),
-		func(c *fileConfig) {
+	opts := []Option{
+		WithLogger(slog.New(slog.NewTextHandler(log, nil))),
+		func(c *config) {
 			if now != nil {
 				c.now = now
 			}
@@ -41,7 +41,7 @@ func fileTestOpen(t *testing.T, path string, now func() time.Time, log io.Writer
 	return OpenFileStore(path, append(opts, adjust...)...)
 }
 
-func fileTestMustOpen(t *testing.T, path string, adjust ...FileStoreOption) *FileStore {
+func fileTestMustOpen(t *testing.T, path string, adjust ...Option) *FileStore {
 	t.Helper()
 	s, err := fileTestOpen(t, path, nil, nil, adjust...)
 	if err != nil {
@@ -64,110 +64,6 @@ func fileTestSize(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return fi.Size()
-}
-
-func TestFileStoreBehaviour(t *testing.T) {
-	storeRunBehaviour(t, func(t *testing.T, now func() time.Time) Store {
-		s, err := fileTestOpen(t, filepath.Join(t.TempDir(), "store"), now, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
-}
-
-// TestFileStoreBehaviourAfterReopen runs the shared table on a store that
-// is closed and reopened before every read, so what the table checks is
-// what the file says, not only what the map says.
-func TestFileStoreBehaviourAfterReopen(t *testing.T) {
-	storeRunBehaviour(t, func(t *testing.T, now func() time.Time) Store {
-		return &fileReopener{t: t, path: filepath.Join(t.TempDir(), "store"), now: now}
-	})
-}
-
-// fileReopener is a Store that reopens its FileStore before each Get. It
-// serializes calls, since a reopen must not close the store under another.
-type fileReopener struct {
-	mu     sync.Mutex
-	t      *testing.T
-	path   string
-	now    func() time.Time
-	s      *FileStore
-	closed bool
-}
-
-func (r *fileReopener) store() *FileStore {
-	if r.s == nil {
-		s, err := fileTestOpen(r.t, r.path, r.now, nil)
-		if err != nil {
-			r.t.Fatalf("reopen: %v", err)
-		}
-		r.s = s
-	}
-	return r.s
-}
-
-func (r *fileReopener) Get(ctx context.Context, kind, key string) ([]byte, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return nil, ErrStoreClosed
-	}
-	if r.s != nil {
-		if err := r.s.Close(); err != nil {
-			r.t.Fatalf("close before reopen: %v", err)
-		}
-		r.s = nil
-	}
-	return r.store().Get(ctx, kind, key)
-}
-
-func (r *fileReopener) Put(ctx context.Context, kind, key string, value []byte, expires time.Time) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return ErrStoreClosed
-	}
-	return r.store().Put(ctx, kind, key, value, expires)
-}
-
-func (r *fileReopener) Delete(ctx context.Context, kind, key string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return ErrStoreClosed
-	}
-	return r.store().Delete(ctx, kind, key)
-}
-
-func (r *fileReopener) Ping(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return ErrStoreClosed
-	}
-	return r.store().Ping(ctx)
-}
-
-func (r *fileReopener) Update(ctx context.Context, kind, key string, fn func([]byte) ([]byte, time.Time, error)) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return ErrStoreClosed
-	}
-	return r.store().Update(ctx, kind, key, fn)
-}
-
-func (r *fileReopener) Close() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.closed = true
-	if r.s == nil {
-		return nil
-	}
-	err := r.s.Close()
-	r.s = nil
-	return err
 }
 
 func TestFileStoreReopenSeesEverything(t *testing.T) {
@@ -400,7 +296,7 @@ func TestFileStoreRefusesCorruption(t *testing.T) {
 			if !bytes.Equal(after, spoilt) {
 				t.Fatal("a refused open changed the file")
 			}
-			if s, err := fileTestOpen(t, path, nil, nil); err == nil || errors.Is(err, ErrStoreInUse) {
+			if s, err := fileTestOpen(t, path, nil, nil); err == nil || errors.Is(err, ErrFileInUse) {
 				if s != nil {
 					s.Close()
 				}
@@ -413,7 +309,7 @@ func TestFileStoreRefusesCorruption(t *testing.T) {
 func TestFileStoreCompaction(t *testing.T) {
 	clock := newStoreTestClock()
 	path := filepath.Join(t.TempDir(), "store")
-	floor := func(c *fileConfig) { c.compactFloor = 4096 }
+	floor := func(c *config) { c.compactFloor = 4096 }
 	s, err := fileTestOpen(t, path, clock.Now, nil, floor)
 	if err != nil {
 		t.Fatal(err)
@@ -469,7 +365,7 @@ func TestFileStoreCompactionFailure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store")
 	var log bytes.Buffer
 	var logMu sync.Mutex
-	s, err := fileTestOpen(t, path, nil, fileLockedWriter{&logMu, &log}, func(c *fileConfig) { c.compactFloor = 4096 })
+	s, err := fileTestOpen(t, path, nil, fileLockedWriter{&logMu, &log}, func(c *config) { c.compactFloor = 4096 })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,7 +420,7 @@ func (l fileLockedWriter) Write(p []byte) (int, error) {
 
 func TestFileStoreCompactsOnOpen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store")
-	never := func(c *fileConfig) { c.compactFloor = 1 << 40 }
+	never := func(c *config) { c.compactFloor = 1 << 40 }
 	s := fileTestMustOpen(t, path, never)
 	for i := range 300 {
 		fileTestPut(t, s, "token", "k"+strconv.Itoa(i%10), strconv.Itoa(i))
@@ -589,11 +485,11 @@ func TestFileStoreMode(t *testing.T) {
 func TestFileStoreOneOpenAtATime(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store")
 	s := fileTestMustOpen(t, path)
-	if s2, err := fileTestOpen(t, path, nil, nil); !errors.Is(err, ErrStoreInUse) {
+	if s2, err := fileTestOpen(t, path, nil, nil); !errors.Is(err, ErrFileInUse) {
 		if err == nil {
 			s2.Close()
 		}
-		t.Fatalf("second open: %v, want ErrStoreInUse", err)
+		t.Fatalf("second open: %v, want ErrFileInUse", err)
 	}
 	s.Close()
 	s = fileTestMustOpen(t, path)
@@ -609,7 +505,7 @@ func TestFileStoreOpenErrors(t *testing.T) {
 // fileFailing wraps the log file and fails writes (after writing half of
 // the bytes, as a full disk does) or fsyncs while its switches are on.
 type fileFailing struct {
-	storeFile
+	File
 	failWrite, failSync, failTruncate atomic.Bool
 }
 
@@ -617,24 +513,24 @@ var errFileTestDisk = syscall.ENOSPC
 
 func (f *fileFailing) WriteAt(p []byte, off int64) (int, error) {
 	if f.failWrite.Load() {
-		n, _ := f.storeFile.WriteAt(p[:len(p)/2], off)
+		n, _ := f.File.WriteAt(p[:len(p)/2], off)
 		return n, errFileTestDisk
 	}
-	return f.storeFile.WriteAt(p, off)
+	return f.File.WriteAt(p, off)
 }
 
 func (f *fileFailing) Sync() error {
 	if f.failSync.Load() {
 		return syscall.EIO
 	}
-	return f.storeFile.Sync()
+	return f.File.Sync()
 }
 
 func (f *fileFailing) Truncate(n int64) error {
 	if f.failTruncate.Load() {
 		return syscall.EIO
 	}
-	return f.storeFile.Truncate(n)
+	return f.File.Truncate(n)
 }
 
 func TestFileStoreDiskFailure(t *testing.T) {
@@ -642,8 +538,8 @@ func TestFileStoreDiskFailure(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "store")
 			var ff *fileFailing
-			wrap := func(c *fileConfig) {
-				c.wrap = func(f storeFile) storeFile { ff = &fileFailing{storeFile: f}; return ff }
+			wrap := func(c *config) {
+				c.wrap = func(f File) File { ff = &fileFailing{File: f}; return ff }
 			}
 			s := fileTestMustOpen(t, path, wrap)
 			ctx := context.Background()
@@ -716,7 +612,7 @@ func TestFileStoreDiskFailure(t *testing.T) {
 
 // TestFileStoreCloseWhileWriting closes the store under concurrent writers:
 // each write either succeeded and is in the file, or failed with
-// ErrStoreClosed.
+// ErrClosed.
 func TestFileStoreCloseWhileWriting(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store")
 	s := fileTestMustOpen(t, path)
@@ -730,7 +626,7 @@ func TestFileStoreCloseWhileWriting(t *testing.T) {
 			for i := 0; ; i++ {
 				key := fmt.Sprintf("w%d-%d", w, i)
 				err := s.Put(context.Background(), "k", key, []byte(key), time.Time{})
-				if errors.Is(err, ErrStoreClosed) {
+				if errors.Is(err, ErrClosed) {
 					return
 				}
 				if err != nil {
@@ -830,7 +726,7 @@ func TestFileStoreChildWriter(t *testing.T) {
 	}
 	round := os.Getenv(fileCrashRoundEnv)
 	// A low floor, so that compactions happen, and get killed, too.
-	s, err := OpenFileStore(path, func(c *fileConfig) { c.compactFloor = 8 << 10 })
+	s, err := OpenFileStore(path, func(c *config) { c.compactFloor = 8 << 10 })
 	if err != nil {
 		fmt.Printf("open: %v\n", err)
 		os.Exit(2)
@@ -1010,33 +906,6 @@ func TestFileStoreSurvivesKill(t *testing.T) {
 	t.Logf("%d acknowledged writes over 20 kills, %d keys tracked, file %d bytes", totalAcks, len(state), fileTestSize(t, path))
 }
 
-func ExampleOpenFileStore() {
-	dir, err := os.MkdirTemp("", "example")
-	if err != nil {
-		panic(err)
-	}
-	defer os.RemoveAll(dir)
-
-	store, err := OpenFileStore(filepath.Join(dir, "state.log"))
-	if err != nil {
-		panic(err)
-	}
-	ctx := context.Background()
-	// Put returns once the record is on disk.
-	store.Put(ctx, "code", "hash-of-the-code", []byte(`{"grant":"g1"}`), time.Now().Add(time.Minute))
-	// Redeeming a single-use code: read and delete in one step, so a
-	// second redemption finds nothing.
-	var redeemed []byte
-	store.Update(ctx, "code", "hash-of-the-code", func(cur []byte) ([]byte, time.Time, error) {
-		redeemed = cur
-		return nil, time.Time{}, nil
-	})
-	_, err = store.Get(ctx, "code", "hash-of-the-code")
-	fmt.Printf("%s %v\n", redeemed, errors.Is(err, ErrNotFound))
-	store.Close()
-	// Output: {"grant":"g1"} true
-}
-
 // FuzzFileStoreReplay feeds replay arbitrary bytes after the magic: it must
 // never panic, and whatever it accepts must be a prefix of whole records
 // that replays to the same map again.
@@ -1054,7 +923,7 @@ func FuzzFileStoreReplay(f *testing.F) {
 			path:   "fuzz",
 			m:      make(map[storeKey]memEntry),
 			counts: storeCounts{},
-			cfg:    fileConfig{now: func() time.Time { return time.Unix(0, 0) }, logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+			cfg:    config{now: func() time.Time { return time.Unix(0, 0) }, logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
 		}
 	}
 	f.Fuzz(func(t *testing.T, records []byte) {
@@ -1084,7 +953,7 @@ func FuzzFileStoreReplay(f *testing.F) {
 func TestFileStoreExpiredLeaveOnTheirOwn(t *testing.T) {
 	clock := newStoreTestClock()
 	path := filepath.Join(t.TempDir(), "store")
-	fast := func(c *fileConfig) { c.sweepEvery = 10 * time.Millisecond; c.compactFloor = 4096 }
+	fast := func(c *config) { c.sweepEvery = 10 * time.Millisecond; c.compactFloor = 4096 }
 	s, err := fileTestOpen(t, path, clock.Now, nil, fast)
 	if err != nil {
 		t.Fatal(err)
@@ -1138,7 +1007,7 @@ func TestFileStoreCompactionBesideWrites(t *testing.T) {
 	held := make(chan struct{})
 	release := make(chan struct{})
 	var once sync.Once
-	hold := func(c *fileConfig) {
+	hold := func(c *config) {
 		c.compactFloor = 1 << 40 // only when asked
 		c.midCompact = func() {
 			once.Do(func() {
@@ -1153,7 +1022,7 @@ func TestFileStoreCompactionBesideWrites(t *testing.T) {
 		fileTestPut(t, s, "k", strconv.Itoa(i), "before")
 	}
 	compacted := make(chan struct{})
-	go func() { s.fileCompactNow(); close(compacted) }()
+	go func() { s.Compact(); close(compacted) }()
 	<-held
 	// The compactor has written the map and waits: writes go on.
 	for i := range 100 {
@@ -1222,7 +1091,7 @@ func TestFileStoreCompactionNeverBlocks(t *testing.T) {
 	reached := make(chan string)
 	release := make(chan struct{})
 	var s *FileStore
-	hook := func(c *fileConfig) {
+	hook := func(c *config) {
 		c.compactFloor = 1 << 40 // only when asked
 		c.compactStep = func(step string) {
 			if step == "sync" && target.Load() == "copy tail" {
@@ -1254,7 +1123,7 @@ func TestFileStoreCompactionNeverBlocks(t *testing.T) {
 	for round, step := range fileCompactSteps {
 		target.Store(step)
 		compacted := make(chan struct{})
-		go func() { s.fileCompactNow(); close(compacted) }()
+		go func() { s.Compact(); close(compacted) }()
 		select {
 		case got := <-reached:
 			if got != step {
@@ -1343,12 +1212,12 @@ func TestFileStoreMirrorFailure(t *testing.T) {
 			held := make(chan struct{})
 			release := make(chan struct{})
 			var once sync.Once
-			s := fileTestMustOpen(t, path, func(c *fileConfig) {
+			s := fileTestMustOpen(t, path, func(c *config) {
 				c.compactFloor = 1 << 40
-				c.wrap = func(f storeFile) storeFile {
+				c.wrap = func(f File) File {
 					mu.Lock()
 					defer mu.Unlock()
-					ff := &fileFailing{storeFile: f}
+					ff := &fileFailing{File: f}
 					files = append(files, ff)
 					return ff
 				}
@@ -1363,7 +1232,7 @@ func TestFileStoreMirrorFailure(t *testing.T) {
 				fileTestPut(t, s, "k", strconv.Itoa(i), "before")
 			}
 			compacted := make(chan struct{})
-			go func() { s.fileCompactNow(); close(compacted) }()
+			go func() { s.Compact(); close(compacted) }()
 			<-held
 			mu.Lock()
 			if len(files) != 2 {

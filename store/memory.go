@@ -1,19 +1,14 @@
-package oauth
+package store
 
 // This file holds MemoryStore, the Store for tests and single-process runs
-// that may forget everything on exit, and the rules both stores share: size
-// limits, expiry, and the error a closed store returns.
+// that may forget everything on exit, and the rules both engines here share:
+// size limits, expiry, and the error a closed store returns.
 
 import (
 	"context"
 	"sync"
 	"time"
-
-	"remote-mcp-authkit/store"
 )
-
-// storeCheck enforces the size limits on one record (store.Check).
-func storeCheck(kind, key string, value []byte) error { return store.Check(kind, key, value) }
 
 // storeBegin is the first step of every Store write: a cancelled context
 // stops it before any work, then the record must fit the size limits.
@@ -21,14 +16,14 @@ func storeBegin(ctx context.Context, kind, key string, value []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return storeCheck(kind, key, value)
+	return Check(kind, key, value)
 }
 
 // storeFound is the end of both stores' Get, given what the map lookup
 // found (e, ok) and whether the store was closed, all read under the lock.
 func storeFound(e memEntry, ok, closed bool, now func() time.Time) ([]byte, error) {
 	if closed {
-		return nil, ErrStoreClosed
+		return nil, ErrClosed
 	}
 	// Most records never expire; only read the clock for those that do.
 	if !ok || (e.exp != 0 && e.expired(now())) {
@@ -45,7 +40,7 @@ func storeRun(k storeKey, cur []byte, fn func([]byte) ([]byte, time.Time, error)
 	if err != nil || next == nil {
 		return nil, time.Time{}, err
 	}
-	if err := storeCheck(k.kind, k.key, next); err != nil {
+	if err := Check(k.kind, k.key, next); err != nil {
 		return nil, time.Time{}, err
 	}
 	return storeClone(next), expires, nil
@@ -118,7 +113,7 @@ type MemoryStore struct {
 }
 
 var _ Store = (*MemoryStore)(nil)
-var _ StoreCounter = (*MemoryStore)(nil)
+var _ Counter = (*MemoryStore)(nil)
 
 // storeCounts is how many records of each kind a map holds, kept up to
 // date by the one place that changes the map.
@@ -136,9 +131,10 @@ func (c storeCounts) change(kind string, had, has bool) {
 	}
 }
 
-// NewMemoryStore returns an empty MemoryStore.
-func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{now: time.Now, m: make(map[storeKey]memEntry), counts: storeCounts{}}
+// NewMemoryStore returns an empty MemoryStore. Of the options only
+// WithClock applies.
+func NewMemoryStore(opts ...Option) *MemoryStore {
+	return &MemoryStore{now: newConfig(opts).now, m: make(map[storeKey]memEntry), counts: storeCounts{}}
 }
 
 // Get returns a copy of the value under (kind, key), or ErrNotFound.
@@ -164,7 +160,7 @@ func (s *MemoryStore) Put(ctx context.Context, kind, key string, value []byte, e
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return ErrStoreClosed
+		return ErrClosed
 	}
 	s.memSet(storeKey{kind, key}, newMemEntry(v, expires))
 	s.memMaybeSweep()
@@ -179,7 +175,7 @@ func (s *MemoryStore) Delete(ctx context.Context, kind, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return ErrStoreClosed
+		return ErrClosed
 	}
 	s.memDelete(storeKey{kind, key})
 	return nil
@@ -195,7 +191,7 @@ func (s *MemoryStore) Update(ctx context.Context, kind, key string, fn func(curr
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return ErrStoreClosed
+		return ErrClosed
 	}
 	var cur []byte
 	if e, ok := s.m[k]; ok && !e.expired(s.now()) {
@@ -214,7 +210,7 @@ func (s *MemoryStore) Update(ctx context.Context, kind, key string, fn func(curr
 	return nil
 }
 
-// Close releases the map; later calls return ErrStoreClosed.
+// Close releases the map; later calls return ErrClosed.
 func (s *MemoryStore) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -244,7 +240,7 @@ func (s *MemoryStore) Count(ctx context.Context, kind string) (int, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return 0, ErrStoreClosed
+		return 0, ErrClosed
 	}
 	return s.counts[kind], nil
 }
