@@ -21,15 +21,20 @@ package store
 //
 // and the payload is
 //
-//	byte     op: 1 put, 2 delete
+//	byte     op: 1 put, 2 delete; 3 put and 4 delete of a packed key
 //	uvarint  len(kind), then kind
 //	uvarint  len(key), then key
-//	put only:
+//	put only (ops 1 and 3):
 //	varint   expiry, Unix nanoseconds (0: never; clamped to 1 .. MaxInt64)
 //	uvarint  len(value), then value
 //
 // Replaying the records in order rebuilds the map; a later record for the
-// same (kind, key) replaces an earlier one.
+// same (kind, key) replaces an earlier one. A packed key (ops 3 and 4) is
+// the 32 bytes of a key that is 64 lower-case hex digits, and stands for
+// those digits (see storeKey): a log written before packing holds such keys
+// in full under ops 1 and 2, replays to the same map, and is rewritten
+// packed by the compaction that opening it then calls for. A log holding
+// ops 3 and 4 does not open in a version older than packing.
 //
 // # Crashes
 //
@@ -90,10 +95,12 @@ import (
 )
 
 const (
-	fileMagic        = "oauthkv1"
-	fileOpPut        = 1
-	fileOpDelete     = 2
-	fileRecordHeader = 12
+	fileMagic          = "oauthkv1"
+	fileOpPut          = 1
+	fileOpDelete       = 2
+	fileOpPutPacked    = 3
+	fileOpDeletePacked = 4
+	fileRecordHeader   = 12
 	// fileMaxPayload bounds a record's length field: the largest payload
 	// the size limits allow. A larger length can only be corruption.
 	fileMaxPayload = 1 + 3*binary.MaxVarintLen64 + binary.MaxVarintLen64 +
@@ -250,6 +257,8 @@ type FileStore struct {
 	compactReq []chan error
 	// kinds interns the kinds read from the log (replay only).
 	kinds map[string]string
+	// hexKinds interns the marked kinds of packed keys (see storeKey).
+	hexKinds kindTable
 
 	kick        chan struct{} // tells the flusher there is a batch (capacity 1)
 	flusherDone chan struct{} // closed when the flusher has exited
@@ -287,6 +296,7 @@ func OpenFileStore(path string, opts ...Option) (*FileStore, error) {
 		path:        path,
 		cfg:         cfg,
 		m:           make(map[storeKey]memEntry),
+		hexKinds:    kindTable{},
 		counts:      storeCounts{},
 		pending:     make(map[storeKey]fileOp),
 		cur:         fileNewBatch(),
@@ -543,7 +553,7 @@ func (s *FileStore) fileApply(op fileOp) {
 	if had {
 		s.live -= fileRecordLen(op.k, old.value, old.expiresAt())
 	}
-	s.counts.change(op.k.kind, had, !op.del)
+	s.counts.change(op.k.plainKind(), had, !op.del)
 	if op.del {
 		delete(s.m, op.k)
 		return
@@ -569,7 +579,7 @@ func (s *FileStore) Count(ctx context.Context, kind string) (int, error) {
 // KindStats is what the records of one kind cost a FileStore.
 type KindStats struct {
 	Records    int   // how many it holds
-	KeyBytes   int64 // the bytes of their keys
+	KeyBytes   int64 // the bytes of their keys as held (a packed key: 32)
 	ValueBytes int64 // the bytes of their values
 	FileBytes  int64 // what they take in a compacted log, framing included
 }
@@ -586,12 +596,13 @@ func (s *FileStore) Stats() (map[string]KindStats, error) {
 	}
 	by := make(map[string]KindStats, len(s.counts))
 	for k, e := range s.m {
-		v := by[k.kind]
+		kind := k.plainKind()
+		v := by[kind]
 		v.Records++
 		v.KeyBytes += int64(len(k.key))
 		v.ValueBytes += int64(len(e.value))
 		v.FileBytes += fileRecordLen(k, e.value, e.expiresAt())
-		by[k.kind] = v
+		by[kind] = v
 	}
 	return by, nil
 }
@@ -612,7 +623,10 @@ func (s *FileStore) Range(fn func(kind, key string, value []byte, expires time.T
 	yield := func() bool {
 		now := s.cfg.now()
 		for _, r := range chunk {
-			if !r.e.expired(now) && !fn(r.k.kind, r.k.key, r.e.value, r.e.expiresAt()) {
+			if r.e.expired(now) {
+				continue
+			}
+			if kind, key := r.k.plain(); !fn(kind, key, r.e.value, r.e.expiresAt()) {
 				return false
 			}
 		}
@@ -661,13 +675,17 @@ func fileExpiry(t time.Time) int64 {
 func fileAppendRecord(dst []byte, k storeKey, value []byte, expires time.Time, del bool) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, fileRecordHeader)...)
+	op := byte(fileOpPut)
 	if del {
-		dst = append(dst, fileOpDelete)
-	} else {
-		dst = append(dst, fileOpPut)
+		op = fileOpDelete
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(k.kind)))
-	dst = append(dst, k.kind...)
+	if k.packed() {
+		op += fileOpPutPacked - fileOpPut
+	}
+	dst = append(dst, op)
+	kind := k.plainKind()
+	dst = binary.AppendUvarint(dst, uint64(len(kind)))
+	dst = append(dst, kind...)
 	dst = binary.AppendUvarint(dst, uint64(len(k.key)))
 	dst = append(dst, k.key...)
 	if !del {
@@ -686,7 +704,7 @@ func fileAppendRecord(dst []byte, k storeKey, value []byte, expires time.Time, d
 func fileRecordLen(k storeKey, value []byte, expires time.Time) int64 {
 	var tmp [binary.MaxVarintLen64]byte
 	n := fileRecordHeader + 1 +
-		binary.PutUvarint(tmp[:], uint64(len(k.kind))) + len(k.kind) +
+		binary.PutUvarint(tmp[:], uint64(len(k.plainKind()))) + len(k.plainKind()) +
 		binary.PutUvarint(tmp[:], uint64(len(k.key))) + len(k.key) +
 		binary.PutVarint(tmp[:], fileExpiry(expires)) +
 		binary.PutUvarint(tmp[:], uint64(len(value))) + len(value)
@@ -701,10 +719,15 @@ func (s *FileStore) fileDecode(p []byte) (fileOp, error) {
 	if len(p) < 1 {
 		return op, errors.New("empty payload")
 	}
+	packed := false
 	switch p[0] {
 	case fileOpPut:
 	case fileOpDelete:
 		op.del = true
+	case fileOpPutPacked:
+		packed = true
+	case fileOpDeletePacked:
+		op.del, packed = true, true
 	default:
 		return op, fmt.Errorf("unknown op %d", p[0])
 	}
@@ -734,7 +757,18 @@ func (s *FileStore) fileDecode(p []byte) (fileOp, error) {
 		k = string(kind)
 		s.kinds[k] = k
 	}
-	op.k = storeKey{k, string(key)}
+	var raw [32]byte
+	switch {
+	case packed && len(key) != len(raw):
+		return op, fmt.Errorf("packed key of %d bytes", len(key))
+	case packed:
+		op.k = storeKey{s.hexKinds.mark(k), string(key)}
+	case hexLower(raw[:], key):
+		// Written before packing: held packed from now on.
+		op.k = storeKey{s.hexKinds.mark(k), string(raw[:])}
+	default:
+		op.k = storeKey{k, string(key)}
+	}
 	if !op.del {
 		exp, w := binary.Varint(p)
 		if w <= 0 || exp < 0 {
@@ -761,7 +795,11 @@ func (s *FileStore) Get(ctx context.Context, kind, key string) ([]byte, error) {
 		return nil, err
 	}
 	s.mu.RLock()
-	e, ok := s.m[storeKey{kind, key}]
+	var e memEntry
+	k, ok := s.hexKinds.mapKey(kind, key, false)
+	if ok {
+		e, ok = s.m[k]
+	}
 	closed := s.closed
 	s.mu.RUnlock()
 	return storeFound(e, ok, closed, s.cfg.now)
@@ -780,7 +818,8 @@ func (s *FileStore) Put(ctx context.Context, kind, key string, value []byte, exp
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	b := s.fileStage(storeKey{kind, key}, v, expires, false)
+	k, _ := s.hexKinds.mapKey(kind, key, true)
+	b := s.fileStage(k, v, expires, false)
 	s.mu.Unlock()
 	return fileWait(b)
 }
@@ -791,13 +830,13 @@ func (s *FileStore) Delete(ctx context.Context, kind, key string) error {
 	if err := storeBegin(ctx, kind, key, nil); err != nil {
 		return err
 	}
-	k := storeKey{kind, key}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	if !s.fileHeld(k) {
+	k, ok := s.hexKinds.mapKey(kind, key, false)
+	if !ok || !s.fileHeld(k) {
 		s.mu.Unlock()
 		return nil
 	}
@@ -814,7 +853,7 @@ func (s *FileStore) Update(ctx context.Context, kind, key string, fn func(curren
 	if err := storeBegin(ctx, kind, key, nil); err != nil {
 		return err
 	}
-	b, err := s.fileUpdateStage(storeKey{kind, key}, fn)
+	b, err := s.fileUpdateStage(kind, key, fn)
 	if b == nil {
 		return err
 	}
@@ -823,12 +862,13 @@ func (s *FileStore) Update(ctx context.Context, kind, key string, fn func(curren
 
 // fileUpdateStage runs fn and stages its result, holding s.mu. It returns
 // the batch to wait for, or nil and the result of the call.
-func (s *FileStore) fileUpdateStage(k storeKey, fn func([]byte) ([]byte, time.Time, error)) (*fileBatch, error) {
+func (s *FileStore) fileUpdateStage(kind, key string, fn func([]byte) ([]byte, time.Time, error)) (*fileBatch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, ErrClosed
 	}
+	k, _ := s.hexKinds.mapKey(kind, key, true)
 	now := s.cfg.now()
 	var cur []byte
 	if p, ok := s.pending[k]; ok {

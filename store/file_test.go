@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -914,16 +916,20 @@ func FuzzFileStoreReplay(f *testing.F) {
 	valid = fileAppendRecord(valid, storeKey{"client", "c1"}, []byte(`{"name":"x"}`), time.Time{}, false)
 	valid = fileAppendRecord(valid, storeKey{"code", "k"}, []byte("v"), time.Unix(1e9, 0), false)
 	valid = fileAppendRecord(valid, storeKey{"client", "c1"}, nil, time.Time{}, true)
+	packed := storeKey{hexKeyMark + "access", string(make([]byte, 32))}
+	valid = fileAppendRecord(valid, packed, []byte("a packed key"), time.Time{}, false)
+	valid = fileAppendRecord(valid, packed, nil, time.Time{}, true)
 	f.Add(valid)
 	f.Add(valid[:len(valid)-3])
 	f.Add([]byte{})
 	f.Add(make([]byte, 40))
 	newStore := func() *FileStore {
 		return &FileStore{
-			path:   "fuzz",
-			m:      make(map[storeKey]memEntry),
-			counts: storeCounts{},
-			cfg:    config{now: func() time.Time { return time.Unix(0, 0) }, logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+			path:     "fuzz",
+			m:        make(map[storeKey]memEntry),
+			hexKinds: kindTable{},
+			counts:   storeCounts{},
+			cfg:      config{now: func() time.Time { return time.Unix(0, 0) }, logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
 		}
 	}
 	f.Fuzz(func(t *testing.T, records []byte) {
@@ -1381,5 +1387,91 @@ func TestFileStoreRangeStatsCompact(t *testing.T) {
 	}
 	if err := s.Range(func(string, string, []byte, time.Time) bool { return true }); !errors.Is(err, ErrClosed) {
 		t.Errorf("Range after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestFileStorePacksHexKeys: a log written before keys were packed (64 hex
+// digits under ops 1 and 2) opens, reads the same, is held packed in
+// memory (32 bytes a key) and is rewritten packed on open, 32 bytes less a
+// record; Range gives the keys back as written.
+func TestFileStorePacksHexKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store")
+	old := []byte(fileMagic)
+	want := map[string]string{}
+	for i := range 100 {
+		sum := sha256.Sum256([]byte(strconv.Itoa(i)))
+		key := hex.EncodeToString(sum[:])
+		want[key] = "token " + strconv.Itoa(i)
+		// An unmarked storeKey holding the digits: the old format, op 1.
+		old = fileAppendRecord(old, storeKey{"access", key}, []byte(want[key]), time.Time{}, false)
+	}
+	gone := hex.EncodeToString(make([]byte, 32))
+	old = fileAppendRecord(old, storeKey{"access", gone}, []byte("deleted"), time.Time{}, false)
+	old = fileAppendRecord(old, storeKey{"access", gone}, nil, time.Time{}, true)
+	old = fileAppendRecord(old, storeKey{"client", "mcp_client"}, []byte("not hex"), time.Time{}, false)
+	if op := old[len(fileMagic)+fileRecordHeader]; op != fileOpPut {
+		t.Fatalf("the old-format log was written with op %d", op)
+	}
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	s, err := fileTestOpen(t, path, nil, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(s *FileStore) {
+		t.Helper()
+		for key, v := range want {
+			storeMustGet(t, s, "access", key, []byte(v))
+		}
+		storeMustMiss(t, s, "access", gone)
+		storeMustGet(t, s, "client", "mcp_client", []byte("not hex"))
+		s.mu.RLock()
+		for k := range s.m {
+			if k.plainKind() == "access" && (!k.packed() || len(k.key) != 32) {
+				t.Errorf("an access key is held in %d bytes, packed %v", len(k.key), k.packed())
+			}
+		}
+		s.mu.RUnlock()
+		got := map[string]string{}
+		s.Range(func(kind, key string, value []byte, _ time.Time) bool {
+			if kind == "access" {
+				got[key] = string(value)
+			}
+			return true
+		})
+		if len(got) != len(want) {
+			t.Errorf("Range gave %d access records, want %d", len(got), len(want))
+		}
+		for key, v := range want {
+			if got[key] != v {
+				t.Errorf("Range gave %s = %q, want %q", key, got[key], v)
+			}
+		}
+	}
+	check(s)
+	s.Close()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 100 keys 32 bytes shorter, and the deleted record gone.
+	if len(raw) > len(old)-100*32-100 {
+		t.Fatalf("the log is %d bytes after open, was %d: not rewritten with packed keys", len(raw), len(old))
+	}
+	for key := range want {
+		if bytes.Contains(raw, []byte(key)) {
+			t.Fatalf("the rewritten log still holds the digits of %s", key)
+		}
+	}
+	s, err = fileTestOpen(t, path, nil, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	check(s)
+	if log.Len() != 0 {
+		t.Errorf("opening logged %q", log.String())
 	}
 }
