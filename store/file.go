@@ -130,7 +130,7 @@ var fileCRC = crc32.MakeTable(crc32.Castagnoli)
 
 // ErrFileInUse is returned by OpenFileStore when another FileStore, in this
 // process or another, already has the file open.
-var ErrFileInUse = errors.New("store: store file is in use")
+var ErrFileInUse = errors.New("store: the file is in use")
 
 // ErrFileUnsupported is returned by OpenFileStore on systems where the
 // file store cannot keep its promises (see lock_other.go): anything
@@ -350,7 +350,7 @@ func (s *FileStore) fileOpen() error {
 		// The records are hashes and sealed values, but still nobody
 		// else's business.
 		if err := f.Chmod(0o600); err != nil {
-			return fmt.Errorf("store: store %s has mode %04o and chmod 600 failed: %w", s.path, fi.Mode().Perm(), err)
+			return fmt.Errorf("store: %s has mode %04o and chmod 600 failed: %w", s.path, fi.Mode().Perm(), err)
 		}
 		s.cfg.logger.Warn("store file was readable by others; set its mode to 0600", "path", s.path, "was", fmt.Sprintf("%04o", fi.Mode().Perm()))
 	}
@@ -435,7 +435,7 @@ func (s *FileStore) fileReplay(r io.Reader, size int64) (int64, error) {
 		return off, nil
 	}
 	corrupt := func(format string, args ...any) (int64, error) {
-		return 0, fmt.Errorf("store: store %s: corrupt record at offset %d of a %d-byte file: %s; "+
+		return 0, fmt.Errorf("store: %s: corrupt record at offset %d of a %d-byte file: %s; "+
 			"this is not a write cut short by a crash, so the open is refused rather than dropping data "+
 			"(restore a backup, or truncate the file to %d bytes to keep only the records before it)",
 			s.path, off, size, fmt.Sprintf(format, args...), off)
@@ -1032,10 +1032,10 @@ func (s *FileStore) fileFlushOne() bool {
 
 	s.mu.Lock()
 	if err != nil {
-		b.err = fmt.Errorf("store: store %s: write failed, nothing was stored: %w", s.path, err)
+		b.err = fmt.Errorf("store: %s: write failed, nothing was stored: %w", s.path, err)
 		// Writes staged meanwhile may have read what b was to write.
 		if len(s.cur.ops) > 0 {
-			s.cur.err = fmt.Errorf("store: store %s: an earlier write failed, nothing was stored: %w", s.path, err)
+			s.cur.err = fmt.Errorf("store: %s: an earlier write failed, nothing was stored: %w", s.path, err)
 			close(s.cur.done)
 			s.cur = fileNewBatch()
 		}

@@ -38,7 +38,7 @@ func (s *FileStore) Ping(ctx context.Context) error {
 		return ErrClosed
 	}
 	if _, err := os.Stat(s.path); err != nil {
-		return fmt.Errorf("store: store file: %w", err)
+		return fmt.Errorf("store: its file: %w", err)
 	}
 	return nil
 }
