@@ -176,7 +176,7 @@ func parseConfig(args []string, getenv func(string) string, opts Options) (*conf
 	fs.BoolVar(&c.auditWorkOS, "audit-workos", getenv("AUDIT_WORKOS") == "1",
 		"send audit events to WorkOS Audit Logs as well as the log (env AUDIT_WORKOS=1); in development they go to the emulator, shown at /_authkit/audit_logs/events")
 	limits := fs.String("tool-rate-limits", getenv("TOOL_RATE_LIMITS"),
-		"per-user tool call limits replacing the table's, e.g. generateImage=10/1m,add=100/1m or generateImage=off (env TOOL_RATE_LIMITS); each replica enforces its own")
+		"per-user tool call limits replacing the table's, e.g. generateImage=10/1m,add=100/1m or generateImage=off (env TOOL_RATE_LIMITS); replicas sharing a store share each user's allowance")
 	fs.StringVar(&c.initialScope, "initial-scope", envOr(getenv, "INITIAL_SCOPE", "all"),
 		"scopes clients are told to ask for first (env INITIAL_SCOPE): all (each still approved on the consent page), or baseline (least privilege from the start; the rest by step-up, which clients such as the TypeScript SDK 1.x cannot do)")
 	if err := fs.Parse(args); err != nil {
@@ -341,14 +341,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	case opts.Store != nil:
 		st = opts.Store
 	case cfg.memoryStore:
-		st = oauth.NewMemoryStore()
+		st = store.NewMemoryStore()
 		defer st.Close()
 	default:
 		if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 			return err
 		}
-		fstore, err := oauth.OpenFileStore(filepath.Join(cfg.dataDir, "oauth.log"), oauth.WithFileStoreLogger(logger))
-		if errors.Is(err, oauth.ErrStoreInUse) {
+		fstore, err := store.OpenFileStore(filepath.Join(cfg.dataDir, "oauth.log"), store.WithLogger(logger))
+		if errors.Is(err, store.ErrFileInUse) {
 			return fmt.Errorf("%s is in use by another running instance; stop it or choose another -data-dir", cfg.dataDir)
 		}
 		if err != nil {
@@ -446,6 +446,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		om.toolCall(c)
 		auditToolCall(ctx, trail, om, c)
 	})
+	if opts.Store != nil {
+		// A user's allowance is one across the replicas sharing the store.
+		table.SetLimiter(storeLimiter{st})
+	}
 	for name, l := range cfg.toolRateLimits {
 		if err := table.SetRateLimit(name, l); err != nil {
 			return err
@@ -459,6 +463,17 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
+	// generateImage may run as a task (io.modelcontextprotocol/tasks): ten
+	// minutes, 16 per user; in this process's memory, or, with a shared
+	// store, in it, so that every replica answers for every task.
+	taskOpts := &mcp.TaskOptions{}
+	var serverRelay mcp.Relay
+	if opts.Store != nil {
+		taskOpts.Store, taskOpts.Relay = storeTasks{st: st}, busTaskRelay{bus, st}
+		// A resource change announced here reaches the listeners and
+		// subscriptions other replicas hold.
+		serverRelay = busRelay{bus, st}
+	}
 	mcpServer := mcp.NewServer(mcp.ServerOptions{
 		Info:         mcp.Implementation{Name: "remote-mcp-authkit", Title: "Remote MCP with AuthKit", Version: Version},
 		Instructions: "Tools gated by your AuthKit permissions: add two numbers, see who you are signed in as, and (with the image_generation permission) generate images.",
@@ -466,11 +481,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		// tools/list is computed per identity (permissions), so modern
 		// results say cacheScope "private".
 		ToolsVaryByCaller: true,
-		// generateImage may run as a task (io.modelcontextprotocol/tasks):
-		// in this process's memory, ten minutes, 16 per user.
-		Tasks:    &mcp.TaskOptions{},
-		StateKey: stateKey,
-		Logger:   logger,
+		Tasks:             taskOpts,
+		Relay:             serverRelay,
+		StateKey:          stateKey,
+		Logger:            logger,
 		Observe: func(ctx context.Context, info mcp.RequestInfo) {
 			om.mcpRequest(info)
 			recordMCP(ctx, info)
@@ -525,9 +539,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 			// so their sessions' lists have not changed yet.
 			mcpServer.NotifyToolListChangedByCredential(e.Key)
 		case events.StreamMessage:
-			// A client's response POSTed to another replica, for a
-			// request a handler here waits on.
-			mcpServer.DeliverRelayed(e.Key, e.Data)
+			// What another replica relays for a session held here (a
+			// client's response, a message for a stream), or for every
+			// session (busRelay).
+			resolveRelayed(st, logger, e, mcpServer.DeliverRelayed)
+		case events.TaskMessage:
+			// tasks/cancel or tasks/update received by another replica,
+			// for a task running here.
+			resolveRelayed(st, logger, e, mcpServer.DeliverTaskMessage)
 		}
 	})()
 
@@ -545,7 +564,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		// A store shared with other processes: so are Streamable HTTP
 		// sessions, so that any of them serves a session any opened.
 		httpOpts.Sessions = sessionDirectory{st}
-		httpOpts.Relay = busRelay{bus}
+		httpOpts.Relay = busRelay{bus, st}
 	}
 	mux.Handle(basePath+"/mcp", oauth.CORS(authServer.RequireBearer(mcpURL, tagIdentity(mcpServer.StreamableHTTPHandler(httpOpts)))))
 	sse := oauth.CORS(authServer.RequireBearer(sseURL, tagIdentity(mcpServer.SSEHandler(httpOpts))))

@@ -17,6 +17,7 @@ import (
 	"remote-mcp-authkit/oauth"
 	"remote-mcp-authkit/oauth/authkit"
 	"remote-mcp-authkit/oauth/authkittest"
+	"remote-mcp-authkit/store"
 )
 
 // TestWithAuthKitEmulator runs the authorization server against the real
@@ -40,7 +41,7 @@ func TestWithAuthKitEmulator(t *testing.T) {
 	var mu sync.Mutex
 	var changes []oauth.Identity
 	srv, err := oauth.NewServer(oauth.Config{
-		Issuer: base, Resources: []string{base + "/mcp"}, Store: oauth.NewMemoryStore(), Provider: provider,
+		Issuer: base, Resources: []string{base + "/mcp"}, Store: store.NewMemoryStore(), Provider: provider,
 		Secret: secret, Logger: quiet,
 		OnGrantIdentityChanged: func(old, new oauth.Identity) {
 			mu.Lock()

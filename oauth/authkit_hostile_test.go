@@ -19,6 +19,7 @@ import (
 	"remote-mcp-authkit/oauth"
 	"remote-mcp-authkit/oauth/authkit"
 	"remote-mcp-authkit/oauth/authkittest"
+	"remote-mcp-authkit/store"
 )
 
 // upstreamFaults puts faults in front of an AuthKit emulator that its own
@@ -104,7 +105,7 @@ func newAKFlow(t *testing.T, providerTimeout time.Duration, edit func(*authkit.C
 	ts := httptest.NewUnstartedServer(nil)
 	f.base = "http://" + ts.Listener.Addr().String()
 	srv, err := oauth.NewServer(oauth.Config{
-		Issuer: f.base, Resources: []string{f.base + "/mcp"}, Store: oauth.NewMemoryStore(), Provider: provider,
+		Issuer: f.base, Resources: []string{f.base + "/mcp"}, Store: store.NewMemoryStore(), Provider: provider,
 		Secret: secret, Logger: quiet, ProviderTimeout: providerTimeout,
 	})
 	if err != nil {

@@ -8,12 +8,14 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"remote-mcp-authkit/store"
 )
 
 // hostileDisk is the store file with a switch that makes every write and
 // fsync fail, as a full or failing disk would.
 type hostileDisk struct {
-	storeFile
+	store.File
 	broken *atomic.Bool
 }
 
@@ -21,14 +23,14 @@ func (f hostileDisk) WriteAt(p []byte, off int64) (int, error) {
 	if f.broken.Load() {
 		return 0, syscall.ENOSPC
 	}
-	return f.storeFile.WriteAt(p, off)
+	return f.File.WriteAt(p, off)
 }
 
 func (f hostileDisk) Sync() error {
 	if f.broken.Load() {
 		return syscall.EIO
 	}
-	return f.storeFile.Sync()
+	return f.File.Sync()
 }
 
 // TestHostileDiskFailure: with the durable store's disk failing, every
@@ -38,13 +40,11 @@ func (f hostileDisk) Sync() error {
 // the disk recovers everything works again with the same tokens.
 func TestHostileDiskFailure(t *testing.T) {
 	var broken atomic.Bool
-	var fs *FileStore
+	var fs *store.FileStore
 	e := newEnv(t, func(c *Config) {
 		var err error
-		fs, err = OpenFileStore(filepath.Join(t.TempDir(), "oauth.log"), func(fc *fileConfig) {
-			fc.now = c.Now
-			fc.wrap = func(f storeFile) storeFile { return hostileDisk{f, &broken} }
-		})
+		fs, err = store.OpenFileStore(filepath.Join(t.TempDir(), "oauth.log"), store.WithClock(c.Now),
+			store.WithFileWrap(func(f store.File) store.File { return hostileDisk{f, &broken} }))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"remote-mcp-authkit/store"
 )
 
 // A refresh token used again after its successor was used is a leaked
@@ -98,8 +100,8 @@ func TestHostileParallelRefreshTokensAllWork(t *testing.T) {
 func TestHostileRefreshAfterCrashBeforeAnswer(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "oauth.log")
 	clock := &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	storeClock := func(c *fileConfig) { c.now = clock.Now }
-	fs, err := OpenFileStore(path, storeClock)
+	storeClock := store.WithClock(clock.Now)
+	fs, err := store.OpenFileStore(path, storeClock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +119,7 @@ func TestHostileRefreshAfterCrashBeforeAnswer(t *testing.T) {
 	// Down for two days: the grace period is long over, and so are r1's
 	// original 30 days.
 	clock.Advance(48 * time.Hour)
-	fs2, err := OpenFileStore(path, storeClock)
+	fs2, err := store.OpenFileStore(path, storeClock)
 	if err != nil {
 		t.Fatal(err)
 	}
