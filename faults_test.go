@@ -27,23 +27,9 @@ import (
 	"remote-mcp-authkit/oauth/authkittest"
 )
 
-// hxWithAuthKit starts the server against a separate AuthKit emulator that
-// the test controls, configured exactly as a WorkOS account would be.
-func hxWithAuthKit(t *testing.T, args ...string) (*hxServer, *authkittest.Server) {
-	t.Helper()
-	emu := authkittest.NewServer()
-	t.Cleanup(emu.Close)
-	env := map[string]string{
-		"WORKOS_CLIENT_ID":     emu.ClientID(),
-		"WORKOS_CLIENT_SECRET": emu.APIKey(),
-		"WORKOS_API_URL":       emu.URL,
-	}
-	return hxStart(t, env, append([]string{"-memory"}, args...)...), emu
-}
-
 // pendingCallback runs the browser part of a sign-in up to the AuthKit
 // redirect back to /callback, which is returned unfollowed.
-func (s *hxServer) pendingCallback(client, email string) (*http.Client, string) {
+func (s *testServer) pendingCallback(client, email string) (*http.Client, string) {
 	s.t.Helper()
 	b := hxBrowser()
 	pending, csrf := s.consent(b, hxAuthParams(client))
@@ -52,7 +38,7 @@ func (s *hxServer) pendingCallback(client, email string) (*http.Client, string) 
 
 // wantClientError asserts that /callback sent the browser back to the
 // client with an RFC 6749 s4.1.2.1 error (never a code) within bound.
-func (s *hxServer) wantClientError(b *http.Client, cb, wantErr string, bound time.Duration) {
+func (s *testServer) wantClientError(b *http.Client, cb, wantErr string, bound time.Duration) {
 	s.t.Helper()
 	start := time.Now()
 	st, loc, body := s.follow(b, cb)
@@ -68,7 +54,7 @@ func (s *hxServer) wantClientError(b *http.Client, cb, wantErr string, bound tim
 	}
 }
 
-func (s *hxServer) refresh(client, rt string) (int, time.Duration, map[string]any) {
+func (s *testServer) refresh(client, rt string) (int, time.Duration, map[string]any) {
 	s.t.Helper()
 	start := time.Now()
 	st, _, out := s.postForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {client}})
@@ -81,7 +67,8 @@ func (s *hxServer) refresh(client, rt string) (int, time.Duration, map[string]an
 // MCP calls with valid tokens are unaffected throughout.
 func TestFaultUpstreamErrors(t *testing.T) {
 	t.Parallel()
-	s, emu := hxWithAuthKit(t)
+	s := startServer(t, serverConfig{external: true})
+	emu := s.emu
 	client, access, rt := s.tokens("ada@example.com")
 	sid := s.initialize(access)
 
@@ -111,7 +98,8 @@ func TestFaultUpstreamErrors(t *testing.T) {
 // (well within 30 s), and MCP calls keep answering while they wait.
 func TestFaultUpstreamSlow(t *testing.T) {
 	t.Parallel()
-	s, emu := hxWithAuthKit(t)
+	s := startServer(t, serverConfig{external: true})
+	emu := s.emu
 	client, access, rt := s.tokens("ada@example.com")
 	sid := s.initialize(access)
 	b, cb := s.pendingCallback(client, "grace@example.com")
@@ -146,7 +134,8 @@ func TestFaultUpstreamSlow(t *testing.T) {
 // TestFaultUpstreamGone: AuthKit unreachable (its listener closed).
 func TestFaultUpstreamGone(t *testing.T) {
 	t.Parallel()
-	s, emu := hxWithAuthKit(t)
+	s := startServer(t, serverConfig{external: true})
+	emu := s.emu
 	client, access, rt := s.tokens("ada@example.com")
 	sid := s.initialize(access)
 	b, cb := s.pendingCallback(client, "ada@example.com")
@@ -182,7 +171,8 @@ func TestFaultUpstreamGone(t *testing.T) {
 // changed upstream and the client refreshed).
 func TestFaultStreamOutlivesReadTimeout(t *testing.T) {
 	t.Parallel()
-	s, emu := hxWithAuthKit(t, "-read-timeout", "1s")
+	s := startServer(t, serverConfig{external: true, args: []string{"-read-timeout", "1s"}})
+	emu := s.emu
 	client, access, rt := s.tokens("ada@example.com")
 	sid := s.initialize(access)
 	req, _ := http.NewRequest("GET", s.base+"/mcp", nil)
@@ -246,7 +236,7 @@ func init() {
 // hxChild is one server process on a data directory.
 type hxChild struct {
 	cmd *exec.Cmd
-	srv *hxServer
+	srv *testServer
 }
 
 func hxStartChild(t *testing.T, env []string, addr, dataDir string) *hxChild {
@@ -276,7 +266,7 @@ func hxStartChild(t *testing.T, env []string, addr, dataDir string) *hxChild {
 			cmd.Wait()
 			t.Fatalf("child did not start: %q %s", l, stderr.String())
 		}
-		return &hxChild{cmd: cmd, srv: &hxServer{t: t, base: "http://" + addr, log: &hxLog{}}}
+		return &hxChild{cmd: cmd, srv: &testServer{t: t, base: "http://" + addr, logs: &logBuffer{}}}
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
 		cmd.Wait()

@@ -6,8 +6,6 @@ package main
 // client.
 
 import (
-	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -18,57 +16,6 @@ import (
 	"testing"
 	"time"
 )
-
-// runOnce runs the server with args and env until it is listening, and
-// returns its log and a stop function; or, when run returns first, its
-// error.
-func runOnce(t *testing.T, env map[string]string, args ...string) (addr string, log *hxLog, stop func() error, err error) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	log = &hxLog{}
-	go func() { done <- run(ctx, args, func(k string) string { return env[k] }, log, ready) }()
-	select {
-	case addr = <-ready:
-	case err = <-done:
-		cancel()
-		return "", log, nil, err
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatalf("server did not start\n%s", log)
-	}
-	stopped := false
-	stop = func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(20 * time.Second):
-			return errors.New("server did not shut down within 20 s")
-		}
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	return addr, log, stop, nil
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // TestHostileDevPublicBaseURL: the development sign-in lets anyone who
 // reaches it sign in as anyone, so a base URL naming a public host (reached
@@ -85,9 +32,9 @@ func TestHostileDevPublicBaseURL(t *testing.T) {
 		"http://127.0.0.1.nip.example:" + port,
 		"http://localhost.example.com:" + port,
 	} {
-		_, log, _, err := runOnce(t, nil, "-addr", addr, "-memory", "-base-url", base)
+		srv, err := launch(t, serverConfig{args: []string{"-addr", addr, "-base-url", base}})
 		if err == nil {
-			t.Errorf("-base-url %s: the development sign-in started\n%s", base, log)
+			t.Errorf("-base-url %s: the development sign-in started\n%s", base, srv.logs)
 			continue
 		}
 		if !strings.Contains(err.Error(), "not a loopback host") || !strings.Contains(err.Error(), "-"+devPublicFlag) {
@@ -96,34 +43,33 @@ func TestHostileDevPublicBaseURL(t *testing.T) {
 	}
 	// Loopback names are fine as before.
 	for _, base := range []string{"http://localhost:" + port, "http://127.0.0.1:" + port + "/p", "http://[::1]:" + port} {
-		_, log, stop, err := runOnce(t, nil, "-addr", addr, "-memory", "-base-url", base)
+		srv, err := launch(t, serverConfig{args: []string{"-addr", addr, "-base-url", base}})
 		if err != nil {
 			t.Fatalf("-base-url %s: %v", base, err)
 		}
-		if err := stop(); err != nil {
+		if err := srv.stop(); err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(log.String(), "!!!") {
-			t.Errorf("-base-url %s: warning banner for a loopback base URL\n%s", base, log)
+		if strings.Contains(srv.logs.String(), "!!!") {
+			t.Errorf("-base-url %s: warning banner for a loopback base URL\n%s", base, srv.logs)
 		}
 	}
 	// With WorkOS credentials the emulator does not exist: any base URL.
 	env := map[string]string{"WORKOS_CLIENT_ID": "client_x", "WORKOS_CLIENT_SECRET": "sk_x", "WORKOS_API_URL": "http://127.0.0.1:9"}
-	if _, log, stop, err := runOnce(t, env, "-addr", addr, "-memory", "-base-url", "https://mcp.example.com"); err != nil {
-		t.Fatalf("with WorkOS configured: %v\n%s", err, log)
-	} else if err := stop(); err != nil {
+	if srv, err := launch(t, serverConfig{env: env, args: []string{"-addr", addr, "-base-url", "https://mcp.example.com"}}); err != nil {
+		t.Fatalf("with WorkOS configured: %v\n%s", err, srv.logs)
+	} else if err := srv.stop(); err != nil {
 		t.Fatal(err)
 	}
 	// The opt-in serves, and the banner and the log say what it means.
-	a, log, _, err := runOnce(t, nil, "-addr", addr, "-memory", "-base-url", "http://mcp.example.com:"+port, "-"+devPublicFlag)
+	s, err := launch(t, serverConfig{args: []string{"-addr", addr, "-base-url", "http://mcp.example.com:" + port, "-" + devPublicFlag}})
 	if err != nil {
 		t.Fatalf("with -%s: %v", devPublicFlag, err)
 	}
-	s := &hxServer{t: t, base: "http://" + a, log: log}
 	if st, _, _ := s.get("/.well-known/oauth-authorization-server"); st != 200 {
 		t.Errorf("metadata: %d", st)
 	}
-	out := log.String()
+	out := s.logs.String()
 	if !strings.Contains(out, "-"+devPublicFlag+" is set") || !strings.Contains(out, "ANYONE WHO CAN REACH http://mcp.example.com:"+port+" CAN SIGN IN AS ANY DEMO USER") {
 		t.Errorf("banner does not warn:\n%s", out)
 	}
@@ -135,7 +81,7 @@ func TestHostileDevPublicBaseURL(t *testing.T) {
 // /authorize.
 func TestHostileDevSignInFlood(t *testing.T) {
 	t.Parallel()
-	s := hxStart(t, nil, "-memory")
+	s := startServer(t, serverConfig{})
 	q := url.Values{"client_id": {"client_authkittest"}, "response_type": {"code"}, "provider": {"authkit"},
 		"redirect_uri": {s.base + "/callback"}, "state": {"flood"}, "code_challenge": {hxChallenge}, "code_challenge_method": {"S256"}}
 	page := s.base + "/_authkit/user_management/authorize?" + q.Encode()
@@ -179,14 +125,10 @@ func TestHostileDevRestartKeepsSignIn(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	addr := freeAddr(t) // tokens are bound to the resource URL, which names the port
-	a, log, stop, err := runOnce(t, nil, "-addr", addr, "-data-dir", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &hxServer{t: t, base: "http://" + a, log: log}
+	s := startServer(t, serverConfig{args: []string{"-addr", addr, "-data-dir", dir}})
 	client, access, refresh := s.tokens("ada@example.com")
 	s.serves(access, s.initialize(access))
-	if err := stop(); err != nil {
+	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
 	// The next server listens on the same address: a keep-alive connection
@@ -194,15 +136,11 @@ func TestHostileDevRestartKeepsSignIn(t *testing.T) {
 	// retried), so drop the pool's idle connections.
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 
-	a, log, _, err = runOnce(t, nil, "-addr", addr, "-data-dir", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s = &hxServer{t: t, base: "http://" + a, log: log}
+	s = startServer(t, serverConfig{args: []string{"-addr", addr, "-data-dir", dir}})
 	s.serves(access, s.initialize(access))
 	st, _, out := s.postForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "client_id": {client}})
 	if st != http.StatusOK {
-		t.Fatalf("refresh after restart: %d %v\n%s", st, out, log)
+		t.Fatalf("refresh after restart: %d %v", st, out)
 	}
 	s.serves(access, s.initialize(access))
 	next := out["access_token"].(string)

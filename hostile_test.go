@@ -22,79 +22,14 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"remote-mcp-authkit/oauth/authkittest"
 )
-
-// hxLog collects the server's log so a test can assert nothing panicked.
-type hxLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *hxLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *hxLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// hxServer is one server started by run, on a loopback port.
-type hxServer struct {
-	t    *testing.T
-	base string // http://127.0.0.1:port
-	log  *hxLog
-}
-
-// hxStart runs the server with args (plus -addr 127.0.0.1:0) and env, and
-// stops it when the test ends; a run that returns an error, or a log that
-// mentions a panic, fails the test.
-func hxStart(t *testing.T, env map[string]string, args ...string) *hxServer {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	l := &hxLog{}
-	getenv := func(k string) string { return env[k] }
-	go func() {
-		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), getenv, l, ready)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("run: %v\n%s", err, l.String())
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("server did not start")
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run returned %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("server did not shut down")
-		}
-		if strings.Contains(l.String(), "panic") {
-			t.Errorf("the server log mentions a panic:\n%s", l.String())
-		}
-	})
-	return &hxServer{t: t, base: "http://" + addr, log: l}
-}
 
 // hxRedirect is the registered redirect URI of test clients. Nothing listens
 // there: browsers in these tests stop at the redirect and read its query.
@@ -134,7 +69,7 @@ func hxBody(t *testing.T, resp *http.Response) string {
 }
 
 // do sends a request and returns status, headers and body.
-func (s *hxServer) do(req *http.Request) (int, http.Header, string) {
+func (s *testServer) do(req *http.Request) (int, http.Header, string) {
 	s.t.Helper()
 	resp, err := (&http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
 	if err != nil {
@@ -143,7 +78,7 @@ func (s *hxServer) do(req *http.Request) (int, http.Header, string) {
 	return resp.StatusCode, resp.Header, hxBody(s.t, resp)
 }
 
-func (s *hxServer) postForm(path string, form url.Values) (int, http.Header, map[string]any) {
+func (s *testServer) postForm(path string, form url.Values) (int, http.Header, map[string]any) {
 	s.t.Helper()
 	req, _ := http.NewRequest("POST", s.base+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -158,7 +93,7 @@ func (s *hxServer) postForm(path string, form url.Values) (int, http.Header, map
 }
 
 // register registers a public client with the given redirect URIs.
-func (s *hxServer) register(redirects ...string) string {
+func (s *testServer) register(redirects ...string) string {
 	s.t.Helper()
 	if len(redirects) == 0 {
 		redirects = []string{hxRedirect}
@@ -191,7 +126,7 @@ var (
 
 // consent opens /authorize in browser b and returns the consent form's
 // hidden fields.
-func (s *hxServer) consent(b *http.Client, params url.Values) (pending, csrf string) {
+func (s *testServer) consent(b *http.Client, params url.Values) (pending, csrf string) {
 	s.t.Helper()
 	resp, err := hxNoFollow(b).Get(s.base + "/authorize?" + params.Encode())
 	if err != nil {
@@ -208,7 +143,7 @@ func (s *hxServer) consent(b *http.Client, params url.Values) (pending, csrf str
 // approve posts the consent form with every scope box ticked (a box for a
 // scope the request did not ask for counts for nothing) and returns the
 // redirect to the sign-in page (the upstream authorization URL).
-func (s *hxServer) approve(b *http.Client, pending, csrf string) string {
+func (s *testServer) approve(b *http.Client, pending, csrf string) string {
 	s.t.Helper()
 	resp, err := hxNoFollow(b).PostForm(s.base+"/authorize", url.Values{"pending": {pending}, "csrf_token": {csrf}, "decision": {"approve"},
 		"scope": {"tools:basic", "image_generation"}})
@@ -224,7 +159,7 @@ func (s *hxServer) approve(b *http.Client, pending, csrf string) string {
 
 // callbackURL plays the sign-in page for email and returns our /callback URL
 // the sign-in page redirected to (not yet followed).
-func (s *hxServer) callbackURL(b *http.Client, signInURL, email string) string {
+func (s *testServer) callbackURL(b *http.Client, signInURL, email string) string {
 	s.t.Helper()
 	resp, err := authkittest.SignIn(context.Background(), hxNoFollow(b), signInURL, email)
 	if err != nil {
@@ -239,7 +174,7 @@ func (s *hxServer) callbackURL(b *http.Client, signInURL, email string) string {
 
 // follow GETs u in browser b without following redirects and returns the
 // response's status and parsed Location.
-func (s *hxServer) follow(b *http.Client, u string) (int, *url.URL, string) {
+func (s *testServer) follow(b *http.Client, u string) (int, *url.URL, string) {
 	s.t.Helper()
 	resp, err := hxNoFollow(b).Get(u)
 	if err != nil {
@@ -252,22 +187,22 @@ func (s *hxServer) follow(b *http.Client, u string) (int, *url.URL, string) {
 
 // code runs the browser part of the flow for clientID as email and returns
 // the authorization code.
-func (s *hxServer) code(clientID, email string) string {
+func (s *testServer) code(clientID, email string) string {
 	s.t.Helper()
 	return s.codeWith(hxAuthParams(clientID), email)
 }
 
 // codeWith is code with the authorization request's parameters given.
-func (s *hxServer) codeWith(params url.Values, email string) string {
+func (s *testServer) codeWith(params url.Values, email string) string {
 	s.t.Helper()
-	b := hxBrowser()
-	pending, csrf := s.consent(b, params)
-	cb := s.callbackURL(b, s.approve(b, pending, csrf), email)
-	st, loc, body := s.follow(b, cb)
-	if st != http.StatusFound || loc == nil || !strings.HasPrefix(loc.String(), hxRedirect+"?") {
-		s.t.Fatalf("callback: %d %v %s", st, loc, body)
+	b := newBrowser(s.t)
+	q, err := b.authorize(context.Background(), s.base+"/authorize?"+params.Encode(), hxRedirect, email)
+	if err != nil {
+		s.t.Fatalf("sign-in: %v", err)
 	}
-	q := loc.Query()
+	if !slices.Equal(b.seen, []string{"consent", "signin"}) {
+		s.t.Fatalf("pages seen %v, want the consent page and the sign-in page", b.seen)
+	}
 	if q.Get("code") == "" || q.Get("state") != "st-1" || q.Get("iss") != s.base {
 		s.t.Fatalf("authorization response %v", q)
 	}
@@ -281,7 +216,7 @@ func hxCodeForm(clientID, code string) url.Values {
 
 // tokens signs email in through a fresh client and returns its client ID,
 // access token and refresh token.
-func (s *hxServer) tokens(email string) (clientID, access, refresh string) {
+func (s *testServer) tokens(email string) (clientID, access, refresh string) {
 	s.t.Helper()
 	clientID = s.register()
 	st, _, out := s.postForm("/token", hxCodeForm(clientID, s.code(clientID, email)))
@@ -292,7 +227,7 @@ func (s *hxServer) tokens(email string) (clientID, access, refresh string) {
 }
 
 // mcpReq builds a POST to /mcp with the headers a conforming client sends.
-func (s *hxServer) mcpReq(token, session, body string) *http.Request {
+func (s *testServer) mcpReq(token, session, body string) *http.Request {
 	req, _ := http.NewRequest("POST", s.base+"/mcp", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
@@ -333,7 +268,7 @@ func hxTrunc(s string) string {
 }
 
 // initialize starts an MCP session with token and returns its id.
-func (s *hxServer) initialize(token string) string {
+func (s *testServer) initialize(token string) string {
 	s.t.Helper()
 	st, h, body := s.do(s.mcpReq(token, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"hostile","version":"1"}}}`))
 	if st != http.StatusOK || h.Get("Mcp-Session-Id") == "" {
@@ -347,7 +282,7 @@ func (s *hxServer) initialize(token string) string {
 }
 
 // serves proves the session still works: tools/list answers with tools.
-func (s *hxServer) serves(token, session string) {
+func (s *testServer) serves(token, session string) {
 	s.t.Helper()
 	st, _, body := s.do(s.mcpReq(token, session, `{"jsonrpc":"2.0","id":"alive","method":"tools/list"}`))
 	if st != http.StatusOK {
@@ -361,7 +296,7 @@ func (s *hxServer) serves(token, session string) {
 
 // rpcError asserts an HTTP status and a JSON-RPC error code, and returns the
 // response.
-func (s *hxServer) rpcError(req *http.Request, status, code int) hxRPC {
+func (s *testServer) rpcError(req *http.Request, status, code int) hxRPC {
 	s.t.Helper()
 	st, h, body := s.do(req)
 	if st != status {
@@ -382,7 +317,7 @@ func (s *hxServer) rpcError(req *http.Request, status, code int) hxRPC {
 // status and JSON-RPC error, and the session keeps working.
 func TestHostileMCP(t *testing.T) {
 	t.Parallel()
-	s := hxStart(t, nil, "-memory")
+	s := startServer(t, serverConfig{})
 	_, access, _ := s.tokens("ada@example.com")
 	sid := s.initialize(access)
 	s.serves(access, sid)
@@ -429,7 +364,7 @@ func TestHostileMCP(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := &hxServer{t: t, base: s.base, log: s.log}
+			s := s.in(t)
 			req := s.mcpReq(access, sid, c.body)
 			if c.mod != nil {
 				c.mod(req)
@@ -452,7 +387,7 @@ func TestHostileMCP(t *testing.T) {
 // unambiguous.
 func TestHostileMCPEncoding(t *testing.T) {
 	t.Parallel()
-	s := hxStart(t, nil, "-memory")
+	s := startServer(t, serverConfig{})
 	_, access, _ := s.tokens("ada@example.com")
 	sid := s.initialize(access)
 
@@ -491,7 +426,7 @@ func TestHostileMCPEncoding(t *testing.T) {
 // tokens that are revoked, malformed, for another resource or in the URL.
 func TestHostileMCPSessions(t *testing.T) {
 	t.Parallel()
-	s := hxStart(t, nil, "-memory")
+	s := startServer(t, serverConfig{})
 	adaClient, ada, adaRefresh := s.tokens("ada@example.com")
 	_, grace, _ := s.tokens("grace@example.com")
 	adaSID := s.initialize(ada)
@@ -577,7 +512,7 @@ func TestHostileMCPSessions(t *testing.T) {
 }
 
 // hxRawConn dials the server for byte-level requests.
-func (s *hxServer) rawConn() net.Conn {
+func (s *testServer) rawConn() net.Conn {
 	s.t.Helper()
 	c, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
 	if err != nil {
@@ -607,7 +542,7 @@ func hxCutOff(t *testing.T, name string, c net.Conn) string {
 // server keeps serving others meanwhile.
 func TestHostileSlowClients(t *testing.T) {
 	t.Parallel()
-	s := hxStart(t, nil, "-memory", "-read-timeout", "1s")
+	s := startServer(t, serverConfig{args: []string{"-read-timeout", "1s"}})
 	_, access, _ := s.tokens("ada@example.com")
 	sid := s.initialize(access)
 	host := strings.TrimPrefix(s.base, "http://")
@@ -677,7 +612,7 @@ func TestHostileReadTimeoutSparesStreams(t *testing.T) {
 		json.NewEncoder(w).Encode(map[string]any{"data": []map[string]string{{"b64_json": base64.StdEncoding.EncodeToString([]byte(png))}}})
 	}))
 	defer images.Close()
-	s := hxStart(t, map[string]string{"OPENAI_BASE_URL": images.URL, "OPENAI_API_KEY": "sk-test"}, "-memory", "-read-timeout", "1s")
+	s := startServer(t, serverConfig{env: map[string]string{"OPENAI_BASE_URL": images.URL, "OPENAI_API_KEY": "sk-test"}, args: []string{"-read-timeout", "1s"}})
 	_, access, _ := s.tokens("ada@example.com") // ada may generate images
 	sid := s.initialize(access)
 	st, h, body := s.do(s.mcpReq(access, sid, `{"jsonrpc":"2.0","id":"img","method":"tools/call","params":{"name":"generateImage","arguments":{"prompt":"a lighthouse"},"_meta":{"progressToken":"p1"}}}`))
@@ -706,7 +641,7 @@ func hxOAuthErr(t *testing.T, name string, st int, out map[string]any, wantStatu
 	}
 }
 
-func (s *hxServer) get(path string) (int, http.Header, string) {
+func (s *testServer) get(path string) (int, http.Header, string) {
 	s.t.Helper()
 	req, _ := http.NewRequest("GET", s.base+path, nil)
 	return s.do(req)
@@ -716,7 +651,7 @@ func (s *hxServer) get(path string) (int, http.Header, string) {
 // redirect attempts at every endpoint that redirects.
 func TestHostileAuthorize(t *testing.T) {
 	t.Parallel()
-	s := hxStart(t, nil, "-memory")
+	s := startServer(t, serverConfig{})
 	client := s.register(hxRedirect, "https://app.example.com/cb")
 
 	t.Run("PKCE downgrade", func(t *testing.T) {
@@ -886,7 +821,7 @@ func TestHostileAuthorize(t *testing.T) {
 	})
 
 	t.Run("provider errors at the callback", func(t *testing.T) {
-		s := &hxServer{t: t, base: s.base, log: s.log}
+		s := s.in(t)
 		for _, c := range []struct{ sent, want string }{
 			{"access_denied", "access_denied"},
 			{"temporarily_unavailable", "temporarily_unavailable"},
@@ -911,7 +846,7 @@ func TestHostileAuthorize(t *testing.T) {
 // and the pending authorization survives for the real browser.
 func TestHostileConsent(t *testing.T) {
 	t.Parallel()
-	s := hxStart(t, nil, "-memory")
+	s := startServer(t, serverConfig{})
 	client := s.register()
 	victim := hxBrowser()
 	pending, csrf := s.consent(victim, hxAuthParams(client))
@@ -994,7 +929,7 @@ func TestHostileConsent(t *testing.T) {
 // PKCE check revokes what the code issued; registration floods are limited.
 func TestHostileToken(t *testing.T) {
 	t.Parallel()
-	s := hxStart(t, nil, "-memory")
+	s := startServer(t, serverConfig{})
 	client := s.register()
 
 	t.Run("malformed requests", func(t *testing.T) {
@@ -1120,7 +1055,7 @@ func TestHostileToken(t *testing.T) {
 
 	t.Run("registration flood", func(t *testing.T) {
 		// A fresh server, so that the registrations above do not count.
-		f := hxStart(t, nil, "-memory")
+		f := startServer(t, serverConfig{})
 		b, _ := json.Marshal(map[string]any{"redirect_uris": []string{hxRedirect}, "token_endpoint_auth_method": "none"})
 		var last int
 		var lastH http.Header
@@ -1152,7 +1087,7 @@ func TestHostileToken(t *testing.T) {
 		}
 		// Only registration is limited: a client registered before the
 		// flood still signs in and calls tools.
-		fs := &hxServer{t: t, base: f.base, log: f.log}
+		fs := f.in(t)
 		st, _, tok := fs.postForm("/token", hxCodeForm(first, fs.code(first, "ada@example.com")))
 		if st != 200 {
 			t.Fatalf("token during a flood: %d %v", st, tok)
@@ -1165,7 +1100,7 @@ func TestHostileToken(t *testing.T) {
 // period gets the same current token (a lost response), not a fork.
 func TestHostileRefreshReuse(t *testing.T) {
 	t.Parallel()
-	s := hxStart(t, nil, "-memory")
+	s := startServer(t, serverConfig{})
 	client, _, r1 := s.tokens("ada@example.com")
 	refresh := func(rt string) (int, map[string]any) {
 		st, _, out := s.postForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {client}})
@@ -1187,7 +1122,7 @@ func TestHostileRefreshReuse(t *testing.T) {
 // same hostile input at /sse/message, and its stream keeps working.
 func TestHostileLegacySSE(t *testing.T) {
 	t.Parallel()
-	s := hxStart(t, nil, "-memory")
+	s := startServer(t, serverConfig{})
 	sseToken := func(email string) string {
 		client := s.register()
 		p := hxAuthParams(client)
@@ -1276,7 +1211,7 @@ func TestHostileLegacySSE(t *testing.T) {
 // server keeps serving.
 func TestHostileHugeHeaders(t *testing.T) {
 	t.Parallel()
-	s := hxStart(t, nil, "-memory")
+	s := startServer(t, serverConfig{})
 	_, access, _ := s.tokens("ada@example.com")
 	sid := s.initialize(access)
 	c := s.rawConn()
@@ -1296,7 +1231,7 @@ func TestHostileHugeHeaders(t *testing.T) {
 // server compute and buffer hundreds of megabytes of answers.
 func TestHostileMCPBatches(t *testing.T) {
 	t.Parallel()
-	s := hxStart(t, nil, "-memory")
+	s := startServer(t, serverConfig{})
 	_, access, _ := s.tokens("ada@example.com")
 	batch := func(n int) string {
 		return "[" + strings.TrimSuffix(strings.Repeat(`{"jsonrpc":"2.0","id":1,"method":"tools/list"},`, n), ",") + "]"
@@ -1330,7 +1265,7 @@ func TestHostileMCPBatches(t *testing.T) {
 // nothing the server advertises.
 func TestHostileFloods(t *testing.T) {
 	t.Parallel()
-	s := hxStart(t, nil, "-memory")
+	s := startServer(t, serverConfig{})
 	_, ada, _ := s.tokens("ada@example.com")
 	_, grace, _ := s.tokens("grace@example.com")
 	graceSID := s.initialize(grace)

@@ -18,7 +18,7 @@ import (
 // not access tokens that evict each other.
 func TestHostileParallelRefresh(t *testing.T) {
 	t.Parallel()
-	s := hxStart(t, nil, "-memory")
+	s := startServer(t, serverConfig{})
 	client, _, rt := s.tokens("ada@example.com")
 	const n = 6
 	outs := make([]map[string]any, n)
@@ -58,7 +58,7 @@ func TestHostileImpersonatedSession(t *testing.T) {
 		{"email": "grace@example.com", "organization_id": "org_acme"}]`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := hxStart(t, map[string]string{"DEV_USERS_FILE": users}, "-memory")
+	s := startServer(t, serverConfig{env: map[string]string{"DEV_USERS_FILE": users}})
 	_, access, _ := s.tokens("ada@example.com")
 	sid := s.initialize(access)
 	st, _, body := s.do(s.mcpReq(access, sid, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`))
@@ -89,7 +89,7 @@ func TestHostileImpersonatedSession(t *testing.T) {
 	var log string
 	var signIn, call bool
 	for deadline := time.Now().Add(5 * time.Second); !(signIn && call) && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		log = s.log.String()
+		log = s.logs.String()
 		for line := range strings.SplitSeq(log, "\n") {
 			signIn = signIn || (strings.Contains(line, "signed in") && strings.Contains(line, "impersonator=support@example.com"))
 			call = call || (strings.Contains(line, "tools: call") && strings.Contains(line, "tool=whoami") && strings.Contains(line, "impersonator=support@example.com"))

@@ -33,15 +33,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"html"
 	"image/png"
 	"io"
-	"maps"
-	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -49,11 +44,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"remote-mcp-authkit/oauth/authkittest"
 )
 
 // flowTimeout bounds every test here; a hung stream fails the test instead
@@ -62,264 +54,6 @@ const flowTimeout = 60 * time.Second
 
 // eventWait is how long a test waits for an event it expects on a stream.
 const eventWait = 10 * time.Second
-
-// testServer is the product, started by run as `go run .` would start it.
-type testServer struct {
-	base string              // http://127.0.0.1:port[/path], the issuer and base of every endpoint
-	emu  *authkittest.Server // the AuthKit stand-in when started separately; nil in development mode
-	logs *logBuffer
-	// stop shuts the server down as SIGTERM would and returns what run
-	// returned; later calls return the same.
-	stop func() error
-}
-
-// logBuffer collects the server's log for a failing test to print.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *logBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *logBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// startServer runs the server with -addr 127.0.0.1:0 -memory. With
-// external, AuthKit is an emulator on its own port that the server reaches
-// through WORKOS_CLIENT_ID, WORKOS_CLIENT_SECRET and WORKOS_API_URL, exactly
-// as it reaches WorkOS in production; the test keeps the emulator's handle
-// to change a user's permissions. Without, no WorkOS variable is set and
-// the server mounts its own emulator at /_authkit (development sign-in).
-func startServer(t *testing.T, external bool) *testServer {
-	t.Helper()
-	return startServerArgs(t, external, "")
-}
-
-// startServerArgs is startServer with a path for the base URL: the server
-// then listens on a free port it is told in advance, with -base-url
-// http://127.0.0.1:PORT/path, as behind a reverse proxy that forwards a
-// path of its site unchanged.
-func startServerArgs(t *testing.T, external bool, basePath string, extra ...string) *testServer {
-	t.Helper()
-	return startServerEnv(t, external, basePath, nil, extra...)
-}
-
-// startServerEnv is startServerArgs with more environment variables, such
-// as an image service's, and extra flags.
-func startServerEnv(t *testing.T, external bool, basePath string, extraEnv map[string]string, extra ...string) *testServer {
-	t.Helper()
-	args := []string{"-addr", "127.0.0.1:0", "-memory"}
-	if basePath != "" {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		args = []string{"-addr", addr, "-memory", "-base-url", "http://" + addr + basePath}
-	}
-	args = append(args, extra...)
-	env := maps.Clone(extraEnv)
-	if env == nil {
-		env = map[string]string{}
-	}
-	ts := &testServer{logs: &logBuffer{}}
-	if external {
-		ts.emu = authkittest.NewServer()
-		t.Cleanup(ts.emu.Close)
-		env["WORKOS_CLIENT_ID"] = ts.emu.ClientID()
-		env["WORKOS_CLIENT_SECRET"] = ts.emu.APIKey()
-		env["WORKOS_API_URL"] = ts.emu.URL
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, args, func(k string) string { return env[k] }, ts.logs, ready)
-	}()
-	select {
-	case addr := <-ready:
-		ts.base = "http://" + addr + basePath
-	case err := <-done:
-		cancel()
-		t.Fatalf("run returned before listening: %v\n%s", err, ts.logs)
-	case <-time.After(20 * time.Second):
-		cancel()
-		t.Fatalf("server did not start\n%s", ts.logs)
-	}
-	var once sync.Once
-	var stopErr error
-	ts.stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case stopErr = <-done:
-			case <-time.After(15 * time.Second):
-				stopErr = errors.New("server did not shut down within 15 s")
-			}
-		})
-		return stopErr
-	}
-	t.Cleanup(func() {
-		if err := ts.stop(); err != nil {
-			t.Errorf("run: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", ts.logs)
-		}
-	})
-	return ts
-}
-
-// ---------------------------------------------------------------------------
-// The browser: a cookie jar and an HTML form reader.
-
-// browser follows redirects itself (so that it can stop at the client's
-// redirect URI, which nothing listens on) and keeps cookies like a real one.
-type browser struct {
-	hc *http.Client
-	// Pages seen during the last authorize, in order: "consent", "signin".
-	seen []string
-	// The scope boxes of the last consent page, all left ticked.
-	scopeBoxes []string
-}
-
-func newBrowser(t *testing.T) *browser {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &browser{hc: &http.Client{
-		Jar:           jar,
-		Timeout:       15 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
-}
-
-// htmlForm is a POST form as a browser submits it: its action, its hidden
-// inputs, and its submit buttons (name and value).
-type htmlForm struct {
-	action  string
-	hidden  url.Values
-	buttons [][2]string
-}
-
-var (
-	formTagRe = regexp.MustCompile(`<form\b[^>]*\bmethod="post"[^>]*\baction="([^"]*)"`)
-	hiddenRe  = regexp.MustCompile(`<input\b[^>]*\btype="hidden"[^>]*\bname="([^"]*)"[^>]*\bvalue="([^"]*)"`)
-	buttonRe  = regexp.MustCompile(`<button\b[^>]*\btype="submit"[^>]*\bname="([^"]*)"[^>]*\bvalue="([^"]*)"`)
-	checkedRe = regexp.MustCompile(`<input\b[^>]*\btype="checkbox"[^>]*\bname="([^"]*)"[^>]*\bvalue="([^"]*)"[^>]*\bchecked`)
-)
-
-func parseForm(page string) (*htmlForm, error) {
-	m := formTagRe.FindStringSubmatch(page)
-	if m == nil {
-		return nil, errors.New("no POST form on the page")
-	}
-	f := &htmlForm{action: html.UnescapeString(m[1]), hidden: url.Values{}}
-	for _, h := range hiddenRe.FindAllStringSubmatch(page, -1) {
-		f.hidden.Set(html.UnescapeString(h[1]), html.UnescapeString(h[2]))
-	}
-	// Ticked boxes are sent as a browser sends them.
-	for _, c := range checkedRe.FindAllStringSubmatch(page, -1) {
-		f.hidden.Add(html.UnescapeString(c[1]), html.UnescapeString(c[2]))
-	}
-	for _, b := range buttonRe.FindAllStringSubmatch(page, -1) {
-		f.buttons = append(f.buttons, [2]string{html.UnescapeString(b[1]), html.UnescapeString(b[2])})
-	}
-	return f, nil
-}
-
-// submit presses the button name=value of form, found on the page at base.
-func (b *browser) submit(ctx context.Context, base *url.URL, f *htmlForm, name, value string) (*http.Response, error) {
-	if !slices.Contains(f.buttons, [2]string{name, value}) {
-		return nil, fmt.Errorf("no button %s=%s on the form (have %v)", name, value, f.buttons)
-	}
-	action, err := base.Parse(f.action)
-	if err != nil {
-		return nil, err
-	}
-	vals := url.Values{}
-	for k, v := range f.hidden {
-		vals[k] = v
-	}
-	vals.Set(name, value)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, action.String(), strings.NewReader(vals.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return b.hc.Do(req)
-}
-
-// authorize is the person at the browser: it opens authURL, approves on our
-// consent page when it is shown, picks email on the AuthKit sign-in page,
-// and follows redirects until one leads to redirectURI, whose query it
-// returns (code and state, or error).
-func (b *browser) authorize(ctx context.Context, authURL, redirectURI, email string) (url.Values, error) {
-	b.seen = nil
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, authURL, nil)
-	if err != nil {
-		return nil, err
-	}
-	res, err := b.hc.Do(req)
-	for step := 0; step < 12; step++ {
-		if err != nil {
-			return nil, err
-		}
-		body, rerr := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-		res.Body.Close()
-		if rerr != nil {
-			return nil, rerr
-		}
-		here := res.Request.URL
-		switch {
-		case res.StatusCode == http.StatusFound || res.StatusCode == http.StatusSeeOther:
-			loc, perr := here.Parse(res.Header.Get("Location"))
-			if perr != nil {
-				return nil, fmt.Errorf("redirect from %s: %v", here, perr)
-			}
-			if strings.HasPrefix(loc.String(), redirectURI+"?") {
-				return loc.Query(), nil
-			}
-			req, rerr := http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
-			if rerr != nil {
-				return nil, rerr
-			}
-			res, err = b.hc.Do(req) // checked at the top of the loop
-			continue
-		case res.StatusCode != http.StatusOK:
-			return nil, fmt.Errorf("%s %s: %s: %s", res.Request.Method, here, res.Status, body)
-		}
-		page := string(body)
-		form, ferr := parseForm(page)
-		if ferr != nil {
-			return nil, fmt.Errorf("page at %s: %v\n%s", here, ferr, page)
-		}
-		switch {
-		case form.hidden.Has("pending"): // our consent page
-			if form.hidden.Get("csrf_token") == "" {
-				return nil, fmt.Errorf("consent form without a CSRF token")
-			}
-			b.seen = append(b.seen, "consent")
-			b.scopeBoxes = form.hidden["scope"]
-			res, err = b.submit(ctx, here, form, "decision", "approve")
-		case form.hidden.Has("sign_in"): // the AuthKit (emulator) sign-in page
-			b.seen = append(b.seen, "signin")
-			res, err = b.submit(ctx, here, form, "email", email)
-		default:
-			return nil, fmt.Errorf("unexpected form at %s: %+v", here, form)
-		}
-	}
-	return nil, errors.New("too many steps without reaching the redirect URI")
-}
 
 // ---------------------------------------------------------------------------
 // The OAuth side of an MCP client.
@@ -1076,7 +810,7 @@ func (c *legacySSE) initialize(t *testing.T) {
 func TestWholeFlow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 	defer cancel()
-	srv := startServer(t, true)
+	srv := startServer(t, serverConfig{external: true})
 	mcpURL, sseURL := srv.base+"/mcp", srv.base+"/sse"
 
 	// Ada's MCP client discovers, registers and signs her in.
@@ -1265,7 +999,7 @@ func TestWholeFlow(t *testing.T) {
 func TestDevelopmentSignIn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 	defer cancel()
-	srv := startServer(t, false)
+	srv := startServer(t, serverConfig{})
 	c := discover(ctx, t, srv.base+"/mcp")
 	c.register(ctx, t, "dev client")
 	b := newBrowser(t)
@@ -1300,7 +1034,7 @@ func TestDevelopmentSignIn(t *testing.T) {
 func TestBaseURLWithPath(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 	defer cancel()
-	srv := startServerArgs(t, false, "/tools")
+	srv := startServer(t, serverConfig{basePath: "/tools"})
 	b := newBrowser(t)
 	mcpAuth := discover(ctx, t, srv.base+"/mcp")
 	if mcpAuth.issuer != srv.base {
@@ -1329,7 +1063,7 @@ func TestBaseURLWithPath(t *testing.T) {
 func TestShutdownWithOpenStreams(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 	defer cancel()
-	srv := startServer(t, false)
+	srv := startServer(t, serverConfig{})
 	b := newBrowser(t)
 	mcpAuth := discover(ctx, t, srv.base+"/mcp")
 	mcpAuth.register(ctx, t, "shutdown client")
@@ -1402,10 +1136,10 @@ func TestInteropTypeScriptSDK(t *testing.T) {
 		skipOrFail(t, "the TypeScript SDK is not installed in %s (npm ci)", dir)
 	}
 	t.Run("permission change", func(t *testing.T) {
-		runInteropClient(t, node, dir, startServer(t, true), true)
+		runInteropClient(t, node, dir, startServer(t, serverConfig{external: true}), true)
 	})
 	t.Run("base URL with a path", func(t *testing.T) {
-		runInteropClient(t, node, dir, startServerArgs(t, false, "/tools"), false)
+		runInteropClient(t, node, dir, startServer(t, serverConfig{basePath: "/tools"}), false)
 	})
 }
 
@@ -1496,7 +1230,7 @@ func TestInteropInspector(t *testing.T) {
 			skipOrFail(t, "the MCP Inspector or its Node 22 is not installed in %s (npm ci)", inspectorDir)
 		}
 	}
-	srv := startServer(t, false)
+	srv := startServer(t, serverConfig{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*flowTimeout)
 	defer cancel()
 
