@@ -151,3 +151,27 @@ func TestHostileDevRestartKeepsSignIn(t *testing.T) {
 		t.Fatalf("second refresh after restart: %d %v", st, out)
 	}
 }
+
+// TestDevSignInRedirectsOnlyToCallback: the emulator the development
+// sign-in mounts at /_authkit is told our /callback as its only redirect
+// URI, so its sign-in page is no open redirector; and its form, posted
+// without a page it served, redirects nowhere. (From TestHostileAuthorize,
+// whose other cases moved to oauth/authorize_e2e_test.go.)
+func TestDevSignInRedirectsOnlyToCallback(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverConfig{})
+	for _, ru := range []string{"https://evil.example/", s.base + "/callback/../evil", s.base + "/callbackx", strings.Replace(s.base, "127.0.0.1", "localhost", 1) + "/callback"} {
+		q := url.Values{"client_id": {"client_authkittest"}, "response_type": {"code"}, "provider": {"authkit"},
+			"redirect_uri": {ru}, "state": {"x"}, "code_challenge": {hxChallenge}, "code_challenge_method": {"S256"}}
+		st, h, body := s.get("/_authkit/user_management/authorize?" + q.Encode())
+		if st != 400 || h.Get("Location") != "" || !strings.Contains(body, "redirect_uri is not registered") {
+			t.Errorf("emulator sign-in page with redirect_uri %s: %d %q %s", ru, st, h.Get("Location"), body)
+		}
+	}
+	// Its form, posted without a page it served, redirects nowhere.
+	req, _ := http.NewRequest("POST", s.base+"/_authkit/user_management/authorize", strings.NewReader("sign_in=forged&csrf_token=x&email=ada%40example.com"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if st, h, body := s.do(req); st != 400 || h.Get("Location") != "" {
+		t.Errorf("forged sign-in form: %d %q %s", st, h.Get("Location"), body)
+	}
+}

@@ -3,47 +3,12 @@ package main
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-// TestHostileParallelRefresh: a client firing six refreshes with one
-// refresh token at once gets six 200s, and every access token among them
-// works: the retries inside the grace period are handed the current pair,
-// not access tokens that evict each other.
-func TestHostileParallelRefresh(t *testing.T) {
-	t.Parallel()
-	s := startServer(t, serverConfig{})
-	client, _, rt := s.tokens("ada@example.com")
-	const n = 6
-	outs := make([]map[string]any, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			st, _, out := s.postForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {client}})
-			if st != 200 {
-				t.Errorf("parallel refresh %d: %d %v", i, st, out)
-			}
-			outs[i] = out
-		})
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
-	for i, out := range outs {
-		tok, _ := out["access_token"].(string)
-		st, _, body := s.do(s.mcpReq(tok, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"hostile","version":"1"}}}`))
-		if st != http.StatusOK {
-			t.Errorf("access token of answer %d: %d %s", i, st, hxTrunc(body))
-		}
-	}
-}
 
 // TestHostileImpersonatedSession: a user the development sign-in marks as
 // impersonated (as WorkOS does when a dashboard administrator impersonates)
