@@ -95,6 +95,7 @@ func (l *logBuffer) String() string {
 type akFlow struct {
 	t        *testing.T
 	ak       *authkittest.Server
+	up       *httptest.Server // the emulator's listener
 	faults   *upstreamFaults
 	base     string
 	logs     *logBuffer
@@ -129,7 +130,7 @@ func newFlow(t *testing.T, c flowConfig) *akFlow {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.ak = ak
+	f.ak, f.up = ak, up
 	up.Config.Handler = f.faults.wrap(ak.Handler())
 	up.Start()
 	t.Cleanup(up.Close)
