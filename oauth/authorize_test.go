@@ -383,3 +383,132 @@ func TestAuthorizeRateLimit(t *testing.T) {
 		t.Fatalf("after refill: %d", resp.StatusCode)
 	}
 }
+
+// MCP 2025-11-25 security best practices, "Consent Cookie Security": consent
+// cookies MUST use the __Host- prefix (RFC 6265bis s4.1.3.2: Secure, no
+// Domain, Path=/), so that a sibling subdomain cannot plant one. The same
+// holds for the CSRF nonce and the state binding cookie: a planted nonce or
+// consent cookie would let a same-site attacker skip or forge consent.
+func TestCookiesUseHostPrefixOverHTTPS(t *testing.T) {
+	e := newTLSEnv(t)
+	id := e.tlsPublicClient()
+	check := func(resp *http.Response, want string) {
+		t.Helper()
+		for _, c := range resp.Cookies() {
+			if strings.HasPrefix(c.Name, "__Host-"+want) {
+				if c.Path != "/" || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Domain != "" {
+					t.Errorf("cookie %s: Path=%q Secure=%v HttpOnly=%v SameSite=%v Domain=%q", c.Name, c.Path, c.Secure, c.HttpOnly, c.SameSite, c.Domain)
+				}
+				return
+			}
+		}
+		t.Errorf("no __Host-%s cookie in %q", want, resp.Header.Values("Set-Cookie"))
+	}
+	resp := e.get(e.browser, e.url("/authorize?"+authParams(id).Encode()))
+	body := readBody(resp)
+	check(resp, cookieBrowser)
+	p, k := rePending.FindStringSubmatch(body), reCSRF.FindStringSubmatch(body)
+	if p == nil || k == nil {
+		t.Fatalf("no consent form: %d %s", resp.StatusCode, body)
+	}
+	resp = e.postConsent(e.browser, p[1], k[1], "approve")
+	check(resp, cookieConsent)
+	check(resp, cookieState)
+	if q := e.followToClient(e.browser, resp); q.Get("code") == "" {
+		t.Fatalf("flow over https: %v", q)
+	}
+	// The remembered consent is read back under its __Host- name.
+	resp = e.get(e.browser, e.url("/authorize?"+authParams(id).Encode()))
+	readBody(resp)
+	if resp.StatusCode != http.StatusFound {
+		t.Errorf("remembered consent over https not honoured: %d", resp.StatusCode)
+	}
+}
+
+// MCP 2025-11-25 "Canonical Server URI": implementations SHOULD accept
+// uppercase scheme and host components of a resource (RFC 3986 s6.2.2.1:
+// they are case-insensitive). Path, port, query, userinfo and fragment stay
+// significant.
+func TestResourceSchemeAndHostCaseInsensitive(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"https://mcp.example.com/mcp", "https://mcp.example.com/mcp", true},
+		{"https://mcp.example.com/mcp", "HTTPS://MCP.Example.COM/mcp", true},
+		{"https://mcp.example.com/mcp", "https://mcp.example.com/mcp/", true},
+		{"https://mcp.example.com", "HTTPS://MCP.EXAMPLE.COM/", true},
+		{"https://mcp.example.com/mcp", "https://mcp.example.com/MCP", false},
+		{"https://mcp.example.com/mcp", "https://mcp.example.com:8443/mcp", false},
+		{"https://mcp.example.com/mcp", "http://mcp.example.com/mcp", false},
+		{"https://mcp.example.com/mcp", "https://mcp.example.com/mcp#frag", false},
+		{"https://mcp.example.com/mcp", "https://mcp.example.com/mcp#", false},
+		{"https://mcp.example.com/mcp", "https://user@mcp.example.com/mcp", false},
+		{"https://mcp.example.com/mcp", "https://mcp.example.com/mcp?x=1", false},
+		{"https://mcp.example.com/mcp", "https://mcp.example.com/%6Dcp", false},
+		{"https://mcp.example.com/mcp", "https://evil.example/mcp", false},
+	} {
+		if got := sameResource(tc.a, tc.b); got != tc.want {
+			t.Errorf("sameResource(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+
+	// Through the endpoints: an uppercase scheme is accepted at /authorize
+	// and at /token, and the token is bound to the configured resource.
+	e := newEnv(t)
+	upper := "HTTP://" + strings.TrimPrefix(e.ts.URL, "http://") + "/mcp"
+	id := e.publicClient()
+	p := authParams(id)
+	p.Set("resource", upper)
+	pending, csrf := e.consentForm(e.browser, p)
+	q := e.followToClient(e.browser, e.postConsent(e.browser, pending, csrf, "approve"))
+	form := codeForm(id, q.Get("code"))
+	form.Set("resource", upper)
+	st, out, _ := e.token(form, "", "")
+	if st != 200 {
+		t.Fatalf("token: %d %v", st, out)
+	}
+	if resp, _ := e.call("/mcp", out["access_token"].(string)); resp.StatusCode != 200 {
+		t.Errorf("token for %q refused at /mcp: %d", upper, resp.StatusCode)
+	}
+}
+
+// MCP 2025-11-25 security best practices, "Consent UI Requirements": the
+// consent page MUST show the registered redirect_uri where tokens will be
+// sent, not only its host (a host may serve many paths, some of them the
+// attacker's).
+func TestConsentShowsRedirectURI(t *testing.T) {
+	e := newEnv(t)
+	id := e.publicClient()
+	p := authParams(id)
+	p.Set("redirect_uri", "https://app.example.com/cb")
+	resp := e.get(e.browser, e.url("/authorize?"+p.Encode()))
+	body := readBody(resp)
+	if resp.StatusCode != 200 || !strings.Contains(body, "https://app.example.com/cb") {
+		t.Errorf("consent page (%d) does not show the redirect URI:\n%s", resp.StatusCode, body)
+	}
+}
+
+// The state binding cookie is single use and must be deleted at the
+// callback (Max-Age=0, RFC 6265 s5.2.2). It was "deleted" with a maxAge of
+// -1ns, which rounds to http.Cookie.MaxAge 0, meaning no Max-Age at all: an
+// empty session cookie stayed behind instead, one per sign-in.
+func TestCallbackDeletesStateCookie(t *testing.T) {
+	e := newEnv(t)
+	id := e.publicClient()
+	cb := e.startSignIn(e.browser, id)
+	resp := e.get(e.browser, cb.String())
+	readBody(resp)
+	found := false
+	for _, line := range resp.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(line, cookieState) {
+			found = true
+			if !strings.Contains(line, "Max-Age=0") {
+				t.Errorf("state cookie not deleted: %s", line)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("callback sets no state cookie: %v", resp.Header.Values("Set-Cookie"))
+	}
+}

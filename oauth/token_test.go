@@ -585,3 +585,118 @@ func TestRefreshAcrossReplicasRefreshesUpstreamOnce(t *testing.T) {
 		t.Fatalf("%d refresh leases left behind", n)
 	}
 }
+
+// The same race at issuance: a grant revoked while the token endpoint is
+// issuing from it (a replayed code, a reused refresh token, the user
+// revoking) must not leave the new access token cached as live. Before,
+// issueTokens cached it with a fresh grant entry after the revocation had
+// marked the old one, and the token worked until the next store recheck.
+func TestRevocationDuringIssuance(t *testing.T) {
+	var hs *hookStore
+	e := newEnv(t, func(c *Config) {
+		hs = &hookStore{Store: c.Store, kind: kindAccess}
+		c.Store = hs
+	})
+	id := e.publicClient()
+	code := e.authorize(id)
+	hs.afterPut = func() {
+		var cr codeRecord
+		e.srv.getJSON(t.Context(), kindCode, hashToken(code), &cr)
+		e.srv.RevokeGrant(t.Context(), cr.GrantID)
+	}
+	st, out, _ := e.token(codeForm(id, code), "", "")
+	if hs.afterPut != nil {
+		t.Fatal("the revocation hook did not run")
+	}
+	if st == 200 {
+		if resp, _ := e.call("/mcp", out["access_token"].(string)); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("access token of a grant revoked during issuance accepted: %d", resp.StatusCode)
+		}
+	} else if out["error"] != "invalid_grant" {
+		t.Errorf("token: %d %v", st, out)
+	}
+}
+
+// OAuth 2.1 s4.1.3: redirect_uri at the token endpoint is REQUIRED (and
+// identical) only if the authorization request included it; otherwise it
+// is OPTIONAL. A client that omitted it at /authorize (allowed with one
+// registered URI) but sends its registered URI at /token was refused with
+// invalid_grant, and its grant revoked. A different URI is still refused.
+func TestTokenRedirectURIOptionalWhenOmitted(t *testing.T) {
+	e := newEnv(t)
+	code, out := e.register(map[string]any{"redirect_uris": []string{testRedirect}, "token_endpoint_auth_method": "none"})
+	if code != 201 {
+		t.Fatal(out)
+	}
+	id := out["client_id"].(string)
+	for _, tc := range []struct {
+		sent string
+		ok   bool
+	}{{testRedirect, true}, {"", true}, {"http://127.0.0.1:33418/other", false}} {
+		p := authParams(id)
+		p.Del("redirect_uri")
+		br := newBrowser()
+		pending, csrf := e.consentForm(br, p)
+		q := e.followToClient(br, e.postConsent(br, pending, csrf, "approve"))
+		form := codeForm(id, q.Get("code"))
+		if tc.sent == "" {
+			form.Del("redirect_uri")
+		} else {
+			form.Set("redirect_uri", tc.sent)
+		}
+		st, out, _ := e.token(form, "", "")
+		if (st == 200) != tc.ok {
+			t.Errorf("redirect_uri %q at /token after none at /authorize: %d %v", tc.sent, st, out)
+		}
+	}
+}
+
+// Checked, correct: concurrent redemptions of one code (OAuth 2.1 s4.1.3,
+// RFC 9700 s4.5) never both succeed, and the replay revokes whatever the
+// winner received.
+func TestConcurrentCodeRedemption(t *testing.T) {
+	e := newEnv(t)
+	id := e.publicClient()
+	code := e.authorize(id)
+	const n = 8
+	type result struct {
+		status int
+		access string
+	}
+	results := make(chan result, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			form := codeForm(id, code)
+			req, _ := http.NewRequest("POST", e.url("/token"), strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				results <- result{}
+				return
+			}
+			var out struct {
+				AccessToken string `json:"access_token"`
+			}
+			json.NewDecoder(resp.Body).Decode(&out)
+			resp.Body.Close()
+			results <- result{resp.StatusCode, out.AccessToken}
+		}()
+	}
+	close(start)
+	var won []string
+	for range n {
+		if r := <-results; r.status == 200 {
+			won = append(won, r.access)
+		}
+	}
+	if len(won) > 1 {
+		t.Fatalf("%d concurrent redemptions of one code succeeded", len(won))
+	}
+	for _, at := range won {
+		if resp, _ := e.call("/mcp", at); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("token from a replayed code still accepted: %d", resp.StatusCode)
+		}
+	}
+}
