@@ -425,14 +425,19 @@ func TestFileStoreCompaction(t *testing.T) {
 	}
 	fileTestPut(t, s, "client", "kept", "client record")
 	clock.Advance(time.Hour)
-	largest := int64(0)
+	// 2000 writes of ~130 bytes would be ~260 KB without compaction.
+	// Compaction runs beside the writer, so a loaded machine may append a
+	// few more records before it lands: after each write the file must
+	// come back near the floor, not stay there at every instant.
 	for i := range 2000 {
 		fileTestPut(t, s, "token", "hot", value+strconv.Itoa(i))
-		largest = max(largest, fileTestSize(t, path))
-	}
-	// 2000 writes of ~130 bytes would be ~260 KB without compaction.
-	if largest > 3*4096 {
-		t.Fatalf("the file reached %d bytes, want compaction to keep it near the 4096-byte floor", largest)
+		deadline := time.Now().Add(10 * time.Second)
+		for size := fileTestSize(t, path); size > 3*4096; size = fileTestSize(t, path) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after write %d the file stays at %d bytes, want compaction to bring it near the 4096-byte floor", i, size)
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
 	storeMustGet(t, s, "token", "hot", []byte(value+"1999"))
 	storeMustGet(t, s, "client", "kept", []byte("client record"))
