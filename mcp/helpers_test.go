@@ -342,3 +342,125 @@ func newHTTPTestServer(t *testing.T, h http.Handler) *httptest.Server {
 	t.Cleanup(ts.Close)
 	return ts
 }
+
+// wire is an MCP server over real HTTP for byte-level requests, with a
+// session owner per caller as the command gives it (there the bearer
+// token's user; here the owner is named by the Authorization header).
+type wire struct {
+	t    *testing.T
+	base string
+}
+
+// newWire starts the server of newTestServer with the test tools.
+func newWire(t *testing.T) *wire {
+	t.Helper()
+	_, ts := newTestServer(t, newTestTools(), HTTPOptions{SessionOwner: func(r *http.Request) string {
+		return strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	}})
+	return &wire{t: t, base: ts.URL}
+}
+
+// in is the same server, for a subtest's t.
+func (w *wire) in(t *testing.T) *wire { return &wire{t: t, base: w.base} }
+
+// req builds a POST to /mcp with the headers a conforming client sends,
+// as owner (the Authorization header) in session (none if empty).
+func (w *wire) req(owner, session, body string) *http.Request {
+	req, _ := http.NewRequest("POST", w.base+"/mcp", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if owner != "" {
+		req.Header.Set("Authorization", "Bearer "+owner)
+	}
+	if session != "" {
+		req.Header.Set("Mcp-Session-Id", session)
+	}
+	return req
+}
+
+// do sends a request and returns status, headers and body.
+func (w *wire) do(req *http.Request) (int, http.Header, string) {
+	w.t.Helper()
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		w.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		w.t.Fatalf("reading body: %v", err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// wireRPC is a JSON-RPC response as the tests read it.
+type wireRPC struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Result  json.RawMessage `json:"result"`
+	Error   *struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func decodeWireRPC(t *testing.T, body string) wireRPC {
+	t.Helper()
+	var r wireRPC
+	if err := json.Unmarshal([]byte(body), &r); err != nil || r.JSONRPC != "2.0" {
+		t.Fatalf("not a JSON-RPC response (%v): %q", err, trunc(body))
+	}
+	return r
+}
+
+func trunc(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "..."
+	}
+	return s
+}
+
+// initialize starts a 2025-11-25 session for owner and returns its id.
+func (w *wire) initialize(owner string) string {
+	w.t.Helper()
+	st, h, body := w.do(w.req(owner, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"hostile","version":"1"}}}`))
+	if st != http.StatusOK || h.Get("Mcp-Session-Id") == "" {
+		w.t.Fatalf("initialize: %d %s", st, body)
+	}
+	sid := h.Get("Mcp-Session-Id")
+	if st, _, body := w.do(w.req(owner, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)); st != http.StatusAccepted {
+		w.t.Fatalf("notifications/initialized: %d %s", st, body)
+	}
+	return sid
+}
+
+// serves proves the session still works: tools/list answers with tools.
+func (w *wire) serves(owner, session string) {
+	w.t.Helper()
+	st, _, body := w.do(w.req(owner, session, `{"jsonrpc":"2.0","id":"alive","method":"tools/list"}`))
+	if st != http.StatusOK {
+		w.t.Fatalf("follow-up tools/list: %d %s", st, body)
+	}
+	r := decodeWireRPC(w.t, body)
+	if r.Error != nil || !strings.Contains(string(r.Result), `"name":"echo"`) {
+		w.t.Fatalf("follow-up tools/list: %s", body)
+	}
+}
+
+// rpcError asserts an HTTP status and a JSON-RPC error code, and returns the
+// response.
+func (w *wire) rpcError(req *http.Request, status, code int) wireRPC {
+	w.t.Helper()
+	st, h, body := w.do(req)
+	if st != status {
+		w.t.Fatalf("status %d, want %d: %s", st, status, trunc(body))
+	}
+	if ct := h.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		w.t.Fatalf("Content-Type %q, want application/json: %s", ct, trunc(body))
+	}
+	r := decodeWireRPC(w.t, body)
+	if r.Error == nil || r.Error.Code != code || r.Error.Message == "" {
+		w.t.Fatalf("want JSON-RPC error %d, got %s", code, trunc(body))
+	}
+	return r
+}

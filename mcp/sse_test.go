@@ -1,6 +1,7 @@
 package mcp
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -316,4 +317,86 @@ func TestCloseSessionsOfOwner(t *testing.T) {
 		t.Fatalf("alice after CloseSessions: %d", resp.StatusCode)
 	}
 	bob.result("ping", nil)
+}
+
+// ---------------------------------------------------------------------------
+// Hostile input over real HTTP (moved from the root package's
+// hostile_test.go: none of it needs more than this package).
+
+// TestHostileLegacySSE: the HTTP+SSE transport (2024-11-05) refuses the
+// same hostile input at /sse/message, and its stream keeps working.
+func TestHostileLegacySSE(t *testing.T) {
+	t.Parallel()
+	s := newWire(t)
+	ada, grace := "ada", "grace" // the session owners
+	req, _ := http.NewRequest("GET", s.base+"/sse", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+ada)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	next := func(want string) string {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("stream ended waiting for %q", want)
+				}
+				if strings.Contains(l, want) {
+					return l
+				}
+			case <-timeout:
+				t.Fatalf("no %q on the stream", want)
+			}
+		}
+	}
+	endpoint := strings.TrimPrefix(next("data: /sse/message?sessionId="), "data: ")
+	post := func(token, path, ct, body string) *http.Request {
+		r, _ := http.NewRequest("POST", s.base+path, strings.NewReader(body))
+		r.Header.Set("Content-Type", ct)
+		r.Header.Set("Authorization", "Bearer "+token)
+		return r
+	}
+	const js = "application/json"
+	ping := `{"jsonrpc":"2.0","id":1,"method":"ping"}`
+	s.rpcError(post(grace, endpoint, js, ping), 403, -32600)
+	s.rpcError(post(ada, "/sse/message?sessionId=NOSUCH", js, ping), 404, -32600)
+	s.rpcError(post(ada, "/sse/message", js, ping), 400, -32600)
+	s.rpcError(post(ada, endpoint, "text/plain", ping), 415, -32600)
+	s.rpcError(post(ada, endpoint, js, `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"p":"`+strings.Repeat("x", 4<<20)+`"}}`), 413, -32600)
+	s.rpcError(post(ada, endpoint, js, strings.Repeat("[", 100000)), 400, -32700)
+	s.rpcError(post(ada, endpoint, js, `{"jsonrpc":"2.0","id":null,"method":"ping"}`), 400, -32600)
+	// The stream still answers.
+	init := `{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"old","version":"1"}}}`
+	if st, _, body := s.do(post(ada, endpoint, js, init)); st != 202 {
+		t.Fatalf("initialize: %d %s", st, body)
+	}
+	next(`"id":"init"`)
+	if st, _, body := s.do(post(ada, endpoint, js, `{"jsonrpc":"2.0","id":"alive","method":"tools/list"}`)); st != 202 {
+		t.Fatalf("tools/list: %d %s", st, body)
+	}
+	if l := next(`"id":"alive"`); !strings.Contains(l, `"name":"echo"`) {
+		t.Errorf("tools/list over the stream: %s", l)
+	}
+	// An unknown tool name of 2 MB is quoted in its error by a short
+	// prefix only (issue 11), not echoed whole onto the stream.
+	huge := `{"jsonrpc":"2.0","id":"huge","method":"tools/call","params":{"name":"` + strings.Repeat("x", 2<<20) + `"}}`
+	if st, _, body := s.do(post(ada, endpoint, js, huge)); st != 202 {
+		t.Fatalf("tools/call with a 2 MB name: %d %s", st, body)
+	}
+	if l := next(`"id":"huge"`); len(l) > 1024 || !strings.Contains(l, "unknown tool: xxx") {
+		t.Errorf("the error for a 2 MB tool name is %d bytes: %.300s", len(l), l)
+	}
 }
