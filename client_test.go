@@ -15,19 +15,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"html"
 	"image/png"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"remote-mcp-authkit/oauth/authkittest"
 )
 
 // ---------------------------------------------------------------------------
@@ -789,23 +785,6 @@ const (
 	hxChallenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 )
 
-// hxBrowser has a cookie jar and follows redirects except those leaving for
-// a client's redirect URI (host 127.0.0.1:9) or when stop says so.
-func hxBrowser() *http.Client {
-	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if req.URL.Host == "127.0.0.1:9" || len(via) > 10 {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
-}
-
-// hxNoFollow shares a browser's cookies but follows no redirect.
-func hxNoFollow(b *http.Client) *http.Client {
-	return &http.Client{Jar: b.Jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-}
-
 func hxBody(t *testing.T, resp *http.Response) string {
 	t.Helper()
 	b, err := io.ReadAll(resp.Body)
@@ -865,72 +844,6 @@ func hxAuthParams(clientID string) url.Values {
 		"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {hxRedirect},
 		"state": {"st-1"}, "code_challenge": {hxChallenge}, "code_challenge_method": {"S256"},
 	}
-}
-
-var (
-	hxPendingRe = regexp.MustCompile(`name="pending" value="([^"]+)"`)
-	hxCSRFRe    = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-)
-
-// consent opens /authorize in browser b and returns the consent form's
-// hidden fields.
-func (s *testServer) consent(b *http.Client, params url.Values) (pending, csrf string) {
-	s.t.Helper()
-	resp, err := hxNoFollow(b).Get(s.base + "/authorize?" + params.Encode())
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	body := hxBody(s.t, resp)
-	p, c := hxPendingRe.FindStringSubmatch(body), hxCSRFRe.FindStringSubmatch(body)
-	if resp.StatusCode != http.StatusOK || p == nil || c == nil {
-		s.t.Fatalf("authorize: %d, no consent form: %s", resp.StatusCode, body)
-	}
-	return html.UnescapeString(p[1]), html.UnescapeString(c[1])
-}
-
-// approve posts the consent form with every scope box ticked (a box for a
-// scope the request did not ask for counts for nothing) and returns the
-// redirect to the sign-in page (the upstream authorization URL).
-func (s *testServer) approve(b *http.Client, pending, csrf string) string {
-	s.t.Helper()
-	resp, err := hxNoFollow(b).PostForm(s.base+"/authorize", url.Values{"pending": {pending}, "csrf_token": {csrf}, "decision": {"approve"},
-		"scope": {"tools:basic", "image_generation"}})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	body := hxBody(s.t, resp)
-	if resp.StatusCode != http.StatusSeeOther {
-		s.t.Fatalf("consent approve: %d %s", resp.StatusCode, body)
-	}
-	return resp.Header.Get("Location")
-}
-
-// callbackURL plays the sign-in page for email and returns our /callback URL
-// the sign-in page redirected to (not yet followed).
-func (s *testServer) callbackURL(b *http.Client, signInURL, email string) string {
-	s.t.Helper()
-	resp, err := authkittest.SignIn(context.Background(), hxNoFollow(b), signInURL, email)
-	if err != nil {
-		s.t.Fatalf("sign-in: %v", err)
-	}
-	body := hxBody(s.t, resp)
-	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), s.base+"/callback?") {
-		s.t.Fatalf("sign-in page answered %d %q: %s", resp.StatusCode, resp.Header.Get("Location"), body)
-	}
-	return resp.Header.Get("Location")
-}
-
-// follow GETs u in browser b without following redirects and returns the
-// response's status and parsed Location.
-func (s *testServer) follow(b *http.Client, u string) (int, *url.URL, string) {
-	s.t.Helper()
-	resp, err := hxNoFollow(b).Get(u)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	body := hxBody(s.t, resp)
-	loc, _ := url.Parse(resp.Header.Get("Location"))
-	return resp.StatusCode, loc, body
 }
 
 // code runs the browser part of the flow for clientID as email and returns
@@ -1065,14 +978,6 @@ func hxPage(t *testing.T, name string, st int, h http.Header, body string, wantS
 	t.Helper()
 	if st != wantStatus || h.Get("Location") != "" || !strings.HasPrefix(h.Get("Content-Type"), "text/html") || !strings.Contains(body, wantText) {
 		t.Errorf("%s: %d Location=%q Content-Type=%q, want a %d page saying %q:\n%s", name, st, h.Get("Location"), h.Get("Content-Type"), wantStatus, wantText, hxTrunc(body))
-	}
-}
-
-// hxOAuthErr asserts an RFC 6749 s5.2 JSON error.
-func hxOAuthErr(t *testing.T, name string, st int, out map[string]any, wantStatus int, wantCode string) {
-	t.Helper()
-	if st != wantStatus || out["error"] != wantCode || out["error_description"] == "" {
-		t.Errorf("%s: %d %v, want %d %s", name, st, out, wantStatus, wantCode)
 	}
 }
 

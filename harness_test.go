@@ -59,13 +59,6 @@ type testServer struct {
 	stop func() error
 }
 
-// in is the same server, for a subtest's t.
-func (s *testServer) in(t *testing.T) *testServer {
-	c := *s
-	c.t = t
-	return &c
-}
-
 // serverConfig is how a test starts the server. The zero value is
 // `-addr 127.0.0.1:0 -memory` with no WorkOS variable set: the development
 // sign-in, whose emulator the server mounts at /_authkit.
