@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -463,4 +466,96 @@ func (w *wire) rpcError(req *http.Request, status, code int) wireRPC {
 		w.t.Fatalf("want JSON-RPC error %d, got %s", code, trunc(body))
 	}
 	return r
+}
+
+// rawSSE opens an HTTP+SSE stream on a bare connection and reads it up to
+// the endpoint event; the caller may then never read it again: a client
+// that stops reading its stream.
+func rawSSE(t *testing.T, ts *httptest.Server) (net.Conn, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, "GET /sse HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	var line []byte
+	var b [1]byte
+	for { // a byte at a time: nothing past the endpoint event is read
+		if _, err := c.Read(b[:]); err != nil {
+			t.Fatalf("reading the endpoint event: %v", err)
+		}
+		if b[0] != '\n' {
+			line = append(line, b[0])
+			continue
+		}
+		if data, ok := strings.CutPrefix(string(line), "data: "); ok {
+			return c, data
+		}
+		line = line[:0]
+	}
+}
+
+// postRaw POSTs body and returns the response with its body read.
+func postRaw(t *testing.T, url, body string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// legacyFlood opens an HTTP+SSE session whose client stops reading its
+// stream after initialize, and returns it with its message URL.
+func legacyFlood(t *testing.T, s *Server, ts *httptest.Server) (*Session, string, net.Conn) {
+	t.Helper()
+	conn, endpoint := rawSSE(t, ts)
+	url := ts.URL + endpoint
+	for _, m := range []string{
+		`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}`,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+	} {
+		if resp, body := postRaw(t, url, m); resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("%s: %d %s", m, resp.StatusCode, body)
+		}
+	}
+	sess := s.session(queryValue(endpoint[strings.IndexByte(endpoint, '?')+1:], "sessionId"))
+	if sess == nil {
+		t.Fatal("no session")
+	}
+	waitFor(t, "initialize", sess.initialized)
+	return sess, url, conn
+}
+
+func isDead(sw *sseWriter) bool {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return sw.dead
+}
+
+// heapInUse is the live heap after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// vmRSS is the process's resident set as /proc tells it ("?" elsewhere).
+func vmRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "?"
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
 }

@@ -400,3 +400,87 @@ func TestHostileLegacySSE(t *testing.T) {
 		t.Errorf("the error for a 2 MB tool name is %d bytes: %.300s", len(l), l)
 	}
 }
+
+// One HTTP+SSE session whose client stops reading its stream, POSTing
+// requests with large answers: past the bounds (MaxRequestsPerSession,
+// MaxQueuedBytes) the POSTs get 429 with Retry-After and a JSON-RPC error
+// naming their id, and what the server holds for the session stays under
+// MaxQueuedBytes plus one answer per request slot. Once the client reads
+// again, the session serves.
+func TestHostileSSEBoundsSlowReader(t *testing.T) {
+	const (
+		slots     = 4
+		maxQueued = 1 << 20
+		answer    = 256 << 10
+	)
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{MaxRequestsPerSession: slots, MaxQueuedBytes: maxQueued, WriteTimeout: time.Minute})
+	sess, url, conn := legacyFlood(t, s, ts)
+	// An answer's event: the text, the JSON around it, the event's lines.
+	bound := maxQueued + slots*(answer+1024)
+	text := strings.Repeat("a", answer)
+	statuses := map[int]int{}
+	most := 0
+	for i := range 300 {
+		resp, body := postRaw(t, url, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"text":%q}}}`, i+1, text))
+		statuses[resp.StatusCode]++
+		switch resp.StatusCode {
+		case http.StatusAccepted:
+		case http.StatusTooManyRequests:
+			var r rpcReply
+			if err := json.Unmarshal([]byte(body), &r); err != nil || r.Error == nil || r.Error.Code != codeServerBusy || string(r.ID) != fmt.Sprint(i+1) {
+				t.Fatalf("429 body %s", body)
+			}
+			if ra := resp.Header.Get("Retry-After"); ra != "1" {
+				t.Fatalf("429 with Retry-After %q", ra)
+			}
+		default:
+			t.Fatalf("POST %d: %d %s", i, resp.StatusCode, body)
+		}
+		most = max(most, sess.standalone.queued())
+	}
+	// All but one: the request whose goroutine is writing the queue
+	// while the client does not read.
+	waitFor(t, "the admitted requests to end", func() bool { return sess.admitted.Load() <= 1 })
+	most = max(most, sess.standalone.queued())
+	t.Logf("statuses %v; at most %d bytes queued (bound %d)", statuses, most, bound)
+	if statuses[http.StatusTooManyRequests] == 0 {
+		t.Fatal("no POST was refused")
+	}
+	if most > bound {
+		t.Fatalf("%d bytes queued for the session, past the bound of %d", most, bound)
+	}
+	// The client reads again: what was queued drains, and the session serves.
+	go func() { _, _ = io.Copy(io.Discard, conn) }()
+	waitFor(t, "the queue to drain", func() bool { return sess.standalone.queued() == 0 })
+	if resp, body := postRaw(t, url, `{"jsonrpc":"2.0","id":"again","method":"ping"}`); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("after draining: %d %s", resp.StatusCode, body)
+	}
+}
+
+// The attack of issue 11, measured: one HTTP+SSE session whose client
+// never reads its stream POSTs 300 tools/call requests naming an unknown
+// tool of 2 MB. The largest live heap seen over the next two seconds (so
+// answers still being computed count) stays within a few MiB of where it
+// started; it used to grow by some 600 MiB, every answer echoing the name
+// whole and waiting in memory for the stream.
+func TestHostileSSEFloodHeap(t *testing.T) {
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{WriteTimeout: time.Minute})
+	_, url, _ := legacyFlood(t, s, ts)
+	before, rssBefore := heapInUse(), vmRSS()
+	name := strings.Repeat("x", 2<<20)
+	statuses := map[int]int{}
+	for i := range 300 {
+		resp, _ := postRaw(t, url, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q}}`, i+1, name))
+		statuses[resp.StatusCode]++
+	}
+	peak := uint64(0)
+	for range 20 {
+		peak = max(peak, heapInUse())
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("300 POSTs of a 2 MB unknown tool name, stream unread: statuses %v; heap in use %.1f MiB before, %.1f MiB at most after; RSS %s before, %s after",
+		statuses, float64(before)/(1<<20), float64(peak)/(1<<20), rssBefore, vmRSS())
+	if grew := int64(peak) - int64(before); grew > 64<<20 {
+		t.Errorf("the heap grew by %d MiB; want at most 64 MiB", grew>>20)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -1000,4 +1001,87 @@ func TestHostileMCPBatches(t *testing.T) {
 		t.Errorf("oversized batch: %s", r.Error.Message)
 	}
 	s.serves(access, old)
+}
+
+// The same bound on Streamable HTTP, where each request holds its own
+// connection until its answer is written: past MaxRequestsPerSession a
+// request gets 429 with Retry-After; notifications and responses still
+// pass, and a freed slot serves again.
+func TestHostileStreamableRequestBound(t *testing.T) {
+	tools := newTestTools()
+	_, ts := newTestServer(t, tools, HTTPOptions{MaxRequestsPerSession: 2})
+	c := newHTTPClient(t, ts.URL+"/mcp")
+	c.initialize("2025-06-18")
+	done := make(chan struct{})
+	for i := range 2 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			resp := c.do(http.MethodPost, fmt.Sprintf(`{"jsonrpc":"2.0","id":"b%d","method":"tools/call","params":{"name":"block"}}`, i), nil)
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}()
+		<-tools.started
+	}
+	resp := c.do(http.MethodPost, `{"jsonrpc":"2.0","id":"third","method":"ping"}`, nil)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(body), `"id":"third"`) {
+		t.Fatalf("a third request: %d, Retry-After %q, %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	resp = c.do(http.MethodPost, `{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}`, nil)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("a notification at the bound: %d", resp.StatusCode)
+	}
+	close(tools.release)
+	<-done
+	<-done
+	if msgs := c.result("ping", nil); msgs == nil {
+		t.Fatal("no ping result after the slots were freed")
+	}
+}
+
+// A Streamable HTTP GET stream whose client stops reading: notifications
+// queue up to MaxQueuedBytes, and the one that would pass it ends the
+// connection instead (the client may resume with Last-Event-ID); the
+// queue never holds more than the bound.
+func TestHostileStreamableGETQueueBound(t *testing.T) {
+	const maxQueued = 1 << 20
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{MaxQueuedBytes: maxQueued, WriteTimeout: time.Hour})
+	c := newHTTPClient(t, ts.URL+"/mcp")
+	c.initialize("2025-11-25")
+	sess := s.session(c.sid)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /mcp HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nMcp-Session-Id: %s\r\nMcp-Protocol-Version: 2025-11-25\r\n\r\n", c.sid)
+	waitFor(t, "the GET stream", func() bool {
+		sess.standalone.mu.Lock()
+		defer sess.standalone.mu.Unlock()
+		return sess.standalone.w != nil
+	})
+	sw := sess.standalone.w
+	chunk := map[string]string{"data": strings.Repeat("n", 256<<10)}
+	most := 0
+	for i := 0; i < 400 && !isDead(sw); i++ {
+		if err := sess.Notify(context.Background(), "test/chunk", chunk); err != nil {
+			t.Fatalf("notify %d: %v", i, err)
+		}
+		most = max(most, sw.queued())
+	}
+	if !isDead(sw) {
+		t.Fatal("100 MB of notifications to a stream never read did not end its connection")
+	}
+	if most > maxQueued+len(chunk["data"])+1024 {
+		t.Fatalf("%d bytes queued, past the bound of %d", most, maxQueued)
+	}
+	// The stream keeps its replay log for a resuming GET.
+	sess.standalone.mu.Lock()
+	kept := sess.standalone.size
+	sess.standalone.mu.Unlock()
+	if kept == 0 || kept > maxReplayBytes+len(chunk["data"])+64 {
+		t.Fatalf("replay log of %d bytes", kept)
+	}
 }
