@@ -24,11 +24,11 @@ func browserPrereqs() string {
 	if _, err := os.Stat(chromium); err != nil {
 		return "no Chromium at " + chromium + " (apt-get install chromium, or run .ci/browser.sh)"
 	}
-	if _, err := exec.LookPath("node"); err != nil {
+	if _, err := lookNode(); err != nil {
 		return "no node on PATH"
 	}
-	if _, err := os.Stat(filepath.Join(".ci", "browser", "node_modules", "playwright-core")); err != nil {
-		return "playwright-core is not installed (npm ci in .ci/browser, or run .ci/browser.sh)"
+	if _, err := os.Stat(filepath.Join(ciModules, "playwright-core")); err != nil {
+		return "playwright-core is not installed (npm ci in .ci, or run .ci/browser.sh)"
 	}
 	return ""
 }
@@ -57,7 +57,8 @@ func TestBrowserSignIn(t *testing.T) {
 	}
 	nodeCtx, nodeCancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer nodeCancel()
-	cmd := exec.CommandContext(nodeCtx, "node", filepath.Join(".ci", "browser", "signin.mjs"), srv.base)
+	node, _ := lookNode()
+	cmd := exec.CommandContext(nodeCtx, node, filepath.Join(".ci", "browser", "signin.mjs"), srv.base)
 	cmd.Env = append(os.Environ(), "MCP_BROWSER_SCREENSHOTS="+shots)
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()

@@ -168,12 +168,7 @@ func launch(t *testing.T, c serverConfig) (*testServer, error) {
 // know its port before it starts (its base URL names it).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return fmt.Sprintf("127.0.0.1:%d", freePort(t))
 }
 
 // ---------------------------------------------------------------------------
@@ -317,4 +312,17 @@ func (b *browser) authorize(ctx context.Context, authURL, redirectURI, email str
 		res, err = b.submit(ctx, here, form, "decision", "approve")
 	}
 	return nil, errors.New("too many steps without reaching the redirect URI")
+}
+
+// freePort returns a loopback port nobody listens on now. The Inspector
+// needs its ports fixed in advance (CLIENT_PORT and SERVER_PORT): they
+// name the origins its web server allows.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

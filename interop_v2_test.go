@@ -24,17 +24,17 @@ import (
 // of the tasks extension (by hand with the SDK's token: 2.4.0 has no tasks
 // client). bash .ci/interop.sh installs it.
 func TestInteropTypeScriptSDKv2(t *testing.T) {
-	node, err := exec.LookPath("node")
+	node, err := lookNode()
 	if err != nil {
 		skipOrFail(t, "node is not installed")
 	}
 	dir := filepath.Join(".ci", "interop2")
 	for _, p := range []string{
-		filepath.Join(dir, "node_modules", "@modelcontextprotocol", "client", "package.json"),
-		filepath.Join(dir, "node_modules", "playwright-core", "package.json"),
+		filepath.Join(ciModules, "@modelcontextprotocol", "client", "package.json"),
+		filepath.Join(ciModules, "playwright-core", "package.json"),
 	} {
 		if _, err := os.Stat(p); err != nil {
-			skipOrFail(t, "the TypeScript SDK v2 client or playwright-core is not installed in %s (npm ci)", dir)
+			skipOrFail(t, "the TypeScript SDK v2 client or playwright-core is not installed in %s (npm ci)", ciModules)
 		}
 	}
 	chromium := os.Getenv("MCP_BROWSER_CHROMIUM")

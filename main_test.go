@@ -375,13 +375,13 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 // which the SDK's discovery must follow (RFC 9728 and RFC 8414 path
 // insertion).
 func TestInteropTypeScriptSDK(t *testing.T) {
-	node, err := exec.LookPath("node")
+	node, err := lookNode()
 	if err != nil {
 		skipOrFail(t, "node is not installed")
 	}
 	dir := filepath.Join(".ci", "interop")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@modelcontextprotocol", "sdk", "package.json")); err != nil {
-		skipOrFail(t, "the TypeScript SDK is not installed in %s (npm ci)", dir)
+	if _, err := os.Stat(filepath.Join(ciModules, "@modelcontextprotocol", "sdk", "package.json")); err != nil {
+		skipOrFail(t, "the TypeScript SDK is not installed in %s (npm ci)", ciModules)
 	}
 	t.Run("permission change", func(t *testing.T) {
 		runInteropClient(t, node, dir, startServer(t, serverConfig{external: true}), true)
@@ -460,22 +460,17 @@ func runInteropClient(t *testing.T, node, dir string, srv *testServer, permissio
 	}
 }
 
-// inspectorDir holds the MCP Inspector and the Node 22 it needs, both
-// installed by npm (the npm package "node" ships the binary), so that the
-// machine's own Node version does not matter.
-var inspectorDir = filepath.Join(".ci", "interop", "inspector")
-
 // TestInteropInspector drives the server with the MCP Inspector's CLI
 // (npm @modelcontextprotocol/inspector, --cli mode), a client
 // implementation independent of ours, over both transports, with access
 // tokens this test obtains through the real sign-in. --strict makes the
 // Inspector fail on tool schemas that other clients could not use.
 func TestInteropInspector(t *testing.T) {
-	node, _ := filepath.Abs(filepath.Join(inspectorDir, "node_modules", "node", "bin", "node"))
-	launcher, _ := filepath.Abs(filepath.Join(inspectorDir, "node_modules", "@modelcontextprotocol", "inspector", "clients", "launcher", "build", "index.js"))
+	node, _ := filepath.Abs(filepath.Join(ciModules, "node", "bin", "node"))
+	launcher, _ := filepath.Abs(filepath.Join(ciModules, "@modelcontextprotocol", "inspector", "clients", "launcher", "build", "index.js"))
 	for _, p := range []string{node, launcher} {
 		if _, err := os.Stat(p); err != nil {
-			skipOrFail(t, "the MCP Inspector or its Node 22 is not installed in %s (npm ci)", inspectorDir)
+			skipOrFail(t, "the MCP Inspector or its Node 22 is not installed in %s (npm ci)", ciModules)
 		}
 	}
 	srv := startServer(t, serverConfig{})

@@ -168,14 +168,14 @@ func challengeParam(h, name string) string {
 // consent page in a real Chromium (playwright-core), which shows only the
 // new scope; the retried call returns an image.
 func TestInteropStepUp(t *testing.T) {
-	node, err := exec.LookPath("node")
+	node, err := lookNode()
 	if err != nil {
 		skipOrFail(t, "node is not installed")
 	}
 	dir := filepath.Join(".ci", "interop2")
 	for _, p := range []string{"@modelcontextprotocol/client", "playwright-core"} {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", p, "package.json")); err != nil {
-			skipOrFail(t, "%s is not installed in %s (npm ci)", p, dir)
+		if _, err := os.Stat(filepath.Join(ciModules, p, "package.json")); err != nil {
+			skipOrFail(t, "%s is not installed in %s (npm ci)", p, ciModules)
 		}
 	}
 	chromium := os.Getenv("MCP_BROWSER_CHROMIUM")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The HTML pages (consent, the AuthKit emulator's sign-in, error pages) in a
 # real browser: Chromium from the distribution's package, driven by
-# playwright-core (which never downloads a browser of its own), against the
-# server started in-process by TestBrowserSignIn in browser_test.go.
+# playwright-core (which never downloads a browser of its own, installed
+# with Node 22 by .ci/node.sh), against the server started in-process by
+# TestBrowserSignIn in browser_test.go.
 #
 # MCP_BROWSER_SCREENSHOTS=DIR keeps the screenshots there for a person to
 # look at; by default they go to a new temporary directory, printed below.
@@ -21,13 +22,8 @@ if [ ! -x "$chromium" ]; then
 	apt-get update -qq
 	apt-get install -y -qq chromium >/dev/null
 fi
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-	echo "browser tests: node and npm are required" >&2
-	exit 1
-fi
-
-echo "== npm ci (.ci/browser)"
-PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix .ci/browser --no-audit --no-fund --loglevel=error >/dev/null
+source .ci/node.sh
+ci_node_install
 
 export MCP_BROWSER_SCREENSHOTS="${MCP_BROWSER_SCREENSHOTS:-$(mktemp -d "${TMPDIR:-/tmp}/mcp-browser-shots.XXXXXX")}"
 echo "== go test -run TestBrowser (screenshots: $MCP_BROWSER_SCREENSHOTS)"

@@ -17,7 +17,8 @@
 #      every request with the token (and with the client's Host and Origin).
 #
 # Needs: go, and npm (any version) to install the pinned packages of
-# .ci/package.json: Node 22 (npm package "node", which ships the binary),
+# .ci/package.json (.ci/node.sh, shared by every Node-based peer test):
+# Node 22 (npm package "node", which ships the binary),
 # @modelcontextprotocol/conformance 0.1.16, and 0.2.0-alpha.12 under the
 # alias conformance-alpha. The suites run on that Node 22.
 #
@@ -43,31 +44,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# 1. Install the pinned packages, once per lockfile: the stamp records the
-# lockfile's hash, so a changed lockfile reinstalls and an unchanged one
-# costs nothing.
-stamp="$ci_dir/node_modules/.conformance-lock-sha256"
-want="$(sha256sum "$ci_dir/package-lock.json" | cut -d' ' -f1)"
-if [[ ! -x "$ci_dir/node_modules/node/bin/node" || ! -e "$ci_dir/node_modules/.bin/conformance" ||
-	! -e "$ci_dir/node_modules/conformance-alpha/dist/index.js" ||
-	"$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
-	if ! command -v npm >/dev/null; then
-		echo "conformance: npm is needed to install .ci/package.json (apt-get install npm)" >&2
-		exit 1
-	fi
-	echo "conformance: installing Node 22 and the conformance suites into .ci/node_modules"
-	(cd "$ci_dir" && npm ci --no-audit --no-fund --loglevel=error >"$work/npm.log" 2>&1) || {
-		cat "$work/npm.log" >&2
-		exit 1
-	}
-	echo "$want" >"$stamp"
-fi
-export PATH="$ci_dir/node_modules/node/bin:$PATH"
+# 1. Install the pinned packages (once per lockfile) and put their Node 22
+# first on PATH.
+source "$ci_dir/node.sh"
+ci_node_install || exit 1
 node_version="$(node --version)"
-if [[ "$node_version" != v22.* ]]; then
-	echo "conformance: expected Node 22 on PATH, found $node_version" >&2
-	exit 1
-fi
 legacy_suite="$ci_dir/node_modules/.bin/conformance"
 alpha_suite=(node "$ci_dir/node_modules/conformance-alpha/dist/index.js")
 version_of() { node -p 'require(process.argv[1]).version' "$ci_dir/node_modules/$1/package.json"; }

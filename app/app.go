@@ -485,9 +485,9 @@ func (w *wiring) identityProvider() error {
 		// to reach its own public URL.
 		akCfg = authkit.Config{ClientID: emu.ClientID(), APIKey: emu.APIKey(), APIURL: emu.URL, HTTPClient: emu.Client()}
 		fmt.Fprintf(lw, "\n  development sign-in: no WorkOS account configured\n"+
-			"  AuthKit is emulated at %s with demo users (ada@example.com, grace@example.com);\n"+
+			"  AuthKit is emulated at %s with demo users (%s);\n"+
 			"  anyone who can reach this server can sign in as them, so it listens on loopback only.\n"+
-			"  Set WORKOS_CLIENT_ID and WORKOS_CLIENT_SECRET to sign in with AuthKit.\n\n", emu.URL)
+			"  Set WORKOS_CLIENT_ID and WORKOS_CLIENT_SECRET to sign in with AuthKit.\n\n", emu.URL, demoUsers(emu.Users()))
 		if u, _ := url.Parse(cfg.baseURL); checkDevBaseURL(cfg.baseURL, false) != nil {
 			fmt.Fprintf(lw, "  !!! -%s is set: the base URL's host %s is not loopback.\n"+
 				"  !!! ANYONE WHO CAN REACH %s CAN SIGN IN AS ANY DEMO USER.\n"+
@@ -737,6 +737,22 @@ func (w *wiring) serve(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// demoUsers names the emulator's users for the banner: the ones -dev-users
+// loaded, or the defaults, since the banner is how a person learns whom to
+// sign in as. A long file is cut short rather than flooding the terminal.
+func demoUsers(users []authkittest.User) string {
+	const shown = 8
+	var names []string
+	for i, u := range users {
+		if i == shown {
+			names = append(names, fmt.Sprintf("and %d more", len(users)-shown))
+			break
+		}
+		names = append(names, u.Email)
+	}
+	return strings.Join(names, ", ")
 }
 
 func originOf(base string) string {

@@ -103,6 +103,8 @@ func TestWorkOSRetriesOnce(t *testing.T) {
 	waitFor(t, "the event at the emulator", func() bool { return len(emu.AuditEvents()) == 1 })
 	sink.Enqueue(e) // a second send of the same event (as after a lost answer)
 	waitFor(t, "the second send", func() bool { return emu.AuditCalls() == 2 })
+	// The emulator counts the call before the sink has read its answer.
+	waitFor(t, "the second send counted", func() bool { return sink.Stats().Sent == 2 })
 	if n := len(emu.AuditEvents()); n != 1 {
 		t.Fatalf("recorded %d times", n)
 	}

@@ -9,7 +9,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -313,7 +315,8 @@ func (s *Server) RequireBearer(resource string, next http.Handler) http.Handler 
 		// first (Config.InitialScopes); more is asked for by step-up.
 		challenge += `, scope="` + strings.Join(first, " ") + `"`
 	}
-	deny := func(w http.ResponseWriter, status int, code, desc string) {
+	hostHint := newHostHint(resource, s.log)
+	deny := func(w http.ResponseWriter, r *http.Request, status int, code, desc string) {
 		v := challenge
 		if code != "" {
 			// RFC 6750 s3: error and error_description are quoted strings;
@@ -322,33 +325,37 @@ func (s *Server) RequireBearer(resource string, next http.Handler) http.Handler 
 		}
 		w.Header().Set("WWW-Authenticate", v)
 		w.Header().Set("Cache-Control", "no-store")
-		http.Error(w, http.StatusText(status)+": "+desc, status)
+		body := http.StatusText(status) + ": " + desc
+		if status == http.StatusUnauthorized {
+			body += hostHint.check(r)
+		}
+		http.Error(w, body, status)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// RFC 6750 s2.3: a token in the URL leaks into logs and history;
 		// we support only the header and refuse the query form outright.
 		if strings.Contains(r.URL.RawQuery, "access_token") && r.URL.Query().Has("access_token") {
-			deny(w, http.StatusBadRequest, "invalid_request", "access tokens in the query string are not accepted; send an Authorization: Bearer header")
+			deny(w, r, http.StatusBadRequest, "invalid_request", "access tokens in the query string are not accepted; send an Authorization: Bearer header")
 			return
 		}
 		auth := r.Header["Authorization"]
 		if len(auth) == 0 {
 			// RFC 6750 s3.1: no credentials, no error code.
-			deny(w, http.StatusUnauthorized, "", "authorization required")
+			deny(w, r, http.StatusUnauthorized, "", "authorization required")
 			return
 		}
 		if len(auth) > 1 {
-			deny(w, http.StatusBadRequest, "invalid_request", "more than one Authorization header")
+			deny(w, r, http.StatusBadRequest, "invalid_request", "more than one Authorization header")
 			return
 		}
 		scheme, token, _ := strings.Cut(auth[0], " ")
 		if !strings.EqualFold(scheme, "Bearer") {
-			deny(w, http.StatusUnauthorized, "", "authorization required (Bearer)")
+			deny(w, r, http.StatusUnauthorized, "", "authorization required (Bearer)")
 			return
 		}
 		token = strings.TrimSpace(token)
 		if token == "" || len(token) > maxBearerLen {
-			deny(w, http.StatusUnauthorized, "invalid_token", "malformed access token")
+			deny(w, r, http.StatusUnauthorized, "invalid_token", "malformed access token")
 			return
 		}
 		e, err := s.lookupAccess(r.Context(), token)
@@ -358,15 +365,80 @@ func (s *Server) RequireBearer(resource string, next http.Handler) http.Handler 
 				http.Error(w, "token lookup failed, retry", http.StatusServiceUnavailable)
 				return
 			}
-			deny(w, http.StatusUnauthorized, "invalid_token", err.Error())
+			deny(w, r, http.StatusUnauthorized, "invalid_token", err.Error())
 			return
 		}
 		if e.resource != want {
 			// MCP 2025-11-25 "Access Token Privilege Restriction": a token
 			// for another resource must be refused (no token passthrough).
-			deny(w, http.StatusUnauthorized, "invalid_token", "the access token was issued for another resource")
+			deny(w, r, http.StatusUnauthorized, "invalid_token", "the access token was issued for another resource")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), e.identity())))
 	})
+}
+
+// hostHint makes a mismatch between the host a client used and the
+// resource's host diagnosable. Tokens and the protected resource metadata
+// are bound to the resource URL exactly (RFC 8707, RFC 9728 s3.3), so a
+// client told http://127.0.0.1:8788/mcp by its user, when the server's
+// resource is http://localhost:8788/mcp, meets a 401 whose metadata names
+// another resource and gives up with an error about the resource that
+// does not say why. The 401's body says it, and the log says it once in a
+// while (a proxy that rewrites Host would otherwise repeat it on every
+// request).
+type hostHint struct {
+	host     string // the resource's host, lower case, default port removed
+	resource string
+	log      *slog.Logger
+	next     atomic.Int64 // unix nanoseconds before which no line is logged
+}
+
+// hostHintEvery bounds the log lines about mismatched hosts.
+const hostHintEvery = 10 * time.Minute
+
+func newHostHint(resource string, log *slog.Logger) *hostHint {
+	u, err := url.Parse(resource)
+	if err != nil {
+		return &hostHint{}
+	}
+	return &hostHint{host: canonicalHost(u.Scheme, u.Host), resource: resource, log: log}
+}
+
+// canonicalHost is host:port in lower case without the scheme's default
+// port, so that "Localhost:80" and "localhost" compare equal.
+func canonicalHost(scheme, host string) string {
+	host = strings.ToLower(host)
+	switch {
+	case scheme == "http" && strings.HasSuffix(host, ":80"):
+		return strings.TrimSuffix(host, ":80")
+	case scheme == "https" && strings.HasSuffix(host, ":443"):
+		return strings.TrimSuffix(host, ":443")
+	}
+	return host
+}
+
+// check returns the note for a 401's body when r came to another host
+// than the resource's ("" when it did not), and logs it at most once per
+// hostHintEvery.
+func (h *hostHint) check(r *http.Request) string {
+	if h.host == "" || r == nil {
+		return ""
+	}
+	scheme := "http"
+	if strings.HasPrefix(h.resource, "https:") {
+		scheme = "https"
+	}
+	got := canonicalHost(scheme, r.Host)
+	if got == h.host || len(r.Host) > 255 {
+		return ""
+	}
+	if next, now := h.next.Load(), time.Now().UnixNano(); h.log != nil && now >= next &&
+		h.next.CompareAndSwap(next, now+int64(hostHintEvery)) {
+		h.log.Warn("oauth: a request came to another host than the resource's; clients must use the resource URL exactly, and the server's public base URL decides it",
+			"request_host", r.Host, "resource", h.resource, "next_note_after", hostHintEvery)
+	}
+	return "\nnote: this request came to host " + r.Host + ", but this server's resource is " + h.resource +
+		"; a client must use that URL exactly (tokens and metadata are bound to it, and localhost and 127.0.0.1 are different hosts)." +
+		" Behind a proxy that rewrites the Host header, ignore this note."
 }

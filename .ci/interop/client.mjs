@@ -268,7 +268,7 @@ async function main() {
   const mcpURL = new URL(arg);
   const sseURL = new URL('sse', mcpURL); // beside /mcp, also under a base path
   const sdk = JSON.parse(
-    readFileSync(new URL('./node_modules/@modelcontextprotocol/sdk/package.json', import.meta.url), 'utf8'),
+    readFileSync(new URL('../node_modules/@modelcontextprotocol/sdk/package.json', import.meta.url), 'utf8'),
   );
   console.log(`interop: @modelcontextprotocol/sdk ${sdk.version} on Node ${process.version}`);
 

@@ -246,7 +246,7 @@ async function taskRun(label, url, adaToken, graceToken) {
 async function main() {
   const arg = process.argv[2] || fail('usage: node modern.mjs http://HOST:PORT/mcp');
   const url = new URL(arg);
-  const pkg = JSON.parse(readFileSync(new URL('./node_modules/@modelcontextprotocol/client/package.json', import.meta.url), 'utf8'));
+  const pkg = JSON.parse(readFileSync(new URL('../node_modules/@modelcontextprotocol/client/package.json', import.meta.url), 'utf8'));
   console.log(`interop-v2: @modelcontextprotocol/client ${pkg.version} on Node ${process.version}`);
   const listener = await startRedirectListener();
   const shared = { client: undefined, registrations: 0 };

@@ -166,7 +166,7 @@ async function main() {
   if (untick) args.shift();
   const mcpURL = new URL(args[0] || fail('usage: node stepup.mjs [--untick] http://HOST:PORT/mcp'));
   const pkg = JSON.parse(
-    readFileSync(new URL('./node_modules/@modelcontextprotocol/client/package.json', import.meta.url), 'utf8'),
+    readFileSync(new URL('../node_modules/@modelcontextprotocol/client/package.json', import.meta.url), 'utf8'),
   );
   console.log(`interop2: @modelcontextprotocol/client ${pkg.version} on Node ${process.version}`);
 
