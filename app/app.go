@@ -176,7 +176,7 @@ func parseConfig(args []string, getenv func(string) string, opts Options) (*conf
 	fs.BoolVar(&c.auditWorkOS, "audit-workos", getenv("AUDIT_WORKOS") == "1",
 		"send audit events to WorkOS Audit Logs as well as the log (env AUDIT_WORKOS=1); in development they go to the emulator, shown at /_authkit/audit_logs/events")
 	limits := fs.String("tool-rate-limits", getenv("TOOL_RATE_LIMITS"),
-		"per-user tool call limits replacing the table's, e.g. generateImage=10/1m,add=100/1m or generateImage=off (env TOOL_RATE_LIMITS); each replica enforces its own")
+		"per-user tool call limits replacing the table's, e.g. generateImage=10/1m,add=100/1m or generateImage=off (env TOOL_RATE_LIMITS); replicas sharing a store share each user's allowance")
 	fs.StringVar(&c.initialScope, "initial-scope", envOr(getenv, "INITIAL_SCOPE", "all"),
 		"scopes clients are told to ask for first (env INITIAL_SCOPE): all (each still approved on the consent page), or baseline (least privilege from the start; the rest by step-up, which clients such as the TypeScript SDK 1.x cannot do)")
 	if err := fs.Parse(args); err != nil {
@@ -541,6 +541,10 @@ func (w *wiring) toolTable(getenv func(string) string) error {
 		om.toolCall(c)
 		auditToolCall(ctx, trail, om, c)
 	})
+	if w.opts.Store != nil {
+		// A user's allowance is one across the replicas sharing the store.
+		table.SetLimiter(storeLimiter{w.st})
+	}
 	for name, l := range cfg.toolRateLimits {
 		if err := table.SetRateLimit(name, l); err != nil {
 			return err
@@ -561,6 +565,17 @@ func (w *wiring) mcpServer() error {
 	if err != nil {
 		return err
 	}
+	// generateImage may run as a task (io.modelcontextprotocol/tasks): ten
+	// minutes, 16 per user; in this process's memory, or, with a shared
+	// store, in it, so that every replica answers for every task.
+	taskOpts := &mcp.TaskOptions{}
+	var serverRelay mcp.Relay
+	if w.opts.Store != nil {
+		taskOpts.Store, taskOpts.Relay = storeTasks{st: w.st}, busTaskRelay{w.bus, w.st}
+		// A resource change announced here reaches the listeners and
+		// subscriptions other replicas hold.
+		serverRelay = busRelay{w.bus, w.st}
+	}
 	w.mcp = mcp.NewServer(mcp.ServerOptions{
 		Info:         mcp.Implementation{Name: "remote-mcp-authkit", Title: "Remote MCP with AuthKit", Version: Version},
 		Instructions: "Tools gated by your AuthKit permissions: add two numbers, see who you are signed in as, and (with the image_generation permission) generate images.",
@@ -568,11 +583,10 @@ func (w *wiring) mcpServer() error {
 		// tools/list is computed per identity (permissions), so modern
 		// results say cacheScope "private".
 		ToolsVaryByCaller: true,
-		// generateImage may run as a task (io.modelcontextprotocol/tasks):
-		// in this process's memory, ten minutes, 16 per user.
-		Tasks:    &mcp.TaskOptions{},
-		StateKey: stateKey,
-		Logger:   w.logger,
+		Tasks:             taskOpts,
+		Relay:             serverRelay,
+		StateKey:          stateKey,
+		Logger:            w.logger,
 		Observe: func(ctx context.Context, info mcp.RequestInfo) {
 			om.mcpRequest(info)
 			recordMCP(ctx, info)
@@ -587,7 +601,7 @@ func (w *wiring) mcpServer() error {
 // two MCP endpoints, and subscribes the MCP server to what happens to
 // grants, here or in another process sharing the store.
 func (w *wiring) authorizationServer() error {
-	cfg, om, trail, mcpServer := w.cfg, w.om, w.trail, w.mcp
+	cfg, om, trail, mcpServer, st, logger := w.cfg, w.om, w.trail, w.mcp, w.st, w.logger
 	authServer, err := oauth.NewServer(oauth.Config{
 		Issuer:                          cfg.baseURL,
 		Resources:                       []string{cfg.baseURL + "/mcp", cfg.baseURL + "/sse"},
@@ -630,9 +644,14 @@ func (w *wiring) authorizationServer() error {
 			// so their sessions' lists have not changed yet.
 			mcpServer.NotifyToolListChangedByCredential(e.Key)
 		case events.StreamMessage:
-			// A client's response POSTed to another replica, for a
-			// request a handler here waits on.
-			mcpServer.DeliverRelayed(e.Key, e.Data)
+			// What another replica relays for a session held here (a
+			// client's response, a message for a stream), or for every
+			// session (busRelay).
+			resolveRelayed(st, logger, e, mcpServer.DeliverRelayed)
+		case events.TaskMessage:
+			// tasks/cancel or tasks/update received by another replica,
+			// for a task running here.
+			resolveRelayed(st, logger, e, mcpServer.DeliverTaskMessage)
 		}
 	}))
 	return nil
@@ -657,7 +676,7 @@ func (w *wiring) httpServer() {
 		// A store shared with other processes: so are Streamable HTTP
 		// sessions, so that any of them serves a session any opened.
 		httpOpts.Sessions = sessionDirectory{w.st}
-		httpOpts.Relay = busRelay{w.bus}
+		httpOpts.Relay = busRelay{w.bus, w.st}
 	}
 	mux.Handle(basePath+"/mcp", oauth.CORS(w.auth.RequireBearer(mcpURL, tagIdentity(w.mcp.StreamableHTTPHandler(httpOpts)))))
 	sse := oauth.CORS(w.auth.RequireBearer(sseURL, tagIdentity(w.mcp.SSEHandler(httpOpts))))

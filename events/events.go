@@ -1,8 +1,8 @@
 // Package events carries what one server process must tell the others that
 // share its store: a grant revoked, a grant's permissions changed, an access
-// token dropped, a message for a stream another process holds. With one
-// process (the default) the bus is Local, an in-process fan-out; the
-// replicas module implements Bus on PostgreSQL LISTEN/NOTIFY.
+// token dropped, a message for a stream or a task another process holds.
+// With one process (the default) the bus is Local, an in-process fan-out;
+// the replicas module implements Bus on PostgreSQL LISTEN/NOTIFY.
 //
 // Events carry identifiers, never secrets: a grant ID, the SHA-256 of an
 // access token, a stream ID. A receiver that needs more reads the store,
@@ -41,6 +41,10 @@ const (
 	// carries them). Receivers drop every cache that events keep fresh and
 	// reload from the store.
 	Resync Kind = 5
+	// TaskMessage: Data is a message for the task whose ID is Key (a
+	// cancellation, answers to its input requests); the process running
+	// that task acts on it, the others ignore it.
+	TaskMessage Kind = 6
 )
 
 // String names the kind, for logs.
@@ -56,6 +60,8 @@ func (k Kind) String() string {
 		return "stream-message"
 	case Resync:
 		return "resync"
+	case TaskMessage:
+		return "task-message"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -83,7 +89,7 @@ func (e Event) Check() error {
 	switch {
 	case e.Kind == Resync:
 		return errors.New("events: Resync is delivered by a Bus, never published")
-	case e.Kind < GrantRevoked || e.Kind > StreamMessage:
+	case e.Kind < GrantRevoked || e.Kind > TaskMessage:
 		return fmt.Errorf("events: unknown kind %d", uint8(e.Kind))
 	case len(e.Key) > MaxKeyLen:
 		return fmt.Errorf("%w: key is %d bytes, the limit is %d", ErrTooLarge, len(e.Key), MaxKeyLen)

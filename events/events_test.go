@@ -42,6 +42,7 @@ func TestPublishRefusesBadEvents(t *testing.T) {
 		{"resync", Event{Kind: Resync}, nil},
 		{"unknown kind", Event{Kind: 99}, nil},
 		{"zero kind", Event{}, nil},
+		{"kind past the last", Event{Kind: TaskMessage + 1}, nil},
 		{"long key", Event{Kind: GrantRevoked, Key: strings.Repeat("k", MaxKeyLen+1)}, ErrTooLarge},
 		{"long data", Event{Kind: StreamMessage, Data: make([]byte, MaxDataLen+1)}, ErrTooLarge},
 	} {

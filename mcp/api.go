@@ -137,6 +137,12 @@ type ServerOptions struct {
 	// tools whose ToolSet says so (TaskSupporter) may run as tasks the
 	// client polls.
 	Tasks *TaskOptions
+	// Relay, for servers in several processes sharing one endpoint, makes
+	// NotifyResourceUpdated reach every process: Send(ctx, "", msg) must
+	// deliver msg to DeliverRelayed("", msg) of every process, this one
+	// included, and each tells its own listeners (subscriptions/listen)
+	// and subscribed sessions. Nil: this process only.
+	Relay Relay
 	// StateKey keys the HMAC that seals the requestState of a multi
 	// round-trip request (2026-07-28 basic/patterns/mrtr; mrtr.go), so a
 	// client can neither read nor change it and it binds the user and the

@@ -535,7 +535,7 @@ type serverFeatures struct {
 func notifyListChanged(s *Server, method string) {
 	for _, sess := range s.Sessions() {
 		if sess.ProtocolVersion() != "" {
-			_ = sess.Notify(context.Background(), method, nil) // a closed session needs no news
+			_ = sess.Notify(localOnly, method, nil) // a closed session needs no news; every process sends its own
 		}
 	}
 }
@@ -587,6 +587,16 @@ func (s *Server) RemoveResource(uri string) {
 // resources/subscribe, and only those, that it changed
 // (notifications/resources/updated); they may then read it again.
 func (s *Server) NotifyResourceUpdated(uri string) {
+	if s.opts.Relay != nil {
+		if s.relayResourceUpdated(uri) == nil {
+			return // delivered here too, by the relay
+		}
+	}
+	s.resourceUpdated(uri)
+}
+
+// resourceUpdated tells this process's subscribers that uri changed.
+func (s *Server) resourceUpdated(uri string) {
 	f := s.features
 	f.mu.Lock()
 	t := f.resources

@@ -171,7 +171,9 @@ func (s *Server) notifyToolListChanged(sess *Session) {
 	if sess.ProtocolVersion() == "" {
 		return
 	}
-	if err := sess.Notify(context.Background(), "notifications/tools/list_changed", nil); err != nil {
+	// Local only: a shared cause (a permission change) reaches every
+	// process, and each tells the sessions it holds.
+	if err := sess.Notify(localOnly, "notifications/tools/list_changed", nil); err != nil {
 		s.logger.Debug("mcp: list_changed not delivered", "session", sess.id, "err", err)
 	}
 }
@@ -251,7 +253,10 @@ func (s *Server) addSession(sess *Session, limit int) error {
 	s.mu.Unlock()
 	if n >= limit && oldest != nil {
 		s.logger.Info("mcp: session limit reached, ending the least recently active session", "session", oldest.id)
-		oldest.close()
+		// A shared session ends everywhere: closed here only, another
+		// process would adopt it again, and its owner's index would still
+		// count it.
+		oldest.forget()
 	}
 	return nil
 }

@@ -367,7 +367,10 @@ func (s *Session) Notify(ctx context.Context, method string, params any) error {
 	if err != nil {
 		return err
 	}
-	return s.outFor(ctx).send(b)
+	if out := s.outFor(ctx); out != outbox(s.standalone) {
+		return out.send(b)
+	}
+	return s.sendStandalone(ctx, b)
 }
 
 // Request sends a server-to-client request (sampling/createMessage,
@@ -400,7 +403,12 @@ func (s *Session) Request(ctx context.Context, method string, params any) (json.
 	if err != nil {
 		return nil, err
 	}
-	if err := s.outFor(ctx).send(b); err != nil {
+	if out := s.outFor(ctx); out != outbox(s.standalone) {
+		err = out.send(b)
+	} else {
+		err = s.sendStandalone(ctx, b)
+	}
+	if err != nil {
 		return nil, err
 	}
 	select {

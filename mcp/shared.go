@@ -10,15 +10,16 @@ package mcp
 // version, client info and capabilities). A client's response to a
 // server-to-client request, POSTed to another process than the one whose
 // handler waits, is relayed there (HTTPOptions.Relay); such requests on a
-// shared session carry string ids tagged with their process. What lives in
-// one process stays there: open streams (a GET stream is served by the
-// process it reached; a notification sent because of a shared event, such
-// as tools/list_changed after a permission change, is sent by every process
-// and so reaches it), requests in flight (cancellation reaches them only on
-// their own process) and logging/setLevel (per process). An HTTP+SSE
-// session is not adopted (its stream is where every answer goes): a message
-// POSTed for it to another process is forwarded to the one holding the
-// stream, through Relay as well.
+// shared session carry string ids tagged with their process. A message for
+// the session's GET stream sent by a process where that stream is not
+// connected is relayed to the one where it is (shared_notify.go), and the
+// owner's bound on sessions holds across processes when the directory is
+// an OwnerIndex (shared_owners.go). What lives in one process stays there:
+// open streams, requests in flight (cancellation reaches them only on their
+// own process) and logging/setLevel (per process). An HTTP+SSE session is
+// not adopted (its stream is where every answer goes): a message POSTed for
+// it to another process is forwarded to the one holding the stream,
+// through Relay as well.
 
 import (
 	"context"
@@ -84,7 +85,9 @@ func (h *streamableHandler) save(ctx context.Context, sess *Session) {
 		h.s.logger.Warn("mcp: saving a shared session record", "err", err)
 		return
 	}
-	sess.saved.Store(time.Now().UnixNano())
+	now := time.Now()
+	sess.saved.Store(now.UnixNano())
+	h.s.admit(ctx, sess, now.Add(h.opts.idleTimeout()), h.opts.maxSessions())
 }
 
 // keepShared renews a shared session's record once a quarter of the idle
@@ -132,7 +135,7 @@ func (h *streamableHandler) adopt(ctx context.Context, id string) *Session {
 	sess.saved.Store(time.Now().UnixNano())
 	sess.setInitialized(rec.Version, rec.ClientInfo, rec.ClientCaps)
 	sess.markReady()
-	if h.s.addSession(sess, h.opts.maxSessions()) != nil {
+	if h.s.addSession(sess, h.opts.localMaxSessions()) != nil {
 		sess.close()
 		return nil
 	}
@@ -160,6 +163,7 @@ func (s *Session) forget() {
 		if err := s.dir.Delete(ctx, s.id); err != nil {
 			s.server.logger.Warn("mcp: deleting a shared session record", "err", err)
 		}
+		s.dropOwned(ctx)
 	}()
 }
 
@@ -200,12 +204,34 @@ type relayedResponse struct {
 	Result json.RawMessage `json:"result,omitempty"`
 	Error  *JSONRPCError   `json:"error,omitempty"`
 	SSE    json.RawMessage `json:"sse,omitempty"`
+	// End, relayed with no session id, ends a session pushed out by its
+	// owner's limit (shared_owners.go) wherever a copy of it is held.
+	End *endedSession `json:"end,omitempty"`
+	// Notify is a message for the session's standalone stream, for the
+	// process where that stream is connected (shared_notify.go).
+	Notify json.RawMessage `json:"notify,omitempty"`
+	// Updated, relayed with no session id, is the URI of a resource that
+	// changed (ServerOptions.Relay).
+	Updated string `json:"updated,omitempty"`
 }
 
 // DeliverRelayed hands a response relayed by another process (Relay) to the
 // request of session sessionID waiting for it here, if any; anything else
 // is dropped.
 func (s *Server) DeliverRelayed(sessionID string, msg []byte) {
+	if sessionID == "" {
+		var r relayedResponse
+		if json.Unmarshal(msg, &r) != nil {
+			return
+		}
+		if r.End != nil {
+			s.endSession(*r.End)
+		}
+		if r.Updated != "" {
+			s.resourceUpdated(r.Updated)
+		}
+		return
+	}
 	sess := s.session(sessionID)
 	if sess == nil {
 		return
@@ -216,6 +242,10 @@ func (s *Server) DeliverRelayed(sessionID string, msg []byte) {
 	}
 	if r.SSE != nil {
 		s.deliverSSE(sess, r.SSE)
+		return
+	}
+	if r.Notify != nil {
+		s.deliverNotify(sess, r.Notify)
 		return
 	}
 	if r.ID == nil || (r.Result == nil && r.Error == nil) {
@@ -253,6 +283,9 @@ func (h *sseHandler) shareSSE(ctx context.Context, sess *Session) {
 		h.s.logger.Warn("mcp: saving a shared session record", "err", err)
 		return
 	}
+	// Not counted in the owner's index (shared_owners.go): an HTTP+SSE
+	// session lives on one process only, bounded there, and its record's
+	// long TTL would make one left by a killed process count for a day.
 	sess.dir, sess.relay, sess.sseOpts = h.opts.Sessions, h.opts.Relay, &h.opts
 }
 

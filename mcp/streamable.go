@@ -202,7 +202,7 @@ func (h *streamableHandler) initialize(w http.ResponseWriter, r *http.Request, m
 		writeJSON(w, resp)
 		return
 	}
-	if err := h.s.addSession(sess, h.opts.maxSessions()); err != nil {
+	if err := h.s.addSession(sess, h.opts.localMaxSessions()); err != nil {
 		sess.close()
 		writeError(w, http.StatusServiceUnavailable, m.ID, NewInternalError("server is shutting down"))
 		return
@@ -275,7 +275,7 @@ func (h *streamableHandler) delete(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
-	sess.forget()
+	sess.forgetEverywhere(r.Context())
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -13,7 +13,10 @@ package mcp
 // answered exactly as an id that never existed. Each owner holds at most
 // TaskOptions.MaxPerOwner live tasks, and a task is forgotten once its
 // ttlMs has passed. The state lives in a TaskStore; the work itself (and
-// the waiting for input) runs in the process that created the task.
+// the waiting for input) runs in the process that created the task. With a
+// TaskStore shared by several processes (TaskOptions.Relay set too), any of
+// them answers tasks/get; tasks/cancel and tasks/update received by
+// another process than the one running the task are relayed to it.
 
 import (
 	"context"
@@ -138,7 +141,9 @@ var ErrTooManyTasks = errors.New("mcp: too many live tasks for this owner")
 //     TTL has not passed; otherwise ErrTaskNotFound.
 //   - Update applies fn to the stored task atomically with respect to other
 //     Updates of the same task and returns a copy of the result; it fails
-//     like Get. fn must not block.
+//     like Get. fn must not block, and may be called more than once, each
+//     time on a fresh copy (a shared store may retry), so it must change
+//     nothing but the task it is given.
 //
 // All methods may be called concurrently. An expired task may be deleted at
 // any time after its TTL.
@@ -274,12 +279,20 @@ type TaskOptions struct {
 	// optional tool runs synchronously (the server decides whether to
 	// create a task) and a required one is refused.
 	MaxPerOwner int
+	// Relay, with a Store shared between processes, carries tasks/cancel
+	// and the answers of tasks/update to the process running the task,
+	// when another process receives them: Send(ctx, taskID, msg) must
+	// deliver msg to Server.DeliverTaskMessage of every other process (the
+	// one running the task takes it, the others drop it). Nil: tasks run
+	// and are cancelled in this process only.
+	Relay Relay
 }
 
 // taskRunner runs the tasks this process created.
 type taskRunner struct {
 	s     *Server
 	store TaskStore
+	relay Relay
 	ttl   time.Duration
 	poll  time.Duration
 	max   int
@@ -292,6 +305,7 @@ type taskRunner struct {
 // who waits for which input.
 type taskRun struct {
 	id, owner string
+	tool      string
 	caps      json.RawMessage // the creating request's client capabilities
 	cancel    context.CancelFunc
 	r         *taskRunner
@@ -302,7 +316,7 @@ type taskRun struct {
 }
 
 func newTaskRunner(s *Server, o *TaskOptions) *taskRunner {
-	r := &taskRunner{s: s, store: o.Store, ttl: o.TTL, poll: o.PollInterval, max: o.MaxPerOwner, runs: make(map[string]*taskRun)}
+	r := &taskRunner{s: s, store: o.Store, relay: o.Relay, ttl: o.TTL, poll: o.PollInterval, max: o.MaxPerOwner, runs: make(map[string]*taskRun)}
 	if r.store == nil {
 		r.store = NewMemoryTaskStore()
 	}
@@ -487,7 +501,7 @@ func (r *taskRunner) start(ctx context.Context, name string, run func(context.Co
 		}
 		return nil, err
 	}
-	tr := &taskRun{id: t.ID, owner: t.Owner, caps: ClientCapabilitiesFromContext(ctx), r: r, waiters: make(map[string]chan json.RawMessage)}
+	tr := &taskRun{id: t.ID, owner: t.Owner, tool: name, caps: ClientCapabilitiesFromContext(ctx), r: r, waiters: make(map[string]chan json.RawMessage)}
 	// The work ends with the task's TTL at the latest.
 	base, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.ttl)
 	tr.cancel = cancel
@@ -550,18 +564,33 @@ func (r *taskRunner) finish(run *taskRun, res *CallToolResult, rpcErr *JSONRPCEr
 		}
 		result = b
 	}
-	_, _ = r.store.Update(context.Background(), run.owner, run.id, func(t *Task) {
-		if t.Status.Terminal() {
-			return
-		}
-		t.LastUpdatedAt = time.Now()
-		t.InputRequests = nil
-		if rpcErr != nil {
-			t.Status, t.Error = TaskFailed, rpcErr
-			return
-		}
-		t.Status, t.Result = TaskCompleted, result
-	})
+	record := func(rpcErr *JSONRPCError, result json.RawMessage) error {
+		_, err := r.store.Update(context.Background(), run.owner, run.id, func(t *Task) {
+			if t.Status.Terminal() {
+				return
+			}
+			t.LastUpdatedAt = time.Now()
+			t.InputRequests = nil
+			if rpcErr != nil {
+				t.Status, t.Error = TaskFailed, rpcErr
+				return
+			}
+			t.Status, t.Result = TaskCompleted, result
+		})
+		return err
+	}
+	err := record(rpcErr, result)
+	if err == nil || errors.Is(err, ErrTaskNotFound) {
+		return
+	}
+	// A shared store may refuse the outcome (a result past its record
+	// size limit) or be unreachable: the task must not stay "working" to
+	// its pollers for the rest of its TTL, so record a failure that says
+	// so, if the store takes that.
+	r.s.logger.Warn("mcp: recording a task's outcome", "tool", run.tool, "err", err)
+	if err := record(NewInternalError("the task's outcome could not be stored: %v", err), nil); err != nil && !errors.Is(err, ErrTaskNotFound) {
+		r.s.logger.Warn("mcp: recording a task's failure", "tool", run.tool, "err", err)
+	}
 }
 
 // taskParams are the params of tasks/get, tasks/update and tasks/cancel.
@@ -615,17 +644,46 @@ func (s *Server) tasksUpdate(ctx context.Context, params json.RawMessage, _ *req
 	if err != nil {
 		return nil, err
 	}
-	s.tasks.mu.Lock()
-	run := s.tasks.runs[t.ID]
-	s.tasks.mu.Unlock()
-	if run == nil || len(p.InputResponses) == 0 {
+	if t.Status.Terminal() {
 		return emptyResult, nil
 	}
-	var answered []string
+	// Only answers to outstanding requests count: keys are never reused,
+	// and one not yet shown in tasks/get is not outstanding.
+	var answers map[string]json.RawMessage
 	for key, resp := range p.InputResponses {
-		if _, outstanding := t.InputRequests[key]; !outstanding {
-			continue
+		if _, outstanding := t.InputRequests[key]; outstanding {
+			if answers == nil {
+				answers = make(map[string]json.RawMessage, len(p.InputResponses))
+			}
+			answers[key] = resp
 		}
+	}
+	if answers == nil {
+		return emptyResult, nil
+	}
+	if run := s.tasks.run(t.ID); run != nil {
+		s.tasks.answer(ctx, run, answers)
+		return emptyResult, nil
+	}
+	// Another process runs it (its store is shared with this one's).
+	if err := s.tasks.send(ctx, t.ID, taskMessage{Input: answers}); err != nil {
+		return nil, NewInternalError("could not pass the answers to the server running this task: %v", err)
+	}
+	return emptyResult, nil
+}
+
+// run returns the task id running in this process, or nil.
+func (r *taskRunner) run(id string) *taskRun {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.runs[id]
+}
+
+// answer hands answers to the work waiting on them, and records them
+// answered: the task is working again once none is outstanding.
+func (r *taskRunner) answer(ctx context.Context, run *taskRun, answers map[string]json.RawMessage) {
+	var answered []string
+	for key, resp := range answers {
 		run.mu.Lock()
 		ch := run.waiters[key]
 		delete(run.waiters, key)
@@ -635,18 +693,66 @@ func (s *Server) tasksUpdate(ctx context.Context, params json.RawMessage, _ *req
 			answered = append(answered, key)
 		}
 	}
-	if len(answered) > 0 {
-		_, _ = s.tasks.store.Update(ctx, t.Owner, t.ID, func(t *Task) {
-			for _, k := range answered {
-				delete(t.InputRequests, k)
-			}
-			if t.Status == TaskInputRequired && len(t.InputRequests) == 0 {
-				t.Status, t.InputRequests = TaskWorking, nil
-			}
-			t.LastUpdatedAt = time.Now()
-		})
+	if len(answered) == 0 {
+		return
 	}
-	return emptyResult, nil
+	_, _ = r.store.Update(ctx, run.owner, run.id, func(t *Task) {
+		for _, k := range answered {
+			delete(t.InputRequests, k)
+		}
+		if t.Status == TaskInputRequired && len(t.InputRequests) == 0 {
+			t.Status, t.InputRequests = TaskWorking, nil
+		}
+		t.LastUpdatedAt = time.Now()
+	})
+}
+
+// taskMessage is what one process tells the process running a task
+// (TaskOptions.Relay): stop it, or here are answers to its input requests.
+type taskMessage struct {
+	Cancel bool                       `json:"cancel,omitempty"`
+	Input  map[string]json.RawMessage `json:"input,omitempty"`
+}
+
+// send relays m to the process running task id; with no Relay there is
+// none other than this one, and nothing to do.
+func (r *taskRunner) send(ctx context.Context, id string, m taskMessage) error {
+	if r.relay == nil {
+		return nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, dirTimeout)
+	defer cancel()
+	return r.relay.Send(ctx, id, b)
+}
+
+// DeliverTaskMessage hands what another process relayed (TaskOptions.Relay)
+// to task taskID when it runs here; anything else is dropped. The sender
+// has checked the caller owns the task.
+func (s *Server) DeliverTaskMessage(taskID string, msg []byte) {
+	if s.tasks == nil {
+		return
+	}
+	run := s.tasks.run(taskID)
+	if run == nil {
+		return
+	}
+	var m taskMessage
+	if json.Unmarshal(msg, &m) != nil {
+		return
+	}
+	if m.Cancel {
+		run.cancel()
+		return
+	}
+	if len(m.Input) > 0 {
+		// Beside the caller: an events subscriber must stay quick, and
+		// answer writes to the store.
+		go s.tasks.answer(context.Background(), run, m.Input)
+	}
 }
 
 // tasksCancel answers tasks/cancel: the work is stopped and the task, if it
@@ -663,11 +769,14 @@ func (s *Server) tasksCancel(ctx context.Context, params json.RawMessage, _ *req
 			t.LastUpdatedAt = time.Now()
 		}
 	})
-	s.tasks.mu.Lock()
-	run := s.tasks.runs[t.ID]
-	s.tasks.mu.Unlock()
-	if run != nil {
+	if run := s.tasks.run(t.ID); run != nil {
 		run.cancel()
+		return emptyResult, nil
+	}
+	// Another process may run it: the stored status already says
+	// cancelled, and the work is stopped there.
+	if err := s.tasks.send(ctx, t.ID, taskMessage{Cancel: true}); err != nil {
+		s.logger.Warn("mcp: relaying tasks/cancel to the process running the task", "err", err)
 	}
 	return emptyResult, nil
 }

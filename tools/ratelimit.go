@@ -6,10 +6,12 @@ package tools
 // an isError result saying when to retry, which a model can act on (tools,
 // "Error Handling": execution errors are results the model sees).
 //
-// Limits are kept in this process's memory: behind several replicas each
-// enforces its own (see README, "Rate limits").
+// Limits are kept in this process's memory unless the table is given a
+// Limiter (Table.SetLimiter): behind several replicas, one over their shared
+// store makes a limit hold across all of them.
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strconv"
@@ -80,20 +82,52 @@ const maxLimitBuckets = 100000
 
 // callLimiter is a token bucket per user for one tool.
 type callLimiter struct {
-	limit    RateLimit
-	interval time.Duration // Per / Calls: one token back each
-	mu       sync.Mutex
-	buckets  map[string]*callBucket
-	swept    time.Time
+	limit   RateLimit
+	mu      sync.Mutex
+	buckets map[string]*Bucket
+	swept   time.Time
 }
 
-type callBucket struct {
-	tokens float64
-	last   time.Time
+// Bucket is one user's token bucket for one RateLimit: the state a
+// Limiter keeps per (tool, user).
+type Bucket struct {
+	Tokens float64   `json:"t"`
+	Last   time.Time `json:"l"`
+}
+
+// Spend refills b for the time since b.Last and takes one call from it
+// when one is there; else it reports how long until one is. A nil b (a
+// user unseen for a period) starts full.
+func (l RateLimit) Spend(b *Bucket, now time.Time) (ok bool, retry time.Duration) {
+	full := float64(l.Calls)
+	interval := l.Per / time.Duration(l.Calls)
+	if b.Last.IsZero() {
+		b.Tokens = full
+	} else {
+		b.Tokens = math.Min(full, b.Tokens+float64(now.Sub(b.Last))/float64(interval))
+	}
+	b.Last = now
+	if b.Tokens >= 1 {
+		b.Tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.Tokens) * float64(interval))
+}
+
+// Limiter keeps the allowance of rate-limited tools somewhere other than
+// this process's memory (Table.SetLimiter): a store shared by replicas, so
+// that a user's limit holds across all of them. Allow spends one call of
+// user's allowance of tool under l at now; ok false says none is left and
+// retry how long until one is. An error means it could not decide (its
+// store is unreachable): the table then decides with its in-process
+// buckets, so the limit still holds per process. Allow is called
+// concurrently.
+type Limiter interface {
+	Allow(ctx context.Context, tool, user string, l RateLimit, now time.Time) (ok bool, retry time.Duration, err error)
 }
 
 func newCallLimiter(l RateLimit) *callLimiter {
-	return &callLimiter{limit: l, interval: l.Per / time.Duration(l.Calls), buckets: map[string]*callBucket{}}
+	return &callLimiter{limit: l, buckets: map[string]*Bucket{}}
 }
 
 // allow spends one call of user's allowance at now; when none is left it
@@ -101,12 +135,11 @@ func newCallLimiter(l RateLimit) *callLimiter {
 func (c *callLimiter) allow(user string, now time.Time) (bool, time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	full := float64(c.limit.Calls)
 	// A bucket untouched for Per is full again: forgetting it changes
 	// nothing, so the map holds only users active within one period.
 	if now.Sub(c.swept) > c.limit.Per || len(c.buckets) >= maxLimitBuckets {
 		for k, b := range c.buckets {
-			if now.Sub(b.last) >= c.limit.Per {
+			if now.Sub(b.Last) >= c.limit.Per {
 				delete(c.buckets, k)
 			}
 		}
@@ -120,16 +153,10 @@ func (c *callLimiter) allow(user string, now time.Time) (bool, time.Duration) {
 	}
 	b := c.buckets[user]
 	if b == nil {
-		b = &callBucket{tokens: full, last: now}
+		b = &Bucket{}
 		c.buckets[user] = b
 	}
-	b.tokens = math.Min(full, b.tokens+float64(now.Sub(b.last))/float64(c.interval))
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	return false, time.Duration((1 - b.tokens) * float64(c.interval))
+	return c.limit.Spend(b, now)
 }
 
 // rateLimitedResult is the answer to a call past its limit: an isError

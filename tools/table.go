@@ -75,6 +75,20 @@ type Table struct {
 	log      *slog.Logger
 	observer func(ctx context.Context, c CallInfo)
 	now      func() time.Time
+	shared   Limiter // nil: rate limits in this process only
+}
+
+// SetLimiter makes the table keep its tools' rate limits in l (a store
+// shared by replicas) rather than in this process's memory; the in-process
+// buckets remain the fallback when l fails. Call it before the table
+// serves.
+func (t *Table) SetLimiter(l Limiter) { t.shared = l }
+
+func (t *Table) logger() *slog.Logger {
+	if t.log == nil {
+		return slog.Default()
+	}
+	return t.log
 }
 
 // SetLogger sets where each tool call is logged (who called which tool,
@@ -90,10 +104,7 @@ func (t *Table) SetLogger(l *slog.Logger) { t.log = l }
 // Info line per call cost 15 to 35% of the throughput, so the ordinary
 // call pays only the Enabled check.
 func (t *Table) logCall(ctx context.Context, id *oauth.Identity, name string, refused error) {
-	l := t.log
-	if l == nil {
-		l = slog.Default()
-	}
+	l := t.logger()
 	imp := id.ImpersonatorEmail()
 	level := slog.LevelDebug
 	if imp != "" || refused != nil {
@@ -153,6 +164,19 @@ const (
 // answered, on the caller's goroutine: keep it quick. Call it before the
 // table serves.
 func (t *Table) SetObserver(fn func(ctx context.Context, c CallInfo)) { t.observer = fn }
+
+// allow spends one call of user's allowance of tool e: in the shared
+// Limiter when there is one and it answers, else in this process.
+func (t *Table) allow(ctx context.Context, e *entry, name, user string, now time.Time) (bool, time.Duration) {
+	if t.shared != nil {
+		ok, retry, err := t.shared.Allow(ctx, name, user, e.RateLimit, now)
+		if err == nil {
+			return ok, retry
+		}
+		t.logger().Warn("tools: the shared rate limit could not be checked; this process's own limit applies", "tool", name, "err", err)
+	}
+	return e.limiter.allow(user, now)
+}
 
 // SetRateLimit replaces the named tool's RateLimit (a zero one removes it),
 // for an operator's configuration. Call it before the table serves.
@@ -494,7 +518,7 @@ func (t *Table) callTool(ctx context.Context, name string, arguments json.RawMes
 			user = id.Subject
 		}
 		now := t.now()
-		if ok, retry := e.limiter.allow(user, now); !ok {
+		if ok, retry := t.allow(ctx, e, name, user, now); !ok {
 			return rateLimitedResult(name, tool.RateLimit, retry, now), OutcomeRateLimited, nil
 		}
 	}

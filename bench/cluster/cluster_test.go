@@ -108,8 +108,9 @@ func waitStatus(t *testing.T, u string, want int, within time.Duration) {
 	}
 }
 
-// startCluster builds cmd/replica, starts n replicas and haproxy in front.
-func startCluster(t *testing.T, n int) *cluster {
+// startCluster builds cmd/replica, starts n replicas with args and haproxy
+// in front.
+func startCluster(t *testing.T, n int, args ...string) *cluster {
 	dsn := os.Getenv("DATABASE_URL")
 	if dsn == "" {
 		t.Skip("DATABASE_URL is not set; .ci/replicas.sh starts PostgreSQL and haproxy and sets it")
@@ -152,7 +153,7 @@ backend replicas
 	for i := range n {
 		r := &replica{name: fmt.Sprintf("r%d", i), url: "http://127.0.0.1:" + freePort(t), logs: &bytes.Buffer{}}
 		out := &syncBuffer{}
-		r.cmd = exec.Command(bin, "-addr", strings.TrimPrefix(r.url, "http://"), "-base-url", c.lb)
+		r.cmd = exec.Command(bin, append([]string{"-addr", strings.TrimPrefix(r.url, "http://"), "-base-url", c.lb}, args...)...)
 		r.cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, "SERVER_SECRET="+base64.StdEncoding.EncodeToString(secret[:]))
 		r.cmd.Stdout, r.cmd.Stderr = out, out
 		if err := r.cmd.Start(); err != nil {
@@ -303,7 +304,10 @@ func refresh(base string, tok *signin.Token) (*signin.Token, error) {
 }
 
 func TestCluster(t *testing.T) {
-	c := startCluster(t, 2)
+	// Limits low enough for the subtests below to reach them across the
+	// replicas: ada holds at most 5 sessions at once elsewhere (the kill
+	// test's 4 and the legacy one).
+	c := startCluster(t, 2, "-max-sessions-per-user", fmt.Sprint(clusterSessionLimit), "-tool-rate-limits", fmt.Sprintf("generateImage=%d/%s", clusterImageLimit, clusterImagePeriod))
 	ctx := context.Background()
 
 	// Every request of the sign-in (discovery, registration, consent with
@@ -405,6 +409,30 @@ func TestCluster(t *testing.T) {
 				t.Fatalf("call %d: answer %v", i, e)
 			}
 		}
+		// Messages larger than an event carries (4 KiB): twice, so that
+		// one lands on the replica not holding the stream, which relays
+		// it through the store.
+		pad := strings.Repeat("x", 6000)
+		for i := range 2 {
+			post(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"ping","params":{"_meta":{"pad":%q}}}`, 20+i, pad))
+			if e := next(); !strings.Contains(e[1], fmt.Sprintf(`"id":%d`, 20+i)) || !strings.Contains(e[1], `"result"`) {
+				t.Fatalf("large message %d: answer %v", i, e)
+			}
+		}
+	})
+
+	t.Run("task polled on the other replica", func(t *testing.T) {
+		grace := signIn(t, c.lb, "grace@example.com", tok.ClientID)
+		testTaskOnTheOtherReplica(t, c, tok.AccessToken, grace.AccessToken)
+	})
+
+	t.Run("tool rate limit across replicas", func(t *testing.T) {
+		testRateLimitAcrossReplicas(t, c, tok.AccessToken)
+	})
+
+	t.Run("sessions per user across replicas", func(t *testing.T) {
+		grace := signIn(t, c.lb, "grace@example.com", tok.ClientID)
+		testSessionLimitAcrossReplicas(t, c, grace.AccessToken)
 	})
 
 	t.Run("revocation refused on the other replica", func(t *testing.T) {

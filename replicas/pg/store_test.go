@@ -99,7 +99,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	var one *Store
 	for s := range stores {
 		one = s
-		defer s.Close()
+		t.Cleanup(func() { s.Close() })
 	}
 	if one == nil {
 		t.Fatal("no store opened")
