@@ -1,9 +1,11 @@
 package main
 
-// Faults: the identity provider slow, failing or gone; the process killed
-// with SIGKILL mid-traffic. Each case asserts the error the client sees, in
-// the protocol's own form, and that whatever does not need the failed part
-// keeps working.
+// Faults of the whole server: a stream outliving the read timeout while the
+// user's permissions change upstream; the process killed with SIGKILL
+// mid-traffic. Each case asserts what the client sees, in the protocol's
+// own form, and that whatever does not need the failed part keeps working.
+// The identity provider slow, failing or gone is the authorization
+// server's to answer: oauth/authkit_hostile_test.go.
 
 import (
 	"bufio"
