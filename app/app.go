@@ -433,14 +433,14 @@ func (w *wiring) openStore() error {
 	case opts.Store != nil:
 		st = opts.Store
 	case cfg.memoryStore:
-		st = oauth.NewMemoryStore()
+		st = store.NewMemoryStore()
 		w.onClose(func() { st.Close() })
 	default:
 		if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 			return err
 		}
-		fstore, err := oauth.OpenFileStore(filepath.Join(cfg.dataDir, "oauth.log"), oauth.WithFileStoreLogger(logger))
-		if errors.Is(err, oauth.ErrStoreInUse) {
+		fstore, err := store.OpenFileStore(filepath.Join(cfg.dataDir, "oauth.log"), store.WithLogger(logger))
+		if errors.Is(err, store.ErrFileInUse) {
 			return fmt.Errorf("%s is in use by another running instance; stop it or choose another -data-dir", cfg.dataDir)
 		}
 		if err != nil {

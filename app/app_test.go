@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"remote-mcp-authkit/oauth"
+	"remote-mcp-authkit/store"
 )
 
 // pingStore is a memory store whose reachability the test decides, as a
 // store on the network would be.
 type pingStore struct {
-	*oauth.MemoryStore
+	*store.MemoryStore
 	down atomic.Bool
 }
 
@@ -92,7 +92,7 @@ func get(t *testing.T, url string) (int, string) {
 // /healthz answers while the process serves; /readyz follows the store's
 // reachability both ways, with no restart.
 func TestHealthAndReadiness(t *testing.T) {
-	st := &pingStore{MemoryStore: oauth.NewMemoryStore()}
+	st := &pingStore{MemoryStore: store.NewMemoryStore()}
 	defer st.Close()
 	base := start(t, map[string]string{"SERVER_SECRET": testSecret}, Options{Store: st})
 	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok\n" {
@@ -125,7 +125,7 @@ func TestReadinessMemoryStore(t *testing.T) {
 // A shared store without SERVER_SECRET is refused at start: each process
 // would make up its own secret and refuse the others' tokens.
 func TestSharedStoreNeedsSecret(t *testing.T) {
-	st := oauth.NewMemoryStore()
+	st := store.NewMemoryStore()
 	defer st.Close()
 	err := Run(context.Background(), []string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, Options{Store: st})
 	if err == nil || !strings.Contains(err.Error(), "SERVER_SECRET is required") {

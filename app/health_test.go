@@ -4,13 +4,13 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"remote-mcp-authkit/oauth"
+	"remote-mcp-authkit/store"
 )
 
 // /readyz says 503 when the store cannot serve, /healthz stays 200 (a
 // restart would not bring a store back); other methods are refused.
 func TestReadyzStoreDown(t *testing.T) {
-	st := oauth.NewMemoryStore()
+	st := store.NewMemoryStore()
 	h := &health{store: st}
 	rec := httptest.NewRecorder()
 	h.readyz(rec, httptest.NewRequest("GET", "/readyz", nil))

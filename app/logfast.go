@@ -61,59 +61,154 @@ var plainByte = func() (t [256]bool) {
 }()
 
 // plainText reports whether s is written as is by both handlers: not empty,
-// and plain bytes only.
+// and plain bytes only. It looks at eight bytes at a time (SWAR: a byte's
+// high bit in the masks below marks a byte outside the plain range, or
+// equal to one of the three excluded bytes), the last eight overlapping
+// the ones before when the length is not a multiple of eight; a string
+// shorter than eight goes through plainByte.
 func plainText(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !plainByte[s[i]] {
+	if len(s) < 8 {
+		if s == "" {
 			return false
 		}
+		for i := 0; i < len(s); i++ {
+			if !plainByte[s[i]] {
+				return false
+			}
+		}
+		return true
 	}
-	return true
+	for i := 0; ; i += 8 {
+		if i+8 > len(s) {
+			i = len(s) - 8
+		}
+		if notPlain(word(s, i)) != 0 {
+			return false
+		}
+		if i+8 == len(s) {
+			return true
+		}
+	}
 }
 
+// word is s[i:i+8] as a little-endian word (the compiler makes it one load).
+func word(s string, i int) uint64 {
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// notPlain is not zero when one of x's eight bytes is not plain: below
+// '!' (space, controls), above '~' (DEL, non-ASCII), or '=', '"' or '\\'.
+// The tests are the exact "has a byte less than n" and "has a byte more
+// than n" word tricks (for n up to 128 and 127).
+func notPlain(x uint64) uint64 {
+	less := (x - ones*'!') & ^x
+	more := (x + ones*(127-'~')) | x
+	return (less | more | zeroByte(x^(ones*'=')) | zeroByte(x^(ones*'"')) | zeroByte(x^(ones*'\\'))) & highs
+}
+
+// zeroByte has the high bit of a byte set when x has a zero byte (and
+// only then is it non-zero, once masked with highs).
+func zeroByte(x uint64) uint64 { return (x - ones) & ^x }
+
 func (h *fastHandler) Handle(ctx context.Context, r slog.Record) error {
-	if !plainText(r.Message) || !fastTime(r.Time) {
-		return h.std.Handle(ctx, r)
+	// Lines a request holds go out first, in their order (requestlog.go).
+	var bp *[]byte
+	if rec := recordFrom(ctx); rec != nil {
+		bp = rec.takeHeld()
 	}
+	if bp == nil {
+		bp = getBuf()
+	}
+	b := *bp
+	n := len(b)
 	// Written optimistically: a key or value the fast path cannot write
 	// drops the line, and the standard handler writes the record.
-	bp := fastBufs.Get().(*[]byte)
-	b := h.begin((*bp)[:0], r.Time, r.Level, r.Message)
-	ok := true
-	r.Attrs(func(a slog.Attr) bool {
-		b, ok = h.attr(b, a)
-		return ok
-	})
-	if !ok {
-		h.putBuf(bp, b)
-		return h.std.Handle(ctx, r)
+	ok := plainText(r.Message) && fastTime(r.Time)
+	if ok {
+		b = h.begin(b, r.Time, r.Level, r.Message)
+		r.Attrs(func(a slog.Attr) bool {
+			b, ok = h.attr(b, a)
+			return ok
+		})
 	}
-	return h.end(bp, b)
+	if ok {
+		return h.end(bp, h.finish(b))
+	}
+	h.writeHeld(bp, b[:n])
+	return h.std.Handle(ctx, r)
 }
 
 // HandleAttrs is Handle for a record given as its parts, with no Record
-// (and its attribute slice) made when the fast path takes it.
+// (and its attribute slice) made when the fast path takes it. A record
+// logged with the context of a request that holds its lines (a POST,
+// until its request line: requestlog.go) joins them, so that the request's
+// lines cost one Write.
 func (h *fastHandler) HandleAttrs(ctx context.Context, t time.Time, level slog.Level, msg string, attrs []slog.Attr) error {
-	ok := plainText(msg) && fastTime(t)
 	var bp *[]byte
-	var b []byte
-	if ok {
-		bp = fastBufs.Get().(*[]byte)
-		b = h.begin((*bp)[:0], t, level, msg)
-		for i := 0; ok && i < len(attrs); i++ {
-			b, ok = h.attr(b, attrs[i])
+	if rec := recordFrom(ctx); rec != nil {
+		var held bool
+		if bp, held = rec.hold(h, t, level, msg, attrs); held {
+			return nil
 		}
-		if ok {
-			return h.end(bp, b)
-		}
-		h.putBuf(bp, b)
 	}
+	return h.write(ctx, bp, t, level, msg, attrs)
+}
+
+// write writes a record after the lines in bp (a pooled buffer, or nil
+// for none): in one Write when the fast path takes the record, else the
+// lines and then the standard handler's.
+func (h *fastHandler) write(ctx context.Context, bp *[]byte, t time.Time, level slog.Level, msg string, attrs []slog.Attr) error {
+	if bp == nil {
+		bp = getBuf()
+	}
+	n := len(*bp)
+	b, ok := h.format(*bp, t, level, msg, attrs)
+	if ok {
+		return h.end(bp, b)
+	}
+	h.writeHeld(bp, b[:n])
 	r := slog.NewRecord(t, level, msg, 0)
 	r.AddAttrs(attrs...)
 	return h.std.Handle(ctx, r)
+}
+
+// format appends the record's whole line, or reports false when it needs
+// what only the standard handler writes (b then holds a partial line).
+func (h *fastHandler) format(b []byte, t time.Time, level slog.Level, msg string, attrs []slog.Attr) ([]byte, bool) {
+	if !plainText(msg) || !fastTime(t) {
+		return b, false
+	}
+	b = h.begin(b, t, level, msg)
+	for i := range attrs {
+		var ok bool
+		if b, ok = h.attr(b, attrs[i]); !ok {
+			return b, false
+		}
+	}
+	return h.finish(b), true
+}
+
+// finish ends a line that begin started.
+func (h *fastHandler) finish(b []byte) []byte {
+	if h.json {
+		b = append(b, '}')
+	}
+	return append(b, '\n')
+}
+
+// writeHeld writes b, lines that were held (if any), and gives its pooled
+// buffer bp back.
+func (h *fastHandler) writeHeld(bp *[]byte, b []byte) {
+	if len(b) > 0 {
+		h.w.Write(b)
+	}
+	h.putBuf(bp, b)
 }
 
 // The Unix seconds of 0001-01-02 and 9999-12-31: between them a time's
@@ -205,28 +300,11 @@ func (h *fastHandler) attr(b []byte, a slog.Attr) ([]byte, bool) {
 	if !plainText(a.Key) {
 		return b, false
 	}
-	if h.json {
-		b = append(b, `,"`...)
-		b = append(b, a.Key...)
-		b = append(b, `":`...)
-	} else {
-		b = append(b, ' ')
-		b = append(b, a.Key...)
-		b = append(b, '=')
-	}
+	b = h.key(b, a.Key)
 	v := a.Value
 	switch v.Kind() {
 	case slog.KindString:
-		s := v.String()
-		if !plainText(s) {
-			return b, false
-		}
-		if h.json {
-			b = append(b, '"')
-			b = append(b, s...)
-			return append(b, '"'), true
-		}
-		return append(b, s...), true
+		return h.str(b, v.String())
 	case slog.KindInt64:
 		return strconv.AppendInt(b, v.Int64(), 10), true
 	case slog.KindUint64:
@@ -234,22 +312,81 @@ func (h *fastHandler) attr(b []byte, a slog.Attr) ([]byte, bool) {
 	case slog.KindBool:
 		return strconv.AppendBool(b, v.Bool()), true
 	case slog.KindDuration:
-		if h.json {
-			return strconv.AppendInt(b, int64(v.Duration()), 10), true
-		}
-		return append(b, v.Duration().String()...), true
+		return h.duration(b, v.Duration()), true
 	}
 	return b, false
 }
 
-func (h *fastHandler) end(bp *[]byte, b []byte) error {
+// key appends an attribute's key, which the caller knows to be plain.
+func (h *fastHandler) key(b []byte, k string) []byte {
 	if h.json {
-		b = append(b, '}')
+		b = append(b, `,"`...)
+		b = append(b, k...)
+		return append(b, `":`...)
 	}
-	b = append(b, '\n')
+	b = append(b, ' ')
+	b = append(b, k...)
+	return append(b, '=')
+}
+
+// str appends a string value, or reports false when it needs escaping.
+// Both handlers quote the empty string.
+func (h *fastHandler) str(b []byte, s string) ([]byte, bool) {
+	if s == "" {
+		return append(b, `""`...), true
+	}
+	if !plainText(s) {
+		return b, false
+	}
+	if h.json {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"'), true
+	}
+	return append(b, s...), true
+}
+
+// kv appends a key (known to be plain) and a string value, when ok (the
+// line so far could be written); it reports whether it could.
+func (h *fastHandler) kv(b []byte, k, v string, ok bool) ([]byte, bool) {
+	if !ok {
+		return b, false
+	}
+	return h.str(h.key(b, k), v)
+}
+
+// kvPlain appends a key and a string value that the caller checked is
+// plain text (a route label, a validated traceparent).
+func (h *fastHandler) kvPlain(b []byte, k, v string) []byte {
+	b = h.key(b, k)
+	if h.json {
+		b = append(b, '"')
+		b = append(b, v...)
+		return append(b, '"')
+	}
+	return append(b, v...)
+}
+
+// duration appends d as the text handler (time.Duration.String) or the
+// JSON handler (integer nanoseconds) writes it.
+func (h *fastHandler) duration(b []byte, d time.Duration) []byte {
+	if h.json {
+		return strconv.AppendInt(b, int64(d), 10)
+	}
+	return append(b, d.String()...)
+}
+
+// end writes b, whole lines, and gives its pooled buffer bp back.
+func (h *fastHandler) end(bp *[]byte, b []byte) error {
 	_, err := h.w.Write(b)
 	h.putBuf(bp, b)
 	return err
+}
+
+func getBuf() *[]byte {
+	bp := fastBufs.Get().(*[]byte)
+	*bp = (*bp)[:0]
+	return bp
 }
 
 func (h *fastHandler) putBuf(bp *[]byte, b []byte) {

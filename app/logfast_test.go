@@ -113,3 +113,84 @@ func BenchmarkRequestLine(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// plainText, eight bytes at a time, agrees with plainByte for every byte
+// at every position of a word and of the tail.
+func TestPlainTextWords(t *testing.T) {
+	slow := func(s string) bool {
+		if s == "" {
+			return false
+		}
+		for i := 0; i < len(s); i++ {
+			if !plainByte[s[i]] {
+				return false
+			}
+		}
+		return true
+	}
+	for n := 1; n <= 19; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				b := bytes.Repeat([]byte{'a'}, n)
+				b[pos] = byte(c)
+				if got, want := plainText(string(b)), slow(string(b)); got != want {
+					t.Fatalf("plainText(%q) = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+	// Borrows and carries between bytes: pairs of edge bytes side by side.
+	edges := []byte{0, ' ', '!', '"', '<', '=', '>', '[', '\\', ']', '~', 0x7f, 0x80, 0xff}
+	for _, c1 := range edges {
+		for _, c2 := range edges {
+			for pos := 0; pos < 7; pos++ {
+				b := []byte("abcdefgh")
+				b[pos], b[pos+1] = c1, c2
+				if got, want := plainText(string(b)), slow(string(b)); got != want {
+					t.Fatalf("plainText(%q) = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}
+
+// Lines a request holds, and the request line written after them, are
+// what slog's handlers would write for the same records in the same order,
+// records the fast path cannot write among them.
+func TestHeldLinesMatchSlog(t *testing.T) {
+	at := time.Date(2026, 12, 4, 19, 41, 14, 922_207_001, time.UTC)
+	records := [][]slog.Attr{
+		{slog.String("action", "tool.called"), slog.String("tool", "add"), slog.String("outcome", "ok")},
+		{slog.String("action", "tool.called"), slog.String("tool", "")},
+		{slog.String("action", "tool.called"), slog.String("tool", "has space")},
+		{slog.String("action", "token.issued"), slog.String("grant_type", "refresh_token")},
+	}
+	for _, json := range []bool{false, true} {
+		var want, got bytes.Buffer
+		opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+		var std slog.Handler = slog.NewTextHandler(&want, opts)
+		if json {
+			std = slog.NewJSONHandler(&want, opts)
+		}
+		fh := newFastHandler(&got, json, opts)
+		rc := &reqContext{Context: context.Background()}
+		rc.rec.holding = true
+		for _, attrs := range records {
+			r := slog.NewRecord(at, slog.LevelInfo, "audit", 0)
+			r.AddAttrs(attrs...)
+			std.Handle(context.Background(), r)
+			fh.HandleAttrs(rc, at, slog.LevelInfo, "audit", attrs)
+		}
+		var buf [14]slog.Attr
+		rec := &reqRecord{mcpMethod: "tools/call", mcpEra: "modern", mcpCount: 2, mcpError: -32602, tool: "add",
+			user: "user_1", client: "", traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+		line := requestAttrs(buf[:0], rec, "/mcp", "POST", 200, 1500*time.Microsecond)
+		r := slog.NewRecord(at, slog.LevelInfo, "request", 0)
+		r.AddAttrs(line...)
+		std.Handle(context.Background(), r)
+		fh.write(context.Background(), rc.rec.takeHeld(), at, slog.LevelInfo, "request", line)
+		if got.String() != want.String() {
+			t.Errorf("json=%v:\nfast %s\nslog %s", json, got.String(), want.String())
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"remote-mcp-authkit/oauth"
+	"remote-mcp-authkit/store"
 )
 
 // The metering wrapper counts the store's failures, not its answers (a
@@ -14,7 +15,7 @@ import (
 // store can do beyond the interface (StoreCounter, for Config.MaxClients).
 func TestMeteredStore(t *testing.T) {
 	m := newOpsMetrics()
-	inner := oauth.NewMemoryStore()
+	inner := store.NewMemoryStore()
 	s := meteredStore{Store: inner, m: m}
 	ctx := context.Background()
 	if _, err := s.Get(ctx, "client", "nope"); !errors.Is(err, oauth.ErrNotFound) {

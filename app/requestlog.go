@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +37,59 @@ type reqRecord struct {
 	traceparent string
 	user, org   string
 	client      string
+
+	// holding: records logged with the request's context (its audit
+	// events) wait in held, formatted, and go out with the request line
+	// in one Write. Set for a POST, which ends when it is answered (a GET
+	// may be a stream that lasts for hours), until the answer turns out to
+	// be a stream (statusWriter.streaming). Lines logged after that, or
+	// after the request ended (a task's, an HTTP+SSE message's), are
+	// written at once.
+	holding bool
+	held    *[]byte // pooled (fastBufs); nil when none wait
+}
+
+// maxHeld bounds the bytes a request holds (a batch of tool calls): past
+// it, what waits is written with the record that would not fit, and the
+// request's later records are written at once.
+const maxHeld = 16 << 10
+
+// hold appends a record's line to those the request holds and reports
+// true; or, when it holds none or cannot hold this one (the line needs
+// the standard handler, or there is no room), it stops holding and hands
+// what it held (nil if nothing) to the caller, to write before the record.
+func (rec *reqRecord) hold(h *fastHandler, t time.Time, level slog.Level, msg string, attrs []slog.Attr) (*[]byte, bool) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if !rec.holding {
+		return nil, false
+	}
+	if rec.held == nil {
+		rec.held = getBuf()
+	}
+	bp := rec.held
+	n := len(*bp)
+	b, ok := h.format(*bp, t, level, msg, attrs)
+	*bp = b[:n]
+	if ok && len(b) <= maxHeld {
+		*bp = b
+		return nil, true
+	}
+	rec.holding, rec.held = false, nil
+	if n == 0 {
+		h.putBuf(bp, *bp)
+		return nil, false
+	}
+	return bp, false
+}
+
+// takeHeld ends holding and returns what was held, nil if nothing.
+func (rec *reqRecord) takeHeld() *[]byte {
+	rec.mu.Lock()
+	bp := rec.held
+	rec.holding, rec.held = false, nil
+	rec.mu.Unlock()
+	return bp
 }
 
 type recordKey struct{}
@@ -45,6 +99,27 @@ func recordFrom(ctx context.Context) *reqRecord {
 	return r
 }
 
+// reqContext is a request's context with its record: it answers
+// recordKey itself, which spares a context.WithValue per request.
+// Everything else is the request's own context's.
+type reqContext struct {
+	context.Context
+	rec reqRecord
+}
+
+func (c *reqContext) Value(key any) any {
+	if _, ok := key.(recordKey); ok {
+		return &c.rec
+	}
+	return c.Context.Value(key)
+}
+
+// observed is what observeHTTP allocates for a request, in one piece.
+type observed struct {
+	ctx reqContext
+	sw  statusWriter
+}
+
 // statusWriter remembers the status a handler wrote. Unwrap lets
 // http.ResponseController reach the connection underneath (the MCP
 // transports flush and hijack through it).
@@ -52,6 +127,11 @@ type statusWriter struct {
 	http.ResponseWriter
 	status   int
 	hijacked bool
+	// held, when set, is the request record whose held lines go out at
+	// the first Flush or Hijack: a streamed answer (SSE) may last long,
+	// and its lines must not wait for its end.
+	held *reqRecord
+	fh   *fastHandler
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -70,19 +150,28 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Flush and Hijack are here as well as through Unwrap, for code that
-// asserts the interfaces directly.
-func (w *statusWriter) Flush() {
+// streaming ends holding: the answer is a stream.
+func (w *statusWriter) streaming() {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	if rec := w.held; rec != nil {
+		w.held = nil
+		if bp := rec.takeHeld(); bp != nil {
+			w.fh.writeHeld(bp, *bp)
+		}
+	}
+}
+
+// Flush and Hijack are here as well as through Unwrap, for code that
+// asserts the interfaces directly.
+func (w *statusWriter) Flush() {
+	w.streaming()
 	http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.streaming()
 	w.hijacked = true
 	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
@@ -133,7 +222,7 @@ func validTraceparent(v string) bool {
 			return false
 		}
 	}
-	return v[3:35] != strings.Repeat("0", 32) && v[36:52] != strings.Repeat("0", 16)
+	return v[3:35] != "00000000000000000000000000000000" && v[36:52] != "0000000000000000"
 }
 
 // observeHTTP is the outermost middleware of the public listener: HTTP
@@ -141,52 +230,134 @@ func validTraceparent(v string) bool {
 func observeHTTP(m *opsMetrics, logger *slog.Logger, basePath string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &reqRecord{}
+		o := &observed{sw: statusWriter{ResponseWriter: w}}
+		o.ctx.Context = r.Context()
+		rec := &o.ctx.rec
 		if tp := r.Header.Get("Traceparent"); tp != "" && validTraceparent(tp) {
 			rec.traceparent = tp
 		}
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), recordKey{}, rec)))
-		d := time.Since(start)
-		status := sw.status
+		logged := logger.Enabled(r.Context(), slog.LevelInfo)
+		fh, _ := logger.Handler().(*fastHandler)
+		if logged && fh != nil && r.Method == http.MethodPost {
+			rec.holding = true
+			o.sw.held, o.sw.fh = rec, fh
+			// A handler that panics still gets its held lines (audit
+			// events among them) out.
+			defer func() {
+				if bp := rec.takeHeld(); bp != nil {
+					fh.writeHeld(bp, *bp)
+				}
+			}()
+		}
+		next.ServeHTTP(&o.sw, r.WithContext(&o.ctx))
+		end := time.Now() // one clock reading for the duration and the line
+		d := end.Sub(start)
+		status := o.sw.status
 		if status == 0 {
 			status = http.StatusOK // net/http sends 200 for a handler that wrote nothing
 		}
 		route := routeOf(basePath, r.URL.Path)
 		m.httpDuration.Observe(d.Seconds(), route, statusLabel(status))
-		if !logger.Enabled(r.Context(), slog.LevelInfo) {
+		if !logged {
 			return
 		}
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
 		var buf [14]slog.Attr
-		attrs := append(buf[:0],
-			slog.String("route", route), slog.String("method", r.Method), slog.Int("status", status),
-			slog.Duration("duration", d))
-		if rec.mcpMethod != "" {
-			attrs = append(attrs, slog.String("mcp_method", rec.mcpMethod), slog.String("mcp_era", rec.mcpEra))
-			if rec.mcpCount > 1 {
-				attrs = append(attrs, slog.Int("mcp_batch", rec.mcpCount))
+		rec.mu.Lock()
+		if fh != nil {
+			// The line is appended to what the request held (its audit
+			// events), and all go out in one Write.
+			bp := rec.held
+			rec.holding, rec.held = false, nil
+			if bp == nil {
+				bp = getBuf()
 			}
-			if rec.mcpError != 0 {
-				attrs = append(attrs, slog.Int("mcp_error", rec.mcpError))
+			n := len(*bp)
+			b, ok := fh.appendRequestLine(*bp, end, rec, route, r.Method, status, d)
+			if ok {
+				rec.mu.Unlock()
+				fh.end(bp, b)
+				return
 			}
+			*bp = b[:n]
+			attrs := requestAttrs(buf[:0], rec, route, r.Method, status, d)
+			rec.mu.Unlock()
+			fh.write(r.Context(), bp, end, slog.LevelInfo, "request", attrs)
+			return
 		}
-		if rec.tool != "" {
-			attrs = append(attrs, slog.String("tool", rec.tool))
-		}
-		if rec.user != "" {
-			attrs = append(attrs, slog.String("user_id", rec.user))
-			if rec.org != "" {
-				attrs = append(attrs, slog.String("org_id", rec.org))
-			}
-			attrs = append(attrs, slog.String("client_id", rec.client))
-		}
-		if rec.traceparent != "" {
-			attrs = append(attrs, slog.String("traceparent", rec.traceparent))
-		}
+		attrs := requestAttrs(buf[:0], rec, route, r.Method, status, d)
+		rec.mu.Unlock()
 		logRecord(r.Context(), logger, slog.LevelInfo, "request", attrs...)
 	})
+}
+
+// appendRequestLine appends the request line: what h's standard handler
+// writes for requestAttrs's attributes (TestRequestLineMatchesSlog holds
+// the two together), without making them; false when a value needs what
+// only the standard handler writes. rec.mu is held.
+func (h *fastHandler) appendRequestLine(b []byte, t time.Time, rec *reqRecord, route, method string, status int, d time.Duration) ([]byte, bool) {
+	if !fastTime(t) {
+		return b, false
+	}
+	b = h.begin(b, t, slog.LevelInfo, "request")
+	b = h.kvPlain(b, "route", route) // a label of routes: plain
+	b, ok := h.kv(b, "method", method, true)
+	b = strconv.AppendInt(h.key(b, "status"), int64(status), 10)
+	b = h.duration(h.key(b, "duration"), d)
+	if rec.mcpMethod != "" {
+		b, ok = h.kv(b, "mcp_method", rec.mcpMethod, ok)
+		b, ok = h.kv(b, "mcp_era", rec.mcpEra, ok)
+		if rec.mcpCount > 1 {
+			b = strconv.AppendInt(h.key(b, "mcp_batch"), int64(rec.mcpCount), 10)
+		}
+		if rec.mcpError != 0 {
+			b = strconv.AppendInt(h.key(b, "mcp_error"), int64(rec.mcpError), 10)
+		}
+	}
+	if rec.tool != "" {
+		b, ok = h.kv(b, "tool", rec.tool, ok)
+	}
+	if rec.user != "" {
+		b, ok = h.kv(b, "user_id", rec.user, ok)
+		if rec.org != "" {
+			b, ok = h.kv(b, "org_id", rec.org, ok)
+		}
+		b, ok = h.kv(b, "client_id", rec.client, ok)
+	}
+	if rec.traceparent != "" {
+		b = h.kvPlain(b, "traceparent", rec.traceparent) // validTraceparent: hex digits and '-'
+	}
+	return h.finish(b), ok
+}
+
+// requestAttrs appends the request line's attributes to attrs; rec.mu is
+// held. README's "Request log" lists them.
+func requestAttrs(attrs []slog.Attr, rec *reqRecord, route, method string, status int, d time.Duration) []slog.Attr {
+	attrs = append(attrs,
+		slog.String("route", route), slog.String("method", method), slog.Int("status", status),
+		slog.Duration("duration", d))
+	if rec.mcpMethod != "" {
+		attrs = append(attrs, slog.String("mcp_method", rec.mcpMethod), slog.String("mcp_era", rec.mcpEra))
+		if rec.mcpCount > 1 {
+			attrs = append(attrs, slog.Int("mcp_batch", rec.mcpCount))
+		}
+		if rec.mcpError != 0 {
+			attrs = append(attrs, slog.Int("mcp_error", rec.mcpError))
+		}
+	}
+	if rec.tool != "" {
+		attrs = append(attrs, slog.String("tool", rec.tool))
+	}
+	if rec.user != "" {
+		attrs = append(attrs, slog.String("user_id", rec.user))
+		if rec.org != "" {
+			attrs = append(attrs, slog.String("org_id", rec.org))
+		}
+		attrs = append(attrs, slog.String("client_id", rec.client))
+	}
+	if rec.traceparent != "" {
+		attrs = append(attrs, slog.String("traceparent", rec.traceparent))
+	}
+	return attrs
 }
 
 // tagIdentity copies the authenticated identity into the request's record;

@@ -7,17 +7,24 @@
 # and the server's CPU per request (user + system time from /proc over the
 # run, divided by the requests served).
 #
-# Usage: bench/opscost.sh BEFORE_BINARY AFTER_BINARY [-d 5s] [-rounds 5]
+# -together loads the three at once in each round (a wrk each) instead of
+# one after the other: on a machine shared with other work, whose load
+# changes from one run to the next, the three then see the same load, and
+# their CPU per request compares more steadily (the rates, shared, do not).
+#
+# Usage: bench/opscost.sh BEFORE_BINARY AFTER_BINARY [-d 5s] [-rounds 5] [-together]
 # (build them with `go build -o X .` from the two trees to compare).
 set -euo pipefail
-[ $# -ge 2 ] || { echo "usage: $0 BEFORE_BINARY AFTER_BINARY [-d 5s] [-rounds 5]" >&2; exit 2; }
+usage="usage: $0 BEFORE_BINARY AFTER_BINARY [-d 5s] [-rounds 5] [-together]"
+[ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }
 before=$(realpath "$1") after=$(realpath "$2"); shift 2
-dur=5s rounds=5 conns=50
+dur=5s rounds=5 conns=50 together=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-d) dur="$2"; shift 2 ;;
 	-rounds) rounds="$2"; shift 2 ;;
-	*) echo "usage: $0 BEFORE_BINARY AFTER_BINARY [-d 5s] [-rounds 5]" >&2; exit 2 ;;
+	-together) together=1; shift ;;
+	*) echo "$usage" >&2; exit 2 ;;
 	esac
 done
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
@@ -42,14 +49,49 @@ session() {
 }
 servers=(before after quiet)
 for s in "${servers[@]}"; do session "$s"; done
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+cpu() { awk '{print $14+$15}' "/proc/${PID[$1]}/stat"; }
+load() { wrk -t2 -c"$conns" -d"$dur" -s "$tmp/$1.lua" "http://127.0.0.1:${PORT[$1]}/mcp" | grep '^RESULT' >"$tmp/$1.result"; }
+# report ROUND SERVER C0 C1: the round's line for SERVER, whose CPU ticks
+# went from C0 to C1. CPU per request in tenths of a microsecond (clock
+# ticks are 10 ms).
+report() {
+	local n errs us p99
+	read -r _ n errs us p99 <"$tmp/$2.result"
+	echo "round $1 $2 $((n * 1000000 / us)) req/s errors=$errs p99=${p99}ms cpu_us_per_req=$((($4 - $3) * 100000 / n / 10)).$((($4 - $3) * 100000 / n % 10))"
+}
 for r in $(seq "$rounds"); do
 	order=("${servers[@]:r%3}" "${servers[@]:0:r%3}")
+	if [ -n "$together" ]; then
+		declare -A c0=()
+		for s in "${order[@]}"; do c0[$s]=$(cpu "$s"); done
+		for s in "${order[@]}"; do load "$s" & done
+		wait
+		for s in "${order[@]}"; do report "$r" "$s" "${c0[$s]}" "$(cpu "$s")"; done
+		continue
+	fi
 	for s in "${order[@]}"; do
-		c0=$(awk '{print $14+$15}' "/proc/${PID[$s]}/stat")
-		line=$(wrk -t2 -c"$conns" -d"$dur" -s "$tmp/$s.lua" "http://127.0.0.1:${PORT[$s]}/mcp" | grep '^RESULT')
-		read -r _ n errs us p99 <<<"$line"
-		c1=$(awk '{print $14+$15}' "/proc/${PID[$s]}/stat")
-		echo "round $r $s $((n * 1000000 / us)) req/s errors=$errs p99=${p99}ms cpu_us_per_req=$(((c1 - c0) * 10000 / n))"
+		c0=$(cpu "$s")
+		load "$s"
+		report "$r" "$s" "$c0" "$(cpu "$s")"
 	done
-done
+done | tee "$tmp/rounds"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep -c . "$tmp/after.log" | sed 's/^/log lines written by after: /'
+# Medians per server, and each server's CPU per request over the
+# metrics-only one's (quiet) as the ratio of the medians and as the
+# median of the per-round ratios (the three ran back to back in a round).
+awk '{rate[$3] = rate[$3] " " $4; split($8, c, "="); cpu[$3] = cpu[$3] " " c[2]; per[$2, $3] = c[2]}
+function median(list,   a, n, i, j, t) {
+	n = split(list, a, " ")
+	for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+	return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+}
+END {
+	for (s in rate) m[s] = median(cpu[s])
+	for (s in rate) {
+		rs = ""
+		for (k in per) { split(k, kk, SUBSEP); if (kk[2] == s && per[kk[1], "quiet"] > 0) rs = rs " " per[k] / per[kk[1], "quiet"] }
+		printf "median %s: %d req/s, cpu_us_per_req %.1f, over quiet %.3f (median of rounds %.3f)\n", s, median(rate[s]), m[s], m[s] / m["quiet"], median(rs)
+	}
+}' "$tmp/rounds" | sort

@@ -20,6 +20,9 @@
 //	bearer.go    RequireBearer and its token cache
 //	secrets.go   token minting, hashing, AES-GCM sealing, HMAC, PKCE
 //	pages.go     the HTML pages a person sees
+//	store.go     the Store it keeps records in (package store's; the engines
+//	             live there and know nothing of OAuth)
+//	records.go   the binary stored form of grants, tokens and clients
 //
 // A request from an MCP client travels: 401 from RequireBearer naming the
 // resource metadata -> discovery -> registration (or a metadata document

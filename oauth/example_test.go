@@ -11,6 +11,7 @@ import (
 	"remote-mcp-authkit/oauth"
 	"remote-mcp-authkit/oauth/authkit"
 	"remote-mcp-authkit/oauth/authkittest"
+	"remote-mcp-authkit/store"
 )
 
 // How main.go wires the authorization server: its Handler at the root, and
@@ -27,7 +28,7 @@ func ExampleNewServer() {
 	as, err := oauth.NewServer(oauth.Config{
 		Issuer:    base,
 		Resources: []string{base + "/mcp"},
-		Store:     oauth.NewMemoryStore(), // oauth.OpenFileStore(path) for real runs
+		Store:     store.NewMemoryStore(), // store.OpenFileStore(path) for real runs
 		Provider:  provider,
 		Secret:    []byte("a secret of at least 32 bytes, from LoadOrCreateSecret"),
 		Logger:    quiet,

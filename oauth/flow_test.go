@@ -26,6 +26,7 @@ import (
 	"remote-mcp-authkit/oauth"
 	"remote-mcp-authkit/oauth/authkit"
 	"remote-mcp-authkit/oauth/authkittest"
+	"remote-mcp-authkit/store"
 )
 
 // upstreamFaults puts faults in front of an AuthKit emulator that its own
@@ -150,7 +151,7 @@ func newFlow(t *testing.T, c flowConfig) *akFlow {
 	ts := httptest.NewUnstartedServer(nil)
 	f.base = "http://" + ts.Listener.Addr().String()
 	sc := oauth.Config{
-		Issuer: f.base, Resources: []string{f.base + "/mcp", f.base + "/sse"}, Store: oauth.NewMemoryStore(), Provider: provider,
+		Issuer: f.base, Resources: []string{f.base + "/mcp", f.base + "/sse"}, Store: store.NewMemoryStore(), Provider: provider,
 		Secret: secret, Logger: logger, ProviderTimeout: c.providerTimeout,
 	}
 	if c.editServer != nil {

@@ -73,10 +73,23 @@ func LoadOrCreateSecret(dir string) (secret []byte, created bool, err error) {
 		}
 		return nil, false, fmt.Errorf("oauth: create secret: %w", err)
 	}
-	if err := fileSyncDir(dir); err != nil {
+	if err := secretSyncDir(dir); err != nil {
 		return nil, false, fmt.Errorf("oauth: create secret: %w", err)
 	}
 	return secret, true, nil
+}
+
+// secretSyncDir makes the new link in dir durable.
+func secretSyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // storeSecretRead reads and checks an existing secret file. A missing file

@@ -1,19 +1,21 @@
 package oauth
 
 import (
+	"log/slog"
+
 	"remote-mcp-authkit/store"
 )
 
 // Store keeps the authorization server's records: clients, pending
 // authorizations, grants, codes and tokens. It is package store's engine
-// interface: values are opaque bytes (the server encodes them), and every
-// key that derives from a secret (a token, a code, a client secret) is
-// already a hash when it reaches the store, so a copied store yields
-// nothing usable.
+// interface: values are opaque bytes (the server encodes them, records.go),
+// and every key that derives from a secret (a token, a code, a client
+// secret) is already a hash when it reaches the store, so a copied store
+// yields nothing usable.
 //
-// Two implementations live here: MemoryStore for tests, and FileStore, an
-// append-only log that survives kill -9, the default for real runs. The
-// replicas module adds one on PostgreSQL.
+// The engines live in package store (a map for tests, and the durable
+// file the default for real runs), and the replicas module adds one on
+// PostgreSQL: none of them knows anything of OAuth.
 type Store = store.Store
 
 // StoreCounter is what a Store may add so that the authorization server
@@ -37,3 +39,29 @@ var (
 	// ErrStoreClosed is returned by every Store method called after Close.
 	ErrStoreClosed = store.ErrClosed
 )
+
+// The names below are package store's engines under the names they had
+// while they lived in this package, so that code written against those
+// keeps building. New code uses package store directly.
+type (
+	// MemoryStore is store.MemoryStore.
+	MemoryStore = store.MemoryStore
+	// FileStore is store.FileStore.
+	FileStore = store.FileStore
+	// FileStoreOption is store.Option.
+	FileStoreOption = store.Option
+)
+
+// ErrStoreInUse is store.ErrFileInUse: another FileStore has the file open.
+var ErrStoreInUse = store.ErrFileInUse
+
+// NewMemoryStore returns store.NewMemoryStore().
+func NewMemoryStore() *MemoryStore { return store.NewMemoryStore() }
+
+// OpenFileStore is store.OpenFileStore.
+func OpenFileStore(path string, opts ...FileStoreOption) (*FileStore, error) {
+	return store.OpenFileStore(path, opts...)
+}
+
+// WithFileStoreLogger is store.WithLogger.
+func WithFileStoreLogger(l *slog.Logger) FileStoreOption { return store.WithLogger(l) }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"remote-mcp-authkit/store"
 )
 
 // TestStoreWrittenBeforeCompactGrants opens a log the code before the
@@ -50,7 +52,7 @@ func TestStoreWrittenBeforeCompactGrants(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := &testClock{t: start.Add(time.Minute)}
-	fs, err := fileTestOpen(t, path, clock.Now, nil)
+	fs, err := store.OpenFileStore(path, store.WithClock(clock.Now), store.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}

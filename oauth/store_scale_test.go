@@ -31,6 +31,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"remote-mcp-authkit/store"
 )
 
 var (
@@ -222,15 +224,12 @@ func BenchmarkFileStoreScale(b *testing.B) {
 		}
 		return s
 	}
-	quiet := func(c *fileConfig) {
-		c.logger = slog.New(slog.DiscardHandler)
-		c.now = now
-	}
+	quiet := []store.Option{store.WithLogger(slog.New(slog.DiscardHandler)), store.WithClock(now)}
 	// The base of the fill; the restart below measures against its own.
 	fillBaseHeap, fillBaseRSS := scaleSettled()
 
 	// Fill, from many goroutines so that group commit shares the fsyncs.
-	fs, err := OpenFileStore(path, quiet)
+	fs, err := store.OpenFileStore(path, quiet...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -269,7 +268,7 @@ func BenchmarkFileStoreScale(b *testing.B) {
 	// First open: replays the log as written and compacts it.
 	start = time.Now()
 	cpu0 := scaleCPU()
-	fs, err = OpenFileStore(path, quiet)
+	fs, err = store.OpenFileStore(path, quiet...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -287,7 +286,7 @@ func BenchmarkFileStoreScale(b *testing.B) {
 	stop := scalePeak()
 	start = time.Now()
 	cpu0 = scaleCPU()
-	fs, err = OpenFileStore(path, quiet)
+	fs, err = store.OpenFileStore(path, quiet...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -296,7 +295,7 @@ func BenchmarkFileStoreScale(b *testing.B) {
 	peak := stop()
 	hwm := scaleProc("VmHWM")
 	heap, rss := scaleSettled()
-	breakdown := scaleBreakdown(fs, n)
+	breakdown := scaleBreakdown(b, fs, n)
 
 	// Compaction under load: readers and a writer time every call while
 	// the store rewrites itself.
@@ -333,32 +332,24 @@ func BenchmarkFileStoreScale(b *testing.B) {
 
 // scaleBreakdown says where the bytes go: per kind of record, how many
 // there are per grant and their average key and value sizes.
-func scaleBreakdown(s *FileStore, n int) string {
-	type sum struct{ count, key, value, record int64 }
-	by := map[string]*sum{}
-	var kinds []string
-	s.mu.RLock()
-	for k, e := range s.m {
-		v := by[k.kind]
-		if v == nil {
-			v = &sum{}
-			by[k.kind] = v
-			kinds = append(kinds, k.kind)
-		}
-		v.count++
-		v.key += int64(len(k.key))
-		v.value += int64(len(e.value))
-		v.record += fileRecordLen(k, e.value, e.expiresAt())
+func scaleBreakdown(b *testing.B, s *store.FileStore, n int) string {
+	by, err := s.Stats()
+	if err != nil {
+		b.Fatal(err)
 	}
-	s.mu.RUnlock()
+	var kinds []string
+	for kind := range by {
+		kinds = append(kinds, kind)
+	}
 	slices.Sort(kinds)
-	var b strings.Builder
+	var out strings.Builder
 	for _, kind := range kinds {
 		v := by[kind]
-		fmt.Fprintf(&b, "    %-8s %.2f/grant, key %d B, value %d B, record %d B on disk: %.0f B/grant\n", kind,
-			float64(v.count)/float64(n), v.key/v.count, v.value/v.count, v.record/v.count, float64(v.record)/float64(n))
+		count := int64(v.Records)
+		fmt.Fprintf(&out, "    %-8s %.2f/grant, key %d B, value %d B, record %d B on disk: %.0f B/grant\n", kind,
+			float64(count)/float64(n), v.KeyBytes/count, v.ValueBytes/count, v.FileBytes/count, float64(v.FileBytes)/float64(n))
 	}
-	return b.String()
+	return out.String()
 }
 
 func fileSizeOf(b *testing.B, path string) int64 {
@@ -375,17 +366,14 @@ func fileSizeOf(b *testing.B, path string) int64 {
 // each. It returns the longest single read and write seen during the
 // compactions and during the windows without one (on a shared machine the
 // wait a compaction adds is the difference), and the longest compaction.
-func scaleCompactionPause(b *testing.B, s *FileStore) (maxRead, maxWrite, took, idleRead, idleWrite time.Duration) {
+func scaleCompactionPause(b *testing.B, s *store.FileStore) (maxRead, maxWrite, took, idleRead, idleWrite time.Duration) {
 	ctx := context.Background()
-	var keys []storeKey
-	s.mu.RLock()
-	for k := range s.m {
-		keys = append(keys, k)
-		if len(keys) == 10000 {
-			break
-		}
-	}
-	s.mu.RUnlock()
+	type key struct{ kind, key string }
+	var keys []key
+	s.Range(func(kind, k string, _ []byte, _ time.Time) bool {
+		keys = append(keys, key{kind, k})
+		return len(keys) < 10000
+	})
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	var mr, mw atomic.Int64
@@ -425,7 +413,9 @@ func scaleCompactionPause(b *testing.B, s *FileStore) (maxRead, maxWrite, took, 
 		time.Sleep(window) // the same load with no compaction, to compare
 		idleRead, idleWrite = max(idleRead, time.Duration(mr.Swap(0))), max(idleWrite, time.Duration(mw.Swap(0)))
 		start := time.Now()
-		s.fileCompactNow()
+		if err := s.Compact(); err != nil {
+			b.Fatal(err)
+		}
 		window = time.Since(start)
 		took = max(took, window)
 		time.Sleep(100 * time.Millisecond) // the old file's close runs after: count it in

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"remote-mcp-authkit/store"
 )
 
 func TestTokenErrors(t *testing.T) {
@@ -794,8 +796,8 @@ func TestHostileParallelRefreshTokensAllWork(t *testing.T) {
 func TestHostileRefreshAfterCrashBeforeAnswer(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "oauth.log")
 	clock := &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	storeClock := func(c *fileConfig) { c.now = clock.Now }
-	fs, err := OpenFileStore(path, storeClock)
+	storeClock := store.WithClock(clock.Now)
+	fs, err := store.OpenFileStore(path, storeClock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -813,7 +815,7 @@ func TestHostileRefreshAfterCrashBeforeAnswer(t *testing.T) {
 	// Down for two days: the grace period is long over, and so are r1's
 	// original 30 days.
 	clock.Advance(48 * time.Hour)
-	fs2, err := OpenFileStore(path, storeClock)
+	fs2, err := store.OpenFileStore(path, storeClock)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,11 @@
 // strings and bytes to it. Package oauth encodes its records into values and
 // hashes every secret-derived key before a record reaches a Store.
 //
-// The single-process engines (a map, and an append-only file) live in
-// package oauth for now; other engines (PostgreSQL, in the replicas module
-// of this repository) implement the same interface and pass the same
-// behaviour suite, package storetest.
+// Two engines live here, for one process: MemoryStore, a map, and FileStore,
+// an append-only log that survives kill -9 (the default for real runs).
+// Other engines (PostgreSQL, in the replicas module of this repository)
+// implement the same interface, and all of them pass the same behaviour
+// suite, package storetest.
 package store
 
 import (

@@ -1,11 +1,13 @@
 // Package storetest is the behaviour suite every store.Store engine must
 // pass, in the spirit of net/http/httptest: the memory and file engines run
-// it in package oauth, the PostgreSQL engine in the replicas module.
+// it in package store, the PostgreSQL engine in the replicas module.
 package storetest
 
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -143,6 +145,55 @@ var behaviour = []struct {
 		if err != nil || seen == nil {
 			t.Fatalf("Update saw %#v, %v; want a non-nil empty current value", seen, err)
 		}
+	}},
+	{"a hex key, its bytes and other spellings are different keys", func(t *testing.T, s store.Store, clock *Clock) {
+		// An engine may hold a key of 64 lower-case hex digits (a SHA-256
+		// in hex) as its 32 bytes; that must never make it meet a key that
+		// is those bytes, or the same digits spelt otherwise.
+		ctx := context.Background()
+		sum := sha256.Sum256([]byte("a token"))
+		hexKey := hex.EncodeToString(sum[:])
+		keys := map[string]string{
+			hexKey:                               "hex",
+			string(sum[:]):                       "bytes",
+			strings.ToUpper(hexKey):              "upper",
+			hexKey[:63]:                          "short",
+			hexKey + "0":                         "long",
+			hexKey[:62] + "g0":                   "not hex",
+			hex.EncodeToString(make([]byte, 32)): "zeros",
+		}
+		for key, v := range keys {
+			if err := s.Put(ctx, "token", key, []byte(v), clock.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The same hex key under another kind, and under a kind that is
+		// never given a hex key.
+		if err := s.Put(ctx, "other", hexKey, []byte("other kind"), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		mustMiss(t, s, "never", hexKey)
+		for key, v := range keys {
+			mustGet(t, s, "token", key, []byte(v))
+		}
+		mustGet(t, s, "other", hexKey, []byte("other kind"))
+		if err := s.Delete(ctx, "token", hexKey); err != nil {
+			t.Fatal(err)
+		}
+		mustMiss(t, s, "token", hexKey)
+		mustGet(t, s, "token", string(sum[:]), []byte("bytes"))
+		mustGet(t, s, "other", hexKey, []byte("other kind"))
+		err := s.Update(ctx, "token", hexKey, func(cur []byte) ([]byte, time.Time, error) {
+			if cur != nil {
+				t.Errorf("Update of the deleted hex key saw %q", cur)
+			}
+			return []byte("again"), time.Time{}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustGet(t, s, "token", hexKey, []byte("again"))
+		mustGet(t, s, "token", strings.ToUpper(hexKey), []byte("upper"))
 	}},
 	{"empty key is a key", func(t *testing.T, s store.Store, _ *Clock) {
 		if err := s.Put(context.Background(), "k", "", []byte("v"), time.Time{}); err != nil {

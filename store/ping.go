@@ -1,4 +1,4 @@
-package oauth
+package store
 
 // Store health, for a readiness check (the product's /readyz): a store that
 // cannot serve makes the process unready, so a load balancer sends its
@@ -19,7 +19,7 @@ func (s *MemoryStore) Ping(ctx context.Context) error {
 	closed := s.closed
 	s.mu.RUnlock()
 	if closed {
-		return ErrStoreClosed
+		return ErrClosed
 	}
 	return nil
 }
@@ -35,10 +35,10 @@ func (s *FileStore) Ping(ctx context.Context) error {
 	closed := s.closed
 	s.mu.RUnlock()
 	if closed {
-		return ErrStoreClosed
+		return ErrClosed
 	}
 	if _, err := os.Stat(s.path); err != nil {
-		return fmt.Errorf("oauth: store file: %w", err)
+		return fmt.Errorf("store: its file: %w", err)
 	}
 	return nil
 }

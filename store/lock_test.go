@@ -1,4 +1,4 @@
-package oauth
+package store
 
 import (
 	"errors"
@@ -10,9 +10,9 @@ import (
 )
 
 // TestBuildsOnOtherSystems cross-compiles the module, and vets this package
-// with its tests, for the systems people run servers and laptops on: the
-// file store once called flock unconditionally and broke the Windows build
-// (issue 11 item 16). On Windows the package builds and OpenFileStore says
+// and package oauth with their tests, for the systems people run servers
+// and laptops on: the file store once called flock unconditionally and
+// broke the Windows build (issue 11 item 16). On Windows the package builds and OpenFileStore says
 // why it cannot run (TestFileStoreUnsupportedHere covers that there).
 func TestBuildsOnOtherSystems(t *testing.T) {
 	if testing.Short() {
@@ -26,7 +26,7 @@ func TestBuildsOnOtherSystems(t *testing.T) {
 	for _, target := range []struct{ goos, goarch string }{{"windows", "amd64"}, {"darwin", "arm64"}} {
 		t.Run(target.goos, func(t *testing.T) {
 			env := append(os.Environ(), "GOOS="+target.goos, "GOARCH="+target.goarch, "CGO_ENABLED=0")
-			for _, args := range [][]string{{"build", "-o", os.DevNull, "./..."}, {"vet", "./oauth"}} {
+			for _, args := range [][]string{{"build", "-o", os.DevNull, "./..."}, {"vet", "./store", "./oauth"}} {
 				cmd := exec.Command(goBin, args...)
 				cmd.Dir = ".."
 				cmd.Env = env
@@ -39,7 +39,7 @@ func TestBuildsOnOtherSystems(t *testing.T) {
 }
 
 // TestFileStoreUnsupportedHere: where the file store cannot keep its
-// promises, opening one fails with ErrStoreUnsupported and creates nothing;
+// promises, opening one fails with ErrFileUnsupported and creates nothing;
 // where it can, it opens.
 func TestFileStoreUnsupportedHere(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store")
@@ -51,8 +51,8 @@ func TestFileStoreUnsupportedHere(t *testing.T) {
 		s.Close()
 		return
 	}
-	if !errors.Is(err, ErrStoreUnsupported) {
-		t.Fatalf("OpenFileStore on %s: %v, want ErrStoreUnsupported", runtime.GOOS, err)
+	if !errors.Is(err, ErrFileUnsupported) {
+		t.Fatalf("OpenFileStore on %s: %v, want ErrFileUnsupported", runtime.GOOS, err)
 	}
 	if _, err := os.Stat(path + ".lock"); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a refused open left %s.lock: %v", path, err)

@@ -1,19 +1,18 @@
-package oauth
+package store
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,14 +27,14 @@ import (
 
 // fileTestOpen opens path with a clock, a captured log and the given
 // adjustments to the configuration.
-func fileTestOpen(t *testing.T, path string, now func() time.Time, log io.Writer, adjust ...FileStoreOption) (*FileStore, error) {
+func fileTestOpen(t *testing.T, path string, now func() time.Time, log io.Writer, adjust ...Option) (*FileStore, error) {
 	t.Helper()
 	if log == nil {
 		log = io.Discard
 	}
-	opts := []FileStoreOption{
-		WithFileStoreLogger(slog.New(slog.NewTextHandler(log, nil))),
-		func(c *fileConfig) {
+	opts := []Option{
+		WithLogger(slog.New(slog.NewTextHandler(log, nil))),
+		func(c *config) {
 			if now != nil {
 				c.now = now
 			}
@@ -44,7 +43,7 @@ func fileTestOpen(t *testing.T, path string, now func() time.Time, log io.Writer
 	return OpenFileStore(path, append(opts, adjust...)...)
 }
 
-func fileTestMustOpen(t *testing.T, path string, adjust ...FileStoreOption) *FileStore {
+func fileTestMustOpen(t *testing.T, path string, adjust ...Option) *FileStore {
 	t.Helper()
 	s, err := fileTestOpen(t, path, nil, nil, adjust...)
 	if err != nil {
@@ -67,110 +66,6 @@ func fileTestSize(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return fi.Size()
-}
-
-func TestFileStoreBehaviour(t *testing.T) {
-	storeRunBehaviour(t, func(t *testing.T, now func() time.Time) Store {
-		s, err := fileTestOpen(t, filepath.Join(t.TempDir(), "store"), now, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
-}
-
-// TestFileStoreBehaviourAfterReopen runs the shared table on a store that
-// is closed and reopened before every read, so what the table checks is
-// what the file says, not only what the map says.
-func TestFileStoreBehaviourAfterReopen(t *testing.T) {
-	storeRunBehaviour(t, func(t *testing.T, now func() time.Time) Store {
-		return &fileReopener{t: t, path: filepath.Join(t.TempDir(), "store"), now: now}
-	})
-}
-
-// fileReopener is a Store that reopens its FileStore before each Get. It
-// serializes calls, since a reopen must not close the store under another.
-type fileReopener struct {
-	mu     sync.Mutex
-	t      *testing.T
-	path   string
-	now    func() time.Time
-	s      *FileStore
-	closed bool
-}
-
-func (r *fileReopener) store() *FileStore {
-	if r.s == nil {
-		s, err := fileTestOpen(r.t, r.path, r.now, nil)
-		if err != nil {
-			r.t.Fatalf("reopen: %v", err)
-		}
-		r.s = s
-	}
-	return r.s
-}
-
-func (r *fileReopener) Get(ctx context.Context, kind, key string) ([]byte, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return nil, ErrStoreClosed
-	}
-	if r.s != nil {
-		if err := r.s.Close(); err != nil {
-			r.t.Fatalf("close before reopen: %v", err)
-		}
-		r.s = nil
-	}
-	return r.store().Get(ctx, kind, key)
-}
-
-func (r *fileReopener) Put(ctx context.Context, kind, key string, value []byte, expires time.Time) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return ErrStoreClosed
-	}
-	return r.store().Put(ctx, kind, key, value, expires)
-}
-
-func (r *fileReopener) Delete(ctx context.Context, kind, key string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return ErrStoreClosed
-	}
-	return r.store().Delete(ctx, kind, key)
-}
-
-func (r *fileReopener) Ping(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return ErrStoreClosed
-	}
-	return r.store().Ping(ctx)
-}
-
-func (r *fileReopener) Update(ctx context.Context, kind, key string, fn func([]byte) ([]byte, time.Time, error)) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return ErrStoreClosed
-	}
-	return r.store().Update(ctx, kind, key, fn)
-}
-
-func (r *fileReopener) Close() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.closed = true
-	if r.s == nil {
-		return nil
-	}
-	err := r.s.Close()
-	r.s = nil
-	return err
 }
 
 func TestFileStoreReopenSeesEverything(t *testing.T) {
@@ -403,7 +298,7 @@ func TestFileStoreRefusesCorruption(t *testing.T) {
 			if !bytes.Equal(after, spoilt) {
 				t.Fatal("a refused open changed the file")
 			}
-			if s, err := fileTestOpen(t, path, nil, nil); err == nil || errors.Is(err, ErrStoreInUse) {
+			if s, err := fileTestOpen(t, path, nil, nil); err == nil || errors.Is(err, ErrFileInUse) {
 				if s != nil {
 					s.Close()
 				}
@@ -416,7 +311,7 @@ func TestFileStoreRefusesCorruption(t *testing.T) {
 func TestFileStoreCompaction(t *testing.T) {
 	clock := newStoreTestClock()
 	path := filepath.Join(t.TempDir(), "store")
-	floor := func(c *fileConfig) { c.compactFloor = 4096 }
+	floor := func(c *config) { c.compactFloor = 4096 }
 	s, err := fileTestOpen(t, path, clock.Now, nil, floor)
 	if err != nil {
 		t.Fatal(err)
@@ -477,7 +372,7 @@ func TestFileStoreCompactionFailure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store")
 	var log bytes.Buffer
 	var logMu sync.Mutex
-	s, err := fileTestOpen(t, path, nil, fileLockedWriter{&logMu, &log}, func(c *fileConfig) { c.compactFloor = 4096 })
+	s, err := fileTestOpen(t, path, nil, fileLockedWriter{&logMu, &log}, func(c *config) { c.compactFloor = 4096 })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,7 +427,7 @@ func (l fileLockedWriter) Write(p []byte) (int, error) {
 
 func TestFileStoreCompactsOnOpen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store")
-	never := func(c *fileConfig) { c.compactFloor = 1 << 40 }
+	never := func(c *config) { c.compactFloor = 1 << 40 }
 	s := fileTestMustOpen(t, path, never)
 	for i := range 300 {
 		fileTestPut(t, s, "token", "k"+strconv.Itoa(i%10), strconv.Itoa(i))
@@ -597,11 +492,11 @@ func TestFileStoreMode(t *testing.T) {
 func TestFileStoreOneOpenAtATime(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store")
 	s := fileTestMustOpen(t, path)
-	if s2, err := fileTestOpen(t, path, nil, nil); !errors.Is(err, ErrStoreInUse) {
+	if s2, err := fileTestOpen(t, path, nil, nil); !errors.Is(err, ErrFileInUse) {
 		if err == nil {
 			s2.Close()
 		}
-		t.Fatalf("second open: %v, want ErrStoreInUse", err)
+		t.Fatalf("second open: %v, want ErrFileInUse", err)
 	}
 	s.Close()
 	s = fileTestMustOpen(t, path)
@@ -617,7 +512,7 @@ func TestFileStoreOpenErrors(t *testing.T) {
 // fileFailing wraps the log file and fails writes (after writing half of
 // the bytes, as a full disk does) or fsyncs while its switches are on.
 type fileFailing struct {
-	storeFile
+	File
 	failWrite, failSync, failTruncate atomic.Bool
 }
 
@@ -625,24 +520,24 @@ var errFileTestDisk = syscall.ENOSPC
 
 func (f *fileFailing) WriteAt(p []byte, off int64) (int, error) {
 	if f.failWrite.Load() {
-		n, _ := f.storeFile.WriteAt(p[:len(p)/2], off)
+		n, _ := f.File.WriteAt(p[:len(p)/2], off)
 		return n, errFileTestDisk
 	}
-	return f.storeFile.WriteAt(p, off)
+	return f.File.WriteAt(p, off)
 }
 
 func (f *fileFailing) Sync() error {
 	if f.failSync.Load() {
 		return syscall.EIO
 	}
-	return f.storeFile.Sync()
+	return f.File.Sync()
 }
 
 func (f *fileFailing) Truncate(n int64) error {
 	if f.failTruncate.Load() {
 		return syscall.EIO
 	}
-	return f.storeFile.Truncate(n)
+	return f.File.Truncate(n)
 }
 
 func TestFileStoreDiskFailure(t *testing.T) {
@@ -650,8 +545,8 @@ func TestFileStoreDiskFailure(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "store")
 			var ff *fileFailing
-			wrap := func(c *fileConfig) {
-				c.wrap = func(f storeFile) storeFile { ff = &fileFailing{storeFile: f}; return ff }
+			wrap := func(c *config) {
+				c.wrap = func(f File) File { ff = &fileFailing{File: f}; return ff }
 			}
 			s := fileTestMustOpen(t, path, wrap)
 			ctx := context.Background()
@@ -724,7 +619,7 @@ func TestFileStoreDiskFailure(t *testing.T) {
 
 // TestFileStoreCloseWhileWriting closes the store under concurrent writers:
 // each write either succeeded and is in the file, or failed with
-// ErrStoreClosed.
+// ErrClosed.
 func TestFileStoreCloseWhileWriting(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store")
 	s := fileTestMustOpen(t, path)
@@ -738,7 +633,7 @@ func TestFileStoreCloseWhileWriting(t *testing.T) {
 			for i := 0; ; i++ {
 				key := fmt.Sprintf("w%d-%d", w, i)
 				err := s.Put(context.Background(), "k", key, []byte(key), time.Time{})
-				if errors.Is(err, ErrStoreClosed) {
+				if errors.Is(err, ErrClosed) {
 					return
 				}
 				if err != nil {
@@ -838,7 +733,7 @@ func TestFileStoreChildWriter(t *testing.T) {
 	}
 	round := os.Getenv(fileCrashRoundEnv)
 	// A low floor, so that compactions happen, and get killed, too.
-	s, err := OpenFileStore(path, func(c *fileConfig) { c.compactFloor = 8 << 10 })
+	s, err := OpenFileStore(path, func(c *config) { c.compactFloor = 8 << 10 })
 	if err != nil {
 		fmt.Printf("open: %v\n", err)
 		os.Exit(2)
@@ -1018,33 +913,6 @@ func TestFileStoreSurvivesKill(t *testing.T) {
 	t.Logf("%d acknowledged writes over 20 kills, %d keys tracked, file %d bytes", totalAcks, len(state), fileTestSize(t, path))
 }
 
-func ExampleOpenFileStore() {
-	dir, err := os.MkdirTemp("", "example")
-	if err != nil {
-		panic(err)
-	}
-	defer os.RemoveAll(dir)
-
-	store, err := OpenFileStore(filepath.Join(dir, "state.log"))
-	if err != nil {
-		panic(err)
-	}
-	ctx := context.Background()
-	// Put returns once the record is on disk.
-	store.Put(ctx, "code", "hash-of-the-code", []byte(`{"grant":"g1"}`), time.Now().Add(time.Minute))
-	// Redeeming a single-use code: read and delete in one step, so a
-	// second redemption finds nothing.
-	var redeemed []byte
-	store.Update(ctx, "code", "hash-of-the-code", func(cur []byte) ([]byte, time.Time, error) {
-		redeemed = cur
-		return nil, time.Time{}, nil
-	})
-	_, err = store.Get(ctx, "code", "hash-of-the-code")
-	fmt.Printf("%s %v\n", redeemed, errors.Is(err, ErrNotFound))
-	store.Close()
-	// Output: {"grant":"g1"} true
-}
-
 // FuzzFileStoreReplay feeds replay arbitrary bytes after the magic: it must
 // never panic, and whatever it accepts must be a prefix of whole records
 // that replays to the same map again.
@@ -1053,16 +921,20 @@ func FuzzFileStoreReplay(f *testing.F) {
 	valid = fileAppendRecord(valid, storeKey{"client", "c1"}, []byte(`{"name":"x"}`), time.Time{}, false)
 	valid = fileAppendRecord(valid, storeKey{"code", "k"}, []byte("v"), time.Unix(1e9, 0), false)
 	valid = fileAppendRecord(valid, storeKey{"client", "c1"}, nil, time.Time{}, true)
+	packed := storeKey{hexKeyMark + "access", string(make([]byte, 32))}
+	valid = fileAppendRecord(valid, packed, []byte("a packed key"), time.Time{}, false)
+	valid = fileAppendRecord(valid, packed, nil, time.Time{}, true)
 	f.Add(valid)
 	f.Add(valid[:len(valid)-3])
 	f.Add([]byte{})
 	f.Add(make([]byte, 40))
 	newStore := func() *FileStore {
 		return &FileStore{
-			path:   "fuzz",
-			m:      make(map[storeKey]memEntry),
-			counts: storeCounts{},
-			cfg:    fileConfig{now: func() time.Time { return time.Unix(0, 0) }, logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+			path:     "fuzz",
+			m:        make(map[storeKey]memEntry),
+			hexKinds: kindTable{},
+			counts:   storeCounts{},
+			cfg:      config{now: func() time.Time { return time.Unix(0, 0) }, logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
 		}
 	}
 	f.Fuzz(func(t *testing.T, records []byte) {
@@ -1092,7 +964,7 @@ func FuzzFileStoreReplay(f *testing.F) {
 func TestFileStoreExpiredLeaveOnTheirOwn(t *testing.T) {
 	clock := newStoreTestClock()
 	path := filepath.Join(t.TempDir(), "store")
-	fast := func(c *fileConfig) { c.sweepEvery = 10 * time.Millisecond; c.compactFloor = 4096 }
+	fast := func(c *config) { c.sweepEvery = 10 * time.Millisecond; c.compactFloor = 4096 }
 	s, err := fileTestOpen(t, path, clock.Now, nil, fast)
 	if err != nil {
 		t.Fatal(err)
@@ -1146,7 +1018,7 @@ func TestFileStoreCompactionBesideWrites(t *testing.T) {
 	held := make(chan struct{})
 	release := make(chan struct{})
 	var once sync.Once
-	hold := func(c *fileConfig) {
+	hold := func(c *config) {
 		c.compactFloor = 1 << 40 // only when asked
 		c.midCompact = func() {
 			once.Do(func() {
@@ -1161,7 +1033,7 @@ func TestFileStoreCompactionBesideWrites(t *testing.T) {
 		fileTestPut(t, s, "k", strconv.Itoa(i), "before")
 	}
 	compacted := make(chan struct{})
-	go func() { s.fileCompactNow(); close(compacted) }()
+	go func() { s.Compact(); close(compacted) }()
 	<-held
 	// The compactor has written the map and waits: writes go on.
 	for i := range 100 {
@@ -1230,7 +1102,7 @@ func TestFileStoreCompactionNeverBlocks(t *testing.T) {
 	reached := make(chan string)
 	release := make(chan struct{})
 	var s *FileStore
-	hook := func(c *fileConfig) {
+	hook := func(c *config) {
 		c.compactFloor = 1 << 40 // only when asked
 		c.compactStep = func(step string) {
 			if step == "sync" && target.Load() == "copy tail" {
@@ -1262,7 +1134,7 @@ func TestFileStoreCompactionNeverBlocks(t *testing.T) {
 	for round, step := range fileCompactSteps {
 		target.Store(step)
 		compacted := make(chan struct{})
-		go func() { s.fileCompactNow(); close(compacted) }()
+		go func() { s.Compact(); close(compacted) }()
 		select {
 		case got := <-reached:
 			if got != step {
@@ -1351,12 +1223,12 @@ func TestFileStoreMirrorFailure(t *testing.T) {
 			held := make(chan struct{})
 			release := make(chan struct{})
 			var once sync.Once
-			s := fileTestMustOpen(t, path, func(c *fileConfig) {
+			s := fileTestMustOpen(t, path, func(c *config) {
 				c.compactFloor = 1 << 40
-				c.wrap = func(f storeFile) storeFile {
+				c.wrap = func(f File) File {
 					mu.Lock()
 					defer mu.Unlock()
-					ff := &fileFailing{storeFile: f}
+					ff := &fileFailing{File: f}
 					files = append(files, ff)
 					return ff
 				}
@@ -1371,7 +1243,7 @@ func TestFileStoreMirrorFailure(t *testing.T) {
 				fileTestPut(t, s, "k", strconv.Itoa(i), "before")
 			}
 			compacted := make(chan struct{})
-			go func() { s.fileCompactNow(); close(compacted) }()
+			go func() { s.Compact(); close(compacted) }()
 			<-held
 			mu.Lock()
 			if len(files) != 2 {
@@ -1416,169 +1288,195 @@ func TestFileStoreMirrorFailure(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------------
-// A failing disk under the durable store.
-
-// hostileDisk is the store file with a switch that makes every write and
-// fsync fail, as a full or failing disk would.
-type hostileDisk struct {
-	storeFile
-	broken *atomic.Bool
-}
-
-func (f hostileDisk) WriteAt(p []byte, off int64) (int, error) {
-	if f.broken.Load() {
-		return 0, syscall.ENOSPC
+// TestFileStoreRangeStatsCompact: Range walks every live record once (and
+// only live ones), in chunks that let fn write to the store, and stops when
+// fn says so; Stats adds up to exactly what a compacted log holds; Compact
+// leaves only live records; all three refuse a closed store.
+func TestFileStoreRangeStatsCompact(t *testing.T) {
+	clock := newStoreTestClock()
+	path := filepath.Join(t.TempDir(), "store")
+	s, err := fileTestOpen(t, path, clock.Now, nil, func(c *config) { c.compactFloor = 1 << 40 })
+	if err != nil {
+		t.Fatal(err)
 	}
-	return f.storeFile.WriteAt(p, off)
-}
-
-func (f hostileDisk) Sync() error {
-	if f.broken.Load() {
-		return syscall.EIO
+	ctx := context.Background()
+	want := map[string]string{}
+	for i := range 3 * fileChunk {
+		kind := []string{"grant", "access", "refresh"}[i%3]
+		key, value := strconv.Itoa(i), strings.Repeat("v", i%50)
+		fileTestPut(t, s, kind, key, value)
+		want[kind+"/"+key] = value
 	}
-	return f.storeFile.Sync()
-}
-
-// TestHostileDiskFailure: with the durable store's disk failing, every
-// request that needs a write fails cleanly in its protocol's form (JSON
-// server_error or temporarily_unavailable, an error redirect to the client),
-// nothing half-written is visible, what is stored stays readable, and once
-// the disk recovers everything works again with the same tokens.
-func TestHostileDiskFailure(t *testing.T) {
-	var broken atomic.Bool
-	var fs *FileStore
-	e := newEnv(t, func(c *Config) {
-		var err error
-		fs, err = OpenFileStore(filepath.Join(t.TempDir(), "oauth.log"), func(fc *fileConfig) {
-			fc.now = c.Now
-			fc.wrap = func(f storeFile) storeFile { return hostileDisk{f, &broken} }
-		})
-		if err != nil {
+	for i := range 10 {
+		if err := s.Put(ctx, "code", strconv.Itoa(i), []byte("soon gone"), clock.Now().Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { fs.Close() })
-		c.Store = fs
+	}
+	if err := s.Delete(ctx, "grant", "0"); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, "grant/0")
+
+	// Stats against the compacted file, while every record is live.
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var records int
+	var file int64
+	for _, v := range stats {
+		records += v.Records
+		file += v.FileBytes
+	}
+	if records != len(want)+10 || stats["code"].Records != 10 || stats["code"].ValueBytes != 10*int64(len("soon gone")) {
+		t.Fatalf("Stats counts %d records (codes %+v), want %d", records, stats["code"], len(want)+10)
+	}
+	if size := fileTestSize(t, path); size != int64(len(fileMagic))+file {
+		t.Fatalf("the compacted file is %d bytes, Stats says its records take %d (+%d magic)", size, file, len(fileMagic))
+	}
+
+	clock.Advance(time.Hour) // the codes expire
+	got := map[string]string{}
+	written := 0
+	err = s.Range(func(kind, key string, value []byte, expires time.Time) bool {
+		if _, dup := got[kind+"/"+key]; dup {
+			t.Errorf("Range gave %s/%s twice", kind, key)
+		}
+		got[kind+"/"+key] = string(value)
+		if written < 3 { // fn may write: Range holds no lock while it runs
+			written++
+			fileTestPut(t, s, "other", strconv.Itoa(written), "during Range")
+		}
+		return true
 	})
-	client, access, refresh := e.tokens()
-	spare := e.authorize(client) // a code issued before the failure
-
-	broken.Store(true)
-	st, out := e.register(map[string]any{"redirect_uris": []string{testRedirect}, "token_endpoint_auth_method": "none"})
-	if st != http.StatusInternalServerError || out["error"] != "server_error" {
-		t.Errorf("register on a failing disk: %d %v", st, out)
-	}
-	st, out, _ = e.token(refreshForm(client, refresh), "", "")
-	if st != http.StatusServiceUnavailable || out["error"] != "temporarily_unavailable" {
-		t.Errorf("refresh on a failing disk: %d %v", st, out)
-	}
-	st, out, _ = e.token(codeForm(client, spare), "", "")
-	if st != http.StatusServiceUnavailable || out["error"] != "temporarily_unavailable" {
-		t.Errorf("code exchange on a failing disk: %d %v", st, out)
-	}
-	// The authorization request cannot be stored: a browser that approved
-	// the client goes back to it with server_error; any other is shown a
-	// page (RFC 9700 s4.11.2).
-	resp := e.get(e.browser, e.url("/authorize?"+authParams(client).Encode()))
-	readBody(resp)
-	loc, _ := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusFound || loc == nil || loc.Query().Get("error") != "server_error" || !strings.HasPrefix(loc.String(), testRedirect) {
-		t.Errorf("authorize on a failing disk: %d %q", resp.StatusCode, resp.Header.Get("Location"))
-	}
-	resp = e.get(newBrowser(), e.url("/authorize?"+authParams(client).Encode()))
-	if body := readBody(resp); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Location") != "" || !strings.Contains(body, "server_error") {
-		t.Errorf("authorize on a failing disk, not yet approved: %d %q", resp.StatusCode, resp.Header.Get("Location"))
-	}
-	// Reads still work: the access token issued before is accepted.
-	if resp, body := e.call("/mcp", access); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"sub"`) {
-		t.Errorf("bearer on a failing disk: %d %s", resp.StatusCode, body)
-	}
-
-	broken.Store(false)
-	// Nothing above left a trace: the spare code and the refresh token
-	// work once, as if the failed attempts had never happened.
-	st, out, _ = e.token(codeForm(client, spare), "", "")
-	if st != http.StatusOK {
-		t.Fatalf("code exchange after the disk recovered: %d %v", st, out)
-	}
-	st, out, _ = e.token(refreshForm(client, refresh), "", "")
-	if st != http.StatusOK {
-		t.Fatalf("refresh after the disk recovered: %d %v", st, out)
-	}
-	if resp, body := e.call("/mcp", out["access_token"].(string)); resp.StatusCode != http.StatusOK {
-		t.Errorf("new access token: %d %s", resp.StatusCode, body)
-	}
-	e.tokens()
-}
-
-// ---------------------------------------------------------------------------
-// A restart on the durable store.
-
-// TestFileStoreRestart runs the flow on the durable store, then opens the
-// file again in a new Server (a restart) and checks that the access token,
-// refresh rotation and revocation still work, and that the file holds no
-// token or upstream secret in clear.
-func TestFileStoreRestart(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "oauth.log")
-	fs, err := OpenFileStore(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, func(c *Config) { c.Store = fs; c.Now = time.Now })
-	id, at, rt := e.tokens()
-	if err := fs.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	fs2, err := OpenFileStore(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fs2.Close()
-	cfg := e.srv.cfg
-	cfg.Store = fs2
-	s2, err := NewServer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Serve the restarted server on the first one's address so the issuer
-	// and resource URLs stay the same.
-	e.ts.Config.Handler.(*http.ServeMux).Handle("/v2/", http.StripPrefix("/v2", s2.Handler()))
-	call := func(tok string) int {
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest("POST", "/mcp", nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		s2.RequireBearer(cfg.Resources[0], http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(rec, req)
-		return rec.Code
-	}
-	if c := call(at); c != 200 {
-		t.Fatalf("access token after restart: %d", c)
-	}
-	st, out, _ := e.postForm("/v2/token", refreshForm(id, rt), "", "")
-	if st != 200 {
-		t.Fatalf("refresh after restart: %d %v", st, out)
-	}
-	if st, _, _ := e.postForm("/v2/revoke", url.Values{"token": {out["refresh_token"].(string)}, "client_id": {id}}, "", ""); st != 200 {
-		t.Fatal(st)
-	}
-	if c := call(out["access_token"].(string)); c != 401 {
-		t.Fatalf("after revocation: %d", c)
-	}
-	if err := fs2.Close(); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := readFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, secret := range []string{at, rt, out["access_token"].(string), "up_rt_", "up_at"} {
-		if strings.Contains(raw, secret) {
-			t.Errorf("store file holds %q in clear", secret)
+	for k := range got {
+		if strings.HasPrefix(k, "other/") {
+			delete(got, k) // written during the walk: may or may not be seen
 		}
 	}
+	if len(got) != len(want) {
+		t.Fatalf("Range gave %d records, want the %d live ones", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("Range gave %s = %q, want %q", k, got[k], v)
+		}
+	}
+	calls := 0
+	if err := s.Range(func(string, string, []byte, time.Time) bool { calls++; return false }); err != nil || calls != 1 {
+		t.Fatalf("Range stopped after %d calls (%v), want 1", calls, err)
+	}
+
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte("soon gone")) {
+		t.Fatal("Compact kept the expired codes")
+	}
+	s.Close()
+	if err := s.Compact(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Compact after Close: %v, want ErrClosed", err)
+	}
+	if _, err := s.Stats(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Stats after Close: %v, want ErrClosed", err)
+	}
+	if err := s.Range(func(string, string, []byte, time.Time) bool { return true }); !errors.Is(err, ErrClosed) {
+		t.Errorf("Range after Close: %v, want ErrClosed", err)
+	}
 }
 
-func readFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	return string(b), err
+// TestFileStorePacksHexKeys: a log written before keys were packed (64 hex
+// digits under ops 1 and 2) opens, reads the same, is held packed in
+// memory (32 bytes a key) and is rewritten packed on open, 32 bytes less a
+// record; Range gives the keys back as written.
+func TestFileStorePacksHexKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store")
+	old := []byte(fileMagic)
+	want := map[string]string{}
+	for i := range 100 {
+		sum := sha256.Sum256([]byte(strconv.Itoa(i)))
+		key := hex.EncodeToString(sum[:])
+		want[key] = "token " + strconv.Itoa(i)
+		// An unmarked storeKey holding the digits: the old format, op 1.
+		old = fileAppendRecord(old, storeKey{"access", key}, []byte(want[key]), time.Time{}, false)
+	}
+	gone := hex.EncodeToString(make([]byte, 32))
+	old = fileAppendRecord(old, storeKey{"access", gone}, []byte("deleted"), time.Time{}, false)
+	old = fileAppendRecord(old, storeKey{"access", gone}, nil, time.Time{}, true)
+	old = fileAppendRecord(old, storeKey{"client", "mcp_client"}, []byte("not hex"), time.Time{}, false)
+	if op := old[len(fileMagic)+fileRecordHeader]; op != fileOpPut {
+		t.Fatalf("the old-format log was written with op %d", op)
+	}
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	s, err := fileTestOpen(t, path, nil, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(s *FileStore) {
+		t.Helper()
+		for key, v := range want {
+			storeMustGet(t, s, "access", key, []byte(v))
+		}
+		storeMustMiss(t, s, "access", gone)
+		storeMustGet(t, s, "client", "mcp_client", []byte("not hex"))
+		s.mu.RLock()
+		for k := range s.m {
+			if k.plainKind() == "access" && (!k.packed() || len(k.key) != 32) {
+				t.Errorf("an access key is held in %d bytes, packed %v", len(k.key), k.packed())
+			}
+		}
+		s.mu.RUnlock()
+		got := map[string]string{}
+		s.Range(func(kind, key string, value []byte, _ time.Time) bool {
+			if kind == "access" {
+				got[key] = string(value)
+			}
+			return true
+		})
+		if len(got) != len(want) {
+			t.Errorf("Range gave %d access records, want %d", len(got), len(want))
+		}
+		for key, v := range want {
+			if got[key] != v {
+				t.Errorf("Range gave %s = %q, want %q", key, got[key], v)
+			}
+		}
+	}
+	check(s)
+	s.Close()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 100 keys 32 bytes shorter, and the deleted record gone.
+	if len(raw) > len(old)-100*32-100 {
+		t.Fatalf("the log is %d bytes after open, was %d: not rewritten with packed keys", len(raw), len(old))
+	}
+	for key := range want {
+		if bytes.Contains(raw, []byte(key)) {
+			t.Fatalf("the rewritten log still holds the digits of %s", key)
+		}
+	}
+	s, err = fileTestOpen(t, path, nil, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	check(s)
+	if log.Len() != 0 {
+		t.Errorf("opening logged %q", log.String())
+	}
 }

@@ -1,4 +1,4 @@
-package oauth
+package store
 
 import (
 	"bytes"
@@ -9,18 +9,34 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"remote-mcp-authkit/store"
-	"remote-mcp-authkit/store/storetest"
 )
 
-// storeTestClock is a settable clock for expiry tests.
-type storeTestClock = storetest.Clock
+// storeTestClock is a settable clock for expiry tests: storetest.Clock's
+// twin, since this package's own tests cannot import storetest (it imports
+// this package). The behaviour suite itself runs from behaviour_test.go, in
+// package store_test.
+type storeTestClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
 
-func newStoreTestClock() *storeTestClock { return storetest.NewClock() }
+func newStoreTestClock() *storeTestClock {
+	return &storeTestClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
 
-// storeFactory opens an empty store whose expiry clock is now.
-type storeFactory func(t *testing.T, now func() time.Time) Store
+// Now returns the clock's time.
+func (c *storeTestClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward by d.
+func (c *storeTestClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
 
 // storeMustGet fails the test unless (kind, key) holds want.
 func storeMustGet(t *testing.T, s Store, kind, key string, want []byte) {
@@ -41,20 +57,6 @@ func storeMustMiss(t *testing.T, s Store, kind, key string) {
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get(%q, %q) = %q, %v; want ErrNotFound", kind, key, got, err)
 	}
-}
-
-// storeRunBehaviour runs package storetest's suite against stores made by
-// open.
-func storeRunBehaviour(t *testing.T, open storeFactory) {
-	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store { return open(t, now) })
-}
-
-func TestMemoryStoreBehaviour(t *testing.T) {
-	storeRunBehaviour(t, func(t *testing.T, now func() time.Time) Store {
-		s := NewMemoryStore()
-		s.now = now
-		return s
-	})
 }
 
 func TestMemoryStoreSweepsExpired(t *testing.T) {
@@ -153,7 +155,7 @@ func TestStoreCount(t *testing.T) {
 	ctx := context.Background()
 	check := func(t *testing.T, s Store, kind string, want int) {
 		t.Helper()
-		n, err := s.(StoreCounter).Count(ctx, kind)
+		n, err := s.(Counter).Count(ctx, kind)
 		if err != nil || n != want {
 			t.Fatalf("Count(%q) = %d, %v; want %d", kind, n, err, want)
 		}
@@ -181,7 +183,7 @@ func TestStoreCount(t *testing.T) {
 		clock.Advance(memSweepEvery + time.Second)
 		fileTestPut(t, s, "other", "x", "a write starts the sweep")
 		deadline := time.Now().Add(5 * time.Second)
-		for n, _ := s.(StoreCounter).Count(ctx, "client"); n != 4 && time.Now().Before(deadline); n, _ = s.(StoreCounter).Count(ctx, "client") {
+		for n, _ := s.(Counter).Count(ctx, "client"); n != 4 && time.Now().Before(deadline); n, _ = s.(Counter).Count(ctx, "client") {
 			time.Sleep(time.Millisecond) // the file store sweeps beside its writer
 		}
 		check(t, s, "client", 4)
@@ -191,7 +193,7 @@ func TestStoreCount(t *testing.T) {
 			check(t, s, "grant", 1)
 		}
 		s.Close()
-		if _, err := s.(StoreCounter).Count(ctx, "client"); !errors.Is(err, ErrStoreClosed) {
+		if _, err := s.(Counter).Count(ctx, "client"); !errors.Is(err, ErrClosed) {
 			t.Fatalf("Count after Close: %v", err)
 		}
 	}

@@ -1,19 +1,16 @@
-package oauth
+package store
 
 // This file holds MemoryStore, the Store for tests and single-process runs
-// that may forget everything on exit, and the rules both stores share: size
-// limits, expiry, and the error a closed store returns.
+// that may forget everything on exit, and the rules both engines here share:
+// size limits, expiry, and the error a closed store returns.
 
 import (
 	"context"
+	"encoding/hex"
+	"strings"
 	"sync"
 	"time"
-
-	"remote-mcp-authkit/store"
 )
-
-// storeCheck enforces the size limits on one record (store.Check).
-func storeCheck(kind, key string, value []byte) error { return store.Check(kind, key, value) }
 
 // storeBegin is the first step of every Store write: a cancelled context
 // stops it before any work, then the record must fit the size limits.
@@ -21,14 +18,14 @@ func storeBegin(ctx context.Context, kind, key string, value []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return storeCheck(kind, key, value)
+	return Check(kind, key, value)
 }
 
 // storeFound is the end of both stores' Get, given what the map lookup
 // found (e, ok) and whether the store was closed, all read under the lock.
 func storeFound(e memEntry, ok, closed bool, now func() time.Time) ([]byte, error) {
 	if closed {
-		return nil, ErrStoreClosed
+		return nil, ErrClosed
 	}
 	// Most records never expire; only read the clock for those that do.
 	if !ok || (e.exp != 0 && e.expired(now())) {
@@ -45,15 +42,105 @@ func storeRun(k storeKey, cur []byte, fn func([]byte) ([]byte, time.Time, error)
 	if err != nil || next == nil {
 		return nil, time.Time{}, err
 	}
-	if err := storeCheck(k.kind, k.key, next); err != nil {
+	if err := Check(k.plainKind(), k.key, next); err != nil {
 		return nil, time.Time{}, err
 	}
 	return storeClone(next), expires, nil
 }
 
 // storeKey is the map key of both stores: kind and key kept apart, so that
-// no choice of separator can make two records collide.
+// no choice of separator can make two records collide. A key that is 64
+// lower-case hex digits (a SHA-256 written in hex, as the authorization
+// server's token and code keys are) is held as its 32 bytes, and its kind
+// then carries hexKeyMark (see kindTable.mapKey): 32 bytes less per such
+// record in memory and on disk.
 type storeKey struct{ kind, key string }
+
+// hexKeyMark starts the kind of a record whose key is held packed. It makes
+// the kind longer than MaxKindLen, so no kind a caller can use meets it,
+// and a packed key never meets a caller's 32-byte key.
+var hexKeyMark = strings.Repeat("\xff", MaxKindLen+1)
+
+// packed reports whether k's key is held as the bytes of hex digits.
+func (k storeKey) packed() bool { return len(k.kind) > MaxKindLen }
+
+// plainKind is the kind as the caller wrote it.
+func (k storeKey) plainKind() string {
+	if k.packed() {
+		return k.kind[len(hexKeyMark):]
+	}
+	return k.kind
+}
+
+// plain returns the kind and key as the caller wrote them.
+func (k storeKey) plain() (kind, key string) {
+	if k.packed() {
+		return k.kind[len(hexKeyMark):], hex.EncodeToString([]byte(k.key))
+	}
+	return k.kind, k.key
+}
+
+// kindTable interns the marked kinds of packed keys: hexKeyMark+kind, made
+// once per kind, so that a lookup neither allocates nor builds a string.
+// Lookups (add false) may run under a read lock; adding needs the write
+// lock.
+type kindTable map[string]string
+
+// mapKey returns the map key of (kind, key): packed when key is 64
+// lower-case hex digits. With add false and a kind that never held a packed
+// key, it returns false: no record can be under that key.
+func (t kindTable) mapKey(kind, key string, add bool) (storeKey, bool) {
+	var raw [32]byte
+	if !hexLower(raw[:], key) {
+		return storeKey{kind, key}, true
+	}
+	mk, ok := t[kind]
+	if !ok {
+		if !add {
+			return storeKey{}, false
+		}
+		mk = t.mark(kind)
+	}
+	return storeKey{mk, string(raw[:])}, true
+}
+
+// mark returns hexKeyMark+kind, interned. The caller holds the write lock.
+func (t kindTable) mark(kind string) string {
+	mk, ok := t[kind]
+	if !ok {
+		mk = hexKeyMark + kind
+		t[kind] = mk
+	}
+	return mk
+}
+
+// hexLower decodes s into dst (32 bytes) if s is 64 lower-case hex digits,
+// the only spelling that hex.EncodeToString gives back, and reports whether
+// it was.
+func hexLower[S string | []byte](dst []byte, s S) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	for i := range dst {
+		hi, ok1 := hexDigit(s[2*i])
+		lo, ok2 := hexDigit(s[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
 
 // storeExpired reports whether a record with the given expiry is gone at
 // now. The zero time means the record never expires.
@@ -112,13 +199,14 @@ type MemoryStore struct {
 
 	mu        sync.RWMutex
 	m         map[storeKey]memEntry
+	kinds     kindTable
 	counts    storeCounts
 	lastSweep time.Time
 	closed    bool
 }
 
 var _ Store = (*MemoryStore)(nil)
-var _ StoreCounter = (*MemoryStore)(nil)
+var _ Counter = (*MemoryStore)(nil)
 
 // storeCounts is how many records of each kind a map holds, kept up to
 // date by the one place that changes the map.
@@ -136,9 +224,10 @@ func (c storeCounts) change(kind string, had, has bool) {
 	}
 }
 
-// NewMemoryStore returns an empty MemoryStore.
-func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{now: time.Now, m: make(map[storeKey]memEntry), counts: storeCounts{}}
+// NewMemoryStore returns an empty MemoryStore. Of the options only
+// WithClock applies.
+func NewMemoryStore(opts ...Option) *MemoryStore {
+	return &MemoryStore{now: newConfig(opts).now, m: make(map[storeKey]memEntry), kinds: kindTable{}, counts: storeCounts{}}
 }
 
 // Get returns a copy of the value under (kind, key), or ErrNotFound.
@@ -147,7 +236,11 @@ func (s *MemoryStore) Get(ctx context.Context, kind, key string) ([]byte, error)
 		return nil, err
 	}
 	s.mu.RLock()
-	e, ok := s.m[storeKey{kind, key}]
+	var e memEntry
+	k, ok := s.kinds.mapKey(kind, key, false)
+	if ok {
+		e, ok = s.m[k]
+	}
 	closed := s.closed
 	s.mu.RUnlock()
 	return storeFound(e, ok, closed, s.now)
@@ -164,9 +257,10 @@ func (s *MemoryStore) Put(ctx context.Context, kind, key string, value []byte, e
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return ErrStoreClosed
+		return ErrClosed
 	}
-	s.memSet(storeKey{kind, key}, newMemEntry(v, expires))
+	k, _ := s.kinds.mapKey(kind, key, true)
+	s.memSet(k, newMemEntry(v, expires))
 	s.memMaybeSweep()
 	return nil
 }
@@ -179,9 +273,11 @@ func (s *MemoryStore) Delete(ctx context.Context, kind, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return ErrStoreClosed
+		return ErrClosed
 	}
-	s.memDelete(storeKey{kind, key})
+	if k, ok := s.kinds.mapKey(kind, key, false); ok {
+		s.memDelete(k)
+	}
 	return nil
 }
 
@@ -191,12 +287,12 @@ func (s *MemoryStore) Update(ctx context.Context, kind, key string, fn func(curr
 	if err := storeBegin(ctx, kind, key, nil); err != nil {
 		return err
 	}
-	k := storeKey{kind, key}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return ErrStoreClosed
+		return ErrClosed
 	}
+	k, _ := s.kinds.mapKey(kind, key, true)
 	var cur []byte
 	if e, ok := s.m[k]; ok && !e.expired(s.now()) {
 		cur = storeClone(e.value)
@@ -214,7 +310,7 @@ func (s *MemoryStore) Update(ctx context.Context, kind, key string, fn func(curr
 	return nil
 }
 
-// Close releases the map; later calls return ErrStoreClosed.
+// Close releases the map; later calls return ErrClosed.
 func (s *MemoryStore) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -226,13 +322,13 @@ func (s *MemoryStore) Close() error {
 func (s *MemoryStore) memSet(k storeKey, e memEntry) {
 	_, had := s.m[k]
 	s.m[k] = e
-	s.counts.change(k.kind, had, true)
+	s.counts.change(k.plainKind(), had, true)
 }
 
 func (s *MemoryStore) memDelete(k storeKey) {
 	_, had := s.m[k]
 	delete(s.m, k)
-	s.counts.change(k.kind, had, false)
+	s.counts.change(k.plainKind(), had, false)
 }
 
 // Count reports how many records of kind the store holds, including any
@@ -244,7 +340,7 @@ func (s *MemoryStore) Count(ctx context.Context, kind string) (int, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return 0, ErrStoreClosed
+		return 0, ErrClosed
 	}
 	return s.counts[kind], nil
 }

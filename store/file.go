@@ -1,4 +1,4 @@
-package oauth
+package store
 
 // This file holds FileStore, the durable Store: an in-memory map that mirrors
 // an append-only log file, so reads never touch the disk and every
@@ -6,7 +6,9 @@ package oauth
 //
 // # File format
 //
-// The file starts with the 8-byte magic "oauthkv1", followed by records:
+// The file starts with the 8-byte magic "oauthkv1" (a name from when the
+// engine lived in package oauth, kept so that every log written since
+// opens), followed by records:
 //
 //	offset 0   uint32 little-endian  n, the payload length (1 .. fileMaxPayload)
 //	offset 4   uint32 little-endian  CRC-32C (Castagnoli) of the payload
@@ -19,15 +21,20 @@ package oauth
 //
 // and the payload is
 //
-//	byte     op: 1 put, 2 delete
+//	byte     op: 1 put, 2 delete; 3 put and 4 delete of a packed key
 //	uvarint  len(kind), then kind
 //	uvarint  len(key), then key
-//	put only:
+//	put only (ops 1 and 3):
 //	varint   expiry, Unix nanoseconds (0: never; clamped to 1 .. MaxInt64)
 //	uvarint  len(value), then value
 //
 // Replaying the records in order rebuilds the map; a later record for the
-// same (kind, key) replaces an earlier one.
+// same (kind, key) replaces an earlier one. A packed key (ops 3 and 4) is
+// the 32 bytes of a key that is 64 lower-case hex digits, and stands for
+// those digits (see storeKey): a log written before packing holds such keys
+// in full under ops 1 and 2, replays to the same map, and is rewritten
+// packed by the compaction that opening it then calls for. A log holding
+// ops 3 and 4 does not open in a version older than packing.
 //
 // # Crashes
 //
@@ -88,14 +95,16 @@ import (
 )
 
 const (
-	fileMagic        = "oauthkv1"
-	fileOpPut        = 1
-	fileOpDelete     = 2
-	fileRecordHeader = 12
+	fileMagic          = "oauthkv1"
+	fileOpPut          = 1
+	fileOpDelete       = 2
+	fileOpPutPacked    = 3
+	fileOpDeletePacked = 4
+	fileRecordHeader   = 12
 	// fileMaxPayload bounds a record's length field: the largest payload
 	// the size limits allow. A larger length can only be corruption.
 	fileMaxPayload = 1 + 3*binary.MaxVarintLen64 + binary.MaxVarintLen64 +
-		MaxStoreKindLen + MaxStoreKeyLen + MaxStoreValueLen
+		MaxKindLen + MaxKeyLen + MaxValueLen
 	// fileCompactFloor keeps a small store from compacting on every write.
 	fileCompactFloor = 1 << 20
 	// fileReadBuffer is how much of the log start-up reads at a time.
@@ -119,19 +128,19 @@ const (
 
 var fileCRC = crc32.MakeTable(crc32.Castagnoli)
 
-// ErrStoreInUse is returned by OpenFileStore when another FileStore, in this
+// ErrFileInUse is returned by OpenFileStore when another FileStore, in this
 // process or another, already has the file open.
-var ErrStoreInUse = errors.New("oauth: store file is in use")
+var ErrFileInUse = errors.New("store: the file is in use")
 
-// ErrStoreUnsupported is returned by OpenFileStore on systems where the
-// file store cannot keep its promises (see store_lock_other.go): anything
+// ErrFileUnsupported is returned by OpenFileStore on systems where the
+// file store cannot keep its promises (see lock_other.go): anything
 // but Linux, macOS and the other Unix-like systems.
-var ErrStoreUnsupported = errors.New("oauth: the file store runs on Linux, macOS and other Unix-like systems only " +
+var ErrFileUnsupported = errors.New("store: the file store runs on Linux, macOS and other Unix-like systems only " +
 	"(it needs flock, rename over an open file and directory fsync); use another Store here")
 
-// storeFile is what FileStore needs of its log file. *os.File satisfies it;
-// tests wrap it to inject disk errors.
-type storeFile interface {
+// File is what FileStore needs of its log file. *os.File satisfies it;
+// WithFileWrap lets a test put a failing disk under it.
+type File interface {
 	ReadAt(p []byte, off int64) (int, error)
 	WriteAt(p []byte, off int64) (int, error)
 	Truncate(size int64) error
@@ -139,25 +148,56 @@ type storeFile interface {
 	Close() error
 }
 
-// FileStoreOption configures OpenFileStore.
-type FileStoreOption func(*fileConfig)
+// Option configures OpenFileStore and NewMemoryStore.
+type Option func(*config)
 
-// WithFileStoreLogger sets where FileStore reports what it repaired or could
+// WithLogger sets where FileStore reports what it repaired or could
 // not do in the background: a torn tail cut off on open, a failed
 // compaction. The default is slog.Default(). Keys and values are never
-// logged.
-func WithFileStoreLogger(l *slog.Logger) FileStoreOption {
-	return func(c *fileConfig) { c.logger = l }
+// logged. MemoryStore logs nothing.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
 }
 
-type fileConfig struct {
+// WithClock sets the clock that decides expiry (default time.Now). A
+// server run on a clock of its own (oauth.Config.Now, a test's) gives its
+// store the same one, so that a record expires when the server thinks it
+// does.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) { c.now = now }
+}
+
+// WithFileWrap makes FileStore do its file I/O through wrap(f) for each
+// file it writes (the log, and a compaction's new file): for tests that
+// put a full or failing disk under the store and check what its users
+// make of the errors. MemoryStore ignores it.
+func WithFileWrap(wrap func(File) File) Option {
+	return func(c *config) { c.wrap = wrap }
+}
+
+type config struct {
 	logger       *slog.Logger
-	now          func() time.Time          // expiry clock; tests replace it
-	compactFloor int64                     // see fileCompactFloor; tests lower it
-	sweepEvery   time.Duration             // see memSweepEvery; tests lower it
-	wrap         func(storeFile) storeFile // tests inject failures here
-	midCompact   func()                    // tests: runs in the compactor between the map and the tail
-	compactStep  func(step string)         // tests: runs before each of compaction's I/O steps
+	now          func() time.Time  // expiry clock; WithClock
+	compactFloor int64             // see fileCompactFloor; tests lower it
+	sweepEvery   time.Duration     // see memSweepEvery; tests lower it
+	wrap         func(File) File   // WithFileWrap
+	midCompact   func()            // tests: runs in the compactor between the map and the tail
+	compactStep  func(step string) // tests: runs before each of compaction's I/O steps
+}
+
+// newConfig applies opts to the defaults.
+func newConfig(opts []Option) config {
+	cfg := config{now: time.Now, compactFloor: fileCompactFloor, sweepEvery: memSweepEvery}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	if cfg.now == nil {
+		cfg.now = time.Now
+	}
+	return cfg
 }
 
 // fileOp is one staged write: a put, or a deletion when del is set.
@@ -181,10 +221,10 @@ func fileNewBatch() *fileBatch { return &fileBatch{done: make(chan struct{})} }
 
 // FileStore is the durable Store for real runs: a map in memory mirroring an
 // append-only log of checksummed records (the format is described at the
-// top of store_file.go).
+// top of file.go).
 // Reads are map lookups under a read lock; writes wait for the fsync that
 // covers them. One FileStore at a time may open a given path: a second open,
-// from any process, fails with ErrStoreInUse. Besides path it uses
+// from any process, fails with ErrFileInUse. Besides path it uses
 // path+".lock" (the flock) and, during compaction, path+".tmp".
 //
 // A context is checked when a call starts, not while a write waits for its
@@ -192,7 +232,7 @@ func fileNewBatch() *fileBatch { return &fileBatch{done: make(chan struct{})} }
 // wrongly say it is not.
 type FileStore struct {
 	path string
-	cfg  fileConfig
+	cfg  config
 	lock *os.File // holds the flock on path+".lock"
 
 	mu sync.RWMutex
@@ -212,11 +252,13 @@ type FileStore struct {
 	closed    bool
 	lastSweep time.Time
 	sweeping  bool // a sweep goroutine runs
-	// compactReq holds the callers of fileCompactNow waiting for the
+	// compactReq holds the callers of Compact waiting for the
 	// next compaction to finish.
-	compactReq []chan struct{}
+	compactReq []chan error
 	// kinds interns the kinds read from the log (replay only).
 	kinds map[string]string
+	// hexKinds interns the marked kinds of packed keys (see storeKey).
+	hexKinds kindTable
 
 	kick        chan struct{} // tells the flusher there is a batch (capacity 1)
 	flusherDone chan struct{} // closed when the flusher has exited
@@ -224,15 +266,15 @@ type FileStore struct {
 
 	// Owned by the flusher goroutine (before it starts: OpenFileStore; after
 	// it ends: Close).
-	file       storeFile
+	file       File
 	size       int64              // bytes of good records in file
 	dirty      bool               // a failed write may have left bytes after size
 	compactAt  int64              // after a failed compaction, wait for the file to grow past this
 	compacting chan fileCompacted // non-nil while a compactor runs; it sends its result here
-	compactFor []chan struct{}    // callers of fileCompactNow the running compaction will answer
+	compactFor []chan error       // callers of Compact the running compaction will answer
 	// mirror, while set, is the compaction's new file: every batch is
 	// written to it too, at its offset in file plus mirrorDelta.
-	mirror      storeFile
+	mirror      File
 	mirrorDelta int64
 	mirrorDirty bool
 	// mirrorReq carries the compactor's request to start the mirror.
@@ -240,26 +282,21 @@ type FileStore struct {
 }
 
 var _ Store = (*FileStore)(nil)
-var _ StoreCounter = (*FileStore)(nil)
+var _ Counter = (*FileStore)(nil)
 
 // OpenFileStore opens or creates the store file at path (mode 0600; its
 // directory must exist), replays it into memory, cuts off a torn last record
 // and compacts away dead records. It fails if the file holds a damaged record
-// other than a torn last one (see the top of store_file.go), if it is not a
-// store file, if another FileStore has it open, or, with ErrStoreUnsupported,
+// other than a torn last one (see the top of file.go), if it is not a
+// store file, if another FileStore has it open, or, with ErrFileUnsupported,
 // on a system other than Linux, macOS and the other Unix-like ones.
-func OpenFileStore(path string, opts ...FileStoreOption) (*FileStore, error) {
-	cfg := fileConfig{now: time.Now, compactFloor: fileCompactFloor, sweepEvery: memSweepEvery}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if cfg.logger == nil {
-		cfg.logger = slog.Default()
-	}
+func OpenFileStore(path string, opts ...Option) (*FileStore, error) {
+	cfg := newConfig(opts)
 	s := &FileStore{
 		path:        path,
 		cfg:         cfg,
 		m:           make(map[storeKey]memEntry),
+		hexKinds:    kindTable{},
 		counts:      storeCounts{},
 		pending:     make(map[storeKey]fileOp),
 		cur:         fileNewBatch(),
@@ -273,7 +310,7 @@ func OpenFileStore(path string, opts ...FileStoreOption) (*FileStore, error) {
 	}
 	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: open store lock: %w", err)
+		return nil, fmt.Errorf("store: open store lock: %w", err)
 	}
 	if err := fileLock(lock, path); err != nil {
 		lock.Close()
@@ -293,11 +330,11 @@ func (s *FileStore) fileOpen() error {
 	// A temp file is what a crash during compaction leaves; the rename
 	// never happened, so the log itself is still whole.
 	if err := os.Remove(s.path + ".tmp"); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("oauth: remove stale %s.tmp: %w", s.path, err)
+		return fmt.Errorf("store: remove stale %s.tmp: %w", s.path, err)
 	}
 	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return fmt.Errorf("oauth: open store: %w", err)
+		return fmt.Errorf("store: open store: %w", err)
 	}
 	ok := false
 	defer func() {
@@ -307,13 +344,13 @@ func (s *FileStore) fileOpen() error {
 	}()
 	fi, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("oauth: open store: %w", err)
+		return fmt.Errorf("store: open store: %w", err)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
 		// The records are hashes and sealed values, but still nobody
 		// else's business.
 		if err := f.Chmod(0o600); err != nil {
-			return fmt.Errorf("oauth: store %s has mode %04o and chmod 600 failed: %w", s.path, fi.Mode().Perm(), err)
+			return fmt.Errorf("store: %s has mode %04o and chmod 600 failed: %w", s.path, fi.Mode().Perm(), err)
 		}
 		s.cfg.logger.Warn("store file was readable by others; set its mode to 0600", "path", s.path, "was", fmt.Sprintf("%04o", fi.Mode().Perm()))
 	}
@@ -323,30 +360,30 @@ func (s *FileStore) fileOpen() error {
 	magic := make([]byte, len(fileMagic))
 	n, err := io.ReadFull(r, magic)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("oauth: read store: %w", err)
+		return fmt.Errorf("store: read store: %w", err)
 	}
 	magic = magic[:n]
 	if n < len(fileMagic) {
 		// Empty, or a crash while writing the magic of a new file.
 		if !bytes.HasPrefix([]byte(fileMagic), magic) {
-			return fmt.Errorf("oauth: %s is not a store file (no %q header)", s.path, fileMagic)
+			return fmt.Errorf("store: %s is not a store file (no %q header)", s.path, fileMagic)
 		}
 		if err := f.Truncate(0); err != nil {
-			return fmt.Errorf("oauth: init store: %w", err)
+			return fmt.Errorf("store: init store: %w", err)
 		}
 		if _, err := f.WriteAt([]byte(fileMagic), 0); err != nil {
-			return fmt.Errorf("oauth: init store: %w", err)
+			return fmt.Errorf("store: init store: %w", err)
 		}
 		if err := f.Sync(); err != nil {
-			return fmt.Errorf("oauth: init store: %w", err)
+			return fmt.Errorf("store: init store: %w", err)
 		}
 		if err := fileSyncDir(filepath.Dir(s.path)); err != nil {
-			return fmt.Errorf("oauth: init store: %w", err)
+			return fmt.Errorf("store: init store: %w", err)
 		}
 		s.size = int64(len(fileMagic))
 	} else {
 		if string(magic) != fileMagic {
-			return fmt.Errorf("oauth: %s is not a store file (no %q header)", s.path, fileMagic)
+			return fmt.Errorf("store: %s is not a store file (no %q header)", s.path, fileMagic)
 		}
 		good, err := s.fileReplay(r, fi.Size())
 		if err != nil {
@@ -354,10 +391,10 @@ func (s *FileStore) fileOpen() error {
 		}
 		if good < fi.Size() {
 			if err := f.Truncate(good); err != nil {
-				return fmt.Errorf("oauth: cut torn tail of store: %w", err)
+				return fmt.Errorf("store: cut torn tail of store: %w", err)
 			}
 			if err := f.Sync(); err != nil {
-				return fmt.Errorf("oauth: cut torn tail of store: %w", err)
+				return fmt.Errorf("store: cut torn tail of store: %w", err)
 			}
 		}
 		s.size = good
@@ -398,13 +435,13 @@ func (s *FileStore) fileReplay(r io.Reader, size int64) (int64, error) {
 		return off, nil
 	}
 	corrupt := func(format string, args ...any) (int64, error) {
-		return 0, fmt.Errorf("oauth: store %s: corrupt record at offset %d of a %d-byte file: %s; "+
+		return 0, fmt.Errorf("store: %s: corrupt record at offset %d of a %d-byte file: %s; "+
 			"this is not a write cut short by a crash, so the open is refused rather than dropping data "+
 			"(restore a backup, or truncate the file to %d bytes to keep only the records before it)",
 			s.path, off, size, fmt.Sprintf(format, args...), off)
 	}
 	readErr := func(err error) (int64, error) {
-		return 0, fmt.Errorf("oauth: read store %s at offset %d: %w", s.path, off, err)
+		return 0, fmt.Errorf("store: read store %s at offset %d: %w", s.path, off, err)
 	}
 	var hdr [fileRecordHeader]byte
 	var payload []byte
@@ -516,7 +553,7 @@ func (s *FileStore) fileApply(op fileOp) {
 	if had {
 		s.live -= fileRecordLen(op.k, old.value, old.expiresAt())
 	}
-	s.counts.change(op.k.kind, had, !op.del)
+	s.counts.change(op.k.plainKind(), had, !op.del)
 	if op.del {
 		delete(s.m, op.k)
 		return
@@ -534,9 +571,91 @@ func (s *FileStore) Count(ctx context.Context, kind string) (int, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return 0, ErrStoreClosed
+		return 0, ErrClosed
 	}
 	return s.counts[kind], nil
+}
+
+// KindStats is what the records of one kind cost a FileStore.
+type KindStats struct {
+	Records    int   // how many it holds
+	KeyBytes   int64 // the bytes of their keys as held (a packed key: 32)
+	ValueBytes int64 // the bytes of their values
+	FileBytes  int64 // what they take in a compacted log, framing included
+}
+
+// Stats reports, per kind, what the records held cost, for capacity
+// planning: README Performance breaks a signed-in user's cost down with
+// it. It walks the whole map under the read lock, so it is for occasional
+// use, not for every request.
+func (s *FileStore) Stats() (map[string]KindStats, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	by := make(map[string]KindStats, len(s.counts))
+	for k, e := range s.m {
+		kind := k.plainKind()
+		v := by[kind]
+		v.Records++
+		v.KeyBytes += int64(len(k.key))
+		v.ValueBytes += int64(len(e.value))
+		v.FileBytes += fileRecordLen(k, e.value, e.expiresAt())
+		by[kind] = v
+	}
+	return by, nil
+}
+
+// Range calls fn for every live record, in no particular order, until fn
+// returns false: to copy a store into another engine (a single server's
+// file into PostgreSQL, when it grows into replicas) or to sample it. It
+// holds the read lock a chunk of records at a time, never while fn runs,
+// so fn may use the store, and writes go on meanwhile: a record written
+// during the walk may or may not be seen. fn must not keep value. After
+// Close it returns ErrClosed.
+func (s *FileStore) Range(fn func(kind, key string, value []byte, expires time.Time) bool) error {
+	type kv struct {
+		k storeKey
+		e memEntry
+	}
+	chunk := make([]kv, 0, fileChunk)
+	yield := func() bool {
+		now := s.cfg.now()
+		for _, r := range chunk {
+			if r.e.expired(now) {
+				continue
+			}
+			if kind, key := r.k.plain(); !fn(kind, key, r.e.value, r.e.expiresAt()) {
+				return false
+			}
+		}
+		chunk = chunk[:0]
+		return true
+	}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	for k, e := range s.m {
+		chunk = append(chunk, kv{k, e})
+		if len(chunk) < fileChunk {
+			continue
+		}
+		s.mu.RUnlock()
+		if !yield() {
+			return nil
+		}
+		s.mu.RLock()
+		if s.closed {
+			s.mu.RUnlock()
+			return ErrClosed
+		}
+	}
+	s.mu.RUnlock()
+	yield()
+	return nil
 }
 
 // fileExpiry encodes an expiry for the log (see the format above).
@@ -556,13 +675,17 @@ func fileExpiry(t time.Time) int64 {
 func fileAppendRecord(dst []byte, k storeKey, value []byte, expires time.Time, del bool) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, fileRecordHeader)...)
+	op := byte(fileOpPut)
 	if del {
-		dst = append(dst, fileOpDelete)
-	} else {
-		dst = append(dst, fileOpPut)
+		op = fileOpDelete
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(k.kind)))
-	dst = append(dst, k.kind...)
+	if k.packed() {
+		op += fileOpPutPacked - fileOpPut
+	}
+	dst = append(dst, op)
+	kind := k.plainKind()
+	dst = binary.AppendUvarint(dst, uint64(len(kind)))
+	dst = append(dst, kind...)
 	dst = binary.AppendUvarint(dst, uint64(len(k.key)))
 	dst = append(dst, k.key...)
 	if !del {
@@ -581,7 +704,7 @@ func fileAppendRecord(dst []byte, k storeKey, value []byte, expires time.Time, d
 func fileRecordLen(k storeKey, value []byte, expires time.Time) int64 {
 	var tmp [binary.MaxVarintLen64]byte
 	n := fileRecordHeader + 1 +
-		binary.PutUvarint(tmp[:], uint64(len(k.kind))) + len(k.kind) +
+		binary.PutUvarint(tmp[:], uint64(len(k.plainKind()))) + len(k.plainKind()) +
 		binary.PutUvarint(tmp[:], uint64(len(k.key))) + len(k.key) +
 		binary.PutVarint(tmp[:], fileExpiry(expires)) +
 		binary.PutUvarint(tmp[:], uint64(len(value))) + len(value)
@@ -596,10 +719,15 @@ func (s *FileStore) fileDecode(p []byte) (fileOp, error) {
 	if len(p) < 1 {
 		return op, errors.New("empty payload")
 	}
+	packed := false
 	switch p[0] {
 	case fileOpPut:
 	case fileOpDelete:
 		op.del = true
+	case fileOpPutPacked:
+		packed = true
+	case fileOpDeletePacked:
+		op.del, packed = true, true
 	default:
 		return op, fmt.Errorf("unknown op %d", p[0])
 	}
@@ -613,11 +741,11 @@ func (s *FileStore) fileDecode(p []byte) (fileOp, error) {
 		p = p[w+int(n):]
 		return b, nil
 	}
-	kind, err := field("kind", MaxStoreKindLen)
+	kind, err := field("kind", MaxKindLen)
 	if err != nil {
 		return op, err
 	}
-	key, err := field("key", MaxStoreKeyLen)
+	key, err := field("key", MaxKeyLen)
 	if err != nil {
 		return op, err
 	}
@@ -629,7 +757,18 @@ func (s *FileStore) fileDecode(p []byte) (fileOp, error) {
 		k = string(kind)
 		s.kinds[k] = k
 	}
-	op.k = storeKey{k, string(key)}
+	var raw [32]byte
+	switch {
+	case packed && len(key) != len(raw):
+		return op, fmt.Errorf("packed key of %d bytes", len(key))
+	case packed:
+		op.k = storeKey{s.hexKinds.mark(k), string(key)}
+	case hexLower(raw[:], key):
+		// Written before packing: held packed from now on.
+		op.k = storeKey{s.hexKinds.mark(k), string(raw[:])}
+	default:
+		op.k = storeKey{k, string(key)}
+	}
 	if !op.del {
 		exp, w := binary.Varint(p)
 		if w <= 0 || exp < 0 {
@@ -639,7 +778,7 @@ func (s *FileStore) fileDecode(p []byte) (fileOp, error) {
 		if exp != 0 {
 			op.expires = time.Unix(0, exp)
 		}
-		if op.value, err = field("value", MaxStoreValueLen); err != nil {
+		if op.value, err = field("value", MaxValueLen); err != nil {
 			return op, err
 		}
 	}
@@ -656,7 +795,11 @@ func (s *FileStore) Get(ctx context.Context, kind, key string) ([]byte, error) {
 		return nil, err
 	}
 	s.mu.RLock()
-	e, ok := s.m[storeKey{kind, key}]
+	var e memEntry
+	k, ok := s.hexKinds.mapKey(kind, key, false)
+	if ok {
+		e, ok = s.m[k]
+	}
 	closed := s.closed
 	s.mu.RUnlock()
 	return storeFound(e, ok, closed, s.cfg.now)
@@ -673,9 +816,10 @@ func (s *FileStore) Put(ctx context.Context, kind, key string, value []byte, exp
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return ErrStoreClosed
+		return ErrClosed
 	}
-	b := s.fileStage(storeKey{kind, key}, v, expires, false)
+	k, _ := s.hexKinds.mapKey(kind, key, true)
+	b := s.fileStage(k, v, expires, false)
 	s.mu.Unlock()
 	return fileWait(b)
 }
@@ -686,13 +830,13 @@ func (s *FileStore) Delete(ctx context.Context, kind, key string) error {
 	if err := storeBegin(ctx, kind, key, nil); err != nil {
 		return err
 	}
-	k := storeKey{kind, key}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return ErrStoreClosed
+		return ErrClosed
 	}
-	if !s.fileHeld(k) {
+	k, ok := s.hexKinds.mapKey(kind, key, false)
+	if !ok || !s.fileHeld(k) {
 		s.mu.Unlock()
 		return nil
 	}
@@ -709,7 +853,7 @@ func (s *FileStore) Update(ctx context.Context, kind, key string, fn func(curren
 	if err := storeBegin(ctx, kind, key, nil); err != nil {
 		return err
 	}
-	b, err := s.fileUpdateStage(storeKey{kind, key}, fn)
+	b, err := s.fileUpdateStage(kind, key, fn)
 	if b == nil {
 		return err
 	}
@@ -718,12 +862,13 @@ func (s *FileStore) Update(ctx context.Context, kind, key string, fn func(curren
 
 // fileUpdateStage runs fn and stages its result, holding s.mu. It returns
 // the batch to wait for, or nil and the result of the call.
-func (s *FileStore) fileUpdateStage(k storeKey, fn func([]byte) ([]byte, time.Time, error)) (*fileBatch, error) {
+func (s *FileStore) fileUpdateStage(kind, key string, fn func([]byte) ([]byte, time.Time, error)) (*fileBatch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, ErrStoreClosed
+		return nil, ErrClosed
 	}
+	k, _ := s.hexKinds.mapKey(kind, key, true)
 	now := s.cfg.now()
 	var cur []byte
 	if p, ok := s.pending[k]; ok {
@@ -841,7 +986,7 @@ func (s *FileStore) fileFlusher() {
 				}
 			}
 			for _, c := range append(s.compactFor, req...) {
-				close(c)
+				c <- ErrClosed
 			}
 			return
 		}
@@ -852,15 +997,23 @@ func (s *FileStore) fileFlusher() {
 	}
 }
 
-// fileCompactNow makes the flusher compact the file and waits until that
-// compaction is in place (benchmarks use it to time one).
-func (s *FileStore) fileCompactNow() {
-	done := make(chan struct{})
+// Compact rewrites the log now with only the live records, rather than
+// when it has grown to twice their size, and returns once the new file is
+// in place: an operator may call it before a backup, and the scale
+// benchmark times it. Reads and writes go on meanwhile, as during any
+// compaction. A failed compaction is returned (and the store goes on
+// appending to its old file); after Close it returns ErrClosed.
+func (s *FileStore) Compact() error {
+	done := make(chan error, 1)
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
 	s.compactReq = append(s.compactReq, done)
 	s.mu.Unlock()
 	s.fileKick()
-	<-done
+	return <-done
 }
 
 // fileFlushOne writes and fsyncs the current batch and applies it to the
@@ -879,10 +1032,10 @@ func (s *FileStore) fileFlushOne() bool {
 
 	s.mu.Lock()
 	if err != nil {
-		b.err = fmt.Errorf("oauth: store %s: write failed, nothing was stored: %w", s.path, err)
+		b.err = fmt.Errorf("store: %s: write failed, nothing was stored: %w", s.path, err)
 		// Writes staged meanwhile may have read what b was to write.
 		if len(s.cur.ops) > 0 {
-			s.cur.err = fmt.Errorf("oauth: store %s: an earlier write failed, nothing was stored: %w", s.path, err)
+			s.cur.err = fmt.Errorf("store: %s: an earlier write failed, nothing was stored: %w", s.path, err)
 			close(s.cur.done)
 			s.cur = fileNewBatch()
 		}
@@ -937,7 +1090,7 @@ func (s *FileStore) fileWrite(buf []byte) error {
 
 // fileAppend writes buf at off in f and fsyncs, first cutting f back to off
 // if an earlier write failed.
-func fileAppend(f storeFile, off int64, dirty *bool, buf []byte) error {
+func fileAppend(f File, off int64, dirty *bool, buf []byte) error {
 	if *dirty {
 		if err := fileRepair(f, off, dirty); err != nil {
 			return fmt.Errorf("cut back an earlier failed write: %w", err)
@@ -957,7 +1110,7 @@ func fileAppend(f storeFile, off int64, dirty *bool, buf []byte) error {
 }
 
 // fileRepair cuts f back to size and clears dirty once that is durable.
-func fileRepair(f storeFile, size int64, dirty *bool) error {
+func fileRepair(f File, size int64, dirty *bool) error {
 	if err := f.Truncate(size); err != nil {
 		return err
 	}
@@ -1093,7 +1246,7 @@ func (s *FileStore) fileCompactStep(step string) {
 // replay applies after them: the result reads as the log does. It then
 // fsyncs the file, renames it over the log and fsyncs the directory: none
 // of which any writer waits for.
-func (s *FileStore) fileCompactWrite(base int64, old storeFile, mirror func(f *os.File, prefix int64) (int64, bool)) fileCompacted {
+func (s *FileStore) fileCompactWrite(base int64, old File, mirror func(f *os.File, prefix int64) (int64, bool)) fileCompacted {
 	tmp := s.path + ".tmp"
 	s.fileCompactStep("create")
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -1144,7 +1297,7 @@ func (s *FileStore) fileCompactWrite(base int64, old storeFile, mirror func(f *o
 			closed := s.closed
 			s.mu.RUnlock()
 			if closed {
-				return fail(ErrStoreClosed)
+				return fail(ErrClosed)
 			}
 			flush()
 			// Compaction is background work: let any reader or writer
@@ -1189,7 +1342,7 @@ func (s *FileStore) fileCompactWrite(base int64, old storeFile, mirror func(f *o
 	}
 	upTo, ok := mirror(f, prefix)
 	if !ok {
-		return fail(ErrStoreClosed)
+		return fail(ErrClosed)
 	}
 	// From here a failure must also end the mirror: the result tells the
 	// flusher, which closes its side.
@@ -1217,7 +1370,7 @@ func (s *FileStore) fileCompactWrite(base int64, old storeFile, mirror func(f *o
 }
 
 // fileCopy copies src's bytes [from, to) to dst at off.
-func fileCopy(src storeFile, dst *os.File, off, from, to int64) (int64, error) {
+func fileCopy(src File, dst *os.File, off, from, to int64) (int64, error) {
 	buf := make([]byte, max(min(to-from, 1<<20), 0))
 	var n int64
 	for from+n < to {
@@ -1243,8 +1396,12 @@ func fileCopy(src storeFile, dst *os.File, off, from, to int64) (int64, error) {
 func (s *FileStore) fileCompactFinish(r fileCompacted) {
 	s.compacting = nil
 	defer func() {
+		err := r.err
+		if err != nil && !errors.Is(err, ErrClosed) {
+			err = fmt.Errorf("store: compaction of %s: %w", s.path, err)
+		}
 		for _, c := range s.compactFor {
-			close(c)
+			c <- err
 		}
 		s.compactFor = nil
 	}()
@@ -1254,7 +1411,7 @@ func (s *FileStore) fileCompactFinish(r fileCompacted) {
 		if r.f != nil {
 			s.fileCloseLater(r.f, "the failed compaction's file")
 		}
-		if !errors.Is(r.err, ErrStoreClosed) { // a compactor stopped by Close
+		if !errors.Is(r.err, ErrClosed) { // a compactor stopped by Close
 			s.cfg.logger.Error("store: compaction failed; still appending to the old file", "path", s.path, "err", r.err)
 		}
 		s.compactAt = 2 * s.size
@@ -1278,7 +1435,7 @@ func (s *FileStore) fileCompactFinish(r fileCompacted) {
 }
 
 // fileCloseLater closes f off the flusher's path; Close waits for it.
-func (s *FileStore) fileCloseLater(f storeFile, what string) {
+func (s *FileStore) fileCloseLater(f File, what string) {
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
@@ -1303,7 +1460,7 @@ func fileSyncDir(dir string) error {
 }
 
 // Close waits for writes already under way, stops the flusher, closes the
-// file and releases the lock. Later calls return ErrStoreClosed; a second
+// file and releases the lock. Later calls return ErrClosed; a second
 // Close returns nil.
 func (s *FileStore) Close() error {
 	s.mu.Lock()
@@ -1322,7 +1479,7 @@ func (s *FileStore) Close() error {
 	s.mu.Unlock()
 	s.fileUnlock()
 	if err != nil {
-		return fmt.Errorf("oauth: close store: %w", err)
+		return fmt.Errorf("store: close store: %w", err)
 	}
 	return nil
 }

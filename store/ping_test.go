@@ -1,4 +1,4 @@
-package oauth
+package store
 
 import (
 	"context"
@@ -17,8 +17,8 @@ func TestStorePing(t *testing.T) {
 		t.Fatalf("memory store, open: %v", err)
 	}
 	mem.Close()
-	if err := mem.Ping(ctx); !errors.Is(err, ErrStoreClosed) {
-		t.Fatalf("memory store, closed: %v, want ErrStoreClosed", err)
+	if err := mem.Ping(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("memory store, closed: %v, want ErrClosed", err)
 	}
 
 	dir := t.TempDir()
@@ -43,7 +43,7 @@ func TestStorePing(t *testing.T) {
 		t.Fatalf("file store, file back: %v", err)
 	}
 	fs.Close()
-	if err := fs.Ping(ctx); !errors.Is(err, ErrStoreClosed) {
-		t.Fatalf("file store, closed: %v, want ErrStoreClosed", err)
+	if err := fs.Ping(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("file store, closed: %v, want ErrClosed", err)
 	}
 }
