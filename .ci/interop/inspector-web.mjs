@@ -71,14 +71,21 @@ try {
   // registers and sends this tab to /authorize.
   const sw = page.getByRole('switch', { name: `Connect or disconnect "${serverID}"` });
   await page.locator(`label[for="${await sw.getAttribute('id')}"]`).click();
-  await page.waitForURL((u) => u.href.startsWith(new URL('/authorize', mcpURL).href));
+  // Waiting for the consent page's button rather than with waitForURL:
+  // the Inspector may start a navigation and replace it, and waitForURL
+  // fails on the aborted one (net::ERR_ABORTED) although the tab arrives.
+  const allow = page.getByRole('button', { name: /allow/i });
+  await allow.waitFor();
+  const authorize = new URL('/authorize', mcpURL).href;
+  if (!page.url().startsWith(authorize)) throw new Error(`Connect led to ${page.url()}, want ${authorize}`);
   step('Connect opened our consent page');
 
   // 3. Consent, then the emulator's sign-in page: Ada.
-  await page.getByRole('button', { name: /allow/i }).click();
+  await allow.click();
   await page.getByRole('button', { name: /ada@example\.com/ }).click();
-  await page.waitForURL((u) => u.origin === new URL(inspectorURL).origin);
   await page.getByText('Connected', { exact: true }).waitFor();
+  const back = new URL(page.url()).origin;
+  if (back !== new URL(inspectorURL).origin) throw new Error(`signed in, but the tab is at ${page.url()}`);
   step('signed in as Ada; connected');
 
   // 4. Tools → add(20, 22): a sum that appears nowhere else on the page.
