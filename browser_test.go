@@ -11,28 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 )
-
-// syncBuffer collects the server's log from its goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // browserPrereqs returns why the browser test cannot run here, or "".
 func browserPrereqs() string {
@@ -68,27 +49,7 @@ func TestBrowserSignIn(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// No WorkOS account: the emulator's sign-in page is the one tested.
-	getenv := func(string) string { return "" }
-	var logs syncBuffer
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-memory"}, getenv, &logs, ready)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("server did not start: %v\n%s", err, logs.String())
-	case <-time.After(10 * time.Second):
-		t.Fatalf("server did not start within 10s\n%s", logs.String())
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server shutdown: %v", err)
-		}
-	}()
+	srv := startServer(t, serverConfig{})
 
 	shots := os.Getenv("MCP_BROWSER_SCREENSHOTS")
 	if shots == "" {
@@ -97,15 +58,15 @@ func TestBrowserSignIn(t *testing.T) {
 	nodeCtx, nodeCancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer nodeCancel()
 	node, _ := lookNode()
-	cmd := exec.CommandContext(nodeCtx, node, filepath.Join(".ci", "browser", "signin.mjs"), "http://"+addr)
+	cmd := exec.CommandContext(nodeCtx, node, filepath.Join(".ci", "browser", "signin.mjs"), srv.base)
 	cmd.Env = append(os.Environ(), "MCP_BROWSER_SCREENSHOTS="+shots)
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	t.Logf("browser run:\n%s", out)
 	if err != nil {
-		t.Fatalf("browser run failed: %v\nserver log:\n%s", err, logs.String())
+		t.Fatalf("browser run failed: %v", err)
 	}
 	if !bytes.Contains(out, []byte("checks passed")) {
-		t.Fatalf("browser run ended without its closing line\nserver log:\n%s", logs.String())
+		t.Fatalf("browser run ended without its closing line")
 	}
 }

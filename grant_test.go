@@ -54,7 +54,7 @@ func (c *legacySSE) pingFirst(t *testing.T, what string) {
 func TestGrantsOfOneUser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 	defer cancel()
-	srv := startServer(t, true)
+	srv := startServer(t, serverConfig{external: true})
 	mcpURL, sseURL := srv.base+"/mcp", srv.base+"/sse"
 	browser := newBrowser(t)
 	isListChanged := func(m *rpcMessage) bool { return m.Method == "notifications/tools/list_changed" }

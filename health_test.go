@@ -23,7 +23,7 @@ func get(u string) (int, string, error) {
 // for the drain period while /healthz and the rest keep serving, then the
 // listener closes.
 func TestHealthAndDrain(t *testing.T) {
-	ts := startServerArgs(t, false, "", "-shutdown-drain", "1500ms")
+	ts := startServer(t, serverConfig{args: []string{"-shutdown-drain", "1500ms"}})
 	for _, p := range []string{"/healthz", "/readyz"} {
 		if code, body, err := get(ts.base + p); err != nil || code != 200 || body != "ok\n" {
 			t.Fatalf("GET %s: %d %q %v, want 200 ok", p, code, body, err)

@@ -2,73 +2,23 @@ package main
 
 // Hostile cases against the development sign-in (the AuthKit emulator that
 // main mounts at /_authkit when no WorkOS account is configured): a public
-// base URL, a flood of its sign-in page, and a restart under a signed-in
-// client.
+// base URL, a flood of its sign-in page, a restart under a signed-in
+// client, its redirect URI, and an impersonated demo user (-dev-users).
 
 import (
-	"context"
-	"errors"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
-
-// runOnce runs the server with args and env until it is listening, and
-// returns its log and a stop function; or, when run returns first, its
-// error.
-func runOnce(t *testing.T, env map[string]string, args ...string) (addr string, log *hxLog, stop func() error, err error) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	log = &hxLog{}
-	go func() { done <- run(ctx, args, func(k string) string { return env[k] }, log, ready) }()
-	select {
-	case addr = <-ready:
-	case err = <-done:
-		cancel()
-		return "", log, nil, err
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatalf("server did not start\n%s", log)
-	}
-	stopped := false
-	stop = func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(20 * time.Second):
-			return errors.New("server did not shut down within 20 s")
-		}
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	return addr, log, stop, nil
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // TestHostileDevPublicBaseURL: the development sign-in lets anyone who
 // reaches it sign in as anyone, so a base URL naming a public host (reached
@@ -85,9 +35,9 @@ func TestHostileDevPublicBaseURL(t *testing.T) {
 		"http://127.0.0.1.nip.example:" + port,
 		"http://localhost.example.com:" + port,
 	} {
-		_, log, _, err := runOnce(t, nil, "-addr", addr, "-memory", "-base-url", base)
+		srv, err := launch(t, serverConfig{args: []string{"-addr", addr, "-base-url", base}})
 		if err == nil {
-			t.Errorf("-base-url %s: the development sign-in started\n%s", base, log)
+			t.Errorf("-base-url %s: the development sign-in started\n%s", base, srv.logs)
 			continue
 		}
 		if !strings.Contains(err.Error(), "not a loopback host") || !strings.Contains(err.Error(), "-"+devPublicFlag) {
@@ -96,34 +46,33 @@ func TestHostileDevPublicBaseURL(t *testing.T) {
 	}
 	// Loopback names are fine as before.
 	for _, base := range []string{"http://localhost:" + port, "http://127.0.0.1:" + port + "/p", "http://[::1]:" + port} {
-		_, log, stop, err := runOnce(t, nil, "-addr", addr, "-memory", "-base-url", base)
+		srv, err := launch(t, serverConfig{args: []string{"-addr", addr, "-base-url", base}})
 		if err != nil {
 			t.Fatalf("-base-url %s: %v", base, err)
 		}
-		if err := stop(); err != nil {
+		if err := srv.stop(); err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(log.String(), "!!!") {
-			t.Errorf("-base-url %s: warning banner for a loopback base URL\n%s", base, log)
+		if strings.Contains(srv.logs.String(), "!!!") {
+			t.Errorf("-base-url %s: warning banner for a loopback base URL\n%s", base, srv.logs)
 		}
 	}
 	// With WorkOS credentials the emulator does not exist: any base URL.
 	env := map[string]string{"WORKOS_CLIENT_ID": "client_x", "WORKOS_CLIENT_SECRET": "sk_x", "WORKOS_API_URL": "http://127.0.0.1:9"}
-	if _, log, stop, err := runOnce(t, env, "-addr", addr, "-memory", "-base-url", "https://mcp.example.com"); err != nil {
-		t.Fatalf("with WorkOS configured: %v\n%s", err, log)
-	} else if err := stop(); err != nil {
+	if srv, err := launch(t, serverConfig{env: env, args: []string{"-addr", addr, "-base-url", "https://mcp.example.com"}}); err != nil {
+		t.Fatalf("with WorkOS configured: %v\n%s", err, srv.logs)
+	} else if err := srv.stop(); err != nil {
 		t.Fatal(err)
 	}
 	// The opt-in serves, and the banner and the log say what it means.
-	a, log, _, err := runOnce(t, nil, "-addr", addr, "-memory", "-base-url", "http://mcp.example.com:"+port, "-"+devPublicFlag)
+	s, err := launch(t, serverConfig{args: []string{"-addr", addr, "-base-url", "http://mcp.example.com:" + port, "-" + devPublicFlag}})
 	if err != nil {
 		t.Fatalf("with -%s: %v", devPublicFlag, err)
 	}
-	s := &hxServer{t: t, base: "http://" + a, log: log}
 	if st, _, _ := s.get("/.well-known/oauth-authorization-server"); st != 200 {
 		t.Errorf("metadata: %d", st)
 	}
-	out := log.String()
+	out := s.logs.String()
 	if !strings.Contains(out, "-"+devPublicFlag+" is set") || !strings.Contains(out, "ANYONE WHO CAN REACH http://mcp.example.com:"+port+" CAN SIGN IN AS ANY DEMO USER") {
 		t.Errorf("banner does not warn:\n%s", out)
 	}
@@ -135,7 +84,7 @@ func TestHostileDevPublicBaseURL(t *testing.T) {
 // /authorize.
 func TestHostileDevSignInFlood(t *testing.T) {
 	t.Parallel()
-	s := hxStart(t, nil, "-memory")
+	s := startServer(t, serverConfig{})
 	q := url.Values{"client_id": {"client_authkittest"}, "response_type": {"code"}, "provider": {"authkit"},
 		"redirect_uri": {s.base + "/callback"}, "state": {"flood"}, "code_challenge": {hxChallenge}, "code_challenge_method": {"S256"}}
 	page := s.base + "/_authkit/user_management/authorize?" + q.Encode()
@@ -179,14 +128,10 @@ func TestHostileDevRestartKeepsSignIn(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	addr := freeAddr(t) // tokens are bound to the resource URL, which names the port
-	a, log, stop, err := runOnce(t, nil, "-addr", addr, "-data-dir", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &hxServer{t: t, base: "http://" + a, log: log}
+	s := startServer(t, serverConfig{args: []string{"-addr", addr, "-data-dir", dir}})
 	client, access, refresh := s.tokens("ada@example.com")
 	s.serves(access, s.initialize(access))
-	if err := stop(); err != nil {
+	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
 	// The next server listens on the same address: a keep-alive connection
@@ -194,15 +139,11 @@ func TestHostileDevRestartKeepsSignIn(t *testing.T) {
 	// retried), so drop the pool's idle connections.
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 
-	a, log, _, err = runOnce(t, nil, "-addr", addr, "-data-dir", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s = &hxServer{t: t, base: "http://" + a, log: log}
+	s = startServer(t, serverConfig{args: []string{"-addr", addr, "-data-dir", dir}})
 	s.serves(access, s.initialize(access))
 	st, _, out := s.postForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "client_id": {client}})
 	if st != http.StatusOK {
-		t.Fatalf("refresh after restart: %d %v\n%s", st, out, log)
+		t.Fatalf("refresh after restart: %d %v", st, out)
 	}
 	s.serves(access, s.initialize(access))
 	next := out["access_token"].(string)
@@ -211,5 +152,91 @@ func TestHostileDevRestartKeepsSignIn(t *testing.T) {
 	st, _, out = s.postForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {out["refresh_token"].(string)}, "client_id": {client}})
 	if st != http.StatusOK {
 		t.Fatalf("second refresh after restart: %d %v", st, out)
+	}
+}
+
+// TestDevSignInRedirectsOnlyToCallback: the emulator the development
+// sign-in mounts at /_authkit is told our /callback as its only redirect
+// URI, so its sign-in page is no open redirector; and its form, posted
+// without a page it served, redirects nowhere. (From TestHostileAuthorize,
+// whose other cases moved to oauth/authorize_e2e_test.go.)
+func TestDevSignInRedirectsOnlyToCallback(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverConfig{})
+	for _, ru := range []string{"https://evil.example/", s.base + "/callback/../evil", s.base + "/callbackx", strings.Replace(s.base, "127.0.0.1", "localhost", 1) + "/callback"} {
+		q := url.Values{"client_id": {"client_authkittest"}, "response_type": {"code"}, "provider": {"authkit"},
+			"redirect_uri": {ru}, "state": {"x"}, "code_challenge": {hxChallenge}, "code_challenge_method": {"S256"}}
+		st, h, body := s.get("/_authkit/user_management/authorize?" + q.Encode())
+		if st != 400 || h.Get("Location") != "" || !strings.Contains(body, "redirect_uri is not registered") {
+			t.Errorf("emulator sign-in page with redirect_uri %s: %d %q %s", ru, st, h.Get("Location"), body)
+		}
+	}
+	// Its form, posted without a page it served, redirects nowhere.
+	req, _ := http.NewRequest("POST", s.base+"/_authkit/user_management/authorize", strings.NewReader("sign_in=forged&csrf_token=x&email=ada%40example.com"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if st, h, body := s.do(req); st != 400 || h.Get("Location") != "" {
+		t.Errorf("forged sign-in form: %d %q %s", st, h.Get("Location"), body)
+	}
+}
+
+// TestHostileImpersonatedSession: a user the development sign-in marks as
+// impersonated (as WorkOS does when a dashboard administrator impersonates)
+// is shown as such by whoami, and the sign-in's and each tool call's log
+// lines name the impersonator.
+func TestHostileImpersonatedSession(t *testing.T) {
+	t.Parallel()
+	users := filepath.Join(t.TempDir(), "users.json")
+	if err := os.WriteFile(users, []byte(`[
+		{"email": "ada@example.com", "organization_id": "org_acme", "role": "admin",
+		 "impersonator": "support@example.com", "impersonation_reason": "ticket 42"},
+		{"email": "grace@example.com", "organization_id": "org_acme"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, serverConfig{env: map[string]string{"DEV_USERS_FILE": users}})
+	_, access, _ := s.tokens("ada@example.com")
+	sid := s.initialize(access)
+	st, _, body := s.do(s.mcpReq(access, sid, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`))
+	if st != http.StatusOK {
+		t.Fatalf("whoami: %d %s", st, body)
+	}
+	r := hxDecodeRPC(t, body)
+	var res struct {
+		StructuredContent struct {
+			User struct {
+				Email string `json:"email"`
+			} `json:"user"`
+			Impersonator *struct {
+				Email  string `json:"email"`
+				Reason string `json:"reason"`
+			} `json:"impersonator"`
+		} `json:"structuredContent"`
+	}
+	if r.Error != nil || json.Unmarshal(r.Result, &res) != nil {
+		t.Fatalf("whoami: %s", body)
+	}
+	sc := res.StructuredContent
+	if sc.User.Email != "ada@example.com" || sc.Impersonator == nil || sc.Impersonator.Email != "support@example.com" || sc.Impersonator.Reason != "ticket 42" {
+		t.Fatalf("whoami does not show who acts as whom: %s", body)
+	}
+	// A busy log is written in batches, so a line may follow its response
+	// by a millisecond.
+	var log string
+	var signIn, call bool
+	for deadline := time.Now().Add(5 * time.Second); !(signIn && call) && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		log = s.logs.String()
+		for line := range strings.SplitSeq(log, "\n") {
+			signIn = signIn || (strings.Contains(line, "signed in") && strings.Contains(line, "impersonator=support@example.com"))
+			call = call || (strings.Contains(line, "tools: call") && strings.Contains(line, "tool=whoami") && strings.Contains(line, "impersonator=support@example.com"))
+		}
+	}
+	if !signIn || !call {
+		t.Errorf("log lines name the impersonator: sign-in %v, tool call %v\n%s", signIn, call, log)
+	}
+	// Grace's session is a plain one.
+	_, access, _ = s.tokens("grace@example.com")
+	sid = s.initialize(access)
+	_, _, body = s.do(s.mcpReq(access, sid, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`))
+	if strings.Contains(body, "impersonator") {
+		t.Errorf("whoami of a plain session mentions an impersonator: %s", body)
 	}
 }

@@ -111,7 +111,7 @@ func TestImageServices(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 			defer cancel()
 			service, refused := c.srv(t, c.path)
-			srv := startServerEnv(t, false, "", c.env(service.URL))
+			srv := startServer(t, serverConfig{env: c.env(service.URL)})
 			client := discover(ctx, t, srv.base+"/mcp")
 			client.register(ctx, t, "image client")
 			tok := client.authorize(ctx, t, newBrowser(t), "ada@example.com")

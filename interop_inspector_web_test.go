@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,19 +14,6 @@ import (
 	"testing"
 	"time"
 )
-
-// freePort returns a loopback port nobody listens on now. The Inspector
-// needs its ports fixed in advance (CLIENT_PORT and SERVER_PORT): they
-// name the origins its web server allows.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // TestInteropInspectorWeb follows README.md's MCP Inspector steps in the
 // Inspector's own web UI, the one `npx @modelcontextprotocol/inspector`
@@ -64,25 +50,7 @@ func TestInteropInspectorWeb(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	base := fmt.Sprintf("http://localhost:%d", freePort(t))
-	var logs syncBuffer
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", strings.TrimPrefix(base, "http://"), "-memory"}, func(string) string { return "" }, &logs, ready)
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("server did not start: %v\n%s", err, logs.String())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("server did not start\n%s", logs.String())
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server shutdown: %v", err)
-		}
-	}()
+	startServer(t, serverConfig{args: []string{"-addr", strings.TrimPrefix(base, "http://")}})
 
 	// The Inspector's web UI, in its own process group so that every
 	// process it starts ends with the test.
@@ -98,7 +66,7 @@ func TestInteropInspectorWeb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var inspectorErr syncBuffer
+	var inspectorErr logBuffer
 	cmd.Stderr = &inspectorErr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -116,7 +84,7 @@ func TestInteropInspectorWeb(t *testing.T) {
 	}()
 	urlRE := regexp.MustCompile(`http://127\.0\.0\.1:\d+\?MCP_INSPECTOR_API_TOKEN=[0-9a-f]+`)
 	found := make(chan string, 1)
-	var inspectorOut syncBuffer
+	var inspectorOut logBuffer
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
@@ -151,7 +119,7 @@ func TestInteropInspectorWeb(t *testing.T) {
 			out, err := c.CombinedOutput()
 			t.Logf("inspector-web.mjs:\n%s", out)
 			if err != nil || !strings.Contains(string(out), "inspector-web: ok\n") {
-				t.Fatalf("inspector-web.mjs: %v\nInspector:\n%s%s\nserver log:\n%s", err, inspectorOut.String(), inspectorErr.String(), logs.String())
+				t.Fatalf("inspector-web.mjs: %v\nInspector:\n%s%s", err, inspectorOut.String(), inspectorErr.String())
 			}
 		})
 	}

@@ -44,7 +44,7 @@ func TestInteropTypeScriptSDKv2(t *testing.T) {
 	if _, err := os.Stat(chromium); err != nil {
 		skipOrFail(t, "no Chromium at %s (apt-get install chromium)", chromium)
 	}
-	srv := startServer(t, false)
+	srv := startServer(t, serverConfig{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*flowTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "modern.mjs", srv.base+"/mcp")

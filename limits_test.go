@@ -10,7 +10,7 @@ import (
 // TestMaxClientsFlag: -max-clients reaches the authorization server, and
 // a registration past it is refused with a 503 that names the limit.
 func TestMaxClientsFlag(t *testing.T) {
-	s := hxStart(t, nil, "-memory", "-max-clients", "2")
+	s := startServer(t, serverConfig{args: []string{"-max-clients", "2"}})
 	register := func() (int, string) {
 		resp, err := http.Post(s.base+"/register", "application/json",
 			strings.NewReader(`{"redirect_uris":["http://127.0.0.1:33418/cb"],"token_endpoint_auth_method":"none"}`))

@@ -71,7 +71,7 @@ const tasksExtension = `{"extensions":{"io.modelcontextprotocol/tasks":{}}}`
 func TestModernImageTask(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 	defer cancel()
-	srv := startServer(t, false)
+	srv := startServer(t, serverConfig{})
 	c := discover(ctx, t, srv.base+"/mcp")
 	c.register(ctx, t, "modern client")
 	ada := c.authorize(ctx, t, newBrowser(t), "ada@example.com").AccessToken

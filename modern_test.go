@@ -96,7 +96,7 @@ func (c *modernClient) call(t *testing.T, method string, params any) (json.RawMe
 func TestModernEraSignedIn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 	defer cancel()
-	srv := startServer(t, true)
+	srv := startServer(t, serverConfig{external: true})
 	mcpURL := srv.base + "/mcp"
 	auth := discover(ctx, t, mcpURL)
 	auth.register(ctx, t, "Ada's modern client")

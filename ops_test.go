@@ -23,7 +23,7 @@ import (
 // initialized Streamable HTTP session signed in as email.
 func signedIn(ctx context.Context, t *testing.T, email string, extra ...string) (*testServer, *streamable) {
 	t.Helper()
-	srv := startServerArgs(t, false, "", extra...)
+	srv := startServer(t, serverConfig{args: extra})
 	c := discover(ctx, t, srv.base+"/mcp")
 	c.register(ctx, t, "ops client")
 	tok := c.authorize(ctx, t, newBrowser(t), email)

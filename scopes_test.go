@@ -22,7 +22,7 @@ import (
 func TestInitialScopeDefault(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 	defer cancel()
-	srv := startServer(t, false)
+	srv := startServer(t, serverConfig{})
 	mcpURL := srv.base + "/mcp"
 	res, err := http.Post(mcpURL, "application/json", strings.NewReader(`{}`))
 	if err != nil {
@@ -56,7 +56,7 @@ func TestInitialScopeDefault(t *testing.T) {
 func TestStepUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 	defer cancel()
-	srv := startServerEnv(t, false, "", map[string]string{"INITIAL_SCOPE": "baseline"})
+	srv := startServer(t, serverConfig{env: map[string]string{"INITIAL_SCOPE": "baseline"}})
 	mcpURL := srv.base + "/mcp"
 
 	// With INITIAL_SCOPE=baseline the 401 names the baseline scope (MCP
@@ -194,7 +194,7 @@ func TestInteropStepUp(t *testing.T) {
 		{"person unticks", "all", "--untick", "tools:basic,image_generation"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			runStepUp(t, node, dir, chromium, startServerEnv(t, false, "", map[string]string{"INITIAL_SCOPE": tc.initial}), tc.flag, tc.firstBoxes)
+			runStepUp(t, node, dir, chromium, startServer(t, serverConfig{env: map[string]string{"INITIAL_SCOPE": tc.initial}}), tc.flag, tc.firstBoxes)
 		})
 	}
 }

@@ -279,44 +279,135 @@ func checkDevBaseURL(baseURL string, allowed bool) error {
 // Run parses args (flags, without the program name) and getenv, starts the
 // server and blocks until ctx ends, then shuts down gracefully. It logs to
 // logOut. An error is a configuration error or a failure to start.
+//
+// It reads as the list of what the server is made of, in the order each
+// part needs the one before: the store (and the server secret), the
+// identity provider, the tools, the MCP server, the authorization server,
+// the HTTP server; then it serves.
 func Run(ctx context.Context, args []string, getenv func(string) string, logOut io.Writer, opts Options) error {
-	ready := opts.Ready
 	cfg, err := parseConfig(args, getenv, opts)
 	if err != nil {
 		return err
 	}
-	// Records are written in batches (logwriter.go): a request's log and
-	// audit lines must not each cost a write system call.
-	lw := newLogWriter(logOut)
-	defer lw.Close()
+	w := newWiring(cfg, opts, logOut)
+	defer w.close()
+	if err := w.listen(); err != nil {
+		return err
+	}
+	if err := w.openStore(); err != nil {
+		return err
+	}
+	if err := w.identityProvider(); err != nil {
+		return err
+	}
+	if err := w.toolTable(getenv); err != nil {
+		return err
+	}
+	if err := w.mcpServer(); err != nil {
+		return err
+	}
+	if err := w.authorizationServer(); err != nil {
+		return err
+	}
+	w.httpServer()
+	if err := w.adminListener(); err != nil {
+		return err
+	}
+	return w.serve(ctx)
+}
+
+// wiring is the server being built by Run: each step fills in what the
+// later ones use, and registers what must be undone at the end.
+type wiring struct {
+	cfg    *config
+	opts   Options
+	lw     *logWriter
+	logger *slog.Logger
+	om     *opsMetrics
+	// dev: no WorkOS account is configured, so the sign-in is the
+	// emulator's.
+	dev bool
+	// cleanup runs in reverse order when Run returns.
+	cleanup []func()
+
+	ln     net.Listener
+	secret []byte
+	st     store.Store
+	bus    events.Bus
+	// basePath is the public URL's path ("" at the site's root): every
+	// endpoint lives under it, as behind a reverse proxy that forwards a
+	// path unchanged. The authorization server mounts its own endpoints
+	// under it.
+	basePath string
+	mux      *http.ServeMux
+
+	provider oauth.IdentityProvider
+	trail    *audit.Trail
+	table    *tools.Table
+	mcp      *mcp.Server
+	auth     *oauth.Server
+	health   *health
+	srv      *http.Server
+}
+
+// newWiring sets up the log (records are written in batches, logwriter.go:
+// a request's log and audit lines must not each cost a write system call)
+// and the operations metrics.
+func newWiring(cfg *config, opts Options, logOut io.Writer) *wiring {
+	w := &wiring{cfg: cfg, opts: opts, lw: newLogWriter(logOut), om: newOpsMetrics(), mux: http.NewServeMux()}
+	w.onClose(func() { w.lw.Close() })
 	hopts := &slog.HandlerOptions{Level: cfg.logLevel}
-	logger := slog.New(newFastHandler(lw, cfg.logFormat == "json", hopts))
-	om := newOpsMetrics()
-	dev := cfg.authkit.ClientID == ""
-	if dev && !isLoopbackAddr(cfg.addr) {
+	w.logger = slog.New(newFastHandler(w.lw, cfg.logFormat == "json", hopts))
+	w.dev = cfg.authkit.ClientID == ""
+	return w
+}
+
+// onClose registers f to run when Run returns, after everything registered
+// later.
+func (w *wiring) onClose(f func()) { w.cleanup = append(w.cleanup, f) }
+
+func (w *wiring) close() {
+	for i := len(w.cleanup) - 1; i >= 0; i-- {
+		w.cleanup[i]()
+	}
+}
+
+// listen binds the listener (and settles the base URL when the port was
+// 0), after refusing a development sign-in that
+// others could reach.
+func (w *wiring) listen() error {
+	cfg := w.cfg
+	if w.dev && !isLoopbackAddr(cfg.addr) {
 		return fmt.Errorf("refusing to listen on %s: the development sign-in (no WorkOS account configured) lets anyone sign in as a demo user, so it only listens on loopback; set WORKOS_CLIENT_ID and WORKOS_CLIENT_SECRET to serve other addresses", cfg.addr)
 	}
-	if dev {
+	if w.dev {
 		if err := checkDevBaseURL(cfg.baseURL, cfg.devPublicBaseURL); err != nil {
 			return err
 		}
 	}
-
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
+	w.ln = ln
+	w.onClose(func() { ln.Close() })
 	if cfg.baseURLFromAddr && strings.HasSuffix(cfg.addr, ":0") {
 		cfg.baseURL = "http://" + ln.Addr().String()
 	}
+	if u, err := url.Parse(cfg.baseURL); err == nil {
+		w.basePath = u.EscapedPath()
+	}
+	return nil
+}
 
-	// Storage and the server secret.
-	var st store.Store
-	var secret []byte
+// openStore opens the store (the caller's shared one, memory, or the file
+// in -data-dir) and the server secret, and the events bus.
+func (w *wiring) openStore() error {
+	cfg, opts, logger := w.cfg, w.opts, w.logger
+	var err error
 	switch {
 	case cfg.secret != "":
-		if secret, err = oauth.ParseSecret(cfg.secret); err != nil {
+		if w.secret, err = oauth.ParseSecret(cfg.secret); err != nil {
 			return fmt.Errorf("SERVER_SECRET: %w", err)
 		}
 	case opts.Store != nil:
@@ -324,25 +415,26 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		// and sealed sessions made by one would be refused by the others.
 		return errors.New("SERVER_SECRET is required with a shared store: every process sharing it needs the same secret (generate one with: openssl rand -base64 32)")
 	case cfg.memoryStore:
-		secret = make([]byte, 32)
-		if _, err := rand.Read(secret); err != nil {
+		w.secret = make([]byte, 32)
+		if _, err := rand.Read(w.secret); err != nil {
 			return err
 		}
 	default:
 		var created bool
-		if secret, created, err = oauth.LoadOrCreateSecret(cfg.dataDir); err != nil {
+		if w.secret, created, err = oauth.LoadOrCreateSecret(cfg.dataDir); err != nil {
 			return err
 		}
 		if created {
 			logger.Info("generated a new server secret; set SERVER_SECRET to manage it yourself", "file", filepath.Join(cfg.dataDir, "secret"))
 		}
 	}
+	var st store.Store
 	switch {
 	case opts.Store != nil:
 		st = opts.Store
 	case cfg.memoryStore:
 		st = store.NewMemoryStore()
-		defer st.Close()
+		w.onClose(func() { st.Close() })
 	default:
 		if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 			return err
@@ -357,33 +449,30 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 			return err
 		}
 		st = fstore
-		defer st.Close()
+		w.onClose(func() { st.Close() })
 	}
 	// Every store is metered, a shared one included: its failures are what
 	// an operator of replicas most needs to see.
-	st = meteredStore{Store: st, m: om}
-	bus := opts.Events
-	if bus == nil {
-		bus = events.NewLocal()
+	w.st = meteredStore{Store: st, m: w.om}
+	w.bus = opts.Events
+	if w.bus == nil {
+		w.bus = events.NewLocal()
 	}
+	return nil
+}
 
-	// Every endpoint lives under the public URL's path ("" at the site's
-	// root), as behind a reverse proxy that forwards a path unchanged. The
-	// authorization server mounts its own endpoints under it.
-	basePath := ""
-	if u, err := url.Parse(cfg.baseURL); err == nil {
-		basePath = u.EscapedPath()
-	}
-
-	// The upstream identity provider: AuthKit, or its emulator.
-	mux := http.NewServeMux()
+// identityProvider builds the upstream sign-in, AuthKit or, with no WorkOS
+// account, its emulator mounted under /_authkit, and the audit trail, which
+// goes to WorkOS Audit Logs through the same API when asked.
+func (w *wiring) identityProvider() error {
+	cfg, lw, logger, om := w.cfg, w.lw, w.logger, w.om
 	akCfg := cfg.authkit
-	if dev {
+	if w.dev {
 		// The server secret keys the emulator's sealed codes, refresh tokens
 		// and session ids and derives its signing key, so a client signed in
 		// before a restart (same data directory, or same SERVER_SECRET) keeps
 		// refreshing after it, and replicas sharing the secret agree.
-		opts := []authkittest.Option{authkittest.WithRedirectURIs(cfg.baseURL + "/callback"), authkittest.WithSecret(secret)}
+		opts := []authkittest.Option{authkittest.WithRedirectURIs(cfg.baseURL + "/callback"), authkittest.WithSecret(w.secret)}
 		if cfg.devUsersFile != "" {
 			opts = append(opts, authkittest.WithUsersFile(cfg.devUsersFile))
 		}
@@ -391,7 +480,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		if err != nil {
 			return err
 		}
-		mux.Handle(basePath+emulatorPrefix+"/", http.StripPrefix(basePath+emulatorPrefix, emu.Handler()))
+		w.mux.Handle(w.basePath+emulatorPrefix+"/", http.StripPrefix(w.basePath+emulatorPrefix, emu.Handler()))
 		// The server talks to the emulator in-process, so it needn't be able
 		// to reach its own public URL.
 		akCfg = authkit.Config{ClientID: emu.ClientID(), APIKey: emu.APIKey(), APIURL: emu.URL, HTTPClient: emu.Client()}
@@ -414,21 +503,27 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	var auditSink audit.Sink
 	if cfg.auditWorkOS {
 		ws := audit.NewWorkOS(audit.WorkOSConfig{APIKey: akCfg.APIKey, APIURL: akCfg.APIURL, HTTPClient: akCfg.HTTPClient, Logger: logger})
-		defer func() {
+		w.onClose(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			ws.Close(ctx)
-		}()
+		})
 		auditSink = ws
 		om.watchAudit(ws)
 	}
-	trail := audit.New(logger, auditSink)
+	w.trail = audit.New(logger, auditSink)
 	provider, err := authkit.New(akCfg)
 	if err != nil {
 		return err
 	}
+	w.provider = provider
+	return nil
+}
 
-	// The tools and the MCP server.
+// toolTable builds the tools, with the image service the environment
+// names, their rate limits, and the observer that meters and audits calls.
+func (w *wiring) toolTable(getenv func(string) string) error {
+	cfg, om, trail := w.cfg, w.om, w.trail
 	gen, err := tools.ImageGeneratorFromEnv(getenv)
 	if err != nil {
 		return err
@@ -441,25 +536,32 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
-	table.SetLogger(logger)
+	table.SetLogger(w.logger)
 	table.SetObserver(func(ctx context.Context, c tools.CallInfo) {
 		om.toolCall(c)
 		auditToolCall(ctx, trail, om, c)
 	})
-	if opts.Store != nil {
+	if w.opts.Store != nil {
 		// A user's allowance is one across the replicas sharing the store.
-		table.SetLimiter(storeLimiter{st})
+		table.SetLimiter(storeLimiter{w.st})
 	}
 	for name, l := range cfg.toolRateLimits {
 		if err := table.SetRateLimit(name, l); err != nil {
 			return err
 		}
 	}
+	w.table = table
+	return nil
+}
+
+// mcpServer builds the MCP server that serves the tool table.
+func (w *wiring) mcpServer() error {
+	om := w.om
 	// The key that seals multi round-trip requestStates (mcp/mrtr.go) is
 	// derived from the server secret (HKDF, RFC 5869), so every process of
 	// a deployment sharing SERVER_SECRET accepts the others' states, and
 	// the key is never the secret itself.
-	stateKey, err := hkdf.Key(sha256.New, secret, nil, "remote-mcp-authkit mcp requestState v1", 32)
+	stateKey, err := hkdf.Key(sha256.New, w.secret, nil, "remote-mcp-authkit mcp requestState v1", 32)
 	if err != nil {
 		return err
 	}
@@ -468,49 +570,54 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	// store, in it, so that every replica answers for every task.
 	taskOpts := &mcp.TaskOptions{}
 	var serverRelay mcp.Relay
-	if opts.Store != nil {
-		taskOpts.Store, taskOpts.Relay = storeTasks{st: st}, busTaskRelay{bus, st}
+	if w.opts.Store != nil {
+		taskOpts.Store, taskOpts.Relay = storeTasks{st: w.st}, busTaskRelay{w.bus, w.st}
 		// A resource change announced here reaches the listeners and
 		// subscriptions other replicas hold.
-		serverRelay = busRelay{bus, st}
+		serverRelay = busRelay{w.bus, w.st}
 	}
-	mcpServer := mcp.NewServer(mcp.ServerOptions{
+	w.mcp = mcp.NewServer(mcp.ServerOptions{
 		Info:         mcp.Implementation{Name: "remote-mcp-authkit", Title: "Remote MCP with AuthKit", Version: Version},
 		Instructions: "Tools gated by your AuthKit permissions: add two numbers, see who you are signed in as, and (with the image_generation permission) generate images.",
-		Tools:        table,
+		Tools:        w.table,
 		// tools/list is computed per identity (permissions), so modern
 		// results say cacheScope "private".
 		ToolsVaryByCaller: true,
 		Tasks:             taskOpts,
 		Relay:             serverRelay,
 		StateKey:          stateKey,
-		Logger:            logger,
+		Logger:            w.logger,
 		Observe: func(ctx context.Context, info mcp.RequestInfo) {
 			om.mcpRequest(info)
 			recordMCP(ctx, info)
 		},
 	})
-	om.watchMCP(mcpServer)
+	om.watchMCP(w.mcp)
+	addGuide(w.mcp)
+	return nil
+}
 
-	addGuide(mcpServer)
-
-	mcpURL, sseURL := cfg.baseURL+"/mcp", cfg.baseURL+"/sse"
+// authorizationServer builds the OAuth 2.1 authorization server for the
+// two MCP endpoints, and subscribes the MCP server to what happens to
+// grants, here or in another process sharing the store.
+func (w *wiring) authorizationServer() error {
+	cfg, om, trail, mcpServer, st, logger := w.cfg, w.om, w.trail, w.mcp, w.st, w.logger
 	authServer, err := oauth.NewServer(oauth.Config{
 		Issuer:                          cfg.baseURL,
-		Resources:                       []string{mcpURL, sseURL},
-		Store:                           st,
-		Events:                          bus,
-		Replicated:                      opts.Store != nil,
-		Provider:                        provider,
-		Secret:                          secret,
+		Resources:                       []string{cfg.baseURL + "/mcp", cfg.baseURL + "/sse"},
+		Store:                           w.st,
+		Events:                          w.bus,
+		Replicated:                      w.opts.Store != nil,
+		Provider:                        w.provider,
+		Secret:                          w.secret,
 		AllowPrivateClientMetadataHosts: cfg.allowPrivCIMD,
 		MaxClients:                      cfg.maxClients,
-		Logger:                          logger,
+		Logger:                          w.logger,
 		ServiceName:                     "Remote MCP with AuthKit",
 		// The tool table decides the scopes: a baseline for the tools
 		// anyone signed in may use, one per permission a tool requires.
-		Scopes:        table.Scopes(),
-		InitialScopes: initialScopes(cfg.initialScope, table.Scopes()),
+		Scopes:        w.table.Scopes(),
+		InitialScopes: initialScopes(cfg.initialScope, w.table.Scopes()),
 		OnEvent: func(ctx context.Context, e oauth.Event) {
 			om.oauthEvent(e)
 			auditOAuth(ctx, trail, om, e)
@@ -519,10 +626,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
-	defer authServer.Close()
+	w.auth = authServer
+	w.onClose(func() { authServer.Close() })
 	// What happens to a grant, in this process or another sharing the
 	// store, reaches the MCP sessions held here through the bus.
-	defer bus.Subscribe(func(e events.Event) {
+	w.onClose(w.bus.Subscribe(func(e events.Event) {
 		switch e.Kind {
 		case events.GrantRevoked:
 			// The grant's tokens are refused from now on; the sessions
@@ -548,8 +656,15 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 			// for a task running here.
 			resolveRelayed(st, logger, e, mcpServer.DeliverTaskMessage)
 		}
-	})()
+	}))
+	return nil
+}
 
+// httpServer mounts the MCP endpoints behind the bearer check, the
+// authorization server and the health checks, and builds the http.Server.
+func (w *wiring) httpServer() {
+	cfg, mux, basePath := w.cfg, w.mux, w.basePath
+	mcpURL, sseURL := cfg.baseURL+"/mcp", cfg.baseURL+"/sse"
 	httpOpts := mcp.HTTPOptions{
 		SessionOwner:        oauth.SessionOwner,
 		SessionCredential:   oauth.GrantCredential,
@@ -560,22 +675,22 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		// reading: see HTTPOptions.MaxRequestsPerSession).
 		MaxRequestsPerSession: cfg.maxInFlight,
 	}
-	if opts.Store != nil {
+	if w.opts.Store != nil {
 		// A store shared with other processes: so are Streamable HTTP
 		// sessions, so that any of them serves a session any opened.
-		httpOpts.Sessions = sessionDirectory{st}
-		httpOpts.Relay = busRelay{bus, st}
+		httpOpts.Sessions = sessionDirectory{w.st}
+		httpOpts.Relay = busRelay{w.bus, w.st}
 	}
-	mux.Handle(basePath+"/mcp", oauth.CORS(authServer.RequireBearer(mcpURL, tagIdentity(mcpServer.StreamableHTTPHandler(httpOpts)))))
-	sse := oauth.CORS(authServer.RequireBearer(sseURL, tagIdentity(mcpServer.SSEHandler(httpOpts))))
+	mux.Handle(basePath+"/mcp", oauth.CORS(w.auth.RequireBearer(mcpURL, tagIdentity(w.mcp.StreamableHTTPHandler(httpOpts)))))
+	sse := oauth.CORS(w.auth.RequireBearer(sseURL, tagIdentity(w.mcp.SSEHandler(httpOpts))))
 	mux.Handle(basePath+"/sse", sse)
 	mux.Handle(basePath+"/sse/message", sse)
-	mux.Handle("/", authServer.Handler())
-	hc := &health{store: st}
-	hc.mount(mux, basePath)
+	mux.Handle("/", w.auth.Handler())
+	w.health = &health{store: w.st}
+	w.health.mount(mux, basePath)
 
-	srv := &http.Server{
-		Handler: observeHTTP(om, logger, basePath, mux),
+	w.srv = &http.Server{
+		Handler: observeHTTP(w.om, w.logger, basePath, mux),
 		// Headers must arrive promptly, and the whole request (headers and
 		// body) within ReadTimeout, so a client that stalls mid-body is cut
 		// off. ReadTimeout does not cut SSE streams: net/http clears the
@@ -586,27 +701,37 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		ReadTimeout:       cfg.readTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(w.logger.Handler(), slog.LevelWarn),
 	}
+}
 
-	if cfg.adminAddr != "" {
-		if !isLoopbackAddr(cfg.adminAddr) {
-			return fmt.Errorf("-admin-addr %s: the admin listener is served on loopback only", cfg.adminAddr)
-		}
-		adm, addr, err := startAdmin(cfg.adminAddr, om)
-		if err != nil {
-			return err
-		}
-		defer adm.Close()
-		logger.Info("admin listener", "metrics", "http://"+addr+"/metrics", "vars", "http://"+addr+"/debug/vars")
+// adminListener starts the loopback admin listener when -admin-addr asks.
+func (w *wiring) adminListener() error {
+	if w.cfg.adminAddr == "" {
+		return nil
 	}
+	if !isLoopbackAddr(w.cfg.adminAddr) {
+		return fmt.Errorf("-admin-addr %s: the admin listener is served on loopback only", w.cfg.adminAddr)
+	}
+	adm, addr, err := startAdmin(w.cfg.adminAddr, w.om)
+	if err != nil {
+		return err
+	}
+	w.onClose(func() { adm.Close() })
+	w.logger.Info("admin listener", "metrics", "http://"+addr+"/metrics", "vars", "http://"+addr+"/debug/vars")
+	return nil
+}
 
+// serve serves until ctx ends, then shuts down: unready, drain, streams,
+// the listener.
+func (w *wiring) serve(ctx context.Context) error {
+	cfg, logger := w.cfg, w.logger
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	logger.Info("serving MCP", "mcp", mcpURL, "sse", sseURL, "issuer", cfg.baseURL, "dev", dev)
-	lw.Flush() // what start-up logged is there before anyone is told
-	if ready != nil {
-		ready <- ln.Addr().String()
+	go func() { errc <- w.srv.Serve(w.ln) }()
+	logger.Info("serving MCP", "mcp", cfg.baseURL+"/mcp", "sse", cfg.baseURL+"/sse", "issuer", cfg.baseURL, "dev", w.dev)
+	w.lw.Flush() // what start-up logged is there before anyone is told
+	if w.opts.Ready != nil {
+		w.opts.Ready <- w.ln.Addr().String()
 	}
 
 	select {
@@ -616,7 +741,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	}
 	// Unready first: a balancer polling /readyz sees 503 and stops sending
 	// new requests while the listener still serves the ones it sent.
-	hc.draining.Store(true)
+	w.health.draining.Store(true)
 	logger.Info("shutting down", "drain", cfg.shutdownDrain)
 	if cfg.shutdownDrain > 0 {
 		select {
@@ -629,8 +754,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	defer cancel()
 	// Streams first: http.Server.Shutdown waits for active handlers, and an
 	// open SSE stream would otherwise hold it until the timeout.
-	_ = mcpServer.Shutdown(shutCtx)
-	if err := srv.Shutdown(shutCtx); err != nil {
+	_ = w.mcp.Shutdown(shutCtx)
+	if err := w.srv.Shutdown(shutCtx); err != nil {
 		return err
 	}
 	return nil

@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -341,4 +344,218 @@ func newHTTPTestServer(t *testing.T, h http.Handler) *httptest.Server {
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	return ts
+}
+
+// wire is an MCP server over real HTTP for byte-level requests, with a
+// session owner per caller as the command gives it (there the bearer
+// token's user; here the owner is named by the Authorization header).
+type wire struct {
+	t    *testing.T
+	base string
+}
+
+// newWire starts the server of newTestServer with the test tools.
+func newWire(t *testing.T) *wire {
+	t.Helper()
+	_, ts := newTestServer(t, newTestTools(), HTTPOptions{SessionOwner: func(r *http.Request) string {
+		return strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	}})
+	return &wire{t: t, base: ts.URL}
+}
+
+// in is the same server, for a subtest's t.
+func (w *wire) in(t *testing.T) *wire { return &wire{t: t, base: w.base} }
+
+// req builds a POST to /mcp with the headers a conforming client sends,
+// as owner (the Authorization header) in session (none if empty).
+func (w *wire) req(owner, session, body string) *http.Request {
+	req, _ := http.NewRequest("POST", w.base+"/mcp", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if owner != "" {
+		req.Header.Set("Authorization", "Bearer "+owner)
+	}
+	if session != "" {
+		req.Header.Set("Mcp-Session-Id", session)
+	}
+	return req
+}
+
+// do sends a request and returns status, headers and body.
+func (w *wire) do(req *http.Request) (int, http.Header, string) {
+	w.t.Helper()
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		w.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		w.t.Fatalf("reading body: %v", err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// wireRPC is a JSON-RPC response as the tests read it.
+type wireRPC struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Result  json.RawMessage `json:"result"`
+	Error   *struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func decodeWireRPC(t *testing.T, body string) wireRPC {
+	t.Helper()
+	var r wireRPC
+	if err := json.Unmarshal([]byte(body), &r); err != nil || r.JSONRPC != "2.0" {
+		t.Fatalf("not a JSON-RPC response (%v): %q", err, trunc(body))
+	}
+	return r
+}
+
+func trunc(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "..."
+	}
+	return s
+}
+
+// initialize starts a 2025-11-25 session for owner and returns its id.
+func (w *wire) initialize(owner string) string {
+	w.t.Helper()
+	st, h, body := w.do(w.req(owner, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"hostile","version":"1"}}}`))
+	if st != http.StatusOK || h.Get("Mcp-Session-Id") == "" {
+		w.t.Fatalf("initialize: %d %s", st, body)
+	}
+	sid := h.Get("Mcp-Session-Id")
+	if st, _, body := w.do(w.req(owner, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)); st != http.StatusAccepted {
+		w.t.Fatalf("notifications/initialized: %d %s", st, body)
+	}
+	return sid
+}
+
+// serves proves the session still works: tools/list answers with tools.
+func (w *wire) serves(owner, session string) {
+	w.t.Helper()
+	st, _, body := w.do(w.req(owner, session, `{"jsonrpc":"2.0","id":"alive","method":"tools/list"}`))
+	if st != http.StatusOK {
+		w.t.Fatalf("follow-up tools/list: %d %s", st, body)
+	}
+	r := decodeWireRPC(w.t, body)
+	if r.Error != nil || !strings.Contains(string(r.Result), `"name":"echo"`) {
+		w.t.Fatalf("follow-up tools/list: %s", body)
+	}
+}
+
+// rpcError asserts an HTTP status and a JSON-RPC error code, and returns the
+// response.
+func (w *wire) rpcError(req *http.Request, status, code int) wireRPC {
+	w.t.Helper()
+	st, h, body := w.do(req)
+	if st != status {
+		w.t.Fatalf("status %d, want %d: %s", st, status, trunc(body))
+	}
+	if ct := h.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		w.t.Fatalf("Content-Type %q, want application/json: %s", ct, trunc(body))
+	}
+	r := decodeWireRPC(w.t, body)
+	if r.Error == nil || r.Error.Code != code || r.Error.Message == "" {
+		w.t.Fatalf("want JSON-RPC error %d, got %s", code, trunc(body))
+	}
+	return r
+}
+
+// rawSSE opens an HTTP+SSE stream on a bare connection and reads it up to
+// the endpoint event; the caller may then never read it again: a client
+// that stops reading its stream.
+func rawSSE(t *testing.T, ts *httptest.Server) (net.Conn, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, "GET /sse HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	var line []byte
+	var b [1]byte
+	for { // a byte at a time: nothing past the endpoint event is read
+		if _, err := c.Read(b[:]); err != nil {
+			t.Fatalf("reading the endpoint event: %v", err)
+		}
+		if b[0] != '\n' {
+			line = append(line, b[0])
+			continue
+		}
+		if data, ok := strings.CutPrefix(string(line), "data: "); ok {
+			return c, data
+		}
+		line = line[:0]
+	}
+}
+
+// postRaw POSTs body and returns the response with its body read.
+func postRaw(t *testing.T, url, body string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// legacyFlood opens an HTTP+SSE session whose client stops reading its
+// stream after initialize, and returns it with its message URL.
+func legacyFlood(t *testing.T, s *Server, ts *httptest.Server) (*Session, string, net.Conn) {
+	t.Helper()
+	conn, endpoint := rawSSE(t, ts)
+	url := ts.URL + endpoint
+	for _, m := range []string{
+		`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}`,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+	} {
+		if resp, body := postRaw(t, url, m); resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("%s: %d %s", m, resp.StatusCode, body)
+		}
+	}
+	sess := s.session(queryValue(endpoint[strings.IndexByte(endpoint, '?')+1:], "sessionId"))
+	if sess == nil {
+		t.Fatal("no session")
+	}
+	waitFor(t, "initialize", sess.initialized)
+	return sess, url, conn
+}
+
+func isDead(sw *sseWriter) bool {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return sw.dead
+}
+
+// heapInUse is the live heap after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// vmRSS is the process's resident set as /proc tells it ("?" elsewhere).
+func vmRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "?"
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
 }

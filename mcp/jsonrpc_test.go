@@ -1,10 +1,12 @@
 package mcp
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestDecodeMessage(t *testing.T) {
@@ -222,5 +224,85 @@ func TestDecodeReturnsPlainError(t *testing.T) {
 	}
 	if err := cursor("xyz"); !isRPCCode(err, CodeInvalidParams) {
 		t.Errorf("DecodeCursor of a forged cursor = %v, want -32602", err)
+	}
+}
+
+// An id that is a string with invalid UTF-8 cannot be echoed: the response
+// would not be JSON text (RFC 8259 s8.1). It is refused as an invalid
+// request with a null id, and the error response is valid UTF-8.
+func TestHostileInvalidUTF8ID(t *testing.T) {
+	for _, body := range []string{
+		"{\"jsonrpc\":\"2.0\",\"id\":\"a\xffb\",\"method\":\"ping\"}",
+		"{\"jsonrpc\":\"2.0\",\"id\":\"\xc3\x28\",\"method\":\"tools/call\",\"params\":7}",
+	} {
+		m, err := decodeMessage([]byte(body))
+		if err == nil || err.Code != CodeInvalidRequest {
+			t.Fatalf("%q: error %v, want %d", body, err, CodeInvalidRequest)
+		}
+		var id []byte
+		if m != nil {
+			id = m.ID
+		}
+		out := encodeResponse(id, nil, err)
+		if !utf8.Valid(out) || string(id) != "" {
+			t.Errorf("%q: response %q (id %q) is not valid UTF-8 with a null id", body, out, id)
+		}
+	}
+	// Valid UTF-8 beyond ASCII is still echoed exactly.
+	m, err := decodeMessage([]byte(`{"jsonrpc":"2.0","id":"é✓","method":"ping"}`))
+	if err != nil || string(m.ID) != `"é✓"` {
+		t.Errorf("UTF-8 id: %v %q", err, m.ID)
+	}
+}
+
+// A batch is bounded in count, not only in bytes: past maxBatch it is
+// refused whole, before any element is decoded or run.
+func TestHostileBatchLimit(t *testing.T) {
+	batch := func(n int) []byte {
+		return []byte("[" + strings.TrimSuffix(strings.Repeat(`{"jsonrpc":"2.0","id":1,"method":"ping"},`, n), ",") + "]")
+	}
+	if d, _, err := decodeBody(batch(maxBatch)); err != nil || len(d.msgs) != maxBatch {
+		t.Fatalf("batch of %d: %v", maxBatch, err)
+	}
+	if _, _, err := decodeBody(batch(maxBatch + 1)); err == nil || err.Code != CodeInvalidRequest {
+		t.Fatalf("batch of %d: %v, want %d", maxBatch+1, err, CodeInvalidRequest)
+	}
+}
+
+// A name a client sends is quoted in an error only up to a short prefix,
+// whatever its length: an error's size must not be the client's to choose
+// (issue 11: an unknown tool name of 2 MB used to come back whole, and
+// each answer waiting for a slow reader held it).
+func TestHostileEchoBounded(t *testing.T) {
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{})
+	s.AddPrompt(Prompt{Name: "greet"}, func(ctx context.Context, args map[string]string) (*GetPromptResult, error) {
+		return &GetPromptResult{}, nil
+	})
+	c := newHTTPClient(t, ts.URL+"/mcp")
+	c.initialize("2025-11-25")
+	huge := strings.Repeat("é", 1<<20) // 2 MB, and a cut must not split a rune
+	for _, tc := range []struct {
+		method string
+		params any
+		quoted bool // the error quotes a prefix of the input
+	}{
+		{"tools/call", map[string]any{"name": huge}, true},
+		{"prompts/get", map[string]any{"name": huge}, true},
+		{"prompts/get", map[string]any{"name": "greet", "arguments": map[string]string{huge: "x"}}, true},
+		{huge, nil, true},
+		{"tools/list", map[string]any{"cursor": json.RawMessage(strings.Repeat("9", 2<<20))}, false},
+	} {
+		name := tc.method
+		if len(name) > 20 {
+			name = "a 2 MB method"
+		}
+		e := c.rpcError(tc.method, tc.params)
+		b, _ := json.Marshal(e)
+		if len(b) > 1024 || !utf8.Valid(b) {
+			t.Errorf("%s: the error is %d bytes (valid UTF-8: %v), want at most 1 KiB: %.200s", name, len(b), utf8.Valid(b), b)
+		}
+		if tc.quoted && !strings.Contains(e.Message, "éé") {
+			t.Errorf("%s: the error %q quotes no prefix of the input", name, e.Message)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package mcp
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -316,4 +317,170 @@ func TestCloseSessionsOfOwner(t *testing.T) {
 		t.Fatalf("alice after CloseSessions: %d", resp.StatusCode)
 	}
 	bob.result("ping", nil)
+}
+
+// ---------------------------------------------------------------------------
+// Hostile input over real HTTP (moved from the root package's
+// hostile_test.go: none of it needs more than this package).
+
+// TestHostileLegacySSE: the HTTP+SSE transport (2024-11-05) refuses the
+// same hostile input at /sse/message, and its stream keeps working.
+func TestHostileLegacySSE(t *testing.T) {
+	t.Parallel()
+	s := newWire(t)
+	ada, grace := "ada", "grace" // the session owners
+	req, _ := http.NewRequest("GET", s.base+"/sse", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+ada)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	next := func(want string) string {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("stream ended waiting for %q", want)
+				}
+				if strings.Contains(l, want) {
+					return l
+				}
+			case <-timeout:
+				t.Fatalf("no %q on the stream", want)
+			}
+		}
+	}
+	endpoint := strings.TrimPrefix(next("data: /sse/message?sessionId="), "data: ")
+	post := func(token, path, ct, body string) *http.Request {
+		r, _ := http.NewRequest("POST", s.base+path, strings.NewReader(body))
+		r.Header.Set("Content-Type", ct)
+		r.Header.Set("Authorization", "Bearer "+token)
+		return r
+	}
+	const js = "application/json"
+	ping := `{"jsonrpc":"2.0","id":1,"method":"ping"}`
+	s.rpcError(post(grace, endpoint, js, ping), 403, -32600)
+	s.rpcError(post(ada, "/sse/message?sessionId=NOSUCH", js, ping), 404, -32600)
+	s.rpcError(post(ada, "/sse/message", js, ping), 400, -32600)
+	s.rpcError(post(ada, endpoint, "text/plain", ping), 415, -32600)
+	s.rpcError(post(ada, endpoint, js, `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"p":"`+strings.Repeat("x", 4<<20)+`"}}`), 413, -32600)
+	s.rpcError(post(ada, endpoint, js, strings.Repeat("[", 100000)), 400, -32700)
+	s.rpcError(post(ada, endpoint, js, `{"jsonrpc":"2.0","id":null,"method":"ping"}`), 400, -32600)
+	// The stream still answers.
+	init := `{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"old","version":"1"}}}`
+	if st, _, body := s.do(post(ada, endpoint, js, init)); st != 202 {
+		t.Fatalf("initialize: %d %s", st, body)
+	}
+	next(`"id":"init"`)
+	if st, _, body := s.do(post(ada, endpoint, js, `{"jsonrpc":"2.0","id":"alive","method":"tools/list"}`)); st != 202 {
+		t.Fatalf("tools/list: %d %s", st, body)
+	}
+	if l := next(`"id":"alive"`); !strings.Contains(l, `"name":"echo"`) {
+		t.Errorf("tools/list over the stream: %s", l)
+	}
+	// An unknown tool name of 2 MB is quoted in its error by a short
+	// prefix only (issue 11), not echoed whole onto the stream.
+	huge := `{"jsonrpc":"2.0","id":"huge","method":"tools/call","params":{"name":"` + strings.Repeat("x", 2<<20) + `"}}`
+	if st, _, body := s.do(post(ada, endpoint, js, huge)); st != 202 {
+		t.Fatalf("tools/call with a 2 MB name: %d %s", st, body)
+	}
+	if l := next(`"id":"huge"`); len(l) > 1024 || !strings.Contains(l, "unknown tool: xxx") {
+		t.Errorf("the error for a 2 MB tool name is %d bytes: %.300s", len(l), l)
+	}
+}
+
+// One HTTP+SSE session whose client stops reading its stream, POSTing
+// requests with large answers: past the bounds (MaxRequestsPerSession,
+// MaxQueuedBytes) the POSTs get 429 with Retry-After and a JSON-RPC error
+// naming their id, and what the server holds for the session stays under
+// MaxQueuedBytes plus one answer per request slot. Once the client reads
+// again, the session serves.
+func TestHostileSSEBoundsSlowReader(t *testing.T) {
+	const (
+		slots     = 4
+		maxQueued = 1 << 20
+		answer    = 256 << 10
+	)
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{MaxRequestsPerSession: slots, MaxQueuedBytes: maxQueued, WriteTimeout: time.Minute})
+	sess, url, conn := legacyFlood(t, s, ts)
+	// An answer's event: the text, the JSON around it, the event's lines.
+	bound := maxQueued + slots*(answer+1024)
+	text := strings.Repeat("a", answer)
+	statuses := map[int]int{}
+	most := 0
+	for i := range 300 {
+		resp, body := postRaw(t, url, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"text":%q}}}`, i+1, text))
+		statuses[resp.StatusCode]++
+		switch resp.StatusCode {
+		case http.StatusAccepted:
+		case http.StatusTooManyRequests:
+			var r rpcReply
+			if err := json.Unmarshal([]byte(body), &r); err != nil || r.Error == nil || r.Error.Code != codeServerBusy || string(r.ID) != fmt.Sprint(i+1) {
+				t.Fatalf("429 body %s", body)
+			}
+			if ra := resp.Header.Get("Retry-After"); ra != "1" {
+				t.Fatalf("429 with Retry-After %q", ra)
+			}
+		default:
+			t.Fatalf("POST %d: %d %s", i, resp.StatusCode, body)
+		}
+		most = max(most, sess.standalone.queued())
+	}
+	// All but one: the request whose goroutine is writing the queue
+	// while the client does not read.
+	waitFor(t, "the admitted requests to end", func() bool { return sess.admitted.Load() <= 1 })
+	most = max(most, sess.standalone.queued())
+	t.Logf("statuses %v; at most %d bytes queued (bound %d)", statuses, most, bound)
+	if statuses[http.StatusTooManyRequests] == 0 {
+		t.Fatal("no POST was refused")
+	}
+	if most > bound {
+		t.Fatalf("%d bytes queued for the session, past the bound of %d", most, bound)
+	}
+	// The client reads again: what was queued drains, and the session serves.
+	go func() { _, _ = io.Copy(io.Discard, conn) }()
+	waitFor(t, "the queue to drain", func() bool { return sess.standalone.queued() == 0 })
+	if resp, body := postRaw(t, url, `{"jsonrpc":"2.0","id":"again","method":"ping"}`); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("after draining: %d %s", resp.StatusCode, body)
+	}
+}
+
+// The attack of issue 11, measured: one HTTP+SSE session whose client
+// never reads its stream POSTs 300 tools/call requests naming an unknown
+// tool of 2 MB. The largest live heap seen over the next two seconds (so
+// answers still being computed count) stays within a few MiB of where it
+// started; it used to grow by some 600 MiB, every answer echoing the name
+// whole and waiting in memory for the stream.
+func TestHostileSSEFloodHeap(t *testing.T) {
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{WriteTimeout: time.Minute})
+	_, url, _ := legacyFlood(t, s, ts)
+	before, rssBefore := heapInUse(), vmRSS()
+	name := strings.Repeat("x", 2<<20)
+	statuses := map[int]int{}
+	for i := range 300 {
+		resp, _ := postRaw(t, url, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q}}`, i+1, name))
+		statuses[resp.StatusCode]++
+	}
+	peak := uint64(0)
+	for range 20 {
+		peak = max(peak, heapInUse())
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("300 POSTs of a 2 MB unknown tool name, stream unread: statuses %v; heap in use %.1f MiB before, %.1f MiB at most after; RSS %s before, %s after",
+		statuses, float64(before)/(1<<20), float64(peak)/(1<<20), rssBefore, vmRSS())
+	if grew := int64(peak) - int64(before); grew > 64<<20 {
+		t.Errorf("the heap grew by %d MiB; want at most 64 MiB", grew>>20)
+	}
 }

@@ -2,7 +2,10 @@ package mcp
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,4 +73,48 @@ func TestEventIDs(t *testing.T) {
 			t.Errorf("%q: got %v %d %v", tc.id, got, seq, ok)
 		}
 	}
+}
+
+// A socket write blocked by a client that never reads does not hold the
+// locks other operations need: another message is queued, a POST is
+// answered, and the session ends (cutting the blocked write short), each
+// at once rather than after the write timeout.
+func TestHostileBlockedWriteHoldsNoLock(t *testing.T) {
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{WriteTimeout: time.Hour, MaxQueuedBytes: 64 << 20})
+	sess, url, _ := legacyFlood(t, s, ts)
+	big := strings.Repeat("b", 32<<20) // far more than the socket buffers take
+	sw := sess.standalone.w
+	if err := sess.Notify(context.Background(), "test/big", map[string]string{"data": big}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the big write to start", func() bool {
+		if !sw.mu.TryLock() {
+			return true // held by a writer, were writes made under it
+		}
+		defer sw.mu.Unlock()
+		return sw.inWrite > len(big)
+	})
+	within := func(what string, f func()) {
+		t.Helper()
+		ok := make(chan struct{})
+		go func() { f(); close(ok) }()
+		select {
+		case <-ok:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s waited for the blocked write", what)
+		}
+	}
+	within("another notification", func() {
+		if err := sess.Notify(context.Background(), "test/small", nil); err != nil {
+			t.Errorf("notify: %v", err)
+		}
+	})
+	within("a POSTed request", func() {
+		if resp, body := postRaw(t, url, `{"jsonrpc":"2.0","id":7,"method":"ping"}`); resp.StatusCode != http.StatusAccepted {
+			t.Errorf("ping: %d %s", resp.StatusCode, body)
+		}
+	})
+	waitFor(t, "the ping's answer to be queued", func() bool { return sess.admitted.Load() == 0 })
+	within("the session's end", sess.Close)
+	within("the blocked write", sw.writers.Wait)
 }

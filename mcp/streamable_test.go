@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestLifecycleEveryVersion(t *testing.T) {
@@ -851,5 +853,235 @@ func TestStreamOutlivesServerWriteTimeout(t *testing.T) {
 	evs := readEvents(resp.Body, func(ev clientEvent) bool { return strings.Contains(ev.Data, "list_changed") })
 	if len(evs) == 0 || !strings.Contains(evs[len(evs)-1].Data, "list_changed") {
 		t.Fatalf("stream cut before the notification: %+v", evs)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Hostile input over real HTTP (moved from the root package's
+// hostile_test.go: none of it needs more than this package).
+
+// TestHostileMCP sends malformed and oversized bodies, odd ids and wrong
+// headers to /mcp with a valid token and session; each gets its exact
+// status and JSON-RPC error, and the session keeps working.
+func TestHostileMCP(t *testing.T) {
+	t.Parallel()
+	s := newWire(t)
+	access := "ada" // the session owner
+	sid := s.initialize(access)
+	s.serves(access, sid)
+
+	const limit = 4 << 20 // mcp's default MaxBodyBytes
+	big := `{"jsonrpc":"2.0","id":7,"method":"ping","params":{"pad":"` + strings.Repeat("x", limit) + `"}}`
+	deepArray := strings.Repeat("[", 100000)
+	deepObject := strings.Repeat(`{"a":`, 100000)
+	deepParams := `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"add","arguments":{"a":` + strings.Repeat("[", 100000) + `}}}`
+
+	cases := []struct {
+		name   string
+		body   string
+		mod    func(*http.Request)
+		status int
+		code   int
+		id     string // the id the error must carry, byte for byte
+	}{
+		{"oversized body with Content-Length", big, nil, 413, -32600, "null"},
+		{"oversized chunked body", big, func(r *http.Request) { r.ContentLength = -1; r.Body = io.NopCloser(strings.NewReader(big)) }, 413, -32600, "null"},
+		{"100k nested arrays", deepArray, nil, 400, -32700, "null"},
+		{"100k nested objects", deepObject, nil, 400, -32700, "null"},
+		{"100k nested arrays in params", deepParams, nil, 400, -32700, "null"},
+		{"truncated JSON", `{"jsonrpc":"2.0","id":3,"method":"pi`, nil, 400, -32700, "null"},
+		{"not an object", `"ping"`, nil, 400, -32600, "null"},
+		{"empty body", ``, nil, 400, -32700, "null"},
+		{"empty batch", `[]`, nil, 400, -32600, "null"},
+		{"null id", `{"jsonrpc":"2.0","id":null,"method":"ping"}`, nil, 400, -32600, "null"},
+		{"object id", `{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}`, nil, 400, -32600, "null"},
+		{"wrong jsonrpc version", `{"jsonrpc":"1.0","id":4,"method":"ping"}`, nil, 400, -32600, "4"},
+		{"params not an object", `{"jsonrpc":"2.0","id":5,"method":"tools/list","params":[1]}`, nil, 400, -32602, "5"},
+		{"unknown method, id 1e400", `{"jsonrpc":"2.0","id":1e400,"method":"no/such"}`, nil, 200, -32601, "1e400"},
+		{"unknown method, id 10^30", `{"jsonrpc":"2.0","id":1000000000000000000000000000000,"method":"no/such"}`, nil, 200, -32601, "1000000000000000000000000000000"},
+		{"unknown tool", `{"jsonrpc":"2.0","id":"t","method":"tools/call","params":{"name":"rm -rf"}}`, nil, 200, -32602, `"t"`},
+		{"text/plain body", `{"jsonrpc":"2.0","id":6,"method":"ping"}`, func(r *http.Request) { r.Header.Set("Content-Type", "text/plain") }, 415, -32600, "null"},
+		{"form body", `a=b`, func(r *http.Request) { r.Header.Set("Content-Type", "application/x-www-form-urlencoded") }, 415, -32600, "null"},
+		{"Accept without event-stream", `{"jsonrpc":"2.0","id":6,"method":"ping"}`, func(r *http.Request) { r.Header.Set("Accept", "application/json") }, 406, -32600, "null"},
+		{"unsupported protocol version header", `{"jsonrpc":"2.0","id":6,"method":"ping"}`, func(r *http.Request) { r.Header.Set("Mcp-Protocol-Version", "1999-01-01") }, 400, -32600, "null"},
+		{"unknown session", `{"jsonrpc":"2.0","id":6,"method":"ping"}`, func(r *http.Request) { r.Header.Set("Mcp-Session-Id", "NOSUCHSESSION") }, 404, -32600, "null"},
+		{"missing session", `{"jsonrpc":"2.0","id":6,"method":"ping"}`, func(r *http.Request) { r.Header.Del("Mcp-Session-Id") }, 400, -32600, "null"},
+		{"forged Origin", `{"jsonrpc":"2.0","id":6,"method":"ping"}`, func(r *http.Request) { r.Header.Set("Origin", "https://evil.example") }, 403, -32600, "null"},
+		{"opaque Origin", `{"jsonrpc":"2.0","id":6,"method":"ping"}`, func(r *http.Request) { r.Header.Set("Origin", "null") }, 403, -32600, "null"},
+		{"PUT", ``, func(r *http.Request) { r.Method = "PUT" }, 405, -32600, "null"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := s.in(t)
+			req := s.req(access, sid, c.body)
+			if c.mod != nil {
+				c.mod(req)
+			}
+			start := time.Now()
+			r := s.rpcError(req, c.status, c.code)
+			if string(r.ID) != c.id {
+				t.Errorf("error id %s, want %s", r.ID, c.id)
+			}
+			if d := time.Since(start); d > 20*time.Second {
+				t.Errorf("took %v", d)
+			}
+			s.serves(access, sid)
+		})
+	}
+}
+
+// TestHostileMCPEncoding covers what encoding/json tolerates: invalid UTF-8
+// and duplicate keys. Neither may crash the server, and the answer must be
+// unambiguous.
+func TestHostileMCPEncoding(t *testing.T) {
+	t.Parallel()
+	s := newWire(t)
+	access := "ada" // the session owner
+	sid := s.initialize(access)
+
+	// Invalid UTF-8 inside a method name: decoded as U+FFFD, so the method
+	// is unknown, and the response (which quotes nothing of it) is valid
+	// UTF-8 JSON.
+	st, _, body := s.do(s.req(access, sid, "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"tools/\xff\xfe\"}"))
+	r := decodeWireRPC(t, body)
+	if st != 200 || r.Error == nil || r.Error.Code != -32601 || string(r.ID) != "11" {
+		t.Errorf("invalid UTF-8 method: %d %s", st, body)
+	}
+	// Invalid UTF-8 inside tool arguments: the tool sees U+FFFD and answers.
+	st, _, body = s.do(s.req(access, sid, "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"text\":\"\xc3\x28\"}}}"))
+	r = decodeWireRPC(t, body)
+	if st != 200 || string(r.ID) != "12" || r.Error != nil || !strings.Contains(string(r.Result), "\ufffd(") {
+		t.Errorf("invalid UTF-8 argument: %d %s", st, body)
+	}
+	// Invalid UTF-8 inside a string id: it cannot be echoed as JSON text,
+	// so the request is refused with a null id and a valid UTF-8 body.
+	st, _, body = s.do(s.req(access, sid, "{\"jsonrpc\":\"2.0\",\"id\":\"a\xffb\",\"method\":\"ping\"}"))
+	r = decodeWireRPC(t, body)
+	if st != 400 || r.Error == nil || r.Error.Code != -32600 || string(r.ID) != "null" || !utf8.ValidString(body) {
+		t.Errorf("invalid UTF-8 id: %d %q", st, body)
+	}
+	// Duplicate keys: encoding/json keeps the last value; the server must
+	// answer the request it executed, with the id it used.
+	st, _, body = s.do(s.req(access, sid, `{"jsonrpc":"2.0","id":13,"id":14,"method":"no/such","method":"ping"}`))
+	r = decodeWireRPC(t, body)
+	if st != 200 || r.Error != nil || string(r.ID) != "14" {
+		t.Errorf("duplicate keys: %d %s", st, body)
+	}
+	s.serves(access, sid)
+}
+
+// TestHostileMCPBatches: batches are refused outside 2025-03-26, and
+// bounded in count inside it, so 4 MiB of tiny requests cannot make the
+// server compute and buffer hundreds of megabytes of answers.
+func TestHostileMCPBatches(t *testing.T) {
+	t.Parallel()
+	s := newWire(t)
+	access := "ada" // the session owner
+	batch := func(n int) string {
+		return "[" + strings.TrimSuffix(strings.Repeat(`{"jsonrpc":"2.0","id":1,"method":"tools/list"},`, n), ",") + "]"
+	}
+	sid := s.initialize(access) // 2025-11-25: no batches
+	s.rpcError(s.req(access, sid, batch(2)), 400, -32600)
+	s.serves(access, sid)
+
+	st, h, body := s.do(s.req(access, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"old","version":"1"}}}`))
+	old := h.Get("Mcp-Session-Id")
+	if st != 200 || old == "" {
+		t.Fatalf("initialize 2025-03-26: %d %s", st, body)
+	}
+	s.do(s.req(access, old, `{"jsonrpc":"2.0","method":"notifications/initialized"}`))
+	st, _, body = s.do(s.req(access, old, batch(100)))
+	var answers []wireRPC
+	if err := json.Unmarshal([]byte(body), &answers); st != 200 || err != nil || len(answers) != 100 {
+		t.Fatalf("batch of 100: %d %v %s", st, err, trunc(body))
+	}
+	n := (4<<20 - 100) / len(`{"jsonrpc":"2.0","id":1,"method":"tools/list"},`)
+	r := s.rpcError(s.req(access, old, batch(n)), 400, -32600)
+	if !strings.Contains(r.Error.Message, "at most") {
+		t.Errorf("oversized batch: %s", r.Error.Message)
+	}
+	s.serves(access, old)
+}
+
+// The same bound on Streamable HTTP, where each request holds its own
+// connection until its answer is written: past MaxRequestsPerSession a
+// request gets 429 with Retry-After; notifications and responses still
+// pass, and a freed slot serves again.
+func TestHostileStreamableRequestBound(t *testing.T) {
+	tools := newTestTools()
+	_, ts := newTestServer(t, tools, HTTPOptions{MaxRequestsPerSession: 2})
+	c := newHTTPClient(t, ts.URL+"/mcp")
+	c.initialize("2025-06-18")
+	done := make(chan struct{})
+	for i := range 2 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			resp := c.do(http.MethodPost, fmt.Sprintf(`{"jsonrpc":"2.0","id":"b%d","method":"tools/call","params":{"name":"block"}}`, i), nil)
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}()
+		<-tools.started
+	}
+	resp := c.do(http.MethodPost, `{"jsonrpc":"2.0","id":"third","method":"ping"}`, nil)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(body), `"id":"third"`) {
+		t.Fatalf("a third request: %d, Retry-After %q, %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	resp = c.do(http.MethodPost, `{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}`, nil)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("a notification at the bound: %d", resp.StatusCode)
+	}
+	close(tools.release)
+	<-done
+	<-done
+	if msgs := c.result("ping", nil); msgs == nil {
+		t.Fatal("no ping result after the slots were freed")
+	}
+}
+
+// A Streamable HTTP GET stream whose client stops reading: notifications
+// queue up to MaxQueuedBytes, and the one that would pass it ends the
+// connection instead (the client may resume with Last-Event-ID); the
+// queue never holds more than the bound.
+func TestHostileStreamableGETQueueBound(t *testing.T) {
+	const maxQueued = 1 << 20
+	s, ts := newTestServer(t, newTestTools(), HTTPOptions{MaxQueuedBytes: maxQueued, WriteTimeout: time.Hour})
+	c := newHTTPClient(t, ts.URL+"/mcp")
+	c.initialize("2025-11-25")
+	sess := s.session(c.sid)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /mcp HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nMcp-Session-Id: %s\r\nMcp-Protocol-Version: 2025-11-25\r\n\r\n", c.sid)
+	waitFor(t, "the GET stream", func() bool {
+		sess.standalone.mu.Lock()
+		defer sess.standalone.mu.Unlock()
+		return sess.standalone.w != nil
+	})
+	sw := sess.standalone.w
+	chunk := map[string]string{"data": strings.Repeat("n", 256<<10)}
+	most := 0
+	for i := 0; i < 400 && !isDead(sw); i++ {
+		if err := sess.Notify(context.Background(), "test/chunk", chunk); err != nil {
+			t.Fatalf("notify %d: %v", i, err)
+		}
+		most = max(most, sw.queued())
+	}
+	if !isDead(sw) {
+		t.Fatal("100 MB of notifications to a stream never read did not end its connection")
+	}
+	if most > maxQueued+len(chunk["data"])+1024 {
+		t.Fatalf("%d bytes queued, past the bound of %d", most, maxQueued)
+	}
+	// The stream keeps its replay log for a resuming GET.
+	sess.standalone.mu.Lock()
+	kept := sess.standalone.size
+	sess.standalone.mu.Unlock()
+	if kept == 0 || kept > maxReplayBytes+len(chunk["data"])+64 {
+		t.Fatalf("replay log of %d bytes", kept)
 	}
 }

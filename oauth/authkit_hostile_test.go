@@ -1,210 +1,22 @@
 package oauth_test
 
+// AuthKit misbehaving: errors, slowness, an unreachable API, a key set
+// down, answers lost. The authorization server answers in RFC 6749 form
+// within bounds, keeps tokens good for a retry, and its bearer check keeps
+// serving.
+
 import (
-	"context"
-	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"remote-mcp-authkit/oauth"
 	"remote-mcp-authkit/oauth/authkit"
 	"remote-mcp-authkit/oauth/authkittest"
-	"remote-mcp-authkit/store"
 )
-
-// upstreamFaults puts faults in front of an AuthKit emulator that its own
-// Fault cannot make: the key set endpoint answering an error, and answers
-// to authenticate held back after the emulator did the work.
-type upstreamFaults struct {
-	mu         sync.Mutex
-	jwksStatus int
-	holdAnswer time.Duration
-}
-
-func (f *upstreamFaults) set(jwksStatus int, holdAnswer time.Duration) {
-	f.mu.Lock()
-	f.jwksStatus, f.holdAnswer = jwksStatus, holdAnswer
-	f.mu.Unlock()
-}
-
-func (f *upstreamFaults) wrap(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		status, hold := f.jwksStatus, f.holdAnswer
-		f.mu.Unlock()
-		if strings.HasPrefix(r.URL.Path, "/sso/jwks/") && status != 0 {
-			http.Error(w, "key set unavailable", status)
-			return
-		}
-		if r.URL.Path != "/user_management/authenticate" || hold == 0 {
-			h.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, r.WithContext(context.WithoutCancel(r.Context())))
-		select {
-		case <-time.After(hold):
-		case <-r.Context().Done():
-			return
-		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		w.Write(rec.Body.Bytes())
-	})
-}
-
-// akFlow is the authorization server with the real AuthKit provider, in
-// front of an emulator behind upstreamFaults.
-type akFlow struct {
-	t        *testing.T
-	ak       *authkittest.Server
-	faults   *upstreamFaults
-	base     string
-	clientID string
-}
-
-const akRedirect = "http://127.0.0.1:33418/"
-
-func newAKFlow(t *testing.T, providerTimeout time.Duration, edit func(*authkit.Config)) *akFlow {
-	t.Helper()
-	f := &akFlow{t: t, faults: &upstreamFaults{}}
-	up := httptest.NewUnstartedServer(nil)
-	ak, err := authkittest.NewHandler("http://" + up.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.ak = ak
-	up.Config.Handler = f.faults.wrap(ak.Handler())
-	up.Start()
-	t.Cleanup(up.Close)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pc := authkit.Config{ClientID: ak.ClientID(), APIKey: ak.APIKey(), APIURL: ak.URL, Logger: quiet, Timeout: providerTimeout}
-	if edit != nil {
-		edit(&pc)
-	}
-	provider, err := authkit.New(pc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, _, err := oauth.LoadOrCreateSecret(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewUnstartedServer(nil)
-	f.base = "http://" + ts.Listener.Addr().String()
-	srv, err := oauth.NewServer(oauth.Config{
-		Issuer: f.base, Resources: []string{f.base + "/mcp"}, Store: store.NewMemoryStore(), Provider: provider,
-		Secret: secret, Logger: quiet, ProviderTimeout: providerTimeout,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/mcp", srv.RequireBearer(f.base+"/mcp", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(oauth.IdentityFromContext(r.Context()))
-	})))
-	mux.Handle("/", srv.Handler())
-	ts.Config.Handler = mux
-	ts.Start()
-	t.Cleanup(ts.Close)
-	resp, err := http.Post(f.base+"/register", "application/json",
-		strings.NewReader(`{"redirect_uris":["`+akRedirect+`"],"token_endpoint_auth_method":"none","client_name":"AuthKit hostile"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var reg map[string]any
-	json.NewDecoder(resp.Body).Decode(&reg)
-	resp.Body.Close()
-	f.clientID, _ = reg["client_id"].(string)
-	return f
-}
-
-func (f *akFlow) form(path string, v url.Values) (int, map[string]any) {
-	f.t.Helper()
-	resp, err := http.PostForm(f.base+path, v)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
-}
-
-func (f *akFlow) refresh(rt string) (int, map[string]any) {
-	f.t.Helper()
-	return f.form("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {f.clientID}})
-}
-
-func (f *akFlow) call(tok string) (int, oauth.Identity) {
-	f.t.Helper()
-	req, _ := http.NewRequest("POST", f.base+"/mcp", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var id oauth.Identity
-	json.NewDecoder(resp.Body).Decode(&id)
-	return resp.StatusCode, id
-}
-
-// signIn runs consent, the emulator's sign-in page and the code exchange,
-// and returns the access and refresh tokens.
-func (f *akFlow) signIn(email string) (access, refresh string) {
-	f.t.Helper()
-	const verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	q := url.Values{"response_type": {"code"}, "client_id": {f.clientID}, "redirect_uri": {akRedirect}, "state": {"s1"},
-		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
-	resp, err := browser.Get(f.base + "/authorize?" + q.Encode())
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	pending := regexp.MustCompile(`name="pending" value="([^"]+)"`).FindSubmatch(body)
-	csrf := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(body)
-	if pending == nil || csrf == nil {
-		f.t.Fatalf("no consent form: %d %s", resp.StatusCode, body)
-	}
-	resp, err = browser.PostForm(f.base+"/authorize", url.Values{"pending": {string(pending[1])}, "csrf_token": {string(csrf[1])}, "decision": {"approve"}})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	resp.Body.Close()
-	resp, err = authkittest.SignIn(context.Background(), browser, resp.Header.Get("Location"), email)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	resp.Body.Close()
-	resp, err = browser.Get(resp.Header.Get("Location")) // our /callback
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	resp.Body.Close()
-	back, _ := url.Parse(resp.Header.Get("Location"))
-	st, tok := f.form("/token", url.Values{"grant_type": {"authorization_code"}, "code": {back.Query().Get("code")},
-		"redirect_uri": {akRedirect}, "code_verifier": {verifier}, "client_id": {f.clientID}})
-	if st != 200 {
-		f.t.Fatalf("token: %d %v", st, tok)
-	}
-	return tok["access_token"].(string), tok["refresh_token"].(string)
-}
 
 // A WorkOS refresh that succeeded is never thrown away: WorkOS rotates its
 // signing key and its key set endpoint answers 500 for a while. The refresh
@@ -274,5 +86,114 @@ func TestHostileAuthKitRefreshTokenInvalid(t *testing.T) {
 	}
 	if st, _ := f.call(at); st != 401 {
 		t.Errorf("access token of the ended grant: %d", st)
+	}
+}
+
+// refreshTimed refreshes for client and says how long the answer took.
+func (f *akFlow) refreshTimed(client, rt string) (int, time.Duration, map[string]any) {
+	f.t.Helper()
+	start := time.Now()
+	st, _, out := f.postForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {client}})
+	return st, time.Since(start), out
+}
+
+// TestFaultUpstreamErrors: AuthKit answering 5xx or 429. Sign-in returns
+// the browser to the client with temporarily_unavailable; refresh answers
+// 503 temporarily_unavailable and the refresh token stays good for a retry;
+// MCP calls with valid tokens are unaffected throughout.
+func TestFaultUpstreamErrors(t *testing.T) {
+	t.Parallel()
+	s := newFlow(t, flowConfig{})
+	emu := s.ak
+	client, access, rt := s.tokens("ada@example.com")
+
+	for _, status := range []int{500, 502, 503, 429} {
+		b, cb := s.pendingCallback(client, "ada@example.com")
+		emu.SetFault(authkittest.Fault{Status: status})
+		s.wantClientError(b, cb, "temporarily_unavailable", 30*time.Second)
+		st, d, out := s.refreshTimed(client, rt)
+		wantOAuthError(t, "refresh during an outage", st, out, 503, "temporarily_unavailable")
+		if d > 30*time.Second {
+			t.Errorf("refresh took %v", d)
+		}
+		s.serves(access)
+		emu.SetFault(authkittest.Fault{})
+	}
+	// The outage is over: the same refresh token works, and so does sign-in.
+	st, _, out := s.refreshTimed(client, rt)
+	if st != 200 {
+		t.Fatalf("refresh after the outage: %d %v", st, out)
+	}
+	s.serves(out["access_token"].(string))
+	s.tokens("grace@example.com")
+}
+
+// TestFaultUpstreamSlow: AuthKit holding every answer longer than the
+// provider timeout. Refresh and sign-in give up with temporarily_unavailable
+// (well within 30 s), and MCP calls keep answering while they wait.
+func TestFaultUpstreamSlow(t *testing.T) {
+	t.Parallel()
+	s := newFlow(t, flowConfig{})
+	emu := s.ak
+	client, access, rt := s.tokens("ada@example.com")
+	b, cb := s.pendingCallback(client, "grace@example.com")
+	emu.SetFault(authkittest.Fault{Delay: time.Minute})
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		s.wantClientError(b, cb, "temporarily_unavailable", 30*time.Second)
+	}()
+	go func() {
+		defer wg.Done()
+		st, d, out := s.refreshTimed(client, rt)
+		wantOAuthError(t, "refresh while AuthKit hangs", st, out, 503, "temporarily_unavailable")
+		if d > 30*time.Second {
+			t.Errorf("refresh took %v", d)
+		}
+	}()
+	// Meanwhile, MCP is served.
+	for range 3 {
+		s.serves(access)
+		time.Sleep(200 * time.Millisecond)
+	}
+	wg.Wait()
+	emu.SetFault(authkittest.Fault{})
+	if st, _, out := s.refreshTimed(client, rt); st != 200 {
+		t.Fatalf("refresh after AuthKit recovered: %d %v", st, out)
+	}
+}
+
+// TestFaultUpstreamGone: AuthKit unreachable (its listener closed).
+func TestFaultUpstreamGone(t *testing.T) {
+	t.Parallel()
+	s := newFlow(t, flowConfig{})
+	emu := s.ak
+	client, access, rt := s.tokens("ada@example.com")
+	b, cb := s.pendingCallback(client, "ada@example.com")
+	s.up.Close()
+	s.wantClientError(b, cb, "temporarily_unavailable", 30*time.Second)
+	st, d, out := s.refreshTimed(client, rt)
+	wantOAuthError(t, "refresh with AuthKit gone", st, out, 503, "temporarily_unavailable")
+	if d > 30*time.Second {
+		t.Errorf("refresh took %v", d)
+	}
+	s.serves(access)
+	// A new authorization still reaches the consent page and is sent on to
+	// AuthKit: nothing before the callback needs it.
+	nb := browser()
+	pending, csrf := s.consent(nb, authParams(client))
+	if loc := s.approve(nb, pending, csrf); !strings.HasPrefix(loc, emu.URL+"/user_management/authorize?") {
+		t.Errorf("consent sent the browser to %q", loc)
+	}
+	// Revocation ends the upstream session only best effort: it succeeds,
+	// and the grant's tokens stop working at once.
+	if st, _, out := s.postForm("/revoke", url.Values{"token": {rt}, "token_type_hint": {"refresh_token"}, "client_id": {client}}); st != 200 {
+		t.Fatalf("revoke with AuthKit gone: %d %v", st, out)
+	}
+	st, h, body := s.bearer("/mcp", access)
+	if st != 401 || !strings.Contains(h.Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Errorf("access token after revocation: %d %s", st, body)
 	}
 }

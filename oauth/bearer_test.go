@@ -406,3 +406,53 @@ func TestBearerEventsAcrossServers(t *testing.T) {
 		t.Fatalf("after Resync a token gone from the store is still accepted: %d", c)
 	}
 }
+
+// A revocation that lands while the bearer check is loading a token from
+// the store (after it read the grant, before it cached the token) must
+// still stop the token at once in this process, as RevokeGrant promises:
+// before, the freshly cached entry knew nothing of it and the token kept
+// working until the next recheck of the store (RFC 7009 s2, MCP 2025-11-25
+// "Token Audience Binding and Validation").
+func TestRevocationDuringBearerLoad(t *testing.T) {
+	for _, kind := range []string{kindGrant, kindAccess} {
+		t.Run(kind, func(t *testing.T) {
+			e := newEnv(t)
+			clientID, at, _ := e.tokens()
+			hs := &hookStore{Store: e.store, kind: kind}
+			cfg := e.srv.cfg
+			cfg.Store = hs
+			s2, err := NewServer(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs.afterGet = func() {
+				if kind == kindGrant {
+					var ar accessRecord
+					e.srv.getJSON(t.Context(), kindAccess, hashToken(at), &ar)
+					s2.RevokeGrant(t.Context(), ar.GrantID)
+				} else {
+					// RFC 7009: the client revokes just the access token.
+					rec := httptest.NewRecorder()
+					req := httptest.NewRequest("POST", "/revoke", strings.NewReader(url.Values{"token": {at}, "client_id": {clientID}}.Encode()))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					s2.Handler().ServeHTTP(rec, req)
+				}
+			}
+			h := s2.RequireBearer(cfg.Resources[0], http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+			call := func() int {
+				rec := httptest.NewRecorder()
+				req := httptest.NewRequest("POST", "/mcp", nil)
+				req.Header.Set("Authorization", "Bearer "+at)
+				h.ServeHTTP(rec, req)
+				return rec.Code
+			}
+			call() // races with the revocation: either answer is fair
+			if hs.afterGet != nil {
+				t.Fatal("the revocation hook did not run")
+			}
+			if c := call(); c != http.StatusUnauthorized {
+				t.Errorf("token revoked during its first lookup still accepted afterwards: %d", c)
+			}
+		})
+	}
+}

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"crypto/tls"
+	"net"
+	"net/url"
 	"remote-mcp-authkit/internal/netguard"
 )
 
@@ -335,5 +338,99 @@ func TestClientIDMetadataDocumentFetchOutlivesCaller(t *testing.T) {
 	}
 	if _, err := e.srv.cimd.client(t.Context(), clientID, nil); err != nil || m.fetches.Load() != 1 {
 		t.Fatalf("after the fetch: %v, %d fetches, want the cached document from 1", err, m.fetches.Load())
+	}
+}
+
+// CIMD draft s6 (MCP 2025-11-25 "Authorization Server Abuse Protection"):
+// every client_id that is an https URL makes us fetch it. /authorize was
+// rate limited per address, but /token and /revoke authenticate the client
+// first and so fetched any number of attacker-chosen URLs, unauthenticated
+// and unlimited: an outbound request amplifier.
+func TestMetadataFetchesFromTokenEndpointAreLimited(t *testing.T) {
+	e, m := cimdEnv(t, true)
+	m.doc = func(u string) (int, map[string]string, string) { return 404, nil, "{}" }
+	const n = 150
+	limited := 0
+	for i := range n {
+		path := "/token"
+		if i%2 == 1 {
+			path = "/revoke"
+		}
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {"x"}, "code_verifier": {testVerifier},
+			"token": {"x"}, "client_id": {fmt.Sprintf("%s/c/%d.json", m.srv.URL, i)}}
+		st, out, h := e.postForm(path, form, "", "")
+		if st == http.StatusTooManyRequests {
+			limited++
+			// RFC 6585 s4: a 429 may say how long to wait; ours always do.
+			if h.Get("Retry-After") != "1" {
+				t.Fatalf("request %d: 429 with Retry-After %q, want 1", i, h.Get("Retry-After"))
+			}
+		} else if st != http.StatusUnauthorized || out["error"] != "invalid_client" {
+			t.Fatalf("request %d: %d %v", i, st, out)
+		}
+	}
+	if f := m.fetches.Load(); f > 60 || limited == 0 {
+		t.Errorf("%d token and revocation requests with fresh metadata URLs caused %d fetches (%d limited)", n, f, limited)
+	}
+}
+
+// The SSRF guard refused the common private ranges but not the other
+// special-purpose blocks a host name can resolve to (RFC 6890 and its
+// IANA registries): "this network" 0/8 beyond 0.0.0.0, IETF protocol
+// assignments, benchmarking, reserved 240/4 and broadcast, and IPv6 forms
+// that carry an IPv4 address a gateway will reach for us: IPv4-compatible
+// (::/96), NAT64 (RFC 6052, RFC 8215) and 6to4 (RFC 3056); also site-local
+// fec0::/10 and Teredo.
+func TestSSRFGuardSpecialRanges(t *testing.T) {
+	for addr, refused := range map[string]bool{
+		"0.1.2.3:443": true, "192.0.0.8:443": true, "198.18.0.1:443": true, "198.19.255.255:443": true,
+		"240.0.0.1:443": true, "255.255.255.255:443": true,
+		"[::7f00:1]:443": true, "[::a00:1]:443": true,
+		"[64:ff9b::a00:1]:443": true, "[64:ff9b::a9fe:a9fe]:443": true, "[64:ff9b:1::1]:443": true,
+		"[2002:a00:1::1]:443": true, "[2002:7f00:1::]:443": true,
+		"[fec0::1]:443": true, "[2001:0:4136:e378:8000:63bf:3fff:fdd2]:443": true,
+		// Public addresses, also through NAT64 and 6to4, stay reachable.
+		"[64:ff9b::5db8:d822]:443": false, "[2002:5db8:d822::1]:443": false,
+		"93.184.216.34:443": false, "[2606:2800:220:1::1]:443": false, "198.20.0.1:443": false,
+	} {
+		if err := ssrfGuard("tcp", addr, nil); (err != nil) != refused {
+			t.Errorf("ssrfGuard(%s) = %v, want refused=%v", addr, err, refused)
+		}
+	}
+}
+
+// Config.HTTPClient's transport is copied and given the guarded dialer,
+// but a DialTLSContext it carried was kept, and for https (every metadata
+// document URL) that dialer is used instead: the guard was bypassed.
+func TestSSRFGuardNotBypassedByCustomTLSDialer(t *testing.T) {
+	m := newMetadataHost(t)
+	m.doc = func(u string) (int, map[string]string, string) { return 200, nil, goodDoc(u) }
+	tr := m.srv.Client().Transport.(*http.Transport).Clone()
+	tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := tls.Dialer{Config: tr.TLSClientConfig}
+		return d.DialContext(ctx, network, addr)
+	}
+	e := newEnv(t, func(c *Config) { c.HTTPClient = &http.Client{Transport: tr} })
+	if _, err := e.srv.lookupClient(t.Context(), m.srv.URL+"/client.json"); err == nil {
+		t.Error("loopback metadata document fetched")
+	}
+	if n := m.fetches.Load(); n != 0 {
+		t.Errorf("guard bypassed: %d fetches reached the loopback host", n)
+	}
+}
+
+// A metadata document fetch that failed only because the requesting client
+// hung up was cached as the document's error for 30s: anyone could start an
+// authorization naming a popular client's metadata URL, disconnect at once,
+// and repeat, to lock every user of that client out.
+func TestMetadataFetchNotPoisonedByCancelledRequest(t *testing.T) {
+	e, m := cimdEnv(t, true)
+	m.doc = func(u string) (int, map[string]string, string) { return 200, nil, goodDoc(u) }
+	clientID := m.srv.URL + "/popular/client.json"
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	e.srv.lookupClient(ctx, clientID) // the attacker's request, gone at once
+	if c, err := e.srv.lookupClient(t.Context(), clientID); err != nil || c.ClientName != "Doc Client" {
+		t.Errorf("after a cancelled request, the document lookup fails: %v", err)
 	}
 }

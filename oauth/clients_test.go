@@ -272,3 +272,37 @@ func TestRegistrationIsBounded(t *testing.T) {
 		}
 	})
 }
+
+// Checked, correct: redirect URI matching holes beyond the existing table
+// (RFC 9700 s4.1.3 exact matching; RFC 8252 s7.3 port variance only).
+func TestRedirectURIMatchingHoles(t *testing.T) {
+	reg := []string{"http://127.0.0.1:33418/callback", "https://app.example.com/cb", "http://[::1]/cb"}
+	for _, uri := range []string{
+		"http://127.0.0.1:33418/%63allback",         // percent-encoded path
+		"http://127.0.0.1:5000/Callback",            // path case
+		"http://127.0.0.1.:5000/callback",           // trailing dot
+		"http://127.0.0.1:5000/callback/",           // trailing slash
+		"http://127.0.0.1:5000/callback/../x",       // dot segments
+		"http://127.0.0.1:5000\\@evil.example/cb",   // backslash authority trick
+		"http://127.0.0.1:5000@evil.example/cb",     // userinfo trick
+		"http://[::1%25eth0]:5000/cb",               // IPv6 zone id
+		"http://[::ffff:127.0.0.1]:5000/callback",   // IPv4-mapped spelling
+		"http://0x7f000001:5000/callback",           // hex IPv4
+		"http://2130706433:5000/callback",           // decimal IPv4
+		"https://app.example.com./cb",               // trailing dot on https
+		"https://app.example.com:443/cb",            // explicit default port
+		"https://app.example.com/cb%2F..%2Fevil",    // encoded traversal
+		"https://app.example.com/cb?",               // empty query
+		"https://app.example.com/cb\t",              // control character
+		"https://app.example.com%2Eevil.example/cb", // encoded dot in host
+	} {
+		if matchRedirectURI(reg, uri) {
+			t.Errorf("matchRedirectURI accepted %q", uri)
+		}
+	}
+	for _, uri := range []string{"http://127.0.0.1.:5000/cb", "http://[::1%25lo]/cb", "http://127.1/cb", "http://0x7f.0.0.1/cb", "http://localhost./cb"} {
+		if validateRedirectURI(uri) == nil {
+			t.Errorf("validateRedirectURI accepted %q as loopback", uri)
+		}
+	}
+}

@@ -490,3 +490,74 @@ func (e *env) call(path, token string) (*http.Response, string) {
 	}
 	return resp, readBody(resp)
 }
+
+// newTLSEnv is newEnv served over https, so that the server sets Secure
+// cookies. Only the browser client trusts its certificate.
+func newTLSEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, clock: &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	e.provider = newFakeProvider(t)
+	e.store = newTestStore(e.clock.Now)
+	e.ts = httptest.NewUnstartedServer(nil)
+	base := "https://" + e.ts.Listener.Addr().String()
+	s, err := NewServer(Config{
+		Issuer: base, Resources: []string{base + "/mcp"}, Store: e.store, Provider: e.provider,
+		Secret: []byte("0123456789abcdef0123456789abcdef-test-secret"),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = s
+	e.ts.Config.Handler = s.Handler()
+	e.ts.StartTLS()
+	t.Cleanup(e.ts.Close)
+	jar, _ := cookiejar.New(nil)
+	e.browser = &http.Client{Jar: jar, Transport: e.ts.Client().Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return e
+}
+
+// tlsPublicClient registers a public client directly through the handler.
+func (e *env) tlsPublicClient() string {
+	e.t.Helper()
+	req := httptest.NewRequest("POST", e.ts.URL+"/register", strings.NewReader(
+		`{"redirect_uris":["`+testRedirect+`"],"token_endpoint_auth_method":"none","client_name":"T"}`))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	e.srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != 201 {
+		e.t.Fatalf("register: %d %s", rec.Code, rec.Body)
+	}
+	id, _, _ := strings.Cut(strings.TrimPrefix(rec.Body.String()[strings.Index(rec.Body.String(), `"client_id":"`):], `"client_id":"`), `"`)
+	return id
+}
+
+// hookStore runs afterGet once, after the first successful Get of kind,
+// and afterPut once, after the first Put of kind.
+type hookStore struct {
+	Store
+	kind     string
+	afterGet func()
+	afterPut func()
+}
+
+func (h *hookStore) Put(ctx context.Context, kind, key string, v []byte, exp time.Time) error {
+	err := h.Store.Put(ctx, kind, key, v, exp)
+	if kind == h.kind && h.afterPut != nil {
+		f := h.afterPut
+		h.afterPut = nil
+		f()
+	}
+	return err
+}
+
+func (h *hookStore) Get(ctx context.Context, kind, key string) ([]byte, error) {
+	b, err := h.Store.Get(ctx, kind, key)
+	if err == nil && kind == h.kind && h.afterGet != nil {
+		f := h.afterGet
+		h.afterGet = nil
+		f()
+	}
+	return b, err
+}

@@ -189,3 +189,27 @@ func TestIssuerWithPath(t *testing.T) {
 		t.Errorf("POST /tenant/register: %d", rec.Code)
 	}
 }
+
+// Fetch standard, "CORS protocol and HTTP caches": when
+// Access-Control-Allow-Origin depends on Origin, every response must say
+// Vary: Origin, including those that carry no Allow-Origin. Otherwise a
+// shared cache can keep the cacheable metadata (public, max-age=3600) as
+// fetched without CORS, or for one origin, and serve it to an allowed one,
+// whose browser then refuses it for an hour.
+func TestCORSVaryOnEveryResponse(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.AllowedOrigins = []string{"https://inspector.example"} })
+	for _, origin := range []string{"https://inspector.example", "https://other.example", ""} {
+		req, _ := http.NewRequest("GET", e.url("/.well-known/oauth-authorization-server"), nil)
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readBody(resp)
+		if !strings.Contains(strings.Join(resp.Header.Values("Vary"), ","), "Origin") {
+			t.Errorf("Origin %q: no Vary: Origin (headers %v)", origin, resp.Header)
+		}
+	}
+}

@@ -4,14 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"remote-mcp-authkit/store"
 )
 
 func TestTokenErrors(t *testing.T) {
@@ -583,5 +587,509 @@ func TestRefreshAcrossReplicasRefreshesUpstreamOnce(t *testing.T) {
 	}
 	if n, _ := e.srv.cfg.Store.(StoreCounter).Count(t.Context(), kindRefreshLease); n != 0 {
 		t.Fatalf("%d refresh leases left behind", n)
+	}
+}
+
+// The same race at issuance: a grant revoked while the token endpoint is
+// issuing from it (a replayed code, a reused refresh token, the user
+// revoking) must not leave the new access token cached as live. Before,
+// issueTokens cached it with a fresh grant entry after the revocation had
+// marked the old one, and the token worked until the next store recheck.
+func TestRevocationDuringIssuance(t *testing.T) {
+	var hs *hookStore
+	e := newEnv(t, func(c *Config) {
+		hs = &hookStore{Store: c.Store, kind: kindAccess}
+		c.Store = hs
+	})
+	id := e.publicClient()
+	code := e.authorize(id)
+	hs.afterPut = func() {
+		var cr codeRecord
+		e.srv.getJSON(t.Context(), kindCode, hashToken(code), &cr)
+		e.srv.RevokeGrant(t.Context(), cr.GrantID)
+	}
+	st, out, _ := e.token(codeForm(id, code), "", "")
+	if hs.afterPut != nil {
+		t.Fatal("the revocation hook did not run")
+	}
+	if st == 200 {
+		if resp, _ := e.call("/mcp", out["access_token"].(string)); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("access token of a grant revoked during issuance accepted: %d", resp.StatusCode)
+		}
+	} else if out["error"] != "invalid_grant" {
+		t.Errorf("token: %d %v", st, out)
+	}
+}
+
+// OAuth 2.1 s4.1.3: redirect_uri at the token endpoint is REQUIRED (and
+// identical) only if the authorization request included it; otherwise it
+// is OPTIONAL. A client that omitted it at /authorize (allowed with one
+// registered URI) but sends its registered URI at /token was refused with
+// invalid_grant, and its grant revoked. A different URI is still refused.
+func TestTokenRedirectURIOptionalWhenOmitted(t *testing.T) {
+	e := newEnv(t)
+	code, out := e.register(map[string]any{"redirect_uris": []string{testRedirect}, "token_endpoint_auth_method": "none"})
+	if code != 201 {
+		t.Fatal(out)
+	}
+	id := out["client_id"].(string)
+	for _, tc := range []struct {
+		sent string
+		ok   bool
+	}{{testRedirect, true}, {"", true}, {"http://127.0.0.1:33418/other", false}} {
+		p := authParams(id)
+		p.Del("redirect_uri")
+		br := newBrowser()
+		pending, csrf := e.consentForm(br, p)
+		q := e.followToClient(br, e.postConsent(br, pending, csrf, "approve"))
+		form := codeForm(id, q.Get("code"))
+		if tc.sent == "" {
+			form.Del("redirect_uri")
+		} else {
+			form.Set("redirect_uri", tc.sent)
+		}
+		st, out, _ := e.token(form, "", "")
+		if (st == 200) != tc.ok {
+			t.Errorf("redirect_uri %q at /token after none at /authorize: %d %v", tc.sent, st, out)
+		}
+	}
+}
+
+// Checked, correct: concurrent redemptions of one code (OAuth 2.1 s4.1.3,
+// RFC 9700 s4.5) never both succeed, and the replay revokes whatever the
+// winner received.
+func TestConcurrentCodeRedemption(t *testing.T) {
+	e := newEnv(t)
+	id := e.publicClient()
+	code := e.authorize(id)
+	const n = 8
+	type result struct {
+		status int
+		access string
+	}
+	results := make(chan result, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			form := codeForm(id, code)
+			req, _ := http.NewRequest("POST", e.url("/token"), strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				results <- result{}
+				return
+			}
+			var out struct {
+				AccessToken string `json:"access_token"`
+			}
+			json.NewDecoder(resp.Body).Decode(&out)
+			resp.Body.Close()
+			results <- result{resp.StatusCode, out.AccessToken}
+		}()
+	}
+	close(start)
+	var won []string
+	for range n {
+		if r := <-results; r.status == 200 {
+			won = append(won, r.access)
+		}
+	}
+	if len(won) > 1 {
+		t.Fatalf("%d concurrent redemptions of one code succeeded", len(won))
+	}
+	for _, at := range won {
+		if resp, _ := e.call("/mcp", at); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("token from a replayed code still accepted: %d", resp.StatusCode)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Refresh under attack: reuse after the grace period, parallel refreshes,
+// a crash before the answer, a stolen previous token, expired access tokens.
+
+// A refresh token used again after its successor was used is a leaked
+// token (RFC 9700 s4.14.2): the whole grant goes, with the current refresh
+// token and every access token issued from it.
+func TestHostileRefreshReuseAfterGrace(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.RefreshGrace = 30 * time.Second })
+	client, access, r1 := e.tokens()
+	st, out, _ := e.token(refreshForm(client, r1), "", "")
+	if st != 200 {
+		t.Fatalf("refresh: %d %v", st, out)
+	}
+	st, out, _ = e.token(refreshForm(client, out["refresh_token"].(string)), "", "")
+	if st != 200 {
+		t.Fatalf("refresh with the successor: %d %v", st, out)
+	}
+	r3, access3 := out["refresh_token"].(string), out["access_token"].(string)
+	e.clock.Advance(31 * time.Second)
+	st, out, _ = e.token(refreshForm(client, r1), "", "")
+	if st != 400 || out["error"] != "invalid_grant" || !strings.Contains(out["error_description"].(string), "revoked") {
+		t.Fatalf("reuse after the grace period: %d %v", st, out)
+	}
+	st, out, _ = e.token(refreshForm(client, r3), "", "")
+	if st != 400 || out["error"] != "invalid_grant" {
+		t.Errorf("the current refresh token after reuse: %d %v", st, out)
+	}
+	for _, tok := range []string{access, access3} {
+		resp, body := e.call("/mcp", tok)
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Errorf("access token after reuse: %d %s", resp.StatusCode, body)
+		}
+	}
+	// Other grants are untouched: a new sign-in works.
+	_, fresh, _ := e.tokens()
+	if resp, body := e.call("/mcp", fresh); resp.StatusCode != 200 {
+		t.Errorf("a new grant after the revocation: %d %s", resp.StatusCode, body)
+	}
+}
+
+// Every access token a 200 from /token hands out works: a burst of
+// parallel refreshes with one refresh token (a client whose requests
+// raced, or retried) all receive the current pair, none an access token
+// that another answer of the burst already evicted.
+func TestHostileParallelRefreshTokensAllWork(t *testing.T) {
+	e := newEnv(t)
+	client, _, rt := e.tokens()
+	const n = 6
+	outs := make([]map[string]any, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			st, out, _ := e.token(refreshForm(client, rt), "", "")
+			if st != 200 {
+				t.Errorf("parallel refresh %d: %d %v", i, st, out)
+			}
+			outs[i] = out
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	refused := 0
+	for i, out := range outs {
+		if out["refresh_token"] != outs[0]["refresh_token"] {
+			t.Errorf("answer %d forked the chain: %v", i, out["refresh_token"])
+		}
+		if resp, body := e.call("/mcp", out["access_token"].(string)); resp.StatusCode != 200 {
+			refused++
+			t.Errorf("access token of answer %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	if refused > 0 {
+		t.Errorf("%d of %d access tokens handed out with a 200 are refused", refused, n)
+	}
+	if len(e.provider.refreshed) != 1 {
+		t.Errorf("upstream refreshed %d times, want 1", len(e.provider.refreshed))
+	}
+}
+
+// A crash between committing a rotation and answering it must not make
+// the client a suspect: its last acknowledged refresh token works when the
+// server is back, however long the outage, while a real replay (the old
+// token again after the client used its successor) still revokes the
+// grant. The rotation is committed to the durable store and its answer
+// thrown away, then the store is reopened in a new Server.
+func TestHostileRefreshAfterCrashBeforeAnswer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "oauth.log")
+	clock := &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	storeClock := store.WithClock(clock.Now)
+	fs, err := store.OpenFileStore(path, storeClock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(c *Config) { c.Store = fs; c.Now = clock.Now })
+	client, _, r1 := e.tokens()
+	// r1 is used late in its 30 days; the rotation is committed, and the
+	// client never sees the answer.
+	clock.Advance(29 * 24 * time.Hour)
+	if st, out, _ := e.token(refreshForm(client, r1), "", ""); st != 200 {
+		t.Fatalf("refresh: %d %v", st, out)
+	}
+	if err := fs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Down for two days: the grace period is long over, and so are r1's
+	// original 30 days.
+	clock.Advance(48 * time.Hour)
+	fs2, err := store.OpenFileStore(path, storeClock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs2.Close()
+	cfg := e.srv.cfg
+	cfg.Store = fs2
+	s2, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ts.Config.Handler.(*http.ServeMux).Handle("/v2/", http.StripPrefix("/v2", s2.Handler()))
+	refresh := func(rt string) (int, map[string]any) {
+		st, out, _ := e.postForm("/v2/token", refreshForm(client, rt), "", "")
+		return st, out
+	}
+	call := func(tok string) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/mcp", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		s2.RequireBearer(cfg.Resources[0], http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(rec, req)
+		return rec.Code
+	}
+
+	st, out := refresh(r1)
+	if st != 200 {
+		t.Fatalf("last acknowledged refresh token after the crash: %d %v", st, out)
+	}
+	if c := call(out["access_token"].(string)); c != 200 {
+		t.Fatalf("its access token: %d", c)
+	}
+	// The answer is lost again; the same token still works, and inside the
+	// grace period it gets the same pair.
+	st, again := refresh(r1)
+	if st != 200 || again["refresh_token"] != out["refresh_token"] || again["access_token"] != out["access_token"] {
+		t.Fatalf("retry of the recovery: %d %v, want the pair %v", st, again, out)
+	}
+	// The client moves on: its new token rotates.
+	st, out = refresh(out["refresh_token"].(string))
+	if st != 200 {
+		t.Fatalf("the recovered chain: %d %v", st, out)
+	}
+	latest := out["access_token"].(string)
+	// A real replay: the old token after its successor was used.
+	clock.Advance(time.Minute)
+	st, out = refresh(r1)
+	if st != 400 || out["error"] != "invalid_grant" || !strings.Contains(out["error_description"].(string), "revoked") {
+		t.Fatalf("replay of a token whose successor was used: %d %v", st, out)
+	}
+	if c := call(latest); c != 401 {
+		t.Errorf("access token after the replay revoked the grant: %d", c)
+	}
+}
+
+// A thief who presents the previous refresh token after the grace period,
+// before the client used its successor, is handed a replacement pair (the
+// server cannot tell it from a client that never received the successor);
+// the successor becomes spent, so the rightful client's next refresh is
+// reuse, and the grant, the thief's tokens with it, is revoked.
+func TestHostileStolenPreviousTokenCaughtAtNextRefresh(t *testing.T) {
+	e := newEnv(t)
+	client, _, r1 := e.tokens()
+	st, out, _ := e.token(refreshForm(client, r1), "", "")
+	if st != 200 {
+		t.Fatalf("refresh: %d %v", st, out)
+	}
+	r2 := out["refresh_token"].(string)
+	e.clock.Advance(time.Hour)
+	st, stolen, _ := e.token(refreshForm(client, r1), "", "")
+	if st != 200 || stolen["refresh_token"] == r2 {
+		t.Fatalf("previous token after the grace period: %d %v", st, stolen)
+	}
+	st, out, _ = e.token(refreshForm(client, r2), "", "")
+	if st != 400 || out["error"] != "invalid_grant" || !strings.Contains(out["error_description"].(string), "revoked") {
+		t.Fatalf("the rightful client's successor after the thief's use: %d %v", st, out)
+	}
+	if resp, _ := e.call("/mcp", stolen["access_token"].(string)); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the thief's access token: %d", resp.StatusCode)
+	}
+	if st, out, _ := e.token(refreshForm(client, stolen["refresh_token"].(string)), "", ""); st != 400 {
+		t.Errorf("the thief's refresh token: %d %v", st, out)
+	}
+}
+
+// An access token past its lifetime is refused with invalid_token, and its
+// refresh token still renews it.
+func TestHostileExpiredAccessToken(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.AccessTokenTTL = time.Minute })
+	client, access, refresh := e.tokens()
+	e.clock.Advance(time.Minute)
+	resp, body := e.call("/mcp", access)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Fatalf("expired access token: %d %q %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
+	}
+	st, out, _ := e.token(refreshForm(client, refresh), "", "")
+	if st != 200 {
+		t.Fatalf("refresh after expiry: %d %v", st, out)
+	}
+	if resp, body := e.call("/mcp", out["access_token"].(string)); resp.StatusCode != 200 {
+		t.Errorf("renewed access token: %d %s", resp.StatusCode, body)
+	}
+}
+
+// An impersonated upstream session stays visible through our tokens: the
+// sign-in log line names the impersonator, and every request's identity
+// carries them, after a refresh too.
+func TestImpersonationCarried(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	e := newEnv(t, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return logs.Write(p)
+		}), nil))
+	})
+	e.provider.set(func(p *fakeProvider) {
+		p.identity.Impersonator = &Impersonator{Email: "support@example.com", Reason: "ticket 42"}
+	})
+	client, access, rt := e.tokens()
+	mu.Lock()
+	line := logs.String()
+	mu.Unlock()
+	if !strings.Contains(line, "oauth: authorized") || !strings.Contains(line, "impersonator=support@example.com") {
+		t.Errorf("sign-in log line %q does not name the impersonator", line)
+	}
+	if id := e.whoAmI(access); id.ImpersonatorEmail() != "support@example.com" || id.Impersonator.Reason != "ticket 42" {
+		t.Fatalf("identity of a request: %+v", id)
+	}
+	st, out, _ := e.token(refreshForm(client, rt), "", "")
+	if st != 200 {
+		t.Fatalf("refresh: %d %v", st, out)
+	}
+	if id := e.whoAmI(out["access_token"].(string)); id.ImpersonatorEmail() != "support@example.com" {
+		t.Fatalf("identity after refresh: %+v", id)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// ---------------------------------------------------------------------------
+// The refresh records of a grant are bounded: a ring of recent tokens.
+
+// refreshChain signs in and refreshes n times with the current token,
+// retrying every fifth refresh with the previous token inside the grace
+// period, as a client whose response was lost would. It returns the client
+// ID and every refresh and access token issued on the chain, oldest first
+// (index 0 from the code exchange).
+func refreshChain(t *testing.T, e *env, n int) (id string, rts, ats []string) {
+	t.Helper()
+	id, at, rt := e.tokens()
+	rts, ats = []string{rt}, []string{at}
+	for i := range n {
+		st, out, _ := e.token(refreshForm(id, rts[len(rts)-1]), "", "")
+		if st != 200 {
+			t.Fatalf("refresh %d: %d %v", i, st, out)
+		}
+		rts = append(rts, out["refresh_token"].(string))
+		ats = append(ats, out["access_token"].(string))
+		if i%5 == 4 {
+			st, out, _ := e.token(refreshForm(id, rts[len(rts)-2]), "", "")
+			if st != 200 || out["refresh_token"] != rts[len(rts)-1] {
+				t.Fatalf("grace retry %d: %d %v", i, st, out)
+			}
+			ats = append(ats, out["access_token"].(string))
+		}
+	}
+	return id, rts, ats
+}
+
+func TestRefreshRecordsBounded(t *testing.T) {
+	e := newEnv(t)
+	id, rts, ats := refreshChain(t, e, 50)
+	// Current, previous and the ring of spent ones; nothing older.
+	if n := e.store.count(kindRefresh); n != spentRing+2 {
+		t.Errorf("refresh records after 50 refreshes: %d, want %d", n, spentRing+2)
+	}
+	if n := e.store.count(kindAccess); n != 2 {
+		t.Errorf("access records after 50 refreshes: %d, want 2", n)
+	}
+	// The two kept access tokens are the two newest.
+	for _, at := range ats[len(ats)-2:] {
+		if resp, _ := e.call("/mcp", at); resp.StatusCode != 200 {
+			t.Errorf("kept access token: %d", resp.StatusCode)
+		}
+	}
+	// Revocation (RFC 7009 s2.1, through the refresh token) stops every
+	// token and frees every record of the grant.
+	st, out, _ := e.postForm("/revoke", url.Values{"token": {rts[len(rts)-1]}, "client_id": {id}}, "", "")
+	if st != 200 {
+		t.Fatalf("revoke: %d %v", st, out)
+	}
+	for _, at := range ats[len(ats)-2:] {
+		if resp, _ := e.call("/mcp", at); resp.StatusCode != 401 {
+			t.Errorf("access token after revocation: %d", resp.StatusCode)
+		}
+	}
+	for _, rt := range rts[len(rts)-2:] {
+		if st, out, _ := e.token(refreshForm(id, rt), "", ""); st != 400 || out["error"] != "invalid_grant" {
+			t.Errorf("refresh after revocation: %d %v", st, out)
+		}
+	}
+	if a, r := e.store.count(kindAccess), e.store.count(kindRefresh); a != 0 || r != 0 {
+		t.Errorf("records after revocation: %d access, %d refresh, want none", a, r)
+	}
+}
+
+func TestRefreshReuseWithinRingRevokes(t *testing.T) {
+	e := newEnv(t)
+	id, rts, ats := refreshChain(t, e, 50)
+	e.clock.Advance(time.Minute) // past the grace period
+	// The oldest token still in the ring: current, previous, then spentRing.
+	oldest := rts[len(rts)-1-1-spentRing]
+	if st, out, _ := e.token(refreshForm(id, oldest), "", ""); st != 400 || out["error"] != "invalid_grant" ||
+		!strings.Contains(out["error_description"].(string), "revoked") {
+		t.Fatalf("reuse within the ring: %d %v", st, out)
+	}
+	if e.provider.revokedCount() != 1 {
+		t.Errorf("upstream revocations: %d, want 1", e.provider.revokedCount())
+	}
+	if st, out, _ := e.token(refreshForm(id, rts[len(rts)-1]), "", ""); st != 400 || out["error"] != "invalid_grant" {
+		t.Errorf("current token after reuse: %d %v", st, out)
+	}
+	if resp, _ := e.call("/mcp", ats[len(ats)-1]); resp.StatusCode != 401 {
+		t.Errorf("access token after reuse: %d", resp.StatusCode)
+	}
+}
+
+func TestRefreshTokenOlderThanRingIsUnknown(t *testing.T) {
+	e := newEnv(t)
+	id, rts, ats := refreshChain(t, e, 50)
+	e.clock.Advance(time.Minute)
+	// One rotation older than the oldest in the ring: its record is gone.
+	tooOld := rts[len(rts)-1-1-spentRing-1]
+	st, out, _ := e.token(refreshForm(id, tooOld), "", "")
+	if st != 400 || out["error"] != "invalid_grant" || strings.Contains(out["error_description"].(string), "revoked") {
+		t.Fatalf("token older than the ring: %d %v", st, out)
+	}
+	if e.provider.revokedCount() != 0 {
+		t.Errorf("upstream revocations: %d, want 0", e.provider.revokedCount())
+	}
+	// The grant lives on: its newest access token works and the chain
+	// rotates.
+	if resp, _ := e.call("/mcp", ats[len(ats)-1]); resp.StatusCode != 200 {
+		t.Errorf("access token: %d", resp.StatusCode)
+	}
+	if st, out, _ := e.token(refreshForm(id, rts[len(rts)-1]), "", ""); st != 200 {
+		t.Errorf("current token: %d %v", st, out)
+	}
+}
+
+func TestRefreshKeepsPreviousAccessToken(t *testing.T) {
+	e := newEnv(t)
+	id, at0, rt := e.tokens()
+	_, out, _ := e.token(refreshForm(id, rt), "", "")
+	at1, rt := out["access_token"].(string), out["refresh_token"].(string)
+	// After one refresh the previous token still serves requests in flight
+	// (and is now in the bearer cache).
+	for _, at := range []string{at0, at1} {
+		if resp, _ := e.call("/mcp", at); resp.StatusCode != 200 {
+			t.Fatalf("access token after one refresh: %d", resp.StatusCode)
+		}
+	}
+	_, out, _ = e.token(refreshForm(id, rt), "", "")
+	// After the second, the first is deleted, from the cache too: refused
+	// at once, not after the cache's recheck interval.
+	resp, _ := e.call("/mcp", at0)
+	if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Errorf("access token two refreshes old: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	for _, at := range []string{at1, out["access_token"].(string)} {
+		if resp, _ := e.call("/mcp", at); resp.StatusCode != 200 {
+			t.Errorf("kept access token: %d", resp.StatusCode)
+		}
 	}
 }
