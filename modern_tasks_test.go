@@ -137,7 +137,7 @@ func TestRevokedGrantCancelsItsTasks(t *testing.T) {
 		}
 	}))
 	defer service.Close()
-	srv := startServerEnv(t, false, "", map[string]string{"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": service.URL + "/v1"})
+	srv := startServer(t, serverConfig{env: map[string]string{"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": service.URL + "/v1"}})
 	c := discover(ctx, t, srv.base+"/mcp")
 	c.register(ctx, t, "modern client")
 	tok := c.authorize(ctx, t, newBrowser(t), "ada@example.com")
