@@ -9,7 +9,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +116,57 @@ func TestModernImageTask(t *testing.T) {
 	}
 	if task.Result == nil || len(task.Result.Content) == 0 || task.Result.Content[0].Type != "image" || task.Result.Content[0].Data == "" {
 		t.Fatalf("completed task: %+v", task)
+	}
+}
+
+// TestRevokedGrantCancelsItsTasks: revoking a grant (RFC 7009) stops the
+// tasks its tokens started: the image service sees its request abandoned,
+// and the user, signed in again, finds the task cancelled with the reason.
+func TestRevokedGrantCancelsItsTasks(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
+	defer cancel()
+	started, abandoned := make(chan struct{}, 1), make(chan struct{}, 1)
+	service := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// net/http notices the client has gone only once the body is read.
+		_, _ = io.Copy(io.Discard, r.Body)
+		started <- struct{}{}
+		select {
+		case <-r.Context().Done():
+			abandoned <- struct{}{}
+		case <-time.After(flowTimeout):
+		}
+	}))
+	defer service.Close()
+	srv := startServer(t, serverConfig{env: map[string]string{"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": service.URL + "/v1"}})
+	c := discover(ctx, t, srv.base+"/mcp")
+	c.register(ctx, t, "modern client")
+	tok := c.authorize(ctx, t, newBrowser(t), "ada@example.com")
+	url := srv.base + "/mcp"
+
+	call := modernCall(ctx, t, url, tok.AccessToken, tasksExtension, "tools/call", `,"name":"generateImage","arguments":{"prompt":"a red fox"}`, "generateImage")
+	var task struct {
+		TaskID        string `json:"taskId"`
+		Status        string `json:"status"`
+		StatusMessage string `json:"statusMessage"`
+	}
+	if call.Error != nil || json.Unmarshal(call.Result, &task) != nil || task.TaskID == "" {
+		t.Fatalf("generateImage as a task: %s %+v", call.Result, call.Error)
+	}
+	select {
+	case <-started:
+	case <-ctx.Done():
+		t.Fatal("the image service was never called")
+	}
+
+	c.revoke(ctx, t, tok.RefreshToken, "refresh_token")
+	select {
+	case <-abandoned:
+	case <-time.After(eventWait):
+		t.Fatal("the revoked grant's task still waits on the image service")
+	}
+	again := c.authorize(ctx, t, newBrowser(t), "ada@example.com").AccessToken
+	r := modernCall(ctx, t, url, again, tasksExtension, "tasks/get", `,"taskId":"`+task.TaskID+`"`, task.TaskID)
+	if r.Error != nil || json.Unmarshal(r.Result, &task) != nil || task.Status != "cancelled" || !strings.Contains(task.StatusMessage, "revoked") {
+		t.Fatalf("the task after its grant was revoked: %s %+v", r.Result, r.Error)
 	}
 }

@@ -634,8 +634,11 @@ func (w *wiring) authorizationServer() error {
 		switch e.Kind {
 		case events.GrantRevoked:
 			// The grant's tokens are refused from now on; the sessions
-			// they opened, and their open streams, end with them.
+			// they opened, and their open streams, end with them, and so
+			// does the work they started as tasks (a slow image
+			// generation need not finish for a client that lost access).
 			mcpServer.CloseSessionsByCredential(e.Key)
+			mcpServer.CancelTasksByCredential(e.Key)
 		case events.GrantChanged:
 			// Permissions decide which tools a user sees (tools/list is
 			// computed per identity), so tell the live sessions opened

@@ -35,9 +35,11 @@ trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 # 2026-07-28 era: no session, the version and capabilities in each
 # request's _meta, the routing headers it requires.
 declare -A PORT=([bare]=18910 [gosdk]=18911 [mcpgo]=18912 [ours]=18913 [ours-modern]=18913)
+declare -A PID
 for s in bare gosdk mcpgo; do
 	"bin/$s" -addr "127.0.0.1:${PORT[$s]}" -max-lifetime 30m >/dev/null 2>&1 &
 	pids+=($!)
+	PID[$s]=$!
 done
 # wrk's connections all share one MCP session, so the product's bound on
 # one session's requests in flight (16 by default, past it 429) is raised
@@ -45,6 +47,7 @@ done
 # 429s as answers.
 bin/product -addr "127.0.0.1:${PORT[ours]}" -memory -max-requests-per-session 1024 >/dev/null 2>&1 &
 pids+=($!)
+PID[ours]=$! PID[ours-modern]=$!
 sleep 1
 
 tmp=$(mktemp -d)
@@ -58,8 +61,14 @@ modern() {
 	{
 		echo 'local n, threads = 0, 0'
 		echo 'function setup(thread) threads = threads + 1; thread:set("tid", threads) end'
+		# The body's constant part is joined once, so that each request
+		# costs wrk what a legacy one does (one %d formatted): wrk shares
+		# the machine's cores with the server, and formatting the _meta
+		# into every request cost it 1 to 3 us more per request, which
+		# showed as the server's throughput.
 		echo 'local meta = [["_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"wrk","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}]]'
-		echo 'function request() n = n + 1; return wrk.format(nil, nil, nil, string.format([[{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3},%s}}]], tid * 1000000000 + n, meta)) end'
+		echo 'local body = [[{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3},]] .. meta .. [[}}]]'
+		echo 'function request() n = n + 1; return wrk.format(nil, nil, nil, string.format(body, tid * 1000000000 + n)) end'
 		echo 'wrk.method = "POST"'
 		echo 'wrk.headers["Content-Type"] = "application/json"'
 		echo 'wrk.headers["Accept"] = "application/json, text/event-stream"'
@@ -80,7 +89,12 @@ read -r -a servers <<<"$only"
 for s in bare ours mcpgo gosdk; do session "$s"; done
 modern
 
-declare -A RPS
+# The server's CPU (user + system, from /proc) over a run, per request:
+# steadier than req/s on a machine shared with other work, and free of the
+# load generator's own cost.
+cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+tick=$(getconf CLK_TCK)
+declare -A RPS CPU
 for r in $(seq "$rounds"); do
 	k=$((r % ${#servers[@]}))
 	order=("${servers[@]:k}" "${servers[@]:0:k}")
@@ -88,11 +102,15 @@ for r in $(seq "$rounds"); do
 		# A second of warm-up first: whichever server ran second in a round
 		# used to measure faster, whatever it was.
 		wrk -t2 -c"$conns" -d1s -s "$tmp/$s.lua" "http://127.0.0.1:${PORT[$s]}/mcp" >/dev/null
+		c0=$(cpu "${PID[$s]}")
 		line=$(wrk -t2 -c"$conns" -d"$dur" -s "$tmp/$s.lua" "http://127.0.0.1:${PORT[$s]}/mcp" | grep '^RESULT')
+		c1=$(cpu "${PID[$s]}")
 		read -r _ n errs us p99 <<<"$line"
 		rps=$(awk -v n="$n" -v us="$us" 'BEGIN{printf "%.0f", n/(us/1e6)}')
-		echo "round $r: $s $rps req/s, p99 ${p99} ms, $errs errors" >&2
+		cus=$(awk -v n="$n" -v c="$((c1 - c0))" -v t="$tick" 'BEGIN{printf "%.1f", n ? c/t*1e6/n : 0}')
+		echo "round $r: $s $rps req/s, p99 ${p99} ms, $errs errors, server CPU $cus us/request, load $(cut -d' ' -f1 /proc/loadavg)" >&2
 		RPS[$s]+="$rps "
+		CPU[$s]+="$cus "
 	done
 done
 
@@ -100,13 +118,15 @@ median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -n | awk '{a[NR]=$1} E
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (a == "" || b == "") print "-"; else printf "%.2f", a/b}'; }
 echo
 echo "wrk, Streamable HTTP tools/call add, $conns connections, $rounds rounds x $dur, order rotated"
-echo "| server | median req/s | vs bare |"
-echo "|---|---:|---:|"
+echo "| server | median req/s | vs bare | server CPU µs/request (median) |"
+echo "|---|---:|---:|---:|"
 base=$(echo "${RPS[bare]:-}" | median)
 for s in "${servers[@]}"; do
 	m=$(echo "${RPS[$s]}" | median)
-	echo "| $s | $m | $(ratio "$m" "$base") |"
+	echo "| $s | $m | $(ratio "$m" "$base") | $(echo "${CPU[$s]}" | median) |"
 done
 ours=$(echo "${RPS[ours]:-}" | median); mg=$(echo "${RPS[mcpgo]:-}" | median); om=$(echo "${RPS[ours-modern]:-}" | median)
 echo "ours vs mcpgo: $(ratio "$ours" "$mg")x (ours has bearer authentication on; the peers have none)"
 echo "ours-modern vs mcpgo: $(ratio "$om" "$mg")x; ours-modern vs ours (legacy session): $(ratio "$om" "$ours")x"
+oc=$(echo "${CPU[ours]:-}" | median); omc=$(echo "${CPU[ours-modern]:-}" | median)
+echo "server CPU per request, ours-modern vs ours: $(ratio "$omc" "$oc")x"

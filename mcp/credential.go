@@ -10,9 +10,14 @@ package mcp
 // authorization layer needs so that revoking one credential (RFC 7009)
 // ends the streams it opened, which would otherwise go on carrying
 // messages to a client that may no longer make a single request, and
-// touches nothing else.
+// touches nothing else. The same holds for tasks (tasks.go): the work a
+// credential started in the background stops when it is revoked.
 
-import "net/http"
+import (
+	"context"
+	"net/http"
+	"time"
+)
 
 func (o *HTTPOptions) credential(r *http.Request) string {
 	if o.SessionCredential == nil {
@@ -58,5 +63,56 @@ func (s *Server) NotifyToolListChangedByCredential(credential string) {
 		if sess.cred == credential {
 			s.notifyToolListChanged(sess)
 		}
+	}
+}
+
+// credentialOf is the credential of the request ctx belongs to: its
+// session's, or for a modern request (which has none) what
+// HTTPOptions.SessionCredential says of the HTTP request.
+func credentialOf(ctx context.Context) string {
+	rs := requestFromContext(ctx)
+	switch {
+	case rs == nil:
+		return ""
+	case rs.sess != nil:
+		return rs.sess.cred
+	}
+	if x, ok := rs.out.(*modernExchange); ok && x.opts != nil {
+		return x.opts.credential(x.r)
+	}
+	return ""
+}
+
+// CancelTasksByCredential cancels every task (io.modelcontextprotocol/tasks)
+// created with credential and still running in this process, as
+// tasks/cancel would: the work's context is cancelled, and the task, unless
+// it had already ended, is cancelled with a status message saying why.
+// Call it when the credential is revoked, beside CloseSessionsByCredential:
+// the work a revoked credential started must not go on (a slow image
+// generation, say, spending on behalf of a client that may no longer make
+// a single request). Tasks the same owner created with other credentials
+// are untouched; the empty credential matches nothing. Each process cancels
+// the tasks it runs, so a deployment of many calls it in each.
+func (s *Server) CancelTasksByCredential(credential string) {
+	if credential == "" || s.tasks == nil {
+		return
+	}
+	r := s.tasks
+	var runs []*taskRun
+	r.mu.Lock()
+	for _, run := range r.runs {
+		if run.cred == credential {
+			runs = append(runs, run)
+		}
+	}
+	r.mu.Unlock()
+	for _, run := range runs {
+		_, _ = r.store.Update(context.Background(), run.owner, run.id, func(t *Task) {
+			if !t.Status.Terminal() {
+				t.Status, t.StatusMessage, t.InputRequests = TaskCancelled, "cancelled: the authorization that created it was revoked", nil
+				t.LastUpdatedAt = time.Now()
+			}
+		})
+		run.cancel()
 	}
 }

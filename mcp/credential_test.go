@@ -2,8 +2,10 @@ package mcp
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -238,4 +240,64 @@ func TestCloseSessionsByCredential(t *testing.T) {
 	}
 	gs.bLegacy.send(`{"jsonrpc":"2.0","id":2,"method":"ping"}`, "2")
 	gs.none.result("ping", nil)
+}
+
+// TestCancelTasksByCredential: revoking a credential cancels the tasks it
+// created, and only those: the same user's task from another credential
+// runs on.
+func TestCancelTasksByCredential(t *testing.T) {
+	tt := &taskTools{release: make(chan struct{}), cancelled: make(chan struct{}, 8)}
+	s := NewServer(ServerOptions{Info: Implementation{Name: "task-server", Version: "1"}, Tools: tt, Logger: quietLogger(), Tasks: &TaskOptions{}})
+	ts := httptest.NewServer(s.StreamableHTTPHandler(credentialOptions))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+		ts.Close()
+	})
+	start := func(grant string) string {
+		meta := `{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":` + tasksCaps + `}`
+		_, msgs := modernPost(t, ts.URL, 1, "tools/call", `{"name":"job","arguments":{},"_meta":`+meta+`}`, func(r *http.Request) {
+			r.Header.Set("X-User", "ada")
+			r.Header.Set("X-Grant", grant)
+		})
+		if len(msgs) != 1 {
+			t.Fatalf("tools/call: %d messages", len(msgs))
+		}
+		return decodeTask(t, msgs[0]).TaskID
+	}
+	revoked, kept := start("grant-1"), start("grant-2")
+
+	s.CancelTasksByCredential("") // matches nothing
+	s.CancelTasksByCredential("grant-1")
+	select {
+	case <-tt.cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the revoked credential's task was not cancelled")
+	}
+	w := waitStatus(t, ts.URL, "ada", revoked, "cancelled")
+	if w.Result != nil || w.Error != nil {
+		t.Fatalf("cancelled task carries an outcome: %+v", w)
+	}
+	var msg struct {
+		StatusMessage string `json:"statusMessage"`
+	}
+	r := taskCall(t, ts.URL, "ada", tasksCaps, "tasks/get", `"taskId":"`+revoked+`"`)
+	if json.Unmarshal(r.Result, &msg); !strings.Contains(msg.StatusMessage, "revoked") {
+		t.Fatalf("statusMessage %q does not say why", msg.StatusMessage)
+	}
+
+	// The other credential's task was not touched: it completes.
+	if w := decodeTask(t, taskCall(t, ts.URL, "ada", tasksCaps, "tasks/get", `"taskId":"`+kept+`"`)); w.Status != "working" {
+		t.Fatalf("the other credential's task: %s", w.Status)
+	}
+	close(tt.release)
+	if w := waitStatus(t, ts.URL, "ada", kept, "completed"); w.Result == nil {
+		t.Fatalf("completed task without a result: %+v", w)
+	}
+	select {
+	case <-tt.cancelled:
+		t.Fatal("the other credential's task was cancelled")
+	default:
+	}
 }

@@ -28,6 +28,8 @@ func FuzzDecodeMessage(f *testing.F) {
 		`{"jsonrpc":"2.0","id":6,"method":"","result":{}}`, `{"jsonrpc":"2.0","id":7,"method":"x/\u00e9","params":"\u0000"}`,
 		"{\"jsonrpc\":\"2.0\",\"id\":\"\xff\",\"method\":\"ping\"}", `{"jsonrpc":"2.0","METHOD":"ping","Id":1}`,
 		`{"jsonrpc":"2.0","id":"a<b>&c\u2028","method":"ping"}`, `{"jsonrpc":"2.0","id":-1.5e+300,"method":"ping"}`,
+		`{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"a","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"progressToken":"t"},"uri":"x"},"params":{"taskId":"t","_meta":null}}`,
+		`{"jsonrpc":"2.0","id":9,"method":"x","params":{"_meta":{"a":[}}}`, `{"jsonrpc":"2.0","id":10,"method":"x","params":{"_meta":{}},"params":null}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -83,12 +85,42 @@ func FuzzDecodeMessage(f *testing.F) {
 		}
 		if !d.batch {
 			check(single, err)
+			sameOneWalk(t, data, single, err)
 			return
 		}
 		for i := range d.msgs {
 			check(d.msgs[i], d.errs[i])
 		}
 	})
+}
+
+// sameOneWalk fails unless readMessage with params (a modern request's
+// one walk) reads data as decodeBody and then readParams do: the same
+// message and error, and the params of the last params member. A batch
+// never takes that walk (postModernBody).
+func sameOneWalk(t *testing.T, data []byte, m *message, err *JSONRPCError) {
+	t.Helper()
+	if jsonscan.KindOf(trimLeadingSpace(data)) == jsonscan.Array {
+		return
+	}
+	var p, rp requestParams
+	var px, rpx modernParams
+	p.x, rp.x = &px, &rpx
+	om, oerr := readMessage(data, new(message), &p)
+	sameDecoding(t, data, om, oerr, m, err)
+	if m == nil || err != nil {
+		return
+	}
+	rp.read(m.Params)
+	if !reflect.DeepEqual(p, rp) && !(reflect.DeepEqual(px, rpx) && sameParams(p, rp)) {
+		t.Fatalf("%q: params read in one walk %+v %+v, by readParams %+v %+v", data, p, px, rp, rpx)
+	}
+}
+
+// sameParams compares requestParams but for the x pointer.
+func sameParams(a, b requestParams) bool {
+	a.x, b.x = nil, nil
+	return reflect.DeepEqual(a, b)
 }
 
 func idOf(m *message) json.RawMessage {

@@ -160,10 +160,7 @@ var nullID = json.RawMessage("null")
 // the returned message still carries the id when it could be read, so the
 // error response can echo it.
 func decodeMessage(data []byte) (*message, *JSONRPCError) {
-	if !jsonscan.Valid(data) {
-		return nil, parseError(data)
-	}
-	return decodeValidMessage(data)
+	return readMessage(data, new(message), nil)
 }
 
 // parseError is the -32700 error for a body that is not JSON. Its text is
@@ -179,40 +176,68 @@ func parseError(data []byte) *JSONRPCError {
 	return NewParseError("parse error: %v", err)
 }
 
-// decodeValidMessage decodes one message that jsonscan.Valid accepted,
-// walking its members once in place. As with encoding/json, the last of
-// repeated members wins, unknown members are ignored and a null message is
-// an object with no members. Unlike encoding/json, member names match
-// exactly (after unescaping): JSON-RPC names its members case-sensitively,
-// so "METHOD" is an unknown member, not the method.
-func decodeValidMessage(data []byte) (*message, *JSONRPCError) {
-	v := trimLeadingSpace(data)
-	switch k := jsonscan.KindOf(v); k {
-	case jsonscan.Object, jsonscan.Null:
+// readMessage decodes one message into m, checking that data is JSON in
+// the same walk that reads its members (jsonscan.Cursor), so each byte is
+// read once: invalid JSON anywhere is a parse error, whatever was read
+// before it. When p is not nil, an object params is read into it in that
+// walk too (the last params counting, as below; p is left empty when that
+// one is not an object), so a caller that needs them does not walk them
+// again. As with encoding/json, the last of repeated members wins, unknown
+// members are ignored and a null message is an object with no members.
+// Unlike encoding/json, member names match exactly (after unescaping):
+// JSON-RPC names its members case-sensitively, so "METHOD" is an unknown
+// member, not the method. It returns m, or nil when no id can be echoed.
+func readMessage(data []byte, m *message, p *requestParams) (*message, *JSONRPCError) {
+	c := jsonscan.NewCursor(data)
+	switch k := c.Kind(); k {
+	case jsonscan.Object:
+	case jsonscan.Null:
+		if c.Value(); !c.Done() {
+			return nil, parseError(data)
+		}
+		return m, m.validate()
 	default:
+		if c.Value(); !c.Done() {
+			return nil, parseError(data)
+		}
 		return nil, NewInvalidRequest("invalid request: a JSON-RPC message must be a JSON object, got %s", kindName(k))
 	}
-	m := new(message)
 	var method []byte         // decoded once, after the walk: only the last one counts
 	var typeErr *JSONRPCError // the first member of the wrong type, as encoding/json reports it
 	var buf [maxEscapedName]byte
-	for name, value := range jsonscan.Members(v) {
+	for name := range c.Members() {
 		switch string(memberName(buf[:0], name)) {
 		case "jsonrpc":
-			m.JSONRPC = string(value) == `"2.0"`
+			m.JSONRPC = string(c.Value()) == `"2.0"`
 		case "id":
-			m.ID = value
+			m.ID = c.Value()
 		case "method":
-			method = value
+			method = c.Value()
 		case "params":
-			m.Params = value
+			if p == nil {
+				m.Params = c.Value()
+				break
+			}
+			p.reset()
+			if c.Kind() != jsonscan.Object {
+				m.Params = c.Value()
+				break
+			}
+			at := c.Offset()
+			p.readFrom(&c)
+			m.Params = c.Since(at)
 		case "result":
-			m.Result = value
+			m.Result = c.Value()
 		case "error":
-			if err := m.decodeError(value); err != nil && typeErr == nil {
-				typeErr = err
+			if v := c.Value(); v != nil {
+				if err := m.decodeError(v); err != nil && typeErr == nil {
+					typeErr = err
+				}
 			}
 		}
+	}
+	if !c.Done() {
+		return nil, parseError(data)
 	}
 	if method != nil {
 		m.Method = decodeMethod(method)
@@ -384,16 +409,17 @@ const maxBatch = 100
 
 // decodeBody decodes one HTTP body. A body that is not JSON at all is a
 // parse error for the whole body; inside a batch each element is validated
-// on its own, as section 6 shows. The body is scanned for validity once;
-// the messages are then read in place.
+// on its own, as section 6 shows. A single message is checked for validity
+// in the walk that reads it (readMessage); a batch is scanned for validity
+// once, and its messages are then read in place.
 func decodeBody(data []byte) (decodedBody, *message, *JSONRPCError) {
-	if !jsonscan.Valid(data) {
-		return decodedBody{}, nil, parseError(data)
-	}
 	trimmed := trimLeadingSpace(data)
 	if jsonscan.KindOf(trimmed) != jsonscan.Array {
-		m, err := decodeValidMessage(data)
+		m, err := readMessage(data, new(message), nil)
 		return decodedBody{}, m, err
+	}
+	if !jsonscan.Valid(data) {
+		return decodedBody{}, nil, parseError(data)
 	}
 	n := 0
 	for range jsonscan.Elements(trimmed) {
@@ -407,7 +433,7 @@ func decodeBody(data []byte) (decodedBody, *message, *JSONRPCError) {
 	}
 	d := decodedBody{batch: true, msgs: make([]*message, 0, n), errs: make([]*JSONRPCError, 0, n)}
 	for e := range jsonscan.Elements(trimmed) {
-		m, err := decodeValidMessage(e)
+		m, err := readMessage(e, new(message), nil)
 		d.msgs = append(d.msgs, m)
 		d.errs = append(d.errs, err)
 	}

@@ -158,52 +158,51 @@ func ClientHasCapability(ctx context.Context, capability string) bool {
 	return false
 }
 
-// read validates the per-request fields of a modern request's _meta into
-// m: protocolVersion (a string) and clientCapabilities (an object) are
+// readRequestMeta validates the per-request fields of a modern request's
+// _meta, which the params walk left in p.x.meta and completes them there:
+// protocolVersion (a string) and clientCapabilities (an object) are
 // required, clientInfo and logLevel optional. A request missing a required
 // field is malformed: -32602, and 400 on HTTP (basic/index, "Per-request
 // protocol fields").
-func (m *RequestMeta) read(p *requestParams) *JSONRPCError {
+func readRequestMeta(p *requestParams) (*RequestMeta, *JSONRPCError) {
 	x := p.x
 	if x == nil {
 		x = &modernParams{}
 	}
 	switch {
 	case !x.hasMeta || x.metaType == jsonscan.Null:
-		return NewInvalidParams("invalid params: params._meta is required in protocol version 2026-07-28, with %s and %s (basic/index, \"_meta\"); legacy clients send initialize first", MetaProtocolVersion, MetaClientCapabilities)
+		return nil, NewInvalidParams("invalid params: params._meta is required in protocol version 2026-07-28, with %s and %s (basic/index, \"_meta\"); legacy clients send initialize first", MetaProtocolVersion, MetaClientCapabilities)
 	case x.metaType != jsonscan.Object:
-		return NewInvalidParams("invalid params: params._meta must be an object, not %s", kindName(x.metaType))
+		return nil, NewInvalidParams("invalid params: params._meta must be an object, not %s", kindName(x.metaType))
 	}
-	*m = RequestMeta{clientInfo: x.metaInfo}
-	version, caps, level := x.metaVersion, x.metaCaps, x.metaLevel
-	switch k := jsonscan.KindOf(version); k {
+	m := &x.meta
+	switch k := jsonscan.KindOf(x.metaVersion); k {
 	case jsonscan.Invalid:
-		return NewInvalidParams("invalid params: params._meta[%q] is required", MetaProtocolVersion)
+		return nil, NewInvalidParams("invalid params: params._meta[%q] is required", MetaProtocolVersion)
 	case jsonscan.String:
-		m.ProtocolVersion = internVersion(version)
+		m.ProtocolVersion = internVersion(x.metaVersion)
 	default:
-		return NewInvalidParams("invalid params: params._meta[%q] must be a string, not %s", MetaProtocolVersion, kindName(k))
+		return nil, NewInvalidParams("invalid params: params._meta[%q] must be a string, not %s", MetaProtocolVersion, kindName(k))
 	}
-	switch k := jsonscan.KindOf(caps); k {
+	switch k := jsonscan.KindOf(m.ClientCapabilities); k {
 	case jsonscan.Invalid:
-		return NewInvalidParams("invalid params: params._meta[%q] is required ({} declares none)", MetaClientCapabilities)
+		return nil, NewInvalidParams("invalid params: params._meta[%q] is required ({} declares none)", MetaClientCapabilities)
 	case jsonscan.Object:
-		m.ClientCapabilities = caps
 	default:
-		return NewInvalidParams("invalid params: params._meta[%q] must be an object, not %s", MetaClientCapabilities, kindName(k))
+		return nil, NewInvalidParams("invalid params: params._meta[%q] must be an object, not %s", MetaClientCapabilities, kindName(k))
 	}
 	if m.clientInfo != nil {
 		if k := jsonscan.KindOf(m.clientInfo); k != jsonscan.Object {
-			return NewInvalidParams("invalid params: params._meta[%q] must be an object (Implementation), not %s", MetaClientInfo, kindName(k))
+			return nil, NewInvalidParams("invalid params: params._meta[%q] must be an object (Implementation), not %s", MetaClientInfo, kindName(k))
 		}
 	}
-	if level != nil {
+	if level := x.metaLevel; level != nil {
 		if jsonscan.KindOf(level) != jsonscan.String || LoggingLevel(unquote(level)).severity() < 0 {
-			return NewInvalidParams("invalid params: params._meta[%q] must be one of debug, info, notice, warning, error, critical, alert, emergency", MetaLogLevel)
+			return nil, NewInvalidParams("invalid params: params._meta[%q] must be one of debug, info, notice, warning, error, critical, alert, emergency", MetaLogLevel)
 		}
 		m.LogLevel = LoggingLevel(unquote(level))
 	}
-	return nil
+	return m, nil
 }
 
 // internVersion is unquote for a protocol version, without a copy when it

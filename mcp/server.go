@@ -301,8 +301,7 @@ type requestState struct {
 	// mrtr is what the retry of a modern tools/call, prompts/get or
 	// resources/read brought (mrtr.go), nil on a first round; mrtrOK says
 	// the request may answer input_required. mrtr is guarded by mu.
-	mrtr   *mrtrInput
-	mrtrOK bool
+	mrtr *mrtrInput
 	// meta is the request's 2026-07-28 per-request _meta; nil in the
 	// legacy era, whose session holds the same facts.
 	meta          *RequestMeta
@@ -313,9 +312,10 @@ type requestState struct {
 	cancel        context.CancelFunc
 
 	mu           sync.Mutex
-	cancelled    bool
 	lastProgress float64
+	cancelled    bool
 	sentProgress bool
+	mrtrOK       bool // see mrtr
 }
 
 type requestKey struct{}
@@ -418,23 +418,28 @@ type requestParams struct {
 // per-request fields, as found, the uri and taskId that Mcp-Name mirrors,
 // and a multi round-trip retry's inputResponses and requestState (mrtr.go).
 type modernParams struct {
-	meta     json.RawMessage // the _meta object (nil when absent, null or not an object)
-	metaType jsonscan.Kind   // the kind of _meta when present
-	hasMeta  bool
-	uri      []byte // the last "uri" that is a string, still quoted
-	taskID   []byte // the last "taskId" that is a string, still quoted (Mcp-Name of tasks/*)
+	uri    []byte // the last "uri" that is a string, still quoted
+	taskID []byte // the last "taskId" that is a string, still quoted (Mcp-Name of tasks/*)
 	// inputResponses and requestState of a multi round-trip retry
 	// (mrtr.go), as sent.
-	inputResponses    json.RawMessage
-	requestState      json.RawMessage
-	hasInputResponses bool
-	hasRequestState   bool
+	inputResponses json.RawMessage
+	requestState   json.RawMessage
 
-	metaVersion, metaCaps, metaInfo, metaLevel json.RawMessage
+	// The per-request fields of the last _meta object, as sent: version
+	// and log level here, capabilities and client info in meta, which
+	// readRequestMeta then checks and completes in place (so a modern
+	// request holds its RequestMeta without a copy).
+	metaVersion, metaLevel json.RawMessage
+	meta                   RequestMeta
 	// traceparent is the first _meta.traceparent that RequestInfo can
 	// carry (reportableTraceparent), still quoted: read in this walk so
 	// that observing a request does not walk its params again.
 	traceparent json.RawMessage
+
+	metaType          jsonscan.Kind // the kind of _meta when present
+	hasMeta           bool
+	hasInputResponses bool
+	hasRequestState   bool
 }
 
 // ext returns p.x, allocating it on first use.
@@ -459,58 +464,76 @@ func readParams(params json.RawMessage) requestParams {
 // read is readParams into p, whose x may be given beforehand (a modern
 // request's, allocated with the rest of its state) to be filled in place.
 func (p *requestParams) read(params json.RawMessage) {
+	c := jsonscan.NewCursor(params)
+	if c.Kind() == jsonscan.Object {
+		p.readFrom(&c)
+	}
+}
+
+// reset empties p for another params object, keeping x's storage.
+func (p *requestParams) reset() {
+	x := p.x
+	*p = requestParams{}
+	if x != nil {
+		*x = modernParams{}
+		p.x = x
+	}
+}
+
+// readFrom reads the params object at c, in the walk that validates it
+// (readMessage's, for a body not yet validated).
+func (p *requestParams) readFrom(c *jsonscan.Cursor) {
 	var token json.RawMessage
 	metaOK := true
 	var buf [maxEscapedName]byte
-	for name, value := range jsonscan.Members(params) {
+	for name := range c.Members() {
 		switch string(memberName(buf[:0], name)) {
 		case "name":
-			switch k := jsonscan.KindOf(value); k {
+			switch value := c.Value(); jsonscan.KindOf(value) {
 			case jsonscan.String:
 				p.name = value
-			case jsonscan.Null:
+			case jsonscan.Null, jsonscan.Invalid:
 			default:
 				if p.nameType == "" {
-					p.nameType = kindName(k)
+					p.nameType = kindName(jsonscan.KindOf(value))
 				}
 			}
 		case "arguments":
-			p.arguments = value
+			p.arguments = c.Value()
 		case "uri":
-			if jsonscan.KindOf(value) == jsonscan.String {
+			if value := c.Value(); jsonscan.KindOf(value) == jsonscan.String {
 				p.ext().uri = value
 			}
 		case "taskId":
-			if jsonscan.KindOf(value) == jsonscan.String {
+			if value := c.Value(); jsonscan.KindOf(value) == jsonscan.String {
 				p.ext().taskID = value
 			}
 		case "inputResponses":
 			x := p.ext()
-			x.inputResponses, x.hasInputResponses = value, true
+			x.inputResponses, x.hasInputResponses = c.Value(), true
 		case "requestState":
 			x := p.ext()
-			x.requestState, x.hasRequestState = value, true
+			x.requestState, x.hasRequestState = c.Value(), true
 		case "_meta":
 			x := p.ext()
-			x.hasMeta, x.metaType = true, jsonscan.KindOf(value)
+			x.hasMeta, x.metaType = true, c.Kind()
 			switch x.metaType {
 			case jsonscan.Object:
-				x.meta = value
-				x.metaVersion, x.metaCaps, x.metaInfo, x.metaLevel = nil, nil, nil, nil // the last _meta counts
-				for name, value := range jsonscan.Members(value) {
+				x.metaVersion, x.metaLevel, x.meta = nil, nil, RequestMeta{} // the last _meta counts
+				for name := range c.Members() {
 					switch string(memberName(buf[:0], name)) {
 					case "progressToken":
-						token = value
+						token = c.Value()
 					case MetaProtocolVersion:
-						x.metaVersion = value
+						x.metaVersion = c.Value()
 					case MetaClientCapabilities:
-						x.metaCaps = value
+						x.meta.ClientCapabilities = c.Value()
 					case MetaClientInfo:
-						x.metaInfo = value
+						x.meta.clientInfo = c.Value()
 					case MetaLogLevel:
-						x.metaLevel = value
+						x.metaLevel = c.Value()
 					case "traceparent":
-						if x.traceparent == nil && reportableTraceparent(value) {
+						if value := c.Value(); x.traceparent == nil && reportableTraceparent(value) {
 							x.traceparent = value
 						}
 					}

@@ -16,6 +16,8 @@ import (
 	"context"
 	"net/http"
 	"sync"
+
+	"remote-mcp-authkit/internal/jsonscan"
 )
 
 type streamableHandler struct {
@@ -107,6 +109,12 @@ func (h *streamableHandler) post(w http.ResponseWriter, r *http.Request) {
 	}
 	body, ok := readBody(w, r, h.opts.maxBody())
 	if !ok {
+		return
+	}
+	if modernVersion(headerValue(r.Header, headerProtocolVersion)) && jsonscan.KindOf(trimLeadingSpace(body)) != jsonscan.Array {
+		// A modern request (modernRequest's first case), read in one walk
+		// into the one allocation that serves it.
+		h.postModernBody(w, r, body)
 		return
 	}
 	d, m, rpcErr := decodeBody(body)

@@ -14,8 +14,8 @@ package mcp
 // Everything else keeps the legacy path, unchanged.
 
 import (
-	"context"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -71,11 +71,31 @@ func modernStatus(err *JSONRPCError) int {
 // allocation: a stateless request has no session to keep it in, and
 // allocating its parts one by one cost a legacy call's allocations again.
 type modernCall struct {
-	rs   requestState
-	x    modernExchange
-	meta RequestMeta
-	p    requestParams
-	px   modernParams // p.x, when the params were read for this call
+	m  message
+	rs requestState
+	x  modernExchange
+	p  requestParams
+	px modernParams // p.x, when the params were read for this call; holds the RequestMeta
+}
+
+// postModernBody serves a POST whose MCP-Protocol-Version header names a
+// modern revision and whose body is not a batch: the body is validated,
+// decoded, and its params and _meta read in one walk (readMessage). Bad
+// JSON-RPC is 400, with the request's id when it has one (2026-07-28
+// basic/index, "Error Responses").
+func (h *streamableHandler) postModernBody(w http.ResponseWriter, r *http.Request, body []byte) {
+	c := new(modernCall)
+	c.p.x = &c.px
+	m, rpcErr := readMessage(body, &c.m, &c.p)
+	if rpcErr != nil {
+		var id json.RawMessage
+		if m != nil && m.ID != nil && m.isRequest() {
+			id = m.ID
+		}
+		writeError(w, http.StatusBadRequest, id, rpcErr)
+		return
+	}
+	h.postModern(w, r, m, c)
 }
 
 // postModern serves one modern POST.
@@ -91,8 +111,7 @@ func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, m
 		writeError(w, http.StatusBadRequest, nil, NewInvalidRequest("invalid request: a 2026-07-28 client sends no responses: the server sends it no requests"))
 		return
 	}
-	meta := &c.meta
-	rpcErr := meta.read(p)
+	meta, rpcErr := readRequestMeta(p)
 	if rpcErr == nil {
 		rpcErr = checkModernHeaders(r, m, p, meta)
 	}
@@ -128,10 +147,12 @@ func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, m
 	}
 	// Closing the response stream cancels the request
 	// (basic/transports/streamable-http, "Cancellation"), so the request's
-	// context is the HTTP request's own.
-	rs.Context, rs.cancel = context.WithCancel(r.Context())
+	// context is the HTTP request's own, and no context of its own is
+	// needed: nothing else cancels a modern request (it is in no in-flight
+	// table, and the era has no notifications/cancelled), and net/http
+	// cancels the HTTP request's context when this handler returns.
+	rs.Context, rs.cancel = r.Context(), noCancel
 	result, err := h.s.call(rs, method, m.Params, p)
-	rs.cancel()
 	if h.s.opts.Observe != nil {
 		h.s.observeModern(rs, m, p, err)
 	}
@@ -141,6 +162,10 @@ func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, m
 	}
 	x.finish(http.StatusOK, h.s.encodeModernResponse(m.ID, result, nil, info))
 }
+
+// noCancel is the cancel function of a request whose context is the HTTP
+// request's own.
+func noCancel() {}
 
 // checkModernHeaders applies "Server Validation": MCP-Protocol-Version and
 // Mcp-Method are required on every request, Mcp-Name on tools/call,
@@ -261,7 +286,9 @@ func (x *modernExchange) finish(status int, resp []byte) {
 	x.mu.Unlock()
 	if sw == nil {
 		x.w.Header()["Content-Type"] = jsonHeaderValue
-		x.w.WriteHeader(status)
+		if status != http.StatusOK { // Write sends 200 itself, as writeJSON relies on
+			x.w.WriteHeader(status)
+		}
 		_, _ = x.w.Write(resp)
 		return
 	}

@@ -306,6 +306,7 @@ type taskRunner struct {
 type taskRun struct {
 	id, owner string
 	tool      string
+	cred      string          // the creating request's credential (credential.go)
 	caps      json.RawMessage // the creating request's client capabilities
 	cancel    context.CancelFunc
 	r         *taskRunner
@@ -501,7 +502,7 @@ func (r *taskRunner) start(ctx context.Context, name string, run func(context.Co
 		}
 		return nil, err
 	}
-	tr := &taskRun{id: t.ID, owner: t.Owner, tool: name, caps: ClientCapabilitiesFromContext(ctx), r: r, waiters: make(map[string]chan json.RawMessage)}
+	tr := &taskRun{id: t.ID, owner: t.Owner, tool: name, cred: credentialOf(ctx), caps: ClientCapabilitiesFromContext(ctx), r: r, waiters: make(map[string]chan json.RawMessage)}
 	// The work ends with the task's TTL at the latest.
 	base, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.ttl)
 	tr.cancel = cancel

@@ -59,6 +59,12 @@ func skipSpace(data []byte, i int) int {
 // past it. Containers are tracked on an explicit stack, not by recursion,
 // so hostile nesting costs a byte per level and no goroutine stack.
 func scanValue(data []byte, i int) (int, bool) {
+	return scanValueLimit(data, i, maxDepth)
+}
+
+// scanValueLimit is scanValue for a value that may open at most limit
+// containers: one inside others (a Cursor's) has the rest of the limit.
+func scanValueLimit(data []byte, i, limit int) (int, bool) {
 	var fixed [64]byte
 	stack := fixed[:0] // '{' or '[' per open container
 	for {
@@ -68,7 +74,7 @@ func scanValue(data []byte, i int) (int, bool) {
 		}
 		switch c := data[i]; {
 		case c == '{' || c == '[':
-			if len(stack) == maxDepth {
+			if len(stack) >= limit {
 				return 0, false
 			}
 			i = skipSpace(data, i+1)

@@ -29,6 +29,7 @@ func FuzzValid(f *testing.F) {
 		if got := Valid(data); got != want {
 			t.Fatalf("Valid(%q) = %v, encoding/json says %v", data, got, want)
 		}
+		checkCursor(t, data)
 		if !want {
 			// Iterating invalid input must stop, never panic.
 			for range Members(data) {
