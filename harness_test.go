@@ -189,8 +189,11 @@ func newBrowser(t *testing.T) *browser {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Its own Transport: an httptest.Server's Close in a parallel test
+	// calls CloseIdleConnections on the shared DefaultTransport.
 	return &browser{hc: &http.Client{
 		Jar:           jar,
+		Transport:     http.DefaultTransport.(*http.Transport).Clone(),
 		Timeout:       15 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}

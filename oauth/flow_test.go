@@ -249,9 +249,14 @@ func (f *akFlow) signIn(email string) (access, refresh string) {
 
 // browser has a cookie jar and follows redirects except those leaving for
 // a client's redirect URI (host 127.0.0.1:9).
+//
+// Each browser has its own Transport: these tests run in parallel, and an
+// httptest.Server's Close calls CloseIdleConnections on the shared
+// DefaultTransport, which can break a request of another test that is
+// just reusing a connection ("transport connection broken").
 func browser() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	return &http.Client{Jar: jar, Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if req.URL.Host == "127.0.0.1:9" || len(via) > 10 {
 			return http.ErrUseLastResponse
 		}
@@ -261,7 +266,7 @@ func browser() *http.Client {
 
 // noFollow shares a browser's cookies but follows no redirect.
 func noFollow(b *http.Client) *http.Client {
-	return &http.Client{Jar: b.Jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &http.Client{Jar: b.Jar, Transport: b.Transport, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 func readAll(t *testing.T, resp *http.Response) string {
