@@ -19,7 +19,8 @@ package mcp
 // own process) and logging/setLevel (per process). An HTTP+SSE session is
 // not adopted (its stream is where every answer goes): a message POSTed for
 // it to another process is forwarded to the one holding the stream,
-// through Relay as well.
+// through Relay as well. Its record is a lease the holder renews
+// (lease.go), so one left by a process that died lapses.
 
 import (
 	"context"
