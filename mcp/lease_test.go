@@ -143,7 +143,7 @@ func postStatus(c *legacyClient, base string) int {
 // POSTed for one of its sessions to another server gets 404 and the client
 // reconnects; a live server's sessions outlast many leases.
 func TestSSELeaseOfDeadServer(t *testing.T) {
-	const lease = 150 * time.Millisecond
+	const lease = 300 * time.Millisecond
 	owner := func(r *http.Request) string { return r.Header.Get("X-Owner") }
 	s, url := newLeasePair(t, lease, HTTPOptions{SessionOwner: owner, Sessions: newLeaseDirectory()}, nil, newTestTools())
 	ada := http.Header{"X-Owner": {"ada"}}
@@ -189,7 +189,7 @@ func TestSSESessionsCountAcrossServers(t *testing.T) {
 // (killed) reads failed on another server, saying why; a task whose server
 // lives stays working past many leases.
 func TestTaskOfDeadServerFails(t *testing.T) {
-	const lease = 150 * time.Millisecond
+	const lease = 300 * time.Millisecond
 	tt := &taskTools{release: make(chan struct{}), cancelled: make(chan struct{}, 8)}
 	s, url := newLeasePair(t, lease, HTTPOptions{SessionOwner: func(r *http.Request) string { return r.Header.Get("X-User") }}, NewMemoryTaskStore(), tt)
 	dead := decodeTask(t, taskCall(t, url[0]+"/mcp", "ada", tasksCaps, "tools/call", `"name":"job","arguments":{}`)).TaskID
