@@ -77,6 +77,10 @@ type Options struct {
 	// Usage, when set, is printed after the flags by -h (the replicas
 	// command names DATABASE_URL there).
 	Usage string
+	// Lease is mcp.ServerOptions.Lease: how long a replica's HTTP+SSE
+	// session records and running tasks stay valid unless it renews them
+	// (renewed every third of it). 0 means 90 s; tests shorten it.
+	Lease time.Duration
 }
 
 // config is everything the server reads from its flags and environment.
@@ -585,6 +589,7 @@ func (w *wiring) mcpServer() error {
 		ToolsVaryByCaller: true,
 		Tasks:             taskOpts,
 		Relay:             serverRelay,
+		Lease:             w.opts.Lease,
 		StateKey:          stateKey,
 		Logger:            w.logger,
 		Observe: func(ctx context.Context, info mcp.RequestInfo) {

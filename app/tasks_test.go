@@ -77,3 +77,27 @@ func TestStoreTasks(t *testing.T) {
 		t.Fatalf("an expired task still counted: %v", err)
 	}
 }
+
+// TestStoreTasksKeepLease: a task's lease (mcp.Task.LeaseUntil) survives
+// the store's encoding, so another replica can tell its process died.
+func TestStoreTasksKeepLease(t *testing.T) {
+	st := oauth.NewMemoryStore()
+	defer st.Close()
+	s, ctx := storeTasks{st: st}, context.Background()
+	now := time.Now()
+	lease := now.Add(90 * time.Second).Round(0)
+	if err := s.Create(ctx, &mcp.Task{ID: "a", Owner: "ada", Status: mcp.TaskWorking, CreatedAt: now, TTL: time.Minute, LeaseUntil: lease}, 1); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, "ada", "a")
+	if err != nil || !got.LeaseUntil.Equal(lease) {
+		t.Fatalf("lease after Create: %v %v, want %v", got.LeaseUntil, err, lease)
+	}
+	renewed := lease.Add(30 * time.Second)
+	if _, err := s.Update(ctx, "ada", "a", func(t *mcp.Task) { t.LeaseUntil = renewed }); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(ctx, "ada", "a"); err != nil || !got.LeaseUntil.Equal(renewed) {
+		t.Fatalf("lease after renewal: %v %v, want %v", got.LeaseUntil, err, renewed)
+	}
+}

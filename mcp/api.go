@@ -143,6 +143,12 @@ type ServerOptions struct {
 	// included, and each tells its own listeners (subscriptions/listen)
 	// and subscribed sessions. Nil: this process only.
 	Relay Relay
+	// Lease is how long what this process holds for other processes to see
+	// (an HTTP+SSE session's shared record and its place in the owner
+	// index, a shared task's liveness) stays valid unless renewed; one
+	// sweep renews all of it every third of the lease, so a process that
+	// dies leaves none of it valid past the lease (lease.go). 0 means 90 s.
+	Lease time.Duration
 	// StateKey keys the HMAC that seals the requestState of a multi
 	// round-trip request (2026-07-28 basic/patterns/mrtr; mrtr.go), so a
 	// client can neither read nor change it and it binds the user and the

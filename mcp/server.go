@@ -54,6 +54,8 @@ type Server struct {
 	sessionsPeak, ownersPeak mapPeak
 
 	sweep idleSweep // of idle sessions, under mu (session.go)
+	// leases renews what this server holds for other processes (lease.go).
+	leases leases
 
 	// extensions are the modern capabilities.extensions (AddExtension).
 	extensions map[string]any
@@ -97,6 +99,7 @@ func NewServer(opts ServerOptions) *Server {
 		features: &serverFeatures{},
 		tag:      rand.Text()[:10],
 	}
+	s.leases.done = make(chan struct{})
 	s.stateKey = opts.StateKey
 	if len(s.stateKey) == 0 {
 		s.stateKey = newStateKey()
@@ -209,6 +212,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.tasks != nil {
 		s.tasks.cancelAll() // their work fails; the stored state stays
 	}
+	s.stopLeases()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {

@@ -19,7 +19,8 @@ package mcp
 // own process) and logging/setLevel (per process). An HTTP+SSE session is
 // not adopted (its stream is where every answer goes): a message POSTed for
 // it to another process is forwarded to the one holding the stream,
-// through Relay as well.
+// through Relay as well. Its record is a lease the holder renews
+// (lease.go), so one left by a process that died lapses.
 
 import (
 	"context"
@@ -261,32 +262,29 @@ func (s *Server) DeliverRelayed(sessionID string, msg []byte) {
 	}
 }
 
-// sseRecordTTL is how long an HTTP+SSE session's record lives: the stream
-// that keeps the session alive is not seen by the directory, and the
-// record is deleted when it closes; this bounds what a process that died
-// with streams open leaves behind.
-const sseRecordTTL = 24 * time.Hour
-
 // shareSSE records an HTTP+SSE session so that other processes forward
-// messages POSTed for it here (needs Sessions and Relay).
+// messages POSTed for it here (needs Sessions and Relay). The record lives
+// for a lease that this server renews while the stream lives (lease.go):
+// the directory does not see the stream, and a process that dies with
+// streams open cannot delete their records. The session counts in its
+// owner's index as a Streamable HTTP session does.
 func (h *sseHandler) shareSSE(ctx context.Context, sess *Session) {
+	if sess.sseOpts == nil {
+		return
+	}
+	h.s.saveSSE(ctx, sess, &h.opts) // a failure is retried by the sweep
+	h.s.startLeases()
+}
+
+// sharesSSE reports whether HTTP+SSE sessions are shared, and if so
+// readies sess for it before it is added (the lease sweep reads these
+// fields once it is).
+func (h *sseHandler) sharesSSE(sess *Session) bool {
 	if h.opts.Sessions == nil || h.opts.Relay == nil {
-		return
+		return false
 	}
-	b, err := json.Marshal(sessionRecord{SSE: true, Owner: sess.owner, Credential: sess.cred})
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dirTimeout)
-		err = h.opts.Sessions.Save(ctx, sess.id, b, sseRecordTTL)
-		cancel()
-	}
-	if err != nil {
-		h.s.logger.Warn("mcp: saving a shared session record", "err", err)
-		return
-	}
-	// Not counted in the owner's index (shared_owners.go): an HTTP+SSE
-	// session lives on one process only, bounded there, and its record's
-	// long TTL would make one left by a killed process count for a day.
 	sess.dir, sess.relay, sess.sseOpts = h.opts.Sessions, h.opts.Relay, &h.opts
+	return true
 }
 
 // forward takes a message POSTed for an HTTP+SSE session this process

@@ -57,7 +57,11 @@ func (h *sseHandler) open(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := h.s.sessionFor(r, &h.opts, true)
-	if err := h.s.addSession(sess, h.opts.maxSessions()); err != nil {
+	limit := h.opts.maxSessions()
+	if h.sharesSSE(sess) {
+		limit = h.opts.localMaxSessions() // the owner index bounds them (shared_owners.go)
+	}
+	if err := h.s.addSession(sess, limit); err != nil {
 		sess.close()
 		h.s.wg.Done()
 		writeError(w, http.StatusServiceUnavailable, nil, NewInternalError("server is shutting down"))

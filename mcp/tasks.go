@@ -102,6 +102,11 @@ type Task struct {
 	// InputRequests are the outstanding requests of an input_required
 	// task, by key: each {"method": ..., "params": ...}.
 	InputRequests map[string]json.RawMessage
+	// LeaseUntil, for a task in a store shared by processes, is when the
+	// process running it stops vouching for it unless it renews the lease
+	// (lease.go): past it, a task not yet terminal is one whose process
+	// died. Zero: not leased (a store of one process).
+	LeaseUntil time.Time `json:",omitzero"`
 }
 
 // expired reports whether t's TTL has passed at now.
@@ -493,6 +498,12 @@ func (r *taskRunner) start(ctx context.Context, name string, run func(context.Co
 	now := time.Now()
 	t := &Task{ID: rand.Text(), Owner: ownerOf(ctx), Tool: name, Status: TaskWorking, CreatedAt: now, LastUpdatedAt: now,
 		TTL: r.ttl, PollInterval: r.poll}
+	if r.relay != nil {
+		// Shared with other processes: they must be able to tell that
+		// this one died (lease.go).
+		t.LeaseUntil = now.Add(r.s.lease())
+		r.s.startLeases()
+	}
 	if err := r.store.Create(ctx, t, r.max); err != nil {
 		if errors.Is(err, ErrTooManyTasks) {
 			if !required {
@@ -623,7 +634,68 @@ func (s *Server) taskRequest(ctx context.Context, params json.RawMessage, update
 	if err != nil {
 		return nil, nil, err
 	}
+	if orphaned(t, time.Now()) && s.tasks.run(t.ID) == nil {
+		t = s.tasks.fail(ctx, t)
+	}
 	return &p, t, nil
+}
+
+// orphaned reports whether t is still running by its record while the
+// process running it stopped renewing its lease: that process died.
+func orphaned(t *Task, now time.Time) bool {
+	return !t.Status.Terminal() && !t.LeaseUntil.IsZero() && now.After(t.LeaseUntil)
+}
+
+// orphanMessage is the status message of a task whose process died.
+const orphanMessage = "the server running this task stopped before it finished; call the tool again"
+
+// fail records that t's process died (tasks.md, "Task Status": failed is
+// terminal), unless its record changed meanwhile, and returns the task as
+// it now is. When the store cannot take it, the caller is told anyway.
+func (r *taskRunner) fail(ctx context.Context, t *Task) *Task {
+	mark := func(t *Task, now time.Time) {
+		t.Status, t.StatusMessage, t.InputRequests, t.LastUpdatedAt = TaskFailed, orphanMessage, nil, now
+		t.Error = NewInternalError("%s", orphanMessage)
+	}
+	out, err := r.store.Update(ctx, t.Owner, t.ID, func(cur *Task) {
+		if now := time.Now(); orphaned(cur, now) {
+			mark(cur, now)
+		}
+	})
+	if err == nil {
+		return out
+	}
+	r.s.logger.Warn("mcp: recording that a task's server stopped", "tool", t.Tool, "err", err)
+	t = t.clone()
+	mark(t, time.Now())
+	return t
+}
+
+// renew extends the lease of every shared task running here (lease.go).
+func (r *taskRunner) renew(ctx context.Context) {
+	if r.relay == nil {
+		return
+	}
+	r.mu.Lock()
+	runs := make([]*taskRun, 0, len(r.runs))
+	for _, run := range r.runs {
+		runs = append(runs, run)
+	}
+	r.mu.Unlock()
+	for _, run := range runs {
+		if ctx.Err() != nil {
+			return
+		}
+		until := time.Now().Add(r.s.lease())
+		_, err := r.store.Update(ctx, run.owner, run.id, func(t *Task) {
+			if !t.Status.Terminal() {
+				t.LeaseUntil = until
+			}
+		})
+		if err != nil && !errors.Is(err, ErrTaskNotFound) {
+			r.s.logger.Warn("mcp: renewing a task's lease", "tool", run.tool, "err", err)
+		}
+	}
 }
 
 // tasksGet answers tasks/get with the DetailedTask (tasks.md, "Task

@@ -154,7 +154,8 @@ backend replicas
 		r := &replica{name: fmt.Sprintf("r%d", i), url: "http://127.0.0.1:" + freePort(t), logs: &bytes.Buffer{}}
 		out := &syncBuffer{}
 		r.cmd = exec.Command(bin, append([]string{"-addr", strings.TrimPrefix(r.url, "http://"), "-base-url", c.lb}, args...)...)
-		r.cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, "SERVER_SECRET="+base64.StdEncoding.EncodeToString(secret[:]))
+		r.cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, "SERVER_SECRET="+base64.StdEncoding.EncodeToString(secret[:]),
+			"REPLICA_LEASE="+clusterLease.String())
 		r.cmd.Stdout, r.cmd.Stderr = out, out
 		if err := r.cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -648,6 +649,16 @@ func TestCluster(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 		victim := c.replicas[0]
+		// An HTTP+SSE stream held by the victim, reachable through the
+		// survivor until the kill.
+		sseTok, err := signin.SignIn(ctx, signin.Options{BaseURL: c.lb, Resource: c.lb + "/sse", Email: "ada@example.com", ClientID: tok.ClientID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		endpoint := openSSE(ctx, t, victim.url, sseTok.AccessToken)
+		if st := postSSE(ctx, t, c.replicas[1].url+endpoint, sseTok.AccessToken); st != http.StatusAccepted {
+			t.Fatalf("a message for the victim's stream through the survivor before the kill: %d, want 202", st)
+		}
 		killedAt.Store(time.Now().UnixNano())
 		victim.cmd.Process.Signal(syscall.SIGKILL)
 		time.Sleep(3 * time.Second)
@@ -667,6 +678,19 @@ func TestCluster(t *testing.T) {
 		}
 		if _, err := refresh(c.lb, tok); err != nil {
 			t.Fatalf("refresh of the first sign-in after the kill: %v", err)
+		}
+		// The dead replica's HTTP+SSE session lapses with its lease: a
+		// message for it gets 404, so its client reconnects.
+		for {
+			st := postSSE(ctx, t, c.replicas[1].url+endpoint, sseTok.AccessToken)
+			if st == http.StatusNotFound {
+				t.Logf("HTTP+SSE session of the killed replica: 404 on the survivor when checked, %v after the kill (lease %v)", time.Since(time.Unix(0, killedAt.Load())).Round(10*time.Millisecond), clusterLease)
+				break
+			}
+			if time.Since(time.Unix(0, killedAt.Load())) > clusterLease+5*time.Second {
+				t.Fatalf("a message for the killed replica's HTTP+SSE session, %v after the kill: %d, want 404", clusterLease+5*time.Second, st)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	})
 }

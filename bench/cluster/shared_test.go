@@ -201,3 +201,48 @@ func testSessionLimitAcrossReplicas(t *testing.T, c *cluster, token string) {
 		}
 	}
 }
+
+// clusterLease is the replicas' REPLICA_LEASE: short, so that what a
+// killed replica held lapses within the kill test.
+const clusterLease = 2 * time.Second
+
+// openSSE opens an HTTP+SSE stream on base and returns the endpoint its
+// first event names; the stream closes with the test.
+func openSSE(ctx context.Context, t *testing.T, base, token string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/sse", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /sse on %s: %d", base, resp.StatusCode)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if data, ok := strings.CutPrefix(sc.Text(), "data:"); ok {
+			return strings.TrimSpace(data)
+		}
+	}
+	t.Fatalf("GET /sse on %s: no endpoint event", base)
+	return ""
+}
+
+// postSSE POSTs a notification to an HTTP+SSE message URL: its status.
+func postSSE(ctx context.Context, t *testing.T, u, token string) int {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, "POST", u, strings.NewReader(`{"jsonrpc":"2.0","method":"notifications/initialized"}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}

@@ -30,7 +30,9 @@ const usage = `
 Environment, beyond the flags above:
   DATABASE_URL   PostgreSQL connection string (required), e.g.
                  postgres://mcp:PASSWORD@db.internal:5432/mcp?sslmode=verify-full
-  SERVER_SECRET  required, the same in every replica`
+  SERVER_SECRET  required, the same in every replica
+  REPLICA_LEASE  how long a replica's HTTP+SSE sessions and running tasks
+                 outlive it if it dies (default 90s; renewed every third)`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -56,6 +58,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	}
 	if getenv("SERVER_SECRET") == "" {
 		return errors.New("SERVER_SECRET is required: every replica needs the same one (generate one with: openssl rand -base64 32)")
+	}
+	if v := getenv("REPLICA_LEASE"); v != "" {
+		// For tests that kill a replica and cannot wait 90 s for its
+		// HTTP+SSE sessions and tasks to lapse.
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 30*time.Millisecond || d > time.Hour {
+			return fmt.Errorf("REPLICA_LEASE %q: want a duration from 30ms to 1h", v)
+		}
+		opts.Lease = d
 	}
 	logger := slog.New(slog.NewTextHandler(logOut, nil))
 	var st *pg.Store

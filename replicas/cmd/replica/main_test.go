@@ -76,7 +76,7 @@ func TestUnreachableDatabaseAtStart(t *testing.T) {
 	}
 }
 
-// Both required settings are named when missing.
+// Both required settings are named when missing, and a bad lease.
 func TestRequiredEnvironment(t *testing.T) {
 	for _, c := range []struct {
 		env  map[string]string
@@ -84,6 +84,8 @@ func TestRequiredEnvironment(t *testing.T) {
 	}{
 		{map[string]string{}, "DATABASE_URL is required"},
 		{map[string]string{"DATABASE_URL": "postgres://127.0.0.1:1/x"}, "SERVER_SECRET is required"},
+		{map[string]string{"DATABASE_URL": "postgres://127.0.0.1:1/x", "SERVER_SECRET": "s", "REPLICA_LEASE": "soon"}, `REPLICA_LEASE "soon"`},
+		{map[string]string{"DATABASE_URL": "postgres://127.0.0.1:1/x", "SERVER_SECRET": "s", "REPLICA_LEASE": "1ms"}, `REPLICA_LEASE "1ms"`},
 	} {
 		err := run(context.Background(), nil, func(k string) string { return c.env[k] }, &syncBuffer{})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
