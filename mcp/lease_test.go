@@ -17,7 +17,7 @@ import (
 type leaseDirectory struct {
 	mu      sync.Mutex
 	records map[string]leased
-	owners  map[string]map[string]time.Time
+	owners  ownerSets
 }
 
 type leased struct {
@@ -26,7 +26,7 @@ type leased struct {
 }
 
 func newLeaseDirectory() *leaseDirectory {
-	return &leaseDirectory{records: map[string]leased{}, owners: map[string]map[string]time.Time{}}
+	return &leaseDirectory{records: map[string]leased{}, owners: ownerSets{}}
 }
 
 func (d *leaseDirectory) Save(_ context.Context, id string, rec []byte, ttl time.Duration) error {
@@ -55,35 +55,13 @@ func (d *leaseDirectory) Delete(_ context.Context, id string) error {
 func (d *leaseDirectory) Admit(_ context.Context, owner, digest string, expires time.Time, limit int) ([]string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	live := d.owners[owner]
-	if live == nil {
-		live = map[string]time.Time{}
-		d.owners[owner] = live
-	}
-	now := time.Now()
-	for k, at := range live {
-		if !at.After(now) {
-			delete(live, k)
-		}
-	}
-	live[digest] = expires
-	var ended []string
-	for len(live) > limit {
-		oldest := ""
-		for k, at := range live {
-			if k != digest && (oldest == "" || at.Before(live[oldest])) {
-				oldest = k
-			}
-		}
-		delete(live, oldest)
-		ended = append(ended, oldest)
+	return d.owners.admit(owner, digest, expires, limit, func(oldest string) {
 		for id := range d.records {
 			if SessionDigest(id) == oldest {
 				delete(d.records, id)
 			}
 		}
-	}
-	return ended, nil
+	}), nil
 }
 
 func (d *leaseDirectory) Drop(_ context.Context, owner, digest string) error {

@@ -9,20 +9,25 @@ import (
 	"remote-mcp-authkit/events"
 )
 
-// mapOwners is an OwnerIndex beside a mapDirectory, both shared by the
-// servers of a test as a database is by replicas.
-type mapOwners struct {
-	*mapDirectory
-	owners map[string]map[string]time.Time
-}
+// ownerSets is the owner index of the test directories: per owner, the
+// session digests it holds and when each entry expires, as the store's
+// per-user index keeps them. Its callers hold their directory's lock.
+type ownerSets map[string]map[string]time.Time
 
-func (d *mapOwners) Admit(_ context.Context, owner, digest string, expires time.Time, limit int) ([]string, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	live := d.owners[owner]
+// admit records digest for owner, forgets entries past their expiry, and
+// while the owner holds more than limit, ends the entry that expires
+// first (never the one just admitted), calling forget with its digest.
+func (o ownerSets) admit(owner, digest string, expires time.Time, limit int, forget func(digest string)) []string {
+	live := o[owner]
 	if live == nil {
 		live = map[string]time.Time{}
-		d.owners[owner] = live
+		o[owner] = live
+	}
+	now := time.Now()
+	for k, at := range live {
+		if !at.After(now) {
+			delete(live, k)
+		}
 	}
 	live[digest] = expires
 	var ended []string
@@ -35,13 +40,28 @@ func (d *mapOwners) Admit(_ context.Context, owner, digest string, expires time.
 		}
 		delete(live, oldest)
 		ended = append(ended, oldest)
+		forget(oldest)
+	}
+	return ended
+}
+
+// mapOwners is an OwnerIndex beside a mapDirectory, both shared by the
+// servers of a test as a database is by replicas.
+type mapOwners struct {
+	*mapDirectory
+	owners ownerSets
+}
+
+func (d *mapOwners) Admit(_ context.Context, owner, digest string, expires time.Time, limit int) ([]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.owners.admit(owner, digest, expires, limit, func(oldest string) {
 		for id := range d.records {
 			if SessionDigest(id) == oldest {
 				delete(d.records, id)
 			}
 		}
-	}
-	return ended, nil
+	}), nil
 }
 
 func (d *mapOwners) Drop(_ context.Context, owner, digest string) error {
@@ -55,7 +75,7 @@ func (d *mapOwners) Drop(_ context.Context, owner, digest string) error {
 // the servers sharing an OwnerIndex; the one pushed out ends on every
 // server, including those that adopted it, and is not adopted again.
 func TestSessionLimitAcrossServers(t *testing.T) {
-	dir := &mapOwners{mapDirectory: &mapDirectory{records: map[string][]byte{}}, owners: map[string]map[string]time.Time{}}
+	dir := &mapOwners{mapDirectory: &mapDirectory{records: map[string][]byte{}}, owners: ownerSets{}}
 	bus := events.NewLocal()
 	opts := HTTPOptions{SessionOwner: func(r *http.Request) string { return r.Header.Get("X-Owner") }, Sessions: dir,
 		Relay: eventsRelay{bus, events.StreamMessage}, MaxSessionsPerOwner: 2}
