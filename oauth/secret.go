@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"remote-mcp-authkit/store"
 )
 
 // serverSecretLen is the size of a generated server secret, and the least a
@@ -73,23 +75,10 @@ func LoadOrCreateSecret(dir string) (secret []byte, created bool, err error) {
 		}
 		return nil, false, fmt.Errorf("oauth: create secret: %w", err)
 	}
-	if err := secretSyncDir(dir); err != nil {
+	if err := store.SyncDir(dir); err != nil {
 		return nil, false, fmt.Errorf("oauth: create secret: %w", err)
 	}
 	return secret, true, nil
-}
-
-// secretSyncDir makes the new link in dir durable.
-func secretSyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // storeSecretRead reads and checks an existing secret file. A missing file

@@ -377,7 +377,7 @@ func (s *FileStore) fileOpen() error {
 		if err := f.Sync(); err != nil {
 			return fmt.Errorf("store: init store: %w", err)
 		}
-		if err := fileSyncDir(filepath.Dir(s.path)); err != nil {
+		if err := SyncDir(filepath.Dir(s.path)); err != nil {
 			return fmt.Errorf("store: init store: %w", err)
 		}
 		s.size = int64(len(fileMagic))
@@ -1363,7 +1363,7 @@ func (s *FileStore) fileCompactWrite(base int64, old File, mirror func(f *os.Fil
 	}
 	// From here the new file is the store, whatever happens next.
 	s.fileCompactStep("sync dir")
-	if err := fileSyncDir(filepath.Dir(s.path)); err != nil {
+	if err := SyncDir(filepath.Dir(s.path)); err != nil {
 		s.cfg.logger.Error("store: fsync of the directory after compaction failed", "path", s.path, "err", err)
 	}
 	return fileCompacted{f: f, delta: prefix - base}
@@ -1446,8 +1446,10 @@ func (s *FileStore) fileCloseLater(f File, what string) {
 	}()
 }
 
-// fileSyncDir makes a rename or a creation in dir durable.
-func fileSyncDir(dir string) error {
+// SyncDir makes a rename or a creation in dir durable (fsync of the
+// directory, POSIX): the file store's log and compactions use it, and so
+// does the server secret's file beside it.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
