@@ -318,12 +318,23 @@ func (s *Server) encodeModernResponse(id json.RawMessage, result any, rpcErr *JS
 	if rpcErr != nil {
 		return encodeResponse(id, nil, rpcErr)
 	}
+	return s.appendModernResult(nil, id, result, m)
+}
+
+// appendModernResult is encodeModernResponse of a result, into dst's
+// storage when it has room for what a hand-written result needs (a
+// modern JSON answer is encoded into a pooled buffer: see
+// responseBuffers).
+func (s *Server) appendModernResult(dst []byte, id json.RawMessage, result any, m *methodInfo) []byte {
 	if result == nil {
 		result = emptyResult
 	}
 	env := s.modernEnvelope()
 	cache := s.cacheMembers(m)
-	b := make([]byte, 0, responseSize(id, result, nil)+len(env)+len(cache)+2)
+	b := dst[:0]
+	if need := responseSize(id, result, nil) + len(env) + len(cache) + 2; cap(b) < need {
+		b = make([]byte, 0, need)
+	}
 	if plainID(id) {
 		b = append(b, `{"jsonrpc":"2.0","id":`...)
 		b = append(b, id...)
