@@ -111,7 +111,10 @@ type methodName string
 var knownMethods = []string{"tools/call", "tools/list", "ping", "initialize", "notifications/initialized",
 	"notifications/cancelled", "notifications/progress", "logging/setLevel", "resources/list",
 	"resources/read", "resources/templates/list", "resources/subscribe", "resources/unsubscribe",
-	"prompts/list", "prompts/get", "completion/complete"}
+	"prompts/list", "prompts/get", "completion/complete",
+	// 2026-07-28 only (server/discover, subscriptions/listen, and the
+	// tasks extension's methods): a stateless client sends them often.
+	"server/discover", "subscriptions/listen", "tasks/get", "tasks/update", "tasks/cancel"}
 
 // decodeMethod reads the value of a "method" member. A value that is not a
 // string becomes badMethod, which validate reports once the id is known.
