@@ -163,6 +163,19 @@ func TestRequestHeldLinesKept(t *testing.T) {
 	if first < 0 || !(first < warn && warn < second && second < req) {
 		t.Fatalf("lines out of order:\n%s", all)
 	}
+	// A request line that only slog's handler can write (a tool name
+	// that needs quoting) still comes after the lines its request held.
+	out.calls = nil
+	quoted := observeHTTP(om, logger, "", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		trail.Record(r.Context(), audit.Event{Action: audit.ActionToolCalled, Tool: "held", Outcome: "ok"})
+		recordMCP(r.Context(), mcp.RequestInfo{Method: "tools/call", Era: "legacy", Tool: `quo"te`})
+	}))
+	quoted.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/mcp", nil))
+	all = strings.Join(out.all(), "")
+	held, req := strings.Index(all, "tool=held"), strings.Index(all, `msg=request`)
+	if held < 0 || req < held || !strings.Contains(all[req:], `tool="quo\"te"`) {
+		t.Fatalf("held line and slog's request line:\n%s", all)
+	}
 }
 
 // A request holds at most maxHeld bytes: a batch's many events all get
