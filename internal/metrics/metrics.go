@@ -147,15 +147,25 @@ func makeKey(n int, values []string) key {
 // written, with no lock (a read lock's shared counter, written by both
 // cores, cost more than the count itself), and adding a series replaces
 // the map with a copy that holds it.
+//
+// The series found last is kept beside the map: a family is mostly counted
+// with the same labels over and over (route /mcp, status 200), and
+// comparing four strings, which are mostly the same constants, is cheaper
+// than hashing them.
 type seriesMap[S any] struct {
-	m  atomic.Pointer[map[key]*S]
-	mu sync.Mutex // held while a series is added
+	m    atomic.Pointer[map[key]*S]
+	last atomic.Pointer[keyed[S]]
+	mu   sync.Mutex // held while a series is added
 }
 
 // get returns k's series, made with mk on first use.
 func (sm *seriesMap[S]) get(k key, mk func() *S) *S {
+	if l := sm.last.Load(); l != nil && l.k == k {
+		return l.s
+	}
 	if m := sm.m.Load(); m != nil {
 		if s := (*m)[k]; s != nil {
+			sm.last.Store(&keyed[S]{k, s})
 			return s
 		}
 	}
