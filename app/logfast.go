@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"remote-mcp-authkit/audit"
 )
 
 type fastHandler struct {
@@ -153,11 +155,62 @@ func (h *fastHandler) HandleAttrs(ctx context.Context, t time.Time, level slog.L
 	var bp *[]byte
 	if rec := recordFrom(ctx); rec != nil {
 		var held bool
-		if bp, held = rec.hold(h, t, level, msg, attrs); held {
+		if bp, held = rec.hold(h, func(b []byte) ([]byte, bool) { return h.format(b, t, level, msg, attrs) }); held {
 			return nil
 		}
 	}
 	return h.write(ctx, bp, t, level, msg, attrs)
+}
+
+// HandleFields is HandleAttrs for a record of string attributes whose
+// keys are plain text (audit.FieldHandler): every tools/call's audit
+// record, written with no slog.Attr made and no key checked.
+func (h *fastHandler) HandleFields(ctx context.Context, t time.Time, level slog.Level, msg string, fields []audit.Field) error {
+	var bp *[]byte
+	if rec := recordFrom(ctx); rec != nil {
+		var held bool
+		if bp, held = rec.hold(h, func(b []byte) ([]byte, bool) { return h.formatFields(b, t, level, msg, fields) }); held {
+			return nil
+		}
+	}
+	if bp == nil {
+		bp = getBuf()
+	}
+	n := len(*bp)
+	if b, ok := h.formatFields(*bp, t, level, msg, fields); ok {
+		return h.end(bp, b)
+	}
+	*bp = (*bp)[:n]
+	return h.fieldsSlowly(ctx, bp, t, level, msg, fields)
+}
+
+// fieldsSlowly writes a record of fields that needs what only the
+// standard handler writes, after the lines in bp. Out of line: its
+// attributes' array stays off the stack of the common path.
+//
+//go:noinline
+func (h *fastHandler) fieldsSlowly(ctx context.Context, bp *[]byte, t time.Time, level slog.Level, msg string, fields []audit.Field) error {
+	var buf [16]slog.Attr
+	attrs := buf[:0]
+	for _, f := range fields {
+		attrs = append(attrs, slog.String(f.Key, f.Value))
+	}
+	return h.write(ctx, bp, t, level, msg, attrs)
+}
+
+// formatFields is format for string fields whose keys are plain text.
+func (h *fastHandler) formatFields(b []byte, t time.Time, level slog.Level, msg string, fields []audit.Field) ([]byte, bool) {
+	if !plainText(msg) || !fastTime(t) {
+		return b, false
+	}
+	b = h.begin(b, t, level, msg)
+	for _, f := range fields {
+		var ok bool
+		if b, ok = h.str(h.key(b, f.Key), f.Value); !ok {
+			return b, false
+		}
+	}
+	return h.finish(b), true
 }
 
 // write writes a record after the lines in bp (a pooled buffer, or nil

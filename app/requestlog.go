@@ -58,7 +58,9 @@ const maxHeld = 16 << 10
 // true; or, when it holds none or cannot hold this one (the line needs
 // the standard handler, or there is no room), it stops holding and hands
 // what it held (nil if nothing) to the caller, to write before the record.
-func (rec *reqRecord) hold(h *fastHandler, t time.Time, level slog.Level, msg string, attrs []slog.Attr) (*[]byte, bool) {
+// The record's line is appended by line (a format of fastHandler's), on
+// the held buffer.
+func (rec *reqRecord) hold(h *fastHandler, line func([]byte) ([]byte, bool)) (*[]byte, bool) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if !rec.holding {
@@ -69,7 +71,7 @@ func (rec *reqRecord) hold(h *fastHandler, t time.Time, level slog.Level, msg st
 	}
 	bp := rec.held
 	n := len(*bp)
-	b, ok := h.format(*bp, t, level, msg, attrs)
+	b, ok := line(*bp)
 	*bp = b[:n]
 	if ok && len(b) <= maxHeld {
 		*bp = b
@@ -261,7 +263,6 @@ func observeHTTP(m *opsMetrics, logger *slog.Logger, basePath string, next http.
 		if !logged {
 			return
 		}
-		var buf [14]slog.Attr
 		rec.mu.Lock()
 		if fh != nil {
 			// The line is appended to what the request held (its audit
@@ -279,15 +280,35 @@ func observeHTTP(m *opsMetrics, logger *slog.Logger, basePath string, next http.
 				return
 			}
 			*bp = b[:n]
-			attrs := requestAttrs(buf[:0], rec, route, r.Method, status, d)
-			rec.mu.Unlock()
-			fh.write(r.Context(), bp, end, slog.LevelInfo, "request", attrs)
-			return
+			rec.held = bp // the slow path writes them before its line
 		}
-		attrs := requestAttrs(buf[:0], rec, route, r.Method, status, d)
-		rec.mu.Unlock()
-		logRecord(r.Context(), logger, slog.LevelInfo, "request", attrs...)
+		logRequestSlowly(r.Context(), logger, fh, rec, end, route, r.Method, status, d)
 	})
+}
+
+// logRequestSlowly writes the request line through slog's attributes,
+// after what the request held: for a line the hand-made one cannot write
+// (a value that needs quoting), or a handler other than the product's.
+// rec.mu is held, and unlocked here. It is kept out of line so that the
+// attributes' array is on the stack only when this path is taken: every
+// request passes through observeHTTP's frame, and the frames on a
+// request's path decide whether its goroutine's stack must grow (a copy
+// of the whole stack) after every garbage collection shrank it.
+//
+//go:noinline
+func logRequestSlowly(ctx context.Context, logger *slog.Logger, fh *fastHandler, rec *reqRecord, end time.Time, route, method string, status int, d time.Duration) {
+	var buf [14]slog.Attr
+	attrs := requestAttrs(buf[:0], rec, route, method, status, d)
+	var bp *[]byte
+	if fh != nil {
+		bp, rec.held = rec.held, nil
+	}
+	rec.mu.Unlock()
+	if fh != nil {
+		fh.write(ctx, bp, end, slog.LevelInfo, "request", attrs)
+		return
+	}
+	logRecord(ctx, logger, slog.LevelInfo, "request", attrs...)
 }
 
 // appendRequestLine appends the request line: what h's standard handler

@@ -96,13 +96,40 @@ func NewID() string {
 	return string(strconv.AppendUint(append(b[:0], idPrefix...), idCounter.Add(1), 36))
 }
 
-var attrPool = sync.Pool{New: func() any { s := make([]slog.Attr, 0, 11); return &s }}
+// Field is one attribute of an event's record: a key, one of the fixed
+// words this package writes (plain text: letters and underscores), and
+// its value.
+type Field struct{ Key, Value string }
 
-// attrHandler is a handler that takes a record as its parts (the product's
-// log handler does), which spares building a slog.Record.
-type attrHandler interface {
-	HandleAttrs(ctx context.Context, t time.Time, level slog.Level, msg string, attrs []slog.Attr) error
+// Fields appends e's attributes, in the order its record has them: action
+// and id always, then those that are set.
+func (e *Event) Fields(fs []Field) []Field {
+	fs = append(fs, Field{"action", e.Action}, Field{"id", e.ID})
+	for _, f := range [...]Field{{"user_id", e.UserID}, {"org_id", e.OrganizationID},
+		{"impersonator", e.Impersonator}, {"client_id", e.ClientID}, {"grant_id", e.GrantID}, {"tool", e.Tool},
+		{"outcome", e.Outcome}, {"grant_type", e.GrantType}, {"remote_addr", e.RemoteAddr}} {
+		if f.Value != "" {
+			fs = append(fs, f)
+		}
+	}
+	return fs
 }
+
+// FieldHandler is a log handler that takes a record of string attributes
+// whose keys are plain text (Field) as its parts. Every tools/call makes
+// an audit record, so the product's handler writes these with no
+// slog.Attr made and no key checked; any other handler gets slog's
+// attributes.
+type FieldHandler interface {
+	HandleFields(ctx context.Context, t time.Time, level slog.Level, msg string, fields []Field) error
+}
+
+// Pooled: handed to a handler through an interface, a local array would
+// be allocated for every event.
+var (
+	fieldPool = sync.Pool{New: func() any { s := make([]Field, 0, 11); return &s }}
+	attrPool  = sync.Pool{New: func() any { s := make([]slog.Attr, 0, 11); return &s }}
+)
 
 // Record logs e as a distinct record (message "audit", level Info) and
 // hands it to the sink. It never blocks on the network.
@@ -120,24 +147,22 @@ func (t *Trail) Record(ctx context.Context, e Event) {
 		e.OccurredAt = now.UTC()
 	}
 	if logged {
-		// Pooled: handed to a handler through an interface, a local array
-		// would be allocated for every event.
-		bp := attrPool.Get().(*[]slog.Attr)
-		defer attrPool.Put(bp)
-		attrs := append((*bp)[:0], slog.String("action", e.Action), slog.String("id", e.ID))
-		for _, kv := range [...]struct{ k, v string }{{"user_id", e.UserID}, {"org_id", e.OrganizationID},
-			{"impersonator", e.Impersonator}, {"client_id", e.ClientID}, {"grant_id", e.GrantID}, {"tool", e.Tool},
-			{"outcome", e.Outcome}, {"grant_type", e.GrantType}, {"remote_addr", e.RemoteAddr}} {
-			if kv.v != "" {
-				attrs = append(attrs, slog.String(kv.k, kv.v))
-			}
-		}
-		if ah, ok := h.(attrHandler); ok {
-			ah.HandleAttrs(ctx, now, slog.LevelInfo, "audit", attrs)
+		fp := fieldPool.Get().(*[]Field)
+		fields := e.Fields((*fp)[:0])
+		if fh, ok := h.(FieldHandler); ok {
+			fh.HandleFields(ctx, now, slog.LevelInfo, "audit", fields)
 		} else {
+			ap := attrPool.Get().(*[]slog.Attr)
+			attrs := (*ap)[:0]
+			for _, f := range fields {
+				attrs = append(attrs, slog.String(f.Key, f.Value))
+			}
 			t.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
+			*ap = attrs
+			attrPool.Put(ap)
 		}
-		*bp = attrs
+		*fp = fields
+		fieldPool.Put(fp)
 	}
 	if t.sink != nil {
 		t.sink.Enqueue(e)

@@ -12,18 +12,24 @@
 # changes from one run to the next, the three then see the same load, and
 # their CPU per request compares more steadily (the rates, shared, do not).
 #
-# Usage: bench/opscost.sh BEFORE_BINARY AFTER_BINARY [-d 5s] [-rounds 5] [-together]
+# -before-flags "..." replaces the flags the before build gets after -addr
+# (default: the same as after's), for a build older than a flag: one from
+# before the operator's view (issue 14) knows neither -max-requests-per-session
+# nor its bound, so it runs with `-before-flags -memory`.
+#
+# Usage: bench/opscost.sh BEFORE_BINARY AFTER_BINARY [-d 5s] [-rounds 5] [-together] [-before-flags "..."]
 # (build them with `go build -o X .` from the two trees to compare).
 set -euo pipefail
-usage="usage: $0 BEFORE_BINARY AFTER_BINARY [-d 5s] [-rounds 5] [-together]"
+usage="usage: $0 BEFORE_BINARY AFTER_BINARY [-d 5s] [-rounds 5] [-together] [-before-flags \"...\"]"
 [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }
 before=$(realpath "$1") after=$(realpath "$2"); shift 2
-dur=5s rounds=5 conns=50 together=
+dur=5s rounds=5 conns=50 together= beforeflags=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-d) dur="$2"; shift 2 ;;
 	-rounds) rounds="$2"; shift 2 ;;
 	-together) together=1; shift ;;
+	-before-flags) beforeflags="$2"; shift 2 ;;
 	*) echo "$usage" >&2; exit 2 ;;
 	esac
 done
@@ -38,7 +44,9 @@ trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 # One session shared by wrk's connections: its bound on requests in flight
 # is raised above the connection count (see wrk.sh).
 common=(-memory -max-requests-per-session 1024)
-"$before" -addr "127.0.0.1:${PORT[before]}" "${common[@]}" >"$tmp/before.log" 2>&1 & pids+=($!); PID[before]=$!
+bflags=("${common[@]}")
+[ -n "$beforeflags" ] && read -ra bflags <<<"$beforeflags"
+"$before" -addr "127.0.0.1:${PORT[before]}" "${bflags[@]}" >"$tmp/before.log" 2>&1 & pids+=($!); PID[before]=$!
 "$after" -addr "127.0.0.1:${PORT[after]}" "${common[@]}" >"$tmp/after.log" 2>&1 & pids+=($!); PID[after]=$!
 "$after" -addr "127.0.0.1:${PORT[quiet]}" "${common[@]}" -log-level warn >"$tmp/quiet.log" 2>&1 & pids+=($!); PID[quiet]=$!
 sleep 1

@@ -266,6 +266,15 @@ func (s *Server) finishAccountSignIn(w http.ResponseWriter, r *http.Request, q u
 		return
 	}
 	id := sess.Identity
+	// The page needs the person's identity once, and keeps its own
+	// session (a sealed cookie): the upstream session this sign-in opened
+	// would only linger at the provider, a credential nobody uses, so it
+	// is ended now (best effort, as a grant's is when it is revoked).
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.ProviderTimeout)
+	if err := s.cfg.Provider.Revoke(rctx, sess); err != nil {
+		s.log.Warn("oauth: account page: ending the upstream session failed", "err", err)
+	}
+	cancel()
 	s.writeAccountSession(w, &accountSession{Subject: id.Subject, Email: id.Email, Nonce: newToken(""), Expires: s.now().Add(accountSessionTTL).Unix()})
 	s.emit(r.Context(), r, Event{Kind: EventAccountSignedIn, Identity: &id})
 	http.Redirect(w, r, s.path("/account"), http.StatusSeeOther)

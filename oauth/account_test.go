@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -34,11 +35,19 @@ func TestAccountPage(t *testing.T) {
 
 	jar, _ := cookiejar.New(nil)
 	b := &http.Client{Jar: jar}
+	e.provider.set(func(p *fakeProvider) { p.revoked = nil })
 	resp := e.get(b, e.url("/account"))
 	page := readBody(resp)
 	if resp.StatusCode != 200 || resp.Request.URL.Path != "/account" {
 		t.Fatalf("GET /account: %d at %s\n%s", resp.StatusCode, resp.Request.URL, page)
 	}
+	// The upstream session the page's sign-in opened is ended at once:
+	// the page keeps its own.
+	e.provider.set(func(p *fakeProvider) {
+		if want := fmt.Sprintf("up_rt_%d", p.n); len(p.revoked) != 1 || p.revoked[0] != want {
+			t.Errorf("upstream sessions ended by the page's sign-in: %v, want [%s]", p.revoked, want)
+		}
+	})
 	if resp.Header.Get("X-Frame-Options") != "DENY" || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 		t.Fatalf("the page may be framed: %v", resp.Header)
 	}

@@ -27,17 +27,32 @@ const (
 )
 
 // tokenCache maps the SHA-256 of an access token to what the bearer check
-// needs, so that the common request costs one hash and two map reads under
-// a read lock. The store stays authoritative: a miss loads from it,
+// needs, so that the common request costs one hash and one lookup that
+// takes no lock (a read lock's shared counter, written by every core on
+// every request, costs more than the lookup). The store stays authoritative: a miss loads from it,
 // revocation in this process updates the cache at once, and a cached token
 // is checked against the store again every recheckInterval, so that with
 // several processes sharing one store a revocation (or an identity change
 // at refresh) made by another process takes effect here within that time.
 type tokenCache struct {
+	tokens    sync.Map // [32]byte -> *accessEntry; changed under mu
 	mu        sync.RWMutex
-	tokens    map[[32]byte]*accessEntry
 	grants    map[string]*grantEntry
 	nextSweep time.Time
+}
+
+// token returns the cached entry of the token whose SHA-256 is key.
+func (c *tokenCache) token(key [32]byte) *accessEntry {
+	e, _ := c.tokens.Load(key)
+	ae, _ := e.(*accessEntry)
+	return ae
+}
+
+// count says how many tokens are cached, for tests.
+func (c *tokenCache) count() int {
+	n := 0
+	c.tokens.Range(func(any, any) bool { n++; return true })
+	return n
 }
 
 type accessEntry struct {
@@ -57,7 +72,6 @@ type grantEntry struct {
 }
 
 func (c *tokenCache) init() {
-	c.tokens = map[[32]byte]*accessEntry{}
 	c.grants = map[string]*grantEntry{}
 }
 
@@ -74,13 +88,14 @@ func (c *tokenCache) put(key [32]byte, ar *accessRecord, id *Identity, now time.
 		// the cache holds only what live tokens need.
 		n := now.UnixNano()
 		live := make(map[*grantEntry]bool, len(c.grants))
-		for k, e := range c.tokens {
-			if n >= e.expires || e.grant.revoked.Load() {
-				delete(c.tokens, k)
+		c.tokens.Range(func(k, v any) bool {
+			if e := v.(*accessEntry); n >= e.expires || e.grant.revoked.Load() {
+				c.tokens.Delete(k)
 			} else {
 				live[e.grant] = true
 			}
-		}
+			return true
+		})
 		for id, g := range c.grants {
 			if !live[g] {
 				delete(c.grants, id)
@@ -100,7 +115,7 @@ func (c *tokenCache) put(key [32]byte, ar *accessRecord, id *Identity, now time.
 		e.narrow = strings.Fields(ar.Scope)
 	}
 	e.checked.Store(now.UnixNano())
-	c.tokens[key] = e
+	c.tokens.Store(key, e)
 	return e
 }
 
@@ -119,7 +134,7 @@ func (c *tokenCache) dropHash(h string) {
 // forget drops the cached access token whose SHA-256 is key.
 func (c *tokenCache) forget(key [32]byte) {
 	c.mu.Lock()
-	delete(c.tokens, key)
+	c.tokens.Delete(key)
 	c.mu.Unlock()
 }
 
@@ -141,18 +156,19 @@ func (c *tokenCache) dropGrant(id string) {
 		return
 	}
 	delete(c.grants, id)
-	for k, e := range c.tokens {
-		if e.grantID == id {
-			delete(c.tokens, k)
+	c.tokens.Range(func(k, v any) bool {
+		if v.(*accessEntry).grantID == id {
+			c.tokens.Delete(k)
 		}
-	}
+		return true
+	})
 }
 
 // clear forgets everything: what it held may have been revoked or changed
 // by an event this process missed.
 func (c *tokenCache) clear() {
 	c.mu.Lock()
-	c.tokens = map[[32]byte]*accessEntry{}
+	c.tokens.Clear()
 	c.grants = map[string]*grantEntry{}
 	c.mu.Unlock()
 }
@@ -210,9 +226,7 @@ func (s *Server) lookupAccess(ctx context.Context, token string) (*accessEntry, 
 	var buf [maxBearerLen]byte
 	key := sha256.Sum256(buf[:copy(buf[:], token)])
 	now := s.now()
-	s.cache.mu.RLock()
-	e := s.cache.tokens[key]
-	s.cache.mu.RUnlock()
+	e := s.cache.token(key)
 	if e != nil {
 		n := now.UnixNano()
 		if n >= e.expires || e.grant.revoked.Load() {

@@ -257,14 +257,14 @@ func TestTokenCacheSweep(t *testing.T) {
 	id := &Identity{Subject: "u"}
 	c.add("t1", &accessRecord{GrantID: "g1", ExpiresAt: now.Add(time.Minute)}, id, now)
 	c.add("t2", &accessRecord{GrantID: "g2", ExpiresAt: now.Add(time.Hour)}, id, now)
-	if len(c.tokens) != 2 || len(c.grants) != 2 {
-		t.Fatalf("%d tokens, %d grants", len(c.tokens), len(c.grants))
+	if c.count() != 2 || len(c.grants) != 2 {
+		t.Fatalf("%d tokens, %d grants", c.count(), len(c.grants))
 	}
 	// Two minutes on, the next insertion sweeps t1 and its grant away.
 	later := now.Add(2 * time.Minute)
 	c.add("t3", &accessRecord{GrantID: "g2", ExpiresAt: later.Add(time.Hour)}, id, later)
-	if len(c.tokens) != 2 || len(c.grants) != 1 || c.grants["g1"] != nil {
-		t.Fatalf("after sweep: %d tokens, grants %v", len(c.tokens), c.grants)
+	if c.count() != 2 || len(c.grants) != 1 || c.grants["g1"] != nil {
+		t.Fatalf("after sweep: %d tokens, grants %v", c.count(), c.grants)
 	}
 }
 

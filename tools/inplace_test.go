@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -464,4 +465,28 @@ func genSpace(dst []byte, c *choices) []byte {
 		dst = append(dst, " \n\t"[:1+c.next(3)]...)
 	}
 	return dst
+}
+
+// smallInteger gives what strconv gives, or hands the number to it: every
+// literal it takes is a plain integer whose value ParseFloat reads exactly
+// and ParseInt accepts.
+func TestSmallIntegerAgreesWithStrconv(t *testing.T) {
+	nums := []string{"0", "-0", "7", "-7", "42", "999999999999999", "-999999999999999", "1000000000000000",
+		"9007199254740993", "1.5", "1e3", "-1E-2", "6.0", "0.1", "-", ""}
+	for i := int64(1); i < 1e15; i = i*7 + 3 {
+		nums = append(nums, strconv.FormatInt(i, 10), strconv.FormatInt(-i, 10))
+	}
+	for _, n := range nums {
+		f, ok := smallInteger([]byte(n))
+		want, err := strconv.ParseFloat(n, 64)
+		if !ok {
+			if len(strings.TrimPrefix(n, "-")) <= 15 && err == nil && !strings.ContainsAny(n, ".eE") {
+				t.Errorf("%q: refused a plain integer of at most 15 digits", n)
+			}
+			continue
+		}
+		if _, ierr := strconv.ParseInt(n, 10, 64); err != nil || ierr != nil || f != want {
+			t.Errorf("%q: smallInteger %v, ParseFloat %v (%v)", n, f, want, err)
+		}
+	}
 }

@@ -110,9 +110,19 @@ func (t *Table) logCall(ctx context.Context, id *oauth.Identity, name string, re
 	if imp != "" || refused != nil {
 		level = slog.LevelInfo
 	}
-	if !l.Enabled(ctx, level) {
-		return
+	if l.Enabled(ctx, level) {
+		writeCallLine(ctx, l, level, id, imp, name, refused)
 	}
+}
+
+// writeCallLine writes logCall's line. It is a function of its own, kept
+// out of line, so that the attributes' array is on the stack only when a
+// line is written: a tools/call's goroutine is deep enough that its
+// frames decide whether the goroutine's stack must grow (a copy of the
+// whole stack) after every garbage collection shrank it.
+//
+//go:noinline
+func writeCallLine(ctx context.Context, l *slog.Logger, level slog.Level, id *oauth.Identity, imp, name string, refused error) {
 	var buf [7]slog.Attr
 	attrs := append(buf[:0], slog.String("tool", name))
 	if id != nil {
@@ -506,7 +516,7 @@ func (t *Table) callTool(ctx context.Context, name string, arguments json.RawMes
 	}
 	t.logCall(ctx, id, name, nil)
 	if len(arguments) > MaxArgumentBytes {
-		return ErrorResult(fmt.Sprintf("invalid arguments: they are %d bytes long; the limit is %d", len(arguments), MaxArgumentBytes)), OutcomeInvalid, nil
+		return argumentsTooLong(len(arguments)), OutcomeInvalid, nil
 	}
 	args, err := tool.InputSchema.Validate(arguments)
 	if err != nil {
@@ -537,23 +547,48 @@ func (t *Table) callTool(ctx context.Context, name string, arguments json.RawMes
 		return ErrorResult(err.Error()), OutcomeError, nil
 	}
 	if res == nil {
-		return ErrorResult(fmt.Sprintf("tool %q returned no result", name)), OutcomeError, nil
+		return noResult(name), OutcomeError, nil
 	}
 	if tool.OutputSchema != nil && !res.IsError {
-		if err := checkOutput(tool.OutputSchema, res.StructuredContent); err != nil {
-			return ErrorResult(fmt.Sprintf("tool %q produced a result that does not match its outputSchema: %v", name, err)), OutcomeError, nil
-		}
-		if !t.tools[t.byName[name]].legacyOutput && mcp.SessionFromContext(ctx) != nil {
-			// A legacy client may only be sent object structured content;
-			// the text blocks carry the same value (tools, "Structured
-			// Content": servers SHOULD also serialize it as text).
-			c := *res
-			c.StructuredContent = nil
-			res = &c
-		}
+		return structuredResult(ctx, e, name, res)
 	}
 	if res.IsError {
 		return res, OutcomeError, nil
+	}
+	return res, OutcomeOK, nil
+}
+
+// The paths below are functions of their own, out of line, to keep
+// callTool's frame small: a tools/call's goroutine is deep, and the
+// frames on its path decide whether its stack must grow (a copy of the
+// whole stack) after every garbage collection shrank it.
+
+//go:noinline
+func argumentsTooLong(n int) *mcp.CallToolResult {
+	return ErrorResult(fmt.Sprintf("invalid arguments: they are %d bytes long; the limit is %d", n, MaxArgumentBytes))
+}
+
+//go:noinline
+func noResult(name string) *mcp.CallToolResult {
+	return ErrorResult(fmt.Sprintf("tool %q returned no result", name))
+}
+
+// structuredResult checks a result's structured content against the
+// tool's outputSchema, and drops it for a legacy client when it is not an
+// object.
+//
+//go:noinline
+func structuredResult(ctx context.Context, e *entry, name string, res *mcp.CallToolResult) (*mcp.CallToolResult, string, error) {
+	if err := checkOutput(e.OutputSchema, res.StructuredContent); err != nil {
+		return ErrorResult(fmt.Sprintf("tool %q produced a result that does not match its outputSchema: %v", name, err)), OutcomeError, nil
+	}
+	if !e.legacyOutput && mcp.SessionFromContext(ctx) != nil {
+		// A legacy client may only be sent object structured content;
+		// the text blocks carry the same value (tools, "Structured
+		// Content": servers SHOULD also serialize it as text).
+		c := *res
+		c.StructuredContent = nil
+		res = &c
 	}
 	return res, OutcomeOK, nil
 }

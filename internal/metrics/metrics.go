@@ -10,7 +10,9 @@ package metrics
 import (
 	"bufio"
 	"cmp"
+	"maps"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
@@ -139,65 +141,73 @@ func makeKey(n int, values []string) key {
 	return k
 }
 
-// CounterVec is a counter with labels.
-type CounterVec struct {
-	n, help string
-	labels  []string
-	mu      sync.RWMutex
-	series  map[key]*atomic.Uint64
+// seriesMap finds a family's series by label values. Every request counts
+// several series, on every core at once, and new series are rare (label
+// values come from bounded sets): so lookups read a map that is never
+// written, with no lock (a read lock's shared counter, written by both
+// cores, cost more than the count itself), and adding a series replaces
+// the map with a copy that holds it.
+//
+// The series found last is kept beside the map: a family is mostly counted
+// with the same labels over and over (route /mcp, status 200), and
+// comparing four strings, which are mostly the same constants, is cheaper
+// than hashing them.
+type seriesMap[S any] struct {
+	m    atomic.Pointer[map[key]*S]
+	last atomic.Pointer[keyed[S]]
+	mu   sync.Mutex // held while a series is added
 }
 
-// NewCounterVec registers a counter named name (ending in _total) with at
-// most four labels.
-func (r *Registry) NewCounterVec(name, help string, labelNames ...string) *CounterVec {
-	if len(labelNames) > len(key{}) {
-		panic("metrics: too many labels")
+// get returns k's series, made with mk on first use.
+func (sm *seriesMap[S]) get(k key, mk func() *S) *S {
+	if l := sm.last.Load(); l != nil && l.k == k {
+		return l.s
 	}
-	c := &CounterVec{n: name, help: help, labels: labelNames, series: map[key]*atomic.Uint64{}}
-	r.add(c)
-	return c
-}
-
-func (c *CounterVec) name() string { return c.n }
-
-// Add adds n to the series with these label values.
-func (c *CounterVec) Add(n uint64, values ...string) {
-	k := makeKey(len(c.labels), values)
-	c.mu.RLock()
-	s := c.series[k]
-	c.mu.RUnlock()
-	if s == nil {
-		c.mu.Lock()
-		if s = c.series[k]; s == nil {
-			s = new(atomic.Uint64)
-			c.series[k] = s
+	if m := sm.m.Load(); m != nil {
+		if s := (*m)[k]; s != nil {
+			sm.last.Store(&keyed[S]{k, s})
+			return s
 		}
-		c.mu.Unlock()
 	}
-	s.Add(n)
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	old := sm.m.Load()
+	if old != nil {
+		if s := (*old)[k]; s != nil {
+			return s
+		}
+	}
+	m := make(map[key]*S, 1)
+	if old != nil {
+		maps.Copy(m, *old)
+	}
+	s := mk()
+	m[k] = s
+	sm.m.Store(&m)
+	return s
 }
 
-// Inc adds one.
-func (c *CounterVec) Inc(values ...string) { c.Add(1, values...) }
-
-// Value returns a series' count (0 when it does not exist), for tests.
-func (c *CounterVec) Value(values ...string) uint64 {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if s := c.series[makeKey(len(c.labels), values)]; s != nil {
-		return s.Load()
+// find returns k's series, or nil when it does not exist.
+func (sm *seriesMap[S]) find(k key) *S {
+	if m := sm.m.Load(); m != nil {
+		return (*m)[k]
 	}
-	return 0
+	return nil
 }
 
-func sortedKeys[V any](m map[key]V) []key {
-	ks := make([]key, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
+// sorted returns the series in the order of their label values.
+func (sm *seriesMap[S]) sorted() []keyed[S] {
+	m := sm.m.Load()
+	if m == nil {
+		return nil
 	}
-	slices.SortFunc(ks, func(a, b key) int {
-		for i := range a {
-			if c := cmp.Compare(a[i], b[i]); c != 0 {
+	ks := make([]keyed[S], 0, len(*m))
+	for k, s := range *m {
+		ks = append(ks, keyed[S]{k, s})
+	}
+	slices.SortFunc(ks, func(a, b keyed[S]) int {
+		for i := range a.k {
+			if c := cmp.Compare(a.k[i], b.k[i]); c != 0 {
 				return c
 			}
 		}
@@ -206,15 +216,82 @@ func sortedKeys[V any](m map[key]V) []key {
 	return ks
 }
 
+type keyed[S any] struct {
+	k key
+	s *S
+}
+
+// stripes is how many copies of its cells a series keeps. Two cores
+// adding to one cache line take turns owning it, which costs each add
+// several times what the add itself does; each add goes to a copy picked
+// at random (math/rand/v2's generator has a state per thread, so picking
+// shares nothing), so that two cores rarely write the same line, and a
+// read sums the copies.
+const stripes = 8
+
+// cell is a counter alone on its cache line.
+type cell struct {
+	atomic.Uint64
+	_ [56]byte
+}
+
+func stripe() int { return int(rand.Uint32() & (stripes - 1)) }
+
+// counterSeries is one series of a CounterVec.
+type counterSeries [stripes]cell
+
+func (c *counterSeries) load() uint64 {
+	var n uint64
+	for i := range c {
+		n += c[i].Load()
+	}
+	return n
+}
+
+// CounterVec is a counter with labels.
+type CounterVec struct {
+	n, help string
+	labels  []string
+	series  seriesMap[counterSeries]
+}
+
+// NewCounterVec registers a counter named name (ending in _total) with at
+// most four labels.
+func (r *Registry) NewCounterVec(name, help string, labelNames ...string) *CounterVec {
+	if len(labelNames) > len(key{}) {
+		panic("metrics: too many labels")
+	}
+	c := &CounterVec{n: name, help: help, labels: labelNames}
+	r.add(c)
+	return c
+}
+
+func (c *CounterVec) name() string { return c.n }
+
+// Add adds n to the series with these label values.
+func (c *CounterVec) Add(n uint64, values ...string) {
+	s := c.series.get(makeKey(len(c.labels), values), func() *counterSeries { return new(counterSeries) })
+	s[stripe()].Add(n)
+}
+
+// Inc adds one.
+func (c *CounterVec) Inc(values ...string) { c.Add(1, values...) }
+
+// Value returns a series' count (0 when it does not exist), for tests.
+func (c *CounterVec) Value(values ...string) uint64 {
+	if s := c.series.find(makeKey(len(c.labels), values)); s != nil {
+		return s.load()
+	}
+	return 0
+}
+
 func (c *CounterVec) write(w *bufio.Writer) {
 	header(w, c.n, c.help, "counter")
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	for _, k := range sortedKeys(c.series) {
+	for _, ks := range c.series.sorted() {
 		w.WriteString(c.n)
-		labels(w, c.labels, k[:len(c.labels)], "", "")
+		labels(w, c.labels, ks.k[:len(c.labels)], "", "")
 		w.WriteByte(' ')
-		w.WriteString(strconv.FormatUint(c.series[k].Load(), 10))
+		w.WriteString(strconv.FormatUint(ks.s.load(), 10))
 		w.WriteByte('\n')
 	}
 }
@@ -224,14 +301,23 @@ type HistogramVec struct {
 	n, help string
 	labels  []string
 	buckets []float64 // upper bounds, ascending, without +Inf
-	mu      sync.RWMutex
-	series  map[key]*histSeries
+	series  seriesMap[histSeries]
 }
 
+// histSeries is one series of a HistogramVec: stripes copies (see
+// stripes) of its cells, each copy its buckets' counts (not cumulative,
+// then +Inf) and the sum of its observations (float64 bits), padded to
+// whole cache lines. A count is the buckets' total, so it needs no cell of
+// its own.
 type histSeries struct {
-	counts []atomic.Uint64 // per bucket (not cumulative), then +Inf
-	sum    atomic.Uint64   // float64 bits
-	count  atomic.Uint64
+	cells  []atomic.Uint64
+	stride int // cells per copy
+}
+
+func newHistSeries(buckets int) *histSeries {
+	n := buckets + 2       // the buckets, +Inf and the sum
+	stride := (n + 7) &^ 7 // whole 64-byte lines
+	return &histSeries{cells: make([]atomic.Uint64, stride*stripes), stride: stride}
 }
 
 // DurationBuckets suit request latencies in seconds: 1 ms to 60 s.
@@ -243,7 +329,7 @@ func (r *Registry) NewHistogramVec(name, help string, buckets []float64, labelNa
 	if len(labelNames) > len(key{}) || !slices.IsSorted(buckets) {
 		panic("metrics: bad histogram " + name)
 	}
-	h := &HistogramVec{n: name, help: help, labels: labelNames, buckets: buckets, series: map[key]*histSeries{}}
+	h := &HistogramVec{n: name, help: help, labels: labelNames, buckets: buckets}
 	r.add(h)
 	return h
 }
@@ -252,52 +338,59 @@ func (h *HistogramVec) name() string { return h.n }
 
 // Observe records v in the series with these label values.
 func (h *HistogramVec) Observe(v float64, values ...string) {
-	k := makeKey(len(h.labels), values)
-	h.mu.RLock()
-	s := h.series[k]
-	h.mu.RUnlock()
-	if s == nil {
-		h.mu.Lock()
-		if s = h.series[k]; s == nil {
-			s = &histSeries{counts: make([]atomic.Uint64, len(h.buckets)+1)}
-			h.series[k] = s
-		}
-		h.mu.Unlock()
-	}
+	s := h.series.get(makeKey(len(h.labels), values), func() *histSeries { return newHistSeries(len(h.buckets)) })
 	i, _ := slices.BinarySearch(h.buckets, v)
-	s.counts[i].Add(1)
+	c := s.cells[stripe()*s.stride:]
+	c[i].Add(1)
+	sum := &c[len(h.buckets)+1]
 	for {
-		old := s.sum.Load()
-		if s.sum.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+v)) {
+		old := sum.Load()
+		if sum.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+v)) {
 			break
 		}
 	}
-	s.count.Add(1)
+}
+
+// totals returns a series' counts per bucket (then +Inf) and its sum,
+// over its copies.
+func (h *HistogramVec) totals(s *histSeries) (counts []uint64, sum float64) {
+	nb := len(h.buckets) + 1
+	counts = make([]uint64, nb)
+	for st := range stripes {
+		c := s.cells[st*s.stride:]
+		for i := range counts {
+			counts[i] += c[i].Load()
+		}
+		sum += math.Float64frombits(c[nb].Load())
+	}
+	return counts, sum
 }
 
 // Count returns how many observations a series holds, for tests.
 func (h *HistogramVec) Count(values ...string) uint64 {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	if s := h.series[makeKey(len(h.labels), values)]; s != nil {
-		return s.count.Load()
+	s := h.series.find(makeKey(len(h.labels), values))
+	if s == nil {
+		return 0
 	}
-	return 0
+	counts, _ := h.totals(s)
+	var n uint64
+	for _, c := range counts {
+		n += c
+	}
+	return n
 }
 
 func (h *HistogramVec) write(w *bufio.Writer) {
 	header(w, h.n, h.help, "histogram")
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	for _, k := range sortedKeys(h.series) {
-		s := h.series[k]
-		vals := k[:len(h.labels)]
+	for _, ks := range h.series.sorted() {
+		counts, sum := h.totals(ks.s)
+		vals := ks.k[:len(h.labels)]
 		// _count is written as the +Inf bucket's total, so buckets and
 		// count agree even while observations arrive (the sum may lag
 		// them by an observation).
 		var cum uint64
 		for i, ub := range h.buckets {
-			cum += s.counts[i].Load()
+			cum += counts[i]
 			w.WriteString(h.n)
 			w.WriteString("_bucket")
 			labels(w, h.labels, vals, "le", formatFloat(ub))
@@ -305,7 +398,7 @@ func (h *HistogramVec) write(w *bufio.Writer) {
 			w.WriteString(strconv.FormatUint(cum, 10))
 			w.WriteByte('\n')
 		}
-		cum += s.counts[len(h.buckets)].Load()
+		cum += counts[len(h.buckets)]
 		w.WriteString(h.n)
 		w.WriteString("_bucket")
 		labels(w, h.labels, vals, "le", "+Inf")
@@ -316,7 +409,7 @@ func (h *HistogramVec) write(w *bufio.Writer) {
 		w.WriteString("_sum")
 		labels(w, h.labels, vals, "", "")
 		w.WriteByte(' ')
-		w.WriteString(formatFloat(math.Float64frombits(s.sum.Load())))
+		w.WriteString(formatFloat(sum))
 		w.WriteByte('\n')
 		w.WriteString(h.n)
 		w.WriteString("_count")

@@ -3,6 +3,8 @@ package metrics
 import (
 	"bufio"
 	"bytes"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -22,9 +24,11 @@ func TestExposition(t *testing.T) {
 	c := r.NewCounterVec("things_total", "Things.\nDone", "kind", "outcome")
 	c.Inc("b", "ok")
 	c.Add(2, "a", `say "hi"\`)
-	h := r.NewHistogramVec("wait_seconds", "Waits.", []float64{0.1, 1}, "route")
-	h.Observe(0.05, "/x")
-	h.Observe(0.1, "/x")
+	h := r.NewHistogramVec("wait_seconds", "Waits.", []float64{0.25, 1}, "route")
+	// Values whose sums are exact in binary: a series adds its copies'
+	// sums in an order that is not the observations'.
+	h.Observe(0.125, "/x")
+	h.Observe(0.25, "/x")
 	h.Observe(5, "/x")
 	r.NewGaugeFunc("open", "Open things.", nil, func() []Sample { return []Sample{{Value: 3}} })
 	r.NewCounterFunc("sent_total", "Sent.", []string{"result"}, func() []Sample {
@@ -36,10 +40,10 @@ things_total{kind="a",outcome="say \"hi\"\\"} 2
 things_total{kind="b",outcome="ok"} 1
 # HELP wait_seconds Waits.
 # TYPE wait_seconds histogram
-wait_seconds_bucket{route="/x",le="0.1"} 2
+wait_seconds_bucket{route="/x",le="0.25"} 2
 wait_seconds_bucket{route="/x",le="1"} 2
 wait_seconds_bucket{route="/x",le="+Inf"} 3
-wait_seconds_sum{route="/x"} 5.15
+wait_seconds_sum{route="/x"} 5.375
 wait_seconds_count{route="/x"} 3
 # HELP open Open things.
 # TYPE open gauge
@@ -83,4 +87,36 @@ func BenchmarkObserve(b *testing.B) {
 			h.Observe(0.0012, "/mcp", "200")
 		}
 	})
+}
+
+// Counts from many goroutines at once, on series made while others count,
+// all arrive: each series' copies sum to exactly what was added.
+func TestConcurrentCounts(t *testing.T) {
+	r := NewRegistry()
+	c := r.NewCounterVec("c_total", "c", "k")
+	h := r.NewHistogramVec("h_seconds", "h", []float64{1}, "k")
+	const workers, each = 8, 5000
+	keys := []string{"a", "b", "c", "d"}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				k := keys[(w+i)%len(keys)]
+				c.Add(2, k)
+				h.Observe(0.5, k)
+			}
+		})
+	}
+	wg.Wait()
+	var total, observed uint64
+	for _, k := range keys {
+		total += c.Value(k)
+		observed += h.Count(k)
+	}
+	if total != 2*workers*each || observed != workers*each {
+		t.Fatalf("counted %d and observed %d, want %d and %d", total, observed, 2*workers*each, workers*each)
+	}
+	if !strings.Contains(render(r), `h_seconds_sum{k="a"} 5000`) {
+		t.Fatalf("sum of a's observations:\n%s", render(r))
+	}
 }
