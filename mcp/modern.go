@@ -197,12 +197,31 @@ func readRequestMeta(p *requestParams) (*RequestMeta, *JSONRPCError) {
 		}
 	}
 	if level := x.metaLevel; level != nil {
-		if jsonscan.KindOf(level) != jsonscan.String || LoggingLevel(unquote(level)).severity() < 0 {
+		l, ok := internLevel(level)
+		if !ok {
 			return nil, NewInvalidParams("invalid params: params._meta[%q] must be one of debug, info, notice, warning, error, critical, alert, emergency", MetaLogLevel)
 		}
-		m.LogLevel = LoggingLevel(unquote(level))
+		m.LogLevel = l
 	}
 	return m, nil
+}
+
+// internLevel reads a logLevel value (server/utilities/logging,
+// LoggingLevel): one of the levels, found without a copy when written
+// without escapes, as nearly every client writes it; ok is false for any
+// other value.
+func internLevel(v []byte) (level LoggingLevel, ok bool) {
+	if jsonscan.KindOf(v) != jsonscan.String {
+		return "", false
+	}
+	inner := v[1 : len(v)-1]
+	for _, l := range levelOrder {
+		if string(inner) == string(l) {
+			return l, true
+		}
+	}
+	level = LoggingLevel(unquote(v))
+	return level, level.severity() >= 0
 }
 
 // internVersion is unquote for a protocol version, without a copy when it

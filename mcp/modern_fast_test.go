@@ -422,3 +422,29 @@ func TestAppendModernResultAgrees(t *testing.T) {
 		}
 	}
 }
+
+// TestInternLevelAgrees holds internLevel to the general reading of a
+// _meta logLevel (unquote, then the level's severity) for every level,
+// escaped spellings and values that are not levels; the known levels, as
+// written by nearly every client, are read without a copy.
+func TestInternLevelAgrees(t *testing.T) {
+	values := []string{`"d\u0065bug"`, `"DEBUG"`, `"loud"`, `""`, `"debug "`, `1`, `null`, `true`, `{}`, `"\u0069nfo"`}
+	for _, l := range levelOrder {
+		values = append(values, `"`+string(l)+`"`)
+	}
+	for _, v := range values {
+		got, ok := internLevel([]byte(v))
+		want := LoggingLevel("")
+		wantOK := false
+		if strings.HasPrefix(v, `"`) {
+			want = LoggingLevel(unquote([]byte(v)))
+			wantOK = want.severity() >= 0
+		}
+		if ok != wantOK || (ok && got != want) {
+			t.Errorf("%s: internLevel %q %v, general %q %v", v, got, ok, want, wantOK)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { internLevel([]byte(`"warning"`)) }); n != 0 {
+		t.Errorf("reading a known level allocated %v times", n)
+	}
+}
