@@ -107,7 +107,9 @@ type ToolSet interface {
 // caller in ctx would see it in tools/list, without listing all of them:
 // the 2026-07-28 binding reads a called tool's inputSchema on every
 // tools/call (x-mcp-header, param_headers.go), and a list per call would
-// cost an allocation and a permission check per tool.
+// cost an allocation and a permission check per tool. That one lookup,
+// with the request's context (as CallTool gets it), also tells the tasks
+// extension whether the tool is listed with task support (TaskSupporter).
 type ToolLookup interface {
 	LookupTool(ctx context.Context, name string) (Tool, bool)
 }

@@ -112,6 +112,7 @@ func benchStreamable(b *testing.B, opts HTTPOptions) {
 
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchCall)))
+	cpu := processCPU()
 	for b.Loop() {
 		body.Reset(benchCallBytes)
 		req.Body = rc
@@ -121,6 +122,7 @@ func benchStreamable(b *testing.B, opts HTTPOptions) {
 			b.Fatalf("status %d: %s", w.status, w.body.String())
 		}
 	}
+	reportCPU(b, cpu)
 	if !strings.Contains(w.body.String(), `"id":42,"result":{"content":[{"type":"text","text":"ok"}]}`) {
 		b.Fatalf("response %s", w.body.String())
 	}
@@ -147,6 +149,7 @@ func BenchmarkStreamableToolsCallModern(b *testing.B) {
 
 	b.ReportAllocs()
 	b.SetBytes(int64(len(call)))
+	cpu := processCPU()
 	for b.Loop() {
 		body.Reset(call)
 		req.Body = rc
@@ -156,6 +159,7 @@ func BenchmarkStreamableToolsCallModern(b *testing.B) {
 			b.Fatalf("status %d: %s", w.status, w.body.String())
 		}
 	}
+	reportCPU(b, cpu)
 	if !strings.Contains(w.body.String(), `"id":42,"result":{"resultType":"complete"`) || !strings.Contains(w.body.String(), `"content":[{"type":"text","text":"ok"}]`) {
 		b.Fatalf("response %s", w.body.String())
 	}

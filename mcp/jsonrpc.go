@@ -111,7 +111,10 @@ type methodName string
 var knownMethods = []string{"tools/call", "tools/list", "ping", "initialize", "notifications/initialized",
 	"notifications/cancelled", "notifications/progress", "logging/setLevel", "resources/list",
 	"resources/read", "resources/templates/list", "resources/subscribe", "resources/unsubscribe",
-	"prompts/list", "prompts/get", "completion/complete"}
+	"prompts/list", "prompts/get", "completion/complete",
+	// 2026-07-28 only (server/discover, subscriptions/listen, and the
+	// tasks extension's methods): a stateless client sends them often.
+	"server/discover", "subscriptions/listen", "tasks/get", "tasks/update", "tasks/cancel"}
 
 // decodeMethod reads the value of a "method" member. A value that is not a
 // string becomes badMethod, which validate reports once the id is known.
@@ -187,6 +190,9 @@ func parseError(data []byte) *JSONRPCError {
 // Unlike encoding/json, member names match exactly (after unescaping):
 // JSON-RPC names its members case-sensitively, so "METHOD" is an unknown
 // member, not the method. It returns m, or nil when no id can be echoed.
+// A p given must be empty (and its x, if set): it is cleared only for a
+// repeated params member, so that a request's one params object costs no
+// clearing of state that is already zero.
 func readMessage(data []byte, m *message, p *requestParams) (*message, *JSONRPCError) {
 	c := jsonscan.NewCursor(data)
 	switch k := c.Kind(); k {
@@ -204,6 +210,7 @@ func readMessage(data []byte, m *message, p *requestParams) (*message, *JSONRPCE
 	}
 	var method []byte         // decoded once, after the walk: only the last one counts
 	var typeErr *JSONRPCError // the first member of the wrong type, as encoding/json reports it
+	paramsRead := false       // p holds an earlier params member's
 	var buf [maxEscapedName]byte
 	for name := range c.Members() {
 		switch string(memberName(buf[:0], name)) {
@@ -218,7 +225,10 @@ func readMessage(data []byte, m *message, p *requestParams) (*message, *JSONRPCE
 				m.Params = c.Value()
 				break
 			}
-			p.reset()
+			if paramsRead {
+				p.reset() // the last params counts
+			}
+			paramsRead = true
 			if c.Kind() != jsonscan.Object {
 				m.Params = c.Value()
 				break

@@ -197,12 +197,31 @@ func readRequestMeta(p *requestParams) (*RequestMeta, *JSONRPCError) {
 		}
 	}
 	if level := x.metaLevel; level != nil {
-		if jsonscan.KindOf(level) != jsonscan.String || LoggingLevel(unquote(level)).severity() < 0 {
+		l, ok := internLevel(level)
+		if !ok {
 			return nil, NewInvalidParams("invalid params: params._meta[%q] must be one of debug, info, notice, warning, error, critical, alert, emergency", MetaLogLevel)
 		}
-		m.LogLevel = LoggingLevel(unquote(level))
+		m.LogLevel = l
 	}
 	return m, nil
+}
+
+// internLevel reads a logLevel value (server/utilities/logging,
+// LoggingLevel): one of the levels, found without a copy when written
+// without escapes, as nearly every client writes it; ok is false for any
+// other value.
+func internLevel(v []byte) (level LoggingLevel, ok bool) {
+	if jsonscan.KindOf(v) != jsonscan.String {
+		return "", false
+	}
+	inner := v[1 : len(v)-1]
+	for _, l := range levelOrder {
+		if string(inner) == string(l) {
+			return l, true
+		}
+	}
+	level = LoggingLevel(unquote(v))
+	return level, level.severity() >= 0
 }
 
 // internVersion is unquote for a protocol version, without a copy when it
@@ -318,12 +337,23 @@ func (s *Server) encodeModernResponse(id json.RawMessage, result any, rpcErr *JS
 	if rpcErr != nil {
 		return encodeResponse(id, nil, rpcErr)
 	}
+	return s.appendModernResult(nil, id, result, m)
+}
+
+// appendModernResult is encodeModernResponse of a result, into dst's
+// storage when it has room for what a hand-written result needs (a
+// modern JSON answer is encoded into a pooled buffer: see
+// responseBuffers).
+func (s *Server) appendModernResult(dst []byte, id json.RawMessage, result any, m *methodInfo) []byte {
 	if result == nil {
 		result = emptyResult
 	}
 	env := s.modernEnvelope()
 	cache := s.cacheMembers(m)
-	b := make([]byte, 0, responseSize(id, result, nil)+len(env)+len(cache)+2)
+	b := dst[:0]
+	if need := responseSize(id, result, nil) + len(env) + len(cache) + 2; cap(b) < need {
+		b = make([]byte, 0, need)
+	}
 	if plainID(id) {
 		b = append(b, `{"jsonrpc":"2.0","id":`...)
 		b = append(b, id...)

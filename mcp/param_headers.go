@@ -98,23 +98,32 @@ func argumentAt(args []byte, path []string) []byte {
 // modern tools/call: for each annotated parameter whose value is present
 // (and not null) in the arguments, the Mcp-Param-{Name} header must be
 // present, well formed, and equal to it (integers compared as numbers).
-func (s *Server) checkParamHeaders(ctx context.Context, r *http.Request, name string, args []byte) *JSONRPCError {
+// The tool is looked up once per call, as the caller in ctx sees it, and
+// what its listing says of task support is left in p for taskDecision.
+func (s *Server) checkParamHeaders(ctx context.Context, r *http.Request, p *requestParams) *JSONRPCError {
 	if s.opts.Tools == nil {
 		return nil
 	}
-	var schema json.RawMessage
+	name, args := p.toolName(), p.arguments
+	var tool *Tool
 	if l, ok := s.opts.Tools.(ToolLookup); ok {
-		t, _ := l.LookupTool(ctx, name)
-		schema = t.InputSchema
+		if t, found := l.LookupTool(ctx, name); found {
+			tool = &t
+		}
 	} else {
-		for _, t := range s.opts.Tools.ListTools(ctx) {
-			if t.Name == name {
-				schema = t.InputSchema
+		tools := s.opts.Tools.ListTools(ctx)
+		for i := range tools {
+			if tools[i].Name == name {
+				tool = &tools[i]
 				break
 			}
 		}
 	}
-	for _, hp := range headerParams(schema) {
+	if tool == nil {
+		return nil // CallTool answers for an unknown tool
+	}
+	p.ext().listing = listingOf(tool)
+	for _, hp := range headerParams(tool.InputSchema) {
 		v := argumentAt(args, hp.path)
 		if v == nil || jsonscan.KindOf(v) == jsonscan.Null {
 			continue // "Server MUST NOT expect the header"

@@ -196,6 +196,10 @@ func FuzzEncodeModernResponse(f *testing.F) {
 		if string(got) != string(want) {
 			t.Fatalf("id %q text %q info %q %q:\n got %s\nwant %s", id, text, name, version, got, want)
 		}
+		// A modern JSON answer is encoded into a pooled buffer, used before.
+		if used := s.appendModernResult([]byte(strings.Repeat("#", 600)), id, res, nil); string(used) != string(got) {
+			t.Fatalf("into a used buffer:\n got %s\nwant %s", used, got)
+		}
 		// With caching hints, the hand-written path and the json.Marshal
 		// one (appendEnveloped) must decode to the same response.
 		info := &methodInfo{name: "tools/call", cache: &cacheHint{ttlMs: int64(blocks) * 1000}}

@@ -444,6 +444,28 @@ type modernParams struct {
 	hasMeta           bool
 	hasInputResponses bool
 	hasRequestState   bool
+	// listing is what the called tool's tools/list entry says of task
+	// support, as the lookup for its Mcp-Param-* headers found it
+	// (checkParamHeaders), so that taskDecision need not look again.
+	listing toolListing
+}
+
+// toolListing is what a tools/call learnt of the called tool's
+// execution.taskSupport from its tools/list entry (tasks.go).
+type toolListing uint8
+
+const (
+	listingUnknown toolListing = iota // not looked up, or not listed for the caller
+	listedSync                        // listed without task support (none, or forbidden)
+	listedTasks                       // listed with optional or required task support
+)
+
+// listingOf is what t's entry says of task support.
+func listingOf(t *Tool) toolListing {
+	if t.Execution != nil && (t.Execution.TaskSupport == TaskOptional || t.Execution.TaskSupport == TaskRequired) {
+		return listedTasks
+	}
+	return listedSync
 }
 
 // ext returns p.x, allocating it on first use.
@@ -465,8 +487,9 @@ func readParams(params json.RawMessage) requestParams {
 	return p
 }
 
-// read is readParams into p, whose x may be given beforehand (a modern
-// request's, allocated with the rest of its state) to be filled in place.
+// read is readParams into the empty p, whose x may be given beforehand,
+// empty too (a modern request's, allocated with the rest of its state), to
+// be filled in place.
 func (p *requestParams) read(params json.RawMessage) {
 	c := jsonscan.NewCursor(params)
 	if c.Kind() == jsonscan.Object {
@@ -520,10 +543,13 @@ func (p *requestParams) readFrom(c *jsonscan.Cursor) {
 			x.requestState, x.hasRequestState = c.Value(), true
 		case "_meta":
 			x := p.ext()
+			again := x.hasMeta
 			x.hasMeta, x.metaType = true, c.Kind()
 			switch x.metaType {
 			case jsonscan.Object:
-				x.metaVersion, x.metaLevel, x.meta = nil, nil, RequestMeta{} // the last _meta counts
+				if again { // the last _meta counts; a first one finds these zero
+					x.metaVersion, x.metaLevel, x.meta = nil, nil, RequestMeta{}
+				}
 				for name := range c.Members() {
 					switch string(memberName(buf[:0], name)) {
 					case "progressToken":
@@ -558,6 +584,12 @@ func (p *requestParams) readFrom(c *jsonscan.Cursor) {
 // request's era, or whose capability the server does not declare, is
 // -32601; so is a name neither the index nor HandleMethod knows.
 func (s *Server) call(ctx context.Context, method string, params json.RawMessage, p *requestParams) (result any, rpcErr *JSONRPCError) {
+	return s.dispatch(ctx, clientMethods[method], method, params, p)
+}
+
+// dispatch is call for a caller that has already found the method's entry
+// in the index, m (nil for a name the index does not know).
+func (s *Server) dispatch(ctx context.Context, m *methodInfo, method string, params json.RawMessage, p *requestParams) (result any, rpcErr *JSONRPCError) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.logger.Error("mcp: panic in method handler", "method", method, "panic", p, "stack", string(debug.Stack()))
@@ -565,7 +597,7 @@ func (s *Server) call(ctx context.Context, method string, params json.RawMessage
 		}
 	}()
 	var err error
-	if m := clientMethods[method]; m != nil {
+	if m != nil {
 		era := EraOf(ctx)
 		if era == EraModern && mrtrMethod(method) {
 			in, rpcErr := s.readMRTR(ctx, method, p)
@@ -879,7 +911,7 @@ func (s *Server) callTool(ctx context.Context, p *requestParams) (any, error) {
 	}
 	// The tasks extension (tasks.go): the server decides, per call, to
 	// answer with a task the client polls.
-	asTask, required, rpcErr := s.taskDecision(ctx, name)
+	asTask, required, rpcErr := s.taskDecision(ctx, name, p)
 	if rpcErr != nil {
 		return nil, rpcErr
 	}
@@ -890,11 +922,13 @@ func (s *Server) callTool(ctx context.Context, p *requestParams) (any, error) {
 		}
 	}
 	res, err := s.runTool(ctx, name, args)
-	var cat *ContinueAsTask
-	if errors.As(err, &cat) {
-		return s.continueAsTask(ctx, name, cat)
-	}
 	if err != nil {
+		// Only here may cat be taken by address: errors.As on every call
+		// cost every call a heap allocation.
+		var cat *ContinueAsTask
+		if errors.As(err, &cat) {
+			return s.continueAsTask(ctx, name, cat)
+		}
 		return nil, err
 	}
 	return res, nil

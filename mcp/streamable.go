@@ -111,10 +111,11 @@ func (h *streamableHandler) post(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if modernVersion(headerValue(r.Header, headerProtocolVersion)) && jsonscan.KindOf(trimLeadingSpace(body)) != jsonscan.Array {
+	version := headerValue(r.Header, headerProtocolVersion)
+	if modernVersion(version) && jsonscan.KindOf(trimLeadingSpace(body)) != jsonscan.Array {
 		// A modern request (modernRequest's first case), read in one walk
 		// into the one allocation that serves it.
-		h.postModernBody(w, r, body)
+		h.postModernBody(w, r, version, body)
 		return
 	}
 	d, m, rpcErr := decodeBody(body)
@@ -122,7 +123,7 @@ func (h *streamableHandler) post(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, nil, rpcErr)
 		return
 	}
-	if rpcErr != nil && !d.batch && modernVersion(headerValue(r.Header, headerProtocolVersion)) {
+	if rpcErr != nil && !d.batch && modernVersion(version) {
 		// A modern request that is not valid JSON-RPC: 400, with its id
 		// (2026-07-28 basic/index, "Error Responses").
 		writeError(w, http.StatusBadRequest, m.ID, rpcErr)
@@ -138,7 +139,7 @@ func (h *streamableHandler) post(w http.ResponseWriter, r *http.Request) {
 			c.p.x = &c.px
 			c.p.read(m.Params)
 		}
-		h.postModern(w, r, m, c)
+		h.postModern(w, r, version, m, c)
 		return
 	}
 	if headerValue(r.Header, headerSessionID) == "" && !d.batch && rpcErr == nil && m.Method == "initialize" && m.isRequest() {

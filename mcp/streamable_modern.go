@@ -14,6 +14,7 @@ package mcp
 // Everything else keeps the legacy path, unchanged.
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -78,12 +79,12 @@ type modernCall struct {
 	px modernParams // p.x, when the params were read for this call; holds the RequestMeta
 }
 
-// postModernBody serves a POST whose MCP-Protocol-Version header names a
-// modern revision and whose body is not a batch: the body is validated,
-// decoded, and its params and _meta read in one walk (readMessage). Bad
-// JSON-RPC is 400, with the request's id when it has one (2026-07-28
-// basic/index, "Error Responses").
-func (h *streamableHandler) postModernBody(w http.ResponseWriter, r *http.Request, body []byte) {
+// postModernBody serves a POST whose MCP-Protocol-Version header, version,
+// names a modern revision and whose body is not a batch: the body is
+// validated, decoded, and its params and _meta read in one walk
+// (readMessage). Bad JSON-RPC is 400, with the request's id when it has
+// one (2026-07-28 basic/index, "Error Responses").
+func (h *streamableHandler) postModernBody(w http.ResponseWriter, r *http.Request, version string, body []byte) {
 	c := new(modernCall)
 	c.p.x = &c.px
 	m, rpcErr := readMessage(body, &c.m, &c.p)
@@ -95,11 +96,12 @@ func (h *streamableHandler) postModernBody(w http.ResponseWriter, r *http.Reques
 		writeError(w, http.StatusBadRequest, id, rpcErr)
 		return
 	}
-	h.postModern(w, r, m, c)
+	h.postModern(w, r, version, m, c)
 }
 
-// postModern serves one modern POST.
-func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, m *message, c *modernCall) {
+// postModern serves one modern POST; version is its MCP-Protocol-Version
+// header, as read to choose the era.
+func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, version string, m *message, c *modernCall) {
 	p := &c.p
 	if !m.isRequest() {
 		if m.isNotification() {
@@ -113,21 +115,13 @@ func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, m
 	}
 	meta, rpcErr := readRequestMeta(p)
 	if rpcErr == nil {
-		rpcErr = checkModernHeaders(r, m, p, meta)
+		rpcErr = checkModernHeaders(r, version, m, p, meta)
 	}
 	if rpcErr == nil && !modernVersion(meta.ProtocolVersion) {
 		rpcErr = newUnsupportedProtocolVersion(meta.ProtocolVersion)
 	}
-	if rpcErr == nil && m.Method == "tools/call" && len(p.name) > 2 {
-		rpcErr = h.s.checkParamHeaders(r.Context(), r, p.toolName(), p.arguments)
-	}
 	if rpcErr != nil {
-		// Malformed _meta: -32602 with 400 (basic/index); the header and
-		// version errors are 400 by their own rules.
-		if h.s.opts.Observe != nil {
-			h.s.observeModern(r.Context(), m, p, rpcErr)
-		}
-		writeError(w, http.StatusBadRequest, m.ID, rpcErr)
+		h.refuseModern(r.Context(), w, m, p, rpcErr)
 		return
 	}
 	method := string(m.Method)
@@ -152,7 +146,16 @@ func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, m
 	// table, and the era has no notifications/cancelled), and net/http
 	// cancels the HTTP request's context when this handler returns.
 	rs.Context, rs.cancel = r.Context(), noCancel
-	result, err := h.s.call(rs, method, m.Params, p)
+	if method == "tools/call" && len(p.name) > 2 {
+		// "Custom Headers from Tool Parameters": the called tool's
+		// Mcp-Param-* headers, checked against its schema as the caller
+		// sees it (the request's own context, as CallTool gets).
+		if rpcErr = h.s.checkParamHeaders(rs, r, p); rpcErr != nil {
+			h.refuseModern(rs, w, m, p, rpcErr)
+			return
+		}
+	}
+	result, err := h.s.dispatch(rs, info, method, m.Params, p)
 	if h.s.opts.Observe != nil {
 		h.s.observeModern(rs, m, p, err)
 	}
@@ -160,7 +163,36 @@ func (h *streamableHandler) postModern(w http.ResponseWriter, r *http.Request, m
 		x.finish(modernStatus(err), encodeResponse(m.ID, nil, err))
 		return
 	}
-	x.finish(http.StatusOK, h.s.encodeModernResponse(m.ID, result, nil, info))
+	buf := responseBuffers.Get().(*[]byte)
+	resp := h.s.appendModernResult(*buf, m.ID, result, info)
+	x.finish(http.StatusOK, resp)
+	if cap(resp) <= maxPooledResponse {
+		*buf = resp[:0]
+		responseBuffers.Put(buf)
+	}
+}
+
+// responseBuffers hold the buffers modern answers are encoded in. Once
+// written, an answer's buffer is free again: a ResponseWriter copies what
+// it is given (io.Writer: Write must not retain p), and so does an SSE
+// stream's queue. A stateless request has no session to keep a buffer in,
+// and a fresh one per answer was a modern call's largest allocation after
+// its own state.
+var responseBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledResponse bounds the buffers kept for reuse: a large tool result
+// is encoded into a buffer of its own size, which is left to the garbage
+// collector rather than held by the pool.
+const maxPooledResponse = 16 << 10
+
+// refuseModern answers a modern request that failed its checks before its
+// method ran: malformed _meta is -32602 with 400 (basic/index), and the
+// header and version errors are 400 by their own rules.
+func (h *streamableHandler) refuseModern(ctx context.Context, w http.ResponseWriter, m *message, p *requestParams, rpcErr *JSONRPCError) {
+	if h.s.opts.Observe != nil {
+		h.s.observeModern(ctx, m, p, rpcErr)
+	}
+	writeError(w, http.StatusBadRequest, m.ID, rpcErr)
 }
 
 // noCancel is the cancel function of a request whose context is the HTTP
@@ -172,9 +204,8 @@ func noCancel() {}
 // resources/read and prompts/get, and each must equal the body's value
 // (Mcp-Name after decoding the Base64 sentinel form). Header values
 // arrive with surrounding whitespace already trimmed (RFC 9110 section
-// 5.5: it is not part of the value).
-func checkModernHeaders(r *http.Request, m *message, p *requestParams, meta *RequestMeta) *JSONRPCError {
-	v := headerValue(r.Header, headerProtocolVersion)
+// 5.5: it is not part of the value). v is the MCP-Protocol-Version header.
+func checkModernHeaders(r *http.Request, v string, m *message, p *requestParams, meta *RequestMeta) *JSONRPCError {
 	switch {
 	case v == "":
 		return NewHeaderMismatch("Header mismatch: the MCP-Protocol-Version header is required")

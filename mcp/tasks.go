@@ -59,7 +59,12 @@ type ToolExecution struct {
 // named tool (what its tools/list entry says in execution.taskSupport), as
 // the caller in ctx may call it: a tool the caller may not call is
 // TaskForbidden, so that CallTool refuses it at once rather than in a task.
-// The server asks it on every modern tools/call, so it must be cheap.
+// It may narrow what the entry says (TaskForbidden for a tool listed
+// optional whose handler decides, with ContinueAsTask) but never widen it:
+// a modern tools/call of a tool the caller sees listed without task
+// support runs synchronously without asking (the server looks the tool up
+// once per call, for its Mcp-Param-* headers). The server asks it on the
+// other modern tools/calls, so it must be cheap.
 type TaskSupporter interface {
 	TaskSupport(ctx context.Context, name string) string
 }
@@ -401,9 +406,14 @@ func (s *Server) continueAsTask(ctx context.Context, name string, c *ContinueAsT
 
 // taskDecision says how callTool runs a modern call: synchronously, as a
 // task (run; required when the tool runs no other way), or not at all (an
-// error).
-func (s *Server) taskDecision(ctx context.Context, name string) (run, required bool, err *JSONRPCError) {
+// error). A tool whose tools/list entry, as the call's header check found
+// it (p's listing), has no task support runs synchronously without asking
+// TaskSupport, which may narrow what the entry says but never widen it.
+func (s *Server) taskDecision(ctx context.Context, name string, p *requestParams) (run, required bool, err *JSONRPCError) {
 	if s.tasks == nil || EraOf(ctx) != EraModern {
+		return false, false, nil
+	}
+	if p != nil && p.x != nil && p.x.listing == listedSync {
 		return false, false, nil
 	}
 	ts, ok := s.opts.Tools.(TaskSupporter)
