@@ -92,9 +92,11 @@ func (c *Cursor) Members() iter.Seq[[]byte] {
 				break
 			}
 			name := data[i:end]
-			if i, ok = scanMemberName(data, i); !ok {
+			// The name is scanned once: what follows is the colon.
+			if i = skipSpace(data, end); i >= len(data) || data[i] != ':' {
 				break
 			}
+			i = skipSpace(data, i+1)
 			c.i = i
 			if !yield(name) {
 				break
