@@ -36,12 +36,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"remote-mcp-authkit/audit"
 	"remote-mcp-authkit/events"
+	"remote-mcp-authkit/internal/gcfloor"
 	"remote-mcp-authkit/mcp"
 	"remote-mcp-authkit/oauth"
 	"remote-mcp-authkit/oauth/authkit"
@@ -123,6 +125,10 @@ type config struct {
 	// metadata ask clients to request first: "all" scopes, or the
 	// "baseline" only (then clients step up for the rest).
 	initialScope string
+	// heapFloor is the least heap goal of the garbage collector, in MiB
+	// (internal/gcfloor); 0, or GOGC set in the environment, leaves the
+	// runtime's own.
+	heapFloor int
 
 	authkit authkit.Config // zero ClientID: development sign-in
 	secret  string
@@ -183,8 +189,17 @@ func parseConfig(args []string, getenv func(string) string, opts Options) (*conf
 		"per-user tool call limits replacing the table's, e.g. generateImage=10/1m,add=100/1m or generateImage=off (env TOOL_RATE_LIMITS); replicas sharing a store share each user's allowance")
 	fs.StringVar(&c.initialScope, "initial-scope", envOr(getenv, "INITIAL_SCOPE", "all"),
 		"scopes clients are told to ask for first (env INITIAL_SCOPE): all (each still approved on the consent page), or baseline (least privilege from the start; the rest by step-up, which clients such as the TypeScript SDK 1.x cannot do)")
+	heapFloor := fs.String("heap-floor", envOr(getenv, "HEAP_FLOOR", "16"),
+		"least heap goal of the garbage collector, in MiB (env HEAP_FLOOR): a small heap is then not collected a hundred times a second under load; 0, or GOGC in the environment, leaves the Go runtime's own pacing, and GOMEMLIMIT still bounds the heap")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	floor, err := strconv.Atoi(*heapFloor)
+	if err != nil || floor < 0 || floor > 1<<20 {
+		return nil, fmt.Errorf("-heap-floor %q: want a whole number of MiB, 0 to turn it off", *heapFloor)
+	}
+	if getenv("GOGC") == "" { // else the operator paces the collector
+		c.heapFloor = floor
 	}
 	if c.initialScope != "all" && c.initialScope != "baseline" {
 		return nil, fmt.Errorf("-initial-scope %q: want all or baseline", c.initialScope)
@@ -202,7 +217,6 @@ func parseConfig(args []string, getenv func(string) string, opts Options) (*conf
 	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", *logLevel)
 	}
-	var err error
 	if c.toolRateLimits, err = tools.ParseRateLimits(*limits); err != nil {
 		return nil, fmt.Errorf("-tool-rate-limits: %w", err)
 	}
@@ -292,6 +306,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	cfg, err := parseConfig(args, getenv, opts)
 	if err != nil {
 		return err
+	}
+	if cfg.heapFloor > 0 {
+		gcfloor.Set(uint64(cfg.heapFloor) << 20)
 	}
 	w := newWiring(cfg, opts, logOut)
 	defer w.close()

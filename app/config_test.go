@@ -47,3 +47,37 @@ func TestMaxRequestsPerSessionFlag(t *testing.T) {
 		t.Errorf("-max-requests-per-session 64 parsed as %d", cfg.maxInFlight)
 	}
 }
+
+// TestHeapFloorFlag: the collector's heap floor defaults to 16 MiB, is the
+// operator's to change or turn off, and gives way to GOGC in the
+// environment, which says the operator paces the collector.
+func TestHeapFloorFlag(t *testing.T) {
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want int
+	}{
+		{nil, nil, 16},
+		{[]string{"-heap-floor", "64"}, nil, 64},
+		{[]string{"-heap-floor", "0"}, nil, 0},
+		{nil, map[string]string{"HEAP_FLOOR": "32"}, 32},
+		{[]string{"-heap-floor", "64"}, map[string]string{"GOGC": "200"}, 0},
+	} {
+		env = c.env
+		cfg, err := parseConfig(c.args, getenv, Options{})
+		if err != nil {
+			t.Fatalf("%v %v: %v", c.args, c.env, err)
+		}
+		if cfg.heapFloor != c.want {
+			t.Errorf("%v %v: heap floor %d MiB, want %d", c.args, c.env, cfg.heapFloor, c.want)
+		}
+	}
+	env = nil
+	for _, bad := range []string{"-1", "x", "16MiB", "2000000"} {
+		if _, err := parseConfig([]string{"-heap-floor", bad}, getenv, Options{}); err == nil {
+			t.Errorf("-heap-floor %s accepted", bad)
+		}
+	}
+}
