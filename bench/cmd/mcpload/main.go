@@ -43,6 +43,7 @@ func main() {
 	flag.DurationVar(&cfg.Duration, "d", 10*time.Second, "measured duration (or hold time with -c 0)")
 	flag.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "unmeasured warm-up before the measured phase")
 	flag.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "per-request timeout")
+	flag.Float64Var(&cfg.Rate, "rate", 0, "open loop: start this many calls a second in all, on a fixed schedule, latency counted from each call's scheduled start (0: closed loop, each worker calls again when answered)")
 	flag.IntVar(&cfg.Idle, "idle", 0, "idle streams to hold open (GET streams waiting for server messages)")
 	flag.BoolVar(&cfg.IdleDelete, "idle-delete", true, "DELETE the idle streams' sessions when done")
 	flag.DurationVar(&cfg.SampleEvery, "sample", time.Second, "server sampling interval during the run")

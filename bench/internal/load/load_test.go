@@ -189,3 +189,39 @@ func TestRunSpreadsTokens(t *testing.T) {
 		t.Errorf("initializations by token %v, want %v", inits, want)
 	}
 }
+
+// TestRunOpenLoop: with a rate, the calls follow the schedule whatever the
+// server's pace, and a slow server is charged for the calls it held back:
+// a worker due every 10 ms against a server that takes 30 ms falls further
+// behind with each call, and its latencies, counted from when each call was
+// due, grow well past one call's 30 ms (a closed loop would report 30 ms).
+func TestRunOpenLoop(t *testing.T) {
+	fast := httptest.NewServer(servers(false)["gosdk-json"])
+	defer fast.Close()
+	rep := Run(context.Background(), Config{
+		Target:      Target{URL: fast.URL, ProtocolVersion: "2025-06-18", Timeout: 5 * time.Second},
+		Concurrency: 4, Duration: 500 * time.Millisecond, Rate: 200,
+	})
+	if len(rep.Errors) != 0 || rep.OK < 90 || rep.OK > 104 {
+		t.Fatalf("rate 200/s for 0.5 s: %d calls answered, errors %v (want about 100)", rep.OK, rep.Errors)
+	}
+
+	h := servers(false)["gosdk-json"]
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.Header.Get("Mcp-Session-Id") != "" {
+			time.Sleep(30 * time.Millisecond)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer slow.Close()
+	rep = Run(context.Background(), Config{
+		Target:      Target{URL: slow.URL, ProtocolVersion: "2025-06-18", Timeout: 5 * time.Second},
+		Concurrency: 1, Duration: 400 * time.Millisecond, Rate: 100,
+	})
+	if len(rep.Errors) != 0 || rep.OK == 0 {
+		t.Fatalf("slow server: %d answered, errors %v", rep.OK, rep.Errors)
+	}
+	if rep.Latency.Max < 100 {
+		t.Fatalf("slow server: max latency %.1f ms; a call due every 10 ms taking 30 ms should fall far behind", rep.Latency.Max)
+	}
+}

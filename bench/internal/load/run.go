@@ -27,6 +27,13 @@ type Config struct {
 	Settle      time.Duration // wait after disconnecting before the "after" sample
 	ReadyFile   string        // written once sessions and idle streams are open
 	Tool        string        // tool to call with {"a","b"}; "add"
+	// Rate, when above 0, makes the load open-loop: the workers together
+	// start Rate calls a second on a fixed schedule, whatever the answers'
+	// pace, and each call's latency is counted from when the schedule
+	// meant it to start, so a server that stalls is charged for the calls
+	// it held back (no coordinated omission). 0: each worker calls again
+	// as soon as it is answered (closed loop), as wrk does.
+	Rate float64
 	// Tokens, when set, replace Target.Token: session i and idle stream i
 	// use Tokens[i % len(Tokens)], spreading them over several users, for
 	// servers that bound the sessions of one user.
@@ -238,12 +245,29 @@ func work(ctx context.Context, cfg Config, sessions []Session, seq *atomic.Int64
 			t.first = map[string]string{}
 			s := sessions[w%len(sessions)]
 			body := make([]byte, 0, 256)
+			// Open loop: worker w's calls are due every period, offset
+			// so the workers' calls interleave evenly.
+			var period time.Duration
+			due := start
+			if cfg.Rate > 0 {
+				period = time.Duration(float64(cfg.Concurrency) / cfg.Rate * float64(time.Second))
+				due = start.Add(period * time.Duration(w) / time.Duration(cfg.Concurrency))
+			}
 			for i := int64(0); ctx.Err() == nil && time.Now().Before(deadline); i++ {
 				a, b := int64(w)*1_000_003+i, i%997
 				id := seq.Add(1)
 				body = appendCall(body[:0], id, cfg.Tool, a, b)
-				rctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 				t0 := time.Now()
+				if period > 0 {
+					if !due.Before(deadline) {
+						break
+					}
+					if wait := time.Until(due); wait > 0 {
+						time.Sleep(wait)
+					}
+					t0, due = due, due.Add(period)
+				}
+				rctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 				res, err := s.Call(rctx, id, body)
 				if err == nil {
 					err = verifySum(res, a+b)
