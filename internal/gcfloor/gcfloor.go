@@ -43,8 +43,12 @@ func Set(bytes uint64) {
 	mu.Lock()
 	defer mu.Unlock()
 	if !armed {
-		base = debug.SetGCPercent(100)
-		debug.SetGCPercent(base)
+		// Read GOGC without setting it: SetGCPercent reports the old
+		// value only by replacing it, which would turn a collector that
+		// is off on for a moment.
+		gogc := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+		metrics.Read(gogc)
+		base = int(int64(gogc[0].Value.Uint64())) // off is -1
 		current = base
 		if base < 0 {
 			return

@@ -248,7 +248,7 @@ func work(ctx context.Context, cfg Config, sessions []Session, seq *atomic.Int64
 			// Open loop: worker w's calls are due every period, offset
 			// so the workers' calls interleave evenly.
 			var period time.Duration
-			due := start
+			var due time.Time
 			if cfg.Rate > 0 {
 				period = time.Duration(float64(cfg.Concurrency) / cfg.Rate * float64(time.Second))
 				due = start.Add(period * time.Duration(w) / time.Duration(cfg.Concurrency))
@@ -257,17 +257,17 @@ func work(ctx context.Context, cfg Config, sessions []Session, seq *atomic.Int64
 				a, b := int64(w)*1_000_003+i, i%997
 				id := seq.Add(1)
 				body = appendCall(body[:0], id, cfg.Tool, a, b)
-				t0 := time.Now()
 				if period > 0 {
 					if !due.Before(deadline) {
 						break
 					}
-					if wait := time.Until(due); wait > 0 {
-						time.Sleep(wait)
-					}
-					t0, due = due, due.Add(period)
+					time.Sleep(time.Until(due)) // returns at once when behind
 				}
 				rctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+				t0 := time.Now()
+				if period > 0 {
+					t0, due = due, due.Add(period)
+				}
 				res, err := s.Call(rctx, id, body)
 				if err == nil {
 					err = verifySum(res, a+b)
